@@ -1,0 +1,135 @@
+"""The command line: ``bpdebug [SCENARIO]``, ``bpdebug check``, ``bpdebug export``.
+
+A thin shell over the core. Every failure the user can cause ends in one line on stderr and a
+non-zero status (2 for an invalid scenario or bad arguments), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_EXPECTATION, EXIT_INVALID = 0, 1, 2
+
+
+def bundled_blog() -> Path:
+    """The blog scenario shipped inside the package (what ``bpdebug`` opens with no argument)."""
+    return Path(str(resources.files("bpdebug") / "scenarios" / "blog.toml"))
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and status 2, like a bad scenario
+        self.exit(EXIT_INVALID, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bpdebug", description="A terminal step debugger for backpropagation.")
+    p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="{check,export}")
+    c = sub.add_parser("check", help="validate a scenario and check its expectations")
+    c.add_argument("scenario")
+    e = sub.add_parser("export", help="write the derivation transcript")
+    e.add_argument("scenario")
+    e.add_argument("--format", default="md", help="md, tex, txt, json or py (default md)")
+    e.add_argument("--epochs", type=int, default=None, help="epochs to cover (default: the scenario's)")
+    e.add_argument("--weight", action="append", default=None, metavar="NAME",
+                   help="write this parameter's chain rule in full (repeatable; default: every parameter)")
+    e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
+    e.add_argument("-o", "--output", default=None, metavar="PATH", help="write here (atomically) instead of stdout")
+    return p
+
+
+def _load(path: str):
+    from .scenario import ScenarioError, load
+
+    try:
+        return load(path)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .engine import Trace
+    from .summary import summary
+
+    scenario = _load(args.scenario)
+    text, ok = summary(Trace(scenario))
+    print(text)
+    return EXIT_OK if ok else EXIT_EXPECTATION
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .engine import Trace
+    from .transcript import FORMATS, Options, render
+
+    if args.format not in FORMATS:
+        print(f"bpdebug export: --format {args.format}: not available, expected one of "
+              f"{', '.join(FORMATS)}", file=sys.stderr)
+        return EXIT_INVALID
+    scenario = _load(args.scenario)
+    epochs = args.epochs if args.epochs is not None else scenario.epochs
+    if epochs < 1:
+        print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
+        return EXIT_INVALID
+    weights = None
+    if args.weight:
+        found = []
+        for name in args.weight:
+            p = scenario.params.find(name)
+            if p is None:
+                print(f"bpdebug export: --weight {name}: unknown parameter in {scenario.path}, expected "
+                      f"{scenario.params.describe_names()}", file=sys.stderr)
+                return EXIT_INVALID
+            found.append(p.canonical)
+        weights = tuple(dict.fromkeys(found))
+    text = render(args.format, Trace(scenario, epochs), Options(epochs, weights, args.full))
+    if args.output:
+        try:
+            write_atomic(args.output, text)
+        except OSError as exc:
+            print(f"bpdebug export: -o {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+            return EXIT_INVALID
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_app(path: str | None) -> int:
+    scenario_path = path or str(bundled_blog())
+    _load(scenario_path)  # refuse a bad file with the one-line error before any screen
+    from .app import make_app
+
+    app = make_app(scenario_path)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in ("check", "export") or any(a in ("-h", "--help", "--version") for a in argv[:1]):
+            args = _parser().parse_args(argv)
+            if args.command == "check":
+                return cmd_check(args)
+            return cmd_export(args)
+        if len(argv) > 1:
+            _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO], "
+                            "bpdebug check SCENARIO or bpdebug export SCENARIO")
+        return cmd_app(argv[0] if argv else None)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

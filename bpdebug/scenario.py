@@ -1,0 +1,622 @@
+"""Scenario files: loading, validation, and the immutable value the engine runs.
+
+The format is the contract in SCENARIO-FORMAT.md (version 1). Anything invalid is refused with one
+:class:`ScenarioError` whose text is ``FILE:LINE: KEY: what was wrong, what was expected``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import activations as act
+from . import losses
+from .params import Param, ParamIndex
+
+DEFAULT_TOLERANCE = 0.0005
+INIT_METHODS = ("uniform", "xavier", "he")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LAYER_QUANTITY = re.compile(r"^([za])(\d+)$")
+
+
+class ScenarioError(ValueError):
+    """An invalid scenario. ``str()`` is the one line shown to the user."""
+
+    def __init__(self, file: str, key: str, message: str, line: int | None = None) -> None:
+        self.file, self.key, self.message, self.line = file, key, message, line
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {key}: {message}")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A figure a text printed, to be checked at the step where its quantity is computed."""
+
+    index: int  # position in the file, 0-based
+    quantity: str  # as written: "z2", "grad.w5", "w5.after"
+    kind: str  # "z" | "a" | "error" | "loss" | "grad" | "param" | "param_after"
+    value: tuple[float, ...]  # printed value(s); one entry for a scalar
+    scalar: bool  # written as a number rather than a list
+    epoch: int
+    example: int
+    tolerance: float
+    source: str | None = None
+    layer: int | None = None  # for z / a
+    param: Param | None = None  # for grad / param / param_after
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """How the starting weights were generated, when they were."""
+
+    method: str
+    low: float
+    high: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. Arrays are read-only; nothing here changes after loading."""
+
+    path: str
+    title: str
+    description: str
+    layers: tuple[int, ...]
+    activations: tuple[act.Activation, ...]  # one per non-input layer: index 0 is layer 2
+    bias: bool
+    loss: losses.Loss
+    learning_rate: float
+    epochs: int
+    update: str  # "batch" | "online"
+    frozen: frozenset[str]  # canonical names
+    inputs: np.ndarray = field(repr=False, compare=False)  # examples × input units
+    targets: np.ndarray = field(repr=False, compare=False)  # examples × output units
+    weights: tuple[np.ndarray, ...] = field(repr=False, compare=False)  # theta1 … theta{L-1}
+    init: InitSpec | None = None
+    expectations: tuple[Expectation, ...] = ()
+    params: ParamIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def n_examples(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def activation_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.activations)
+
+    def activation(self, layer: int) -> act.Activation:
+        """The activation of ``layer`` (2 … L)."""
+        return self.activations[layer - 2]
+
+    def param_value(self, p: Param, weights: tuple[np.ndarray, ...] | None = None) -> float:
+        return float((weights or self.weights)[p.layer - 1][p.row, p.col])
+
+    def same_shape(self, other: Scenario) -> bool:
+        """True when positions in one scenario's trace mean the same in the other's (for reload)."""
+        return (self.layers == other.layers and self.bias == other.bias and self.update == other.update
+                and self.n_examples == other.n_examples)
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioError with a one-line message otherwise."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(shown, "(file)", "no such file, expected a path to a .toml scenario") from None
+    except IsADirectoryError:
+        raise ScenarioError(shown, "(file)", "is a directory, expected a .toml scenario file") from None
+    except OSError as exc:
+        raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror})") from None
+    return loads(raw, shown)
+
+
+def loads(raw: bytes | str, path: str = "<scenario>") -> Scenario:
+    """Validate scenario text (``path`` is only used in messages)."""
+    if isinstance(raw, bytes):
+        if b"\x00" in raw:
+            raise ScenarioError(path, "(file)", "is a binary file, expected a TOML text scenario")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(path, "(file)", f"is not UTF-8 text (byte {exc.start}), "
+                                "expected a TOML text scenario") from None
+    else:
+        text = raw
+    if not text.strip():
+        raise ScenarioError(path, "(file)", "the file is empty, expected a TOML scenario with [network], "
+                            "[training], [data] and [weights]", 1)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        line = int(m[1]) if m else None
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg).rstrip(".")
+        if m is None and "end of document" in msg:
+            line = text.count("\n") + 1
+        raise ScenarioError(path, "toml", f"not valid TOML: {msg[:1].lower() + msg[1:]}", line) from None
+    return _Validator(path, text, doc).scenario()
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+class _Validator:
+    def __init__(self, path: str, text: str, doc: dict[str, Any]) -> None:
+        self.path, self.text, self.doc = path, text, doc
+        self.locator = _Locator(text)
+
+    def fail(self, key: tuple[Any, ...] | str, message: str) -> ScenarioError:
+        keypath = tuple(key.split(".")) if isinstance(key, str) else key
+        shown = ".".join(str(k) if not isinstance(k, int) else f"[{k + 1}]" for k in keypath)
+        shown = shown.replace(".[", "[")
+        return ScenarioError(self.path, shown, message, self.locator.line(keypath))
+
+    # -- small typed readers
+    def table(self, parent: dict, key: tuple, allowed: set[str], required: bool) -> dict:
+        value = _get(parent, key[-1])
+        if value is _MISSING:
+            if required:
+                raise self.fail(key, f"missing, expected a [{'.'.join(map(str, key))}] table")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {_describe(value)}")
+        for k in value:
+            if k not in allowed:
+                raise self.fail(key + (k,), f"unknown key, expected one of {', '.join(sorted(allowed))}")
+        return value
+
+    def number(self, value: Any, key: tuple) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"expected a number, got {_describe(value)}")
+        if not math.isfinite(value):
+            raise self.fail(key, f"expected a finite number, got {value}")
+        return float(value)
+
+    def integer(self, value: Any, key: tuple, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"expected a whole number >= {minimum}, got {_describe(value)}")
+        if value < minimum:
+            raise self.fail(key, f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    def string(self, value: Any, key: tuple) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {_describe(value)}")
+        return value
+
+    def matrix(self, value: Any, key: tuple, what: str) -> np.ndarray:
+        """A list of rows of finite numbers; a flat list is one row."""
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, f"expected {what} as a non-empty list of rows, got {_describe(value)}")
+        rows = [value] if not isinstance(value[0], list) else value
+        width = None
+        out = []
+        for r, row in enumerate(rows):
+            if not isinstance(row, list):
+                raise self.fail(key, f"row {r + 1} is {_describe(row)}, expected a list of numbers "
+                                "(every row a list)")
+            if not row:
+                raise self.fail(key, f"row {r + 1} is empty, expected a list of numbers")
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise self.fail(key, f"ragged rows: row 1 has {width} numbers, row {r + 1} has {len(row)}, "
+                                "expected rows of equal length")
+            cells = []
+            for c, cell in enumerate(row):
+                if isinstance(cell, bool) or not isinstance(cell, int | float):
+                    raise self.fail(key, f"row {r + 1}, column {c + 1} is {_describe(cell)}, expected a number")
+                if not math.isfinite(cell):
+                    raise self.fail(key, f"row {r + 1}, column {c + 1} is {cell}, expected a finite number")
+                cells.append(float(cell))
+            out.append(cells)
+        arr = np.array(out, dtype=float)
+        arr.setflags(write=False)
+        return arr
+
+    # -- the document
+    def scenario(self) -> Scenario:
+        doc = self.doc
+        top = {"title", "description", "network", "loss", "training", "data", "weights", "activations", "expect"}
+        for k in doc:
+            if k not in top:
+                raise self.fail((k,), f"unknown key, expected one of {', '.join(sorted(top))}")
+        title = self.string(doc["title"], ("title",)) if "title" in doc else Path(self.path).stem
+        description = self.string(doc["description"], ("description",)) if "description" in doc else ""
+
+        network = self.table(doc, ("network",), {"layers", "activation", "bias"}, True)
+        layers = self.layers(network)
+        bias = network.get("bias", True)
+        if not isinstance(bias, bool):
+            raise self.fail(("network", "bias"), f"expected true or false, got {_describe(bias)}")
+
+        customs = self.custom_activations()
+        activations = self.activations(network, layers, customs)
+
+        loss_table = self.table(doc, ("loss",), {"function"}, False)
+        loss_name = loss_table.get("function", "sse")
+        if loss_name not in losses.NAMES:
+            raise self.fail(("loss", "function"), f"unknown loss {_describe(loss_name)}, expected one of "
+                            f"{', '.join(losses.NAMES)}")
+        loss = losses.get(loss_name)
+
+        training = self.table(doc, ("training",), {"learning_rate", "epochs", "update", "frozen"}, True)
+        if "learning_rate" not in training:
+            raise self.fail(("training", "learning_rate"), "missing, expected a number > 0")
+        lr = self.number(training["learning_rate"], ("training", "learning_rate"))
+        if lr <= 0:
+            raise self.fail(("training", "learning_rate"), f"expected a number > 0, got {lr:g}")
+        epochs = self.integer(training.get("epochs", 1), ("training", "epochs"), 1)
+        update = training.get("update", "batch")
+        if update not in ("batch", "online"):
+            raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
+
+        params = ParamIndex(layers, bias)
+        frozen = self.frozen(training, params)
+
+        data = self.table(doc, ("data",), {"inputs", "targets"}, True)
+        for k in ("inputs", "targets"):
+            if k not in data:
+                raise self.fail(("data", k), "missing, expected one row per example")
+        inputs = self.matrix(data["inputs"], ("data", "inputs"), "inputs")
+        targets = self.matrix(data["targets"], ("data", "targets"), "targets")
+        if inputs.shape[1] != layers[0]:
+            raise self.fail(("data", "inputs"), f"expected {layers[0]} numbers per example for the "
+                            f"{layers[0]} input units, got {inputs.shape[1]}")
+        if targets.shape[1] != layers[-1]:
+            raise self.fail(("data", "targets"), f"expected {layers[-1]} numbers per example for the "
+                            f"{layers[-1]} output units, got {targets.shape[1]}")
+        if targets.shape[0] != inputs.shape[0]:
+            raise self.fail(("data", "targets"), f"expected one row per example: {inputs.shape[0]} rows of "
+                            f"inputs but {targets.shape[0]} rows of targets")
+
+        weights, init = self.weights(layers, bias)
+        expectations = self.expectations(layers, params, inputs.shape[0])
+
+        return Scenario(
+            path=self.path, title=title, description=description, layers=layers, activations=activations,
+            bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=update, frozen=frozen,
+            inputs=inputs, targets=targets, weights=weights, init=init, expectations=expectations,
+            params=params,
+        )
+
+    def layers(self, network: dict) -> tuple[int, ...]:
+        key = ("network", "layers")
+        if "layers" not in network:
+            raise self.fail(key, "missing, expected units per layer such as [2, 2, 2]")
+        value = network["layers"]
+        if not isinstance(value, list) or len(value) < 2:
+            raise self.fail(key, f"expected a list of at least 2 unit counts (input and output), got "
+                            f"{_describe(value)}")
+        out = []
+        for n, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise self.fail(key, f"layer {n + 1} is {_describe(v)}, expected a whole number of units >= 1")
+            if v < 1:
+                raise self.fail(key, f"layer {n + 1} has {v} units, expected at least 1 unit per layer")
+            if v > 100_000:
+                raise self.fail(key, f"layer {n + 1} has {v} units, expected at most 100000")
+            out.append(v)
+        return tuple(out)
+
+    def custom_activations(self) -> dict[str, act.Activation]:
+        table = self.doc.get("activations", _MISSING)
+        if table is _MISSING:
+            return {}
+        if not isinstance(table, dict):
+            raise self.fail(("activations",), f"expected tables such as [activations.softplus], got "
+                            f"{_describe(table)}")
+        from .formula import FormulaError
+
+        out = {}
+        for name, spec in table.items():
+            key = ("activations", name)
+            if not _IDENT.match(name):
+                raise self.fail(key, "expected a name of letters, digits and underscores")
+            if name in act.BUILTIN:
+                raise self.fail(key, f"'{name}' is built in, expected a new name for a custom activation")
+            if not isinstance(spec, dict):
+                raise self.fail(key, f"expected a table with expr = \"...\", got {_describe(spec)}")
+            for k in spec:
+                if k != "expr":
+                    raise self.fail(key + (k,), "unknown key, expected expr")
+            if "expr" not in spec:
+                raise self.fail(key + ("expr",), "missing, expected a formula in x such as \"log(1 + exp(x))\"")
+            expr = self.string(spec["expr"], key + ("expr",))
+            try:
+                out[name] = act.custom(name, expr)
+            except FormulaError as exc:
+                raise self.fail(key + ("expr",), str(exc)) from None
+        return out
+
+    def activations(self, network: dict, layers: tuple[int, ...],
+                    customs: dict[str, act.Activation]) -> tuple[act.Activation, ...]:
+        key = ("network", "activation")
+        value = network.get("activation", "sigmoid")
+        n = len(layers) - 1
+        names = [value] * n if isinstance(value, str) else value
+        if not isinstance(names, list):
+            raise self.fail(key, f"expected a name or a list of {n} names, got {_describe(value)}")
+        if len(names) != n:
+            raise self.fail(key, f"expected {n} names, one per non-input layer, got {len(names)}")
+        known = list(act.BUILTIN) + sorted(customs)
+        out = []
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                raise self.fail(key, f"entry {i + 1} is {_describe(name)}, expected an activation name")
+            if name in customs:
+                out.append(customs[name])
+            elif name in act.BUILTIN:
+                if name == "softmax" and i != n - 1:
+                    raise self.fail(key, f"softmax in hidden layer {i + 2}, expected softmax only in the "
+                                    "output layer")
+                if name == "softmax" and layers[-1] < 2:
+                    raise self.fail(key, "softmax over 1 output unit is always 1, expected at least 2 "
+                                    "output units")
+                out.append(act.builtin(name))
+            else:
+                raise self.fail(key, f"unknown activation '{name}', expected one of {', '.join(known)}")
+        return tuple(out)
+
+    def frozen(self, training: dict, params: ParamIndex) -> frozenset[str]:
+        key = ("training", "frozen")
+        value = training.get("frozen", [])
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list of parameter names, got {_describe(value)}")
+        out = set()
+        for name in value:
+            if not isinstance(name, str):
+                raise self.fail(key, f"expected parameter names, got {_describe(name)}")
+            p = params.find(name)
+            if p is None:
+                raise self.fail(key, f"unknown parameter '{name}', expected {params.describe_names()}")
+            out.add(p.canonical)
+        return frozenset(out)
+
+    def weights(self, layers: tuple[int, ...], bias: bool) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+        names = [f"theta{l}" for l in range(1, len(layers))]
+        table = self.table(self.doc, ("weights",), set(names) | {"init", "range", "seed"}, True)
+        given = [n for n in names if n in table]
+        if "init" in table:
+            if given:
+                raise self.fail(("weights", given[0]), "expected either init or the matrices, never both")
+            return self.generated(table, layers, bias)
+        for k in ("range", "seed"):
+            if k in table:
+                raise self.fail(("weights", k), "only used with init, expected init = \"uniform\" beside it")
+        if not given:
+            raise self.fail(("weights",), f"expected the matrices {', '.join(names)} or init = \"uniform\"")
+        out = []
+        for l, name in enumerate(names, start=1):
+            if name not in table:
+                raise self.fail(("weights", name), f"missing, expected {_shape_text(layers, l, bias)}")
+            m = self.matrix(table[name], ("weights", name), name)
+            want = (layers[l], layers[l - 1] + (1 if bias else 0))
+            if not isinstance(table[name][0], list) and want[0] != 1:
+                raise self.fail(("weights", name), f"expected {_shape_text(layers, l, bias)}, got one flat row")
+            if m.shape != want:
+                raise self.fail(("weights", name), f"expected {_shape_text(layers, l, bias)}, got "
+                                f"{m.shape[0]} row{'s' if m.shape[0] != 1 else ''} of {m.shape[1]}")
+            out.append(m)
+        return tuple(out), None
+
+    def generated(self, table: dict, layers: tuple[int, ...], bias: bool) -> tuple[tuple[np.ndarray, ...], InitSpec]:
+        method = table["init"]
+        if method not in INIT_METHODS:
+            raise self.fail(("weights", "init"), f"unknown init {_describe(method)}, expected one of "
+                            f"{', '.join(INIT_METHODS)}")
+        low, high = -0.5, 0.5
+        if "range" in table:
+            if method != "uniform":
+                raise self.fail(("weights", "range"), f"only used with init = \"uniform\", {method} sets "
+                                "its own scale")
+            r = table["range"]
+            if not isinstance(r, list) or len(r) != 2:
+                raise self.fail(("weights", "range"), f"expected [low, high], got {_describe(r)}")
+            low = self.number(r[0], ("weights", "range"))
+            high = self.number(r[1], ("weights", "range"))
+            if not low < high:
+                raise self.fail(("weights", "range"), f"expected low < high, got [{low:g}, {high:g}]")
+        seed = self.integer(table.get("seed", 0), ("weights", "seed"), 0)
+        rng = np.random.default_rng(seed)
+        out = []
+        for l in range(1, len(layers)):
+            n_in, n_out = layers[l - 1], layers[l]
+            if method == "uniform":
+                m = rng.uniform(low, high, size=(n_out, n_in + (1 if bias else 0)))
+            else:
+                if method == "xavier":
+                    limit = math.sqrt(6.0 / (n_in + n_out))
+                    w = rng.uniform(-limit, limit, size=(n_out, n_in))
+                else:  # he
+                    w = rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_out, n_in))
+                m = np.hstack([np.zeros((n_out, 1)), w]) if bias else w
+            m.setflags(write=False)
+            out.append(m)
+        return tuple(out), InitSpec(method, low, high, seed)
+
+    def expectations(self, layers: tuple[int, ...], params: ParamIndex, n_examples: int) -> tuple[Expectation, ...]:
+        value = self.doc.get("expect", _MISSING)
+        if value is _MISSING:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(("expect",), f"expected [[expect]] tables, got {_describe(value)}")
+        allowed = {"quantity", "value", "epoch", "example", "tolerance", "source"}
+        out = []
+        for n, entry in enumerate(value):
+            base = ("expect", n)
+            if not isinstance(entry, dict):
+                raise self.fail(base, f"expected an [[expect]] table, got {_describe(entry)}")
+            for k in entry:
+                if k not in allowed:
+                    raise self.fail(base + (k,), f"unknown key, expected one of {', '.join(sorted(allowed))}")
+            for k in ("quantity", "value"):
+                if k not in entry:
+                    raise self.fail(base + (k,), "missing, expected " + (
+                        "a quantity such as \"z2\", \"loss\" or \"grad.w5\"" if k == "quantity"
+                        else "the printed number or list of numbers"))
+            quantity = self.string(entry["quantity"], base + ("quantity",))
+            kind, layer, param, size = self.quantity(quantity, base + ("quantity",), layers, params)
+            raw = entry["value"]
+            vkey = base + ("value",)
+            if isinstance(raw, list):
+                if not raw:
+                    raise self.fail(vkey, "empty list, expected numbers")
+                values = tuple(self.number(v, vkey) for v in raw)
+                scalar = False
+            else:
+                values = (self.number(raw, vkey),)
+                scalar = True
+            if len(values) != size:
+                what = "a number" if size == 1 else f"a list of {size} numbers"
+                raise self.fail(vkey, f"{quantity} has {size} value{'s' if size != 1 else ''}, expected {what}, "
+                                f"got {len(values)}")
+            epoch = self.integer(entry.get("epoch", 1), base + ("epoch",), 1)
+            example = self.integer(entry.get("example", 1), base + ("example",), 1)
+            if example > n_examples:
+                raise self.fail(base + ("example",), f"expected an example from 1 to {n_examples}, got {example}")
+            tol = self.number(entry.get("tolerance", DEFAULT_TOLERANCE), base + ("tolerance",))
+            if tol < 0:
+                raise self.fail(base + ("tolerance",), f"expected a tolerance >= 0, got {tol:g}")
+            source = self.string(entry["source"], base + ("source",)) if "source" in entry else None
+            out.append(Expectation(n, quantity, kind, values, scalar, epoch, example, tol, source, layer, param,
+                                   self.locator.line(base)))
+        return tuple(out)
+
+    def quantity(self, q: str, key: tuple, layers: tuple[int, ...], params: ParamIndex):
+        """(kind, layer, param, size) for a quantity name."""
+        L = len(layers)
+        m = _LAYER_QUANTITY.match(q.strip())
+        if m:
+            layer = int(m[2])
+            if m[1] == "z" and layer == 1:
+                raise self.fail(key, f"'{q}': the input layer has no z, expected z2..z{L} or a1..a{L}")
+            if not 1 <= layer <= L:
+                raise self.fail(key, f"'{q}': no layer {layer}, expected layers 1..{L}")
+            return m[1], layer, None, layers[layer - 1]
+        if q == "error":
+            return "error", None, None, layers[-1]
+        if q == "loss":
+            return "loss", None, None, 1
+        if q.startswith("grad."):
+            p = params.find(q[5:])
+            if p is None:
+                raise self.fail(key, f"'{q}': unknown parameter '{q[5:]}', expected {params.describe_names()}")
+            return "grad", None, p, 1
+        if q.endswith(".after"):
+            p = params.find(q[:-6])
+            if p is None:
+                raise self.fail(key, f"'{q}': unknown parameter '{q[:-6]}', expected {params.describe_names()}")
+            return "param_after", None, p, 1
+        p = params.find(q)
+        if p is not None:
+            return "param", None, p, 1
+        raise self.fail(key, f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, error, loss, grad.NAME, "
+                        "NAME or NAME.after")
+
+
+def _shape_text(layers: tuple[int, ...], l: int, bias: bool) -> str:
+    cols = layers[l - 1] + (1 if bias else 0)
+    return (f"{layers[l]} row{'s' if layers[l] != 1 else ''} of {cols} columns for layers "
+            f"{layers[l - 1]} -> {layers[l]}{' with bias' if bias else ' without bias'}")
+
+
+_MISSING = object()
+
+
+def _get(d: dict, k: str) -> Any:
+    return d.get(k, _MISSING)
+
+
+def _describe(value: Any) -> str:
+    """A value as a user would name it in a message: type and a short rendering."""
+    if isinstance(value, bool):
+        return f"{'true' if value else 'false'} (a boolean)"
+    if isinstance(value, str):
+        s = value if len(value) <= 30 else value[:27] + "..."
+        return f"\"{s}\" (a string)"
+    if isinstance(value, int | float):
+        return f"{value!r} (a number)"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+class _Locator:
+    """Finds the line of a key path in TOML text, so messages can say FILE:LINE.
+
+    It follows table headers (``[a.b]``, ``[[expect]]`` counted) and ``key =`` lines; for a key that is
+    missing it answers with the line of its table, the nearest place a user would add it.
+    """
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\".]+?)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.entries: list[tuple[tuple[Any, ...], int]] = []
+        counts: dict[str, int] = {}
+        current: tuple[Any, ...] = ()
+        depth = 0  # open brackets of a multi-line value: key lines inside it are not keys
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            stripped = _strip_comment(line)
+            if depth == 0:
+                m = self._HEADER.match(stripped)
+                if m and "=" not in stripped.split("]")[0]:
+                    name = tuple(part.strip().strip('"') for part in m[2].split("."))
+                    if m[1] == "[[":
+                        n = counts.get(m[2], 0)
+                        counts[m[2]] = n + 1
+                        current = name + (n,)
+                    else:
+                        current = name
+                    self.entries.append((current, lineno))
+                    continue
+                m = self._KEY.match(stripped)
+                if m:
+                    key = tuple(part.strip().strip('"') for part in m[1].split("."))
+                    self.entries.append((current + key, lineno))
+            depth = max(0, depth + stripped.count("[") - stripped.count("]")) if "=" in stripped or depth else depth
+
+    def line(self, path: tuple[Any, ...]) -> int | None:
+        best, best_len = None, -1
+        for entry, lineno in self.entries:
+            n = 0
+            while n < min(len(entry), len(path)) and entry[n] == path[n]:
+                n += 1
+            if n == len(path) and len(entry) == len(path):
+                return lineno
+            if n == len(entry) and n > best_len:  # entry is a prefix of the path: its table
+                best, best_len = lineno, n
+        return best if best_len > 0 else None
+
+
+def _strip_comment(line: str) -> str:
+    out, quote = [], None
+    for ch in line:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        out.append(ch)
+    return "".join(out)
