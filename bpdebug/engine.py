@@ -158,6 +158,7 @@ class PassRecord:
     weights_before: tuple[np.ndarray, ...] = field(repr=False)
     numbers: PassNumbers = field(repr=False)
     targets: np.ndarray = field(repr=False)  # the targets of the rows, examples × outputs
+    scenario: Scenario | None = field(default=None, repr=False, compare=False)  # whose training this is
 
     @property
     def weights_after(self) -> tuple[np.ndarray, ...]:
@@ -245,6 +246,10 @@ class Step:
     template: StepTemplate
     record: PassRecord = field(repr=False)
     total: int = 0  # number of steps in the trace (for "step k of n")
+
+    @property
+    def scenario(self) -> Scenario | None:
+        return self.record.scenario
 
     @property
     def epoch(self) -> int:
@@ -416,14 +421,14 @@ class Trace:
         if s.update == "batch":
             numbers = compute_pass(self.net, weights, s.inputs, s.targets)
             passes.append(PassRecord(epoch, None, first_update + 1, tuple(range(s.n_examples)), weights,
-                                     numbers, s.targets))
+                                     numbers, s.targets, s))
             loss, outputs = numbers.loss, numbers.a[-1]  # the batch pass is the epoch's forward pass
         else:
             loss, outputs = batch_loss(self.net, weights, s.inputs, s.targets)
             for i in range(s.n_examples):
                 numbers = compute_pass(self.net, weights, s.inputs[i:i + 1], s.targets[i:i + 1])
                 passes.append(PassRecord(epoch, i + 1, first_update + i + 1, (i,), weights, numbers,
-                                         s.targets[i:i + 1]))
+                                         s.targets[i:i + 1], s))
                 weights = numbers.weights_after
         record = EpochRecord(epoch, loss, outputs, tuple(passes))
         self._cache[epoch] = record

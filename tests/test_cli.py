@@ -1,0 +1,59 @@
+"""The command line as a user meets it: summaries, exit statuses, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bpdebug.cli import bundled_blog, main
+
+BLOG = Path(__file__).resolve().parent.parent / "scenarios" / "blog.toml"
+
+
+def test_check_blog_summarises_and_exits_1_because_the_post_has_slips(capsys):
+    assert main(["check", str(BLOG)]) == 1
+    out = capsys.readouterr().out
+    assert "2-2-2, bias units on" in out
+    assert "half_sse" in out
+    assert "12: w1, w2, w3, w4, w5, w6, w7, w8, b1, b2, b3, b4" in out
+    assert "starting loss 0.02647730814838698" in out
+    assert "FAILS  z2" in out and "computed [0.345, 0.975]" in out
+    assert "holds  w5 " in out
+    assert "FAILS  w5.after" in out and "computed 0.3996351668" in out
+
+
+def test_bundled_blog_is_the_same_file_as_scenarios_blog():
+    assert bundled_blog().read_bytes() == BLOG.read_bytes()
+
+
+def test_check_invalid_scenario_is_one_line_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[network]\nlayers = [2, 0]\n")
+    assert main(["check", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith(f"{bad}:2: network.layers: layer 2 has 0 units")
+
+
+def test_bad_arguments_exit_2_with_one_line(capsys):
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "scenario" in err
+
+
+def test_app_refuses_a_bad_file_before_any_screen(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\x00\x01binary")
+    assert main([str(bad)]) == 2
+    assert capsys.readouterr().err == f"{bad}: (file): is a binary file, expected a TOML text scenario\n"
+
+
+def test_module_entry_point_runs_without_a_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("title = 3\n")
+    run = subprocess.run([sys.executable, "-m", "bpdebug", "check", str(bad)], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip() == f"{bad}:1: title: expected a string, got 3 (a number)"
