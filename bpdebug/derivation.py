@@ -249,7 +249,7 @@ class _Names:
 
     def out(self, l: int, u: int) -> _Name:
         if self.mode == "canonical":
-            return _Name(f"a{l}_{u}", f"a^{{({l})}}_{{{u}}}", True)
+            return _Name(f"a{l}_{u}", f"{{a^{{({l})}}_{{{u}}}}}", True)
         t, x = self.unit(l, u)
         if l == 1:
             return _Name(t, f"i_{{{u}}}", True)
@@ -257,7 +257,7 @@ class _Names:
 
     def net(self, l: int, u: int) -> _Name:
         if self.mode == "canonical":
-            return _Name(f"z{l}_{u}", f"z^{{({l})}}_{{{u}}}", True)
+            return _Name(f"z{l}_{u}", f"{{z^{{({l})}}_{{{u}}}}}", True)
         t, x = self.unit(l, u)
         return _Name(f"net_{t}", f"net_{{{x}}}", True)
 
@@ -268,7 +268,7 @@ class _Names:
 
     def delta(self, l: int, u: int) -> _Name:
         if self.mode == "canonical":
-            return _Name(f"δ{l}_{u}", f"\\delta^{{({l})}}_{{{u}}}", True)
+            return _Name(f"δ{l}_{u}", f"{{\\delta^{{({l})}}_{{{u}}}}}", True)
         t, x = self.unit(l, u)
         return _Name(f"δ_{t}", f"\\delta_{{{x}}}", True)
 
@@ -289,7 +289,7 @@ def _with_example(name: _Name, example: int | str | None) -> tuple[str, str]:
     """The name as written for one example of a batch: out_o1⁽¹⁾, or out_o1⁽ⁿ⁾ inside Σ_n."""
     if example is None or not name.indexed:
         return name.text, name.latex
-    return f"{name.text}⁽{str(example).translate(_SUPERSCRIPTS)}⁾", f"{{{name.latex}}}^{{({example})}}"
+    return f"{name.text}⁽{str(example).translate(_SUPERSCRIPTS)}⁾", f"{{{{{name.latex}}}^{{({example})}}}}"
 
 
 # --------------------------------------------------------------------------------- the chain's shape

@@ -13,6 +13,7 @@ Conventions. Examples are rows: ``a[l]`` is examples × units of layer ``l`` (bi
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -384,9 +385,14 @@ class Trace:
         self.epochs = epochs or scenario.epochs
         self._cache: OrderedDict[int, EpochRecord] = OrderedDict()
         self._cache_size = cache_epochs
-        self._checkpoints: dict[int, tuple] = {1: scenario.weights}  # epoch -> weights before it
+        # weights before an epoch, kept every `_checkpoint_every` epochs (about 64 MB per 1000 epochs at most)
+        # plus the latest one reached, so stepping forward never retrains from far back
+        self._checkpoints: dict[int, tuple] = {1: scenario.weights}
+        self._checkpoint_epochs: list[int] = [1]  # sorted keys of _checkpoints
+        self._latest: tuple[int, tuple] = (1, scenario.weights)
         n_params = sum(w.size for w in scenario.weights)
-        self._checkpoint_every = max(1, (n_params * 8 * 1000) // (64 << 20))  # ~64 MB per 1000 epochs
+        self._checkpoint_every = max(1, (n_params * 8 * 1000) // (64 << 20))
+        self._losses = np.empty(0)  # loss of epochs 1 … len, from the fast path
 
     def __len__(self) -> int:
         return self.epochs * self.steps_per_epoch
@@ -399,13 +405,24 @@ class Trace:
         """The weights at the start of ``epoch`` (1-based)."""
         if epoch in self._cache:
             return self._cache[epoch].weights_before
-        start = max(e for e in self._checkpoints if e <= epoch)
-        weights = self._checkpoints[start]
+        if epoch in self._checkpoints:
+            return self._checkpoints[epoch]
+        start = self._checkpoint_epochs[bisect.bisect_right(self._checkpoint_epochs, epoch) - 1]
+        if start < self._latest[0] <= epoch:
+            start = self._latest[0]
+        weights = self._latest[1] if start == self._latest[0] else self._checkpoints[start]
         for e in range(start, epoch):
             weights = train(self.scenario, 1, start=weights, net=self.net).weights
-            if (e + 1) % self._checkpoint_every == 0 or e + 1 == epoch:
-                self._checkpoints[e + 1] = weights
+            self._remember(e + 1, weights)
         return weights
+
+    def _remember(self, epoch: int, weights: tuple) -> None:
+        """Keep the weights before ``epoch`` as the latest, and as a checkpoint on the checkpoint grid."""
+        if epoch >= self._latest[0]:
+            self._latest = (epoch, weights)
+        if epoch % self._checkpoint_every == 0 and epoch not in self._checkpoints:
+            self._checkpoints[epoch] = weights
+            bisect.insort(self._checkpoint_epochs, epoch)
 
     def epoch(self, epoch: int) -> EpochRecord:
         """Every number of ``epoch`` (1-based), computed on first use."""
@@ -432,7 +449,7 @@ class Trace:
                 weights = numbers.weights_after
         record = EpochRecord(epoch, loss, outputs, tuple(passes))
         self._cache[epoch] = record
-        self._checkpoints.setdefault(epoch + 1, record.weights_after)
+        self._remember(epoch + 1, record.weights_after)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return record
@@ -467,8 +484,22 @@ class Trace:
         raise KeyError(f"no {kind} step for layer {layer}")
 
     def loss_history(self, epochs: int | None = None) -> np.ndarray:
-        """Loss of each epoch 1 … ``epochs`` (default: the trace's) before its first update."""
-        return np.array([self.epoch(e).loss for e in range(1, (epochs or self.epochs) + 1)])
+        """Loss of each epoch 1 … ``epochs`` (default: the trace's) before its first update.
+
+        Computed with the fast path (bit-identical to ``epoch(e).loss``) and kept, so asking again or
+        for a few more epochs costs only the new ones."""
+        n = epochs or self.epochs
+        done = len(self._losses)
+        if done < n:
+            weights, parts, epoch = self.weights_before(done + 1), [self._losses], done + 1
+            while epoch <= n:  # in chunks that end on the checkpoint grid, so later jumps start nearby
+                chunk = min(n + 1, (epoch // self._checkpoint_every + 1) * self._checkpoint_every) - epoch
+                result = train(self.scenario, chunk, start=weights, net=self.net)
+                parts.append(result.losses)
+                weights, epoch = result.weights, epoch + chunk
+                self._remember(epoch, weights)
+            self._losses = np.concatenate(parts)
+        return self._losses[:n].copy()
 
     def final(self, epochs: int | None = None) -> tuple[float, np.ndarray, tuple]:
         """Loss, outputs and weights after ``epochs`` epochs."""

@@ -10,7 +10,11 @@ from ..engine import Trace
 
 # format name -> module (in this package) holding its render function
 FORMATS: dict[str, str] = {
+    "md": "markdown",
+    "tex": "latex",
+    "txt": "text",
     "json": "json_format",
+    "py": "script",
 }
 
 

@@ -6,11 +6,15 @@ Numbers are Python floats, which :mod:`json` writes with ``repr``: full double p
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..engine import Trace
+
+if TYPE_CHECKING:
+    from . import Options
+
 
 FORMAT = "bpdebug-transcript/1"
 
@@ -65,5 +69,6 @@ def document(trace: Trace, epochs: int) -> dict[str, Any]:
     return out
 
 
-def render(trace: Trace, options) -> str:
+def render(trace: Trace, options: Options) -> str:
+    """The JSON transcript of ``options.epochs`` epochs."""
     return json.dumps(document(trace, options.epochs), indent=2, ensure_ascii=False, allow_nan=True) + "\n"

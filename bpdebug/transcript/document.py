@@ -1,0 +1,666 @@
+"""The structure shared by the md, tex and txt transcripts: one worked example, built once as blocks.
+
+A transcript is a sequence of :class:`Heading`, :class:`Paragraph`, :class:`Display` and :class:`Table`
+blocks. Every piece of mathematics is a :class:`Math` holding its LaTeX (for md and tex) and its unicode
+rendering (for txt, from SymPy's pretty printer) side by side, so the three formats say the same thing
+with the same numbers and differ only in how they write it. All numbers come from the engine's trace;
+the chain rules come from :func:`bpdebug.derivation.derive`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy as sp
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
+
+from ..engine import EpochRecord, PassRecord, Trace, train
+from ..params import Param
+from ..scenario import Scenario
+
+if TYPE_CHECKING:
+    from . import Options
+
+DIGITS = 7  # significant digits of every number shown (the JSON and py transcripts keep full precision)
+ALL_PARAMS_LIMIT = 24  # up to this many parameters, every chain rule is written out by default
+PER_LAYER = (2, 1)  # otherwise: the first 2 weights and the first bias of each weight matrix
+MATRIX_ROWS, MATRIX_COLS = 6, 6  # larger matrices are shown with their first and last rows/columns
+DATA_COLS = (5, 4)  # input and target columns of the data table, likewise
+TABLE_ROWS = 12  # larger tables (data, error terms, updates) likewise
+FULL_PASSES = 4  # online epochs with more examples show the first 3 and the last example in full
+LOSS_ROWS = 60  # longer loss tables show every k-th epoch
+
+
+# ------------------------------------------------------------------------------------------------ blocks
+
+@dataclass(frozen=True)
+class Math:
+    """A formula as LaTeX (no ``$`` delimiters) and as unicode text (one line, or several for display)."""
+
+    latex: str
+    text: str
+    baseline: int = 0  # the text line a formula sits on (a fraction's bar), for setting it beside others
+
+
+@dataclass(frozen=True)
+class Code:
+    """Inline code or a file name, written verbatim."""
+
+    text: str
+
+
+Inline = str | Math | Code
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int  # 1 = the title
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    parts: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Display:
+    """Display equations, one per line, in order; ``group`` when they read as one derivation (set flush
+    left together rather than centred one by one)."""
+
+    lines: tuple[Math, ...]
+    group: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[Inline, ...]
+    rows: tuple[tuple[Inline, ...], ...]
+    align: str  # one of "l", "r", "c" per column
+
+
+Block = Heading | Paragraph | Display | Table
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    blocks: tuple[Block, ...]
+
+
+def para(*parts: Inline) -> Paragraph:
+    return Paragraph(tuple(p for p in parts if p != ""))
+
+
+# ----------------------------------------------------------------------------------------------- numbers
+
+def number_text(v: float) -> str:
+    """``DIGITS`` significant digits, plain; ``-0`` shown as ``0``."""
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    s = f"{v + 0.0:.{DIGITS}g}"
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return "0" if s == "-0" else s
+
+
+def number_latex(v: float) -> str:
+    s = number_text(v)
+    if s == "nan":
+        return r"\mathrm{NaN}"
+    if s.endswith("inf"):
+        return s.replace("inf", r"\infty")
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        return rf"{mantissa} \cdot 10^{{{exponent}}}"
+    return s
+
+
+def num(v: float) -> Math:
+    return Math(number_latex(v), number_text(v))
+
+
+def printed_value(values: Sequence[float], scalar: bool) -> Math:
+    """A figure as a text printed it (``repr``: exactly what the scenario records)."""
+    items = [repr(float(v)) for v in values]
+    if scalar:
+        return Math(items[0], items[0])
+    return Math(r"\left[" + ", ".join(items) + r"\right]", "[" + ", ".join(items) + "]")
+
+
+def values(vs: Iterable[float]) -> Math:
+    items = [num(v) for v in vs]
+    return Math(r"\left[" + ", ".join(m.latex for m in items) + r"\right]",
+                "[" + ", ".join(m.text for m in items) + "]")
+
+
+# ---------------------------------------------------------------------------------------------- formulas
+
+@lru_cache(maxsize=1)
+def _printer() -> PrettyPrinter:
+    return PrettyPrinter({"use_unicode": True, "wrap_line": False, "order": "none"})
+
+
+def sym(expr: sp.Basic | str) -> Math:
+    """A SymPy expression (or symbol name) printed both ways."""
+    if isinstance(expr, str):
+        expr = sp.Symbol(expr)
+    picture = _printer()._print(expr)
+    return _math(sp.latex(expr, order="none"), picture)
+
+
+def _math(latex: str, picture: prettyForm) -> Math:
+    """Math from LaTeX and a SymPy picture, the baseline counted without the dropped spacer lines."""
+    lines = picture.render(wrap_line=False).split("\n")
+    dropped = sum(1 for line in lines[:picture.baseline] if set(line.rstrip()) <= _SPACER
+                  and set(line.rstrip()) - {" "})
+    return Math(latex, _render(picture), picture.baseline - dropped)
+
+
+_SPACER = frozenset(" ⎢⎥")
+
+
+def _render(picture: prettyForm) -> str:
+    """The picture's text, without the spacer lines SymPy puts between a matrix's rows when a whole line
+    of the picture is only such spacers (so every part loses the same line and stays aligned)."""
+    lines = [line.rstrip() for line in picture.render(wrap_line=False).split("\n")]
+    return "\n".join(line for line in lines if not (set(line) <= _SPACER and set(line) - {" "}))
+
+
+def joined(*items: Math | str, sep: str = "") -> Math:
+    """Inline pieces side by side (single-line text)."""
+    ms = [i if isinstance(i, Math) else Math(i, i) for i in items]
+    return Math(sep.join(m.latex for m in ms), sep.join(m.text for m in ms))
+
+
+class Grid:
+    """A matrix of numbers or symbols, cut to its first and last rows and columns when large."""
+
+    def __init__(self, cells: Sequence[Sequence[float | sp.Basic]], max_rows: int = MATRIX_ROWS,
+                 max_cols: int = MATRIX_COLS) -> None:
+        n_rows, n_cols = len(cells), len(cells[0])
+        self.rows = _pick(n_rows, max_rows)
+        self.cols = _pick(n_cols, max_cols)
+        self.cells = cells
+        self.shape = (n_rows, n_cols)
+
+    @property
+    def cut(self) -> bool:
+        return None in self.rows or None in self.cols
+
+    def _cell(self, r: int | None, c: int | None, latex: bool) -> str | sp.Basic:
+        if r is None and c is None:
+            return r"\ddots" if latex else sp.Symbol("⋱")
+        if r is None:
+            return r"\vdots" if latex else sp.Symbol("⋮")
+        if c is None:
+            return r"\cdots" if latex else sp.Symbol("⋯")
+        v = self.cells[r][c]
+        if isinstance(v, sp.Basic):
+            return sp.latex(v) if latex else v
+        return number_latex(v) if latex else sp.Symbol(number_text(v))
+
+    def latex(self) -> str:
+        body = r" \\ ".join(" & ".join(self._cell(r, c, True) for c in self.cols) for r in self.rows)  # type: ignore[misc]
+        return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
+
+    def pretty(self) -> prettyForm:
+        m = sp.Matrix([[self._cell(r, c, False) for c in self.cols] for r in self.rows])
+        return _printer()._print(m)
+
+
+def _pick(n: int, limit: int) -> list[int | None]:
+    """All of 0..n-1, or the first limit-2, an ellipsis (None) and the last."""
+    if n <= limit:
+        return list(range(n))
+    return [*range(limit - 2), None, n - 1]
+
+
+def equation(*parts: sp.Basic | Grid | str | tuple[str, str]) -> Math:
+    """Display math from SymPy expressions, grids and operators (``"="``, ``"·"``, ``"-"`` or a
+    ``(latex, text)`` pair); the text is laid out in two dimensions by SymPy's pretty printer."""
+    ops = {"=": (" = ", " = "), "·": (r" \cdot ", "⋅"), "-": (" - ", " - "), "+": (" + ", " + "),
+           "<-": (r" \leftarrow ", " ← ")}
+    latex: list[str] = []
+    forms: list[prettyForm | str] = []
+    for part in parts:
+        if isinstance(part, Grid):
+            latex.append(part.latex())
+            forms.append(part.pretty())
+        elif isinstance(part, sp.Basic):
+            latex.append(sp.latex(part, order="none"))
+            forms.append(_printer()._print(part))
+        else:
+            lx, tx = ops[part] if isinstance(part, str) else part
+            latex.append(lx)
+            forms.append(tx)
+    first = forms[0] if isinstance(forms[0], prettyForm) else prettyForm(forms[0])
+    picture = prettyForm(*first.right(*forms[1:])) if len(forms) > 1 else first
+    return _math("".join(latex), picture)
+
+
+def _partial(of: str, by: sp.Basic) -> tuple[str, str]:
+    """∂of/∂by as an operator-like piece: LaTeX fraction and unicode text."""
+    return (rf"\frac{{\partial {of}}}{{\partial {sp.latex(by)}}}", f"∂{of}/∂{sp.pretty(by, use_unicode=True)}")
+
+
+X = sp.Symbol("x")
+
+
+def activation_formula(scenario: Scenario, layer: int) -> Math:
+    """f(x) of a layer's activation, symbolically."""
+    a = scenario.activation(layer)
+    if a.expr is not None:
+        from ..formula import parse_formula
+
+        expr = parse_formula(a.expr)
+        x = next(iter(s for s in expr.free_symbols if s.name == "x"), X)
+        return sym(sp.Eq(sp.Function(a.name)(x), expr, evaluate=False))
+    if a.name == "sigmoid":
+        return sym(sp.Eq(sp.Function("sigma")(X), 1 / (1 + sp.exp(-X)), evaluate=False))
+    if a.name == "tanh":
+        return sym(sp.Eq(sp.Function("f")(X), sp.tanh(X), evaluate=False))
+    if a.name == "relu":
+        return sym(sp.Eq(sp.Function("relu")(X), sp.Max(0, X), evaluate=False))
+    if a.name == "linear":
+        return sym(sp.Eq(sp.Function("f")(X), X, evaluate=False))
+    # softmax, written per output unit k of K
+    k, j, K = sp.symbols("k j K", integer=True, positive=True)
+    xs = sp.IndexedBase("x")
+    return sym(sp.Eq(sp.Indexed(sp.IndexedBase("softmax"), k),
+                     sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, K)), evaluate=False))
+
+
+def activation_call(scenario: Scenario, layer: int, arg: sp.Basic) -> sp.Basic:
+    a = scenario.activation(layer)
+    name = {"sigmoid": "sigma"}.get(a.name, a.name)
+    return sp.Function(name)(arg)
+
+
+def loss_term_formula(scenario: Scenario) -> tuple[Math, str]:
+    """The per-output error term E_k = … and how a batch combines examples, in words."""
+    t, o, K = sp.Symbol("t_k"), sp.Symbol("o_k"), sp.Symbol("K")
+    term = {
+        "sse": (t - o) ** 2,
+        "half_sse": sp.Mul(sp.Rational(1, 2), (t - o) ** 2, evaluate=False),
+        "mse": (t - o) ** 2 / K,
+        "cross_entropy": -t * sp.log(o),
+        "binary_cross_entropy": -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
+    }[scenario.loss.name]
+    combine = "summed" if scenario.loss.reduction == "sum" else "averaged"
+    return sym(sp.Eq(sp.Symbol("E_k"), term, evaluate=False)), combine
+
+
+# ----------------------------------------------------------------------------------------- the selection
+
+def chosen_params(scenario: Scenario, weights: tuple[str, ...] | None) -> tuple[tuple[Param, ...], str | None]:
+    """Whose chain rule is written out, and a sentence saying so when it is a bounded selection."""
+    params = tuple(scenario.params)
+    if weights is not None:
+        return tuple(scenario.params.get(name) for name in weights), None
+    if len(params) <= ALL_PARAMS_LIMIT:
+        return params, None
+    picked: list[Param] = []
+    n_weights, n_biases = PER_LAYER
+    for l in range(1, scenario.n_layers):
+        in_layer = [p for p in params if p.layer == l]
+        picked += [p for p in in_layer if not p.is_bias][:n_weights]
+        picked += [p for p in in_layer if p.is_bias][:n_biases]
+    names = ", ".join(p.short for p in picked)
+    note = (f"This network has {len(params)} parameters; the chain rule is written out for a selection, "
+            f"the first {n_weights} weights" + (" and the first bias" if scenario.bias else "")
+            + f" of each weight matrix: {names}. Choose others with --weight NAME.")
+    return tuple(picked), note
+
+
+# --------------------------------------------------------------------------------------------- the build
+
+def build(trace: Trace, options: Options) -> Document:
+    """The whole worked example as blocks."""
+    s = trace.scenario
+    epochs = options.epochs
+    chosen, note = chosen_params(s, options.weights)
+    b: list[Block] = [Heading(1, s.title)]
+    mode = "batch updates (one per epoch)" if s.update == "batch" else "online updates (one per example)"
+    b.append(para("A worked example of backpropagation, computed by bpdebug from ", Code(s.path), ": ",
+                  f"{epochs} epoch{_s(epochs)} of {mode}."))
+    if s.description:
+        b.append(para(s.description))
+    b += _network(s)
+    b += _data(s)
+    full = set(range(1, epochs + 1)) if options.full else {1, epochs}
+    for e in range(1, epochs + 1):
+        if e in full:
+            b += _epoch(trace, trace.epoch(e), chosen, note)
+        elif e - 1 in full:
+            last = max(x for x in full if x > e)
+            b.append(Heading(2, f"Epochs {e} to {last - 1}" if last - 1 > e else f"Epoch {e}"))
+            b.append(para("Computed the same way; their losses are in the table below (use --full to write "
+                          "every epoch out)."))
+    if epochs > 1:
+        b += _loss_table(trace, epochs)
+    b += _after(trace, epochs)
+    b += _expectations(trace)
+    return Document(s.title, tuple(b))
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _theta(l: int) -> sp.Symbol:
+    return sp.Symbol(f"Theta{l}")
+
+
+def _names_grid(s: Scenario, l: int) -> Grid:
+    w = s.weights[l - 1]
+    names: list[list[sp.Basic]] = [[sp.Symbol("?")] * w.shape[1] for _ in range(w.shape[0])]
+    for p in s.params:
+        if p.layer == l:
+            names[p.row][p.col] = sp.Symbol(p.short)
+    return Grid(names)
+
+
+def _network(s: Scenario) -> list[Block]:
+    b: list[Block] = [Heading(2, "The network")]
+    rows = [("1 (input)", str(s.layers[0]), "none (the inputs)", "")]
+    for l in range(2, s.n_layers + 1):
+        label = f"{l} (output)" if l == s.n_layers else f"{l} (hidden)"
+        a = s.activation(l)
+        rows.append((label, str(s.layers[l - 1]), a.name, activation_formula(s, l)))
+    b.append(Table(("layer", "units", "activation", "formula"), tuple(rows), "llll"))
+    if s.bias:
+        b.append(para("A bias unit of value 1 feeds every layer after the input: column 0 of each weight "
+                      "matrix holds the bias weights, column j the weights from unit j of the layer below; "
+                      "row i feeds unit i of the layer above."))
+    else:
+        b.append(para("No bias units: column j of each weight matrix holds the weights from unit j of the layer "
+                      "below; row i feeds unit i of the layer above."))
+    term, combine = loss_term_formula(s)
+    b.append(para(f"Loss {s.loss.name}: per example the sum over the output units k = 1…K of the error terms ",
+                  term, f", {combine} over the examples of a batch."))
+    lr = s.learning_rate
+    rule = Math(r"p \leftarrow p - \alpha \frac{\partial E}{\partial p}", "p ← p − α·∂E/∂p")
+    b.append(para("Training: learning rate ", joined(sym(sp.Symbol("alpha")), " = ", num(lr)), ", ",
+                  "batch updates, one per epoch over all examples" if s.update == "batch"
+                  else "online updates, one per example in order, each from the weights the previous example left",
+                  f"; the scenario runs {s.epochs} epoch{_s(s.epochs)}. Every update is plain gradient "
+                  "descent, ", rule, "."))
+    if s.frozen:
+        b.append(para(f"Frozen (never updated): {_name_list([p for p in s.params if p.canonical in s.frozen])}."))
+    if s.init:
+        extra = f" in [{s.init.low:g}, {s.init.high:g}]" if s.init.method == "uniform" else ""
+        b.append(para(f"The starting weights were generated: {s.init.method}{extra}, seed {s.init.seed}."))
+    b.append(Heading(3, "Starting weights"))
+    lines = []
+    for l in range(1, s.n_layers):
+        w = s.weights[l - 1]
+        grid = _names_grid(s, l)
+        lines.append(equation(_theta(l), "=", grid, "=", Grid(w.tolist())))
+    b.append(Display(tuple(lines)))
+    if any(Grid(w.tolist()).cut for w in s.weights):
+        b.append(para("Large matrices are shown with their first and last rows and columns."))
+    return b
+
+
+def _data(s: Scenario) -> list[Block]:
+    b: list[Block] = [Heading(2, "The data")]
+    n_in, n_out = s.layers[0], s.layers[-1]
+    cols_in, cols_out = _pick(n_in, DATA_COLS[0]), _pick(n_out, DATA_COLS[1])
+    header: list[Inline] = ["example"]
+    header += [sym(f"x{j + 1}") if j is not None else "…" for j in cols_in]
+    header += [sym(f"t{k + 1}") if k is not None else "…" for k in cols_out]
+    rows = []
+    for i in _pick(s.n_examples, TABLE_ROWS):
+        if i is None:
+            rows.append(tuple(["…"] * len(header)))
+            continue
+        row: list[Inline] = [str(i + 1)]
+        row += [num(s.inputs[i, j]) if j is not None else "…" for j in cols_in]
+        row += [num(s.targets[i, k]) if k is not None else "…" for k in cols_out]
+        rows.append(tuple(row))
+    b.append(Table(tuple(header), tuple(rows), "r" * len(header)))
+    b.append(para(f"{s.n_examples} example{_s(s.n_examples)}: inputs x, targets t."))
+    return b
+
+
+def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: str | None) -> list[Block]:
+    b: list[Block] = [Heading(2, f"Epoch {record.epoch}")]
+    passes = record.passes
+    if len(passes) == 1:
+        b += _pass(trace, passes[0], chosen, note, 3)
+    else:
+        b.append(para("Online updates: one pass per example, in order. The epoch's loss before its first "
+                      "update, over all examples, is ", joined(sym("E"), " = ", num(record.loss)), "."))
+        shown = set(range(min(FULL_PASSES - 1, len(passes)))) | {len(passes) - 1}
+        skipped: list[PassRecord] = []
+        for i, p in enumerate(passes):
+            if i in shown:
+                if skipped:
+                    b += _skipped(skipped)
+                    skipped = []
+                b.append(Heading(3, f"Example {p.example}"))
+                b += _pass(trace, p, chosen, note, 4)
+            else:
+                skipped.append(p)
+    b.append(para(f"Loss of epoch {record.epoch} before its update{'s' if len(passes) > 1 else ''}: ",
+                  joined(sym("E"), " = ", num(record.loss)), "."))
+    return b
+
+
+def _skipped(passes: list[PassRecord]) -> list[Block]:
+    first, last = passes[0].example, passes[-1].example
+    rows = tuple(("…", "…") if p is None else (str(p.example), num(p.loss)) for p in _cut(passes, TABLE_ROWS))
+    return [Heading(3, f"Examples {first} to {last}" if last != first else f"Example {first}"),
+            para("Computed the same way, each from the weights the previous example left; the loss of each "
+                 "example before its update:"),
+            Table(("example", "loss"), rows, "rr")]
+
+
+def _with_bias(s: Scenario, a: np.ndarray) -> list[list[float]]:
+    """a (examples × units) as columns, with the bias row of ones on top when the network has bias units."""
+    cols = a.T.tolist()
+    return ([[1.0] * a.shape[0]] + cols) if s.bias else cols
+
+
+def _pass(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: str | None, level: int) -> list[Block]:
+    s = trace.scenario
+    n = p.numbers
+    L = s.n_layers
+    b: list[Block] = [Heading(level, "Forward pass")]
+    where = "the bias unit 1 on top of each layer's output" if s.bias else "each layer's output"
+    b.append(para(f"With {p.weights_label}, one column per example and {where}:"))
+    lines = []
+    for l in range(2, L + 1):
+        z, a_prev, a = sp.Symbol(f"z{l}"), sp.Symbol(f"a{l - 1}"), sp.Symbol(f"a{l}")
+        lines.append(equation(z, "=", _theta(l - 1), "·", a_prev, "=", Grid(p.weights_before[l - 2].tolist()), "·",
+                              Grid(_with_bias(s, n.a[l - 1])), "=", Grid(n.z[l].T.tolist())))
+        lines.append(equation(a, "=", activation_call(s, l, z), "=", Grid(n.a[l].T.tolist())))
+    b.append(Display(tuple(lines)))
+    b.append(para("The outputs are ", joined(sym("o"), " = ", sym(f"a{L}")), "."))
+    b += _errors(s, p, level)
+    b += _backward(s, p, level)
+    b += _chain_rules(trace, p, chosen, note, level)
+    b += _update(s, p, chosen, level)
+    return b
+
+
+def _errors(s: Scenario, p: PassRecord, level: int) -> list[Block]:
+    n = p.numbers
+    term, combine = loss_term_formula(s)
+    b: list[Block] = [Heading(level, "Errors")]
+    b.append(para("The error terms, ", term, ", for each output unit k:"))
+    rows = []
+    examples = list(p.rows)
+    pairs = [(i, k) for i in range(len(examples)) for k in range(n.terms.shape[1])]
+    for idx in _pick(len(pairs), TABLE_ROWS):
+        if idx is None:
+            rows.append(("…", "…", "…", "…", "…"))
+            continue
+        i, k = pairs[idx]
+        rows.append((str(examples[i] + 1), str(k + 1), num(p.targets[i, k]), num(n.a[-1][i, k]), num(n.terms[i, k])))
+    b.append(Table(("example", "output k", sym("t_k"), sym("o_k"), sym("E_k")), tuple(rows), "rrrrr"))
+    flat = [float(v) for v in n.terms.ravel()]
+    total = sym("E")
+    if len(examples) == 1 and len(flat) <= 8:
+        names = [sym(f"E_{k + 1}") for k in range(len(flat))]
+        line = joined(total, " = ", joined(*names, sep=" + "), " = ", joined(*[num(v) for v in flat], sep=" + "),
+                      " = ", num(n.loss))
+    else:
+        how = "the sum" if combine == "summed" else "the mean"
+        line = joined(total, " = ", num(n.loss))
+        b.append(para(f"The total error is {how} over the examples of each example's sum of error terms:"))
+    b.append(Display((line,)))
+    return b
+
+
+def _backward(s: Scenario, p: PassRecord, level: int) -> list[Block]:
+    n = p.numbers
+    L = s.n_layers
+    b: list[Block] = [Heading(level, "Backward pass")]
+    b.append(para("The deltas ", joined(sym(sp.Symbol("delta_l")), " = ", Math(r"\partial E/\partial z_{l}", "∂E/∂zₗ")),
+                  ", one column per example, and the gradients of the weight matrices (summed over the examples "
+                  "of the pass):"))
+    lines = []
+    for l in range(L, 1, -1):
+        lines.append(equation(sp.Symbol(f"delta{l}"), "=", _partial("E", sp.Symbol(f"z{l}")), "=",
+                              Grid(n.delta[l].T.tolist())))
+    for l in range(L - 1, 0, -1):
+        lines.append(equation(_partial("E", _theta(l)), "=", sp.Symbol(f"delta{l + 1}"), "·",
+                              sp.Symbol(f"a{l}") ** sp.Symbol("T"), "=", Grid(n.delta[l + 1].T.tolist()), "·",
+                              Grid(np.array(_with_bias(s, n.a[l])).T.tolist()), "=",
+                              Grid(n.gradients[l - 1].tolist())))
+    b.append(Display(tuple(lines)))
+    return b
+
+
+def _chain_rules(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: str | None,
+                 level: int) -> list[Block]:
+    from ..derivation import derive
+
+    index = trace.first_step_of(p.epoch, p.example, "update")
+    step = trace.step(index)
+    b: list[Block] = [Heading(level, "Chain rule" + ("s" if len(chosen) > 1 else ""))]
+    b.append(para("Each parameter's gradient by the chain rule: first in symbols, then each factor's closed form "
+                  "and number, the product, its value and the update. Here net and out are one unit's entries "
+                  "of z and a (h: hidden units, o: outputs, i: inputs) and E_total is the loss E."))
+    if note:
+        b.append(para(note))
+    for q in chosen:
+        d = derive(step, q, scenario=trace.scenario)
+        b.append(Heading(level + 1, f"{q.short} ({q.canonical})"))
+        b.append(Display(_pair_lines(d.latex_lines(), d.text_lines()), group=True))
+    return b
+
+
+def _pair_lines(latex: list[str], text: list[str]) -> tuple[Math, ...]:
+    """Derivation lines in both notations; when the two lists differ in length, each keeps its own."""
+    if len(latex) == len(text):
+        return tuple(Math(lx, tx) for lx, tx in zip(latex, text, strict=True))
+    return (Math(r" \\ ".join(latex), "\n".join(text)),)
+
+
+def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -> list[Block]:
+    n = p.numbers
+    b: list[Block] = [Heading(level, "Update")]
+    frozen = [q for q in s.params if q.canonical in s.frozen]
+    lines = []
+    for l in range(1, s.n_layers):
+        gradient = np.array(n.gradients[l - 1])
+        for q in frozen:  # a frozen parameter takes no step: its entry of the step is 0
+            if q.layer == l:
+                gradient[q.row, q.col] = 0.0
+        step = _partial("E", _theta(l))
+        step = (r"\alpha " + step[0], "α⋅" + step[1])
+        lines.append(equation(_theta(l), "<-", _theta(l), "-", step, "=",
+                              Grid(p.weights_before[l - 1].tolist()), "-", (number_latex(s.learning_rate) + r" \cdot ",
+                                                                            number_text(s.learning_rate) + "⋅"),
+                              Grid(gradient.tolist()), "=", Grid(p.weights_after[l - 1].tolist())))
+    if frozen:
+        names = _name_list(frozen)
+        b.append(para(f"Gradient descent on every weight matrix; the frozen parameters ({names}) keep their value, "
+                      "so their entries of the gradient are written 0:"))
+    else:
+        b.append(para("Gradient descent on every weight matrix:"))
+    b.append(Display(tuple(lines)))
+    shown = chosen
+    rows = []
+    for q in _cut(list(shown), TABLE_ROWS):
+        if q is None:
+            rows.append(("…", "…", "…", "…"))
+            continue
+        before = float(p.weights_before[q.layer - 1][q.row, q.col])
+        grad = float(n.gradients[q.layer - 1][q.row, q.col])
+        after = float(p.weights_after[q.layer - 1][q.row, q.col])
+        name = q.short + (" (frozen)" if q.canonical in s.frozen else "")
+        rows.append((name, num(before), num(grad), num(after)))
+    b.append(Table(("parameter", "before", Math(r"\partial E/\partial p", "∂E/∂p"), "after"), tuple(rows), "lrrr"))
+    return b
+
+
+def _name_list(params: list[Param], limit: int = TABLE_ROWS) -> str:
+    names = [p.short for p in params]
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit - 2]) + f" and {len(names) - limit + 2} more"
+
+
+def _cut(items: list, limit: int) -> list:
+    return [items[i] if i is not None else None for i in _pick(len(items), limit)]
+
+
+def _loss_table(trace: Trace, epochs: int) -> list[Block]:
+    # the fast path: bit-identical to the steps, and linear in the epochs however many there are
+    losses = train(trace.scenario, epochs, net=trace.net).losses
+    b: list[Block] = [Heading(2, "Loss per epoch")]
+    if epochs <= LOSS_ROWS:
+        shown = list(range(1, epochs + 1))
+        b.append(para("The loss of each epoch before its first update:"))
+    else:
+        stride = math.ceil(epochs / (LOSS_ROWS - 10))
+        shown = sorted(set(range(1, epochs + 1, stride)) | set(range(1, 6)) | {epochs})
+        b.append(para(f"The loss of every {stride}th epoch before its first update (the first five and the last "
+                      "too; the json transcript has every epoch):"))
+    b.append(Table(("epoch", "loss"), tuple((str(e), num(losses[e - 1])) for e in shown), "rr"))
+    return b
+
+
+def _after(trace: Trace, epochs: int) -> list[Block]:
+    s = trace.scenario
+    loss, outputs, weights = trace.final(epochs)
+    b: list[Block] = [Heading(2, f"After {epochs} epoch{_s(epochs)}")]
+    b.append(para("The loss over all examples with the trained weights is ", joined(sym("E"), " = ", num(loss)),
+                  "; the outputs, one column per example, and the weights:"))
+    lines = [equation(sp.Symbol("o"), "=", Grid(np.asarray(outputs).T.tolist()))]
+    lines += [equation(_theta(l), "=", Grid(weights[l - 1].tolist())) for l in range(1, s.n_layers)]
+    b.append(Display(tuple(lines)))
+    return b
+
+
+def _expectations(trace: Trace) -> list[Block]:
+    results = trace.check_all()
+    if not results:
+        return []
+    held = sum(r.holds for r in results)
+    b: list[Block] = [Heading(2, "Printed figures checked")]
+    b.append(para(f"The scenario records {len(results)} figure{_s(len(results))} a text printed; {held} of "
+                  f"{len(results)} hold{'s' if held == 1 else ''} within their tolerance:"))
+    rows = []
+    for r in results:
+        e = r.expectation
+        where = f"epoch {e.epoch}" + (f", example {e.example}" if trace.scenario.n_examples > 1 else "")
+        computed = num(r.computed[0]) if e.scalar else values(r.computed)
+        rows.append((Code(e.quantity), where, printed_value(e.value, e.scalar), computed,
+                     "yes" if r.holds else "no", e.source or ""))
+    b.append(Table(("quantity", "where", "printed", "computed", "holds", "source"), tuple(rows), "llrrlp"))
+    return b
