@@ -51,12 +51,12 @@ class Network:
         self.activations = scenario.activations
         self.loss = scenario.loss
         self.lr = scenario.learning_rate
-        # 1 where a parameter learns, 0 where frozen; None when nothing is frozen (the common case)
+        # True where a parameter learns, False where frozen; None when nothing is frozen (the common case)
         if scenario.frozen:
-            masks = [np.ones_like(w) for w in scenario.weights]
+            masks = [np.ones(w.shape, dtype=bool) for w in scenario.weights]
             for p in scenario.params:
                 if p.canonical in scenario.frozen:
-                    masks[p.layer - 1][p.row, p.col] = 0.0
+                    masks[p.layer - 1][p.row, p.col] = False
             self.masks: tuple | None = tuple(masks)
         else:
             self.masks = None
@@ -103,7 +103,8 @@ def compute_pass(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray) -> 
     if masks is None:
         after = tuple(w - lr * g for w, g in zip(weights, gradients, strict=True))
     else:
-        after = tuple(w - lr * (g * m) for w, g, m in zip(weights, gradients, masks, strict=True))
+        # a frozen parameter keeps its value exactly, even when its gradient is inf or nan
+        after = tuple(np.where(m, w - lr * g, w) for w, g, m in zip(weights, gradients, masks, strict=True))
     return PassNumbers(z, a, terms, loss, dE_dout, delta, tuple(gradients), after)
 
 

@@ -12,6 +12,20 @@ import ast
 from typing import Any
 
 ALLOWED_FUNCTIONS = ("exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "Max", "Min")
+MAX_EXPONENT = 1000  # a numeric exponent beyond this is refused rather than computed exactly
+
+
+def _digits(value: Any) -> float:
+    """Roughly how many decimal digits the number ``value`` has (0 for magnitudes up to 1)."""
+    import sympy
+
+    magnitude = abs(value)
+    return float(sympy.log(magnitude, 10).evalf()) if magnitude > 1 else 0.0
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else text[:17] + "..."
 
 
 class FormulaError(ValueError):
@@ -63,7 +77,16 @@ def parse_formula(text: str) -> Any:
                 raise FormulaError(f"unexpected constant {node.value!r}, expected a number")
             return sympy.Rational(node.value) if isinstance(node.value, int) else sympy.Float(node.value)
         if isinstance(node, ast.BinOp) and type(node.op) in binary:
-            return binary[type(node.op)](walk(node.left), walk(node.right))
+            left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Pow) and right.is_number and abs(right) > MAX_EXPONENT:
+                # SymPy would compute a power of numbers exactly, at once: 9**9**9 must not hang the loader
+                raise FormulaError(f"exponent {_short(right)} is too large, expected an exponent of at most "
+                                   f"{MAX_EXPONENT} in absolute value")
+            numbers = left.is_number and right.is_number
+            if isinstance(node.op, ast.Pow) and numbers and _digits(left) * abs(right) > 1000:
+                raise FormulaError(f"{_short(left)}**{_short(right)} is too large a number, expected a power "
+                                   "of at most 1000 digits")
+            return binary[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             value = walk(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
@@ -71,13 +94,14 @@ def parse_formula(text: str) -> Any:
             if not isinstance(node.func, ast.Name) or node.func.id not in functions:
                 raise FormulaError(f"call of {ast.unparse(node.func)!r} is not allowed, expected one of "
                                    f"{', '.join(ALLOWED_FUNCTIONS)}")
-            if node.keywords:
-                raise FormulaError(f"keyword arguments to {node.func.id} are not allowed")
             name = node.func.id
+            usage = f"{name}(x, 0)" if name in ("Max", "Min") else f"{name}(x)"
+            if node.keywords:
+                raise FormulaError(f"keyword arguments to {name} are not allowed, expected {usage}")
             wanted = (2, 8) if name in ("Max", "Min") else (1, 1)
             if not wanted[0] <= len(node.args) <= wanted[1]:
-                raise FormulaError(f"{name} takes {'at least 2' if wanted[0] == 2 else 'one'} argument(s), "
-                                   f"got {len(node.args)}")
+                raise FormulaError(f"{name} takes {'2 to 8 arguments' if wanted[0] == 2 else 'one argument'}, "
+                                   f"got {len(node.args)}, expected {usage}")
             return functions[name](*(walk(arg) for arg in node.args))
         if isinstance(node, ast.Attribute):
             raise FormulaError("attribute access is not allowed, expected mathematics in x")

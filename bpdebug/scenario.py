@@ -21,6 +21,7 @@ from .params import Param, ParamIndex
 
 DEFAULT_TOLERANCE = 0.0005
 INIT_METHODS = ("uniform", "xavier", "he")
+MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER_QUANTITY = re.compile(r"^([za])(\d+)$")
 
@@ -188,11 +189,12 @@ class _Validator:
             raise self.fail(key, f"expected a finite number, got {value}")
         return float(value)
 
-    def integer(self, value: Any, key: tuple, minimum: int) -> int:
+    def integer(self, value: Any, key: tuple, minimum: int, maximum: int | None = None) -> int:
+        wanted = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"expected a whole number >= {minimum}, got {_describe(value)}")
-        if value < minimum:
-            raise self.fail(key, f"expected a whole number >= {minimum}, got {value}")
+            raise self.fail(key, f"expected a whole number {wanted}, got {_describe(value)}")
+        if value < minimum or (maximum is not None and value > maximum):
+            raise self.fail(key, f"expected a whole number {wanted}, got {value}")
         return value
 
     def string(self, value: Any, key: tuple) -> str:
@@ -262,7 +264,7 @@ class _Validator:
         lr = self.number(training["learning_rate"], ("training", "learning_rate"))
         if lr <= 0:
             raise self.fail(("training", "learning_rate"), f"expected a number > 0, got {lr:g}")
-        epochs = self.integer(training.get("epochs", 1), ("training", "epochs"), 1)
+        epochs = self.integer(training.get("epochs", 1), ("training", "epochs"), 1, MAX_EPOCHS)
         update = training.get("update", "batch")
         if update not in ("batch", "online"):
             raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
@@ -424,8 +426,8 @@ class _Validator:
         low, high = -0.5, 0.5
         if "range" in table:
             if method != "uniform":
-                raise self.fail(("weights", "range"), f"only used with init = \"uniform\", {method} sets "
-                                "its own scale")
+                raise self.fail(("weights", "range"), f"only used with init = \"uniform\", expected no range "
+                                f"with {method}, which sets its own scale")
             r = table["range"]
             if not isinstance(r, list) or len(r) != 2:
                 raise self.fail(("weights", "range"), f"expected [low, high], got {_describe(r)}")
@@ -487,7 +489,7 @@ class _Validator:
                 what = "a number" if size == 1 else f"a list of {size} numbers"
                 raise self.fail(vkey, f"{quantity} has {size} value{'s' if size != 1 else ''}, expected {what}, "
                                 f"got {len(values)}")
-            epoch = self.integer(entry.get("epoch", 1), base + ("epoch",), 1)
+            epoch = self.integer(entry.get("epoch", 1), base + ("epoch",), 1, MAX_EPOCHS)
             example = self.integer(entry.get("example", 1), base + ("example",), 1)
             if example > n_examples:
                 raise self.fail(base + ("example",), f"expected an example from 1 to {n_examples}, got {example}")
@@ -568,7 +570,9 @@ class _Locator:
     """
 
     _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
-    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\".]+?)\s*=")
+    _PART = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)"  # a bare or quoted key
+    _KEY = re.compile(rf"^\s*({_PART}(?:\s*\.\s*{_PART})*)\s*=")
+    _PARTS = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+)")
 
     def __init__(self, text: str) -> None:
         self.entries: list[tuple[tuple[Any, ...], int]] = []
@@ -580,7 +584,7 @@ class _Locator:
             if depth == 0:
                 m = self._HEADER.match(stripped)
                 if m and "=" not in stripped.split("]")[0]:
-                    name = tuple(part.strip().strip('"') for part in m[2].split("."))
+                    name = self._split(m[2])
                     if m[1] == "[[":
                         n = counts.get(m[2], 0)
                         counts[m[2]] = n + 1
@@ -591,20 +595,28 @@ class _Locator:
                     continue
                 m = self._KEY.match(stripped)
                 if m:
-                    key = tuple(part.strip().strip('"') for part in m[1].split("."))
+                    key = self._split(m[1])
                     self.entries.append((current + key, lineno))
             depth = max(0, depth + stripped.count("[") - stripped.count("]")) if "=" in stripped or depth else depth
 
+    @classmethod
+    def _split(cls, dotted: str) -> tuple[str, ...]:
+        return tuple(next(g for g in m.groups() if g is not None) for m in cls._PARTS.finditer(dotted))
+
     def line(self, path: tuple[Any, ...]) -> int | None:
-        best, best_len = None, -1
+        best, best_len, inner = None, -1, None
         for entry, lineno in self.entries:
             n = 0
             while n < min(len(entry), len(path)) and entry[n] == path[n]:
                 n += 1
             if n == len(path) and len(entry) == len(path):
                 return lineno
+            if n == len(path) and inner is None:  # the path is a prefix of the entry: a dotted key inside it
+                inner = lineno
             if n == len(entry) and n > best_len:  # entry is a prefix of the path: its table
                 best, best_len = lineno, n
+        if inner is not None:
+            return inner
         return best if best_len > 0 else None
 
 

@@ -1,0 +1,130 @@
+"""Epochs per second of the fast path (engine.train) beside a hand-written NumPy loop.
+
+Run from the repository root:  python bench/bench_engine.py
+
+Both sides do the same maths per epoch (forward, batch loss, backward, gradients, gradient-descent
+update) on the same scenario, starting from the same weights. Repetitions alternate between the two
+so that a noisy machine slows both alike; the medians are reported. BLAS runs on one thread (unless
+OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS say otherwise): threads competing with other work
+on a shared machine made the 784-128-10 ratio swing between runs. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before NumPy loads its BLAS
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bpdebug import engine  # noqa: E402
+from bpdebug.scenario import Scenario, load, loads  # noqa: E402
+
+
+def mnist_like() -> Scenario:
+    """A 784-128-10 sigmoid network, 256 random examples, weights from init = "uniform"."""
+    rng = np.random.default_rng(1234)
+    inputs = rng.uniform(0.0, 1.0, size=(256, 784))
+    targets = np.eye(10)[rng.integers(0, 10, size=256)]
+
+    def rows(m: np.ndarray) -> str:
+        return "[" + ",\n".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in m) + "]"
+
+    text = f"""
+title = "784-128-10 sigmoid, 256 examples"
+[network]
+layers = [784, 128, 10]
+activation = "sigmoid"
+[loss]
+function = "half_sse"
+[training]
+learning_rate = 0.01
+[data]
+inputs = {rows(inputs)}
+targets = {rows(targets)}
+[weights]
+init = "uniform"
+range = [-0.1, 0.1]
+seed = 7
+"""
+    return loads(text, "<784-128-10>")
+
+
+def hand_written(scenario: Scenario, epochs: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """A plain NumPy loop for a biased sigmoid network with half_sse loss, batch updates."""
+    x, t, lr = scenario.inputs, scenario.targets, scenario.learning_rate
+    weights = [np.array(w) for w in scenario.weights]
+    n = len(weights)
+    losses = np.empty(epochs)
+    for e in range(epochs):
+        acts = [x]
+        for w in weights:
+            z = acts[-1] @ w[:, 1:].T + w[:, 0]
+            acts.append(1.0 / (1.0 + np.exp(-z)))
+        o = acts[-1]
+        losses[e] = 0.5 * ((t - o) ** 2).sum()
+        delta = (o - t) * o * (1.0 - o)
+        grads = [None] * n
+        for l in range(n - 1, -1, -1):
+            a, w = acts[l], weights[l]
+            g = np.empty_like(w)
+            g[:, 0] = delta.sum(axis=0)
+            g[:, 1:] = delta.T @ a
+            grads[l] = g
+            if l:
+                delta = (delta @ w[:, 1:]) * a * (1.0 - a)
+        for w, g in zip(weights, grads, strict=True):
+            w -= lr * g
+    return tuple(weights), losses
+
+
+def epochs_per_second(fn, epochs: int) -> float:
+    start = time.perf_counter()
+    fn(epochs)
+    return epochs / (time.perf_counter() - start)
+
+
+def compare(name: str, scenario: Scenario, epochs: int, repeats: int) -> float:
+    fast = engine.train(scenario, 3)
+    hand = hand_written(scenario, 3)
+    for a, b in zip(fast.weights, hand[0], strict=True):  # the same maths, up to rounding order
+        assert np.allclose(a, b, rtol=1e-9, atol=1e-12), f"{name}: hand-written loop disagrees with the engine"
+    net = engine.Network(scenario)
+    runs = {"engine.train": [], "hand-written": []}
+    for r in range(repeats):  # alternate, and alternate which goes first
+        order = [("engine.train", lambda n: engine.train(scenario, n, net=net)),
+                 ("hand-written", lambda n: hand_written(scenario, n))]
+        for label, fn in order if r % 2 == 0 else order[::-1]:
+            runs[label].append(epochs_per_second(fn, epochs))
+    fast_rate = statistics.median(runs["engine.train"])
+    hand_rate = statistics.median(runs["hand-written"])
+    ratio = fast_rate / hand_rate
+    print(f"{name:<26} {fast_rate:>14,.0f} {hand_rate:>14,.0f} {ratio:>8.2f}x")
+    return ratio
+
+
+def main() -> int:
+    print(f"{'epochs per second':<26} {'engine.train':>14} {'hand-written':>14} {'ratio':>9}")
+    blog = load(ROOT / "bpdebug" / "scenarios" / "blog.toml")
+    targets = {"blog 2-2-2": 0.5, "784-128-10, 256 examples": 0.8}
+    ratios = {
+        "blog 2-2-2": compare("blog 2-2-2", blog, epochs=2000, repeats=21),
+        "784-128-10, 256 examples": compare("784-128-10, 256 examples", mnist_like(), epochs=20, repeats=15),
+    }
+    missed = [k for k, r in ratios.items() if r < targets[k]]
+    for k in ratios:
+        print(f"target for {k}: >= {targets[k]}x of the hand-written loop: "
+              f"{'met' if k not in missed else 'MISSED'}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,534 @@
+"""The engine is right to the last digit.
+
+Every gradient of random networks is checked against central finite differences and against an
+independent autodiff (HIPS autograd, the forward pass written the way the format document writes it:
+column vectors, ``z = theta · a``); the stepped and the fast path agree bit for bit; and two published
+worked examples (the blog's, computed consistently, and Matt Mazur's) come out to every printed digit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from bpdebug import cli
+from bpdebug.engine import Network, Trace, compute_pass, step_templates, train
+from bpdebug.params import ParamIndex
+from bpdebug.scenario import load, loads
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
+LOSSES = ("sse", "half_sse", "mse", "cross_entropy", "binary_cross_entropy")
+ELEMENTWISE = ("sigmoid", "tanh", "relu", "linear", "softplus")  # softplus: the custom activation below
+SOFTPLUS = "log(1 + exp(x))"
+
+
+# ----------------------------------------------------------------------------------- random scenarios
+
+def same_bits(a, b) -> bool:
+    """Bit for bit: same shape, same dtype, same bytes (a diverging run's nan and inf included)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def toml_matrix(m: np.ndarray) -> str:
+    """A matrix as TOML, every float written with repr so loading gives back the very same bits."""
+    return "[" + ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in m) + "]"
+
+
+def scenario_text(layers, activations, loss, bias, update, lr, inputs, targets, weights, frozen=(), epochs=1,
+                  activation_as_list=True) -> str:
+    same = len(set(activations)) == 1
+    activation = (f'"{activations[0]}"' if same and not activation_as_list
+                  else "[" + ", ".join(f'"{a}"' for a in activations) + "]")
+    lines = [
+        'title = "random network"',
+        "[network]",
+        f"layers = {list(layers)}",
+        f"activation = {activation}",
+        f"bias = {'true' if bias else 'false'}",
+        "[loss]",
+        f'function = "{loss}"',
+        "[training]",
+        f"learning_rate = {lr!r}",
+        f"epochs = {epochs}",
+        f'update = "{update}"',
+        "frozen = [" + ", ".join(f'"{n}"' for n in frozen) + "]",
+        "[data]",
+        f"inputs = {toml_matrix(inputs)}",
+        f"targets = {toml_matrix(targets)}",
+        "[weights]",
+    ]
+    lines += [f"theta{l} = {toml_matrix(w)}" for l, w in enumerate(weights, start=1)]
+    if "softplus" in activations:
+        lines += ["[activations.softplus]", f'expr = "{SOFTPLUS}"']
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def networks(draw, max_epochs: int = 1):
+    """A random scenario (as TOML text) and what it was drawn from."""
+    n_weight_layers = draw(st.integers(1, 4))
+    layers = [draw(st.integers(1, 6)) for _ in range(n_weight_layers + 1)]
+    loss = draw(st.sampled_from(LOSSES))
+    if loss == "binary_cross_entropy":
+        output = "sigmoid"  # logs of o and 1 - o are defined
+    elif loss == "cross_entropy":
+        output = draw(st.sampled_from(("softmax", "sigmoid") if layers[-1] >= 2 else ("sigmoid",)))
+    else:
+        output = draw(st.sampled_from(ELEMENTWISE + (("softmax",) if layers[-1] >= 2 else ())))
+    activations = [draw(st.sampled_from(ELEMENTWISE)) for _ in range(n_weight_layers - 1)] + [output]
+    bias = draw(st.booleans())
+    update = draw(st.sampled_from(("batch", "online")))
+    n_examples = draw(st.integers(1, 5))
+    lr = draw(st.sampled_from((0.01, 0.1, 0.5, 1.0, 2.5)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    inputs = rng.uniform(-1.0, 1.0, size=(n_examples, layers[0]))
+    targets = rng.uniform(0.0, 1.0, size=(n_examples, layers[-1]))
+    weights = [rng.uniform(-1.0, 1.0, size=(layers[l], layers[l - 1] + bias)) for l in range(1, len(layers))]
+    params = ParamIndex(tuple(layers), bias)
+    frozen = [p.short if rng.random() < 0.5 else p.canonical for p in params if rng.random() < 0.2]
+    epochs = draw(st.integers(1, max_epochs))
+    text = scenario_text(layers, activations, loss, bias, update, lr, inputs, targets, weights, frozen, epochs,
+                         activation_as_list=draw(st.booleans()))
+    return text, activations
+
+
+# -------------------------------------------------------------------- the independent reference (autograd)
+
+def _softmax_columns(z):
+    e = anp.exp(z - anp.max(z, axis=0, keepdims=True))
+    return e / anp.sum(e, axis=0, keepdims=True)
+
+
+REFERENCE_ACTIVATIONS = {
+    "sigmoid": lambda z: 1.0 / (1.0 + anp.exp(-z)),
+    "tanh": anp.tanh,
+    "relu": lambda z: anp.where(z > 0, z, 0.0),
+    "linear": lambda z: z,
+    "softplus": lambda z: anp.log(1.0 + anp.exp(z)),
+    "softmax": _softmax_columns,
+}
+
+
+def reference_forward(thetas, x_rows, activations, bias):
+    """z and a of every layer, one column per example, a(l+1) = f(theta_l · [1; a(l)])."""
+    a = x_rows.T
+    zs = []
+    for theta, name in zip(thetas, activations, strict=True):
+        if bias:
+            a = anp.concatenate([anp.ones((1, a.shape[1])), a], axis=0)
+        z = anp.dot(theta, a)
+        zs.append(z)
+        a = REFERENCE_ACTIVATIONS[name](z)
+    return zs, a
+
+
+def reference_loss(thetas, x_rows, t_rows, activations, loss, bias):
+    """The batch loss, as the table of the format document defines it."""
+    _, o = reference_forward(thetas, x_rows, activations, bias)
+    t = t_rows.T  # outputs × examples
+    k, n = o.shape
+    if loss == "sse":
+        return anp.sum((t - o) ** 2)
+    if loss == "half_sse":
+        return 0.5 * anp.sum((t - o) ** 2)
+    if loss == "mse":
+        return anp.sum(anp.sum((t - o) ** 2, axis=0) / k) / n
+    if loss == "cross_entropy":
+        return anp.sum(-anp.sum(t * anp.log(o), axis=0)) / n
+    assert loss == "binary_cross_entropy"
+    return anp.sum(-anp.sum(t * anp.log(o) + (1.0 - t) * anp.log(1.0 - o), axis=0)) / n
+
+
+def central_differences(f, thetas, h=1e-6):
+    out = []
+    for l, theta in enumerate(thetas):
+        g = np.empty_like(theta)
+        for idx in np.ndindex(theta.shape):
+            plus = [t.copy() for t in thetas]
+            minus = [t.copy() for t in thetas]
+            plus[l][idx] += h
+            minus[l][idx] -= h
+            g[idx] = (f(plus) - f(minus)) / (2 * h)
+        out.append(g)
+    return out
+
+
+# ------------------------------------------------------------------------------------- gradient checks
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_every_gradient_matches_finite_differences_and_autograd(drawn):
+    text, activations = drawn
+    s = loads(text, "<random>")  # loading is exercised too
+    assert s.activation_names == tuple(activations)
+    loss_name, bias = s.loss.name, s.bias
+    record = Trace(s).epoch(1)
+    assert len(record.passes) == (1 if s.update == "batch" else s.n_examples)
+    for p in record.passes:
+        x, t = s.inputs[list(p.rows)], s.targets[list(p.rows)]
+        thetas = [np.array(w) for w in p.weights_before]
+        for l, name in enumerate(activations, start=2):  # keep finite differences off the relu kink
+            if name == "relu":
+                assume(np.all(np.abs(p.numbers.z[l]) > 1e-4))
+        o = p.numbers.a[-1]
+        if loss_name in ("cross_entropy", "binary_cross_entropy"):
+            assume(np.all((o > 1e-9) & (o < 1 - 1e-9)))
+
+        def f(ws, x=x, t=t):
+            return reference_loss(ws, x, t, activations, loss_name, bias)
+
+        ref_loss = f(thetas)
+        assert p.loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-14)
+        by_autograd = autograd.grad(f)(thetas)
+        by_differences = central_differences(f, thetas)
+        for g, ga, gd in zip(p.numbers.gradients, by_autograd, by_differences, strict=True):
+            assert g.shape == ga.shape
+            scale = max(1.0, float(np.max(np.abs(ga))))
+            np.testing.assert_allclose(g, ga, rtol=1e-10, atol=1e-13 * scale)
+            np.testing.assert_allclose(g, gd, rtol=1e-6, atol=1e-8 * max(scale, abs(ref_loss)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(max_epochs=6))
+def test_every_update_is_plain_gradient_descent_and_frozen_parameters_never_move(drawn):
+    text, _ = drawn
+    s = loads(text, "<random>")
+    trace = Trace(s)
+    frozen = [s.params.get(c) for c in s.frozen]
+    start = s.weights
+    with np.errstate(all="ignore"):  # a large learning rate may diverge: the bits must agree all the same
+        for e in range(1, s.epochs + 1):
+            for p in trace.epoch(e).passes:
+                for before, after, g, l in zip(p.weights_before, p.weights_after, p.numbers.gradients,
+                                               range(1, s.n_layers), strict=True):
+                    expected = before - s.learning_rate * g
+                    for q in frozen:
+                        if q.layer == l:
+                            expected[q.row, q.col] = before[q.row, q.col]
+                    assert same_bits(after, expected)
+        final = trace.epoch(s.epochs).weights_after
+    for q in frozen:
+        assert same_bits(final[q.layer - 1][q.row, q.col], start[q.layer - 1][q.row, q.col])
+
+
+# ------------------------------------------------------------------------------------- stepped == fast
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(max_epochs=6))
+def test_stepped_and_fast_paths_agree_bit_for_bit(drawn):
+    text, _ = drawn
+    s = loads(text, "<random>")
+    epochs = s.epochs
+    trace = Trace(s)
+    with np.errstate(all="ignore"):
+        # walk the steps one by one: every pass starts from the weights the previous update left
+        previous = s.weights
+        losses = []
+        for step in trace:
+            if step.kind == "z" and step.layer == 2:
+                for w, before in zip(previous, step.weights, strict=True):
+                    assert same_bits(w, before)
+                if step.example in (None, 1):
+                    losses.append(trace.epoch(step.epoch).loss)
+            if step.kind == "update":
+                previous = tuple(step.value(f"theta{l}.after") for l in range(1, s.n_layers))
+        fast = train(s, epochs)
+        assert len(fast.weights) == len(previous)
+        for a, b in zip(fast.weights, previous, strict=True):
+            assert same_bits(a, b)
+        assert same_bits(fast.losses, np.array(losses))
+        assert same_bits(fast.losses, trace.loss_history())
+        # and the fast path resumed from the middle lands on the same bits
+        if epochs > 1:
+            half = train(s, epochs // 2)
+            rest = train(s, epochs - epochs // 2, start=half.weights, first_epoch=epochs // 2 + 1)
+            assert rest.epochs == epochs
+            for a, b in zip(rest.weights, fast.weights, strict=True):
+                assert same_bits(a, b)
+
+
+@pytest.mark.parametrize("update", ["batch", "online"])
+def test_stepped_path_agrees_with_fast_path_over_many_epochs_with_frozen_parameters(update):
+    rng = np.random.default_rng(11)
+    layers = (3, 4, 2)
+    weights = [rng.uniform(-1, 1, size=(layers[l], layers[l - 1] + 1)) for l in (1, 2)]
+    text = scenario_text(layers, ["tanh", "sigmoid"], "mse", True, update, 0.7, rng.uniform(-1, 1, (4, 3)),
+                         rng.uniform(0, 1, (4, 2)), weights, frozen=["w2", "b1", "theta2[2,1]"], epochs=40)
+    s = loads(text)
+    trace = Trace(s, cache_epochs=4)  # a small cache: later epochs are recomputed from checkpoints
+    for e in range(1, 41):
+        fast = train(s, e)
+        for a, b in zip(fast.weights, trace.epoch(e).weights_after, strict=True):
+            assert np.array_equal(a, b)
+        assert fast.losses[-1] == trace.epoch(e).loss
+    # an epoch evicted from the cache and recomputed is the same bits
+    again = Trace(s).epoch(3)
+    assert all(np.array_equal(a, b) for a, b in zip(again.weights_after, trace.epoch(3).weights_after, strict=True))
+    final = train(s, 40).weights
+    assert final[0][0, 2] == s.weights[0][0, 2]  # w2 = theta1[1,2]
+    assert final[0][0, 0] == s.weights[0][0, 0]  # b1
+    assert final[1][1, 1] == s.weights[1][1, 1]  # theta2[2,1]
+    assert not np.array_equal(final[1], s.weights[1])  # everything else learns
+
+
+def test_same_scenario_twice_gives_identical_bits():
+    text = (SCENARIOS / "blog.toml").read_text()
+    a, b = loads(text), loads(text)
+    ra, rb = train(a, 25), train(b, 25)
+    assert all(np.array_equal(x, y) for x, y in zip(ra.weights, rb.weights, strict=True))
+    assert np.array_equal(ra.losses, rb.losses)
+    sa, sb = Trace(a, 3), Trace(b, 3)
+    for i in range(len(sa)):
+        for name in sa[i].known:
+            assert np.array_equal(sa[i].value(name), sb[i].value(name))
+
+
+def test_compute_pass_does_not_change_the_weights_it_is_given():
+    s = load(SCENARIOS / "blog.toml")
+    weights = tuple(np.array(w) for w in s.weights)
+    copies = tuple(w.copy() for w in weights)
+    compute_pass(Network(s), weights, s.inputs, s.targets)
+    assert all(np.array_equal(w, c) for w, c in zip(weights, copies, strict=True))
+
+
+# ------------------------------------------------------------------------------------ generated weights
+
+def generated(init: str, seed: int, extra: str = "", bias: bool = True) -> str:
+    return f"""
+[network]
+layers = [5, 4, 3]
+bias = {'true' if bias else 'false'}
+[training]
+learning_rate = 0.1
+[data]
+inputs = [0.1, 0.2, 0.3, 0.4, 0.5]
+targets = [0.0, 1.0, 0.0]
+[weights]
+init = "{init}"
+seed = {seed}
+{extra}
+"""
+
+
+@pytest.mark.parametrize("init", ["uniform", "xavier", "he"])
+def test_generated_weights_are_reproducible(init):
+    a, b = loads(generated(init, 3)), loads(generated(init, 3))
+    c = loads(generated(init, 4))
+    assert a.init is not None and a.init.method == init and a.init.seed == 3
+    for wa, wb, wc, shape in zip(a.weights, b.weights, c.weights, [(4, 6), (3, 5)], strict=True):
+        assert wa.shape == shape
+        assert np.array_equal(wa, wb)
+        assert not np.array_equal(wa, wc)
+        assert not wa.flags.writeable
+
+
+def test_uniform_weights_respect_the_range():
+    s = loads(generated("uniform", 9, "range = [-0.05, 0.2]"))
+    assert (s.init.low, s.init.high) == (-0.05, 0.2)
+    for w in s.weights:
+        assert np.all((w >= -0.05) & (w < 0.2))
+    default = loads(generated("uniform", 9))
+    for w in default.weights:
+        assert np.all((w >= -0.5) & (w < 0.5))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_xavier_and_he_scale_by_fan_and_start_biases_at_zero(bias):
+    for init in ("xavier", "he"):
+        s = loads(generated(init, 1, bias=bias))
+        for l, w in enumerate(s.weights, start=1):
+            n_in, n_out = s.layers[l - 1], s.layers[l]
+            assert w.shape == (n_out, n_in + bias)
+            if bias:
+                assert np.all(w[:, 0] == 0.0)
+            body = w[:, 1:] if bias else w
+            if init == "xavier":
+                assert np.all(np.abs(body) <= np.sqrt(6.0 / (n_in + n_out)))
+            assert np.all(np.isfinite(body)) and np.any(body != 0.0)
+    big = loads(generated("he", 0).replace("[5, 4, 3]", "[400, 300, 3]").replace(
+        "[0.1, 0.2, 0.3, 0.4, 0.5]", str([0.1] * 400)))
+    assert np.std(big.weights[0][:, 1:]) == pytest.approx(np.sqrt(2.0 / 400), rel=0.02)
+
+
+# --------------------------------------------------------------------------------------- the blog post
+
+@pytest.fixture(scope="module")
+def blog():
+    s = load(SCENARIOS / "blog.toml")
+    return s, Trace(s)
+
+
+def near(value, printed, last_digit):
+    """Equal to the printed figure within half a unit of its last printed digit."""
+    return np.all(np.abs(np.asarray(value, dtype=float).ravel() - np.asarray(printed)) <= last_digit / 2 + 1e-15)
+
+
+def test_blog_forward_pass_error_and_w5_consistently(blog):
+    s, trace = blog
+    w5, w1 = s.params.get("w5"), s.params.get("w1")
+    assert w5.canonical == "theta2[1,1]" and w1.canonical == "theta1[1,1]"
+    last = trace[9]
+    assert near(last.value("z2"), [0.345, 0.975], 1e-3)
+    assert near(last.value("a2"), [0.58540, 0.72611], 1e-5)
+    assert near(last.value("z3"), [0.95200, 0.56531], 1e-5)
+    assert near(last.value("a3"), [0.72152, 0.63768], 1e-5)
+    assert near(last.value("loss"), 0.0264773, 1e-7)
+    assert near(last.gradient(w5), 0.0036483, 1e-7)
+    assert near(last.param(w5, "after"), 0.3996352, 1e-7)
+    assert near(last.gradient(w1), -0.0049199, 1e-7)
+    assert last.param(w5, "before") == 0.4
+    # the update is w5 - 0.1 * dE/dw5, exactly
+    assert last.param(w5, "after") == 0.4 - 0.1 * last.gradient(w5)
+
+
+def test_blog_steps_of_epoch_one_in_order(blog):
+    _, trace = blog
+    assert trace.steps_per_epoch == 10 and len(trace) == 10
+    expected = [
+        ("forward", "z", 2, ("z2",), ("theta1", "a1")),
+        ("forward", "a", 2, ("a2",), ("z2",)),
+        ("forward", "z", 3, ("z3",), ("theta2", "a2")),
+        ("forward", "a", 3, ("a3",), ("z3",)),
+        ("error", "error", 3, ("error", "loss"), ("a3", "targets")),
+        ("backward", "delta", 3, ("delta3",), ("a3", "targets", "z3")),
+        ("backward", "delta", 2, ("delta2",), ("delta3", "theta2", "z2")),
+        ("backward", "gradient", 2, ("grad.theta2",), ("delta3", "a2")),
+        ("backward", "gradient", 1, ("grad.theta1",), ("delta2", "a1")),
+        ("update", "update", None, ("theta1.after", "theta2.after"), ("grad.theta1", "grad.theta2")),
+    ]
+    got = [(step.phase, step.kind, step.layer, step.computes, step.uses) for step in trace]
+    assert got == expected
+    assert [t.position for t in step_templates(3)] == list(range(10))
+    for i, step in enumerate(trace):
+        assert step.index == i and step.epoch == 1 and step.example is None and step.total == 10
+        for name in step.computes + step.uses:  # what a step computes or uses is known once it has run
+            assert step.is_known(name)
+    assert trace.first_step_of(1, kind="gradient", layer=2) == 7
+    assert trace.first_step_of(1, kind="update") == 9
+
+
+def test_step_value_refuses_quantities_not_yet_computed(blog):
+    s, trace = blog
+    w5, w1 = s.params.get("w5"), s.params.get("w1")
+    first = trace[0]
+    assert np.array_equal(first.value("inputs"), s.inputs)
+    assert np.array_equal(first.value("a1"), s.inputs)
+    assert np.array_equal(first.value("theta2"), s.weights[1])
+    first.value("z2")
+    for name in ("a2", "z3", "a3", "outputs", "error", "loss", "dE_dout", "delta3", "delta2", "grad.theta2",
+                 "grad.theta1", "theta1.after", "theta2.after"):
+        with pytest.raises(KeyError):
+            first.value(name)
+    error_step = trace[4]
+    assert error_step.value("loss") == trace.epoch(1).loss
+    for name in ("delta3", "grad.theta2", "theta2.after"):
+        with pytest.raises(KeyError):
+            error_step.value(name)
+    assert trace[6].gradient(w5) is None and trace[7].gradient(w5) is not None
+    assert trace[7].gradient(w1) is None and trace[8].gradient(w1) is not None
+    with pytest.raises(KeyError):
+        trace[8].value("theta1.after")
+    assert np.array_equal(trace[9].value("theta1.after"), trace.epoch(1).weights_after[0])
+
+
+def _independent_blog_value(s, e):
+    """The consistent value of an expectation of the blog, from the autograd reference."""
+    thetas = [np.array(w) for w in s.weights]
+    names = list(s.activation_names)
+    zs, o = reference_forward(thetas, s.inputs, names, s.bias)
+    _, a2 = reference_forward(thetas[:1], s.inputs, names[:1], s.bias)
+    loss = reference_loss(thetas, s.inputs, s.targets, names, s.loss.name, s.bias)
+    grads = autograd.grad(lambda ws: reference_loss(ws, s.inputs, s.targets, names, s.loss.name, s.bias))(thetas)
+    p = e.param
+    if e.kind == "z":
+        return zs[e.layer - 2][:, 0]
+    if e.kind == "a":
+        return {2: a2, 3: o}[e.layer][:, 0]
+    if e.kind == "error":
+        return 0.5 * (s.targets[0] - o[:, 0]) ** 2
+    if e.kind == "loss":
+        return [loss]
+    if e.kind == "param":
+        return [thetas[p.layer - 1][p.row, p.col]]
+    assert e.kind == "param_after"
+    return [thetas[p.layer - 1][p.row, p.col] - s.learning_rate * grads[p.layer - 1][p.row, p.col]]
+
+
+def test_blog_expectations_hold_exactly_where_the_consistent_arithmetic_agrees(blog):
+    s, trace = blog
+    results = trace.check_all()
+    assert len(results) == len(s.expectations) == 10
+    for r in results:
+        e = r.expectation
+        consistent = np.asarray(_independent_blog_value(s, e), dtype=float)
+        np.testing.assert_allclose(r.computed, consistent, rtol=1e-12)
+        assert r.holds == bool(np.all(np.abs(consistent - np.array(e.value)) <= e.tolerance))
+    # blog-figures.md: only the hidden outputs the backpropagation post uses, and w5 itself, are right
+    held = [(r.expectation.quantity, r.expectation.value) for r in results if r.holds]
+    assert held == [("a2", (0.5854, 0.7261)), ("w5", (0.4,))]
+    assert results[0].step == 0 and results[-1].step == 9  # z2 at its forward step, w5.after at the update
+
+
+def test_bpdebug_check_exits_1_on_the_blog(capsys):
+    assert cli.main(["check", str(SCENARIOS / "blog.toml")]) == 1
+    out = capsys.readouterr().out
+    assert "expectations: 2 of 10 hold" in out
+
+
+# ------------------------------------------------------------------------- Matt Mazur's worked example
+
+# "A Step by Step Backpropagation Example" (mattmazur.com, 2015): the figures exactly as printed
+MAZUR = {
+    "net_h1": "0.3775", "out_h1": "0.593269992", "out_h2": "0.596884378", "out_o1": "0.75136507",
+    "out_o2": "0.772928465", "E_o1": "0.274811083", "E_o2": "0.023560026", "E_total": "0.298371109",
+    "dE/dw5": "0.082167041", "w5+": "0.35891648", "w6+": "0.408666186", "w7+": "0.511301270",
+    "w8+": "0.561370121", "dE/dw1": "0.000438568", "w1+": "0.149780716", "w2+": "0.19956143",
+    "w3+": "0.24975114", "w4+": "0.29950229",
+}
+
+
+def half_unit(printed: str) -> float:
+    """Half a unit of the last digit printed (trailing zeros count: 0.511301270 -> 5e-10)."""
+    return 0.5 * 10.0 ** -len(printed.split(".")[1])
+
+
+def test_mazur_every_printed_figure():
+    s = load(SCENARIOS / "mazur.toml")
+    assert s.loss.name == "half_sse" and s.learning_rate == 0.5 and s.update == "batch"
+    assert s.frozen == {"theta1[1,0]", "theta1[2,0]", "theta2[1,0]", "theta2[2,0]"}
+    step = Trace(s)[-1]
+    p = {n: s.params.get(n) for n in ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")}
+    computed = {
+        "net_h1": step.value("z2")[0, 0],
+        "out_h1": step.value("a2")[0, 0], "out_h2": step.value("a2")[0, 1],
+        "out_o1": step.value("a3")[0, 0], "out_o2": step.value("a3")[0, 1],
+        "E_o1": step.value("error")[0, 0], "E_o2": step.value("error")[0, 1], "E_total": step.value("loss"),
+        "dE/dw5": step.gradient(p["w5"]), "dE/dw1": step.gradient(p["w1"]),
+        **{f"{n}+": step.param(q, "after") for n, q in p.items()},
+    }
+    for name, printed in MAZUR.items():
+        assert abs(computed[name] - float(printed)) <= half_unit(printed), (name, computed[name], printed)
+    # the post never updates its biases
+    for b in ("b1", "b2", "b3", "b4"):
+        assert step.param(s.params.get(b), "after") == step.param(s.params.get(b), "before")
+
+
+def test_mazur_expectations_all_hold(capsys):
+    s = load(SCENARIOS / "mazur.toml")
+    results = Trace(s).check_all()
+    assert len(results) >= 12
+    assert all(r.holds for r in results), [r for r in results if not r.holds]
+    printed = {float(v): v for v in MAZUR.values()}
+    for r in results:  # each recorded figure is one the post prints, at half a unit of its last digit
+        assert all(v in printed for v in r.expectation.value)
+        coarsest = max(half_unit(printed[v]) for v in r.expectation.value)
+        assert r.expectation.tolerance == pytest.approx(coarsest)
+    assert cli.main(["check", str(SCENARIOS / "mazur.toml")]) == 0
+    assert "hold" in capsys.readouterr().out
