@@ -1,0 +1,335 @@
+"""A step written as the text would write it: symbols first, then the numbers, then the result.
+
+Terminal-free: :func:`narrate` turns a :class:`~bpdebug.engine.Step` into lines of :class:`Span` values
+(plain text tagged with a *role*), so the app can style them and transcripts can print them as they are.
+Every number comes from the step (``Step.value``) or the scenario's activation functions; nothing from a
+later step is read, so a narration never shows numbers from the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import Step
+from .params import Param
+from .scenario import Scenario
+
+DIGITS = 7  # significant digits, as bpdebug.derivation prints them, so the panels agree digit for digit
+MAX_EXAMPLES_SHOWN = 4  # a batch pass narrates this many examples one by one, then says how many more
+
+# roles a Span can have (the app maps each to a style)
+PLAIN, SYMBOL, GIVEN, NEW, NOTE = "plain", "symbol", "given", "new", "note"
+
+_ACTIVATION_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "linear": "id", "softmax": "softmax"}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a line: ``role`` says what it is (``symbol``, ``given`` numbers, ``new`` numbers
+    computed at this very step, ``note``), so a view can highlight what changed since the last step."""
+
+    text: str
+    role: str = PLAIN
+
+
+Line = tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Narration:
+    """What one step does: a heading (``forward · net input of layer 2``) and its lines."""
+
+    heading: str
+    lines: tuple[Line, ...]
+
+    def text_lines(self) -> list[str]:
+        """The lines as plain strings (for plain-text transcripts and tests)."""
+        return ["".join(s.text for s in line) for line in self.lines]
+
+
+# ------------------------------------------------------------------------------------------ formatting
+
+def fmt(x: float, digits: int = DIGITS) -> str:
+    """A number as the derivations write it: 7 significant digits, a true minus sign, ``1.5e-5`` when tiny."""
+    text = f"{float(x):.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    if text == "-0":
+        text = "0"
+    return "−" + text[1:] if text.startswith("-") else text
+
+
+def fmt_vector(values: Iterable[float]) -> str:
+    """``[0.345 0.975]``: a vector the way the text prints it."""
+    return "[" + " ".join(fmt(v) for v in values) + "]"
+
+
+def fmt_matrix(m: np.ndarray) -> str:
+    """``[[0.1 0.2 0.3] [0.4 0.5 0.6]]``: a matrix on one line, rows in brackets."""
+    return "[" + " ".join(fmt_vector(row) for row in np.atleast_2d(m)) + "]"
+
+
+_BREAKS = (" = ", " · ", " + ", " − ", " ⊙ ", " ⊗ ", "] [", " ")
+
+
+def wrap_points(text: str, width: int) -> list[int]:
+    """Where to break a formula line longer than ``width``: before an operator (``=``, ``·``, ``+`` …) or
+    between matrix rows, as a text breaks a long equation; a plain space only as a last resort. The
+    continuation lines are meant to be indented by :func:`wrap_indent`."""
+    indent = wrap_indent(text)
+    points: list[int] = []
+    start, room = 0, width
+    while len(text) - start > room:
+        limit = start + room
+        cut = -1
+        for token in _BREAKS:
+            at = text.rfind(token, start + 1, limit + 1)
+            if at > start + room // 3:
+                cut = at + (2 if token == "] [" else 1)  # an operator starts the next line; "[" a new row
+                break
+        if cut <= start:
+            cut = limit
+        points.append(cut)
+        start, room = cut, max(10, width - indent)
+    return points
+
+
+def wrap_indent(text: str) -> int:
+    """Continuation lines of a wrapped formula line up four columns past the line's own indent."""
+    return len(text) - len(text.lstrip(" ")) + 4
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """A long formula line as several, broken by :func:`wrap_points` and indented."""
+    points = wrap_points(text, width)
+    if not points:
+        return [text]
+    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    pad = " " * wrap_indent(text)
+    return [pieces[0].rstrip()] + [pad + p.strip() for p in pieces[1:]]
+
+
+# --------------------------------------------------------------------------------------------- naming
+
+def unit_name(layers: Sequence[int], layer: int, unit: int) -> str:
+    """The text's name of unit ``unit`` (1-based) of ``layer``: i1 (input), h1 (hidden), o1 (output).
+
+    The same names as the derivations (out_h1, net_o1); with more than one hidden layer a hidden unit
+    carries its hidden layer's number: ``h1_1``, ``h2_1``.
+    """
+    if unit == 0:
+        return "bias"
+    if layer == 1:
+        return f"i{unit}"
+    if layer == len(layers):
+        return f"o{unit}"
+    if len(layers) > 3:
+        return f"h{layer - 1}_{unit}"
+    return f"h{unit}"
+
+
+def param_connection(scenario: Scenario, p: Param) -> str:
+    """``h1→o1`` or ``bias→o1``: where a parameter's connection runs."""
+    layers = scenario.layers
+    sender = "bias" if p.is_bias else unit_name(layers, p.layer, p.sending_unit)
+    return f"{sender}→{unit_name(layers, p.layer + 1, p.receiving_unit)}"
+
+
+def default_param(scenario: Scenario) -> Param:
+    """The parameter shown first: the first weight of the last layer (w5 on the blog)."""
+    last = scenario.n_layers - 1
+    for p in scenario.params:
+        if p.layer == last and not p.is_bias:
+            return p
+    return scenario.params.params[0]
+
+
+def activation_symbol(scenario: Scenario, layer: int) -> str:
+    """σ, tanh, relu … the function applied at ``layer``; a custom activation by its name."""
+    name = scenario.activation(layer).name
+    return _ACTIVATION_SYMBOL.get(name, name)
+
+
+# ------------------------------------------------------------------------------------------- position
+
+def position(step: Step, steps_per_pass: int) -> dict[str, str]:
+    """Where a step is, in words: epoch, example, phase, step k of n, pass position."""
+    example = "all (batch)" if step.example is None else str(step.example)
+    return {
+        "epoch": str(step.epoch),
+        "example": example,
+        "phase": step.phase,
+        "step": f"{step.index + 1} of {step.total}",
+        "in_pass": f"{step.template.position + 1}/{steps_per_pass}",
+        "title": step.title,
+    }
+
+
+# ------------------------------------------------------------------------------------------ narration
+
+def narrate(step: Step, scenario: Scenario) -> Narration:
+    """The lines of ``step``: the formula in symbols, the numbers it uses, and what it computes."""
+    kind = step.kind
+    heading = f"{step.phase} · {step.title}"
+    if kind == "z":
+        lines = _z_lines(step, scenario)
+    elif kind == "a":
+        lines = _a_lines(step, scenario)
+    elif kind == "error":
+        lines = _error_lines(step, scenario)
+    elif kind == "delta":
+        lines = _delta_lines(step, scenario)
+    elif kind == "gradient":
+        lines = _gradient_lines(step, scenario)
+    else:
+        lines = _update_lines(step, scenario)
+    return Narration(heading, tuple(lines))
+
+
+def _rows(step: Step) -> tuple[list[int], int]:
+    """Which rows (examples) of the pass to narrate one by one, and how many are left out."""
+    n = len(step.record.rows)
+    return list(range(min(n, MAX_EXAMPLES_SHOWN))), max(0, n - MAX_EXAMPLES_SHOWN)
+
+
+def _lead(step: Step, row: int) -> Span:
+    """The start of a numbers line: ``   = `` (or ``ex 2 = `` when a batch pass has several examples)."""
+    if len(step.record.rows) == 1:
+        return Span("   = ")
+    return Span(f"ex {step.record.rows[row] + 1} = ", NOTE)
+
+
+def _more(left_out: int) -> list[Line]:
+    return [(Span(f"… and {left_out} more examples", NOTE),)] if left_out else []
+
+
+def _with_bias(scenario: Scenario, v: np.ndarray) -> str:
+    return fmt_vector(([1.0] if scenario.bias else []) + [float(x) for x in v])
+
+
+def _z_lines(step: Step, s: Scenario) -> list[Line]:
+    l = step.layer
+    theta, a_prev, z = step.value(f"theta{l - 1}"), step.value(f"a{l - 1}"), step.value(f"z{l}")
+    a_name = "x" if l == 2 else f"a{l - 1}"
+    note = f"   row i of Θ{l - 1}: the weights into unit i" + ("; 1 = the bias unit" if s.bias else "")
+    lines: list[Line] = [(Span(f"z{l} = Θ{l - 1}·{a_name}", SYMBOL), Span(note, NOTE))]
+    rows, more = _rows(step)
+    for r in rows:
+        lines.append((_lead(step, r), Span(fmt_matrix(theta), GIVEN), Span(" · "),
+                      Span(_with_bias(s, a_prev[r]), GIVEN)))
+        lines.append((_lead(step, r), Span(fmt_vector(z[r]), NEW)))
+    return lines + _more(more)
+
+
+def _a_lines(step: Step, s: Scenario) -> list[Line]:
+    l = step.layer
+    f = activation_symbol(s, l)
+    z, a = step.value(f"z{l}"), step.value(f"a{l}")
+    act = s.activation(l)
+    lines: list[Line] = [(Span(f"a{l} = {f}(z{l})", SYMBOL),)]
+    if act.expr:
+        lines[0] += (Span(f"   {act.name}(x) = {act.expr}", NOTE),)
+    elif act.name == "sigmoid":
+        lines[0] += (Span("   σ(z) = 1 / (1 + e^−z), element by element", NOTE),)
+    rows, more = _rows(step)
+    for r in rows:
+        lines.append((_lead(step, r), Span(f"{f}("), Span(fmt_vector(z[r]), GIVEN), Span(")")))
+        lines.append((_lead(step, r), Span(fmt_vector(a[r]), NEW)))
+    return lines + _more(more)
+
+
+def _error_lines(step: Step, s: Scenario) -> list[Line]:
+    L = s.n_layers
+    o, t, terms, loss = step.value(f"a{L}"), step.value("targets"), step.value("error"), step.value("loss")
+    combine = "summed" if s.loss.reduction == "sum" else "averaged"
+    lines: list[Line] = [(Span(f"E = {s.loss.formula}", SYMBOL),
+                          Span(f"   {s.loss.name} per example, {combine} over the batch", NOTE))]
+    rows, more = _rows(step)
+    for r in rows:
+        lead = _lead(step, r)
+        lines.append((Span(lead.text.replace("=", " ").rstrip() + " " if len(step.record.rows) > 1 else "   ",
+                           NOTE), Span("o = "), Span(fmt_vector(o[r]), GIVEN), Span("   t = "),
+                      Span(fmt_vector(t[r]), GIVEN)))
+        lines.append((Span("   error terms = " if len(step.record.rows) == 1 else "     error terms = "),
+                      Span(fmt_vector(terms[r]), NEW)))
+    lines += _more(more)
+    lines.append((Span("E_total = "), Span(fmt(float(loss)), NEW)))
+    return lines
+
+
+def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
+    """f'(z_l) from the activation's own derivative (None for softmax, whose derivative is a Jacobian)."""
+    act = s.activation(l)
+    if act.derivative is None:
+        return None
+    return act.derivative(step.value(f"z{l}"), step.value(f"a{l}"))
+
+
+def _delta_lines(step: Step, s: Scenario) -> list[Line]:
+    l, L = step.layer, s.n_layers
+    f = activation_symbol(s, l)
+    delta = step.value(f"delta{l}")
+    deriv = _derivative_values(step, s, l)
+    rows, more = _rows(step)
+    lines: list[Line] = []
+    if l == L:
+        dE = step.value("dE_dout")
+        if deriv is None:
+            lines.append((Span(f"δ{l} = ∂E/∂z{l} = J_softmax(z{l})ᵀ·∂E/∂o", SYMBOL),))
+        else:
+            lines.append((Span(f"δ{l} = ∂E/∂o ⊙ {f}′(z{l})", SYMBOL), Span("   ⊙: element by element", NOTE)))
+        for r in rows:
+            if deriv is not None:
+                lines.append((_lead(step, r), Span(fmt_vector(dE[r]), GIVEN), Span(" ⊙ "),
+                              Span(fmt_vector(deriv[r]), GIVEN)))
+            else:
+                lines.append((_lead(step, r), Span("J_softmaxᵀ · "), Span(fmt_vector(dE[r]), GIVEN)))
+            lines.append((_lead(step, r), Span(fmt_vector(delta[r]), NEW)))
+        return lines + _more(more)
+    theta, nxt = step.value(f"theta{l}"), step.value(f"delta{l + 1}")
+    w = theta[:, 1:] if s.bias else theta
+    note = f"   Θ{l} without its bias column (the bias unit has no input)" if s.bias else ""
+    lines.append((Span(f"δ{l} = (Θ{l}ᵀ·δ{l + 1}) ⊙ {f}′(z{l})", SYMBOL), Span(note, NOTE)))
+    lines.append((Span(f"   Θ{l}ᵀ = "), Span(fmt_matrix(w.T), GIVEN)))
+    for r in rows:
+        parts = [_lead(step, r), Span("("), Span(f"Θ{l}ᵀ·"), Span(fmt_vector(nxt[r]), GIVEN), Span(")")]
+        if deriv is not None:
+            parts += [Span(" ⊙ "), Span(fmt_vector(deriv[r]), GIVEN)]
+        lines.append(tuple(parts))
+        lines.append((_lead(step, r), Span(fmt_vector(delta[r]), NEW)))
+    return lines + _more(more)
+
+
+def _gradient_lines(step: Step, s: Scenario) -> list[Line]:
+    l = step.layer
+    a_name = "x" if l == 1 else f"a{l}"
+    grad, delta, a = step.value(f"grad.theta{l}"), step.value(f"delta{l + 1}"), step.value(f"a{l}")
+    inputs = f"[1 {a_name}]" if s.bias else a_name
+    batch = ", summed over the examples" if len(step.record.rows) > 1 else ""
+    lines: list[Line] = [(Span(f"∂E/∂Θ{l} = δ{l + 1} ⊗ {inputs}", SYMBOL),
+                          Span(f"   row i = δ{l + 1}_i · {inputs}{batch}", NOTE))]
+    rows, more = _rows(step)
+    for r in rows:
+        lines.append((_lead(step, r), Span(fmt_vector(delta[r]), GIVEN), Span(" ⊗ "),
+                      Span(_with_bias(s, a[r]), GIVEN)))
+    lines += _more(more)
+    lines.append((Span("   = "), Span(fmt_matrix(grad), NEW)))
+    return lines
+
+
+def _update_lines(step: Step, s: Scenario) -> list[Line]:
+    lr = fmt(s.learning_rate)
+    note = f"   η = {lr}"
+    if s.frozen:
+        note += f"; frozen (not updated): {', '.join(sorted(s.params.get(c).short for c in s.frozen))}"
+    lines: list[Line] = [(Span("Θ ← Θ − η·∂E/∂Θ", SYMBOL), Span(note, NOTE))]
+    for l in range(1, s.n_layers):
+        before, grad, after = step.value(f"theta{l}"), step.value(f"grad.theta{l}"), step.value(f"theta{l}.after")
+        lines.append((Span(f"Θ{l} = "), Span(fmt_matrix(before), GIVEN)))
+        lines.append((Span(f"   − {lr}·"), Span(fmt_matrix(grad), GIVEN)))
+        lines.append((Span("   = "), Span(fmt_matrix(after), NEW)))
+    return lines

@@ -1,0 +1,45 @@
+"""The panels of the debugger, one module each. Widgets only render what the app hands them."""
+
+from __future__ import annotations
+
+from textual.content import Content, Span
+from textual.widget import Widget
+from textual.widgets import Static
+
+_RESOLVED: dict[tuple[str, str], str] = {}
+
+
+def _resolve(widget: Static, style: object) -> object:
+    """A style with its theme variables ($accent-muted …) replaced by their colours, once per theme: Textual
+    would otherwise resolve them span by span on every paint, which costs more than the rest of a step."""
+    if not isinstance(style, str) or "$" not in style:
+        return style
+    key = (widget.app.theme, style)
+    if key not in _RESOLVED:
+        variables = widget.app.get_css_variables()
+        _RESOLVED[key] = " ".join(variables.get(w[1:], w) if w.startswith("$") else w for w in style.split())
+    return _RESOLVED[key]
+
+
+def set_content(widget: Static, content: Content, auto_width: bool = False, fixed: bool = False) -> None:
+    """Update ``widget`` only when its content changed, and ask for a layout pass only when its size could
+    have changed (line count, or the widest line for a width: auto widget; never when ``fixed``, a widget
+    whose size the stylesheet fixes). A step repaints the few panels
+    it changes instead of laying out the whole screen, which keeps a keypress well under a frame."""
+    if getattr(widget, "_bpdebug_shown", None) == (content.plain, content.spans):
+        return
+    widget._bpdebug_shown = (content.plain, content.spans)  # type: ignore[attr-defined]
+    lines = content.plain.split("\n")
+    shape = (len(lines), max(len(line) for line in lines) if auto_width else 0)
+    layout = not fixed and shape != getattr(widget, "_bpdebug_shape", None)
+    widget._bpdebug_shape = shape  # type: ignore[attr-defined]
+    concrete = Content(content.plain, [Span(sp.start, sp.end, _resolve(widget, sp.style)) for sp in content.spans])
+    widget.update(concrete, layout=layout)
+
+
+def set_border(widget: Widget, title: str | None = None, subtitle: str | None = None) -> None:
+    """Set a border title or subtitle only when it changes (each assignment repaints the widget)."""
+    if title is not None and widget.border_title != title:
+        widget.border_title = title
+    if subtitle is not None and widget.border_subtitle != subtitle:
+        widget.border_subtitle = subtitle

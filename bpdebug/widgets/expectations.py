@@ -1,0 +1,75 @@
+"""The scenario's printed figures, checked at the step they belong to (never ahead of the walk)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from textual.content import Content
+from textual.widgets import Static
+
+from ..engine import ExpectationResult
+from ..narrate import fmt, fmt_vector
+from . import set_border, set_content
+
+
+def _values(values: tuple[float, ...], scalar: bool) -> str:
+    return fmt(values[0]) if scalar else fmt_vector(values)
+
+
+class ExpectationsPanel(Static):
+    """Reached expectations: printed vs computed, holds or not; later ones only say where they wait.
+
+    The source of a figure (where the text prints it, and why it may be off) is shown at the step that
+    checks it, so the errata appear one by one as the walk reaches them.
+    """
+
+    def show(self, results: tuple[ExpectationResult, ...], index: int) -> tuple[int, int]:
+        """Render for the step ``index``; returns (holding, failing) among the figures reached.
+
+        The panel has a fixed height and shows the window of lines that holds the figures checked at this
+        step (or the latest reached), so a step never changes its size and never lays out the screen."""
+        lines: list[Content] = []
+        holding = failing = 0
+        here_line: int | None = None
+        ahead = [r for r in results if r.step > index]
+        for r in results:
+            if r.step > index:
+                continue
+            e = r.expectation
+            here = r.step == index
+            if here and here_line is None:
+                here_line = len(lines)
+            if r.holds:
+                holding += 1
+                mark = (" ✓ ", "bold $text-success")
+            else:
+                failing += 1
+                mark = (" ✗ ", "bold $text-error")
+            where = "" if e.epoch == 1 and e.example == 1 else f" (epoch {e.epoch}, example {e.example})"
+            lines.append(Content.assemble(mark, (f"{e.quantity}{where}", "bold reverse" if here else "bold"),
+                                          ("  printed ", "dim"), _values(e.value, e.scalar)))
+            verdict = ("holds", "$text-success") if r.holds else ("does not hold", "$text-error")
+            lines.append(Content.assemble(("   computed ", "dim"), _values(r.computed, e.scalar), "  ", verdict))
+            if here and e.source:
+                width = max(20, (self.content_size.width or 52) - 3)
+                for piece in textwrap.wrap(e.source, width):
+                    lines.append(Content.styled(f"   {piece}", "italic dim"))
+        if ahead:
+            names = ", ".join(f"{r.expectation.quantity} (step {r.step + 1})" for r in ahead[:6])
+            rest = f" and {len(ahead) - 6} more" if len(ahead) > 6 else ""
+            width = max(20, (self.content_size.width or 52) - 4)
+            for k, piece in enumerate(textwrap.wrap(f"ahead: {names}{rest}", width)):
+                lines.append(Content.styled(("   " if k else " ") + piece, "dim"))
+        if not results:
+            lines.append(Content.styled("this scenario records no printed figures ([[expect]])", "dim italic"))
+        height = self.content_size.height or len(lines)
+        if len(lines) > height:
+            focus = here_line if here_line is not None else len(lines) - height
+            start = max(0, min(focus, len(lines) - height))
+            if start > 0:
+                lines = [Content.styled(f" ↑ {start} more lines", "dim"), *lines[start + 1:]]
+            lines = lines[:height]
+        set_content(self, Content("\n").join(lines), fixed=True)
+        summary = f"{holding} hold · {failing} do not" if holding + failing else "none reached yet"
+        set_border(self, subtitle=summary)
+        return holding, failing

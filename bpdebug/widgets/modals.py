@@ -1,0 +1,104 @@
+"""Small dialogs: a one-line prompt (go to epoch, select parameter), export, and the key help."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Select, Static
+
+
+class PromptModal(ModalScreen[str | None]):
+    """Ask for one line of text; dismiss with it (Enter) or with None (Escape)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, title: str, hint: str, placeholder: str = "", suggestions: Iterable[str] = (),
+                 value: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.hint, self.placeholder = title, hint, placeholder
+        self.suggestions, self.value = list(suggestions), value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            suggester = SuggestFromList(self.suggestions, case_sensitive=False) if self.suggestions else None
+            yield Input(self.value, placeholder=self.placeholder, suggester=suggester, id="prompt-input")
+            yield Label(self.hint, classes="dialog-hint")
+
+    @on(Input.Submitted)
+    def submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ExportModal(ModalScreen[tuple[str, str] | None]):
+    """Choose a transcript format and a path; the path's extension follows the format until edited."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel")]
+
+    def __init__(self, formats: Sequence[str], default_format: str, stem: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.formats, self.default_format, self.stem = list(formats), default_format, stem
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Export the transcript", classes="dialog-title")
+            yield Select([(f, f) for f in self.formats], value=self.default_format, allow_blank=False,
+                         id="export-format")
+            yield Input(f"{self.stem}.{self.default_format}", id="export-path")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Export", variant="primary", id="export-ok")
+                yield Button("Cancel", id="export-cancel")
+            yield Label("Enter writes the file (atomically). Escape cancels.", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-path", Input).focus()
+
+    @on(Select.Changed)
+    def format_changed(self, event: Select.Changed) -> None:
+        path = self.query_one("#export-path", Input)
+        for fmt in self.formats:
+            if path.value.endswith(f".{fmt}"):
+                path.value = path.value[: -len(fmt)] + str(event.value)
+                break
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#export-ok")
+    def accept(self) -> None:
+        path = self.query_one("#export-path", Input).value.strip()
+        fmt = str(self.query_one("#export-format", Select).value)
+        self.dismiss((fmt, path) if path else None)
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys (from the app's binding data) and how to read the screen."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close", id="help.close")]
+
+    def __init__(self, keys: Sequence[tuple[str, str]], legend: Sequence[str]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.keys, self.legend = keys, legend
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            yield Label("bpdebug: keys", classes="dialog-title")
+            width = max(len(k) for k, _ in self.keys)
+            yield Static("\n".join(f"{k:<{width}}  {d}" for k, d in self.keys), markup=False)
+            yield Label("Reading the screen", classes="dialog-title")
+            yield Static("\n".join(self.legend), markup=False)
+            yield Label("Escape, q or ? closes this help. Ctrl+P opens the command palette.", classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

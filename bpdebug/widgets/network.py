@@ -1,0 +1,135 @@
+"""The network: layers as columns of units with their net input and output.
+
+One widget draws the whole network as text (a widget per unit would cost more to mount and lay out
+than the numbers are worth). The selected parameter's connection is drawn by highlighting its two units
+and naming it in the border; every parameter with its value sits in the parameters table beside it.
+Units are clickable: a click posts :class:`NetworkView.UnitPicked` and the app selects a parameter of
+that unit. Values come from :meth:`Step.value`, so a unit shows nothing before its step has run.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+
+from ..engine import Step
+from ..narrate import fmt, param_connection, unit_name
+from ..params import Param
+from ..scenario import Scenario
+from . import set_border, set_content
+
+PENDING = "…"
+Cell = list[tuple[str, str]]  # one line of a unit: (text, style) pieces
+
+
+class NetworkView(Static):
+    """Columns of units (one per layer), bias units marked, the selected connection's units highlighted."""
+
+    class UnitPicked(Message):
+        """A unit was clicked (layer 1-based, unit 1-based, 0 = bias)."""
+
+        def __init__(self, layer: int, unit: int) -> None:
+            super().__init__()
+            self.layer, self.unit = layer, unit
+
+    def __init__(self, scenario: Scenario, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self._hits: list[tuple[int, int, int, int, int, int]] = []  # x0, x1, y0, y1, layer, unit
+
+    def set_scenario(self, scenario: Scenario) -> None:
+        """Draw another scenario's network (after a reload)."""
+        self.scenario = scenario
+
+    def _unit_lines(self, step: Step, l: int, i: int, compact: bool, digits: int) -> list[Cell]:
+        """The one or two lines of unit ``i`` (0 = bias) of layer ``l`` at ``step``."""
+        name = unit_name(self.scenario.layers, l, i)
+        if i == 0:
+            return [[(f"{name} ", "bold"), ("1" if compact else "out 1", "")]]
+
+        def number(quantity: str) -> tuple[str, str]:
+            if not step.is_known(quantity):
+                return PENDING, "dim"
+            return fmt(float(step.value(quantity)[0, i - 1]), digits), ""
+
+        if l == 1:
+            return [[(f"{name} ", "bold"), *([] if compact else [("out ", "dim")]), number("a1")]]
+        net, out = number(f"z{l}"), number(f"a{l}")
+        if compact:
+            return [[(f"{name} ", "bold"), net, (" → ", "dim"), out]]
+        pad = " " * (len(name) + 1)
+        return [[(f"{name} ", "bold"), ("net ", "dim"), net], [(pad, ""), ("out ", "dim"), out]]
+
+    def show(self, step: Step, selected: Param, compact: bool = False) -> None:
+        """Render the values known at ``step``, with ``selected``'s connection and what ``step`` computed.
+
+        A network too wide for the panel is drawn with two lines per unit, then with 4 significant digits
+        (the step and the table keep all 7), and clipped past that."""
+        room = self.content_size.width or 10_000
+        for one_line, digits in ((compact, 7), (False, 7), (compact, 4), (False, 4), (False, 3)):
+            grid, width = self._grid(step, selected, one_line, digits)
+            if width <= room:
+                break
+        set_content(self, Content("\n").join(Content.assemble(*line) for line in grid))
+        s = self.scenario
+        value = step.param(selected, "after" if step.kind == "update" else "before")
+        rows = step.record.rows
+        batch = f" · values of example {rows[0] + 1} of {len(rows)}" if len(rows) > 1 else ""
+        set_border(self, subtitle=f"{selected.short} = {fmt(value)}{' (new)' if step.kind == 'update' else ''} "
+                                  f"on {param_connection(s, selected)}{batch}")
+
+    def _grid(self, step: Step, selected: Param, compact: bool, digits: int) -> tuple[list[Cell], int]:
+        """The lines of the drawing (pieces of styled text) and its width."""
+        s = self.scenario
+        L = s.n_layers
+        computed = set(step.computes)
+        columns: list[tuple[str, list[tuple[int, list[Cell]]]]] = []
+        for l in range(1, L + 1):
+            role = "in" if l == 1 else "out" if l == L else "hidden"
+            legend = "in" if l == 1 else "net → out"
+            title = f"layer {l}: {legend}" if compact else f"layer {l} · {role}"
+            units = list(range(1, s.layers[l - 1] + 1)) + ([0] if s.bias and l < L else [])
+            columns.append((title, [(i, self._unit_lines(step, l, i, compact, digits)) for i in units]))
+        widths = [max(len(title), *(2 + sum(len(t) for t, _ in line) for _, cells in col for line in cells))
+                  for title, col in columns]
+        heights = [sum(len(cells) for _, cells in col) for _, col in columns]
+        rows = 1 + max(heights)
+        grid: list[list[tuple[str, str]]] = [[] for _ in range(rows)]
+        self._hits = []
+        x = 0
+        for l, ((title, col), width) in enumerate(zip(columns, widths, strict=True), start=1):
+            if l > 1:
+                link = f" Θ{l - 1} "
+                for r in range(rows):
+                    text = link if r == 0 else ("→".center(len(link)) if r == rows // 2 else " " * len(link))
+                    grid[r].append((text, "dim"))
+                x += len(link)
+            grid[0].append((title.ljust(width), "italic dim"))
+            r = 1
+            for i, cells in col:
+                ends = (l == selected.layer and i == selected.sending_unit) or (
+                    l == selected.layer + 1 and i == selected.receiving_unit)
+                new = i > 0 and bool({f"z{l}", f"a{l}"} & computed)
+                marker = ("▌", "$accent bold") if ends else ("▌", "$panel-lighten-2")
+                background = "on $success-muted" if new else "on $accent-muted" if ends else ""
+                for line in cells:
+                    used = 1 + sum(len(t) for t, _ in line)
+                    grid[r] += [marker, *((t, f"{style} {background}".strip()) for t, style in line),
+                                (" " * (width - used), background)]
+                    r += 1
+                self._hits.append((x, x + width, r - len(cells), r, l, i))
+            for rest in range(r, rows):
+                grid[rest].append((" " * width, ""))
+            x += width
+        return grid, x
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        for x0, x1, y0, y1, layer, unit in self._hits:
+            if x0 <= offset.x < x1 and y0 <= offset.y < y1:
+                self.post_message(self.UnitPicked(layer, unit))
+                return

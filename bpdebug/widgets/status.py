@@ -1,0 +1,32 @@
+"""Where we are: the scenario, epoch, example, phase and step k of n."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from ..engine import PHASES, Step
+from . import set_content
+
+
+class StatusBar(Static):
+    """Two lines at the top: the scenario's title (and a summary), then the position with the four phases."""
+
+    def show(self, title: str, step: Step, epochs: int, scenario_epochs: int, extra: str = "",
+             compact: bool = False) -> None:
+        """Render the position of ``step`` (``epochs`` = epochs the trace covers now)."""
+        example = ("batch" if compact else "all (batch)") if step.example is None else f"{step.example}"
+        parts: list[str | tuple[str, str]] = [("epoch ", "dim"), (f"{step.epoch}", "bold"), (f"/{epochs}", "dim")]
+        if epochs > scenario_epochs and not compact:
+            parts.append((f" (scenario: {scenario_epochs})", "dim"))
+        if compact and step.example is None:
+            parts += [("  ", ""), (example, "bold"), (" ", "")]
+        else:
+            parts += [("  example ", "dim"), (example, "bold"), ("  ", "")]
+        for phase in PHASES:
+            parts.append((f" {phase} ", "reverse bold" if phase == step.phase else "dim"))
+        parts += [("  step ", "dim"), (f"{step.index + 1}", "bold"), (f" of {step.total}", "dim")]
+        head: list[str | tuple[str, str]] = [(title, "bold")]
+        if extra:
+            head.append(("  ·  " + extra, ""))
+        set_content(self, Content.assemble(*head, "\n", *parts))

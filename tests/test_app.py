@@ -1,0 +1,317 @@
+"""The debugger driven like a learner drives it: keys in, panels out (Textual Pilot, headless)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bpdebug.app import KEYS, DebuggerApp, make_app
+from bpdebug.engine import Trace
+from bpdebug.narrate import fmt, narrate, wrap
+from bpdebug.scenario import ScenarioError, load
+from bpdebug.widgets.derivation_panel import DerivationPanel
+from bpdebug.widgets.params_table import ParamsTable
+from bpdebug.widgets.status import StatusBar
+from bpdebug.widgets.step_panel import StepPanel
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOG = ROOT / "scenarios" / "blog.toml"
+SIZE = (120, 40)
+
+
+def text(widget) -> str:
+    """The plain text a Static shows."""
+    content = widget.content
+    return content.plain if hasattr(content, "plain") else str(content)
+
+
+def row_text(table: ParamsTable, name: str) -> list[str]:
+    """The cells of a parameter's row: short, canonical, value, gradient, new value."""
+    for line in text(table).splitlines()[1:]:
+        cells = line.split()
+        if cells[1] == name:
+            return cells
+    raise KeyError(name)
+
+
+async def settle(pilot) -> None:
+    """Let every worker (the SymPy derivation) finish and the screen repaint."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def screen_text(app: DebuggerApp) -> str:
+    """The whole screen as an SVG with its random ids removed, for exact comparisons."""
+    return re.sub(r"terminal-\d+", "terminal", app.export_screenshot())
+
+
+async def type_into_prompt(pilot, value: str) -> None:
+    for ch in value:
+        await pilot.press(ch)
+    await pilot.press("enter")
+
+
+# ------------------------------------------------------------------------------------------ narration
+
+def test_narration_writes_z2_as_the_text_does():
+    scenario = load(BLOG)
+    lines = narrate(Trace(scenario)[0], scenario).text_lines()
+    assert lines[0].startswith("z2 = Θ1·x")
+    assert lines[1] == "   = [[0.1 0.2 0.3] [0.4 0.5 0.6]] · [1 0.85 0.25]"
+    assert lines[2] == "   = [0.345 0.975]"
+
+
+def test_narration_never_reads_ahead():
+    scenario = load(BLOG)
+    trace = Trace(scenario)
+    joined = "\n".join(narrate(trace[0], scenario).text_lines())
+    assert fmt(trace[0].record.numbers.a[2][0, 0]) not in joined  # a2 is computed at step 2
+
+
+def test_numbers_and_wrapping():
+    assert fmt(0.003648331859221696) == "0.003648332"
+    assert fmt(-0.2280188) == "−0.2280188"
+    assert fmt(0.0) == "0"
+    lines = wrap("∂out_o1/∂net_o1 = out_o1·(1 − out_o1) = 0.7215165·(1 − 0.7215165) = 0.2009305", 50)
+    assert all(len(line) <= 50 for line in lines)
+    assert lines[1].lstrip().startswith("=")
+
+
+# ---------------------------------------------------------------------------------------------- keys
+
+def test_keys_are_data_with_unique_ids():
+    ids = [b.id for b in KEYS]
+    assert all(ids) and len(set(ids)) == len(ids)
+    keys = {k for b in KEYS for k in b.key.split(",")}
+    for key in ("n", "space", "right", "p", "left", "right_square_bracket", "left_square_bracket", "g", "w",
+                "tab", "x", "r", "q", "question_mark", "f1", "b", "c"):
+        assert key in keys
+
+
+def test_make_app_refuses_a_bad_scenario(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[network]\nlayers = [2, 2]\n")
+    with pytest.raises(ScenarioError):
+        make_app(bad)
+    with pytest.raises(ScenarioError):
+        make_app(tmp_path / "missing.toml")
+
+
+# -------------------------------------------------------------------------------------------- walking
+
+async def test_keys_walk_every_phase_of_the_first_epoch_in_order():
+    app = make_app(BLOG)
+    expected = [(t.phase, t.kind, t.layer) for t in app.trace.templates]
+    async with app.run_test(size=SIZE) as pilot:
+        seen = []
+        for k, key in enumerate(["n", "space", "right", "n", "n", "n", "n", "n", "n"]):
+            step = app.step
+            seen.append((step.phase, step.kind, step.layer))
+            status = text(app.screen.query_one(StatusBar))
+            assert f"step {k + 1} of 10" in status
+            assert step.phase in status
+            await pilot.press(key)
+        seen.append((app.step.phase, app.step.kind, app.step.layer))
+        assert seen == expected
+        assert [p for p, _, _ in seen] == ["forward"] * 4 + ["error"] + ["backward"] * 4 + ["update"]
+        assert "gradient descent update" in app.screen.query_one(StepPanel).border_title
+
+
+async def test_w5_update_shows_gradient_and_new_value():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        await type_into_prompt(pilot, "w5")
+        assert app.param == "theta2[1,1]"
+        for _ in range(9):
+            await pilot.press("n")
+        await settle(pilot)
+        assert app.step.kind == "update"
+        row = row_text(app.screen.query_one(ParamsTable), "theta2[1,1]")
+        assert row[0] == "w5" and row[1] == "theta2[1,1]"
+        assert row[3].startswith("0.0036483") and row[4].startswith("0.3996352")
+        chain = text(app.screen.query_one(DerivationPanel))
+        assert "0.0036483" in chain and "0.3996352" in chain
+        assert "…" not in chain
+
+
+async def test_gradient_is_pending_until_its_step():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(4):
+            await pilot.press("n")
+        await settle(pilot)
+        row = row_text(app.screen.query_one(ParamsTable), "theta2[1,1]")
+        assert row[3] == "…" and row[4] == "…"
+        assert "…" in text(app.screen.query_one(DerivationPanel))
+
+
+async def test_stepping_back_restores_the_exact_screen():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(5):
+            await pilot.press("n")
+        await settle(pilot)
+        before = screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert screen_text(app) != before
+        await pilot.press("p")
+        await settle(pilot)
+        assert screen_text(app) == before
+
+
+async def test_next_then_previous_epoch_returns_to_the_same_step():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(3):
+            await pilot.press("n")
+        index = app.step_index
+        await pilot.press("right_square_bracket")
+        assert app.step.epoch == 2 and app.step.kind == "a"
+        assert "epoch 2/2" in text(app.screen.query_one(StatusBar))
+        await pilot.press("left_square_bracket")
+        assert app.step.epoch == 1 and app.step_index == index
+
+
+async def test_w1_shows_the_sum_over_paths():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        await type_into_prompt(pilot, "w1")
+        await settle(pilot)
+        assert app.param == "theta1[1,1]"
+        chain = text(app.screen.query_one(DerivationPanel))
+        assert "∂E_total/∂w1" in chain
+        assert "∂E_total/∂out_o1" in chain and "∂E_total/∂out_o2" in chain
+        assert re.search(r"^\s+\+ ∂E_total/∂out_o2", chain, re.MULTILINE)  # the second path, summed
+
+
+async def test_unknown_parameter_is_a_clear_notification():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        await type_into_prompt(pilot, "w99")
+        assert app.param == "theta2[1,1]"
+        messages = [n.message for n in app._notifications]
+        assert any("unknown parameter 'w99'" in m and "w1..w8" in m for m in messages)
+
+
+async def test_tab_and_arrows_move_the_selection():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab")
+        assert app.selected.short == "w6"
+        await pilot.press("up", "up")
+        assert app.selected.short == "w4"
+        await pilot.press("down")
+        assert app.selected.short == "w5"
+
+
+async def test_export_writes_a_transcript(tmp_path):
+    app = make_app(BLOG)
+    target = tmp_path / "blog.json"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        dialog = app.screen
+        dialog.query_one("#export-format").value = "json"
+        await pilot.pause()
+        dialog.query_one("#export-path").value = str(target)
+        await pilot.press("enter")
+        await settle(pilot)
+        doc = json.loads(target.read_text())
+        assert doc["format"] == "bpdebug-transcript/1"
+        assert doc["epochs"][0]["steps"][0]["params_after"]["w5"] == pytest.approx(0.3996352, abs=1e-7)
+        assert any(str(target) in n.message for n in app._notifications)
+
+
+async def test_go_to_epoch_extends_training_and_shows_the_loss():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await type_into_prompt(pilot, "5")
+        await settle(pilot)
+        assert app.step.epoch == 5 and app.trace.epochs == 5
+        loss = app.screen.query_one("#loss")
+        assert loss.display and not loss.has_class("-empty")
+        assert "epoch 1: 0.02647731" in text(loss.query_one("#loss-label"))
+
+
+async def test_going_far_runs_in_a_worker_with_progress():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        app.go_to_epoch(3000)
+        await settle(pilot)
+        assert app.step.epoch == 3000 and not app.busy
+        assert len(app.screen.query_one("#loss-sparkline").data) == 2999  # epoch 3000's error step not reached
+
+
+async def test_breakpoints_and_continue():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(7):
+            await pilot.press("n")
+        assert (app.step.kind, app.step.layer) == ("gradient", 2)
+        await pilot.press("b")
+        assert ("gradient", 2) in app.breakpoints
+        for _ in range(2):
+            await pilot.press("p")
+        await pilot.press("c")
+        assert app.step_index == 7  # the breakpoint
+        await pilot.press("c")
+        assert app.step_index == 9  # w5.after, a printed figure that does not hold
+
+
+async def test_expectations_appear_only_when_reached():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one("#expectations")
+        assert "0.3996352" not in text(panel)  # w5.after is checked at the update step
+        for _ in range(9):
+            await pilot.press("n")
+        assert "computed 0.3996352  does not hold" in text(panel)
+
+
+async def test_reload_keeps_the_position_and_refuses_a_broken_file(tmp_path):
+    path = tmp_path / "blog.toml"
+    shutil.copy(BLOG, path)
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(3):
+            await pilot.press("n")
+        path.write_text(BLOG.read_text().replace("learning_rate = 0.1", "learning_rate = 0.5"))
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.step_index == 3 and app.scenario.learning_rate == 0.5
+        path.write_text(BLOG.read_text().replace("layers = [2, 2, 2]", "layers = [2, 2]"))
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.scenario.learning_rate == 0.5 and app.step_index == 3
+        assert any(n.severity == "error" and str(path) in n.message for n in app._notifications)
+
+
+async def test_help_lists_every_key_and_closes():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        shown = "\n".join(text(s) for s in app.screen.query("Static"))
+        for b in KEYS:
+            assert (b.tooltip or b.description) in shown
+        await pilot.press("escape")
+        assert app.screen.id == "debugger"
+
+
+async def test_small_terminal_hides_the_side_panels():
+    app = make_app(BLOG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert not app.screen.query_one("#params").display
+        assert app.screen.query_one(DerivationPanel).display
+        assert "figures ✓" in text(app.screen.query_one(StatusBar))

@@ -1,0 +1,54 @@
+"""Snapshots of the debugger's main phases at 120x40 and of the small 80x24 layout.
+
+Generate with ``pytest tests/test_app_snapshots.py --snapshot-update``. Every snapshot waits for the
+derivation worker, so the chain rule is on screen, and nothing on the main screen blinks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bpdebug.app import make_app
+
+BLOG = Path(__file__).resolve().parent.parent / "scenarios" / "blog.toml"
+
+
+def walk(*keys: str):
+    """Press ``keys``, then wait for every worker and the repaint that follows it."""
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize(("name", "steps"), [
+    ("forward_z2", 0),
+    ("error", 4),
+    ("backward_delta2", 6),
+    ("update", 9),
+])
+def test_phases_at_120x40(snap_compare, name, steps):
+    assert snap_compare(make_app(BLOG), terminal_size=(120, 40), run_before=walk(*["n"] * steps))
+
+
+def test_hidden_weight_w1_at_update(snap_compare):
+    keys = ["n"] * 9 + ["w", "w", "1", "enter"]
+    assert snap_compare(make_app(BLOG), terminal_size=(120, 40), run_before=walk(*keys))
+
+
+def test_small_layout_80x24(snap_compare):
+    assert snap_compare(make_app(BLOG), terminal_size=(80, 24), run_before=walk(*["n"] * 5))
+
+
+def test_small_layout_80x24_update(snap_compare):
+    assert snap_compare(make_app(BLOG), terminal_size=(80, 24), run_before=walk(*["n"] * 9))
