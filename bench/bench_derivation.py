@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from networks import mnist_like
 
 from bpdebug import derivation
 from bpdebug.engine import Trace
 from bpdebug.params import Param
-from bpdebug.scenario import Scenario, load, loads
+from bpdebug.scenario import Scenario, load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,32 +29,6 @@ def timed(step, p: Param, scenario: Scenario) -> float:
     d.text_lines()
     d.latex_lines()
     return (time.perf_counter() - t0) * 1000
-
-
-def mnist_like(n_examples: int = 256) -> Scenario:
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (n_examples, 784)).round(3)
-    t = np.eye(10)[rng.integers(0, 10, n_examples)]
-
-    def rows(a: np.ndarray) -> str:
-        return "[" + ",".join("[" + ",".join(repr(float(v)) for v in r) + "]" for r in a) + "]"
-
-    return loads(f"""
-title = "784-128-10 sigmoid"
-[network]
-layers = [784, 128, 10]
-activation = "sigmoid"
-[loss]
-function = "half_sse"
-[training]
-learning_rate = 0.1
-[data]
-inputs = {rows(x)}
-targets = {rows(t)}
-[weights]
-init = "uniform"
-range = [-0.1, 0.1]
-""")
 
 
 def report(title: str, times: dict[str, tuple[float, float]]) -> None:

@@ -25,37 +25,10 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from networks import mnist_like  # noqa: E402
+
 from bpdebug import engine  # noqa: E402
-from bpdebug.scenario import Scenario, load, loads  # noqa: E402
-
-
-def mnist_like() -> Scenario:
-    """A 784-128-10 sigmoid network, 256 random examples, weights from init = "uniform"."""
-    rng = np.random.default_rng(1234)
-    inputs = rng.uniform(0.0, 1.0, size=(256, 784))
-    targets = np.eye(10)[rng.integers(0, 10, size=256)]
-
-    def rows(m: np.ndarray) -> str:
-        return "[" + ",\n".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in m) + "]"
-
-    text = f"""
-title = "784-128-10 sigmoid, 256 examples"
-[network]
-layers = [784, 128, 10]
-activation = "sigmoid"
-[loss]
-function = "half_sse"
-[training]
-learning_rate = 0.01
-[data]
-inputs = {rows(inputs)}
-targets = {rows(targets)}
-[weights]
-init = "uniform"
-range = [-0.1, 0.1]
-seed = 7
-"""
-    return loads(text, "<784-128-10>")
+from bpdebug.scenario import Scenario, load  # noqa: E402
 
 
 def hand_written(scenario: Scenario, epochs: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:

@@ -47,15 +47,15 @@ class NetworkView(Static):
         """The one or two lines of unit ``i`` (0 = bias) of layer ``l`` at ``step``."""
         name = unit_name(self.scenario.layers, l, i)
         if i == 0:
-            return [[(f"{name} ", "bold"), ("1" if compact else "out 1", "")]]
+            return [[(f"{name} ", "bold"), ("1", "")]]
 
         def number(quantity: str) -> tuple[str, str]:
             if not step.is_known(quantity):
                 return PENDING, "dim"
             return fmt(float(step.value(quantity)[0, i - 1]), digits), ""
 
-        if l == 1:
-            return [[(f"{name} ", "bold"), *([] if compact else [("out ", "dim")]), number("a1")]]
+        if l == 1:  # an input unit has only an output: its value
+            return [[(f"{name} ", "bold"), number("a1")]]
         net, out = number(f"z{l}"), number(f"a{l}")
         if compact:
             return [[(f"{name} ", "bold"), net, (" → ", "dim"), out]]
@@ -68,10 +68,13 @@ class NetworkView(Static):
         A network too wide for the panel is drawn with two lines per unit, then with 4 significant digits
         (the step and the table keep all 7), and clipped past that."""
         room = self.content_size.width or 10_000
+        everything = list(range(1, self.scenario.n_layers + 1))
         for one_line, digits in ((compact, 7), (False, 7), (compact, 4), (False, 4), (False, 3)):
-            grid, width = self._grid(step, selected, one_line, digits)
+            grid, width = self._grid(step, selected, one_line, digits, everything)
             if width <= room:
                 break
+        else:
+            grid = self._window(step, selected, room)
         set_content(self, Content("\n").join(Content.assemble(*line) for line in grid))
         s = self.scenario
         value = step.param(selected, "after" if step.kind == "update" else "before")
@@ -80,13 +83,35 @@ class NetworkView(Static):
         set_border(self, subtitle=f"{selected.short} = {fmt(value)}{' (new)' if step.kind == 'update' else ''} "
                                   f"on {param_connection(s, selected)}{batch}")
 
-    def _grid(self, step: Step, selected: Param, compact: bool, digits: int) -> tuple[list[Cell], int]:
-        """The lines of the drawing (pieces of styled text) and its width."""
+    def _window(self, step: Step, selected: Param, room: int) -> list[Cell]:
+        """A network too wide even with 3 digits: the selected connection's two layers, widened by neighbours
+        (the layer this step computes first) while they fit; ``⋯`` marks the layers left out."""
+        L = self.scenario.n_layers
+        first, last = selected.layer, selected.layer + 1
+        wanted = [step.layer] if step.layer and step.kind in ("z", "a", "delta") else []
+        wanted += [n for k in range(1, L) for n in (last + k, first - k)]
+        for digits in (7, 4, 3):
+            grid, width = self._grid(step, selected, False, digits, list(range(first, last + 1)))
+            if width <= room:
+                break
+        for layer in wanted:
+            if not 1 <= layer <= L or first <= layer <= last:
+                continue
+            lo, hi = min(first, layer), max(last, layer)
+            wider, width = self._grid(step, selected, False, digits, list(range(lo, hi + 1)))
+            if width > room:
+                break
+            grid, first, last = wider, lo, hi
+        return grid
+
+    def _grid(self, step: Step, selected: Param, compact: bool, digits: int,
+              layers: list[int]) -> tuple[list[Cell], int]:
+        """The lines of the drawing of ``layers`` (consecutive, 1-based; pieces of styled text) and its width."""
         s = self.scenario
         L = s.n_layers
         computed = set(step.computes)
         columns: list[tuple[str, list[tuple[int, list[Cell]]]]] = []
-        for l in range(1, L + 1):
+        for l in layers:
             role = "in" if l == 1 else "out" if l == L else "hidden"
             legend = "in" if l == 1 else "net → out"
             title = f"layer {l}: {legend}" if compact else f"layer {l} · {role}"
@@ -99,7 +124,11 @@ class NetworkView(Static):
         grid: list[list[tuple[str, str]]] = [[] for _ in range(rows)]
         self._hits = []
         x = 0
-        for l, ((title, col), width) in enumerate(zip(columns, widths, strict=True), start=1):
+        if layers[0] > 1:  # layers left out on the left
+            for r in range(rows):
+                grid[r].append(("⋯ " if r == rows // 2 else "  ", "dim"))
+            x += 2
+        for l, ((title, col), width) in zip(layers, zip(columns, widths, strict=True), strict=True):
             if l > 1:
                 link = f" Θ{l - 1} "
                 for r in range(rows):
@@ -123,6 +152,10 @@ class NetworkView(Static):
             for rest in range(r, rows):
                 grid[rest].append((" " * width, ""))
             x += width
+        if layers[-1] < L:  # and on the right
+            for r in range(rows):
+                grid[r].append((f" Θ{layers[-1]} ⋯" if r == rows // 2 else " " * (len(str(layers[-1])) + 4), "dim"))
+            x += len(str(layers[-1])) + 4
         return grid, x
 
     def on_click(self, event: events.Click) -> None:

@@ -46,6 +46,15 @@ class ParamsTable(Static):
         self._widths = (max(5, *(len(p.short) + 2 for p in self.params)),
                         max(9, *(len(p.canonical) for p in self.params)))
         self.border_subtitle = "* frozen: never updated" if scenario.frozen else ""
+        if self.parent is not None:  # the scrolling box around the table: as wide as a row, border and scrollbar
+            self.parent.styles.width = self.row_width + 3
+
+    @property
+    def row_width(self) -> int:
+        """Cells of one row: the names as wide as the longest, then three number columns (the last one's
+        padding left out: it is only there for numbers as long as −0.0005745018)."""
+        wn, wc = self._widths
+        return wn + wc + 3 * NUMBER_WIDTH - 1
 
     def show(self, step: Step, selected: Param) -> None:
         """The numbers known at ``step``; what ``step`` itself computed is highlighted."""
