@@ -315,3 +315,22 @@ async def test_small_terminal_hides_the_side_panels():
         assert not app.screen.query_one("#params").display
         assert app.screen.query_one(DerivationPanel).display
         assert "figures ✓" in text(app.screen.query_one(StatusBar))
+
+
+async def test_a_network_too_wide_to_draw_shows_the_selected_connection_with_all_digits():
+    from bpdebug.widgets.network import NetworkView
+
+    app = make_app(ROOT / "scenarios" / "deep.toml")  # 3-4-4-1: four layers do not fit beside the table
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        await type_into_prompt(pilot, "w29")  # theta3[1,1]: hidden layer 3, unit 1 -> the output
+        for _ in range(4):  # z2 a2 z3 a3: layer 3 computed
+            await pilot.press("n")
+        await settle(pilot)
+        drawn = text(app.screen.query_one(NetworkView))
+        lines = drawn.splitlines()
+        assert "layer 3" in lines[0] and "layer 4" in lines[0] and "layer 1" not in lines[0]
+        assert "⋯" in drawn  # the layers left out are marked
+        h2_1 = app.trace[app.step.index].value("z3")[0, 0]
+        assert fmt(float(h2_1)) in drawn  # with every digit the step panel shows
+        assert max(len(line) for line in lines) <= app.screen.query_one(NetworkView).content_size.width
