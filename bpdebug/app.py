@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar
 from textual.worker import get_current_worker
 
-from .engine import ExpectationResult, Step, Trace, train
+from .engine import ExpectationResult, Step, Trace
 from .narrate import default_param, narrate
 from .params import Param
 from .scenario import Scenario, ScenarioError, load
@@ -98,27 +98,6 @@ def bundled_scenarios() -> Path:
     return Path(str(resources.files("bpdebug") / "scenarios"))
 
 
-class LossHistory:
-    """Loss of each epoch before its update, extended on demand with the engine's fast path."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        self.scenario = scenario
-        self.losses = np.empty(0)
-        self._weights: tuple | None = None  # weights after the last epoch in ``losses``
-
-    def __len__(self) -> int:
-        return len(self.losses)
-
-    def upto(self, epochs: int) -> np.ndarray:
-        """Losses of epochs 1 … ``epochs``."""
-        if epochs > len(self.losses):
-            more = train(self.scenario, epochs - len(self.losses), start=self._weights,
-                         first_epoch=len(self.losses) + 1)
-            self.losses = np.concatenate([self.losses, more.losses])
-            self._weights = more.weights
-        return self.losses[:epochs]
-
-
 class DebuggerScreen(Screen):
     """The one main screen; it carries :data:`KEYS` (tab included, which a Screen would use for focus)."""
 
@@ -182,7 +161,6 @@ class DebuggerApp(App[int]):
         self.scenario = scenario
         self.trace = Trace(scenario, epochs)
         self.results: tuple[ExpectationResult, ...] = tuple(sorted(self.trace.check_all(), key=lambda r: r.step))
-        self.loss_history = LossHistory(scenario)
 
     @property
     def step(self) -> Step:
@@ -254,7 +232,7 @@ class DebuggerApp(App[int]):
             epochs += 1
         if epochs <= 1:
             return np.empty(0)
-        return self.loss_history.upto(epochs)
+        return self.trace.loss_history(epochs)
 
     # --------------------------------------------------------------------------------- derivation
     def _show_derivation(self, step: Step, p: Param) -> None:
@@ -362,7 +340,7 @@ class DebuggerApp(App[int]):
     def go_to_epoch(self, epoch: int) -> None:
         """The same step position in ``epoch``; far epochs are computed in a worker with progress."""
         offset = self.step_index % self.trace.steps_per_epoch
-        if epoch - len(self.loss_history) > SYNC_EPOCHS and epoch > self.trace.epochs:
+        if epoch - self.trace.losses_computed > SYNC_EPOCHS and epoch > self.trace.epochs:
             self._run_to_epoch(epoch, offset)
             return
         self.trace.extend(epoch)
@@ -373,20 +351,19 @@ class DebuggerApp(App[int]):
         """Train up to ``epoch`` in chunks, reporting progress; navigation waits meanwhile."""
         worker = get_current_worker()
         self.call_from_thread(self._start_progress, epoch)
-        start = len(self.loss_history)
+        start = self.trace.losses_computed
         chunk = max(SYNC_EPOCHS, (epoch - start) // 50)
         for e in [*range(start + chunk, epoch, chunk), epoch]:
             if worker.is_cancelled:
                 return
-            self.trace.weights_before(e)
-            self.loss_history.upto(e)
+            self.trace.loss_history(e)  # trains with the fast path, keeping checkpoints on the way
             self.call_from_thread(self._progress, e)
         self.call_from_thread(self._finish_run, epoch, offset)
 
     def _start_progress(self, epoch: int) -> None:
         bar = ProgressBar(total=epoch, show_eta=False, id="progress")
         self.screen_stack[0].mount(bar, after="#status")
-        bar.update(progress=len(self.loss_history))
+        bar.update(progress=self.trace.losses_computed)
         self.busy = True
         self.notify(f"training to epoch {epoch} …", timeout=2)
 

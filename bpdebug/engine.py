@@ -484,6 +484,11 @@ class Trace:
                 return base + t.position
         raise KeyError(f"no {kind} step for layer {layer}")
 
+    @property
+    def losses_computed(self) -> int:
+        """How many epochs' losses :meth:`loss_history` has already computed."""
+        return len(self._losses)
+
     def loss_history(self, epochs: int | None = None) -> np.ndarray:
         """Loss of each epoch 1 … ``epochs`` (default: the trace's) before its first update.
 
