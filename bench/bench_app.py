@@ -115,7 +115,7 @@ async def main():
     if {which!r} == "minimal":
         app = MinimalApp()
     else:
-        from bpdebug.app import make_app
+        from bpdebug.tui.app import make_app
         app = make_app(BLOG)
     clock = FrameClock(app)
     async with app.run_test(size=SIZE):
@@ -151,7 +151,7 @@ def ms(values: list[float]) -> str:
 
 
 async def main() -> None:
-    from bpdebug.app import make_app  # here, so a cold minimal child does not import bpdebug
+    from bpdebug.tui.app import make_app  # here, so a cold minimal child does not import bpdebug
 
     blog = lambda: make_app(BLOG)  # noqa: E731
     # warm imports (Python modules, and SymPy in the derivation worker), so both sides measure a launch

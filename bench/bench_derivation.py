@@ -15,9 +15,9 @@ import numpy as np
 from networks import mnist_like
 
 from bpdebug import derivation
-from bpdebug.engine import Trace
-from bpdebug.params import Param
-from bpdebug.scenario import Scenario, load
+from bpdebug.core.engine import Trace
+from bpdebug.core.params import Param
+from bpdebug.core.scenario import Scenario, load
 
 ROOT = Path(__file__).resolve().parent.parent
 

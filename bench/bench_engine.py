@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from networks import mnist_like  # noqa: E402
 
-from bpdebug import engine  # noqa: E402
-from bpdebug.scenario import Scenario, load  # noqa: E402
+from bpdebug.core import engine  # noqa: E402
+from bpdebug.core.scenario import Scenario, load  # noqa: E402
 
 
 def hand_written(scenario: Scenario, epochs: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:

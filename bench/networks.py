@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdebug.scenario import Scenario, loads
+from bpdebug.core.scenario import Scenario, loads
 
 
 def mnist_like(n_examples: int = 256, seed: int = 1234) -> Scenario:

@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str):
-    from .scenario import ScenarioError, load
+    from .core.scenario import ScenarioError, load
 
     try:
         return load(path)
@@ -54,8 +54,8 @@ def _load(path: str):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .engine import Trace
-    from .summary import summary
+    from .core.engine import Trace
+    from .text.summary import summary
 
     scenario = _load(args.scenario)
     text, ok = summary(Trace(scenario))
@@ -64,8 +64,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .atomic import write_atomic
-    from .engine import Trace
+    from .core.atomic import write_atomic
+    from .core.engine import Trace
     from .transcript import FORMATS, Options, render
 
     if args.format not in FORMATS:
@@ -104,7 +104,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
     _load(scenario_path)  # refuse a bad file with the one-line error before any screen
-    from .app import make_app
+    from .tui.app import make_app
 
     app = make_app(scenario_path)
     app.run()

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bpdebug.app import KEYS, DebuggerApp, make_app
-from bpdebug.engine import Trace
-from bpdebug.narrate import fmt, narrate, wrap
-from bpdebug.scenario import ScenarioError, load
-from bpdebug.widgets.derivation_panel import DerivationPanel
-from bpdebug.widgets.params_table import ParamsTable
-from bpdebug.widgets.status import StatusBar
-from bpdebug.widgets.step_panel import StepPanel
+from bpdebug.tui.app import KEYS, DebuggerApp, make_app
+from bpdebug.core.engine import Trace
+from bpdebug.text.narrate import fmt, narrate, wrap
+from bpdebug.core.scenario import ScenarioError, load
+from bpdebug.tui.widgets.derivation_panel import DerivationPanel
+from bpdebug.tui.widgets.params_table import ParamsTable
+from bpdebug.tui.widgets.status import StatusBar
+from bpdebug.tui.widgets.step_panel import StepPanel
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOG = ROOT / "scenarios" / "blog.toml"
@@ -318,7 +318,7 @@ async def test_small_terminal_hides_the_side_panels():
 
 
 async def test_a_network_too_wide_to_draw_shows_the_selected_connection_with_all_digits():
-    from bpdebug.widgets.network import NetworkView
+    from bpdebug.tui.widgets.network import NetworkView
 
     app = make_app(ROOT / "scenarios" / "deep.toml")  # 3-4-4-1: four layers do not fit beside the table
     async with app.run_test(size=SIZE) as pilot:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bpdebug.app import make_app
+from bpdebug.tui.app import make_app
 
 BLOG = Path(__file__).resolve().parent.parent / "scenarios" / "blog.toml"
 

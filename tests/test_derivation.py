@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from bpdebug import derivation
 from bpdebug.derivation import Derivation, derive
-from bpdebug.engine import Trace
-from bpdebug.scenario import Scenario, load, loads
+from bpdebug.core.engine import Trace
+from bpdebug.core.scenario import Scenario, load, loads
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
 RTOL = 1e-12

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bpdebug import cli
-from bpdebug.engine import Network, Trace, compute_pass, step_templates, train
-from bpdebug.params import ParamIndex
-from bpdebug.scenario import load, loads
+from bpdebug.core.engine import Network, Trace, compute_pass, step_templates, train
+from bpdebug.core.params import ParamIndex
+from bpdebug.core.scenario import load, loads
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 LOSSES = ("sse", "half_sse", "mse", "cross_entropy", "binary_cross_entropy")

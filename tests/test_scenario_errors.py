@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bpdebug import cli
-from bpdebug.scenario import ScenarioError, load, loads
+from bpdebug.core.scenario import ScenarioError, load, loads
 
 BASE = """\
 title = "a valid scenario to break"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bpdebug import cli
-from bpdebug.engine import Trace, train
-from bpdebug.scenario import load, loads
+from bpdebug.core.engine import Trace, train
+from bpdebug.core.scenario import load, loads
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 # exit status of `bpdebug check`: the blog records the post's printed figures, most of which do not hold
@@ -46,7 +46,7 @@ def test_bundled_scenario_loads_checks_and_teaches(name, capsys):
 
 def final_outputs(s, epochs):
     """The outputs each example gets with the weights after ``epochs`` epochs, by the fast path."""
-    from bpdebug.engine import Network, batch_loss
+    from bpdebug.core.engine import Network, batch_loss
 
     weights = train(s, epochs).weights
     return batch_loss(Network(s), weights, s.inputs, s.targets)

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from bpdebug import cli
-from bpdebug.engine import Trace
-from bpdebug.scenario import load
+from bpdebug.core.engine import Trace
+from bpdebug.core.scenario import load
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
 BLOG = next(p for p in SCENARIOS if p.name == "blog.toml")
@@ -411,12 +411,12 @@ def test_output_file_is_written_whole(capsys, tmp_path) -> None:
 def test_a_failing_write_leaves_the_old_file(capsys, tmp_path, monkeypatch) -> None:
     target = tmp_path / "blog.md"
     target.write_text("the old transcript\n", encoding="utf-8")
-    import bpdebug.atomic
+    import bpdebug.core.atomic
 
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bpdebug.atomic.os, "fsync", broken_fsync)
+    monkeypatch.setattr(bpdebug.core.atomic.os, "fsync", broken_fsync)
     code, out, err = export(capsys, BLOG, "-o", target)
     assert code == 2
     assert err.count("\n") == 1 and "No space left on device" in err

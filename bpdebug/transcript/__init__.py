@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from ..engine import Trace
+from ..core.engine import Trace
 
 # format name -> module (in this package) holding its render function
 FORMATS: dict[str, str] = {

@@ -20,9 +20,9 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from ..engine import EpochRecord, PassRecord, Trace, train
-from ..params import Param
-from ..scenario import Scenario
+from ..core.engine import EpochRecord, PassRecord, Trace, train
+from ..core.params import Param
+from ..core.scenario import Scenario
 
 if TYPE_CHECKING:
     from . import Options
@@ -261,7 +261,7 @@ def activation_formula(scenario: Scenario, layer: int) -> Math:
     """f(x) of a layer's activation, symbolically."""
     a = scenario.activation(layer)
     if a.expr is not None:
-        from ..formula import parse_formula
+        from ..core.formula import parse_formula
 
         expr = parse_formula(a.expr)
         x = next(iter(s for s in expr.free_symbols if s.name == "x"), X)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..engine import Trace
+from ..core.engine import Trace
 
 if TYPE_CHECKING:
     from . import Options

@@ -14,9 +14,9 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from ..activations import Activation
-from ..engine import Trace
-from ..scenario import Scenario
+from ..core.activations import Activation
+from ..core.engine import Trace
+from ..core.scenario import Scenario
 
 if TYPE_CHECKING:
     from . import Options
@@ -51,7 +51,7 @@ class _Printer(NumPyPrinter):
 def _custom_code(a: Activation) -> tuple[str, str, set[str]]:
     """The custom formula and its SymPy derivative as NumPy expressions in ``x`` (the variable is not
     renamed: a renamed expression may print its terms in another order and round differently)."""
-    from ..formula import parse_formula
+    from ..core.formula import parse_formula
 
     expr = parse_formula(a.expr)
     x = next(iter(s for s in expr.free_symbols if s.name == "x"), sp.Symbol("x", real=True))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
-from ..engine import Trace
+from ..core.engine import Trace
 from .document import Block, Code, Display, Heading, Inline, Math, Paragraph, Table, build
 
 if TYPE_CHECKING:

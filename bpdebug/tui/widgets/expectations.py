@@ -7,8 +7,8 @@ import textwrap
 from textual.content import Content
 from textual.widgets import Static
 
-from ..engine import ExpectationResult
-from ..narrate import fmt, fmt_vector
+from ...core.engine import ExpectationResult
+from ...text.narrate import fmt, fmt_vector
 from . import set_border, set_content
 
 

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Label, Sparkline
 
-from ..narrate import fmt
+from ...text.narrate import fmt
 from . import set_content
 
 

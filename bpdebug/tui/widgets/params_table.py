@@ -12,10 +12,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from ..engine import Step
-from ..narrate import fmt
-from ..params import Param
-from ..scenario import Scenario
+from ...core.engine import Step
+from ...text.narrate import fmt
+from ...core.params import Param
+from ...core.scenario import Scenario
 from . import set_content
 
 PENDING = "…"

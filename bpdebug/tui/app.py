@@ -26,10 +26,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar
 from textual.worker import get_current_worker
 
-from .engine import ExpectationResult, Step, Trace
-from .narrate import default_param, narrate
-from .params import Param
-from .scenario import Scenario, ScenarioError, load
+from ..core.engine import ExpectationResult, Step, Trace
+from ..text.narrate import default_param, narrate
+from ..core.params import Param
+from ..core.scenario import Scenario, ScenarioError, load
 from .widgets import set_border
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
@@ -276,7 +276,7 @@ class DebuggerApp(App[int]):
     def _derive_result(self, step: Step, p: Param, scenario: Scenario) -> list[str] | str:
         """The derivation's text lines, or a one-line reason why there are none."""
         try:
-            from . import derivation
+            from .. import derivation
         except ImportError as exc:
             result: list[str] | str = f"the chain rule is not available ({exc})"
         else:
@@ -435,7 +435,7 @@ class DebuggerApp(App[int]):
         self.step_index = min(candidates)
 
     def action_export(self) -> None:
-        from .transcript import FORMATS
+        from ..transcript import FORMATS
 
         formats = list(FORMATS)
         default = "md" if "md" in formats else formats[0]
@@ -458,8 +458,8 @@ class DebuggerApp(App[int]):
     @work(thread=True, group="export")
     def _export(self, fmt: str, path: str, scenario: Scenario, epochs: int) -> None:
         """Render on a trace of its own (the app's trace stays with the UI thread) and write atomically."""
-        from .atomic import write_atomic
-        from .transcript import Options, render
+        from ..core.atomic import write_atomic
+        from ..transcript import Options, render
 
         try:
             text = render(fmt, Trace(scenario, epochs), Options(epochs))

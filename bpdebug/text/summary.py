@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import ExpectationResult, Trace
+from ..core.engine import ExpectationResult, Trace
 
 
 def fmt_number(v: float) -> str:

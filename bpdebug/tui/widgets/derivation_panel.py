@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from ..narrate import wrap
+from ...text.narrate import wrap
 from . import set_content
 
 PENDING = "…"

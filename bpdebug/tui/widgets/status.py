@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from ..engine import PHASES, Step
+from ...core.engine import PHASES, Step
 from . import set_content
 
 

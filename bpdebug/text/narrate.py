@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Step
-from .params import Param
-from .scenario import Scenario
+from ..core.engine import Step
+from ..core.params import Param
+from ..core.scenario import Scenario
 
 DIGITS = 7  # significant digits, as bpdebug.derivation prints them, so the panels agree digit for digit
 MAX_EXAMPLES_SHOWN = 4  # a batch pass narrates this many examples one by one, then says how many more

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from ..narrate import GIVEN, NEW, NOTE, SYMBOL, Line, Narration, wrap_indent, wrap_points
+from ...text.narrate import GIVEN, NEW, NOTE, SYMBOL, Line, Narration, wrap_indent, wrap_points
 from . import set_border, set_content
 
 # how each narration role looks: what this step computed stands out; notes recede

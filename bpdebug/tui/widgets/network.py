@@ -14,10 +14,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from ..engine import Step
-from ..narrate import fmt, param_connection, unit_name
-from ..params import Param
-from ..scenario import Scenario
+from ...core.engine import Step
+from ...text.narrate import fmt, param_connection, unit_name
+from ...core.params import Param
+from ...core.scenario import Scenario
 from . import set_border, set_content
 
 PENDING = "…"

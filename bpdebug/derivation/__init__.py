@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .params import Param
+from ..core.params import Param
 
 if TYPE_CHECKING:
     import sympy
 
-    from .engine import Step
-    from .scenario import Scenario
+    from ..core.engine import Step
+    from ..core.scenario import Scenario
 
 MAX_FULL_PATHS = 4  # output units up to which a hidden weight's paths are written out in full
 MAX_DELTA_PATHS = 16  # next-layer units up to which the δ form sums explicitly
@@ -153,7 +153,7 @@ def _activation_template(name: str, expr_text: str | None) -> _Template:
         return _template(expr, ("net",), latex_override=r"H\left(" + _MARKERS[0] + r"\right)")
     if name == "linear":
         return _template(sympy.diff(x, x), ())
-    from .formula import parse_formula
+    from ..core.formula import parse_formula
 
     f = parse_formula(expr_text or "")
     xs = next(iter(s for s in f.free_symbols if s.name == "x"), x)

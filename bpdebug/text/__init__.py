@@ -1,0 +1,1 @@
+"""Words and numbers for people: the one number formatter, unit names, step narration, summaries."""

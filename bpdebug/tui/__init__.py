@@ -1,0 +1,1 @@
+"""The Textual debugger: a thin view over a session model."""
