@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
-    e.add_argument("-o", "--output", default=None, metavar="PATH", help="write here (atomically) instead of stdout")
+    e.add_argument("-o", "--output", default=None, metavar="PATH", help="write here instead of stdout (a file is replaced atomically; a device or FIFO is written into)")
     return p
 
 
@@ -64,7 +64,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.atomic import write_atomic
+    from .core.atomic import OutputError, write_output
     from .core.engine import Trace
     from .transcript import FORMATS, Options, render
 
@@ -91,9 +91,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     text = render(args.format, Trace(scenario, epochs), Options(epochs, weights, args.full))
     if args.output:
         try:
-            write_atomic(args.output, text)
-        except OSError as exc:
-            print(f"bpdebug export: -o {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+            write_output(Path(args.output), text, protect=scenario.source_files)
+        except OutputError as exc:
+            print(f"bpdebug export: -o {exc}", file=sys.stderr)
             return EXIT_INVALID
         print(f"wrote {args.output}", file=sys.stderr)
     else:

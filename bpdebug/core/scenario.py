@@ -7,7 +7,9 @@ The format is the contract in SCENARIO-FORMAT.md (version 1). Anything invalid i
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from .params import Param, ParamIndex
 
 DEFAULT_TOLERANCE = 0.0005
 INIT_METHODS = ("uniform", "xavier", "he")
+MAX_FILE_BYTES = 64 * 2**20  # a scenario is text a person writes; beyond this it is not one
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER_QUANTITY = re.compile(r"^([za])(\d+)$")
@@ -84,6 +87,8 @@ class Scenario:
     init: InitSpec | None = None
     expectations: tuple[Expectation, ...] = ()
     params: ParamIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    # every file read to build the run (today: the scenario itself); an export must never overwrite one
+    source_files: tuple[Path, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def n_layers(self) -> int:
@@ -113,22 +118,55 @@ class Scenario:
 # --------------------------------------------------------------------------------------------- loading
 
 def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioError with a one-line message otherwise."""
+    """Read and validate a scenario file; raise ScenarioError with a one-line message otherwise.
+
+    The file is examined before it is read: a FIFO, a device, a socket or a directory is refused (reading a
+    FIFO would wait for a writer forever), and so is a file larger than MAX_FILE_BYTES.
+    """
     path = Path(path)
     shown = str(path)
+    raw = _read_regular(path, shown)
+    return loads(raw, shown, source_files=(path.absolute(),))
+
+
+def _read_regular(path: Path, shown: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is a no-op for a regular file
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ScenarioError(shown, "(file)", "no such file, expected a path to a .toml scenario") from None
     except IsADirectoryError:
         raise ScenarioError(shown, "(file)", "is a directory, expected a .toml scenario file") from None
     except OSError as exc:
-        raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror})") from None
-    return loads(raw, shown)
+        raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError(shown, "(file)", "is a directory, expected a .toml scenario file")
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a character device" if stat.S_ISCHR(st.st_mode)
+                    else "a block device" if stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                    else "not a regular file")
+            raise ScenarioError(shown, "(file)", f"is {kind}, expected a regular .toml scenario file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ScenarioError(shown, "(file)", f"is {st.st_size / 2**20:.0f} MB, expected a scenario of at most "
+                                f"{MAX_FILE_BYTES // 2**20} MB")
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:  # grew while being read
+                raise ScenarioError(shown, "(file)", f"is larger than {MAX_FILE_BYTES // 2**20} MB, expected a "
+                                    f"scenario of at most {MAX_FILE_BYTES // 2**20} MB")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
 
 
-def loads(raw: bytes | str, path: str = "<scenario>") -> Scenario:
-    """Validate scenario text (``path`` is only used in messages)."""
+def loads(raw: bytes | str, path: str = "<scenario>", *, source_files: tuple[Path, ...] = ()) -> Scenario:
+    """Validate scenario text (``path`` is only used in messages; ``source_files`` are the files it came from)."""
     if isinstance(raw, bytes):
         if b"\x00" in raw:
             raise ScenarioError(path, "(file)", "is a binary file, expected a TOML text scenario")
@@ -152,14 +190,14 @@ def loads(raw: bytes | str, path: str = "<scenario>") -> Scenario:
         if m is None and "end of document" in msg:
             line = text.count("\n") + 1
         raise ScenarioError(path, "toml", f"not valid TOML: {msg[:1].lower() + msg[1:]}", line) from None
-    return _Validator(path, text, doc).scenario()
+    return _Validator(path, text, doc, source_files).scenario()
 
 
 # ------------------------------------------------------------------------------------------ validation
 
 class _Validator:
-    def __init__(self, path: str, text: str, doc: dict[str, Any]) -> None:
-        self.path, self.text, self.doc = path, text, doc
+    def __init__(self, path: str, text: str, doc: dict[str, Any], source_files: tuple[Path, ...] = ()) -> None:
+        self.path, self.text, self.doc, self.source_files = path, text, doc, source_files
         self.locator = _Locator(text)
 
     def fail(self, key: tuple[Any, ...] | str, message: str) -> ScenarioError:
@@ -295,7 +333,7 @@ class _Validator:
             path=self.path, title=title, description=description, layers=layers, activations=activations,
             bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=update, frozen=frozen,
             inputs=inputs, targets=targets, weights=weights, init=init, expectations=expectations,
-            params=params,
+            params=params, source_files=self.source_files,
         )
 
     def layers(self, network: dict) -> tuple[int, ...]:
