@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
-    e.add_argument("-o", "--output", default=None, metavar="PATH", help="write here instead of stdout (a file is replaced atomically; a device or FIFO is written into)")
+    e.add_argument("-o", "--output", default=None, metavar="PATH",
+                   help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     return p
 
 

@@ -119,10 +119,8 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, *, protect: It
         raise OutputError(path, f"cannot be examined ({exc.strerror or exc})") from None
 
     if st is None:
-        if os.path.lexists(path):  # a dangling symlink: create its target, keep the link
-            target = Path(os.path.realpath(path))
-        else:
-            target = path
+        # a dangling symlink: create its target, keep the link
+        target = Path(os.path.realpath(path)) if os.path.lexists(path) else path
         _replace_atomically(path, target, None, payload)
         return
 
