@@ -156,15 +156,15 @@ def _read_regular(path: Path, shown: str) -> bytes:
                     else "not a regular file")
             raise ScenarioError(shown, "(file)", f"is {kind}, expected a regular .toml scenario file")
         if st.st_size > MAX_FILE_BYTES:
-            raise ScenarioError(shown, "(file)", f"is {st.st_size / 2**20:.0f} MB, expected a scenario of at most "
-                                f"{MAX_FILE_BYTES // 2**20} MB")
+            raise ScenarioError(shown, "(file)", f"is {st.st_size:,} bytes, expected a scenario of at most "
+                                f"{MAX_FILE_BYTES:,} bytes")
         chunks, total = [], 0
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
             total += len(chunk)
             if total > MAX_FILE_BYTES:  # grew while being read
-                raise ScenarioError(shown, "(file)", f"is larger than {MAX_FILE_BYTES // 2**20} MB, expected a "
-                                    f"scenario of at most {MAX_FILE_BYTES // 2**20} MB")
+                raise ScenarioError(shown, "(file)", f"grew beyond {MAX_FILE_BYTES:,} bytes while being read, "
+                                    f"expected a scenario of at most {MAX_FILE_BYTES:,} bytes")
         return b"".join(chunks)
     except OSError as exc:
         raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror or exc})") from None
