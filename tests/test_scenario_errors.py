@@ -309,6 +309,8 @@ CASES = [
          "'softmax' is built in", "[activations.softmax]"),
     Case("custom-bad-name", edit("[activations.soft]", '[activations."my act"]'), "activations.my act",
          "expected a name of letters, digits and underscores", "my act"),
+    Case("too-many-parameters", edit("layers = [2, 2, 2]", "layers = [2, 1000, 1000, 2]"), "network.layers",
+         "1,006,002 parameters, expected at most 1,000,000", "layers ="),
     # ---- formulas whose value is not a finite real number (SymPy's zoo, nan, I): refused, never a KeyError
     Case("formula-one-over-zero", expr("1/0"), "activations.soft.expr",
          "'1 / 0' is undefined (a division by zero or log(0)), expected a formula finite for real x", "expr"),

@@ -29,6 +29,7 @@ MAX_FILE_BYTES = 64 * 2**20  # a scenario is text a person writes; beyond this i
 MAX_NESTING = 32  # arrays and inline tables inside each other; the format needs 3 (a list of rows in a table)
 _TOO_DEEP = (f"values nested too deeply (arrays or tables more than {MAX_NESTING} levels inside one another), "
              f"expected at most {MAX_NESTING}")
+MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 bytes of names and index
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER_QUANTITY = re.compile(r"^([za])(\d+)$")
@@ -329,6 +330,11 @@ class _Validator:
         bias = network.get("bias", True)
         if not isinstance(bias, bool):
             raise self.fail(("network", "bias"), f"expected true or false, got {_describe(bias)}")
+
+        count = sum(layers[l] * (layers[l - 1] + (1 if bias else 0)) for l in range(1, len(layers)))
+        if count > MAX_PARAMETERS:
+            raise self.fail(("network", "layers"), f"{count:,} parameters, expected at most {MAX_PARAMETERS:,} "
+                            "(every one is named, stepped through and kept per checkpoint)")
 
         customs = self.custom_activations()
         activations = self.activations(network, layers, customs)
