@@ -33,7 +33,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
 }
 WORDS = ("sigmoid", "tanh", "relu", "linear", "softmax", "soft", "sse", "half_sse", "mse", "cross_entropy",
          "binary_cross_entropy", "batch", "online", "uniform", "xavier", "he", "w1", "w5", "b1", "theta1[1,0]",
-         "z2", "a3", "error", "loss", "grad.w5", "w5.after", "x", "")
+         "z2", "a3", "error", "loss", "grad.w5", "w5.after", "x", "", " z2\t", "theta1[1,\x1c0]", "grad. w5")
 HOSTILE = ("\x1b[31mred\x1b[0m", "\x1b]0;title\x07", "line\nbreak", "tab\there", "\u202eevil", "\x9b2J", "\x00",
            "\\", '"', "'''", '"""', "[training]", "# not a comment", "caf\u00e9 \u2202E/\u2202w")
 FORMULAS = ("log(1 + exp(x))", "1/0", "x/0", "log(0)", "1/(x-x)", "sqrt(-1)", "(-1)**0.5", "exp(1000)", "x**4/4",
@@ -213,7 +213,8 @@ def outcome(raw: bytes | str) -> Scenario | ScenarioError:
         assert not CONTROL.search(text), repr(text)
         return exc
     # a loaded scenario carries no control character to a terminal
-    strings = [scenario.title, *(e.source or "" for e in scenario.expectations), *scenario.activation_names]
+    strings = [scenario.title, *(e.source or "" for e in scenario.expectations), *scenario.activation_names,
+               *(e.quantity for e in scenario.expectations), *(a.expr or "" for a in scenario.activations)]
     assert not any(CONTROL.search(s) for s in strings), strings
     assert not CONTROL.search(scenario.description.replace("\n", "").replace("\t", ""))
     return scenario

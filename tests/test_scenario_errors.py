@@ -311,6 +311,8 @@ CASES = [
          "expected a name of letters, digits and underscores", "my act"),
     Case("too-many-parameters", edit("layers = [2, 2, 2]", "layers = [2, 1000, 1000, 2]"), "network.layers",
          "1,006,002 parameters, expected at most 1,000,000", "layers ="),
+    Case("expect-quantity-with-control-character", edit('quantity = "z2"', 'quantity = "theta2[1,\\u001c0]"'),
+         "expect[1].quantity", "contains control characters, expected a quantity such as", 'quantity = "theta2'),
     # ---- formulas whose value is not a finite real number (SymPy's zoo, nan, I): refused, never a KeyError
     Case("formula-one-over-zero", expr("1/0"), "activations.soft.expr",
          "'1 / 0' is undefined (a division by zero or log(0)), expected a formula finite for real x", "expr"),

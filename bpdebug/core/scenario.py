@@ -599,7 +599,10 @@ class _Validator:
                     raise self.fail(base + (k,), "missing, expected " + (
                         "a quantity such as \"z2\", \"loss\" or \"grad.w5\"" if k == "quantity"
                         else "the printed number or list of numbers"))
-            quantity = self.string(entry["quantity"], base + ("quantity",))
+            quantity = self.string(entry["quantity"], base + ("quantity",)).strip()  # shown as the name it is
+            if quantity != strip_controls(quantity):
+                raise self.fail(base + ("quantity",), "contains control characters, expected a quantity such as "
+                                "\"z2\", \"loss\" or \"grad.w5\"")
             kind, layer, param, size = self.quantity(quantity, base + ("quantity",), layers, params)
             raw = entry["value"]
             vkey = base + ("value",)
