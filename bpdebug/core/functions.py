@@ -50,39 +50,39 @@ SymFn = Callable[..., Any]  # builds a SymPy expression from SymPy symbols (SymP
 
 # ------------------------------------------------------------------------------------------ activations
 
-def sigmoid(z):  # type: ignore[no-untyped-def]
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def sigmoid_derivative(z, a):  # type: ignore[no-untyped-def]
+def sigmoid_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return a * (1.0 - a)
 
 
-def tanh(z):  # type: ignore[no-untyped-def]
+def tanh(z: np.ndarray) -> np.ndarray:
     return np.tanh(z)
 
 
-def tanh_derivative(z, a):  # type: ignore[no-untyped-def]
+def tanh_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return 1.0 - a * a
 
 
-def relu(z):  # type: ignore[no-untyped-def]
+def relu(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0.0)
 
 
-def relu_derivative(z, a):  # type: ignore[no-untyped-def]
+def relu_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (z > 0).astype(float)
 
 
-def linear(z):  # type: ignore[no-untyped-def]
+def linear(z: np.ndarray) -> np.ndarray:
     return z + 0.0
 
 
-def linear_derivative(z, a):  # type: ignore[no-untyped-def]
+def linear_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.ones_like(z)
 
 
-def softmax(z):  # type: ignore[no-untyped-def]
+def softmax(z: np.ndarray) -> np.ndarray:
     shifted = np.exp(z - z.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
@@ -101,6 +101,7 @@ class Activation:
     net_form: SymFn | None = field(default=None, repr=False, compare=False)  # net -> f' when SymPy's is not it
     symbol: str = ""  # text: σ, tanh, relu
     latex: str = ""  # LaTeX: \sigma, \tanh, \operatorname{relu}
+    formula: str = ""  # the function in text, for notes: σ(z) = 1/(1 + e^−z)
     expr: str | None = None  # the formula of a custom activation, as written in the scenario
     code: str = field(default="", repr=False, compare=False)  # source of function and derivative
 
@@ -132,66 +133,67 @@ def _sp() -> Any:
 BUILTIN_ACTIVATIONS: tuple[Activation, ...] = (
     Activation("sigmoid", sigmoid, sigmoid_derivative, lambda x: 1 / (1 + _sp().exp(-x)),
                out_form=lambda a: _sp().Mul(a, _sp().Add(1, -a, evaluate=False), evaluate=False),
-               symbol="σ", latex=r"\sigma"),
+               symbol="σ", latex=r"\sigma", formula="σ(z) = 1 / (1 + e^−z)"),
     Activation("tanh", tanh, tanh_derivative, lambda x: _sp().tanh(x),
                out_form=lambda a: _sp().Add(1, -a**2, evaluate=False), symbol="tanh", latex=r"\tanh"),
     Activation("relu", relu, relu_derivative, lambda x: _sp().Max(0, x),
                net_form=lambda n: _sp().Heaviside(n, 0),  # the engine takes 0 at net = 0
-               symbol="relu", latex=r"\operatorname{relu}"),
-    Activation("linear", linear, linear_derivative, lambda x: x, symbol="id", latex=r"\operatorname{id}"),
+               symbol="relu", latex=r"\operatorname{relu}", formula="relu(z) = max(0, z)"),
+    Activation("linear", linear, linear_derivative, lambda x: x, symbol="id", latex=r"\operatorname{id}",
+               formula="id(z) = z"),
     Activation("softmax", softmax, None, None, symbol="softmax", latex=r"\operatorname{softmax}"),
 )
 
 
 # ------------------------------------------------------------------------------------------------ losses
 
-def sum_over_examples(terms):  # type: ignore[no-untyped-def]
+def sum_over_examples(terms: np.ndarray) -> float:
     """Each example's sum of error terms, summed over the examples."""
     return float(terms.sum(axis=1).sum())
 
 
-def mean_over_examples(terms):  # type: ignore[no-untyped-def]
+def mean_over_examples(terms: np.ndarray) -> float:
     """Each example's sum of error terms, averaged over the examples."""
     return float(terms.sum(axis=1).mean())
 
 
-def sse_terms(o, t):  # type: ignore[no-untyped-def]
+def sse_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (t - o) ** 2
 
 
-def sse_grad(o, t):  # type: ignore[no-untyped-def]
+def sse_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return 2.0 * (o - t)
 
 
-def half_sse_terms(o, t):  # type: ignore[no-untyped-def]
+def half_sse_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return 0.5 * (t - o) ** 2
 
 
-def half_sse_grad(o, t):  # type: ignore[no-untyped-def]
+def half_sse_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return o - t
 
 
-def mse_terms(o, t):  # type: ignore[no-untyped-def]
+def mse_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (t - o) ** 2 / o.shape[1]
 
 
-def mse_grad(o, t):  # type: ignore[no-untyped-def]
+def mse_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return 2.0 * (o - t) / o.shape[1] / o.shape[0]
 
 
-def cross_entropy_terms(o, t):  # type: ignore[no-untyped-def]
+def cross_entropy_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return -t * np.log(o)
 
 
-def cross_entropy_grad(o, t):  # type: ignore[no-untyped-def]
+def cross_entropy_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return -t / o / o.shape[0]
 
 
-def binary_cross_entropy_terms(o, t):  # type: ignore[no-untyped-def]
+def binary_cross_entropy_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return -(t * np.log(o) + (1.0 - t) * np.log(1.0 - o))
 
 
-def binary_cross_entropy_grad(o, t):  # type: ignore[no-untyped-def]
+def binary_cross_entropy_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (-t / o + (1.0 - t) / (1.0 - o)) / o.shape[0]
 
 
@@ -340,7 +342,7 @@ def custom(name: str, expr_text: str) -> Activation:
     exec(compile(code, f"<activation {name}>", "exec"), namespace)  # noqa: S102 - our own printed formula
     return Activation(name, namespace[ident], namespace[f"{ident}_derivative"],
                       lambda arg: expr.xreplace({x: arg}), symbol=name, latex=rf"\operatorname{{{_latex_name(name)}}}",
-                      expr=expr_text, code=code)
+                      formula=f"{name}(x) = {expr_text}", expr=expr_text, code=code)
 
 
 def _latex_name(name: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 import sympy
 
 from ..core.params import Param
-from . import printing, templates
+from ..text import printing
+from . import templates
 from .naming import Name, Names, partial, with_example
 from .shapes import FD, Shape, paths, short_name
 from .templates import Template
@@ -72,7 +73,7 @@ def factor_spec(shape: Shape, names: Names, fd: FD, p: Param) -> FactorSpec:
     if kind == "dsoftmax":
         m, k = fd[1], fd[2]
         diag, off = templates.softmax_templates()
-        bases = (out(L, m),) if m == k else (out(L, m), out(L, k))
+        bases: tuple[Base, ...] = (out(L, m),) if m == k else (out(L, m), out(L, k))
         return FactorSpec(names.out(L, m), names.net(L, k), diag if m == k else off, bases, f"delta{L}")
     if kind == "dE_dnet_ce":
         k = fd[1]

@@ -13,7 +13,7 @@ import numpy as np
 import sympy
 
 from ..core.params import Param
-from .chain import FactorSpec, SymFactor, Symbolic, product, sym_factor, symbolic, total
+from .chain import FactorSpec, Symbolic, SymFactor, product, sym_factor, symbolic, total
 from .naming import Names
 from .results import Derivation, Factor
 from .shapes import FD, Shape, shape_of

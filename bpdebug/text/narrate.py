@@ -2,13 +2,14 @@
 
 Terminal-free: :func:`narrate` turns a :class:`~bpdebug.engine.Step` into lines of :class:`Span` values
 (plain text tagged with a *role*), so the app can style them and transcripts can print them as they are.
-Every number comes from the step (``Step.value``) or the scenario's activation functions; nothing from a
-later step is read, so a narration never shows numbers from the future.
+Every number comes from the step (``Step.value``) or the scenario's activation functions, and is written by
+:mod:`bpdebug.text.numbers`; nothing from a later step is read, so a narration never shows numbers from
+the future.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,14 +17,12 @@ import numpy as np
 from ..core.engine import Step
 from ..core.params import Param
 from ..core.scenario import Scenario
+from . import naming, numbers
 
-DIGITS = 7  # significant digits, as bpdebug.derivation prints them, so the panels agree digit for digit
 MAX_EXAMPLES_SHOWN = 4  # a batch pass narrates this many examples one by one, then says how many more
 
 # roles a Span can have (the app maps each to a style)
 PLAIN, SYMBOL, GIVEN, NEW, NOTE = "plain", "symbol", "given", "new", "note"
-
-_ACTIVATION_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "linear": "id", "softmax": "softmax"}
 
 
 @dataclass(frozen=True)
@@ -52,26 +51,9 @@ class Narration:
 
 # ------------------------------------------------------------------------------------------ formatting
 
-def fmt(x: float, digits: int = DIGITS) -> str:
-    """A number as the derivations write it: 7 significant digits, a true minus sign, ``1.5e-5`` when tiny."""
-    text = f"{float(x):.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    if text == "-0":
-        text = "0"
-    return "−" + text[1:] if text.startswith("-") else text
-
-
-def fmt_vector(values: Iterable[float]) -> str:
-    """``[0.345 0.975]``: a vector the way the text prints it."""
-    return "[" + " ".join(fmt(v) for v in values) + "]"
-
-
-def fmt_matrix(m: np.ndarray) -> str:
-    """``[[0.1 0.2 0.3] [0.4 0.5 0.6]]``: a matrix on one line, rows in brackets."""
-    return "[" + " ".join(fmt_vector(row) for row in np.atleast_2d(m)) + "]"
-
+fmt = numbers.number  # the one number formatter, under the name the views know
+fmt_vector = numbers.vector
+fmt_matrix = numbers.matrix
 
 _BREAKS = (" = ", " · ", " + ", " − ", " ⊙ ", " ⊗ ", "] [", " ")
 
@@ -116,20 +98,8 @@ def wrap(text: str, width: int) -> list[str]:
 # --------------------------------------------------------------------------------------------- naming
 
 def unit_name(layers: Sequence[int], layer: int, unit: int) -> str:
-    """The text's name of unit ``unit`` (1-based) of ``layer``: i1 (input), h1 (hidden), o1 (output).
-
-    The same names as the derivations (out_h1, net_o1); with more than one hidden layer a hidden unit
-    carries its hidden layer's number: ``h1_1``, ``h2_1``.
-    """
-    if unit == 0:
-        return "bias"
-    if layer == 1:
-        return f"i{unit}"
-    if layer == len(layers):
-        return f"o{unit}"
-    if len(layers) > 3:
-        return f"h{layer - 1}_{unit}"
-    return f"h{unit}"
+    """The text's name of unit ``unit`` (1-based; 0 = the bias unit) of ``layer``: i1, h1, o1, h2_1."""
+    return naming.unit(len(layers), layer, unit)
 
 
 def param_connection(scenario: Scenario, p: Param) -> str:
@@ -150,23 +120,8 @@ def default_param(scenario: Scenario) -> Param:
 
 def activation_symbol(scenario: Scenario, layer: int) -> str:
     """σ, tanh, relu … the function applied at ``layer``; a custom activation by its name."""
-    name = scenario.activation(layer).name
-    return _ACTIVATION_SYMBOL.get(name, name)
-
-
-# ------------------------------------------------------------------------------------------- position
-
-def position(step: Step, steps_per_pass: int) -> dict[str, str]:
-    """Where a step is, in words: epoch, example, phase, step k of n, pass position."""
-    example = "all (batch)" if step.example is None else str(step.example)
-    return {
-        "epoch": str(step.epoch),
-        "example": example,
-        "phase": step.phase,
-        "step": f"{step.index + 1} of {step.total}",
-        "in_pass": f"{step.template.position + 1}/{steps_per_pass}",
-        "title": step.title,
-    }
+    a = scenario.activation(layer)
+    return a.symbol or a.name
 
 
 # ------------------------------------------------------------------------------------------ narration
@@ -231,10 +186,8 @@ def _a_lines(step: Step, s: Scenario) -> list[Line]:
     z, a = step.value(f"z{l}"), step.value(f"a{l}")
     act = s.activation(l)
     lines: list[Line] = [(Span(f"a{l} = {f}(z{l})", SYMBOL),)]
-    if act.expr:
-        lines[0] += (Span(f"   {act.name}(x) = {act.expr}", NOTE),)
-    elif act.name == "sigmoid":
-        lines[0] += (Span("   σ(z) = 1 / (1 + e^−z), element by element", NOTE),)
+    if act.formula:
+        lines[0] += (Span(f"   {act.formula}, element by element", NOTE),)
     rows, more = _rows(step)
     for r in rows:
         lines.append((_lead(step, r), Span(f"{f}("), Span(fmt_vector(z[r]), GIVEN), Span(")")))
@@ -266,7 +219,8 @@ def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
     act = s.activation(l)
     if act.derivative is None:
         return None
-    return act.derivative(step.value(f"z{l}"), step.value(f"a{l}"))
+    with np.errstate(all="ignore"):
+        return act.derivative(step.value(f"z{l}"), step.value(f"a{l}"))
 
 
 def _delta_lines(step: Step, s: Scenario) -> list[Line]:

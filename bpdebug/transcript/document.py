@@ -10,6 +10,7 @@ the chain rules come from :func:`bpdebug.derivation.derive`.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,14 +21,15 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from ..core.engine import EpochRecord, PassRecord, Trace, train
+from ..core.engine import EpochRecord, PassRecord, Trace
+from ..core.functions import Activation
 from ..core.params import Param
 from ..core.scenario import Scenario
+from ..text import numbers
 
 if TYPE_CHECKING:
     from . import Options
 
-DIGITS = 7  # significant digits of every number shown (the JSON and py transcripts keep full precision)
 ALL_PARAMS_LIMIT = 24  # up to this many parameters, every chain rule is written out by default
 PER_LAYER = (2, 1)  # otherwise: the first 2 weights and the first bias of each weight matrix
 MATRIX_ROWS, MATRIX_COLS = 6, 6  # larger matrices are shown with their first and last rows/columns
@@ -101,29 +103,12 @@ def para(*parts: Inline) -> Paragraph:
 # ----------------------------------------------------------------------------------------------- numbers
 
 def number_text(v: float) -> str:
-    """``DIGITS`` significant digits, plain; ``-0`` shown as ``0``."""
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    s = f"{v + 0.0:.{DIGITS}g}"
-    if "e" in s:
-        mantissa, exponent = s.split("e")
-        return f"{mantissa}e{int(exponent)}"
-    return "0" if s == "-0" else s
+    """A number as the text transcript writes it (ASCII minus, as SymPy's pretty printer writes operators)."""
+    return numbers.number(v, minus="-")
 
 
 def number_latex(v: float) -> str:
-    s = number_text(v)
-    if s == "nan":
-        return r"\mathrm{NaN}"
-    if s.endswith("inf"):
-        return s.replace("inf", r"\infty")
-    if "e" in s:
-        mantissa, exponent = s.split("e")
-        return rf"{mantissa} \cdot 10^{{{exponent}}}"
-    return s
+    return numbers.number_latex(v)
 
 
 def num(v: float) -> Math:
@@ -257,48 +242,39 @@ def _partial(of: str, by: sp.Basic) -> tuple[str, str]:
 X = sp.Symbol("x")
 
 
-def activation_formula(scenario: Scenario, layer: int) -> Math:
-    """f(x) of a layer's activation, symbolically."""
-    a = scenario.activation(layer)
-    if a.expr is not None:
-        from ..core.formula import parse_formula
+def _function_name(a: Activation) -> str:
+    """The activation's symbol as a SymPy function name (σ as ``sigma``, so LaTeX gets ``\\sigma``)."""
+    name = a.symbol or a.name
+    if len(name) == 1 and not name.isascii():
+        return unicodedata.name(name).split()[-1].lower()
+    return name
 
-        expr = parse_formula(a.expr)
-        x = next(iter(s for s in expr.free_symbols if s.name == "x"), X)
-        return sym(sp.Eq(sp.Function(a.name)(x), expr, evaluate=False))
-    if a.name == "sigmoid":
-        return sym(sp.Eq(sp.Function("sigma")(X), 1 / (1 + sp.exp(-X)), evaluate=False))
-    if a.name == "tanh":
-        return sym(sp.Eq(sp.Function("f")(X), sp.tanh(X), evaluate=False))
-    if a.name == "relu":
-        return sym(sp.Eq(sp.Function("relu")(X), sp.Max(0, X), evaluate=False))
-    if a.name == "linear":
-        return sym(sp.Eq(sp.Function("f")(X), X, evaluate=False))
-    # softmax, written per output unit k of K
-    k, j, K = sp.symbols("k j K", integer=True, positive=True)
-    xs = sp.IndexedBase("x")
-    return sym(sp.Eq(sp.Indexed(sp.IndexedBase("softmax"), k),
-                     sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, K)), evaluate=False))
+
+def activation_formula(scenario: Scenario, layer: int) -> Math:
+    """f(x) of a layer's activation, symbolically, from the registry's entry."""
+    a = scenario.activation(layer)
+    expr = a.sympy(X)
+    if expr is None:  # softmax, written per output unit k of K
+        k, j, K = sp.symbols("k j K", integer=True, positive=True)
+        xs = sp.IndexedBase("x")
+        return sym(sp.Eq(sp.Indexed(sp.IndexedBase("softmax"), k),
+                         sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, K)), evaluate=False))
+    name = _function_name(a)
+    call = sp.Function("f" if getattr(expr, "func", None) is getattr(sp, name, None) else name)(X)
+    return sym(sp.Eq(call, expr, evaluate=False))
 
 
 def activation_call(scenario: Scenario, layer: int, arg: sp.Basic) -> sp.Basic:
-    a = scenario.activation(layer)
-    name = {"sigmoid": "sigma"}.get(a.name, a.name)
-    return sp.Function(name)(arg)
+    return sp.Function(_function_name(scenario.activation(layer)))(arg)
 
 
 def loss_term_formula(scenario: Scenario) -> tuple[Math, str]:
-    """The per-output error term E_k = … and how a batch combines examples, in words."""
+    """The per-output error term E_k = … (the registry's) and how a batch combines examples, in words."""
     t, o, K = sp.Symbol("t_k"), sp.Symbol("o_k"), sp.Symbol("K")
-    term = {
-        "sse": (t - o) ** 2,
-        "half_sse": sp.Mul(sp.Rational(1, 2), (t - o) ** 2, evaluate=False),
-        "mse": (t - o) ** 2 / K,
-        "cross_entropy": -t * sp.log(o),
-        "binary_cross_entropy": -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
-    }[scenario.loss.name]
-    combine = "summed" if scenario.loss.reduction == "sum" else "averaged"
-    return sym(sp.Eq(sp.Symbol("E_k"), term, evaluate=False)), combine
+    loss = scenario.loss
+    assert loss.term is not None
+    combine = "summed" if loss.reduction == "sum" else "averaged"
+    return sym(sp.Eq(sp.Symbol("E_k"), loss.term(o, t, K), evaluate=False)), combine
 
 
 # ----------------------------------------------------------------------------------------- the selection
@@ -620,8 +596,7 @@ def _cut(items: list, limit: int) -> list:
 
 
 def _loss_table(trace: Trace, epochs: int) -> list[Block]:
-    # the fast path: bit-identical to the steps, and linear in the epochs however many there are
-    losses = train(trace.scenario, epochs, net=trace.net).losses
+    losses = trace.loss_history(epochs)  # the fast path: bit-identical to the steps
     b: list[Block] = [Heading(2, "Loss per epoch")]
     if epochs <= LOSS_ROWS:
         shown = list(range(1, epochs + 1))

@@ -16,6 +16,7 @@ WIDTH = 100  # paragraphs are wrapped here
 TABLE_WIDTH = 120  # tables wider than this are written as records, one per row
 INDENT = "    "
 _NBSP = "\u00a0"
+UNDERLINES = "=-~."  # heading levels 1, 2, 3, 4 and deeper
 
 
 def _cell(part: Inline) -> str:
@@ -85,10 +86,9 @@ def _table(block: Table) -> str:
 
 
 def _block(block: Block) -> str:
-    if isinstance(block, Heading):
-        if block.level <= 2:
-            return f"{block.text}\n{('=' if block.level == 1 else '-') * len(block.text)}"
-        return f"{'#' * (block.level - 1)} {block.text}"
+    if isinstance(block, Heading):  # every level underlined, each with its own rule
+        rule = UNDERLINES[min(block.level, len(UNDERLINES)) - 1]
+        return f"{block.text}\n{rule * len(block.text)}"
     if isinstance(block, Paragraph):
         return _paragraph(block.parts)
     if isinstance(block, Display):
