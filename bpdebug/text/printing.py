@@ -112,6 +112,9 @@ class TextPrinter(StrPrinter):
     def _print_Heaviside(self, expr: Any) -> str:
         return f"step({self._print(expr.args[0])})"
 
+    def _print_Abs(self, expr: Any) -> str:
+        return f"|{self._print(expr.args[0])}|"
+
     def _print_Integer(self, expr: Any) -> str:
         return MINUS + str(-expr.p) if expr.p < 0 else str(expr.p)
 
