@@ -21,7 +21,7 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from ..core.engine import EpochRecord, PassRecord, Trace
+from ..core.engine import Divergence, EpochRecord, PassRecord, Trace
 from ..core.functions import Activation
 from ..core.params import Param
 from ..core.scenario import Scenario
@@ -314,8 +314,10 @@ def build(trace: Trace, options: Options) -> Document:
         b.append(para(s.description))
     b += _network(s)
     b += _data(s)
-    full = set(range(1, epochs + 1)) if options.full else {1, epochs}
-    for e in range(1, epochs + 1):
+    diverged = trace.divergence(epochs)
+    finite = epochs if diverged is None else diverged.epoch - 1  # epochs whose every number is finite
+    full = set(range(1, finite + 1)) if options.full else {1, finite} - {0}
+    for e in range(1, finite + 1):
         if e in full:
             b += _epoch(trace, trace.epoch(e), chosen, note)
         elif e - 1 in full:
@@ -323,11 +325,23 @@ def build(trace: Trace, options: Options) -> Document:
             b.append(Heading(2, f"Epochs {e} to {last - 1}" if last - 1 > e else f"Epoch {e}"))
             b.append(para("Computed the same way; their losses are in the table below (use --full to write "
                           "every epoch out)."))
-    if epochs > 1:
-        b += _loss_table(trace, epochs)
-    b += _after(trace, epochs)
+    if finite > 1:
+        b += _loss_table(trace, finite)
+    if diverged is not None:
+        b += _divergence(diverged)
+    else:
+        b += _after(trace, epochs)
     b += _expectations(trace)
     return Document(s.title, tuple(b))
+
+
+def _divergence(d: Divergence) -> list[Block]:
+    """Where the run stops being finite: the transcript says so and stops there."""
+    return [Heading(2, f"Epoch {d.epoch}: the numbers stop being finite"),
+            para(f"The run stops being finite at {d.describe()}. Every number after it is inf or nan, so the "
+                 "transcript stops here; the epochs above are computed exactly as the engine does."),
+            para("A smaller learning rate, smaller starting weights or inputs, or a loss that suits the output "
+                 "activation usually keep the numbers finite.")]
 
 
 def _s(n: int) -> str:
@@ -596,7 +610,6 @@ def _cut(items: list, limit: int) -> list:
 
 
 def _loss_table(trace: Trace, epochs: int) -> list[Block]:
-    losses = trace.loss_history(epochs)  # the fast path: bit-identical to the steps
     b: list[Block] = [Heading(2, "Loss per epoch")]
     if epochs <= LOSS_ROWS:
         shown = list(range(1, epochs + 1))
@@ -606,7 +619,7 @@ def _loss_table(trace: Trace, epochs: int) -> list[Block]:
         shown = sorted(set(range(1, epochs + 1, stride)) | set(range(1, 6)) | {epochs})
         b.append(para(f"The loss of every {stride}th epoch before its first update (the first five and the last "
                       "too; the json transcript has every epoch):"))
-    b.append(Table(("epoch", "loss"), tuple((str(e), num(losses[e - 1])) for e in shown), "rr"))
+    b.append(Table(("epoch", "loss"), tuple((str(e), num(trace.loss(e))) for e in shown), "rr"))
     return b
 
 
@@ -634,7 +647,9 @@ def _expectations(trace: Trace) -> list[Block]:
     for r in results:
         e = r.expectation
         where = f"epoch {e.epoch}" + (f", example {e.example}" if trace.scenario.n_examples > 1 else "")
-        computed = num(r.computed[0]) if e.scalar else values(r.computed)
+        computed: Inline = num(r.computed[0]) if e.scalar else values(r.computed)
+        if not all(math.isfinite(v) for v in r.computed):
+            computed = "not finite: the run diverged"
         rows.append((Code(e.quantity), where, printed_value(e.value, e.scalar), computed,
                      "yes" if r.holds else "no", e.source or ""))
     b.append(Table(("quantity", "where", "printed", "computed", "holds", "source"), tuple(rows), "llrrlp"))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core import engine
+from ..core import compute
 from ..core.engine import Trace
 from ..core.functions import Activation, modules_of
 from ..core.scenario import Scenario
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from . import Options
 
 # what the script pastes of the engine, in order (everything compute_pass needs but the network)
-ENGINE_CODE = (engine.PassNumbers, engine.forward, engine.compute_pass, engine.batch_loss)
+ENGINE_CODE = (compute.PassNumbers, compute.forward, compute.output_delta, compute.hidden_delta, compute.gradient,
+               compute.update, compute.compute_pass, compute.batch_loss)
 
 
 def _matrix(a: np.ndarray, indent: str) -> str:
@@ -50,8 +51,9 @@ def _doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', "'''")
 
 
-def _header(s: Scenario, epochs: int, imports: set[str]) -> list[str]:
+def _header(s: Scenario, epochs: int, imports: set[str], diverged: str | None) -> list[str]:
     cmd = f"bpdebug export {s.path} --format py --epochs {epochs}"
+    stops = ["", f"The numbers stop being finite at {_doc(diverged)}: the script stops there."] if diverged else []
     return [
         "#!/usr/bin/env python3",
         f'"""{_doc(s.title)}',
@@ -59,6 +61,7 @@ def _header(s: Scenario, epochs: int, imports: set[str]) -> list[str]:
         f"Training reproduced with NumPy only; written by `{_doc(cmd)}`.",
         "Change anything below (weights, data, learning rate, activations, epochs) and run it again.",
         "It prints the loss of each epoch (before its first update) and the parameters after the last one.",
+        *stops,
         '"""',
         "",
         "from __future__ import annotations",
@@ -108,18 +111,26 @@ def _data(s: Scenario, epochs: int) -> list[str]:
 
 
 _MAIN = '''
+def finite(loss, weights):
+    return bool(np.isfinite(loss)) and all(bool(np.isfinite(w).all()) for w in weights)
+
+
 def main():
     weights = tuple(np.array(w) for w in THETA)
-    for epoch in range(1, EPOCHS + 1):
-        if UPDATE == "batch":
-            numbers = compute_pass(NET, weights, INPUTS, TARGETS)
-            loss, weights = numbers.loss, numbers.weights_after
-        else:
-            loss = batch_loss(NET, weights, INPUTS, TARGETS)[0]
-            for i in range(INPUTS.shape[0]):
-                weights = compute_pass(NET, weights, INPUTS[i:i + 1], TARGETS[i:i + 1]).weights_after
-        print(f"epoch {epoch} loss {loss!r}")
-    final = batch_loss(NET, weights, INPUTS, TARGETS)[0]
+    with np.errstate(all="ignore"):  # a run that stops being finite is reported below, without warnings
+        for epoch in range(1, EPOCHS + 1):
+            if UPDATE == "batch":
+                numbers = compute_pass(NET, weights, INPUTS, TARGETS)
+                loss, weights = numbers.loss, numbers.weights_after
+            else:
+                loss = batch_loss(NET, weights, INPUTS, TARGETS)[0]
+                for i in range(INPUTS.shape[0]):
+                    weights = compute_pass(NET, weights, INPUTS[i:i + 1], TARGETS[i:i + 1]).weights_after
+            print(f"epoch {epoch} loss {loss!r}")
+            if not finite(loss, weights):
+                print(f"stopped: the numbers stop being finite in epoch {epoch}")
+                return
+        final = batch_loss(NET, weights, INPUTS, TARGETS)[0]
     print(f"final loss {final!r}")
     for name, m, i, j in PARAMETERS:
         print(f"{name} {float(weights[m][i, j])!r}")
@@ -137,7 +148,8 @@ def script(trace: Trace, epochs: int) -> str:
     functions = [a.source for a in acts] + [s.loss.source]
     imports = set().union(*(modules_of(code) for code in functions))
     loss = s.loss
-    lines = _header(s, epochs, imports) + _data(s, epochs)
+    diverged = trace.divergence(epochs)
+    lines = _header(s, epochs, imports, diverged.describe() if diverged else None) + _data(s, epochs)
     lines += ["# ---- the activations and the loss: the functions the engine runs", "", ""]
     lines.append("\n\n".join(functions))
     lines += ["", "# ---- one pass of the engine: forward, error, backward, gradients, update", "", ""]
