@@ -34,8 +34,8 @@ def freeze_cache() -> None:
     """Move everything alive now (the symbolic caches above all) out of the garbage collector's sight.
 
     With about a million SymPy objects cached, every full collection walks them all: 250-565 ms pauses
-    measured in a derivation. Objects built since are collected as usual; call this after building a
-    large cache (the app does after a derivation that filled it)."""
+    measured in a derivation. :func:`derive` does this itself each time the cache has grown by
+    :data:`~.derive.FREEZE_AFTER` factors; objects built since are collected as usual."""
     gc.freeze()
 
 

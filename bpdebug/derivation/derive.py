@@ -6,6 +6,7 @@ yet stays pending (``None``) and no number from the future can leak into a view.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,28 @@ from .shapes import FD, Shape, shape_of
 if TYPE_CHECKING:
     from ..core.engine import Step
     from ..core.scenario import Scenario
+
+FREEZE_AFTER = 10_000  # cached factors built since the last gc.freeze() that trigger the next one
+
+
+@dataclass
+class _Frozen:
+    factors: int = 0  # the factor cache's size at the last freeze
+
+
+_FROZEN = _Frozen()
+
+
+def _keep_cache_out_of_gc() -> None:
+    """Once the symbolic cache has grown by :data:`FREEZE_AFTER` factors, move everything alive out of the
+    garbage collector's sight (``gc.freeze``): with about a million SymPy objects cached, a full collection
+    paused derivations for 250-565 ms. Evicted entries are still freed by reference counting."""
+    size = sym_factor.cache_info().currsize
+    if size - _FROZEN.factors >= FREEZE_AFTER:
+        gc.freeze()
+        _FROZEN.factors = size
+    elif size < _FROZEN.factors:  # the cache was cleared
+        _FROZEN.factors = size
 
 
 @dataclass
@@ -67,6 +90,7 @@ def derive(step: Step, param: Param | str, names: str = "text", scenario: Scenar
     p = scenario.params.get(param) if isinstance(param, str) else param
     shape = shape_of(scenario)
     sym = symbolic(shape, p, names)
+    _keep_cache_out_of_gc()
     N = step.record.numbers.a[1].shape[0]
     if shape.n_examples != N:
         raise ValueError(f"step {step.index} has {N} examples per pass, the scenario {shape.n_examples}")
