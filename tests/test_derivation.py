@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpdebug import derivation
-from bpdebug.derivation import Derivation, derive
 from bpdebug.core.engine import Network, Trace, batch_loss
 from bpdebug.core.scenario import Scenario, load, loads
+from bpdebug.derivation import Derivation, derive
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
 RTOL = 1e-12

@@ -97,6 +97,7 @@ def test_softsign_trains_and_derives_from_one_entry(softsign_scenario: Path) -> 
         fd = finite_difference(s, p.layer, p.row, p.col)
         d = derive(step, p, scenario=s)
         assert d.value is not None and d.value == pytest.approx(fd, rel=1e-6, abs=1e-9), p.short
+        assert d.substituted is not None
         assert float(d.substituted.doit()) == pytest.approx(fd, rel=1e-6, abs=1e-9), p.short
     w1 = derive(step, "w1", scenario=s)
     assert any("softsign" in line or "Abs" in line or "|" in line for line in w1.text_lines()) or w1.terms
@@ -163,7 +164,7 @@ def _source(obj: object) -> str:
 def test_py_export_functions_are_the_registry_and_engine_source(name: str) -> None:
     s = load(ROOT / "scenarios" / f"{name}.toml")
     defined = _definitions(render("py", Trace(s), Options(epochs=1)))
-    expected = {a.function.__name__: a.function for a in s.activations}
+    expected: dict[str, object] = {a.function.__name__: a.function for a in s.activations}
     expected |= {a.derivative.__name__: a.derivative for a in s.activations if a.derivative is not None}
     expected |= {f.__name__: f for f in (s.loss.terms, s.loss.grad, s.loss.combine)}
     expected |= {c.__name__: c for c in ENGINE_CODE}

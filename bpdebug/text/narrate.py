@@ -145,6 +145,17 @@ def narrate(step: Step, scenario: Scenario) -> Narration:
     return Narration(heading, tuple(lines))
 
 
+def _array(step: Step, name: str) -> np.ndarray:
+    """A quantity of the step as an array (the loss as a 0-d one)."""
+    return np.asarray(step.value(name))
+
+
+def _layer(step: Step) -> int:
+    """The layer of a z, a, delta or gradient step."""
+    assert step.layer is not None, f"a {step.kind} step has no layer"
+    return step.layer
+
+
 def _rows(step: Step) -> tuple[list[int], int]:
     """Which rows (examples) of the pass to narrate one by one, and how many are left out."""
     n = len(step.record.rows)
@@ -167,8 +178,8 @@ def _with_bias(scenario: Scenario, v: np.ndarray) -> str:
 
 
 def _z_lines(step: Step, s: Scenario) -> list[Line]:
-    l = step.layer
-    theta, a_prev, z = step.value(f"theta{l - 1}"), step.value(f"a{l - 1}"), step.value(f"z{l}")
+    l = _layer(step)
+    theta, a_prev, z = _array(step, f"theta{l - 1}"), _array(step, f"a{l - 1}"), _array(step, f"z{l}")
     a_name = "x" if l == 2 else f"a{l - 1}"
     note = f"   row i of Θ{l - 1}: the weights into unit i" + ("; 1 = the bias unit" if s.bias else "")
     lines: list[Line] = [(Span(f"z{l} = Θ{l - 1}·{a_name}", SYMBOL), Span(note, NOTE))]
@@ -181,9 +192,9 @@ def _z_lines(step: Step, s: Scenario) -> list[Line]:
 
 
 def _a_lines(step: Step, s: Scenario) -> list[Line]:
-    l = step.layer
+    l = _layer(step)
     f = activation_symbol(s, l)
-    z, a = step.value(f"z{l}"), step.value(f"a{l}")
+    z, a = _array(step, f"z{l}"), _array(step, f"a{l}")
     act = s.activation(l)
     lines: list[Line] = [(Span(f"a{l} = {f}(z{l})", SYMBOL),)]
     if act.formula:
@@ -197,7 +208,7 @@ def _a_lines(step: Step, s: Scenario) -> list[Line]:
 
 def _error_lines(step: Step, s: Scenario) -> list[Line]:
     L = s.n_layers
-    o, t, terms, loss = step.value(f"a{L}"), step.value("targets"), step.value("error"), step.value("loss")
+    o, t, terms, loss = _array(step, f"a{L}"), _array(step, "targets"), _array(step, "error"), _array(step, "loss")
     combine = "summed" if s.loss.reduction == "sum" else "averaged"
     lines: list[Line] = [(Span(f"E = {s.loss.formula}", SYMBOL),
                           Span(f"   {s.loss.name} per example, {combine} over the batch", NOTE))]
@@ -220,18 +231,18 @@ def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
     if act.derivative is None:
         return None
     with np.errstate(all="ignore"):
-        return act.derivative(step.value(f"z{l}"), step.value(f"a{l}"))
+        return act.derivative(_array(step, f"z{l}"), _array(step, f"a{l}"))
 
 
 def _delta_lines(step: Step, s: Scenario) -> list[Line]:
-    l, L = step.layer, s.n_layers
+    l, L = _layer(step), s.n_layers
     f = activation_symbol(s, l)
-    delta = step.value(f"delta{l}")
+    delta = _array(step, f"delta{l}")
     deriv = _derivative_values(step, s, l)
     rows, more = _rows(step)
     lines: list[Line] = []
     if l == L:
-        dE = step.value("dE_dout")
+        dE = _array(step, "dE_dout")
         if deriv is None:
             lines.append((Span(f"δ{l} = ∂E/∂z{l} = J_softmax(z{l})ᵀ·∂E/∂o", SYMBOL),))
         else:
@@ -244,7 +255,7 @@ def _delta_lines(step: Step, s: Scenario) -> list[Line]:
                 lines.append((_lead(step, r), Span("J_softmaxᵀ · "), Span(fmt_vector(dE[r]), GIVEN)))
             lines.append((_lead(step, r), Span(fmt_vector(delta[r]), NEW)))
         return lines + _more(more)
-    theta, nxt = step.value(f"theta{l}"), step.value(f"delta{l + 1}")
+    theta, nxt = _array(step, f"theta{l}"), _array(step, f"delta{l + 1}")
     w = theta[:, 1:] if s.bias else theta
     note = f"   Θ{l} without its bias column (the bias unit has no input)" if s.bias else ""
     lines.append((Span(f"δ{l} = (Θ{l}ᵀ·δ{l + 1}) ⊙ {f}′(z{l})", SYMBOL), Span(note, NOTE)))
@@ -259,9 +270,9 @@ def _delta_lines(step: Step, s: Scenario) -> list[Line]:
 
 
 def _gradient_lines(step: Step, s: Scenario) -> list[Line]:
-    l = step.layer
+    l = _layer(step)
     a_name = "x" if l == 1 else f"a{l}"
-    grad, delta, a = step.value(f"grad.theta{l}"), step.value(f"delta{l + 1}"), step.value(f"a{l}")
+    grad, delta, a = _array(step, f"grad.theta{l}"), _array(step, f"delta{l + 1}"), _array(step, f"a{l}")
     inputs = f"[1 {a_name}]" if s.bias else a_name
     batch = ", summed over the examples" if len(step.record.rows) > 1 else ""
     lines: list[Line] = [(Span(f"∂E/∂Θ{l} = δ{l + 1} ⊗ {inputs}", SYMBOL),
@@ -282,7 +293,7 @@ def _update_lines(step: Step, s: Scenario) -> list[Line]:
         note += f"; frozen (not updated): {', '.join(sorted(s.params.get(c).short for c in s.frozen))}"
     lines: list[Line] = [(Span("Θ ← Θ − η·∂E/∂Θ", SYMBOL), Span(note, NOTE))]
     for l in range(1, s.n_layers):
-        before, grad, after = step.value(f"theta{l}"), step.value(f"grad.theta{l}"), step.value(f"theta{l}.after")
+        before, grad, after = _array(step, f"theta{l}"), _array(step, f"grad.theta{l}"), _array(step, f"theta{l}.after")
         lines.append((Span(f"Θ{l} = "), Span(fmt_matrix(before), GIVEN)))
         lines.append((Span(f"   − {lr}·"), Span(fmt_matrix(grad), GIVEN)))
         lines.append((Span("   = "), Span(fmt_matrix(after), NEW)))

@@ -363,7 +363,7 @@ def _names_grid(s: Scenario, l: int) -> Grid:
 
 def _network(s: Scenario) -> list[Block]:
     b: list[Block] = [Heading(2, "The network")]
-    rows = [("1 (input)", str(s.layers[0]), "none (the inputs)", "")]
+    rows: list[tuple[Inline, ...]] = [("1 (input)", str(s.layers[0]), "none (the inputs)", "")]
     for l in range(2, s.n_layers + 1):
         label = f"{l} (output)" if l == s.n_layers else f"{l} (hidden)"
         a = s.activation(l)
@@ -410,7 +410,7 @@ def _data(s: Scenario) -> list[Block]:
     header: list[Inline] = ["example"]
     header += [sym(f"x{j + 1}") if j is not None else "…" for j in cols_in]
     header += [sym(f"t{k + 1}") if k is not None else "…" for k in cols_out]
-    rows = []
+    rows: list[tuple[Inline, ...]] = []
     for i in _pick(s.n_examples, TABLE_ROWS):
         if i is None:
             rows.append(tuple(["…"] * len(header)))
@@ -490,7 +490,7 @@ def _errors(s: Scenario, p: PassRecord, level: int) -> list[Block]:
     term, combine = loss_term_formula(s)
     b: list[Block] = [Heading(level, "Errors")]
     b.append(para("The error terms, ", term, ", for each output unit k:"))
-    rows = []
+    rows: list[tuple[Inline, ...]] = []
     examples = list(p.rows)
     pairs = [(i, k) for i in range(len(examples)) for k in range(n.terms.shape[1])]
     for idx in _pick(len(pairs), TABLE_ROWS):
@@ -584,7 +584,7 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
         b.append(para("Gradient descent on every weight matrix:"))
     b.append(Display(tuple(lines)))
     shown = chosen
-    rows = []
+    rows: list[tuple[Inline, ...]] = []
     for q in _cut(list(shown), TABLE_ROWS):
         if q is None:
             rows.append(("…", "…", "…", "…"))

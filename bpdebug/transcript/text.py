@@ -63,8 +63,8 @@ def _table(block: Table) -> str:
         records = []
         label = max(len(_cell(h)) for h in block.header)
         for row in block.rows:
-            lines = [f"{_cell(h):<{label}}  {_cell(v)}" for h, v in zip(block.header, row, strict=True) if _cell(v)]
-            records.append(textwrap.indent("\n".join(lines), "  "))
+            fields = [f"{_cell(h):<{label}}  {_cell(v)}" for h, v in zip(block.header, row, strict=True) if _cell(v)]
+            records.append(textwrap.indent("\n".join(fields), "  "))
         return "\n\n".join(records)
 
     def lines(row: list[tuple[list[str], int]]) -> list[str]:
