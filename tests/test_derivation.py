@@ -126,8 +126,8 @@ def test_blog_w5_at_the_update_of_epoch_1(blog):
     assert str(dE_dout.closed_form) == "out_o1 - t_o1"
     assert sympy.sstr(dout_dnet.closed_form, order="none") == "out_o1*(1 - out_o1)"
     assert str(dnet_dw.closed_form) == "out_h1"
-    # consistent arithmetic: out_o1 = 0.7215165, so out_o1 − t_o1 = 0.0310165 (the blog-figures note's
-    # 0.0310225 does not follow from its own 0.72152); the product and the update are as recorded
+    # consistent arithmetic: out_o1 = 0.7215165, so out_o1 − t_o1 = 0.0310165 (a figure of 0.0310225 would
+    # not follow from the blog's own 0.72152); the product and the update are as scenarios/blog.toml records
     assert dE_dout.value == pytest.approx(0.7215165 - 0.6905, abs=1e-7)
     assert dout_dnet.value == pytest.approx(0.20093, abs=5e-6)
     assert dnet_dw.value == pytest.approx(0.58540, abs=5e-6)
