@@ -218,6 +218,8 @@ def _eval_loss_up(c: Condition, v: _EpochView) -> Hit | None:
     if before is None or not v.loss > before:
         return None
     step = v.step_of(0, "error")
+    if step < v.from_step:
+        return None
     return Hit(step, 1 if v.trace.passes_per_epoch > 1 else None,
                f"loss-up: loss {_fmt(v.loss)} at epoch {v.epoch} > {_fmt(before)} at epoch {v.epoch - 1}")
 

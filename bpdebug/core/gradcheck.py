@@ -21,6 +21,7 @@ value misses the numeric one, the verdict is ``KINK`` rather than ``DISAGREES``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -133,7 +134,7 @@ class GradCheckReport:
 
     @property
     def max_relative_error(self) -> float:
-        errors = [c.relative_error for c in self.checks]
+        errors = [c.relative_error if math.isfinite(c.relative_error) else math.inf for c in self.checks]
         return max(errors) if errors else 0.0
 
     @property
