@@ -112,7 +112,7 @@ def test_grad_1_below_x_stops_at_the_gradient_step_of_theta1():
     stop = first_stop(Trace(BLOG, 2000), [parse_condition("grad[1]<1e-3", BLOG)])
     assert expected is not None and expected > 1
     assert (stop.epoch, stop.step) == (expected, (expected - 1) * STEPS + 8)  # grad1 is the 9th step
-    assert "grad[1]<0.001: |dE/dtheta1| = " in stop.reason
+    assert "grad[1]<0.001: ‖∂E/∂theta1‖ = " in stop.reason
 
 
 def test_grad_above_x_without_a_layer_is_any_layer_and_the_first_step_wins():

@@ -238,7 +238,7 @@ def _eval_grad(c: Condition, v: _EpochView) -> Hit | None:
             if _holds(c.op, norm, c.threshold):
                 step = v.step_of(n, "gradient", l)
                 if step >= v.from_step:
-                    return Hit(step, p.example, f"{c.text}: |dE/dtheta{l}| = {_fmt(norm)} at "
+                    return Hit(step, p.example, f"{c.text}: ‖∂E/∂theta{l}‖ = {_fmt(norm)} at "
                                f"{_where(v.epoch, p.example)}")
     return None
 
@@ -265,8 +265,8 @@ def _eval_dead(c: Condition, v: _EpochView) -> Hit | None:
         units = [u for m, u in new if m == l]
         label = "unit" if len(units) == 1 else "units"
         names.append(f"{label} {', '.join(str(u) for u in units)} of layer {l} ({s.activation(l).name})")
-    return Hit(step, passes[-1].example, f"dead: {'; '.join(names)}: the slope f'(z) and so dE/dz are exactly "
-               f"0 for every example of epoch {v.epoch}")
+    return Hit(step, passes[-1].example, f"dead: {'; '.join(names)}: f'(z) = 0, so ∂E/∂z = 0, for every "
+               f"example of epoch {v.epoch}")
 
 
 def _dead_units(s: Scenario, passes: tuple[PassRecord, ...]) -> set[tuple[int, int]]:
