@@ -346,8 +346,14 @@ def _eval_expect(c: Condition, v: _EpochView) -> Hit | None:
 
 
 def _eval_nan(c: Condition, v: _EpochView) -> Hit | None:
-    d = v.state.get("nan:divergence")
-    if d is None or d.epoch != v.epoch or d.step < v.from_step:
+    # Training has diverged by the end of an epoch when its loss or the weights after it are not finite;
+    # then the engine locates the first non-finite number exactly. (A non-finite intermediate that leaves
+    # both finite, an infinite z that a sigmoid squashes to 1, does not stop a search by itself.)
+    if v.state.get("nan:done") or (math.isfinite(v.loss) and all(np.isfinite(w).all() for w in v.weights_after)):
+        return None
+    d = v.trace.divergence(epochs=v.epoch)
+    if d is None or d.step < v.from_step:  # it diverged before where this search started: nothing new
+        v.state["nan:done"] = True
         return None
     return Hit(d.step, d.example, f"nan: {d.describe()}")
 
@@ -439,17 +445,11 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
         return None
     start = max(1, from_step // trace.steps_per_epoch + 1)
     state: dict = {}
-    last = to_epoch
-    if any(c.kind == "nan" for c in conditions):
-        d = trace.divergence(epochs=to_epoch)
-        if d is not None and d.step >= from_step:
-            state["nan:divergence"] = d
-            last = min(last, d.epoch)
     stepped = any(c.needs_steps(trace) for c in conditions)
     weights = trace.weights_before(start)
     clock = time.monotonic()
     with np.errstate(all="ignore"):
-        for epoch in range(start, last + 1):
+        for epoch in range(start, to_epoch + 1):
             if stepped:
                 record: EpochRecord | None = trace.epoch(epoch)
                 assert record is not None
