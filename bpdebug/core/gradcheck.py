@@ -27,7 +27,7 @@ from enum import Enum
 
 import numpy as np
 
-from .engine import Network, batch_loss, compute_pass
+from .engine import Network, Step, Trace, batch_loss, compute_pass
 from .params import Param
 from .scenario import Scenario
 
@@ -119,11 +119,11 @@ def check_pass(scenario: Scenario, weights: tuple, rows: tuple[int, ...] | None 
                  for p in chosen)
 
 
-def check_step(step, p: Param) -> GradCheck:  # step: engine.Step (typed loosely to keep Step optional)
+def check_step(step: Step, p: Param) -> GradCheck:
     """The check of ``p`` with a step's weights and examples (for the app's chain rule panel)."""
     record = step.record
-    scenario = record.scenario
-    return check_pass(scenario, record.weights_before, record.rows, (p,))[0]
+    assert record.scenario is not None
+    return check_pass(record.scenario, record.weights_before, record.rows, (p,))[0]
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,7 @@ class GradCheckReport:
     """Every parameter checked at the scenario's starting weights, over the first update's examples."""
 
     checks: tuple[GradCheck, ...]
+    rows: tuple[int, ...]  # 0-based examples whose loss was differenced
 
     @property
     def max_relative_error(self) -> float:
@@ -143,7 +144,7 @@ class GradCheckReport:
 
 
 def check_scenario(scenario: Scenario) -> GradCheckReport:
-    """``bpdebug check --gradcheck``: every parameter, with the starting weights and the first update's
-    examples (all of them in batch mode, example 1 online)."""
-    rows = tuple(range(scenario.n_examples)) if scenario.update == "batch" else (0,)
-    return GradCheckReport(check_pass(scenario, scenario.weights, rows))
+    """``bpdebug check --gradcheck``: every parameter, with the weights and examples of the first update
+    (the starting weights; all examples in batch mode, example 1 online)."""
+    first = Trace(scenario, 1).epoch(1).passes[0]
+    return GradCheckReport(check_pass(scenario, first.weights_before, first.rows), first.rows)

@@ -136,9 +136,11 @@ def render_json(r: RunReport) -> str:
 def render_gradcheck(report: GradCheckReport, scenario: Scenario) -> str:
     """``bpdebug check --gradcheck``: one line per parameter, then the largest relative error."""
     s = scenario
-    where = "all examples" if s.update == "batch" else "example 1"
-    lines = [f"{s.title}", f"gradient check at the starting weights, loss of {where}: central difference "
-             f"with h = {STEP:.2g}·max(1, |w|) against the backward pass"]
+    n = len(report.rows)
+    where = (f"example {report.rows[0] + 1}" if n == 1 else
+             "all examples" if n == s.n_examples else f"{n} examples")
+    lines = [f"{s.title}", f"gradient check of the first update (the starting weights, the loss of {where}): "
+             f"central difference with h = {STEP:.2g}·max(1, |w|) against the backward pass"]
     lines.append(f"  {'param':<14} {'analytic':>18} {'numeric':>18} {'rel. error':>10}  verdict")
     for c in report.checks:
         name = f"{c.param.short} {c.param.canonical}"
