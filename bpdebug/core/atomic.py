@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
+def write_atomic(path: str | Path, text: str | Iterable[str]) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
     If anything fails the old file is untouched and the temporary file is removed.
@@ -17,7 +18,7 @@ def write_atomic(path: str | Path, text: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            handle.writelines((text,) if isinstance(text, str) else text)  # pieces: a streamed export
             handle.flush()
             os.fsync(handle.fileno())
         if path.exists():
