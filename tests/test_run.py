@@ -92,7 +92,7 @@ def test_dead_on_deep_names_the_dead_relu_unit_at_epoch_1(capsys):
 def test_what_if_from_the_command_line_edits_before_training(capsys):
     assert main(["run", str(BLOG), "--set", "w5=0.5", "--break", "step=z3", "--json"]) == 3
     doc = _json(capsys)
-    assert doc["state"]["parameters"] == {"w5": 0.5}
+    assert doc["state"]["parameters"] == {"w5": 0.5} and doc["diverged"] is None
     assert doc["edits"] == [{"name": "w5", "value": 0.5, "target": "parameter"}]
     assert main(["run", str(BLOG), "--set", "learning_rate=1", "--set", "w5=0.5", "--epochs", "3"]) == 0
     out = capsys.readouterr().out
@@ -142,6 +142,7 @@ def test_a_diverging_run_stops_at_the_exact_first_non_finite_step(tmp_path, caps
     doc = _json(capsys)
     assert doc["stop"]["condition"] == "nan" and (doc["stop"]["epoch"], doc["stop"]["step"]) == (epoch, step)
     assert doc["reason"].startswith("nan: ")
+    assert doc["diverged"]["step"] == step and doc["diverged"]["quantity"] == "error"  # (t − o)² overflows first
     assert main(["run", str(path)]) == 3
     assert capsys.readouterr().out.startswith(f"stopped at epoch {epoch}, step {step % 6 + 1} of 6")
 
@@ -153,3 +154,23 @@ def test_a_run_that_is_not_finite_from_the_first_step_stops_there(tmp_path, caps
     doc = _json(capsys)
     assert (doc["stop"]["epoch"], doc["stop"]["step"]) == (1, 0)  # z2 = 1e308 + 1e308 = inf
     assert doc["state"]["loss"] is None  # strict JSON: a non-finite number is null
+
+
+def test_nan_stops_once_continuing_past_the_divergence_finds_nothing_new(tmp_path):
+    from bpdebug.core.conditions import first_stop, parse_condition
+
+    s = load_text(tmp_path, DIVERGING)
+    trace = Trace(s, 400)
+    nan = parse_condition("nan", s)
+    stop = first_stop(trace, [nan])
+    assert stop is not None and stop.step == trace.divergence().step
+    assert first_stop(trace, [nan], from_step=stop.step + 1) is None
+    # a condition after the divergence is still found when asked for
+    later = first_stop(trace, [nan, parse_condition("step=update", s)], from_step=stop.step + 1)
+    assert later is not None and later.condition.kind == "step" and later.epoch == stop.epoch
+
+
+def load_text(tmp_path, text: str):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return load(path)

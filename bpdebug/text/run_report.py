@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from ..core.conditions import Condition, Stop, first_stop, parameter_value_at, parse_condition
-from ..core.engine import Trace
+from ..core.engine import Divergence, Trace
 from ..core.gradcheck import STEP, TOLERANCE, GradCheckReport
 from ..core.params import Param
 from ..core.scenario import Scenario
@@ -36,6 +36,7 @@ class RunReport:
     steps_per_epoch: int
     loss: float  # at a stop: the epoch's loss before its update; at the end: the loss after the last update
     parameters: tuple[tuple[Param, float], ...]  # named by the conditions and edits, at the stop / the end
+    diverged: Divergence | None = None  # where the run stopped being finite, when nan stopped it
 
     @property
     def exit_status(self) -> int:
@@ -70,8 +71,9 @@ def run(scenario: Scenario, epochs: int | None = None, conditions: tuple[Conditi
         step = trace.step(stop.step)
         loss = trace.epoch(stop.epoch).loss
         values = tuple((p, parameter_value_at(trace, stop.step, p)) for p in params)
+        diverged = trace.divergence(epochs) if stop.condition is not None and stop.condition.kind == "nan" else None
         return RunReport(scenario, epochs, conditions, edits, stop, stop.epoch, step.title,
-                         stop.step % trace.steps_per_epoch + 1, trace.steps_per_epoch, loss, values)
+                         stop.step % trace.steps_per_epoch + 1, trace.steps_per_epoch, loss, values, diverged)
     loss, _, weights = trace.final(epochs)
     values = tuple((p, scenario.param_value(p, weights)) for p in params)
     return RunReport(scenario, epochs, conditions, edits, None, epochs, None, None, trace.steps_per_epoch,
@@ -122,6 +124,7 @@ def render_json(r: RunReport) -> str:
         "stopped": r.stop is not None,
         "reason": r.stop.reason if r.stop is not None else None,
         "stop": stop,
+        "diverged": r.diverged.as_dict() if r.diverged is not None else None,
         "state": {
             "epoch": r.epoch,
             "loss": _finite(r.loss),
