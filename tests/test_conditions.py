@@ -64,6 +64,13 @@ def test_a_bad_condition_is_one_line_naming_it_and_what_was_expected(text, says)
     assert message.startswith(text.strip() or "''")
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["w5<", "grad>", "grad[2]<", "b1>"]))
+def test_canonical_text_keeps_the_threshold_exactly(x, form):
+    c = parse_condition(f"{form}{x!r}", BLOG)
+    assert c.threshold == x and parse_condition(c.text, BLOG) == c
+
+
 def test_registry_entries_say_everything_about_a_kind():
     assert set(KINDS) == {"nan", "loss-up", "grad", "dead", "param", "sign", "step", "expect"}
     for k in KINDS.values():

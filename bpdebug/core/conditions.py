@@ -153,6 +153,12 @@ def _parse_plain(m: re.Match[str], s: Scenario, text: str, kind: str) -> Conditi
     return Condition(kind, kind)
 
 
+def _num(x: float) -> str:
+    """A threshold as short as it reads back exactly: 0.3, 1e-06, 0.1234567891."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
 def _threshold(raw: str, text: str) -> float:
     x = float(raw)
     if not math.isfinite(x):
@@ -168,7 +174,7 @@ def _parse_grad(m: re.Match[str], s: Scenario, text: str, kind: str) -> Conditio
                              "(the layer the weights leave)")
     x = _threshold(m["x"], text)
     where = f"[{layer}]" if layer is not None else ""
-    return Condition(kind, f"grad{where}{m['op']}{x:g}", op=m["op"], threshold=x, layer=layer)
+    return Condition(kind, f"grad{where}{m['op']}{_num(x)}", op=m["op"], threshold=x, layer=layer)
 
 
 def _find_param(name: str, s: Scenario, text: str) -> Param:
@@ -181,7 +187,7 @@ def _find_param(name: str, s: Scenario, text: str) -> Param:
 def _parse_param(m: re.Match[str], s: Scenario, text: str, kind: str) -> Condition:
     p = _find_param(m["name"], s, text)
     x = _threshold(m["x"], text)
-    return Condition(kind, f"{p.short}{m['op']}{x:g}", op=m["op"], threshold=x, param=p)
+    return Condition(kind, f"{p.short}{m['op']}{_num(x)}", op=m["op"], threshold=x, param=p)
 
 
 def _parse_sign(m: re.Match[str], s: Scenario, text: str, kind: str) -> Condition:
@@ -298,7 +304,7 @@ def _eval_param(c: Condition, v: _EpochView) -> Hit | None:
         if _holds(c.op, a, x) and not _holds(c.op, b, x):
             step = v.step_of(n, "update")
             if step >= v.from_step:
-                return Hit(step, example, f"{p.short} {c.op} {x:g}: {p.short} = {_fmt(a)} after "
+                return Hit(step, example, f"{p.short} {c.op} {_num(x)}: {p.short} = {_fmt(a)} after "
                            f"{_where(v.epoch, example)} update")
     return None
 
