@@ -462,7 +462,9 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
                 loss, after = record.loss, record.weights_after
             else:
                 record = None
-                result = train(trace.scenario, 1, start=weights, net=trace.net)
+                # the trace keeps its checkpoints from this training, so a look at the stop (or the end) is near
+                result = train(trace.scenario, 1, start=weights, first_epoch=epoch, net=trace.net,
+                               keep=trace.checkpoints.put)
                 loss, after = float(result.losses[0]), result.weights
             view = _EpochView(trace, epoch, from_step, loss, weights, after, record, state)
             hits = [(h.step, i, h, c) for i, c in enumerate(conditions)
