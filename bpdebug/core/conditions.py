@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -452,27 +452,16 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
     start = max(1, from_step // trace.steps_per_epoch + 1)
     state: dict = {}
     stepped = any(c.needs_steps(trace) for c in conditions)
-    weights = trace.weights_before(start)
+    epochs = _stepped_epochs(trace, start, to_epoch) if stepped else _fast_epochs(trace, start, to_epoch)
     clock = time.monotonic()
     with np.errstate(all="ignore"):
-        for epoch in range(start, to_epoch + 1):
-            if stepped:
-                record: EpochRecord | None = trace.epoch(epoch)
-                assert record is not None
-                loss, after = record.loss, record.weights_after
-            else:
-                record = None
-                # the trace keeps its checkpoints from this training, so a look at the stop (or the end) is near
-                result = train(trace.scenario, 1, start=weights, first_epoch=epoch, net=trace.net,
-                               keep=trace.checkpoints.put)
-                loss, after = float(result.losses[0]), result.weights
-            view = _EpochView(trace, epoch, from_step, loss, weights, after, record, state)
+        for epoch, loss, before, after, record in epochs:
+            view = _EpochView(trace, epoch, from_step, loss, before, after, record, state)
             hits = [(h.step, i, h, c) for i, c in enumerate(conditions)
                     if (h := c.entry.evaluate(c, view)) is not None]
             if hits:
                 step, _, hit, cond = min(hits, key=lambda x: (x[0], x[1]))
                 return Stop(step, epoch, hit.example, cond, hit.reason)
-            weights = after
             if progress is not None or should_stop is not None:
                 now = time.monotonic()
                 if now - clock >= 0.1:
@@ -483,6 +472,42 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
                         step = epoch * trace.steps_per_epoch - 1
                         return Stop(step, epoch, None, None, f"interrupted after epoch {epoch}")
     return None
+
+
+_EpochNumbers = tuple[int, float, tuple, tuple, EpochRecord | None]  # epoch, loss, weights before / after, record
+CHUNK_SECONDS = 0.02  # the fast path trains in chunks of about this long
+
+
+def _stepped_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumbers]:
+    for epoch in range(start, to_epoch + 1):
+        record = trace.epoch(epoch)
+        yield epoch, record.loss, record.weights_before, record.weights_after, record
+
+
+def _fast_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumbers]:
+    """Each epoch's loss and weights from the fast path, trained in chunks of about CHUNK_SECONDS (a search
+    that stops mid-chunk has trained at most that much more). The trace keeps its checkpoints from this
+    training, so looking at the stop, or at the end, costs little."""
+    weights, epoch, chunk = trace.weights_before(start), start, 1
+    while epoch <= to_epoch:
+        n = min(chunk, to_epoch - epoch + 1)
+        afters: list[tuple] = []
+
+        def keep(e: int, w: tuple, afters: list[tuple] = afters) -> None:
+            afters.append(w)
+            trace.checkpoints.put(e, w)
+
+        started = time.perf_counter()
+        result = train(trace.scenario, n, start=weights, first_epoch=epoch, net=trace.net, keep=keep)
+        elapsed = time.perf_counter() - started
+        if elapsed < CHUNK_SECONDS / 2:
+            chunk *= 2
+        elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
+            chunk //= 2
+        for i in range(n):
+            yield epoch + i, float(result.losses[i]), weights, afters[i], None
+            weights = afters[i]
+        epoch += n
 
 
 def parameter_value_at(trace: Trace, step: int, p: Param) -> float:
