@@ -202,3 +202,59 @@ def test_loss_history_keeps_exact_values_and_a_bounded_summary():
         assert lo == np.nanmin(part) and hi == np.nanmax(part)
     assert s.width * len(s.low) >= 50_000 > s.width * (len(s.low) - 1)
     assert not math.isnan(float(s.low[777 // s.width]))
+
+
+# ------------------------------------------------------------------------------------- command line
+
+def test_check_reports_divergence_in_one_line_and_exits_1(tmp_path, capsys):
+    from bpdebug import cli
+
+    path = tmp_path / "sm.toml"
+    path.write_text(softmax_text())
+    assert cli.main(["check", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""  # no RuntimeWarning
+    lines = [line for line in out.splitlines() if line.startswith("diverged:")]
+    assert lines == ["diverged: " + Trace(load(path)).divergence().describe()]
+    assert "log of 0" in lines[0]
+    # a finite run with every expectation holding still exits 0
+    assert cli.main(["check", str(SCENARIOS / "xor.toml")]) == 0
+    assert "diverged" not in capsys.readouterr().out
+
+
+def test_json_export_of_a_diverging_run_is_strict_json_saying_where(tmp_path, capsys):
+    from bpdebug import cli
+
+    path = tmp_path / "sm.toml"
+    path.write_text(softmax_text())
+    assert cli.main(["export", str(path), "--format", "json", "--epochs", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+
+    def refuse(constant):
+        raise AssertionError(f"bare {constant}")
+
+    doc = json.loads(out, parse_constant=refuse)
+    d = Trace(load(path)).divergence()
+    assert doc["diverged"] == d.as_dict()
+    assert doc["epochs"][d.epoch]["loss"] is None  # the loss after the divergence is not a number
+
+
+def test_json_export_is_streamed_and_documents_of_huge_runs_are_refused(capsys):
+    import itertools
+
+    from bpdebug import cli
+    from bpdebug.transcript.json_format import chunks, document
+
+    trace = Trace(load(SCENARIOS / "blog.toml"))
+    started = time.monotonic()
+    first = list(itertools.islice(chunks(trace, 10**8), 8))  # 10^8 epochs: only what is asked is computed
+    assert time.monotonic() - started < 5 and trace.losses_computed == 0
+    assert first[0] == "{\n" and '"epoch": 1' in "".join(first)
+    small = "".join(chunks(Trace(load(SCENARIOS / "online.toml")), 3))
+    assert small == json.dumps(document(Trace(load(SCENARIOS / "online.toml")), 3), indent=2,
+                               ensure_ascii=False) + "\n"
+    for fmt in ("md", "tex", "txt", "py"):
+        assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--format", fmt, "--epochs", "99999999"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1 and "--format json" in err

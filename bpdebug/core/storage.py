@@ -15,6 +15,7 @@ the run grows, which is what a plot of a long run needs. Any single epoch's loss
 from __future__ import annotations
 
 import bisect
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,7 @@ class Checkpoints:
         self._grid_epochs: list[int] = [1]  # sorted keys of _grid
         self._recent: dict[int, tuple] = {}  # the latest epochs reached
         self._recent_epochs: list[int] = []  # sorted keys of _recent
+        self._lock = threading.Lock()  # a worker may train while the view steps about
 
     def __len__(self) -> int:
         return len(self._grid) + len(self._recent)
@@ -55,6 +57,10 @@ class Checkpoints:
 
     def put(self, epoch: int, weights: tuple) -> None:
         """Remember the weights before ``epoch`` if the grid or the recent window wants them."""
+        with self._lock:
+            self._put(epoch, weights)
+
+    def _put(self, epoch: int, weights: tuple) -> None:
         if epoch % self.spacing == 0 and epoch not in self._grid:
             self._grid[epoch] = weights
             bisect.insort(self._grid_epochs, epoch)
@@ -78,11 +84,16 @@ class Checkpoints:
         self._grid_epochs = keep
 
     def get(self, epoch: int) -> tuple | None:
-        found = self._recent.get(epoch)
-        return found if found is not None else self._grid.get(epoch)
+        with self._lock:
+            found = self._recent.get(epoch)
+            return found if found is not None else self._grid.get(epoch)
 
     def nearest(self, epoch: int) -> tuple[int, tuple]:
         """The stored epoch nearest at or before ``epoch`` (>= 1) and its weights."""
+        with self._lock:
+            return self._nearest(epoch)
+
+    def _nearest(self, epoch: int) -> tuple[int, tuple]:
         best = self._grid_epochs[bisect.bisect_right(self._grid_epochs, epoch) - 1]
         i = bisect.bisect_right(self._recent_epochs, epoch)
         if i and self._recent_epochs[i - 1] > best:
@@ -91,7 +102,8 @@ class Checkpoints:
         return best, self._grid[best]
 
     def nbytes(self) -> int:
-        return sum(weights_bytes(w) for w in (*self._grid.values(), *self._recent.values()))
+        with self._lock:
+            return sum(weights_bytes(w) for w in (*self._grid.values(), *self._recent.values()))
 
 
 @dataclass(frozen=True)

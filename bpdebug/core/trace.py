@@ -483,7 +483,7 @@ class Trace:
         non-finite number, or None. The fast path finds the first epoch whose loss or resulting weights are
         not finite (weights never become finite again once they are not); only that epoch is then
         replayed step by step to name the step, the unit and the cause."""
-        n = epochs or self.epochs
+        n = self.epochs if epochs is None else epochs
         if self._divergence is not None:
             return self._divergence if self._divergence.epoch <= n else None
         if self._clean_through >= n:
