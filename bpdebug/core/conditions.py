@@ -24,7 +24,7 @@ from enum import Enum
 
 import numpy as np
 
-from .engine import EpochRecord, PassRecord, Trace, train
+from .engine import EpochRecord, PassRecord, StepKind, Trace, train
 from .params import Param
 from .scenario import Scenario
 
@@ -195,7 +195,7 @@ def _parse_sign(m: re.Match[str], s: Scenario, text: str, kind: str) -> Conditio
     return Condition(kind, f"{p.short}~sign", param=p)
 
 
-STEP_KINDS = ("z", "a", "error", "delta", "gradient", "update")
+STEP_KINDS = tuple(k.value for k in StepKind)  # z, a, error, delta, gradient, update
 
 
 def _parse_step(m: re.Match[str], s: Scenario, text: str, kind: str) -> Condition:
