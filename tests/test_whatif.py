@@ -122,6 +122,11 @@ def test_every_bundled_scenario_round_trips_through_the_writer(name):
     _same_run(s, loads(to_toml(s)))
 
 
+def test_the_writer_accounts_for_every_field_of_a_scenario():
+    from bpdebug.core.scenario_writer import NOT_WRITTEN, WRITTEN
+    assert {f.name for f in dataclasses.fields(Scenario)} == WRITTEN | NOT_WRITTEN
+
+
 def test_toml_strings_escape_what_toml_requires():
     import tomllib
     for text in ['a "quoted" \\ back', "tab\tnew\nline", "\x00\x1f\x7f", "ü ∂E/∂w 😀"]:

@@ -11,6 +11,14 @@ import numpy as np
 
 from .scenario import Scenario
 
+# Every field of Scenario, and how the writer treats it: a field added to Scenario must be added here (a test
+# checks), so a new key of the format cannot be silently dropped from saved scenarios.
+WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "loss", "learning_rate", "epochs",
+                     "update", "frozen", "inputs", "targets", "weights", "expectations"})
+NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
+                         "init",  # generated weights are written as the matrices they produced
+                         "params"})  # derived from layers and bias
+
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
