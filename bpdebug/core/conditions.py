@@ -135,8 +135,7 @@ class _EpochView:
     def previous_loss(self) -> float | None:
         if self.epoch == 1:
             return None
-        return float(train(self.trace.scenario, 1, start=self.trace.weights_before(self.epoch - 1),
-                           net=self.trace.net).losses[0])
+        return float(self.trace.loss(self.epoch - 1))
 
 
 def _fmt(v: float) -> str:
