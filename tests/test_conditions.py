@@ -222,3 +222,13 @@ def test_should_stop_interrupts_a_long_search_with_a_stop_saying_so():
                       progress=lambda e, n: seen.append(e), should_stop=lambda: len(seen) >= 2)
     assert stop is not None and stop.interrupted and stop.condition is None
     assert stop.reason == f"interrupted after epoch {stop.epoch}" and seen[-1] == stop.epoch
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(["w5<", "w1>", "b3<", "w8>"]), st.floats(-0.5, 0.8), st.integers(0, 400))
+def test_fast_and_stepped_paths_stop_at_the_same_step(form, x, from_step):
+    # a condition that never holds (a norm is never below 0) but reads the steps forces the stepped path
+    c, never = parse_condition(f"{form}{x!r}", BLOG), parse_condition("grad<0", BLOG)
+    fast = first_stop(Trace(BLOG, 300), [c], from_step=from_step)
+    stepped = first_stop(Trace(BLOG, 300), [c, never], from_step=from_step)
+    assert fast == stepped
