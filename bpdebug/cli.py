@@ -33,9 +33,11 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bpdebug", description="A terminal step debugger for backpropagation.")
     p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{check,export}")
+    sub = p.add_subparsers(dest="command", metavar="{check,export,run}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
     c.add_argument("scenario")
+    c.add_argument("--gradcheck", action="store_true",
+                   help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
     e = sub.add_parser("export", help="write the derivation transcript")
     e.add_argument("scenario")
     e.add_argument("--format", default="md", help="md, tex, txt, json or py (default md)")
@@ -45,7 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
+    _add_run_parser(sub)
     return p
+
+
+def _add_run_parser(sub) -> None:
+    r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)")
+    r.add_argument("scenario")
+    r.add_argument("--epochs", type=int, default=None, help="epochs to run (default: the scenario's)")
+    r.add_argument("--break", dest="conditions", action="append", default=[], metavar="COND",
+                   help="stop where COND holds (repeatable): nan, loss-up, grad>X, grad[L]<X, dead, NAME<X, "
+                        "NAME>X, NAME~sign, step=KIND[LAYER], expect; nan is always on")
+    r.add_argument("--set", dest="edits", action="append", default=[], metavar="NAME=VALUE",
+                   help="what if: change a parameter, learning_rate, an input xI[@N] or a target tK[@N] "
+                        "before training (repeatable)")
+    r.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def _load(path: str):
@@ -65,10 +81,45 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .text.summary import summary
 
     scenario = _load(args.scenario)
+    if getattr(args, "gradcheck", False):
+        return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
         text, ok = summary(Trace(scenario))
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
+
+
+def cmd_gradcheck(scenario) -> int:
+    from .core.gradcheck import check_scenario
+    from .text.run_report import render_gradcheck
+
+    report = check_scenario(scenario)
+    sys.stdout.write(render_gradcheck(report, scenario))
+    return EXIT_OK if report.passes else EXIT_EXPECTATION
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .core.conditions import ConditionError, parse_condition
+    from .core.whatif import EditError, parse_edit
+    from .text.run_report import render_json, render_text, run
+
+    scenario = _load(args.scenario)
+    if args.epochs is not None and args.epochs < 1:
+        print(f"bpdebug run: --epochs {args.epochs}: expected a whole number >= 1", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        edits = tuple(parse_edit(text, scenario) for text in args.edits)
+    except EditError as exc:
+        print(f"bpdebug run: --set {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        conditions = tuple(parse_condition(text, scenario) for text in args.conditions)
+    except ConditionError as exc:
+        print(f"bpdebug run: --break {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    report = run(scenario, args.epochs, conditions, edits)
+    sys.stdout.write(render_json(report) if args.json else render_text(report))
+    return report.exit_status
 
 
 # A document (md, tex, txt, py) is for reading: past this many epochs it is no document any more. JSON is
@@ -140,14 +191,13 @@ def cmd_app(path: str | None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    if argv and argv[0] in ("check", "export") or any(a in ("-h", "--help", "--version") for a in argv[:1]):
+    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run}
+    if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         args = _parser().parse_args(argv)
-        if args.command == "check":
-            return cmd_check(args)
-        return cmd_export(args)
+        return commands[args.command](args)
     if len(argv) > 1:
-        _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO], "
-                        "bpdebug check SCENARIO or bpdebug export SCENARIO")
+        _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO] or bpdebug "
+                        f"{{{','.join(commands)}}} SCENARIO …")
     return cmd_app(argv[0] if argv else None)
 
 
