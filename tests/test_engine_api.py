@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bpdebug.core.engine import Divergence, Quantity, Trace
 from bpdebug.core.quantity import Kind, Phase, StepKind, When
 from bpdebug.core.scenario import load, loads
-from bpdebug.core.storage import Checkpoints, LossHistory
+from bpdebug.core.storage import Checkpoints, LossHistory, weights_bytes
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 
@@ -257,3 +259,22 @@ def test_json_export_is_streamed_and_documents_of_huge_runs_are_refused(capsys):
         assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--format", fmt, "--epochs", "99999999"]) == 2
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and "--format json" in err
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(2, 5000), min_size=1, max_size=400), st.integers(8, 64))
+def test_checkpoints_answer_with_the_weights_of_the_epoch_they_name(epochs, budget):
+    """Whatever the order epochs arrive in (training on, stepping back), a stored epoch's weights are its
+    own, nearest() never answers with a later epoch, and the count stays within the budget."""
+    def weights(e):
+        return (np.full((2, 3), float(e)),)
+
+    cp = Checkpoints(weights(1), budget * weights_bytes(weights(1)))
+    for e in epochs:
+        cp.put(e, weights(e))
+        assert len(cp) <= cp.grid_size + cp.recent_size + 1
+    for e in [1, *epochs, max(epochs) + 7]:
+        found, w = cp.nearest(e)
+        assert 1 <= found <= e and w[0][0, 0] == found
+        got = cp.get(e)
+        assert got is None or got[0][0, 0] == e
