@@ -278,3 +278,20 @@ def test_checkpoints_answer_with_the_weights_of_the_epoch_they_name(epochs, budg
         assert 1 <= found <= e and w[0][0, 0] == found
         got = cp.get(e)
         assert got is None or got[0][0, 0] == e
+
+
+def test_a_worker_advancing_while_the_view_steps_about_keeps_the_history_exact():
+    import threading
+
+    s = load(SCENARIOS / "xor.toml")
+    trace = Trace(s)
+    worker = threading.Thread(target=trace.advance, args=(3000,))
+    worker.start()
+    seen = []
+    while worker.is_alive():
+        seen.append(trace.epoch(1 + len(seen) % 50).loss)
+        trace.loss_history(20)
+    worker.join()
+    assert trace.losses_computed == 3000
+    assert np.array_equal(trace.loss_history(3000), Trace(s).loss_history(3000))
+    assert seen and all(v == trace.loss(1 + i % 50) for i, v in enumerate(seen))
