@@ -165,7 +165,8 @@ def test_advance_reports_progress_and_stops_when_asked():
     assert 1 <= reached < 10**8
     assert trace.losses_computed == reached and trace.epochs >= reached
     assert calls and all(n == 10**8 for _, n in calls) and calls[-1][0] <= reached
-    assert len(calls) <= 0.5 * 20 + 3  # at most about 20 a second
+    elapsed = time.monotonic() - started
+    assert len(calls) <= elapsed * 20 + 2  # at most 20 a second, and the last
     # the losses are those of the stepped path, and a recent epoch is at hand
     assert trace.loss(reached) == Trace(load(SCENARIOS / "xor.toml")).epoch(reached).loss
     assert trace.advance(5) == 5  # already known: nothing to do
@@ -248,9 +249,8 @@ def test_json_export_is_streamed_and_documents_of_huge_runs_are_refused(capsys):
     from bpdebug.transcript.json_format import chunks, document
 
     trace = Trace(load(SCENARIOS / "blog.toml"))
-    started = time.monotonic()
     first = list(itertools.islice(chunks(trace, 10**8), 8))  # 10^8 epochs: only what is asked is computed
-    assert time.monotonic() - started < 5 and trace.losses_computed == 0
+    assert trace.losses_computed == 0 and trace.checkpoints.latest <= 8
     assert first[0] == "{\n" and '"epoch": 1' in "".join(first)
     small = "".join(chunks(Trace(load(SCENARIOS / "online.toml")), 3))
     assert small == json.dumps(document(Trace(load(SCENARIOS / "online.toml")), 3), indent=2,
