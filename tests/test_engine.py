@@ -196,53 +196,65 @@ def central_differences(f, thetas, f_rounding):
     return out, bounds
 
 
-def output_scale(s, p):
-    """How large the float64 error of the outputs o can be, over ε per operation: the forward pass run on
-    absolute values (sums of products err by about n·ε·Σ|x|·|y|), each layer adding |f'(z)| times the
-    scale of its net input to the scale of its output."""
+def forward_scales(s, p):
+    """How large the float64 error of each z and a can be, over ε per operation: the forward pass run on
+    absolute values (a sum of products errs by about n·ε·Σ|x|·|y|), each layer adding |f'(z)| times the
+    scale of its net input to the scale of its output. Returns {l: (scale of z_l, scale of a_l)}."""
     n = p.numbers
-    scale = np.abs(n.a[1])
+    scales = {1: (None, np.abs(n.a[1]))}
+    a_scale = scales[1][1]
     for l in range(2, s.n_layers + 1):
         w = np.abs(p.weights_before[l - 2])
-        z_scale = scale @ w[:, 1:].T + w[:, 0] if s.bias else scale @ w.T
+        z_scale = np.abs(n.z[l]) + (a_scale @ w[:, 1:].T + w[:, 0] if s.bias else a_scale @ w.T)
         act = s.activations[l - 2]
         if act.derivative is None:  # softmax: o·(dz_k − Σ o_j dz_j)
-            scale = np.abs(n.a[l]) + 2 * np.abs(n.a[l]) * z_scale.max(axis=1, keepdims=True)
+            a_scale = np.abs(n.a[l]) + 2 * np.abs(n.a[l]) * z_scale.max(axis=1, keepdims=True)
         else:
-            scale = np.abs(n.a[l]) + np.abs(act.derivative(n.z[l], n.a[l])) * z_scale
-    return scale
+            a_scale = np.abs(n.a[l]) + np.abs(act.derivative(n.z[l], n.a[l])) * z_scale
+        scales[l] = (z_scale, a_scale)
+    return scales
+
+
+def output_scale(s, p):
+    return forward_scales(s, p)[s.n_layers][1]
 
 
 def rounding_scale(s, p):
     """A bound on the size of the float64 rounding error of each gradient entry, up to a constant factor.
 
-    Forward error analysis of sums of products: computed Σ x·y is off by at most about n·ε·Σ|x|·|y|. So the
-    backward pass is run again on absolute values: |∂E/∂o| plus the size of what cancels in it (|o| + |t|
-    terms), |f'|, |theta|, |a|; the gradient of that is the scale both the engine and autograd round against."""
+    Forward error analysis of sums of products: computed Σ x·y is off by at most about n·ε·Σ|x|·|y|, and an
+    input known to within e moves a result by its derivative times e. So the backward pass is run again on
+    scales: ∂E/∂o plus what cancels in it and what the error of o does to it (|d²E/do²| times the scale of
+    o), |f'| plus the error of z (|f''| ≤ 1 for every activation here), |theta|, the scale of a; the gradient
+    of that is the scale both the engine and autograd round against."""
     n = p.numbers
     L = s.n_layers
+    fwd = forward_scales(s, p)
     o, t = n.a[L], p.targets
+    o_scale = fwd[L][1]
     k, m = o.shape[1], o.shape[0]
     name = s.loss.name
     if name in ("sse", "half_sse", "mse"):
-        g = (np.abs(o) + np.abs(t)) * {"sse": 2.0, "half_sse": 1.0, "mse": 2.0 / k / m}[name]
+        c = {"sse": 2.0, "half_sse": 1.0, "mse": 2.0 / k / m}[name]
+        g = c * (np.abs(o) + np.abs(t) + o_scale)
     elif name == "cross_entropy":
-        g = np.abs(t) / np.abs(o) / m
+        g = (np.abs(t) / np.abs(o) + np.abs(t) / o**2 * o_scale) / m
     else:
-        g = (np.abs(t) / np.abs(o) + np.abs(1 - t) / np.abs(1 - o)) / m
+        g = (np.abs(t) / np.abs(o) + np.abs(1 - t) / np.abs(1 - o)
+             + (np.abs(t) / o**2 + np.abs(1 - t) / (1 - o) ** 2) * o_scale) / m
     out = s.activations[-1]
     if out.derivative is None:
-        d = o * (g + (g * o).sum(axis=1, keepdims=True))
+        d = o_scale * (g + (g * o_scale).sum(axis=1, keepdims=True))
     else:
-        d = g * np.abs(out.derivative(n.z[L], o))
+        d = g * (np.abs(out.derivative(n.z[L], o)) + fwd[L][0])
     deltas = {L: d}
     for l in range(L - 1, 1, -1):
         w = np.abs(p.weights_before[l - 1])
         back = deltas[l + 1] @ (w[:, 1:] if s.bias else w)
-        deltas[l] = back * np.abs(s.activations[l - 2].derivative(n.z[l], n.a[l]))
+        deltas[l] = back * (np.abs(s.activations[l - 2].derivative(n.z[l], n.a[l])) + fwd[l][0])
     scales = []
     for l in range(1, L):
-        gw = deltas[l + 1].T @ np.abs(n.a[l])
+        gw = deltas[l + 1].T @ fwd[l][1]
         if s.bias:
             gw = np.hstack([deltas[l + 1].sum(axis=0)[:, None], gw])
         scales.append(gw)

@@ -112,6 +112,11 @@ class StepTemplate:
     uses: tuple[str, ...]  # quantity names it reads
     title: str
 
+    @property
+    def quantities(self) -> tuple[Quantity, ...]:
+        """What it computes, as typed quantities."""
+        return tuple(Quantity.parse(name) for name in self.computes)
+
 
 def step_templates(L: int) -> tuple[StepTemplate, ...]:
     """forward z2, a2 … zL, aL; error; backward deltaL … delta2, then ∂E/∂theta_{L-1} … theta_1; update."""
@@ -523,8 +528,7 @@ class Trace:
         for k, p in enumerate(record.passes):
             for tpl in self.templates:
                 index = base + k * self.steps_per_pass + tpl.position
-                for name in tpl.computes:
-                    q = Quantity.parse(name)
+                for q in tpl.quantities:
                     values = quantity(p, q)
                     bad = first_bad(values)
                     if bad is not None:
