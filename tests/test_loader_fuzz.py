@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpdebug.core.scenario import Scenario, ScenarioError, loads
+from bpdebug.core.toml_locator import TomlLocator
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
 REAL = [tomllib.loads(p.read_text(encoding="utf-8")) for p in SCENARIOS]
@@ -178,27 +179,36 @@ def _value(v: Any, draw: st.DrawFn) -> str:
 
 
 def to_toml(doc: dict[str, Any], draw: st.DrawFn) -> str:
-    lines: list[str] = []
-    tables = []
+    return written(doc, draw)[0]
+
+
+def written(doc: dict[str, Any], draw: st.DrawFn) -> tuple[str, dict[tuple[Any, ...], int]]:
+    """The TOML text of ``doc`` and the line the writer put each key and table header on."""
+    top: list[tuple[tuple[Any, ...], str]] = []  # (key path, text) in the order written
+    rest: list[tuple[tuple[Any, ...], str]] = []
     for k, v in doc.items():
         if isinstance(v, dict) and draw(st.integers(0, 4)):
-            tables.append((k, v))
+            rest.append(((k,), f"\n[{_key(k)}]"))
+            subtables = []
+            for a, b in v.items():
+                if isinstance(b, dict) and b and draw(st.booleans()):  # [activations.soft] rather than inline
+                    subtables.append((a, b))
+                else:
+                    rest.append(((k, a), f"{_key(a)} = {_value(b, draw)}"))
+            for a, b in subtables:  # after the table's own keys, as TOML requires
+                rest.append(((k, a), f"\n[{_key(k)}.{_key(a)}]"))
+                rest.extend(((k, a, c), f"{_key(c)} = {_value(d, draw)}") for c, d in b.items())
         elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and draw(st.booleans()):
-            for entry in v:
-                lines.append(f"\n[[{_key(k)}]]  # [training]")
-                lines.extend(f"{_key(a)} = {_value(b, draw)}" for a, b in entry.items())
+            for n, entry in enumerate(v):
+                rest.append(((k, n), f"\n[[{_key(k)}]]  # [training]"))
+                rest.extend(((k, n, a), f"{_key(a)} = {_value(b, draw)}") for a, b in entry.items())
         else:
-            lines.insert(0, f"{_key(k)} = {_value(v, draw)}")
-    for k, table in tables:
-        lines.append(f"\n[{_key(k)}]")
-        for a, b in table.items():
-            if isinstance(b, dict) and b and all(isinstance(x, dict) for x in b.values()) and draw(st.booleans()):
-                for name, sub in b.items():
-                    lines.append(f"\n[{_key(k)}.{_key(name)}]")
-                    lines.extend(f"{_key(c)} = {_value(d, draw)}" for c, d in sub.items())
-            else:
-                lines.append(f"{_key(a)} = {_value(b, draw)}")
-    return "\n".join(lines) + "\n"
+            top.append(((k,), f"{_key(k)} = {_value(v, draw)}"))
+    text, lines = "", {}
+    for path, chunk in top + rest:
+        lines.setdefault(path, text.count("\n") + 1 + (1 if chunk.startswith("\n") else 0))
+        text += chunk + "\n"
+    return text, lines
 
 
 # ------------------------------------------------------------------------------------------------- the property
@@ -249,6 +259,20 @@ def test_damaged_scenarios_load_or_are_refused_in_one_line(path: Path, at: int, 
 @given(st.text(alphabet=st.sampled_from(list("[]{}=\"'#.,\n \tax1-+e_\\")), max_size=80))
 def test_toml_punctuation_soup_loads_or_is_refused_in_one_line(text: str) -> None:
     outcome(text)
+
+
+@FUZZ
+@given(st.data())
+def test_the_locator_finds_every_key_where_the_writer_put_it(data: st.DataObject) -> None:
+    """Through multi-line strings holding "[training]", comments, quoted keys and arrays over several lines."""
+    text, lines = written(data.draw(documents()), data.draw)
+    try:
+        tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return  # a document TOML refuses (a key twice, say): no lines to find
+    locator = TomlLocator(text)
+    for path, line in lines.items():
+        assert locator.line(path) == line, (path, text)
 
 
 def test_the_writer_writes_the_bundled_scenarios_back() -> None:
