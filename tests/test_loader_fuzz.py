@@ -57,7 +57,8 @@ def _formula() -> st.SearchStrategy[str]:
 
 
 SCALARS: st.SearchStrategy[Any] = st.one_of(
-    st.integers(-3, 12), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-3, 12), st.integers(), st.just(10**400), st.just(-(2**1100)),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.floats(-2, 2), st.booleans(), st.sampled_from(WORDS), st.sampled_from(HOSTILE), st.text(max_size=12),
 )
 
