@@ -72,6 +72,7 @@ def _matrix() -> st.SearchStrategy[Any]:
 VALUES: st.SearchStrategy[Any] = st.one_of(
     SCALARS,
     st.lists(st.integers(-1, 5), max_size=5),  # layer lists, frozen lists and the like
+    st.sampled_from([[-1e308, 1e308], [0, 5e-324], [1, 0], [-0.5, 0.5]]),  # ranges at the edges of float64
     st.lists(st.sampled_from(WORDS), max_size=4),
     _matrix(),
     st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(

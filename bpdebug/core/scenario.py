@@ -584,6 +584,9 @@ class _Validator:
             high = self.number(r[1], ("weights", "range"))
             if not low < high:
                 raise self.fail(("weights", "range"), f"expected low < high, got [{low:g}, {high:g}]")
+            if not math.isfinite(high - low):
+                raise self.fail(("weights", "range"), f"[{low:g}, {high:g}] is wider than a 64-bit float holds, "
+                                "expected high - low below 1.8e308")
         seed = self.integer(table.get("seed", 0), ("weights", "seed"), 0)
         rng = np.random.default_rng(seed)
         out = []
