@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ REAL = [tomllib.loads(p.read_text(encoding="utf-8")) for p in SCENARIOS]
 NAME = "fuzz.toml"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
+Draw = Callable[[st.SearchStrategy[Any]], Any]  # data.draw, as the writer uses it
 SCHEMA: dict[str, tuple[str, ...]] = {
     "network": ("layers", "activation", "bias"),
     "loss": ("function",),
@@ -144,7 +146,7 @@ def _basic(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _string(s: str, draw: st.DrawFn) -> str:
+def _string(s: str, draw: Draw) -> str:
     style = draw(st.integers(0, 3))
     if style == 1 and "'" not in s and not CONTROL.search(s) and "\n" not in s and "\r" not in s:
         return f"'{s}'"
@@ -157,7 +159,7 @@ def _string(s: str, draw: st.DrawFn) -> str:
     return _basic(s)
 
 
-def _value(v: Any, draw: st.DrawFn) -> str:
+def _value(v: Any, draw: Draw) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -171,7 +173,7 @@ def _value(v: Any, draw: st.DrawFn) -> str:
     if isinstance(v, str):
         return _string(v, draw)
     if isinstance(v, list):
-        items = [_value(x, draw) for x in v]
+        items: list[str] = [_value(x, draw) for x in v]
         if items and draw(st.booleans()):  # over several lines, with comments and a trailing comma
             return "[\n" + "".join(f"  {x},  # [data] ]\n" for x in items) + "]"
         return "[" + ", ".join(items) + "]"
@@ -180,11 +182,11 @@ def _value(v: Any, draw: st.DrawFn) -> str:
     raise TypeError(type(v))
 
 
-def to_toml(doc: dict[str, Any], draw: st.DrawFn) -> str:
+def to_toml(doc: dict[str, Any], draw: Draw) -> str:
     return written(doc, draw)[0]
 
 
-def written(doc: dict[str, Any], draw: st.DrawFn) -> tuple[str, dict[tuple[Any, ...], int]]:
+def written(doc: dict[str, Any], draw: Draw) -> tuple[str, dict[tuple[Any, ...], int]]:
     """The TOML text of ``doc`` and the line the writer put each key and table header on."""
     top: list[tuple[tuple[Any, ...], str]] = []  # (key path, text) in the order written
     rest: list[tuple[tuple[Any, ...], str]] = []
@@ -206,7 +208,7 @@ def written(doc: dict[str, Any], draw: st.DrawFn) -> tuple[str, dict[tuple[Any, 
                 rest.extend(((k, n, a), f"{_key(a)} = {_value(b, draw)}") for a, b in entry.items())
         else:
             top.append(((k,), f"{_key(k)} = {_value(v, draw)}"))
-    text, lines = "", {}
+    text, lines = "", dict[tuple[Any, ...], int]()
     for path, chunk in top + rest:
         lines.setdefault(path, text.count("\n") + 1 + (1 if chunk.startswith("\n") else 0))
         text += chunk + "\n"
