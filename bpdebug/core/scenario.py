@@ -26,7 +26,7 @@ from .toml_locator import TomlLocator
 DEFAULT_TOLERANCE = 0.0005
 INIT_METHODS = ("uniform", "xavier", "he")
 MAX_FILE_BYTES = 64 * 2**20  # a scenario is text a person writes; beyond this it is not one
-MAX_NESTING = 32  # arrays and inline tables inside each other; the format needs 3 (a list of rows in a table)
+MAX_NESTING = 32  # arrays and tables inside each other; the format needs 3 ([weights] theta1 = [[...]])
 _TOO_DEEP = (f"values nested too deeply (arrays or tables more than {MAX_NESTING} levels inside one another), "
              f"expected at most {MAX_NESTING}")
 MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 bytes of names and index
@@ -212,7 +212,7 @@ def loads(raw: bytes | str, path: str = "<scenario>", *, source_files: tuple[Pat
 
 
 def _nesting(doc: dict[str, Any]) -> int:
-    """How deep arrays and inline tables sit inside one another (a table header does not count), iteratively."""
+    """How deep arrays and tables sit inside one another below the top level, found without recursion."""
     deepest = 0
     pending: list[tuple[Any, int]] = [(v, 0) for v in doc.values()]
     while pending:
