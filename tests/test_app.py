@@ -8,11 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notify
 
-from bpdebug.tui.app import KEYS, DebuggerApp, make_app
 from bpdebug.core.engine import Trace
-from bpdebug.text.narrate import fmt, narrate, wrap
 from bpdebug.core.scenario import ScenarioError, load
+from bpdebug.text.narrate import fmt, narrate, wrap
+from bpdebug.tui.app import DebuggerApp, make_app
+from bpdebug.tui.keys import KEYS
+from bpdebug.tui.session import Breakpoint
 from bpdebug.tui.widgets.derivation_panel import DerivationPanel
 from bpdebug.tui.widgets.params_table import ParamsTable
 from bpdebug.tui.widgets.status import StatusBar
@@ -48,6 +52,14 @@ async def settle(pilot) -> None:
 def screen_text(app: DebuggerApp) -> str:
     """The whole screen as an SVG with its random ids removed, for exact comparisons."""
     return re.sub(r"terminal-\d+", "terminal", app.export_screenshot())
+
+
+class Notifications(list):
+    """Every notification the app shows, collected from its Notify messages (``run_test(message_hook=...)``)."""
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.append(message.notification)
 
 
 async def type_into_prompt(pilot, value: str) -> None:
@@ -106,17 +118,17 @@ def test_make_app_refuses_a_bad_scenario(tmp_path):
 
 async def test_keys_walk_every_phase_of_the_first_epoch_in_order():
     app = make_app(BLOG)
-    expected = [(t.phase, t.kind, t.layer) for t in app.trace.templates]
+    expected = [(t.phase, t.kind, t.layer) for t in app.session.trace.templates]
     async with app.run_test(size=SIZE) as pilot:
         seen = []
         for k, key in enumerate(["n", "space", "right", "n", "n", "n", "n", "n", "n"]):
-            step = app.step
+            step = app.session.step
             seen.append((step.phase, step.kind, step.layer))
             status = text(app.screen.query_one(StatusBar))
             assert f"step {k + 1} of 10" in status
             assert step.phase in status
             await pilot.press(key)
-        seen.append((app.step.phase, app.step.kind, app.step.layer))
+        seen.append((app.session.step.phase, app.session.step.kind, app.session.step.layer))
         assert seen == expected
         assert [p for p, _, _ in seen] == ["forward"] * 4 + ["error"] + ["backward"] * 4 + ["update"]
         assert "gradient descent update" in app.screen.query_one(StepPanel).border_title
@@ -127,11 +139,11 @@ async def test_w5_update_shows_gradient_and_new_value():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("w")
         await type_into_prompt(pilot, "w5")
-        assert app.param == "theta2[1,1]"
+        assert app.session.param == "theta2[1,1]"
         for _ in range(9):
             await pilot.press("n")
         await settle(pilot)
-        assert app.step.kind == "update"
+        assert app.session.step.kind == "update"
         row = row_text(app.screen.query_one(ParamsTable), "theta2[1,1]")
         assert row[0] == "w5" and row[1] == "theta2[1,1]"
         assert row[3].startswith("0.0036483") and row[4].startswith("0.3996352")
@@ -171,12 +183,12 @@ async def test_next_then_previous_epoch_returns_to_the_same_step():
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(3):
             await pilot.press("n")
-        index = app.step_index
+        index = app.session.index
         await pilot.press("right_square_bracket")
-        assert app.step.epoch == 2 and app.step.kind == "a"
+        assert app.session.step.epoch == 2 and app.session.step.kind == "a"
         assert "epoch 2/2" in text(app.screen.query_one(StatusBar))
         await pilot.press("left_square_bracket")
-        assert app.step.epoch == 1 and app.step_index == index
+        assert app.session.step.epoch == 1 and app.session.index == index
 
 
 async def test_w1_shows_the_sum_over_paths():
@@ -185,7 +197,7 @@ async def test_w1_shows_the_sum_over_paths():
         await pilot.press("w")
         await type_into_prompt(pilot, "w1")
         await settle(pilot)
-        assert app.param == "theta1[1,1]"
+        assert app.session.param == "theta1[1,1]"
         chain = text(app.screen.query_one(DerivationPanel))
         assert "∂E_total/∂w1" in chain
         assert "∂E_total/∂out_o1" in chain and "∂E_total/∂out_o2" in chain
@@ -194,11 +206,12 @@ async def test_w1_shows_the_sum_over_paths():
 
 async def test_unknown_parameter_is_a_clear_notification():
     app = make_app(BLOG)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await pilot.press("w")
         await type_into_prompt(pilot, "w99")
-        assert app.param == "theta2[1,1]"
-        messages = [n.message for n in app._notifications]
+        assert app.session.param == "theta2[1,1]"
+        messages = [n.message for n in notes]
         assert any("unknown parameter 'w99'" in m and "w1..w8" in m for m in messages)
 
 
@@ -206,17 +219,18 @@ async def test_tab_and_arrows_move_the_selection():
     app = make_app(BLOG)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab")
-        assert app.selected.short == "w6"
+        assert app.session.selected.short == "w6"
         await pilot.press("up", "up")
-        assert app.selected.short == "w4"
+        assert app.session.selected.short == "w4"
         await pilot.press("down")
-        assert app.selected.short == "w5"
+        assert app.session.selected.short == "w5"
 
 
 async def test_export_writes_a_transcript(tmp_path):
     app = make_app(BLOG)
     target = tmp_path / "blog.json"
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await pilot.press("x")
         await pilot.pause()
         dialog = app.screen
@@ -228,7 +242,7 @@ async def test_export_writes_a_transcript(tmp_path):
         doc = json.loads(target.read_text())
         assert doc["format"] == "bpdebug-transcript/1"
         assert doc["epochs"][0]["steps"][0]["params_after"]["w5"] == pytest.approx(0.3996352, abs=1e-7)
-        assert any(str(target) in n.message for n in app._notifications)
+        assert any(str(target) in n.message for n in notes)
 
 
 async def test_go_to_epoch_extends_training_and_shows_the_loss():
@@ -237,7 +251,7 @@ async def test_go_to_epoch_extends_training_and_shows_the_loss():
         await pilot.press("g")
         await type_into_prompt(pilot, "5")
         await settle(pilot)
-        assert app.step.epoch == 5 and app.trace.epochs == 5
+        assert app.session.step.epoch == 5 and app.session.trace.epochs == 5
         loss = app.screen.query_one("#loss")
         assert loss.display and not loss.has_class("-empty")
         assert "epoch 1: 0.02647731" in text(loss.query_one("#loss-label"))
@@ -246,9 +260,9 @@ async def test_go_to_epoch_extends_training_and_shows_the_loss():
 async def test_going_far_runs_in_a_worker_with_progress():
     app = make_app(BLOG)
     async with app.run_test(size=SIZE) as pilot:
-        app.go_to_epoch(3000)
+        app.screen.go_to_epoch(3000)
         await settle(pilot)
-        assert app.step.epoch == 3000 and not app.busy
+        assert app.session.step.epoch == 3000 and not app.screen.busy
         assert len(app.screen.query_one("#loss-sparkline").data) == 2999  # epoch 3000's error step not reached
 
 
@@ -257,15 +271,15 @@ async def test_breakpoints_and_continue():
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(7):
             await pilot.press("n")
-        assert (app.step.kind, app.step.layer) == ("gradient", 2)
+        assert (app.session.step.kind, app.session.step.layer) == ("gradient", 2)
         await pilot.press("b")
-        assert ("gradient", 2) in app.breakpoints
+        assert Breakpoint("gradient", 2) in app.session.breakpoints
         for _ in range(2):
             await pilot.press("p")
         await pilot.press("c")
-        assert app.step_index == 7  # the breakpoint
+        assert app.session.index == 7  # the breakpoint
         await pilot.press("c")
-        assert app.step_index == 9  # w5.after, a printed figure that does not hold
+        assert app.session.index == 9  # w5.after, a printed figure that does not hold
 
 
 async def test_expectations_appear_only_when_reached():
@@ -282,18 +296,19 @@ async def test_reload_keeps_the_position_and_refuses_a_broken_file(tmp_path):
     path = tmp_path / "blog.toml"
     shutil.copy(BLOG, path)
     app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         for _ in range(3):
             await pilot.press("n")
         path.write_text(BLOG.read_text().replace("learning_rate = 0.1", "learning_rate = 0.5"))
         await pilot.press("r")
         await pilot.pause()
-        assert app.step_index == 3 and app.scenario.learning_rate == 0.5
+        assert app.session.index == 3 and app.session.scenario.learning_rate == 0.5
         path.write_text(BLOG.read_text().replace("layers = [2, 2, 2]", "layers = [2, 2]"))
         await pilot.press("r")
         await pilot.pause()
-        assert app.scenario.learning_rate == 0.5 and app.step_index == 3
-        assert any(n.severity == "error" and str(path) in n.message for n in app._notifications)
+        assert app.session.scenario.learning_rate == 0.5 and app.session.index == 3
+        assert any(n.severity == "error" and str(path) in n.message for n in notes)
 
 
 async def test_help_lists_every_key_and_closes():
@@ -331,6 +346,6 @@ async def test_a_network_too_wide_to_draw_shows_the_selected_connection_with_all
         lines = drawn.splitlines()
         assert "layer 3" in lines[0] and "layer 4" in lines[0] and "layer 1" not in lines[0]
         assert "⋯" in drawn  # the layers left out are marked
-        h2_1 = app.trace[app.step.index].value("z3")[0, 0]
+        h2_1 = app.session.trace[app.session.step.index].value("z3")[0, 0]
         assert fmt(float(h2_1)) in drawn  # with every digit the step panel shows
         assert max(len(line) for line in lines) <= app.screen.query_one(NetworkView).content_size.width
