@@ -349,3 +349,136 @@ async def test_a_network_too_wide_to_draw_shows_the_selected_connection_with_all
         h2_1 = app.session.trace[app.session.step.index].value("z3")[0, 0]
         assert fmt(float(h2_1)) in drawn  # with every digit the step panel shows
         assert max(len(line) for line in lines) <= app.screen.query_one(NetworkView).content_size.width
+
+
+# ------------------------------------------------------------------------------------- export dialog
+
+async def _export_to(pilot, target: Path, fmt: str = "md") -> None:
+    await pilot.press("x")
+    await pilot.pause()
+    dialog = pilot.app.screen
+    dialog.query_one("#export-format").value = fmt
+    await pilot.pause()
+    dialog.query_one("#export-path").value = str(target)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_export_asks_before_overwriting_and_never_writes_over_the_scenario(tmp_path):
+    from bpdebug.tui.widgets.modals import ConfirmModal
+
+    scenario = tmp_path / "blog.toml"
+    shutil.copy(BLOG, scenario)
+    existing = tmp_path / "notes.md"
+    existing.write_text("my notes\n")
+    app = make_app(scenario)
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await _export_to(pilot, existing)
+        assert isinstance(app.screen, ConfirmModal) and str(existing) in text(app.screen.query_one(".dialog-title"))
+        await pilot.press("escape")  # keep it
+        await settle(pilot)
+        assert existing.read_text() == "my notes\n" and app.screen.id == "debugger"
+        await _export_to(pilot, existing)
+        await pilot.press("y")  # overwrite it
+        await settle(pilot)
+        assert existing.read_text().startswith("#")
+        assert any(str(existing) in n.message and n.severity == "information" for n in notes)
+        await _export_to(pilot, scenario)  # the scenario itself: refused without asking
+        await settle(pilot)
+        assert app.screen.id == "debugger"
+        assert scenario.read_text() == BLOG.read_text()
+        assert any(n.severity == "error" and str(scenario) in n.message for n in notes)
+
+
+# ---------------------------------------------------------------------------------------- long runs
+
+async def test_a_long_run_shows_progress_greys_navigation_and_escape_stops_it():
+    app = make_app(ROOT / "scenarios" / "xor.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        offset = app.session.index
+        await pilot.press("g")
+        await type_into_prompt(pilot, "99999999")
+        screen = app.screen
+        for _ in range(100):  # until the first progress report
+            await pilot.pause(0.05)
+            bars = screen.query("#progress")
+            if bars and bars.first().progress:
+                break
+        bar = screen.query_one("#progress")
+        assert bar.display and bar.region.height == 1 and bar.total == 99999999 and bar.progress > 0
+        assert screen.busy and screen.check_action("next_step", ()) is None  # greyed out
+        assert screen.check_action("cancel_run", ()) is True
+        await pilot.press("n")  # waits
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not screen.busy and not screen.query("#progress")
+        reached = app.session.trace.losses_computed
+        assert 1 < app.session.step.epoch <= reached < 99999999
+        assert app.session.index % app.session.trace.steps_per_epoch == offset
+        assert screen.check_action("cancel_run", ()) is False and screen.check_action("next_step", ()) is True
+        await pilot.press("n")
+        assert app.session.index % app.session.trace.steps_per_epoch == offset + 1
+
+
+async def test_q_quits_during_a_long_run():
+    app = make_app(ROOT / "scenarios" / "xor.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.go_to_epoch(99999999)
+        await pilot.pause(0.3)
+        assert app.screen.busy
+        await pilot.press("q")
+        await pilot.pause(0.5)
+    assert app.return_code == 0
+
+
+# --------------------------------------------------------------------------------- folded side panels
+
+async def test_f_shows_the_folded_side_panels_on_a_small_terminal():
+    app = make_app(BLOG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert not screen.query_one("#params").display
+        footer = "\n".join(str(k.render()) for k in screen.query("FooterKey"))
+        assert "panels" in footer and "quit" in footer
+        await pilot.press("f")
+        await settle(pilot)
+        assert screen.query_one("#params").display and screen.query_one("#params").region.height >= 10
+        assert screen.query_one("#expectations").display
+        assert "w5" in text(screen.query_one(ParamsTable)) and "w8" in text(screen.query_one(ParamsTable))
+        await pilot.press("f")
+        await settle(pilot)
+        assert not screen.query_one("#params").display and screen.query_one("#network").display
+
+
+# ------------------------------------------------------------------------------------------- divergence
+
+async def test_a_diverging_run_stops_once_at_the_first_non_finite_step_and_never_crashes(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "sm.toml"
+    path.write_text((ROOT / "scenarios" / "softmax.toml").read_text().replace("learning_rate = 0.5",
+                                                                             "learning_rate = 1e6"))
+    independent = Trace(load(path), 6)
+    first = next(i for i in range(len(independent))
+                 if any(not np.all(np.isfinite(independent[i].value(q))) for q in independent[i].computes))
+    app = make_app(path)
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        for _ in range(3):
+            await pilot.press("right_square_bracket")
+            await settle(pilot)
+            if app.session.index >= first:
+                break
+        assert app.session.index == first
+        assert any("diverged" in n.message for n in notes)
+        assert "diverged" in text(app.screen.query_one(StatusBar))
+        await pilot.press("right_square_bracket")  # the second press goes on past it
+        await settle(pilot)
+        assert app.session.index > first
+        for key in ["n", "w", "w", "1", "enter", "n", "right_square_bracket", "p"]:
+            await pilot.press(key)
+        await settle(pilot)
+        assert app.return_code is None  # still running: no traceback

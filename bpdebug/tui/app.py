@@ -329,9 +329,9 @@ class DebuggerScreen(Screen):
             return
         fmt, path = answer
         s = self.session
-        if s.is_protected(path):
-            self.apply(Move(False, (Note(f"{path}: not overwritten: bpdebug read it to build this run; "
-                                         f"choose another path", "error"),)))
+        refused = s.refusal(path)
+        if refused is not None:
+            self.apply(Move(False, (refused,)))
         elif s.would_overwrite(path):
             self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
                                               "keeps the file."), partial(self._overwrite_answer, fmt, path))

@@ -429,8 +429,18 @@ class Session:
     def export_epochs(self) -> int:
         return max(self.scenario.epochs, self.step.epoch)
 
+    def refusal(self, path: str | Path) -> Note | None:
+        """Why the transcript may not be written to ``path`` (a file read to build the run), or None."""
+        if self.is_protected(path):
+            return Note(f"{path}: not overwritten: bpdebug read it to build this run; choose another path", "error")
+        return None
+
     def export(self, fmt: str, path: str | Path, epochs: int) -> Note:
-        """Render the transcript on a trace of its own (so this may run in a worker) and write it."""
+        """Render the transcript on a trace of its own (so this may run in a worker) and write it; never over a
+        file read to build the run."""
+        refused = self.refusal(path)
+        if refused is not None:
+            return refused
         try:
             from ..core.atomic import OutputError, write_output  # type: ignore[attr-defined]
         except ImportError:  # TEMPORARY until h/loader's "output API:" commit is merged
@@ -509,7 +519,7 @@ def _advance(trace: Trace, epoch: int, progress: Callable[[int, int], None],
     if hasattr(trace, "advance"):
         return int(trace.advance(epoch, progress, should_stop))
     start = trace.losses_computed
-    chunk = max(SYNC_EPOCHS, (epoch - start) // 50)
+    chunk = SYNC_EPOCHS
     done = start
     for e in [*range(start + chunk, epoch, chunk), epoch]:
         if should_stop is not None and should_stop():
