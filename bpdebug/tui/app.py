@@ -14,11 +14,12 @@ from functools import partial
 from pathlib import Path
 from typing import cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar
 from textual.worker import get_current_worker
@@ -95,6 +96,8 @@ class DebuggerScreen(Screen):
     def __init__(self, session: Session) -> None:
         super().__init__(id="debugger")
         self.session = session
+        self._painted_size: Size | None = None  # the size the panels were last laid out for
+        self._deriving: Position | None = None  # the position a derivation worker is under way for
 
     # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -120,11 +123,12 @@ class DebuggerScreen(Screen):
         self.at = self.session.position
         self.on_resize()
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
         # below 100 columns the palette's hint gives way so that every key still shows, q included
         self.query_one(Footer).show_command_palette = not self.compact
-        if self.at is not None:
+        if self.at is not None and self.size != self._painted_size:
+            self._painted_size = self.size
             self.call_after_refresh(self.render_step)
 
     @property
@@ -201,8 +205,10 @@ class DebuggerScreen(Screen):
                                    s.derivation(at.index - 1, at.param) if at.index else None)
         else:
             self.query_one(DerivationPanel).show_message("deriving with SymPy …")
-            # after the frame that shows this step, so neither SymPy nor the thread delays it
-            self.call_after_refresh(self._derive, at)
+            if self._deriving != at:
+                self._deriving = at
+                # after the frame that shows this step, so neither SymPy nor the thread delays it
+                self.call_after_refresh(self._derive, at)
 
     @work(thread=True, exclusive=True, group="derive")
     def _derive(self, at: Position) -> None:
@@ -216,6 +222,8 @@ class DebuggerScreen(Screen):
 
     @on(DerivationReady)
     def _derivation_ready(self, event: DerivationReady) -> None:
+        if event.position == self._deriving:
+            self._deriving = None
         if event.position == self.session.position:
             self._paint_derivation(event.lines, event.previous)
 
