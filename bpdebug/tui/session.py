@@ -24,12 +24,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..core.engine import ExpectationResult, Step, StepTemplate, Trace
-
-try:  # TEMPORARY until h/engine's "engine API:" commit is merged
-    from ..core.engine import Divergence  # type: ignore[attr-defined]
-except ImportError:
-    Divergence = object  # type: ignore[assignment,misc]
+from ..core.engine import Divergence, ExpectationResult, Step, StepTemplate, Trace
+from ..core.storage import EXACT_EPOCHS
 from ..core.params import Param
 from ..core.scenario import Scenario, ScenarioError, load
 from ..text.narrate import default_param
@@ -155,7 +151,6 @@ class Session:
         self.scenario = scenario
         self.trace = Trace(scenario, epochs)
         self.results: tuple[ExpectationResult, ...] = tuple(sorted(self.trace.check_all(), key=lambda r: r.step))
-        self._divergence: tuple[int, Divergence | None] | None = None
 
     # ------------------------------------------------------------------------------------------- where
     @property
@@ -203,19 +198,16 @@ class Session:
         first = 1 if self.trace.passes_per_epoch > 1 else None
         if step.index >= self.trace.first_step_of(step.epoch, first, "error"):
             epochs += 1
-        if epochs <= 1:
+        if epochs <= 1 or epochs > EXACT_EPOCHS:  # past a million epochs the engine keeps a summary only
             return np.empty(0)
         return self.trace.loss_history(epochs)
 
     # -------------------------------------------------------------------------------------- divergence
     @property
     def divergence(self) -> Divergence | None:
-        """The first step at which a number stops being finite, within the epochs computed so far."""
-        epochs = self.trace.epochs
-        if self._divergence is None or self._divergence[0] != epochs:
-            known = self._divergence[1] if self._divergence is not None else None
-            self._divergence = (epochs, known if known is not None else _divergence(self.trace, epochs))
-        return self._divergence[1]
+        """The first step at which a number stops being finite, within the epochs the trace covers (the
+        engine keeps what it found, so asking again costs nothing)."""
+        return self.trace.divergence(self.trace.epochs)
 
     def divergence_index(self) -> int | None:
         """The index of the divergence step in the trace, or None when every number so far is finite."""
@@ -227,6 +219,7 @@ class Session:
 
         From the divergence step itself the same key goes on past it (``again`` names the key, for the note)."""
         here = self._walk.index
+        self.trace.extend(target // self.trace.steps_per_epoch + 1)  # a printed figure may lie further on
         d = self.divergence_index() if target > here else None
         if d is not None and here < d <= target:
             self._walk.index = d
@@ -304,7 +297,7 @@ class Session:
                 progress(done, total)
 
         generation, offset = self.generation, self._offset
-        reached = _advance(self.trace, epoch, report, should_stop)
+        reached = self.trace.advance(epoch, report, should_stop)
         cancelled = reached < epoch
         return RunOutcome(epoch, max(1, reached), cancelled, generation, offset)
 
@@ -506,25 +499,3 @@ def _same_file(a: str | Path, b: str | Path) -> bool:
 def breakpoint_labels(breakpoints: Iterable[Breakpoint]) -> str:
     return ", ".join(bp.label for bp in sorted(breakpoints, key=lambda b: b.label))
 
-
-# TEMPORARY shims until h/engine's "engine API:" commit is merged
-def _divergence(trace: Trace, epochs: int) -> Divergence | None:
-    if hasattr(trace, "divergence"):
-        return trace.divergence(epochs)
-    return None
-
-
-def _advance(trace: Trace, epoch: int, progress: Callable[[int, int], None],
-             should_stop: Callable[[], bool] | None) -> int:
-    if hasattr(trace, "advance"):
-        return int(trace.advance(epoch, progress, should_stop))
-    start = trace.losses_computed
-    chunk = SYNC_EPOCHS
-    done = start
-    for e in [*range(start + chunk, epoch, chunk), epoch]:
-        if should_stop is not None and should_stop():
-            return max(1, done)
-        trace.loss_history(e)
-        done = e
-        progress(e, epoch)
-    return epoch
