@@ -31,11 +31,9 @@ def text(widget) -> str:
 
 def row_text(table: ParamsTable, name: str) -> list[str]:
     """The cells of a parameter's row: short, canonical, value, gradient, new value."""
-    for line in text(table).splitlines()[1:]:
-        cells = line.split()
-        if cells[1] == name:
-            return cells
-    raise KeyError(name)
+    cells = table.row_text(name).split()
+    assert cells[1] == name
+    return cells
 
 
 async def settle(pilot) -> None:

@@ -36,7 +36,7 @@ from .widgets.expectations import ExpectationsPanel
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
-from .widgets.params_table import ParamsTable
+from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
 
@@ -57,6 +57,8 @@ KEYS: tuple[Binding, ...] = (
     Binding("g", "app.goto_epoch", "go to", id="epoch.goto", tooltip="Go to epoch N"),
     Binding("w", "app.pick_param", "param", id="param.pick",
             tooltip="Select a parameter by name: w5, b3 or theta2[1,1]"),
+    Binding("slash", "app.filter_params", "filter", id="param.filter",
+            tooltip="Filter the parameters table: layer N, a name, top N (largest |∂E/∂p| first)"),
     Binding("tab,down", "app.next_param", "next param", id="param.next", show=False,
             tooltip="Select the next parameter (tab, ↓)"),
     Binding("shift+tab,up", "app.previous_param", "prev param", id="param.previous", show=False,
@@ -83,7 +85,7 @@ LEGEND = (
     "Chain rule: ∂E/∂p of the selected parameter in symbols (SymPy), closed form and numbers;",
     "  … marks a factor not computed yet; green lines changed at this step.",
     "Parameters: value before this pass, gradient once known, new value after the update.",
-    "  * marks a frozen parameter. Click a row (or a unit) to select.",
+    "  * marks a frozen parameter. Click a row (or a unit) to select; / filters the rows.",
     "Printed figures: the scenario's [[expect]] values, checked when the walk reaches them.",
 )
 
@@ -393,6 +395,21 @@ class DebuggerApp(App[int]):
                         severity="error", markup=False)
             return
         self.param = p.canonical
+
+    def action_filter_params(self) -> None:
+        self.push_screen(PromptModal("Filter the parameters", FILTER_HELP, placeholder="layer 2 top 20",
+                                     value=self.screen_stack[0].query_one(ParamsTable).filter_text),
+                         self._filter_answer)
+
+    def _filter_answer(self, text: str | None) -> None:
+        if text is None:
+            return
+        try:
+            flt = ParamFilter.parse(text)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.screen_stack[0].query_one(ParamsTable).set_filter(flt, text)
 
     def _move_param(self, delta: int) -> None:
         params = self.scenario.params.params
