@@ -5,13 +5,14 @@ from __future__ import annotations
 from rich.segment import Segment
 from textual.content import Content, Span
 from textual.strip import Strip
+from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Static
 
 _RESOLVED: dict[tuple[str, str], str] = {}
 
 
-def _resolve(widget: Static, style: object) -> object:
+def _resolve(widget: Static, style: str | Style) -> str | Style:
     """A style with its theme variables ($accent-muted …) replaced by their colours, once per theme: Textual
     would otherwise resolve them span by span on every paint, which costs more than the rest of a step."""
     if not isinstance(style, str) or "$" not in style:

@@ -58,7 +58,7 @@ class LossPanel(Vertical):
         yield Label("", id="loss-label")
         yield Sparkline([], id="loss-sparkline")
 
-    def show(self, losses: Sequence[float]) -> None:
+    def show(self, losses: Sequence[float] | np.ndarray) -> None:
         """Show ``losses`` (epoch 1 first); hidden while there is at most one."""
         visible = len(losses) > 1
         self.set_class(not visible, "-empty")  # a class, so the small layout can still hide the panel

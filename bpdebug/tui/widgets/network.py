@@ -9,15 +9,16 @@ that unit. Values come from :meth:`Step.value`, so a unit shows nothing before i
 
 from __future__ import annotations
 
+import numpy as np
 from textual import events
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
 from ...core.engine import Step
-from ...text.narrate import fmt, param_connection, unit_name
 from ...core.params import Param
 from ...core.scenario import Scenario
+from ...text.narrate import fmt, param_connection, unit_name
 from . import set_border, set_content
 
 PENDING = "…"
@@ -52,7 +53,7 @@ class NetworkView(Static):
         def number(quantity: str) -> tuple[str, str]:
             if not step.is_known(quantity):
                 return PENDING, "dim"
-            return fmt(float(step.value(quantity)[0, i - 1]), digits), ""
+            return fmt(float(np.asarray(step.value(quantity))[0, i - 1]), digits), ""
 
         if l == 1:  # an input unit has only an output: its value
             return [[(f"{name} ", "bold"), number("a1")]]
@@ -146,11 +147,12 @@ class NetworkView(Static):
                 x += len(link)
             grid[0].append((title.ljust(width), "italic dim"))
             r = 1
-            for i, cells in col:
-                if i is None:
+            for unit, cells in col:
+                if unit is None:
                     grid[r].append(((" " + cells[0][0][0]).ljust(width), "dim"))
                     r += 1
                     continue
+                i = unit
                 ends = (l == selected.layer and i == selected.sending_unit) or (
                     l == selected.layer + 1 and i == selected.receiving_unit)
                 new = i > 0 and bool({f"z{l}", f"a{l}"} & computed)

@@ -19,6 +19,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ...core.engine import Step
 from ...core.params import Param
@@ -253,7 +254,8 @@ class ParamsTable(ScrollView, can_focus=False):
         if self.frozen:
             parts.append("* frozen")
         parts.append("/ filter")
-        box = self.parent if self.parent is not None and self.parent.styles.border_top[0] else self
+        parent = self.parent
+        box = parent if isinstance(parent, Widget) and parent.styles.border_top[0] else self
         set_border(box, subtitle=" · ".join(parts))
 
     def header(self) -> Content:
