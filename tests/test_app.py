@@ -35,11 +35,9 @@ def text(widget) -> str:
 
 def row_text(table: ParamsTable, name: str) -> list[str]:
     """The cells of a parameter's row: short, canonical, value, gradient, new value."""
-    for line in text(table).splitlines()[1:]:
-        cells = line.split()
-        if cells[1] == name:
-            return cells
-    raise KeyError(name)
+    cells = table.row_text(name).split()
+    assert cells[1] == name
+    return cells
 
 
 async def settle(pilot) -> None:
@@ -443,11 +441,15 @@ async def test_f_shows_the_folded_side_panels_on_a_small_terminal():
         assert not screen.query_one("#params").display
         footer = "\n".join(str(k.render()) for k in screen.query("FooterKey"))
         assert "panels" in footer and "quit" in footer
+        assert "filter" not in footer  # the table it filters is folded away
         await pilot.press("f")
         await settle(pilot)
+        footer = "\n".join(str(k.render()) for k in screen.query("FooterKey"))
+        assert "filter" in footer and "quit" in footer
         assert screen.query_one("#params").display and screen.query_one("#params").region.height >= 10
         assert screen.query_one("#expectations").display
-        assert "w5" in text(screen.query_one(ParamsTable)) and "w8" in text(screen.query_one(ParamsTable))
+        shown = "\n".join(screen.query_one(ParamsTable).visible_text())
+        assert "w5" in shown and "w8" in shown
         await pilot.press("f")
         await settle(pilot)
         assert not screen.query_one("#params").display and screen.query_one("#network").display

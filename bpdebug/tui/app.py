@@ -9,6 +9,7 @@ handled on the UI thread. Key bindings are data (:mod:`bpdebug.tui.keys`).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -17,15 +18,18 @@ from typing import cast
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar
 from textual.worker import get_current_worker
 
+from ..core.engine import Step, Trace
+from ..core.params import Param
+from ..core.scenario import Scenario
 from ..text.narrate import narrate
-from .keys import BUSY_ACTIONS, KEYS, QUIT_ANYWHERE, RUN_ACTIONS
+from .keys import BUSY_ACTIONS, KEYS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
 from .session import Move, Note, Position, RunOutcome, Session, breakpoint_labels, bundled_scenarios
 from .widgets import set_border
 from .widgets.derivation_panel import DerivationPanel
@@ -33,7 +37,7 @@ from .widgets.expectations import ExpectationsPanel
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
-from .widgets.params_table import ParamsTable
+from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
 
@@ -47,7 +51,7 @@ LEGEND = (
     "Chain rule: ∂E/∂p of the selected parameter in symbols (SymPy), closed form and numbers;",
     "  … marks a factor not computed yet; green lines changed at this step.",
     "Parameters: value before this pass, gradient once known, new value after the update.",
-    "  * marks a frozen parameter. Click a row (or a unit) to select.",
+    "  * marks a frozen parameter. Click a row (or a unit) to select; / filters the rows.",
     "Printed figures: the scenario's [[expect]] values, checked when the walk reaches them.",
     "Divergence: the status line names the first number that is not finite; moves stop there once.",
     "Long runs show a progress bar; Escape stops them at the last epoch computed.",
@@ -122,11 +126,15 @@ class DebuggerScreen(Screen):
         self.query_one(ParamsTable).set_scenario(self.session.scenario)
         self.at = self.session.position
         self.on_resize()
+        self.call_after_refresh(_startup_done)
 
     def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
-        # below 100 columns the palette's hint gives way so that every key still shows, q included
-        self.query_one(Footer).show_command_palette = not self.compact
+        # below 100 columns the footer tightens and the palette's hint gives way, so every key shows, q included
+        footer = self.query_one(Footer)
+        footer.show_command_palette = not self.compact
+        footer.compact = self.compact
+        self.refresh_bindings()  # the filter key shows only where the parameters table does
         if self.at is not None and self.size != self._painted_size:
             self._painted_size = self.size
             self.call_after_refresh(self.render_step)
@@ -149,12 +157,15 @@ class DebuggerScreen(Screen):
 
     def watch_side(self, side: bool) -> None:
         self.set_class(side, "-side")
+        self.refresh_bindings()
         self.call_after_refresh(self.render_step)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While a long run computes, navigation waits (greyed out in the footer); Escape shows only then."""
         if action in RUN_ACTIONS:
             return self.busy
+        if action in TABLE_ACTIONS and self.compact and not self.side:
+            return False  # the parameters table is folded away
         if self.busy and action in BUSY_ACTIONS:
             return None
         return True
@@ -305,6 +316,20 @@ class DebuggerScreen(Screen):
         if text:
             self.apply(self.session.select(text))
 
+    def action_filter_params(self) -> None:
+        self.app.push_screen(PromptModal("Filter the parameters", FILTER_HELP, placeholder="layer 2 top 20",
+                                         value=self.query_one(ParamsTable).filter_text), self._filter_answer)
+
+    def _filter_answer(self, text: str | None) -> None:
+        if text is None:
+            return
+        try:
+            flt = ParamFilter.parse(text)
+        except ValueError as exc:
+            self.apply(Move(False, (Note(str(exc), "error"),)))
+            return
+        self.query_one(ParamsTable).set_filter(flt, text)
+
     def action_next_param(self) -> None:
         self.apply(self.session.select_next(1))
 
@@ -401,9 +426,39 @@ class DebuggerApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_WIDTH, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
-    def __init__(self, scenario_path: str | Path) -> None:
+    def __init__(self, scenario_path: str | Path, scenario: Scenario | None = None) -> None:
         super().__init__()
-        self.session = Session(scenario_path)  # raises ScenarioError before any screen
+        self.session = Session(scenario_path, scenario)  # raises ScenarioError before any screen
+
+    # read-only shortcuts to the session, for tests and benches
+    @property
+    def scenario(self) -> Scenario:
+        return self.session.scenario
+
+    @property
+    def trace(self) -> Trace:
+        return self.session.trace
+
+    @property
+    def step(self) -> Step:
+        return self.session.step
+
+    @property
+    def param(self) -> str:
+        return self.session.param
+
+    @property
+    def selected(self) -> Param:
+        return self.session.selected
+
+    def on_load(self) -> None:
+        """No garbage collection while the screen is built (a full collection costs ~25 ms there and frees
+        nothing); after the first frame what startup built is frozen out of later collections."""
+        gc.disable()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
+        gc.enable()
 
     def get_default_screen(self) -> Screen:
         return DebuggerScreen(self.session)
@@ -418,6 +473,15 @@ class DebuggerApp(App[int]):
                                     partial(target.run_action, b.action.removeprefix("app.")))
 
 
-def make_app(scenario_path: str | Path) -> DebuggerApp:
-    """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen)."""
-    return DebuggerApp(scenario_path)
+def _startup_done() -> None:
+    """After the first frame: what startup built stays (frozen out of the collector's scans), and
+    garbage collection resumes."""
+    gc.freeze()
+    gc.enable()
+
+
+def make_app(scenario_path: str | Path, scenario: Scenario | None = None) -> DebuggerApp:
+    """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen).
+    A caller that has already loaded the file (the CLI, to refuse a bad one first) passes ``scenario``
+    so it is not read twice."""
+    return DebuggerApp(scenario_path, scenario)

@@ -22,6 +22,8 @@ KEYS: tuple[Binding, ...] = (
             tooltip="Stop a long run at the last epoch computed (escape)"),
     Binding("w", "pick_param", "param", id="param.pick",
             tooltip="Select a parameter by name: w5, b3 or theta2[1,1]"),
+    Binding("slash", "filter_params", "filter", id="param.filter",
+            tooltip="Filter the parameters table: layer N, a name, top N (largest |∂E/∂p| first)"),
     Binding("tab,down", "next_param", "next param", id="param.next", show=False,
             tooltip="Select the next parameter (tab, ↓)"),
     Binding("shift+tab,up", "previous_param", "prev param", id="param.previous", show=False,
@@ -51,3 +53,5 @@ BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_
                           "toggle_breakpoint"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
+# actions on the parameters table, offered only where it shows
+TABLE_ACTIONS = frozenset({"filter_params"})

@@ -25,9 +25,9 @@ from typing import Literal
 import numpy as np
 
 from ..core.engine import Divergence, ExpectationResult, Step, StepTemplate, Trace
-from ..core.storage import EXACT_EPOCHS
 from ..core.params import Param
 from ..core.scenario import Scenario, ScenarioError, load
+from ..core.storage import EXACT_EPOCHS
 from ..text.narrate import default_param
 
 Severity = Literal["information", "warning", "error"]
