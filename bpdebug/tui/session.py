@@ -409,7 +409,7 @@ class Session:
 
     def protected_files(self) -> tuple[Path, ...]:
         """The files read to build the run: an export never overwrites them."""
-        return (self.path, *getattr(self.scenario, "source_files", ()))
+        return (self.path, *self.scenario.source_files)
 
     def is_protected(self, path: str | Path) -> bool:
         return any(_same_file(path, p) for p in self.protected_files())
@@ -434,16 +434,7 @@ class Session:
         refused = self.refusal(path)
         if refused is not None:
             return refused
-        try:
-            from ..core.atomic import OutputError, write_output  # type: ignore[attr-defined]
-        except ImportError:  # TEMPORARY until h/loader's "output API:" commit is merged
-            from ..core.atomic import write_atomic as write_output_
-
-            class OutputError(Exception):  # type: ignore[no-redef]
-                pass
-
-            def write_output(path, data, *, protect=()):  # type: ignore[no-redef,misc]
-                write_output_(path, data)
+        from ..core.atomic import OutputError, write_output
         from ..transcript import Options, render
 
         try:
