@@ -467,11 +467,15 @@ class Session:
     def _derive_text(self, generation: int, index: int, param: str) -> list[str] | str:
         with self._derive_lock:
             scenario, trace = self.scenario, self.trace
-            p = scenario.params.get(param)
+            if generation != self.generation:  # a reload came in between: nobody will ask for this one
+                return "the scenario was reloaded"
             try:
                 from .. import derivation
             except ImportError as exc:
                 return f"the chain rule is not available ({exc})"
+            p = scenario.params.find(param)
+            if p is None:
+                return f"no parameter {param} in this scenario"
             try:
                 lines = list(derivation.derive(trace[index], p, scenario=scenario).text_lines())
             except Exception as exc:  # noqa: BLE001 - shown in the panel, the walk goes on
