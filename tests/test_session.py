@@ -311,3 +311,21 @@ def test_moves_stop_once_at_the_first_non_finite_step(diverging):
             stops.append(s.index)
     assert stops == [expected]  # stopped there once, then went on past it
     assert s.divergence is not None and math.isfinite(s.divergence.epoch)
+
+
+def test_continue_stops_at_the_first_non_finite_step(diverging):
+    s = Session(diverging)
+    expected = _first_non_finite_step(Trace(load(diverging), 6), 6)
+    assert s.divergence is None or s.divergence.step == expected  # only what has been computed is known
+    while s.next_stop() is not None and s.next_stop() < expected:
+        s.continue_run()  # a failing printed figure on the way, if any
+    move = s.continue_run()
+    assert s.index == expected and any("diverged" in n.text for n in move.notes)
+    assert s.divergence is not None and s.divergence.step == expected
+
+
+def test_knowing_the_divergence_trains_nothing_ahead_of_the_walk():
+    s = Session(XOR)
+    before = s.trace.losses_computed
+    assert s.divergence is None
+    assert s.trace.losses_computed <= max(before, 1)

@@ -205,13 +205,15 @@ class Session:
     # -------------------------------------------------------------------------------------- divergence
     @property
     def divergence(self) -> Divergence | None:
-        """The first step at which a number stops being finite, within the epochs the trace covers (the
-        engine keeps what it found, so asking again costs nothing)."""
-        return self.trace.divergence(self.trace.epochs)
+        """The first step at which a number stops being finite, among the epochs computed so far (walked, or
+        trained by the fast path): finding it trains nothing new, so the first frame never waits for it. The
+        engine keeps what it found, so asking again costs nothing."""
+        known = max(self.step.epoch, min(self.trace.losses_computed, self.trace.epochs))
+        return self.trace.divergence(known)
 
-    def divergence_index(self) -> int | None:
-        """The index of the divergence step in the trace, or None when every number so far is finite."""
-        d = self.divergence
+    def _divergence_index(self, epochs: int) -> int | None:
+        """The trace index of the first non-finite step within ``epochs`` epochs (training as needed)."""
+        d = self.trace.divergence(epochs)
         return None if d is None else d.step
 
     def _land(self, target: int, again: str) -> Move:
@@ -219,13 +221,15 @@ class Session:
 
         From the divergence step itself the same key goes on past it (``again`` names the key, for the note)."""
         here = self._walk.index
-        self.trace.extend(target // self.trace.steps_per_epoch + 1)  # a printed figure may lie further on
-        d = self.divergence_index() if target > here else None
+        epoch = target // self.trace.steps_per_epoch + 1
+        self.trace.extend(epoch)  # a printed figure may lie further on
+        d = self._divergence_index(epoch) if target > here else None
         if d is not None and here < d <= target:
             self._walk.index = d
-            assert self.divergence is not None
+            found = self.trace.divergence(epoch)
+            assert found is not None
             more = f"; {again} again goes on past it" if d < target else ""
-            return Move(True, (Note(f"training diverged here: {self.divergence.describe()}{more}", "warning", 8),))
+            return Move(True, (Note(f"training diverged here: {found.describe()}{more}", "warning", 8),))
         moved = target != here
         self._walk.index = target
         return Move(moved)
@@ -369,7 +373,7 @@ class Session:
                 i = here + 1 + (t.position - (here + 1)) % spp
                 if i < len(self.trace):
                     candidates.append(i)
-        d = self.divergence_index()
+        d = self._divergence_index(self.trace.epochs)
         if d is not None and d > here:
             candidates.append(d)
         return min(candidates, default=None)
