@@ -190,7 +190,7 @@ class DebuggerScreen(Screen):
         extra = []
         d = s.divergence
         if d is not None:
-            extra.append(f"⚠ diverged: {d.describe()}")
+            extra.append(f"⚠ diverged at epoch {d.epoch}" if compact else f"⚠ diverged: {d.describe()}")
         if holding + failing:
             extra.append(f"figures ✓{holding} ✗{failing}" if compact else
                          f"printed figures: {holding} hold, {failing} do not")
