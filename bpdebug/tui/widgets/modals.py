@@ -57,7 +57,7 @@ class ExportModal(ModalScreen[tuple[str, str] | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="export-ok")
                 yield Button("Cancel", id="export-cancel")
-            yield Label("Enter writes the file (atomically). Escape cancels.", classes="dialog-hint")
+            yield Label("Enter writes (asks before replacing a file). Escape cancels.", classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()
