@@ -9,6 +9,7 @@ that unit. Values come from :meth:`Step.value`, so a unit shows nothing before i
 
 from __future__ import annotations
 
+import numpy as np
 from textual import events
 from textual.content import Content
 from textual.message import Message
@@ -52,7 +53,7 @@ class NetworkView(Static):
         def number(quantity: str) -> tuple[str, str]:
             if not step.is_known(quantity):
                 return PENDING, "dim"
-            return fmt(float(step.value(quantity)[0, i - 1]), digits), ""
+            return fmt(float(np.asarray(step.value(quantity))[0, i - 1]), digits), ""
 
         if l == 1:  # an input unit has only an output: its value
             return [[(f"{name} ", "bold"), number("a1")]]
@@ -110,13 +111,22 @@ class NetworkView(Static):
         s = self.scenario
         L = s.n_layers
         computed = set(step.computes)
-        columns: list[tuple[str, list[tuple[int, list[Cell]]]]] = []
+        columns: list[tuple[str, list[tuple[int | None, list[Cell]]]]] = []
         for l in layers:
             role = "in" if l == 1 else "out" if l == L else "hidden"
             legend = "in" if l == 1 else "net → out"
             title = f"layer {l}: {legend}" if compact else f"layer {l} · {role}"
             units = list(range(1, s.layers[l - 1] + 1)) + ([0] if s.bias and l < L else [])
-            columns.append((title, [(i, self._unit_lines(step, l, i, compact, digits)) for i in units]))
+            focus = (selected.sending_unit if l == selected.layer else
+                     selected.receiving_unit if l == selected.layer + 1 else 1)
+            one_line = compact or l == 1
+            column: list[tuple[int | None, list[Cell]]] = []
+            for i in self._units_shown(units, units.index(focus), one_line):
+                if i < 0:  # units left out: how many
+                    column.append((None, [[(f"⋮ {-i} more", "dim")]]))
+                else:
+                    column.append((i, self._unit_lines(step, l, i, compact, digits)))
+            columns.append((title, column))
         widths = [max(len(title), *(2 + sum(len(t) for t, _ in line) for _, cells in col for line in cells))
                   for title, col in columns]
         heights = [sum(len(cells) for _, cells in col) for _, col in columns]
@@ -137,7 +147,12 @@ class NetworkView(Static):
                 x += len(link)
             grid[0].append((title.ljust(width), "italic dim"))
             r = 1
-            for i, cells in col:
+            for unit, cells in col:
+                if unit is None:
+                    grid[r].append(((" " + cells[0][0][0]).ljust(width), "dim"))
+                    r += 1
+                    continue
+                i = unit
                 ends = (l == selected.layer and i == selected.sending_unit) or (
                     l == selected.layer + 1 and i == selected.receiving_unit)
                 new = i > 0 and bool({f"z{l}", f"a{l}"} & computed)
@@ -157,6 +172,44 @@ class NetworkView(Static):
                 grid[r].append((f" Θ{layers[-1]} ⋯" if r == rows // 2 else " " * (len(str(layers[-1])) + 4), "dim"))
             x += len(str(layers[-1])) + 4
         return grid, x
+
+    def _unit_budget(self) -> int:
+        """Lines a column of units may take: the panel's max-height less its border, padding and title."""
+        limit = self.styles.max_height
+        if limit is None or not limit.is_cells:
+            return 11
+        return max(3, int(limit.value) - self.styles.gutter.height - 1)
+
+    def _units_shown(self, units: list[int], focus: int, one_line: bool) -> list[int]:
+        """``units`` (in drawing order; 0 = bias, one line, others ``one_line`` or two) cut to a window
+        around ``units[focus]`` that fits :meth:`_unit_budget`; a negative entry −k stands for a
+        "⋮ k more" line where k units are left out. A thousand units cost what ten do."""
+        budget = self._unit_budget()
+
+        def lines(i: int) -> int:
+            return 1 if one_line or i == 0 else 2
+
+        if sum(lines(i) for i in units[: budget + 1]) <= budget and len(units) <= budget:
+            return units
+        lo, hi = focus, focus + 1
+        used = lines(units[focus])
+        grew = True
+        while grew:
+            grew = False
+            for side in (1, -1):
+                a, b = (lo, hi + 1) if side == 1 else (lo - 1, hi)
+                if a < 0 or b > len(units):
+                    continue
+                cost = used + lines(units[b - 1] if side == 1 else units[a]) + (a > 0) + (b < len(units))
+                if cost <= budget:
+                    used += lines(units[b - 1] if side == 1 else units[a])
+                    lo, hi, grew = a, b, True
+        shown = units[lo:hi]
+        if lo:
+            shown.insert(0, -lo)
+        if hi < len(units):
+            shown.append(-(len(units) - hi))
+        return shown
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
