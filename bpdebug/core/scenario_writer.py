@@ -17,7 +17,8 @@ WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "l
                      "update", "frozen", "inputs", "targets", "weights", "expectations"})
 NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
                          "init",  # generated weights are written as the matrices they produced
-                         "params"})  # derived from layers and bias
+                         "params",  # derived from layers and bias
+                         "source_files"})  # the files read to build it (a written fork is its own file)
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
