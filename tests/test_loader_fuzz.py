@@ -9,7 +9,9 @@ as random damage to a valid scenario. The property is the loader's contract, not
 from __future__ import annotations
 
 import math
+import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpdebug.core.scenario import Scenario, ScenarioError, loads
+from bpdebug.core.scenario import Scenario, ScenarioError, load, loads
 from bpdebug.core.toml_locator import TomlLocator
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
@@ -249,6 +251,31 @@ def test_random_documents_load_or_are_refused_in_one_line(data: st.DataObject) -
 @given(st.binary(max_size=400))
 def test_random_bytes_load_or_are_refused_in_one_line(raw: bytes) -> None:
     outcome(raw)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=200) | st.sampled_from(SCENARIOS).map(lambda p: p.read_bytes()))
+def test_files_load_or_are_refused_in_one_line_naming_them(raw: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / NAME
+        path.write_bytes(raw)
+        cwd = os.getcwd()
+        os.chdir(folder)  # so the name shown is the name given
+        try:
+            result = outcome_of_file(Path(NAME))
+        finally:
+            os.chdir(cwd)
+        if isinstance(result, Scenario):
+            assert result.source_files == (path.resolve(),) or os.path.samefile(result.source_files[0], path)
+
+
+def outcome_of_file(path: Path) -> Scenario | ScenarioError:
+    try:
+        return load(path)
+    except ScenarioError as exc:
+        text = str(exc)
+        assert text.startswith(f"{path}:") and "\n" not in text, repr(text)
+        return exc
 
 
 @FUZZ
