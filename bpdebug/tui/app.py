@@ -542,6 +542,11 @@ def _bp_label(kind: str, layer: int | None) -> str:
     return kind
 
 
-def make_app(scenario_path: str | Path) -> DebuggerApp:
-    """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen)."""
+def make_app(scenario_path: str | Path, served: bool = False) -> DebuggerApp:
+    """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen).
+    ``served``: a browser visitor's session (:mod:`.served`): no reload, exports as downloads."""
+    if served:
+        from .served import ServedApp
+
+        return ServedApp(scenario_path)
     return DebuggerApp(scenario_path)
