@@ -61,9 +61,10 @@ class Session:
         self.latencies: list[float] = []
         self.output = asyncio.Event()
         self.first_frame = asyncio.Event()
+        self.finished = asyncio.Event()
         self.last_output = 0.0
 
-    async def run(self, steps: int, go: asyncio.Event) -> None:
+    async def run(self, steps: int, go: asyncio.Event, release: asyncio.Event) -> None:
         async with self.http.ws_connect(f"{self.url}?width=120&height=40", max_msg_size=0) as ws:
             await ws.send_json(["resize", {"width": 120, "height": 40}])
             reader = asyncio.create_task(self._read(ws))
@@ -76,6 +77,8 @@ class Session:
                 await asyncio.wait_for(self.output.wait(), 30)
                 self.latencies.append(self.last_output - sent)
             await self._settle()
+            self.finished.set()
+            await release.wait()  # the sessions stay open until their memory is read
             reader.cancel()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -111,9 +114,9 @@ async def load(n: int, steps: int) -> dict[str, float]:
                 await asyncio.sleep(0.1)
         async with aiohttp.ClientSession() as http:
             sessions = [Session(http, f"ws://127.0.0.1:{port}/ws/xor") for _ in range(n)]
-            go = asyncio.Event()
+            go, release = asyncio.Event(), asyncio.Event()
             opened = time.perf_counter()
-            tasks = [asyncio.create_task(s.run(steps, go)) for s in sessions]
+            tasks = [asyncio.create_task(s.run(steps, go, release)) for s in sessions]
             await asyncio.wait_for(asyncio.gather(*(s.first_frame.wait() for s in sessions)), 300)
             start = time.perf_counter() - opened
             for _ in range(600):  # every session has written its status (its pid)
@@ -124,9 +127,11 @@ async def load(n: int, steps: int) -> dict[str, float]:
             pids = [int(p.stem) for p in Path(status).glob("*.json")]
             before = [memory_kb(pid) for pid in pids]
             go.set()
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*(s.finished.wait() for s in sessions))
             after = [memory_kb(pid) for pid in pids]
             server_rss = memory_kb(server.pid)[0]
+            release.set()
+            await asyncio.gather(*tasks)
         latencies = [x for s in sessions for x in s.latencies]
         return {
             "n": n, "start": start, "sessions": len(pids),
