@@ -16,6 +16,7 @@ FORMATS: dict[str, str] = {
     "json": "json_format",
     "py": "script",
     "dot": "dot",
+    "ipynb": "notebook",
 }
 
 
