@@ -179,7 +179,7 @@ class Served:
                 continue
         return out
 
-    def wait_for(self, condition, timeout: float = 30.0, what: str = "a condition"):
+    def wait_for(self, condition, timeout: float = 60.0, what: str = "a condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = condition()
@@ -283,7 +283,7 @@ def test_a_process_per_connection_a_session_cap_and_shutdown_when_the_browser_go
         return pids
 
     pids = asyncio.run(check())
-    served.wait_for(lambda: not any(alive(p) for p in pids), timeout=20, what="the sessions to end")
+    served.wait_for(lambda: not any(alive(p) for p in pids), timeout=60, what="the sessions to end")
     assert served.process.poll() is None  # the server goes on
 
 
@@ -309,5 +309,5 @@ def test_chromium_opens_the_served_app_steps_twice_and_the_session_ends_with_the
         assert state["kind"] == "z" and state["epoch"] == 1 and Path(state["scenario"]).name == "xor.toml"
         assert state["size"][0] >= 80  # the page sized the terminal to the browser window
         browser.close()
-    served.wait_for(lambda: not alive(pid), timeout=20, what="the session to end with the page")
+    served.wait_for(lambda: not alive(pid), timeout=60, what="the session to end with the page")
 
