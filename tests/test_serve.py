@@ -123,6 +123,16 @@ def test_bad_serve_arguments_end_in_one_line(capsys, args, says):
     assert err.count("\n") == 1 and says in err
 
 
+def test_a_port_in_use_is_one_line(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", str(XOR), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
 def test_localhost_by_default_and_the_line_says_who_can_connect():
     assert cli._parser().parse_args(["serve"]).host == "127.0.0.1"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
