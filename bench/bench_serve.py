@@ -1,6 +1,6 @@
 """Load test of ``bpdebug serve`` over loopback (not a test): ``python bench/bench_serve.py [--sessions 10 30]``.
 
-For each N: start ``bpdebug serve scenarios/xor.toml --max-sessions N`` on a free loopback port, open N
+For each N (1 as the floor, then 10 and 30): start ``bpdebug serve scenarios/xor.toml --max-sessions N`` on a free loopback port, open N
 websocket sessions at once as textual-serve's page does (120x40 terminals), wait until each has drawn its first
 screen, then have every session press ``n`` 100 times concurrently. Reported:
 
@@ -151,7 +151,7 @@ async def load(n: int, steps: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 30])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30])
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args()
     print(f"bpdebug serve load test: xor, 120x40, {args.steps} steps per session, {os.cpu_count()} CPUs")
