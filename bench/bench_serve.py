@@ -1,8 +1,8 @@
-"""Load test of ``bpdebug serve`` over loopback (not a test): ``python bench/bench_serve.py [--sessions 10 30]``.
+"""Load test of ``bpdebug serve`` over loopback (not a test): ``python bench/bench_serve.py [--sessions 1 10 30]``.
 
-For each N (1 as the floor, then 10 and 30): start ``bpdebug serve scenarios/xor.toml --max-sessions N`` on a free loopback port, open N
-websocket sessions at once as textual-serve's page does (120x40 terminals), wait until each has drawn its first
-screen, then have every session press ``n`` 100 times concurrently. Reported:
+For each N (1 as the floor, then 10 and 30): start ``bpdebug serve scenarios/xor.toml --max-sessions N`` on a
+free loopback port, open N websocket sessions at once as textual-serve's page does (120x40 terminals), wait
+until each has drawn its first screen, then have every session press ``n`` 100 times concurrently. Reported:
 
 - start: from opening the N sockets to the last session's first frame;
 - memory per session: the session processes' RSS and PSS (PSS shares the pages they have in common fairly),
