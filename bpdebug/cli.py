@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import subprocess
 import sys
 from collections.abc import Iterable
 from importlib import resources
@@ -33,14 +34,14 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bpdebug", description="A terminal step debugger for backpropagation.")
     p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{check,export,run}")
+    sub = p.add_subparsers(dest="command", metavar="{check,export,run,serve}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
     c.add_argument("scenario")
     c.add_argument("--gradcheck", action="store_true",
                    help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
     e = sub.add_parser("export", help="write the derivation transcript")
     e.add_argument("scenario")
-    e.add_argument("--format", default="md", help="md, tex, txt, json or py (default md)")
+    e.add_argument("--format", default="md", help="md, tex, txt, json, py, dot or svg (default md)")
     e.add_argument("--epochs", type=int, default=None, help="epochs to cover (default: the scenario's)")
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
@@ -48,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     _add_run_parser(sub)
+    e.add_argument("--epoch", type=int, default=None, metavar="N",
+                   help="dot, svg: the epoch whose pass is drawn (default 1)")
+    e.add_argument("--example", type=int, default=None, metavar="K",
+                   help="dot, svg: the example whose numbers the units show (default 1)")
+    s = sub.add_parser("serve", help="serve the debugger to web browsers (one app per visitor)")
+    s.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                   help="the scenarios visitors may open (default: the bundled ones)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for a classroom)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--max-sessions", type=int, default=30, metavar="N",
+                   help="visitors served at once; more are told the server is full (default 30)")
     return p
 
 
@@ -136,7 +149,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .transcript import FORMATS, Options, render
     from .transcript.json_format import chunks
 
-    if args.format not in FORMATS:
+    if args.format not in FORMATS and args.format != "svg":
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
               f"{', '.join(FORMATS)}", file=sys.stderr)
         return EXIT_INVALID
@@ -161,11 +174,22 @@ def cmd_export(args: argparse.Namespace) -> int:
                 return EXIT_INVALID
             found.append(p.canonical)
         weights = tuple(dict.fromkeys(found))
+    if args.format in ("dot", "svg"):
+        graph = _graph(args, scenario, weights or ())
+        if graph is None:
+            return EXIT_INVALID
+        pieces: Iterable[str] = (graph,)
+    elif args.epoch is not None or args.example is not None:
+        print(f"bpdebug export: --{'epoch' if args.epoch is not None else 'example'} draws one pass: "
+              "expected --format dot or svg with it", file=sys.stderr)
+        return EXIT_INVALID
+    else:
+        pieces = ()
     trace = Trace(scenario, epochs)
     with np.errstate(all="ignore"):  # a diverging run says so in the transcript, never as RuntimeWarnings
         if args.format == "json":
-            pieces: Iterable[str] = chunks(trace, epochs)
-        else:
+            pieces = chunks(trace, epochs)
+        elif not pieces:
             pieces = (render(args.format, trace, Options(epochs, weights, args.full)),)
         if args.output:
             try:
@@ -180,6 +204,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _graph(args: argparse.Namespace, scenario, weights: tuple[str, ...]) -> str | None:
+    """The dot (or svg) of one example's pass, or None after a one-line error."""
+    from .core.engine import Trace
+    from .transcript import dot
+
+    epoch = 1 if args.epoch is None else args.epoch
+    example = 1 if args.example is None else args.example
+    if epoch < 1:
+        print(f"bpdebug export: --epoch {epoch}: expected a whole number >= 1", file=sys.stderr)
+        return None
+    if not 1 <= example <= scenario.n_examples:
+        print(f"bpdebug export: --example {example}: expected 1..{scenario.n_examples} "
+              f"({scenario.n_examples} example{'s' if scenario.n_examples != 1 else ''} in {scenario.path})",
+              file=sys.stderr)
+        return None
+    text = dot.graph(Trace(scenario, epoch), epoch, example, weights)
+    if args.format == "svg":
+        try:
+            text = dot.to_svg(text)
+        except dot.GraphvizMissing as exc:
+            print(f"bpdebug export: --format svg {exc}", file=sys.stderr)
+            return None
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            print(f"bpdebug export: --format svg: {exc}", file=sys.stderr)
+            return None
+    return text
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .tui.server import ServeError, serve
+
+    try:
+        return serve(args.scenarios, host=args.host, port=args.port, max_sessions=args.max_sessions)
+    except ServeError as exc:
+        print(f"bpdebug serve: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+
+
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
     _load(scenario_path)  # refuse a bad file with the one-line error before any screen
@@ -191,7 +253,7 @@ def cmd_app(path: str | None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run}
+    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "serve": cmd_serve}
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         args = _parser().parse_args(argv)
         return commands[args.command](args)

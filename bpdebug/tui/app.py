@@ -480,8 +480,13 @@ def _startup_done() -> None:
     gc.enable()
 
 
-def make_app(scenario_path: str | Path, scenario: Scenario | None = None) -> DebuggerApp:
+def make_app(scenario_path: str | Path, scenario: Scenario | None = None, served: bool = False) -> DebuggerApp:
     """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen).
     A caller that has already loaded the file (the CLI, to refuse a bad one first) passes ``scenario``
-    so it is not read twice."""
+    so it is not read twice. ``served``: a browser visitor's session (:mod:`.served`): no reload, exports
+    as downloads."""
+    if served:
+        from .served import ServedApp
+
+        return ServedApp(scenario_path, scenario)
     return DebuggerApp(scenario_path, scenario)
