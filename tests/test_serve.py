@@ -47,11 +47,11 @@ async def test_served_app_has_no_reload_and_says_so(tmp_path):
         copy.write_text(XOR.read_text().replace("learning_rate = ", "learning_rate = 1"))
         await pilot.press("r")
         await pilot.pause()
-        assert app.check_action("reload", ()) is False
+        assert app.screen.check_action("reload", ()) is False
         assert app.step_index == 2 and app.scenario.learning_rate == make_app(XOR).scenario.learning_rate
         assert await app.run_action("app.reload") is False  # the command palette's way in is shut too
         assert "reload" not in {b.binding.action.split(".")[-1] for b in app.screen.active_bindings.values()
-                                if b.enabled and app.check_action(b.binding.action.split(".")[-1], ())}
+                                if b.enabled and app.screen.check_action(b.binding.action.split(".")[-1], ())}
 
 
 async def test_served_export_is_delivered_to_the_browser_and_writes_nothing_on_the_server(tmp_path, monkeypatch):

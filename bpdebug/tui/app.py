@@ -444,6 +444,10 @@ class DebuggerApp(App[int]):
         return self.session.step
 
     @property
+    def step_index(self) -> int:
+        return self.session.position.index
+
+    @property
     def param(self) -> str:
         return self.session.param
 

@@ -74,10 +74,10 @@ class ServedScreen(DebuggerScreen):
         if answer is None:
             return
         fmt, name = answer
-        self._render(fmt, Path(name).name or f"{self.session.path.stem}.{fmt}", self.session.export_epochs())
+        self._render_download(fmt, Path(name).name or f"{self.session.path.stem}.{fmt}", self.session.export_epochs())
 
     @work(thread=True, exclusive=True, group="export")
-    def _render(self, fmt: str, filename: str, epochs: int) -> None:
+    def _render_download(self, fmt: str, filename: str, epochs: int) -> None:
         from ..core.engine import Trace
         from ..transcript import Options, render
 
@@ -106,6 +106,7 @@ class ServedApp(DebuggerApp):
         super().__init__(scenario_path, scenario)
         self.status_dir = os.environ.get(STATUS_ENV) or None
         self.keys_seen = 0  # steps and parameter changes since the start, for the status file
+        self._shown: tuple[int, str] | None = None  # the position last shown
 
     def get_default_screen(self) -> Screen:
         return ServedScreen(self.session)
@@ -143,8 +144,11 @@ class ServedApp(DebuggerApp):
         }
 
     def changed(self) -> None:
-        """The step or the selected parameter changed."""
-        self.keys_seen += 1
+        """The screen shows a position: count it when the step or the selected parameter changed."""
+        now = (self.session.position.index, self.param)
+        if self._shown is not None and now != self._shown:
+            self.keys_seen += 1
+        self._shown = now
         self._report()
 
     def _report(self) -> None:
