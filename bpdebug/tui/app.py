@@ -58,7 +58,7 @@ KEYS: tuple[Binding, ...] = (
     Binding("g", "app.goto_epoch", "go to", id="epoch.goto", tooltip="Go to epoch N"),
     Binding("w", "app.pick_param", "param", id="param.pick",
             tooltip="Select a parameter by name: w5, b3 or theta2[1,1]"),
-    Binding("slash", "app.filter_params", "filter", id="param.filter",
+    Binding("slash", "app.filter_params", "filter", id="param.filter", show=False,  # the table's border says it
             tooltip="Filter the parameters table: layer N, a name, top N (largest |∂E/∂p| first)"),
     Binding("tab,down", "app.next_param", "next param", id="param.next", show=False,
             tooltip="Select the next parameter (tab, ↓)"),
@@ -72,6 +72,10 @@ KEYS: tuple[Binding, ...] = (
             tooltip="Scroll the chain rule down (page down)"),
     Binding("pageup", "app.scroll_chain(-1)", "chain ↑", id="chain.up", show=False,
             tooltip="Scroll the chain rule up (page up)"),
+    Binding("shift+down", "app.scroll_step(1)", "step ↓", id="step_panel.down", show=False,
+            tooltip="Scroll the step panel down, when the border says more lines are below (shift+↓)"),
+    Binding("shift+up", "app.scroll_step(-1)", "step ↑", id="step_panel.up", show=False,
+            tooltip="Scroll the step panel up (shift+↑)"),
     Binding("x", "app.export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
     Binding("r", "app.reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
     Binding("question_mark,f1", "app.help", "help", id="help", tooltip="Keys and how to read the screen"),
@@ -436,6 +440,11 @@ class DebuggerApp(App[int]):
     def action_scroll_chain(self, direction: int) -> None:
         box = self.screen_stack[0].query_one("#derivation-box", VerticalScroll)
         box.scroll_to(y=box.scroll_y + direction * max(1, box.scrollable_content_region.height - 1), animate=False)
+
+    def action_scroll_step(self, direction: int) -> None:
+        panel = self.screen_stack[0].query_one(StepPanel)
+        page = max(1, panel.scrollable_content_region.height - 1)
+        panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
 
     def action_toggle_breakpoint(self) -> None:
         key = (self.step.kind, self.step.layer)
