@@ -333,3 +333,23 @@ async def test_loss_panel_draws_the_finite_losses_of_a_diverging_run():
         panel.show([float("nan")] * 3)  # nothing finite: an empty sparkline, no error
         await pilot.pause()
         assert panel.query_one("#loss-sparkline").data == []
+
+
+async def test_folded_panels_are_reachable_below_100_columns():
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        shown = lambda selector: main.query_one(selector).display and main.query_one(selector).size.height > 0  # noqa: E731
+        assert shown(NetworkView) and not shown("#params") and not shown("#expectations")
+        await pilot.press("v")
+        await settle(pilot)
+        assert shown("#params") and not shown(NetworkView)
+        table = main.query_one(ParamsTable)
+        assert any(" theta2[1,1] " in line for line in table.visible_text())  # the selected row, in view
+        await pilot.press("v")
+        await settle(pilot)
+        assert shown("#expectations") and not shown("#params") and not shown(NetworkView)
+        await pilot.press("v")
+        await settle(pilot)
+        assert shown(NetworkView) and not shown("#expectations")

@@ -76,6 +76,8 @@ KEYS: tuple[Binding, ...] = (
             tooltip="Scroll the step panel down, when the border says more lines are below (shift+↓)"),
     Binding("shift+up", "app.scroll_step(-1)", "step ↑", id="step_panel.up", show=False,
             tooltip="Scroll the step panel up (shift+↑)"),
+    Binding("v", "app.cycle_view", "view", id="view.cycle", show=False,
+            tooltip="Below 100 columns: show the parameters, then the printed figures and loss, then the network"),
     Binding("x", "app.export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
     Binding("r", "app.reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
     Binding("question_mark,f1", "app.help", "help", id="help", tooltip="Keys and how to read the screen"),
@@ -92,8 +94,10 @@ LEGEND = (
     "Parameters: value before this pass, gradient once known, new value after the update.",
     "  * marks a frozen parameter. Click a row (or a unit) to select; / filters the rows.",
     "Printed figures: the scenario's [[expect]] values, checked when the walk reaches them.",
+    "Below 100 columns the parameters, figures and loss are folded: v shows them in turn.",
 )
 
+NARROW_VIEWS = ("", "-view-params", "-view-figures")  # classes of the screen: what the top shows below 100 columns
 BUSY_ACTIONS = {"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch", "continue_run",
                 "reload", "export", "pick_param", "next_param", "previous_param"}
 SYNC_EPOCHS = 200  # going this many epochs past what is computed runs in a worker with a progress bar
@@ -445,6 +449,18 @@ class DebuggerApp(App[int]):
         panel = self.screen_stack[0].query_one(StepPanel)
         page = max(1, panel.scrollable_content_region.height - 1)
         panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
+
+    def action_cycle_view(self) -> None:
+        """Below 100 columns the top shows one panel at a time: network, parameters, figures and loss."""
+        main = self.screen_stack[0]
+        if main.size.width >= 100:
+            self.notify("every panel is on screen at this width; v cycles them below 100 columns", timeout=3)
+            return
+        current = next((k for k, view in enumerate(NARROW_VIEWS) if view and main.has_class(view)), 0)
+        shown = NARROW_VIEWS[(current + 1) % len(NARROW_VIEWS)]
+        for view in NARROW_VIEWS[1:]:
+            main.set_class(view == shown, view)
+        self.call_after_refresh(self.render_step)  # the panels wrap to the size they now have
 
     def action_toggle_breakpoint(self) -> None:
         key = (self.step.kind, self.step.layer)
