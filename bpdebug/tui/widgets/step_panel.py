@@ -50,6 +50,8 @@ class StepPanel(ScrollView, can_focus=False):
         self.lines: list[Content] = []
         self._width = 0
         self._frame = (0, 0)
+        self._tallest = 0
+        self._tallest_width = -1
 
     def show(self, narration: Narration) -> None:
         """Show ``narration`` from its first line (or keep the view when it is the same step again)."""
@@ -84,7 +86,13 @@ class StepPanel(ScrollView, can_focus=False):
                 lines.append(Content.styled(f"   … {left_out:,} more numbers on this line (cut here)",
                                             ROLE_STYLE[NOTE]))
         self.lines = lines
-        self.virtual_size = Size(self._width, len(lines))
+        # as tall as the tallest step met at this width (up to max-height): a step never shrinks the panel,
+        # so stepping does not lay the screen out again (a layout pass costs more than the rest of a step)
+        self._tallest = max(self._tallest, len(lines)) if self._tallest_width == self._width else len(lines)
+        self._tallest_width = self._width
+        size = Size(self._width, self._tallest)
+        if self.virtual_size != size:
+            self.virtual_size = size
         if scroll_home:
             self.scroll_to(y=0, animate=False, immediate=True)
         self._mark_cut()
