@@ -289,9 +289,13 @@ async def test_xor_loss_label_keeps_its_number_after_ten_epochs():
         for _ in range(10):
             await pilot.press("right_square_bracket")
         await settle(pilot)
-        label = app.screen.query_one("#loss-label").content.plain
+        widget = app.screen.query_one("#loss-label")
+        label = widget.content.plain
         history = Trace(load(SCENARIOS / "xor.toml")).loss_history(10)
         assert label.endswith(f"epoch 10: {fmt(history[-1])}") or label.endswith(fmt(history[-1]))
+        assert widget.size.width >= len(label)  # on screen whole, not cut by a label narrower than its text
+        screen = app.export_screenshot()
+        assert fmt(history[-1]) in screen
 
 
 async def test_diverging_run_shows_nan_in_every_panel(diverging):

@@ -79,7 +79,7 @@ class NetworkView(Static):
         (the step and the table keep all 7), and clipped past that."""
         room = self.content_size.width or 10_000
         everything = list(range(1, self.scenario.n_layers + 1))
-        self._lines_cache: dict[tuple[int, int, int, bool, int], list[Cell]] = {}
+        self._lines_cache = {}
         tries = dict.fromkeys(((compact, 7), (False, 7), (compact, 4), (False, 4), (False, 3)))
         for one_line, digits in tries:
             grid, width = self._grid(step, selected, one_line, digits, everything)
