@@ -257,6 +257,17 @@ async def test_a_huge_line_is_cut_and_says_how_many_numbers_are_left(wide):
         assert count_numbers(first.replace("ex 1 = ", "")) + left == 128 * 785 + 785
 
 
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=24), st.integers(1, 4))
+def test_count_numbers_of_a_matrix(values, rows):
+    m = np.array(values[: len(values) // rows * rows] or values[:1], dtype=float).reshape(rows if len(values) >= rows
+                                                                                        else 1, -1)
+    assert count_numbers(fmt_matrix(m)) == m.size
+    text = fmt_matrix(m)
+    cut = text.rfind(" ", 0, len(text) // 2)
+    if cut > 0:  # a matrix cut at a space: the numbers before and after add up
+        assert count_numbers(text) - count_numbers(text[:cut]) == count_numbers(text[cut:])
+
+
 @given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6)),
                 max_size=30))
 def test_count_numbers_matches_the_numbers_written(values):
