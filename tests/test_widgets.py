@@ -233,13 +233,14 @@ async def test_small_terminal_update_step_scrolls_to_the_second_update():
         after = fmt_matrix(app.step.value("theta2.after"))
         assert after in panel.text().replace("\n       ", " ")
         height = panel.scrollable_content_region.height
-        if len(panel.lines) > height:  # cut: the border says how much, and scrolling reaches it
-            assert "more line" in panel.border_subtitle
-            panel.scroll_end(animate=False, immediate=True)
-            await pilot.pause()
-            assert "↑" in panel.border_subtitle
-            visible = "\n".join(line.plain for line in panel.lines[round(panel.scroll_y):][:height])
-            assert "= " + after[:12] in visible
+        assert len(panel.lines) > height  # 80x24 cannot hold the whole update
+        assert f"↓ {len(panel.lines) - height} more line" in panel.border_subtitle
+        for _ in range(len(panel.lines)):
+            await pilot.press("shift+down")
+        await pilot.pause()
+        assert "↑" in panel.border_subtitle and "more line" not in panel.border_subtitle
+        visible = "\n".join(line.plain for line in panel.lines[round(panel.scroll_y):][:height])
+        assert "   = " + after in visible  # the Θ2 update, whole
 
 
 async def test_a_huge_line_is_cut_and_says_how_many_numbers_are_left(wide):
@@ -254,6 +255,17 @@ async def test_a_huge_line_is_cut_and_says_how_many_numbers_are_left(wide):
         first = text.split("\n   … ")[0].split("\n", 1)[1]
         left = int(text.split("\n   … ")[1].split()[0].replace(",", ""))
         assert count_numbers(first.replace("ex 1 = ", "")) + left == 128 * 785 + 785
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=24), st.integers(1, 4))
+def test_count_numbers_of_a_matrix(values, rows):
+    m = np.array(values[: len(values) // rows * rows] or values[:1], dtype=float).reshape(rows if len(values) >= rows
+                                                                                        else 1, -1)
+    assert count_numbers(fmt_matrix(m)) == m.size
+    text = fmt_matrix(m)
+    cut = text.rfind(" ", 0, len(text) // 2)
+    if cut > 0:  # a matrix cut at a space: the numbers before and after add up
+        assert count_numbers(text) - count_numbers(text[:cut]) == count_numbers(text[cut:])
 
 
 @given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6)),
@@ -288,9 +300,13 @@ async def test_xor_loss_label_keeps_its_number_after_ten_epochs():
         for _ in range(10):
             await pilot.press("right_square_bracket")
         await settle(pilot)
-        label = app.screen.query_one("#loss-label").content.plain
+        widget = app.screen.query_one("#loss-label")
+        label = widget.content.plain
         history = Trace(load(SCENARIOS / "xor.toml")).loss_history(10)
         assert label.endswith(f"epoch 10: {fmt(history[-1])}") or label.endswith(fmt(history[-1]))
+        assert widget.size.width >= len(label)  # on screen whole, not cut by a label narrower than its text
+        screen = app.export_screenshot()
+        assert fmt(history[-1]) in screen
 
 
 async def test_diverging_run_shows_nan_in_every_panel(diverging):
@@ -336,3 +352,23 @@ async def test_loss_panel_draws_the_finite_losses_of_a_diverging_run():
         panel.show([float("nan")] * 3)  # nothing finite: an empty sparkline, no error
         await pilot.pause()
         assert panel.query_one("#loss-sparkline").data == []
+
+
+async def test_folded_panels_are_reachable_below_100_columns():
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        shown = lambda selector: main.query_one(selector).display and main.query_one(selector).size.height > 0  # noqa: E731
+        assert shown(NetworkView) and not shown("#params") and not shown("#expectations")
+        await pilot.press("v")
+        await settle(pilot)
+        assert shown("#params") and not shown(NetworkView)
+        table = main.query_one(ParamsTable)
+        assert any(" theta2[1,1] " in line for line in table.visible_text())  # the selected row, in view
+        await pilot.press("v")
+        await settle(pilot)
+        assert shown("#expectations") and not shown("#params") and not shown(NetworkView)
+        await pilot.press("v")
+        await settle(pilot)
+        assert shown(NetworkView) and not shown("#expectations")

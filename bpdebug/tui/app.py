@@ -336,6 +336,11 @@ class DebuggerScreen(Screen):
     def action_previous_param(self) -> None:
         self.apply(self.session.select_next(-1))
 
+    def action_scroll_step(self, direction: int) -> None:
+        panel = self.query_one(StepPanel)
+        page = max(1, panel.scrollable_content_region.height - 1)
+        panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
+
     def action_scroll_chain(self, direction: int) -> None:
         box = self.query_one("#derivation-box", VerticalScroll)
         box.scroll_to(y=box.scroll_y + direction * max(1, box.scrollable_content_region.height - 1), animate=False)

@@ -54,6 +54,13 @@ def loss_label(losses: np.ndarray, width: int) -> str:
 class LossPanel(Vertical):
     """The loss of each epoch reached so far (before its update), first and last in numbers."""
 
+    # the label spans the panel, so a longer text never waits for a layout pass to be seen whole
+    DEFAULT_CSS = """
+    LossPanel > #loss-label {
+        width: 1fr;
+    }
+    """
+
     def compose(self) -> ComposeResult:
         yield Label("", id="loss-label")
         yield Sparkline([], id="loss-sparkline")

@@ -39,13 +39,22 @@ class NetworkView(Static):
         super().__init__(**kwargs)
         self.scenario = scenario
         self._hits: list[tuple[int, int, int, int, int, int]] = []  # x0, x1, y0, y1, layer, unit
+        self._lines_cache: dict[tuple[int, int, int, bool, int], list[Cell]] = {}
 
     def set_scenario(self, scenario: Scenario) -> None:
         """Draw another scenario's network (after a reload)."""
         self.scenario = scenario
 
     def _unit_lines(self, step: Step, l: int, i: int, compact: bool, digits: int) -> list[Cell]:
-        """The one or two lines of unit ``i`` (0 = bias) of layer ``l`` at ``step``."""
+        """The one or two lines of unit ``i`` (0 = bias) of layer ``l`` at ``step`` (each drawn once per
+        :meth:`show`, however many layouts it tries)."""
+        key = (step.index, l, i, compact, digits)
+        cached = self._lines_cache.get(key)
+        if cached is None:
+            cached = self._lines_cache[key] = self._draw_unit(step, l, i, compact, digits)
+        return cached
+
+    def _draw_unit(self, step: Step, l: int, i: int, compact: bool, digits: int) -> list[Cell]:
         name = unit_name(self.scenario.layers, l, i)
         if i == 0:
             return [[(f"{name} ", "bold"), ("1", "")]]
@@ -70,7 +79,9 @@ class NetworkView(Static):
         (the step and the table keep all 7), and clipped past that."""
         room = self.content_size.width or 10_000
         everything = list(range(1, self.scenario.n_layers + 1))
-        for one_line, digits in ((compact, 7), (False, 7), (compact, 4), (False, 4), (False, 3)):
+        self._lines_cache = {}
+        tries = dict.fromkeys(((compact, 7), (False, 7), (compact, 4), (False, 4), (False, 3)))
+        for one_line, digits in tries:
             grid, width = self._grid(step, selected, one_line, digits, everything)
             if width <= room:
                 break

@@ -122,7 +122,8 @@ class ParamsTable(ScrollView, can_focus=False):
         self._rows = np.zeros(0, dtype=np.intp)  # parameter shown on each row (after the |∂E/∂p| order)
         self._step: Step | None = None
         self._selected: Param | None = None
-        self._cache: dict[tuple[int, int], Strip] = {}
+        self._strips: dict[tuple, Strip] = {}
+        self._theme = ""
         self._frame = (0, 0)
         self._note = ""
 
@@ -216,7 +217,6 @@ class ParamsTable(ScrollView, can_focus=False):
         self._note = ""
         if self.filter.top is not None:
             self._order_by_gradient(step)
-        self._cache.clear()
         size = Size(self.row_width, len(self._rows) + 1)
         if self.virtual_size != size:
             self.virtual_size = size
@@ -310,6 +310,9 @@ class ParamsTable(ScrollView, can_focus=False):
     def render_lines(self, crop: Region) -> list[Strip]:
         # the scroll position and width, read once per paint (each is a reactive lookup)
         self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
+        if self._theme != self.app.theme:  # strips hold the theme's colours
+            self._theme = self.app.theme
+            self._strips.clear()
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -319,9 +322,13 @@ class ParamsTable(ScrollView, can_focus=False):
         k = top + y - 1
         if self._step is None or not 0 <= k < len(self._rows):
             return Strip.blank(width, self.rich_style)
-        strip = self._cache.get((k, width))
+        row = self.row(k)
+        key = (width, row.plain, tuple(row.spans))  # a row whose text and styles did not change keeps its strip
+        strip = self._strips.get(key)
         if strip is None:
-            strip = self._cache[(k, width)] = content_strip(self, self.row(k), width)
+            if len(self._strips) > 4096:
+                self._strips.clear()
+            strip = self._strips[key] = content_strip(self, row, width)
         return strip
 
     def on_click(self, event: events.Click) -> None:

@@ -28,9 +28,16 @@ _STARTS = tuple(sep + sign + first for sep in (b" ",) for sign in (b"", b"-", "�
 def count_numbers(text: str) -> int:
     """How many numbers (as :func:`~bpdebug.text.narrate.fmt` writes them, nan and inf included) ``text``
     holds: the tokens after a space or bracket that start with a digit, a sign and a digit, nan or inf.
-    Byte counts, not a regex: a cut 784-input matrix is millions of characters."""
+    Counted in C, not with a regex: a cut 784-input matrix is millions of characters. A whole vector or
+    matrix as ``fmt_vector``/``fmt_matrix`` write it (one space between numbers, the space of ``] [``
+    between rows) is counted from its spaces alone."""
+    if text.startswith("[") and text.endswith("]") and not any(op in text for op in _OPERATORS):
+        return 0 if text.strip("[]") == "" else text.count(" ") + 1  # a space between any two numbers
     data = b" " + text.encode("utf-8", "replace").translate(_CLASSES)
     return sum(data.count(start) for start in _STARTS)
+
+
+_OPERATORS = ("·", "⊙", "⊗", "=", "+", " − ", "(")
 
 
 class StepPanel(ScrollView, can_focus=False):
@@ -50,6 +57,8 @@ class StepPanel(ScrollView, can_focus=False):
         self.lines: list[Content] = []
         self._width = 0
         self._frame = (0, 0)
+        self._tallest = 0
+        self._tallest_width = -1
 
     def show(self, narration: Narration) -> None:
         """Show ``narration`` from its first line (or keep the view when it is the same step again)."""
@@ -84,7 +93,13 @@ class StepPanel(ScrollView, can_focus=False):
                 lines.append(Content.styled(f"   … {left_out:,} more numbers on this line (cut here)",
                                             ROLE_STYLE[NOTE]))
         self.lines = lines
-        self.virtual_size = Size(self._width, len(lines))
+        # as tall as the tallest step met at this width (up to max-height): a step never shrinks the panel,
+        # so stepping does not lay the screen out again (a layout pass costs more than the rest of a step)
+        self._tallest = max(self._tallest, len(lines)) if self._tallest_width == self._width else len(lines)
+        self._tallest_width = self._width
+        size = Size(self._width, self._tallest)
+        if self.virtual_size != size:
+            self.virtual_size = size
         if scroll_home:
             self.scroll_to(y=0, animate=False, immediate=True)
         self._mark_cut()
@@ -105,10 +120,13 @@ class StepPanel(ScrollView, can_focus=False):
             room = limit - used
             at = span.text.rfind(" ", 0, room) if room > 0 else -1
             at = at if at > 0 else max(0, room)
-            rest = span.text[at:] + "".join(s.text for s in line[k + 1:])
+            head = span.text[:at]
             if at:
-                kept.append(type(span)(span.text[:at], span.role))
-            return tuple(kept), count_numbers(rest)
+                kept.append(type(span)(head, span.role))
+            # numbers left out: this span's less those kept (a whole matrix counts fast), then the rest
+            left = count_numbers(span.text) - count_numbers(head)
+            left += sum(count_numbers(s.text) for s in line[k + 1:])
+            return tuple(kept), left
         return line, 0
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
