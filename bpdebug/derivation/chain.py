@@ -123,9 +123,14 @@ class SymFactor:
 
     def printed(self, numbers: tuple[float, ...]) -> Name:
         """The closed form with the numbers of its bases, as text and LaTeX."""
-        mapping = {m: printing.shown_number(v) for m, v in zip(self.spec.template.markers, numbers, strict=True)}
-        expr = printing.rebuild(self.spec.template.expr, mapping)
-        return Name(printing.text(expr), printing.latex(expr), False)
+        return _printed(self.spec.template.expr, self.spec.template.markers, numbers)
+
+
+@lru_cache(maxsize=4096)  # a view shows the same step again (back and forth, another parameter)
+def _printed(expr: Any, markers: tuple[Any, ...], numbers: tuple[float, ...]) -> Name:
+    mapping = {m: printing.shown_number(v) for m, v in zip(markers, numbers, strict=True)}
+    shown = printing.rebuild(expr, mapping)
+    return Name(printing.text(shown), printing.latex(shown), False)
 
 
 @lru_cache(maxsize=1)
@@ -206,4 +211,5 @@ def symbolic(shape: Shape, p: Param, mode: str) -> Symbolic:
 def clear() -> None:
     symbolic.cache_clear()
     sym_factor.cache_clear()
+    _printed.cache_clear()
     templates.clear()
