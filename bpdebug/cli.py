@@ -244,10 +244,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
-    _load(scenario_path)  # refuse a bad file with the one-line error before any screen
+    scenario = _load(scenario_path)  # refuse a bad file with the one-line error before any screen
     from .tui.app import make_app
 
-    app = make_app(scenario_path)
+    app = make_app(scenario_path, scenario)  # read once
     app.run()
     return int(app.return_code or 0)
 

@@ -390,11 +390,11 @@ class _Validator:
         inputs = self.matrix(data["inputs"], ("data", "inputs"), "inputs")
         targets = self.matrix(data["targets"], ("data", "targets"), "targets")
         if inputs.shape[1] != layers[0]:
-            raise self.fail(("data", "inputs"), f"expected {layers[0]} numbers per example for the "
-                            f"{layers[0]} input units, got {inputs.shape[1]}")
+            raise self.fail(("data", "inputs"), f"expected {_count(layers[0], 'number')} per example for the "
+                            f"{_count(layers[0], 'input unit')}, got {inputs.shape[1]}")
         if targets.shape[1] != layers[-1]:
-            raise self.fail(("data", "targets"), f"expected {layers[-1]} numbers per example for the "
-                            f"{layers[-1]} output units, got {targets.shape[1]}")
+            raise self.fail(("data", "targets"), f"expected {_count(layers[-1], 'number')} per example for the "
+                            f"{_count(layers[-1], 'output unit')}, got {targets.shape[1]}")
         if targets.shape[0] != inputs.shape[0]:
             raise self.fail(("data", "targets"), f"expected one row per example: {inputs.shape[0]} rows of "
                             f"inputs but {targets.shape[0]} rows of targets")
@@ -735,3 +735,8 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     return type(value).__name__
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 number``, ``2 numbers``: a count with its noun in the right number."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
