@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="{check,export,run}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
     c.add_argument("scenario")
+    c.add_argument("--json", action="store_true",
+                   help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
     c.add_argument("--gradcheck", action="store_true",
                    help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
     e = sub.add_parser("export", help="write the derivation transcript")
@@ -84,7 +86,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if getattr(args, "gradcheck", False):
         return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
-        text, ok = summary(Trace(scenario))
+        if getattr(args, "json", False):
+            from .text.summary import check_json
+
+            text, ok = check_json(Trace(scenario))
+        else:
+            text, ok = summary(Trace(scenario))
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
 
