@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
+    e.add_argument("--exercise", action="store_true",
+                   help="an exercise sheet (md, tex, txt): the first epoch with its results blanked and numbered, "
+                        "the answers at the end")
+    e.add_argument("--blank", default=None, metavar="PARTS",
+                   help="with --exercise, what is blanked: forward, error, gradients, updates, comma-separated "
+                        "(default all)")
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     _add_run_parser(sub)
@@ -147,6 +153,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
               f"{', '.join(FORMATS)}", file=sys.stderr)
         return EXIT_INVALID
+    ok, exercise = _exercise_parts(args)
+    if not ok:
+        return EXIT_INVALID
     scenario = _load(args.scenario)
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
@@ -173,7 +182,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.format == "json":
             pieces: Iterable[str] = chunks(trace, epochs)
         else:
-            pieces = (render(args.format, trace, Options(epochs, weights, args.full)),)
+            pieces = (render(args.format, trace, Options(epochs, weights, args.full, exercise)),)
         if args.output:
             try:
                 write_output(Path(args.output), pieces, protect=scenario.source_files)
@@ -185,6 +194,30 @@ def cmd_export(args: argparse.Namespace) -> int:
             for piece in pieces:
                 sys.stdout.write(piece)
     return EXIT_OK
+
+
+def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | None]:
+    """(valid, the parts an exercise sheet blanks; None: not an exercise), after a one-line error if not valid."""
+    from .transcript.document import EXERCISE_PARTS
+
+    if args.blank is not None and not args.exercise:
+        print("bpdebug export: --blank: only with --exercise", file=sys.stderr)
+        return False, None
+    if not args.exercise:
+        return True, None
+    if args.format not in ("md", "tex", "txt"):
+        print(f"bpdebug export: --exercise: not available as {args.format}, expected --format md, tex or txt",
+              file=sys.stderr)
+        return False, None
+    if args.blank is None:
+        return True, frozenset(EXERCISE_PARTS)
+    parts = [p.strip() for p in args.blank.split(",") if p.strip()]
+    wrong = [p for p in parts if p not in EXERCISE_PARTS]
+    if wrong or not parts:
+        print(f"bpdebug export: --blank {args.blank}: {'unknown part ' + wrong[0] if wrong else 'nothing named'}, "
+              f"expected some of {', '.join(EXERCISE_PARTS)} separated by commas", file=sys.stderr)
+        return False, None
+    return True, frozenset(parts)
 
 
 def cmd_app(path: str | None) -> int:
