@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bpdebug", description="A terminal step debugger for backpropagation.")
     p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{check,export,run}")
+    sub = p.add_subparsers(dest="command", metavar="{check,export,run,practice}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
     c.add_argument("scenario")
     c.add_argument("--json", action="store_true",
@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     _add_run_parser(sub)
+    pr = sub.add_parser("practice", help="work out each next step's numbers before they are shown")
+    pr.add_argument("scenario")
+    pr.add_argument("--param", default=None, metavar="NAME",
+                    help="the parameter whose gradient and update are asked (default: the first weight into the "
+                         "outputs)")
+    pr.add_argument("--json", action="store_true",
+                    help="the session as one JSON object on standard output (the questions go to standard error)")
     return p
 
 
@@ -220,6 +227,49 @@ def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | No
     return True, frozenset(parts)
 
 
+def cmd_practice(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from .core.engine import Trace
+    from .text.practice import PracticeSession
+
+    scenario = _load(args.scenario)
+    param = None
+    if args.param is not None:
+        param = scenario.params.find(args.param)
+        if param is None:
+            print(f"bpdebug practice: --param {args.param}: unknown parameter in {scenario.path}, expected "
+                  f"{scenario.params.describe_names()}", file=sys.stderr)
+            return EXIT_INVALID
+    out = sys.stderr if args.json else sys.stdout
+    with np.errstate(all="ignore"):
+        session = PracticeSession(Trace(scenario), param)
+        print(f"Practice: {scenario.title}. Type each result's numbers separated by spaces; h for a hint, r to "
+              "reveal, q to stop.", file=out)
+        while session.current is not None:
+            print(session.prompt(), file=out)
+            out.write("> ")
+            out.flush()
+            line = sys.stdin.readline()
+            if not line:
+                print(file=out)
+                break
+            command = line.strip().lower()
+            if command in ("q", "quit"):
+                break
+            if command in ("h", "hint"):
+                print("hint: " + session.hint(), file=out)
+                continue
+            feedback = session.reveal() if command in ("r", "reveal") else session.answer(line)
+            print(feedback.message, file=out)
+        print(session.score_line(), file=out)
+    if args.json:
+        print(json.dumps(session.record(), indent=2, ensure_ascii=False, allow_nan=False))
+    return EXIT_OK
+
+
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
     _load(scenario_path)  # refuse a bad file with the one-line error before any screen
@@ -231,7 +281,7 @@ def cmd_app(path: str | None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run}
+    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice}
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         args = _parser().parse_args(argv)
         return commands[args.command](args)

@@ -226,10 +226,10 @@ class _Context:
             return p.weights_before, s.inputs[i:i + 1], s.targets[i:i + 1], 0
         return record.weights_before, s.inputs, s.targets, e.example - 1
 
-    def upstream(self, e: Expectation) -> list[Expectation]:
+    def upstream(self, e: Expectation, pool: Sequence[Expectation] | None = None) -> list[Expectation]:
         here = position(e, self.L)
         out = []
-        for u in self.s.expectations:
+        for u in self.s.expectations if pool is None else pool:
             if u.epoch != e.epoch or u is e or position(u, self.L) >= here:
                 continue
             if self.online and (u.example != e.example if e.kind != "loss" else u.kind != "param" or u.example != 1):
@@ -273,11 +273,19 @@ def walk_key(ctx_or_trace: _Context | Trace, e: Expectation) -> tuple[int, int, 
     return (e.epoch, e.example if online else 0, position(e, L), e.example)
 
 
-def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.ndarray], np.ndarray]]
+def explain(trace: Trace, e: Expectation, known: Sequence[Expectation] = ()) -> Diagnosis:
+    """The diagnosis of one figure that is not the engine's (a learner's answer, say), given the figures
+    ``known`` before it (they are substituted as printed ones are; give them distinct indices)."""
+    with np.errstate(all="ignore"):
+        return _diagnose_one(_Context(trace), e, {}, known)[0]
+
+
+def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.ndarray], np.ndarray]],
+                  pool: Sequence[Expectation] | None = None
                   ) -> tuple[Diagnosis, Callable[[np.ndarray], np.ndarray] | None]:
     weights, x, t, row = ctx.pass_of(e)
     printed = np.array(e.value, dtype=float)
-    groups = _group(ctx.upstream(e))
+    groups = _group(ctx.upstream(e, pool))
     combos = list(itertools.islice(itertools.product(*groups), MAX_COMBINATIONS))
     engine: list[np.ndarray] = []  # the engine's own value from each combination of printed inputs
     candidates: list[tuple[Slip | None, Variant | None]] = [(None, None), *ctx.variants]
