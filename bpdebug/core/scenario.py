@@ -640,7 +640,8 @@ class _Validator:
         if m:
             kind, layer = m[1], int(m[2])
             if kind != "a" and layer == 1:
-                raise self.fail(key, f"'{q}': the input layer has no {kind}, expected {kind}2..{kind}{L}")
+                raise self.fail(key, f"'{q}': the input layer has no {kind}, expected {kind}2..{kind}{L}"
+                                + (f" or a1..a{L}" if kind == "z" else ""))
             if not 1 <= layer <= L:
                 raise self.fail(key, f"'{q}': no layer {layer}, expected layers 1..{L}")
             if kind == "dadz" and layer in getattr(self, "_softmax_layers", ()):
@@ -671,8 +672,8 @@ class _Validator:
         p = params.find(q)
         if p is not None:
             return "param", None, p, 1, None
-        raise self.fail(key, f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, delta2..delta{L}, dadz2..dadz{L}, "
-                        f"dE/da2..dE/da{L} (one unit: z{L}[1]), error, loss, grad.NAME, NAME or NAME.after")
+        raise self.fail(key, f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, error, loss, grad.NAME, NAME, "
+                        f"NAME.after, delta2..delta{L}, dadz2..dadz{L} or dE/da2..dE/da{L} (one unit: z{L}[1])")
 
 
 def _shape_text(layers: tuple[int, ...], l: int, bias: bool) -> str:
