@@ -175,7 +175,8 @@ def notebook(trace: Trace, options: Options) -> object:
         text = h.text if h else ""
         if h is not None and h.level == 2 and not setup_done:  # before the first section after the introduction
             code(_setup(trace, options.epochs))
-            code(["weights = tuple(np.array(w) for w in THETA)  # the starting weights\nlosses = []  # each epoch's loss"])
+            code(["weights = tuple(np.array(w) for w in THETA)  # the starting weights\n"
+                  "losses = []  # each epoch's loss"])
             setup_done = True
         markdown(section)
         if h is None:
