@@ -115,7 +115,7 @@ def summary(trace: Trace) -> tuple[str, bool]:
             lines.append(f"  theta{l:<8}{w.shape[0]}x{w.shape[1]} (theta{l}[i,j]: i = unit of layer {l + 1}, "
                          f"j = unit of layer {l}{', 0 = bias' if s.bias else ''})")
     first = trace.epoch(1)
-    lines.append(f"  starting loss {first.loss!r}")
+    lines.append(f"  starting loss {fmt_number(first.loss)}")
     if s.n_examples <= 8 and s.layers[-1] <= 8:
         outs = "; ".join("[" + ", ".join(fmt_number(v) for v in row) + "]" for row in np.asarray(first.outputs))
         lines.append(f"  outputs       {outs}")
