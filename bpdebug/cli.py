@@ -7,9 +7,12 @@ non-zero status (2 for an invalid scenario or bad arguments), never a traceback.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 
@@ -22,7 +25,7 @@ def bundled_blog() -> Path:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and status 2, like a bad scenario
+    def error(self, message: str) -> NoReturn:  # one line and status 2, like a bad scenario
         self.exit(EXIT_INVALID, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
@@ -39,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
-    e.add_argument("-o", "--output", default=None, metavar="PATH", help="write here (atomically) instead of stdout")
+    e.add_argument("-o", "--output", default=None, metavar="PATH",
+                   help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     return p
 
 
@@ -64,8 +68,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.atomic import write_atomic
+    from .core.atomic import OutputError, write_output
     from .core.engine import Trace
+    from .core.safe_text import escape_controls
     from .transcript import FORMATS, Options, render
 
     if args.format not in FORMATS:
@@ -91,11 +96,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     text = render(args.format, Trace(scenario, epochs), Options(epochs, weights, args.full))
     if args.output:
         try:
-            write_atomic(args.output, text)
-        except OSError as exc:
-            print(f"bpdebug export: -o {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+            write_output(Path(args.output), text, protect=scenario.source_files)
+        except OutputError as exc:
+            print(f"bpdebug export: -o {exc}", file=sys.stderr)
             return EXIT_INVALID
-        print(f"wrote {args.output}", file=sys.stderr)
+        print(f"wrote {escape_controls(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -111,24 +116,48 @@ def cmd_app(path: str | None) -> int:
     return int(app.return_code or 0)
 
 
+def _run(argv: list[str]) -> int:
+    if argv and argv[0] in ("check", "export") or any(a in ("-h", "--help", "--version") for a in argv[:1]):
+        args = _parser().parse_args(argv)
+        if args.command == "check":
+            return cmd_check(args)
+        return cmd_export(args)
+    if len(argv) > 1:
+        _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO], "
+                        "bpdebug check SCENARIO or bpdebug export SCENARIO")
+    return cmd_app(argv[0] if argv else None)
+
+
+def _quiet_stdout() -> None:
+    """After standard output failed, point it at /dev/null so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real descriptor (a test's capture): nothing will flush it at exit
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in ("check", "export") or any(a in ("-h", "--help", "--version") for a in argv[:1]):
-            args = _parser().parse_args(argv)
-            if args.command == "check":
-                return cmd_check(args)
-            return cmd_export(args)
-        if len(argv) > 1:
-            _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO], "
-                            "bpdebug check SCENARIO or bpdebug export SCENARIO")
-        return cmd_app(argv[0] if argv else None)
+        code = _run(argv)
+        try:
+            sys.stdout.flush()  # here, not at exit: a full disk is reported like any failure
+        except BrokenPipeError:  # the reader left early; the status is still the command's
+            _quiet_stdout()
+        return code
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_INVALID
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `bpdebug export … | head`: the reader has what it wanted
+        _quiet_stdout()
         return 0
+    except OSError as exc:  # standard output could not be written (files are reported where they are opened)
+        _quiet_stdout()
+        print(f"bpdebug: cannot write the output ({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_INVALID
 
 
 if __name__ == "__main__":

@@ -57,3 +57,24 @@ def test_module_entry_point_runs_without_a_traceback(tmp_path):
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     assert run.stderr.strip() == f"{bad}:1: title: expected a string, got 3 (a number)"
+
+
+def test_a_full_disk_on_standard_output_is_one_line_not_a_traceback():
+    for command in (["export", str(BLOG)], ["check", str(BLOG)]):
+        with open("/dev/full", "w") as full:
+            run = subprocess.run([sys.executable, "-m", "bpdebug", *command], stdout=full, stderr=subprocess.PIPE,
+                                 text=True, timeout=120)
+        assert run.returncode == 2, command
+        assert run.stderr == "bpdebug: cannot write the output (No space left on device)\n", run.stderr
+
+
+def test_a_reader_that_leaves_early_is_no_error():
+    """`bpdebug export … | head`: the reader has what it wanted; no traceback, no message, status 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "bpdebug", "export", str(BLOG), "--full", "--epochs", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"# ")
+    proc.stdout.close()  # far less than the transcript: the writer meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert err == ""

@@ -8,6 +8,7 @@ one line on stderr and the same line as ``ScenarioError`` from ``loads``.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -88,6 +89,9 @@ class Case:
 def edit(old: str, new: str, text: str = BASE) -> str:
     assert old in text, old
     return text.replace(old, new, 1)
+
+
+REAL_EPOCH = edit("epochs = 1", "epoch = 1  # the real one")
 
 
 def expr(formula: str) -> str:
@@ -305,6 +309,72 @@ CASES = [
          "'softmax' is built in", "[activations.softmax]"),
     Case("custom-bad-name", edit("[activations.soft]", '[activations."my act"]'), "activations.my act",
          "expected a name of letters, digits and underscores", "my act"),
+    Case("too-many-parameters", edit("layers = [2, 2, 2]", "layers = [2, 1000, 1000, 2]"), "network.layers",
+         "1,006,002 parameters, expected at most 1,000,000", "layers ="),
+    Case("expect-quantity-with-control-character", edit('quantity = "z2"', 'quantity = "theta2[1,\\u001c0]"'),
+         "expect[1].quantity", "contains control characters, expected a quantity such as", 'quantity = "theta2'),
+    # ---- formulas whose value is not a finite real number (SymPy's zoo, nan, I): refused, never a KeyError
+    Case("formula-one-over-zero", expr("1/0"), "activations.soft.expr",
+         "'1 / 0' is undefined (a division by zero or log(0)), expected a formula finite for real x", "expr"),
+    Case("formula-x-over-zero", expr("x/0"), "activations.soft.expr", "'x / 0' is undefined", "expr"),
+    Case("formula-log-zero", expr("log(0)"), "activations.soft.expr", "'log(0)' is undefined", "expr"),
+    Case("formula-over-x-minus-x", expr("1/(x-x)"), "activations.soft.expr", "'1 / (x - x)' is undefined", "expr"),
+    Case("formula-zero-over-zero", expr("x + 0/0"), "activations.soft.expr", "'0 / 0' is undefined (0/0", "expr"),
+    Case("formula-sqrt-minus-one", expr("sqrt(-1)"), "activations.soft.expr",
+         "'sqrt(-1)' is a complex number, expected real values for real x", "expr"),
+    Case("formula-power-half-of-minus-one", expr("(-1)**0.5"), "activations.soft.expr",
+         "'(-1) ** 0.5' is a complex number", "expr"),
+    Case("formula-log-of-negative", expr("x*log(-2)"), "activations.soft.expr", "'log(-2)' is a complex number",
+         "expr"),
+    Case("formula-float64-overflow", expr("x + exp(1000)"), "activations.soft.expr",
+         "'exp(1000)' is beyond the range of a 64-bit float", "expr"),
+    Case("formula-infinite-literal", expr("1e999*x"), "activations.soft.expr",
+         "the number 1e309 is beyond the range of a 64-bit float", "expr"),
+    Case("formula-inside-max", expr("Max(x, 1/0)"), "activations.soft.expr", "'1 / 0' is undefined", "expr"),
+    # ---- what a loss requires of its targets
+    Case("bce-target-two", edit('function = "half_sse"', 'function = "binary_cross_entropy"',
+                                edit("targets = [[0.6905, 0.8657]]", "targets = [[0.6905, 2]]")), "data.targets",
+         "row 1, column 2 is 2, expected a target from 0 to 1 for binary_cross_entropy", "targets ="),
+    Case("bce-target-negative", edit('function = "half_sse"', 'function = "binary_cross_entropy"',
+                                     edit("targets = [[0.6905, 0.8657]]", "targets = [[-0.5, 1]]")), "data.targets",
+         "row 1, column 1 is -0.5, expected a target from 0 to 1", "targets ="),
+    Case("ce-target-negative", edit('function = "half_sse"', 'function = "cross_entropy"',
+                                    edit("targets = [[0.6905, 0.8657]]", "targets = [[1.5, -0.5]]")), "data.targets",
+         "row 1, column 2 is -0.5, expected a target >= 0 for cross_entropy", "targets ="),
+    # ---- nesting: refused in one line, never a RecursionError (tomllib's own recursion included)
+    Case("nested-arrays-500", edit("epochs = 1", "epochs = " + "[" * 500 + "]" * 500), "toml",
+         "values nested too deeply", "epochs = [[["),
+    Case("nested-inline-tables-500", edit("epochs = 1", "epochs = " + "{a = " * 500 + "1" + "}" * 500), "toml",
+         "values nested too deeply", "epochs = {a"),
+    Case("nested-arrays-40", edit("epochs = 1", "epochs = " + "[" * 40 + "]" * 40), "toml",
+         "values nested too deeply (arrays or tables more than 32 levels", "epochs = [[["),
+    # ---- the line is found through multi-line strings, comments and inline tables
+    Case("line-after-multiline-description",
+         edit('description = "the blog\'s network, one place at a time"',
+              'description = """\nnot a header:\n[training]\nepoch = 1\n"""', REAL_EPOCH), "training.epoch",
+         "unknown key", "# the real one"),
+    Case("line-after-literal-multiline",
+         edit('description = "the blog\'s network, one place at a time"',
+              "description = \'\'\'\n[training]\nepoch = 1 \\\n\'\'\'", REAL_EPOCH), "training.epoch",
+         "unknown key", "# the real one"),
+    Case("line-after-escaped-quotes-in-multiline",
+         edit('description = "the blog\'s network, one place at a time"',
+              'description = """a \\""" b\n[training]\nepoch = 1 """', REAL_EPOCH), "training.epoch",
+         "unknown key", "# the real one"),
+    Case("line-after-comment-header", edit("[network]", "# [training]\n# epoch = 1\n[network]", REAL_EPOCH),
+         "training.epoch", "unknown key", "# the real one"),
+    Case("line-of-inline-table-key",
+         edit("[loss]\nfunction = \"half_sse\"\n", "", edit("[network]", 'loss = { function = "half_sse", '
+                                                             'reduction = "sum" }\n\n[network]')),
+         "loss.reduction", "unknown key", "reduction"),
+    Case("line-in-array-of-inline-tables",
+         edit('[[expect]]\nquantity = "z2"\nvalue = [0.345, 0.975]\n', "",
+              edit("[network]", 'expect = [\n  { quantity = "z2", value = [0.345, 0.975] },  # [training]\n'
+                   '  { quantity = "a2", value = [0.5, 0.7], when = 1 },\n]\n\n[network]')),
+         "expect[2].when", "unknown key", "when = 1"),
+    Case("line-after-array-with-brackets-in-strings",
+         edit('frozen = ["w2"]', 'frozen = ["w2", # a [comment]\n  ]\nnote = "]["', REAL_EPOCH),
+         "training.epoch", "unknown key", "# the real one"),
 ]
 
 
@@ -419,3 +489,107 @@ def test_python_m_bpdebug_check_refuses_without_a_traceback(tmp_path, content):
     assert "Traceback" not in done.stderr and "hi\n" not in done.stderr
     m = one_line(done.stderr)
     assert m["file"] == str(path)
+
+
+# ------------------------------------------------------------- files that are not regular, too large, with a BOM
+
+@pytest.mark.parametrize("command", [["check"], ["export"], []], ids=["check", "export", "app"])
+def test_a_fifo_given_as_the_scenario_is_refused_at_once(tmp_path, command):
+    fifo = tmp_path / "scenario.toml"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "bpdebug", *command, str(fifo)], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"{fifo}: (file): is a FIFO, expected a regular .toml scenario file\n"
+
+
+def test_a_device_is_refused(capsys):
+    assert cli.main(["check", "/dev/null"]) == 2
+    err = capsys.readouterr().err
+    assert err == "/dev/null: (file): is a character device, expected a regular .toml scenario file\n"
+
+
+def test_a_file_too_large_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    from bpdebug.core import scenario as module
+
+    path = tmp_path / "big.toml"
+    path.write_text(BASE + "# " + "x" * 5000 + "\n", encoding="utf-8")
+    monkeypatch.setattr(module, "MAX_FILE_BYTES", 4096)
+    assert cli.main(["check", str(path)]) == 2
+    m = one_line(capsys.readouterr().err)
+    assert m["key"] == "(file)"
+    assert m["message"] == f"is {path.stat().st_size:,} bytes, expected a scenario of at most 4,096 bytes"
+
+
+def test_the_size_limit_is_64_mb():
+    from bpdebug.core import scenario as module
+
+    assert module.MAX_FILE_BYTES == 64 * 1024 * 1024
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_an_unreadable_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "secret.toml"
+    path.write_text(BASE, encoding="utf-8")
+    os.chmod(path, 0)
+    assert cli.main(["check", str(path)]) == 2
+    assert "cannot be read (Permission denied)" in one_line(capsys.readouterr().err)["message"]
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode("utf-8"))
+    s = load(path)
+    assert s.title == "a valid scenario to break" and s.layers == (2, 2, 2)
+    bad = tmp_path / "bom-bad.toml"
+    bad.write_bytes(b"\xef\xbb\xbf" + edit("epochs = 1", "epoch = 1").encode("utf-8"))
+    with pytest.raises(ScenarioError) as info:
+        load(bad)
+    assert info.value.line == BASE.splitlines().index("epochs = 1") + 1  # the mark moves no line
+
+
+def test_cross_entropy_accepts_targets_that_do_not_sum_to_one():
+    s = loads(edit('function = "half_sse"', 'function = "cross_entropy"',
+                   edit("targets = [[0.6905, 0.8657]]", "targets = [[0.5, 0.25]]")))
+    assert s.loss.name == "cross_entropy" and s.targets.tolist() == [[0.5, 0.25]]
+
+
+# -------------------------------------------------------------------------- control characters never reach out
+
+ESC = "\\u001b"  # as written in a TOML basic string
+
+
+def hostile(text: str = BASE) -> str:
+    text = edit('title = "a valid scenario to break"', f'title = "{ESC}[31mred{ESC}[0m title{ESC}]0;pwned\\u0007"',
+                text)
+    text = edit('description = "the blog\'s network, one place at a time"',
+                f'description = "line one\\nline two\\t{ESC}[2J\\u009b31m\\u202eevil\\r\\n"', text)
+    return edit('value = [0.345, 0.975]', f'value = [0.345, 0.975]\nsource = "post{ESC}[1A{ESC}c, z2\\u0000"', text)
+
+
+def test_control_characters_are_stripped_at_load_time():
+    s = loads(hostile())
+    assert s.title == "red title"
+    assert s.description == "line one\nline two\tevil\n"
+    assert s.expectations[0].source == "post, z2"
+
+
+def test_check_and_markdown_carry_no_escape_to_the_terminal(tmp_path, capsys):
+    path = tmp_path / "hostile.toml"
+    path.write_text(hostile(), encoding="utf-8")
+    cli.main(["check", str(path)])
+    out = capsys.readouterr().out
+    assert "post, z2" in out
+    assert cli.main(["export", str(path)]) == 0
+    markdown = capsys.readouterr().out
+    assert "red title" in markdown
+    for text in (out, markdown):
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text), repr(text)
+
+
+def test_an_error_shows_control_characters_escaped_on_one_line(tmp_path, capsys):
+    path = tmp_path / "hostile.toml"
+    path.write_text(edit("bias = true", f'bias = true\n"x{ESC}[31m\\ny" = 1'), encoding="utf-8")
+    assert cli.main(["check", str(path)]) == 2
+    m = one_line(capsys.readouterr().err)
+    assert m["key"] == "network.x\\x1b[31m\\ny" and m["line"] == str(BASE.splitlines().index("bias = true") + 2)

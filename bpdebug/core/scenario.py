@@ -7,7 +7,9 @@ The format is the contract in SCENARIO-FORMAT.md (version 1). Anything invalid i
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +20,16 @@ import numpy as np
 from . import activations as act
 from . import losses
 from .params import Param, ParamIndex
+from .safe_text import escape_controls, strip_controls
+from .toml_locator import TomlLocator
 
 DEFAULT_TOLERANCE = 0.0005
 INIT_METHODS = ("uniform", "xavier", "he")
+MAX_FILE_BYTES = 64 * 2**20  # a scenario is text a person writes; beyond this it is not one
+MAX_NESTING = 32  # arrays and inline tables inside each other; the format needs 3 (a list of rows in a table)
+_TOO_DEEP = (f"values nested too deeply (arrays or tables more than {MAX_NESTING} levels inside one another), "
+             f"expected at most {MAX_NESTING}")
+MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 bytes of names and index
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LAYER_QUANTITY = re.compile(r"^([za])(\d+)$")
@@ -30,6 +39,8 @@ class ScenarioError(ValueError):
     """An invalid scenario. ``str()`` is the one line shown to the user."""
 
     def __init__(self, file: str, key: str, message: str, line: int | None = None) -> None:
+        # escaped, so the message stays one line and a terminal shows a scenario's control characters, never obeys
+        file, key, message = escape_controls(file), escape_controls(key), escape_controls(message)
         self.file, self.key, self.message, self.line = file, key, message, line
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {key}: {message}")
@@ -84,6 +95,8 @@ class Scenario:
     init: InitSpec | None = None
     expectations: tuple[Expectation, ...] = ()
     params: ParamIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    # every file read to build the run (today: the scenario itself); an export must never overwrite one
+    source_files: tuple[Path, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def n_layers(self) -> int:
@@ -113,22 +126,55 @@ class Scenario:
 # --------------------------------------------------------------------------------------------- loading
 
 def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioError with a one-line message otherwise."""
+    """Read and validate a scenario file; raise ScenarioError with a one-line message otherwise.
+
+    The file is examined before it is read: a FIFO, a device, a socket or a directory is refused (reading a
+    FIFO would wait for a writer forever), and so is a file larger than MAX_FILE_BYTES.
+    """
     path = Path(path)
     shown = str(path)
+    raw = _read_regular(path, shown)
+    return loads(raw, shown, source_files=(path.absolute(),))
+
+
+def _read_regular(path: Path, shown: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is a no-op for a regular file
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ScenarioError(shown, "(file)", "no such file, expected a path to a .toml scenario") from None
     except IsADirectoryError:
         raise ScenarioError(shown, "(file)", "is a directory, expected a .toml scenario file") from None
     except OSError as exc:
-        raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror})") from None
-    return loads(raw, shown)
+        raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError(shown, "(file)", "is a directory, expected a .toml scenario file")
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a character device" if stat.S_ISCHR(st.st_mode)
+                    else "a block device" if stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                    else "not a regular file")
+            raise ScenarioError(shown, "(file)", f"is {kind}, expected a regular .toml scenario file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ScenarioError(shown, "(file)", f"is {st.st_size:,} bytes, expected a scenario of at most "
+                                f"{MAX_FILE_BYTES:,} bytes")
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:  # grew while being read
+                raise ScenarioError(shown, "(file)", f"grew beyond {MAX_FILE_BYTES:,} bytes while being read, "
+                                    f"expected a scenario of at most {MAX_FILE_BYTES:,} bytes")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ScenarioError(shown, "(file)", f"cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
 
 
-def loads(raw: bytes | str, path: str = "<scenario>") -> Scenario:
-    """Validate scenario text (``path`` is only used in messages)."""
+def loads(raw: bytes | str, path: str = "<scenario>", *, source_files: tuple[Path, ...] = ()) -> Scenario:
+    """Validate scenario text (``path`` is only used in messages; ``source_files`` are the files it came from)."""
     if isinstance(raw, bytes):
         if b"\x00" in raw:
             raise ScenarioError(path, "(file)", "is a binary file, expected a TOML text scenario")
@@ -139,11 +185,16 @@ def loads(raw: bytes | str, path: str = "<scenario>") -> Scenario:
                                 "expected a TOML text scenario") from None
     else:
         text = raw
+    text = text.removeprefix("\ufeff")  # a byte order mark, as some editors write UTF-8
     if not text.strip():
         raise ScenarioError(path, "(file)", "the file is empty, expected a TOML scenario with [network], "
                             "[training], [data] and [weights]", 1)
     try:
         doc = tomllib.loads(text)
+    except RecursionError:
+        locator = TomlLocator(text)
+        raise ScenarioError(path, "toml", _TOO_DEEP,
+                            locator.deepest_line) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -152,15 +203,46 @@ def loads(raw: bytes | str, path: str = "<scenario>") -> Scenario:
         if m is None and "end of document" in msg:
             line = text.count("\n") + 1
         raise ScenarioError(path, "toml", f"not valid TOML: {msg[:1].lower() + msg[1:]}", line) from None
-    return _Validator(path, text, doc).scenario()
+    if _nesting(doc) > MAX_NESTING:
+        locator = TomlLocator(text)
+        raise ScenarioError(path, "toml", _TOO_DEEP, locator.deepest_line)
+    return _Validator(path, text, doc, source_files).scenario()
+
+
+def _nesting(doc: dict[str, Any]) -> int:
+    """How deep arrays and inline tables sit inside one another (a table header does not count), iteratively."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(v, 0) for v in doc.values()]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_NESTING:
+                return deepest
+            pending.extend((v, depth + 1) for v in value if isinstance(v, list | dict))
+        elif isinstance(value, dict):
+            # a table header's sub-table and an inline table cannot be told apart here: count both (the
+            # format's deepest table is [activations.NAME], two levels)
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_NESTING:
+                return deepest
+            pending.extend((v, depth + 1) for v in value.values() if isinstance(v, list | dict))
+    return deepest
 
 
 # ------------------------------------------------------------------------------------------ validation
 
 class _Validator:
-    def __init__(self, path: str, text: str, doc: dict[str, Any]) -> None:
-        self.path, self.text, self.doc = path, text, doc
-        self.locator = _Locator(text)
+    def __init__(self, path: str, text: str, doc: dict[str, Any], source_files: tuple[Path, ...] = ()) -> None:
+        self.path, self.text, self.doc, self.source_files = path, text, doc, source_files
+        self._locator: TomlLocator | None = None
+
+    @property
+    def locator(self) -> TomlLocator:
+        """Built on first use: a valid scenario without expectations never scans its text twice."""
+        if self._locator is None:
+            self._locator = TomlLocator(self.text)
+        return self._locator
 
     def fail(self, key: tuple[Any, ...] | str, message: str) -> ScenarioError:
         keypath = tuple(key.split(".")) if isinstance(key, str) else key
@@ -239,14 +321,20 @@ class _Validator:
         for k in doc:
             if k not in top:
                 raise self.fail((k,), f"unknown key, expected one of {', '.join(sorted(top))}")
-        title = self.string(doc["title"], ("title",)) if "title" in doc else Path(self.path).stem
-        description = self.string(doc["description"], ("description",)) if "description" in doc else ""
+        title = strip_controls(self.string(doc["title"], ("title",)) if "title" in doc else Path(self.path).stem)
+        description = (strip_controls(self.string(doc["description"], ("description",)), multiline=True)
+                       if "description" in doc else "")
 
         network = self.table(doc, ("network",), {"layers", "activation", "bias"}, True)
         layers = self.layers(network)
         bias = network.get("bias", True)
         if not isinstance(bias, bool):
             raise self.fail(("network", "bias"), f"expected true or false, got {_describe(bias)}")
+
+        count = sum(layers[l] * (layers[l - 1] + (1 if bias else 0)) for l in range(1, len(layers)))
+        if count > MAX_PARAMETERS:
+            raise self.fail(("network", "layers"), f"{count:,} parameters, expected at most {MAX_PARAMETERS:,} "
+                            "(every one is named, stepped through and kept per checkpoint)")
 
         customs = self.custom_activations()
         activations = self.activations(network, layers, customs)
@@ -288,6 +376,8 @@ class _Validator:
             raise self.fail(("data", "targets"), f"expected one row per example: {inputs.shape[0]} rows of "
                             f"inputs but {targets.shape[0]} rows of targets")
 
+        self.targets_for(loss, targets)
+
         weights, init = self.weights(layers, bias)
         expectations = self.expectations(layers, params, inputs.shape[0])
 
@@ -295,8 +385,31 @@ class _Validator:
             path=self.path, title=title, description=description, layers=layers, activations=activations,
             bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=update, frozen=frozen,
             inputs=inputs, targets=targets, weights=weights, init=init, expectations=expectations,
-            params=params,
+            params=params, source_files=self.source_files,
         )
+
+    def targets_for(self, loss: losses.Loss, targets: np.ndarray) -> None:
+        """What a loss requires of its targets.
+
+        binary_cross_entropy: every target from 0 to 1 (a probability; outside, the loss has no minimum).
+        cross_entropy: every target >= 0 (a negative one makes −t·log o fall without bound as o → 0). The
+        targets of an example need not sum to 1: with a softmax output the loss is then least where the
+        outputs are the targets divided by their sum, and the derivation writes the general chain rule
+        rather than the familiar out − t, which holds only for targets summing to 1.
+        """
+        if loss.name == "binary_cross_entropy":
+            bad = np.argwhere((targets < 0.0) | (targets > 1.0))
+            wanted = "a target from 0 to 1 for binary_cross_entropy (a probability)"
+        elif loss.name == "cross_entropy":
+            bad = np.argwhere(targets < 0.0)
+            wanted = ("a target >= 0 for cross_entropy (a class probability or weight; the targets of an example "
+                      "need not sum to 1)")
+        else:
+            return
+        if len(bad):
+            r, c = (int(v) for v in bad[0])
+            raise self.fail(("data", "targets"), f"row {r + 1}, column {c + 1} is {targets[r, c]:g}, expected "
+                            f"{wanted}")
 
     def layers(self, network: dict) -> tuple[int, ...]:
         key = ("network", "layers")
@@ -329,7 +442,7 @@ class _Validator:
         out = {}
         for name, spec in table.items():
             key = ("activations", name)
-            if not _IDENT.match(name):
+            if not _IDENT.fullmatch(name):
                 raise self.fail(key, "expected a name of letters, digits and underscores")
             if name in act.BUILTIN:
                 raise self.fail(key, f"'{name}' is built in, expected a new name for a custom activation")
@@ -340,11 +453,24 @@ class _Validator:
                     raise self.fail(key + (k,), "unknown key, expected expr")
             if "expr" not in spec:
                 raise self.fail(key + ("expr",), "missing, expected a formula in x such as \"log(1 + exp(x))\"")
-            expr = self.string(spec["expr"], key + ("expr",))
+            # whitespace (a formula written over lines) is one space: the formula is shown as written
+            expr = " ".join(self.string(spec["expr"], key + ("expr",)).split())
             try:
-                out[name] = act.custom(name, expr)
+                activation = act.custom(name, expr)
+                with np.errstate(all="ignore"):  # NaN at some x is the formula's business; failing to run is not
+                    z = np.array([[-2.0, 0.0, 0.5, 3.0]])
+                    activation.function(z)
+                    if activation.derivative is not None:
+                        activation.derivative(z, z)
             except FormulaError as exc:
                 raise self.fail(key + ("expr",), str(exc)) from None
+            except RecursionError:
+                raise self.fail(key + ("expr",), "nested too deeply for SymPy, expected a simpler formula") from None
+            except Exception as exc:  # noqa: BLE001 - SymPy or the generated NumPy code refused it: one line
+                first = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
+                raise self.fail(key + ("expr",), f"cannot be derived or computed ({type(exc).__name__}: {first}), "
+                                "expected a real formula in x") from None
+            out[name] = activation
         return out
 
     def activations(self, network: dict, layers: tuple[int, ...],
@@ -473,7 +599,10 @@ class _Validator:
                     raise self.fail(base + (k,), "missing, expected " + (
                         "a quantity such as \"z2\", \"loss\" or \"grad.w5\"" if k == "quantity"
                         else "the printed number or list of numbers"))
-            quantity = self.string(entry["quantity"], base + ("quantity",))
+            quantity = self.string(entry["quantity"], base + ("quantity",)).strip()  # shown as the name it is
+            if quantity != strip_controls(quantity):
+                raise self.fail(base + ("quantity",), "contains control characters, expected a quantity such as "
+                                "\"z2\", \"loss\" or \"grad.w5\"")
             kind, layer, param, size = self.quantity(quantity, base + ("quantity",), layers, params)
             raw = entry["value"]
             vkey = base + ("value",)
@@ -496,7 +625,7 @@ class _Validator:
             tol = self.number(entry.get("tolerance", DEFAULT_TOLERANCE), base + ("tolerance",))
             if tol < 0:
                 raise self.fail(base + ("tolerance",), f"expected a tolerance >= 0, got {tol:g}")
-            source = self.string(entry["source"], base + ("source",)) if "source" in entry else None
+            source = strip_controls(self.string(entry["source"], base + ("source",))) if "source" in entry else None
             out.append(Expectation(n, quantity, kind, values, scalar, epoch, example, tol, source, layer, param,
                                    self.locator.line(base)))
         return tuple(out)
@@ -560,75 +689,3 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     return type(value).__name__
-
-
-class _Locator:
-    """Finds the line of a key path in TOML text, so messages can say FILE:LINE.
-
-    It follows table headers (``[a.b]``, ``[[expect]]`` counted) and ``key =`` lines; for a key that is
-    missing it answers with the line of its table, the nearest place a user would add it.
-    """
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
-    _PART = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)"  # a bare or quoted key
-    _KEY = re.compile(rf"^\s*({_PART}(?:\s*\.\s*{_PART})*)\s*=")
-    _PARTS = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+)")
-
-    def __init__(self, text: str) -> None:
-        self.entries: list[tuple[tuple[Any, ...], int]] = []
-        counts: dict[str, int] = {}
-        current: tuple[Any, ...] = ()
-        depth = 0  # open brackets of a multi-line value: key lines inside it are not keys
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            stripped = _strip_comment(line)
-            if depth == 0:
-                m = self._HEADER.match(stripped)
-                if m and "=" not in stripped.split("]")[0]:
-                    name = self._split(m[2])
-                    if m[1] == "[[":
-                        n = counts.get(m[2], 0)
-                        counts[m[2]] = n + 1
-                        current = name + (n,)
-                    else:
-                        current = name
-                    self.entries.append((current, lineno))
-                    continue
-                m = self._KEY.match(stripped)
-                if m:
-                    key = self._split(m[1])
-                    self.entries.append((current + key, lineno))
-            depth = max(0, depth + stripped.count("[") - stripped.count("]")) if "=" in stripped or depth else depth
-
-    @classmethod
-    def _split(cls, dotted: str) -> tuple[str, ...]:
-        return tuple(next(g for g in m.groups() if g is not None) for m in cls._PARTS.finditer(dotted))
-
-    def line(self, path: tuple[Any, ...]) -> int | None:
-        best, best_len, inner = None, -1, None
-        for entry, lineno in self.entries:
-            n = 0
-            while n < min(len(entry), len(path)) and entry[n] == path[n]:
-                n += 1
-            if n == len(path) and len(entry) == len(path):
-                return lineno
-            if n == len(path) and inner is None:  # the path is a prefix of the entry: a dotted key inside it
-                inner = lineno
-            if n == len(entry) and n > best_len:  # entry is a prefix of the path: its table
-                best, best_len = lineno, n
-        if inner is not None:
-            return inner
-        return best if best_len > 0 else None
-
-
-def _strip_comment(line: str) -> str:
-    out, quote = [], None
-    for ch in line:
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            break
-        out.append(ch)
-    return "".join(out)

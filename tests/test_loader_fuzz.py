@@ -1,0 +1,264 @@
+"""Fuzzing the loader: whatever the file, the outcome is a Scenario or one line naming the file, never a traceback.
+
+Documents are drawn from the format's own keys and plausible values (the bundled scenarios' values among
+them), with wrong types, wrong shapes, unknown keys, hostile strings, formulas and odd TOML spellings
+(multi-line strings, comments, quoted keys, inline tables) mixed in; byte strings are drawn at random and
+as random damage to a valid scenario. The property is the loader's contract, nothing more.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bpdebug.core.scenario import Scenario, ScenarioError, loads
+
+SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+REAL = [tomllib.loads(p.read_text(encoding="utf-8")) for p in SCENARIOS]
+NAME = "fuzz.toml"
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+SCHEMA: dict[str, tuple[str, ...]] = {
+    "network": ("layers", "activation", "bias"),
+    "loss": ("function",),
+    "training": ("learning_rate", "epochs", "update", "frozen"),
+    "data": ("inputs", "targets"),
+    "weights": ("theta1", "theta2", "theta3", "init", "range", "seed"),
+}
+WORDS = ("sigmoid", "tanh", "relu", "linear", "softmax", "soft", "sse", "half_sse", "mse", "cross_entropy",
+         "binary_cross_entropy", "batch", "online", "uniform", "xavier", "he", "w1", "w5", "b1", "theta1[1,0]",
+         "z2", "a3", "error", "loss", "grad.w5", "w5.after", "x", "", " z2\t", "theta1[1,\x1c0]", "grad. w5")
+HOSTILE = ("\x1b[31mred\x1b[0m", "\x1b]0;title\x07", "line\nbreak", "tab\there", "\u202eevil", "\x9b2J", "\x00",
+           "\\", '"', "'''", '"""', "[training]", "# not a comment", "caf\u00e9 \u2202E/\u2202w")
+FORMULAS = ("log(1 + exp(x))", "1/0", "x/0", "log(0)", "1/(x-x)", "sqrt(-1)", "(-1)**0.5", "exp(1000)", "x**4/4",
+            "Max(x, 0)", "9**9**9", "abs(x)", "sqrt(x)", "x +", "__import__('os')", "tanh(x)*2", "0/0*x",
+            "exp(exp(exp(10)))", "-" * 300 + "x", "(" * 100 + "x" + ")" * 100, "x if x else 0", "log(-2)*x")
+
+
+def _formula() -> st.SearchStrategy[str]:
+    leaf = st.sampled_from(["x", "0", "1", "2", "-1", "0.5", "1e308", "1e-320", "10"])
+    unary = st.sampled_from(["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "-"])
+
+    def grow(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        binary = st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})")
+        call = st.tuples(unary, inner).map(lambda t: f"{t[0]}({t[1]})" if t[0] != "-" else f"-{t[1]}")
+        extreme = st.tuples(st.sampled_from(["Max", "Min"]), inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]})")
+        return binary | call | extreme
+
+    return st.sampled_from(FORMULAS) | st.recursive(leaf, grow, max_leaves=6)
+
+
+SCALARS: st.SearchStrategy[Any] = st.one_of(
+    st.integers(-3, 12), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-2, 2), st.booleans(), st.sampled_from(WORDS), st.sampled_from(HOSTILE), st.text(max_size=12),
+)
+
+
+def _matrix() -> st.SearchStrategy[Any]:
+    number = st.floats(-3, 3) | st.integers(-2, 2) | SCALARS
+    return st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(number, min_size=w, max_size=w), min_size=1,
+                                                       max_size=3)) | st.lists(number, max_size=4)
+
+
+VALUES: st.SearchStrategy[Any] = st.one_of(
+    SCALARS,
+    st.lists(st.integers(-1, 5), max_size=5),  # layer lists, frozen lists and the like
+    st.lists(st.sampled_from(WORDS), max_size=4),
+    _matrix(),
+    st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["a", "expr", "value", "b c"]), inner, max_size=2), max_leaves=6),
+)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> dict[str, Any]:
+    """A scenario dict: usually a bundled one with a few keys replaced, removed or added; sometimes from nothing."""
+    doc: dict[str, Any] = (
+        _copy(draw(st.sampled_from(REAL))) if draw(st.integers(0, 4)) else {}
+    )
+    for _ in range(draw(st.integers(0, 4))):
+        where = draw(st.sampled_from([*SCHEMA, "title", "description", "activations", "expect", "bogus"]))
+        action = draw(st.sampled_from(["set", "delete", "replace-table"]))
+        if where in SCHEMA:
+            table = doc.setdefault(where, {}) if isinstance(doc.get(where), dict) else doc.setdefault(where, {})
+            if not isinstance(table, dict):
+                doc[where] = table = {}
+            key = draw(st.sampled_from([*SCHEMA[where], "extra"]))
+            if action == "delete":
+                table.pop(key, None)
+            elif action == "replace-table":
+                doc[where] = draw(VALUES)
+            else:
+                table[key] = draw(VALUES)
+        elif where == "activations":
+            name = draw(st.sampled_from(["soft", "sigmoid", "my act", "x2", "soft\x1b"]))
+            doc["activations"] = {name: {"expr": draw(_formula())}} if action != "replace-table" else draw(VALUES)
+            if draw(st.booleans()) and isinstance(doc.get("network"), dict):
+                doc["network"]["activation"] = name
+        elif where == "expect":
+            entry = {"quantity": draw(st.sampled_from(WORDS)), "value": draw(VALUES)}
+            for k in draw(st.lists(st.sampled_from(["epoch", "example", "tolerance", "source", "when"]),
+                                   max_size=3)):
+                entry[k] = draw(VALUES)
+            doc["expect"] = [entry] if action != "replace-table" else draw(VALUES)
+        elif action == "delete":
+            doc.pop(where, None)
+        else:
+            doc[where] = draw(VALUES)
+    return doc
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+# ------------------------------------------------------------------------------- a TOML writer with odd spellings
+
+def _key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _basic(k)
+
+
+def _basic(s: str) -> str:
+    out = []
+    for c in s:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def _string(s: str, draw: st.DrawFn) -> str:
+    style = draw(st.integers(0, 3))
+    if style == 1 and "'" not in s and not CONTROL.search(s) and "\n" not in s and "\r" not in s:
+        return f"'{s}'"
+    if style == 2:  # multi-line basic: a newline after the opening quotes is dropped by TOML
+        body = _basic(s)[1:-1].replace("\\u000a", "\n") if "\r" not in s else _basic(s)[1:-1]
+        return '"""\n' + body + '"""'
+    if style == 3 and "'''" not in s and not CONTROL.search(s.replace("\n", "")) and not s.endswith("'") \
+            and not s.startswith("\n"):
+        return "'''" + s + "'''"
+    return _basic(s)
+
+
+def _value(v: Any, draw: st.DrawFn) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return _string(v, draw)
+    if isinstance(v, list):
+        items = [_value(x, draw) for x in v]
+        if items and draw(st.booleans()):  # over several lines, with comments and a trailing comma
+            return "[\n" + "".join(f"  {x},  # [data] ]\n" for x in items) + "]"
+        return "[" + ", ".join(items) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x, draw)}" for k, x in v.items()) + " }"
+    raise TypeError(type(v))
+
+
+def to_toml(doc: dict[str, Any], draw: st.DrawFn) -> str:
+    lines: list[str] = []
+    tables = []
+    for k, v in doc.items():
+        if isinstance(v, dict) and draw(st.integers(0, 4)):
+            tables.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and draw(st.booleans()):
+            for entry in v:
+                lines.append(f"\n[[{_key(k)}]]  # [training]")
+                lines.extend(f"{_key(a)} = {_value(b, draw)}" for a, b in entry.items())
+        else:
+            lines.insert(0, f"{_key(k)} = {_value(v, draw)}")
+    for k, table in tables:
+        lines.append(f"\n[{_key(k)}]")
+        for a, b in table.items():
+            if isinstance(b, dict) and b and all(isinstance(x, dict) for x in b.values()) and draw(st.booleans()):
+                for name, sub in b.items():
+                    lines.append(f"\n[{_key(k)}.{_key(name)}]")
+                    lines.extend(f"{_key(c)} = {_value(d, draw)}" for c, d in sub.items())
+            else:
+                lines.append(f"{_key(a)} = {_value(b, draw)}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------- the property
+
+def outcome(raw: bytes | str) -> Scenario | ScenarioError:
+    try:
+        scenario = loads(raw, NAME)
+    except ScenarioError as exc:
+        text = str(exc)
+        assert text.startswith(NAME + ":"), text
+        assert "\n" not in text and "\r" not in text, repr(text)
+        assert not CONTROL.search(text), repr(text)
+        return exc
+    # a loaded scenario carries no control character to a terminal
+    strings = [scenario.title, *(e.source or "" for e in scenario.expectations), *scenario.activation_names,
+               *(e.quantity for e in scenario.expectations), *(a.expr or "" for a in scenario.activations)]
+    assert not any(CONTROL.search(s) for s in strings), strings
+    assert not CONTROL.search(scenario.description.replace("\n", "").replace("\t", ""))
+    return scenario
+
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                         HealthCheck.data_too_large])
+
+
+@FUZZ
+@given(st.data())
+def test_random_documents_load_or_are_refused_in_one_line(data: st.DataObject) -> None:
+    doc = data.draw(documents())
+    outcome(to_toml(doc, data.draw))
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_random_bytes_load_or_are_refused_in_one_line(raw: bytes) -> None:
+    outcome(raw)
+
+
+@FUZZ
+@given(st.sampled_from(SCENARIOS), st.integers(0, 10**6), st.integers(0, 8), st.binary(max_size=12))
+def test_damaged_scenarios_load_or_are_refused_in_one_line(path: Path, at: int, cut: int, insert: bytes) -> None:
+    raw = path.read_bytes()
+    at %= len(raw) + 1
+    outcome(raw[:at] + insert + raw[at + cut:])
+
+
+@FUZZ
+@given(st.text(alphabet=st.sampled_from(list("[]{}=\"'#.,\n \tax1-+e_\\")), max_size=80))
+def test_toml_punctuation_soup_loads_or_is_refused_in_one_line(text: str) -> None:
+    outcome(text)
+
+
+def test_the_writer_writes_the_bundled_scenarios_back() -> None:
+    """The generator's TOML means what it says: a bundled scenario written by it loads the same."""
+
+    @settings(max_examples=10, deadline=None)
+    @given(st.sampled_from(range(len(REAL))), st.data())
+    def roundtrip(index: int, data: st.DataObject) -> None:
+        text = to_toml(REAL[index], data.draw)
+        assert tomllib.loads(text) == REAL[index]
+        assert isinstance(outcome(text), Scenario)
+
+    roundtrip()
