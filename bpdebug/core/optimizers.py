@@ -190,6 +190,9 @@ OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
 
 DEFAULT = "sgd"
 
+# every name of state or intermediate value an [[expect]] may ask for ("v.w5", "mhat.w5")
+STATE_QUANTITIES = tuple(dict.fromkeys(n for o in OPTIMIZERS.values() for n in o.state_names + o.shown_names))
+
 
 def get(name: str) -> Optimizer:
     """The optimizer called ``name`` (KeyError otherwise; the loader checks names first)."""
