@@ -1,4 +1,6 @@
-"""Epochs per second of the fast path (engine.train) beside a hand-written NumPy loop.
+"""Epochs per second of the fast path (engine.train) beside a hand-written NumPy loop, and of
+Trace.advance (the same fast path plus bounded checkpoints, the loss history and the per-chunk finiteness
+check that finds divergence) beside engine.train.
 
 Run from the repository root:  python bench/bench_engine.py
 
@@ -71,21 +73,25 @@ def compare(name: str, scenario: Scenario, epochs: int, repeats: int) -> float:
     for a, b in zip(fast.weights, hand[0], strict=True):  # the same maths, up to rounding order
         assert np.allclose(a, b, rtol=1e-9, atol=1e-12), f"{name}: hand-written loop disagrees with the engine"
     net = engine.Network(scenario)
-    runs = {"engine.train": [], "hand-written": []}
+    runs: dict[str, list[float]] = {"engine.train": [], "hand-written": [], "Trace.advance": []}
     for r in range(repeats):  # alternate, and alternate which goes first
         order = [("engine.train", lambda n: engine.train(scenario, n, net=net)),
-                 ("hand-written", lambda n: hand_written(scenario, n))]
+                 ("hand-written", lambda n: hand_written(scenario, n)),
+                 ("Trace.advance", lambda n: engine.Trace(scenario).advance(n))]
         for label, fn in order if r % 2 == 0 else order[::-1]:
             runs[label].append(epochs_per_second(fn, epochs))
     fast_rate = statistics.median(runs["engine.train"])
     hand_rate = statistics.median(runs["hand-written"])
+    advance_rate = statistics.median(runs["Trace.advance"])
     ratio = fast_rate / hand_rate
-    print(f"{name:<26} {fast_rate:>14,.0f} {hand_rate:>14,.0f} {ratio:>8.2f}x")
+    print(f"{name:<26} {fast_rate:>14,.0f} {hand_rate:>14,.0f} {ratio:>8.2f}x {advance_rate:>14,.0f} "
+          f"{advance_rate / fast_rate:>8.2f}x")
     return ratio
 
 
 def main() -> int:
-    print(f"{'epochs per second':<26} {'engine.train':>14} {'hand-written':>14} {'ratio':>9}")
+    print(f"{'epochs per second':<26} {'engine.train':>14} {'hand-written':>14} {'ratio':>9} "
+          f"{'Trace.advance':>14} {'vs train':>9}")
     blog = load(ROOT / "bpdebug" / "scenarios" / "blog.toml")
     targets = {"blog 2-2-2": 0.5, "784-128-10, 256 examples": 0.8}
     ratios = {

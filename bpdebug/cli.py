@@ -10,6 +10,7 @@ import argparse
 import io
 import os
 import sys
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -58,20 +59,31 @@ def _load(path: str):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .core.engine import Trace
     from .text.summary import summary
 
     scenario = _load(args.scenario)
-    text, ok = summary(Trace(scenario))
+    with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
+        text, ok = summary(Trace(scenario))
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
 
 
+# A document (md, tex, txt, py) is for reading: past this many epochs it is no document any more. JSON is
+# streamed an epoch at a time, in bounded memory, whatever the number of epochs.
+DOCUMENT_EPOCHS = 10_000
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .core.atomic import OutputError, write_output
     from .core.engine import Trace
     from .core.safe_text import escape_controls
     from .transcript import FORMATS, Options, render
+    from .transcript.json_format import chunks
 
     if args.format not in FORMATS:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
@@ -81,6 +93,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
         print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
+        return EXIT_INVALID
+    if epochs > DOCUMENT_EPOCHS and args.format != "json":
+        print(f"bpdebug export: --epochs {epochs}: a {args.format} transcript covers at most {DOCUMENT_EPOCHS} "
+              "epochs; use --format json (written an epoch at a time) or bpdebug run for longer runs",
+              file=sys.stderr)
         return EXIT_INVALID
     weights = None
     if args.weight:
@@ -93,16 +110,22 @@ def cmd_export(args: argparse.Namespace) -> int:
                 return EXIT_INVALID
             found.append(p.canonical)
         weights = tuple(dict.fromkeys(found))
-    text = render(args.format, Trace(scenario, epochs), Options(epochs, weights, args.full))
-    if args.output:
-        try:
-            write_output(Path(args.output), text, protect=scenario.source_files)
-        except OutputError as exc:
-            print(f"bpdebug export: -o {exc}", file=sys.stderr)
-            return EXIT_INVALID
-        print(f"wrote {escape_controls(args.output)}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    trace = Trace(scenario, epochs)
+    with np.errstate(all="ignore"):  # a diverging run says so in the transcript, never as RuntimeWarnings
+        if args.format == "json":
+            pieces: Iterable[str] = chunks(trace, epochs)
+        else:
+            pieces = (render(args.format, trace, Options(epochs, weights, args.full)),)
+        if args.output:
+            try:
+                write_output(Path(args.output), pieces, protect=scenario.source_files)
+            except OutputError as exc:
+                print(f"bpdebug export: -o {exc}", file=sys.stderr)
+                return EXIT_INVALID
+            print(f"wrote {escape_controls(args.output)}", file=sys.stderr)
+        else:
+            for piece in pieces:
+                sys.stdout.write(piece)
     return EXIT_OK
 
 

@@ -8,19 +8,22 @@ worked examples (the blog's, computed consistently, and Matt Mazur's) come out t
 
 from __future__ import annotations
 
+import json
+import warnings
 from pathlib import Path
 
 import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from bpdebug import cli
-from bpdebug.core.engine import Network, Trace, compute_pass, step_templates, train
+from bpdebug.core.engine import Network, Trace, batch_loss, compute_pass, step_templates, train
 from bpdebug.core.params import ParamIndex
 from bpdebug.core.scenario import load, loads
+from bpdebug.transcript import Options, json_format
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 LOSSES = ("sse", "half_sse", "mse", "cross_entropy", "binary_cross_entropy")
@@ -70,9 +73,20 @@ def scenario_text(layers, activations, loss, bias, update, lr, inputs, targets, 
     return "\n".join(lines) + "\n"
 
 
+# Learning rates and weight scales. "tame" networks cannot leave the finite numbers within their epoch (see
+# networks()); "any" includes rates that make many runs diverge, for the properties that must hold regardless;
+# "wild" makes most of them diverge, for the divergence report.
+RATES = {"tame": (0.01, 0.05, 0.1), "any": (0.01, 0.1, 0.5, 1.0, 2.5), "wild": (0.5, 2.5, 10.0, 1e3, 1e6, 1e12)}
+SCALES = {"tame": (1.0,), "any": (1.0,), "wild": (1.0, 10.0, 100.0)}
+
+
 @st.composite
-def networks(draw, max_epochs: int = 1):
-    """A random scenario (as TOML text) and what it was drawn from."""
+def networks(draw, max_epochs: int = 1, rates: str = "any"):
+    """A random scenario (as TOML text) and what it was drawn from.
+
+    Tame networks are finite by construction: weights start in ±1/(fan-in), so with inputs in [-1, 1] every
+    net input starts within about ±3 (softplus adds at most log 2 a layer), sigmoid and softmax outputs stay
+    well inside (0, 1), and with a rate of at most 0.1 five updates move a weight by well under 1."""
     n_weight_layers = draw(st.integers(1, 4))
     layers = [draw(st.integers(1, 6)) for _ in range(n_weight_layers + 1)]
     loss = draw(st.sampled_from(LOSSES))
@@ -86,11 +100,13 @@ def networks(draw, max_epochs: int = 1):
     bias = draw(st.booleans())
     update = draw(st.sampled_from(("batch", "online")))
     n_examples = draw(st.integers(1, 5))
-    lr = draw(st.sampled_from((0.01, 0.1, 0.5, 1.0, 2.5)))
+    lr = draw(st.sampled_from(RATES[rates]))
+    scale = draw(st.sampled_from(SCALES[rates]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     inputs = rng.uniform(-1.0, 1.0, size=(n_examples, layers[0]))
     targets = rng.uniform(0.0, 1.0, size=(n_examples, layers[-1]))
-    weights = [rng.uniform(-1.0, 1.0, size=(layers[l], layers[l - 1] + bias)) for l in range(1, len(layers))]
+    weights = [rng.uniform(-scale, scale, size=(layers[l], layers[l - 1] + bias))
+               / (layers[l - 1] + bias if rates == "tame" else 1) for l in range(1, len(layers))]
     params = ParamIndex(tuple(layers), bias)
     frozen = [p.short if rng.random() < 0.5 else p.canonical for p in params if rng.random() < 0.2]
     epochs = draw(st.integers(1, max_epochs))
@@ -146,31 +162,120 @@ def reference_loss(thetas, x_rows, t_rows, activations, loss, bias):
     return anp.sum(-anp.sum(t * anp.log(o) + (1.0 - t) * anp.log(1.0 - o), axis=0)) / n
 
 
-def central_differences(f, thetas, h=1e-6):
-    out = []
+EPS = np.finfo(float).eps
+
+
+def central_differences(f, thetas, f_rounding):
+    """∂f/∂theta by central differences, each with a bound on its own float64 error.
+
+    D(h) = (f(θ+h) − f(θ−h)) / 2h has truncation error C·h² + O(h⁴) and rounding error at most
+    2·r/2h, where r bounds the rounding error of one evaluation of f (``f_rounding``), plus the error of
+    the step itself (θ ± h is rounded: ε·|θ|/h relative); h = ε^(1/3)·max(1, |θ|) balances the two. The
+    truncation error is estimated from D(2h) − D(h) = 3C·h², Richardson's way, so the bound holds whatever
+    the third derivative; everything is doubled for safety."""
+    out, bounds = [], []
     for l, theta in enumerate(thetas):
         g = np.empty_like(theta)
+        bound = np.empty_like(theta)
         for idx in np.ndindex(theta.shape):
-            plus = [t.copy() for t in thetas]
-            minus = [t.copy() for t in thetas]
-            plus[l][idx] += h
-            minus[l][idx] -= h
-            g[idx] = (f(plus) - f(minus)) / (2 * h)
+            h = EPS ** (1 / 3) * max(1.0, abs(theta[idx]))
+
+            def at(delta, idx=idx, l=l):
+                moved = [t.copy() for t in thetas]
+                moved[l][idx] += delta
+                return f(moved)
+
+            fp, fm, fp2, fm2 = at(h), at(-h), at(2 * h), at(-2 * h)
+            d1 = (fp - fm) / (2 * h)
+            d2 = (fp2 - fm2) / (4 * h)
+            rounding = f_rounding / h + 2 * EPS * max(1.0, abs(theta[idx])) / h * abs(d1)
+            g[idx] = d1
+            bound[idx] = 2 * (abs(d2 - d1) / 3 + rounding)
         out.append(g)
-    return out
+        bounds.append(bound)
+    return out, bounds
+
+
+def forward_scales(s, p):
+    """How large the float64 error of each z and a can be, over ε per operation: the forward pass run on
+    absolute values (a sum of products errs by about n·ε·Σ|x|·|y|), each layer adding |f'(z)| times the
+    scale of its net input to the scale of its output. Returns {l: (scale of z_l, scale of a_l)}."""
+    n = p.numbers
+    scales = {1: (None, np.abs(n.a[1]))}
+    a_scale = scales[1][1]
+    for l in range(2, s.n_layers + 1):
+        w = np.abs(p.weights_before[l - 2])
+        z_scale = np.abs(n.z[l]) + (a_scale @ w[:, 1:].T + w[:, 0] if s.bias else a_scale @ w.T)
+        act = s.activations[l - 2]
+        if act.derivative is None:  # softmax: o·(dz_k − Σ o_j dz_j)
+            a_scale = np.abs(n.a[l]) + 2 * np.abs(n.a[l]) * z_scale.max(axis=1, keepdims=True)
+        else:
+            a_scale = np.abs(n.a[l]) + np.abs(act.derivative(n.z[l], n.a[l])) * z_scale
+        scales[l] = (z_scale, a_scale)
+    return scales
+
+
+def output_scale(s, p):
+    return forward_scales(s, p)[s.n_layers][1]
+
+
+def rounding_scale(s, p):
+    """A bound on the size of the float64 rounding error of each gradient entry, up to a constant factor.
+
+    Forward error analysis of sums of products: computed Σ x·y is off by at most about n·ε·Σ|x|·|y|, and an
+    input known to within e moves a result by its derivative times e. So the backward pass is run again on
+    scales: ∂E/∂o plus what cancels in it and what the error of o does to it (|d²E/do²| times the scale of
+    o), |f'| plus the error of z (|f''| ≤ 1 for every activation here), |theta|, the scale of a; the gradient
+    of that is the scale both the engine and autograd round against."""
+    n = p.numbers
+    L = s.n_layers
+    fwd = forward_scales(s, p)
+    o, t = n.a[L], p.targets
+    o_scale = fwd[L][1]
+    k, m = o.shape[1], o.shape[0]
+    name = s.loss.name
+    if name in ("sse", "half_sse", "mse"):
+        c = {"sse": 2.0, "half_sse": 1.0, "mse": 2.0 / k / m}[name]
+        g = c * (np.abs(o) + np.abs(t) + o_scale)
+    elif name == "cross_entropy":
+        g = (np.abs(t) / np.abs(o) + np.abs(t) / o**2 * o_scale) / m
+    else:
+        g = (np.abs(t) / np.abs(o) + np.abs(1 - t) / np.abs(1 - o)
+             + (np.abs(t) / o**2 + np.abs(1 - t) / (1 - o) ** 2) * o_scale) / m
+    out = s.activations[-1]
+    if out.derivative is None:
+        d = o_scale * (g + (g * o_scale).sum(axis=1, keepdims=True))
+    else:
+        d = g * (np.abs(out.derivative(n.z[L], o)) + fwd[L][0])
+    deltas = {L: d}
+    for l in range(L - 1, 1, -1):
+        w = np.abs(p.weights_before[l - 1])
+        back = deltas[l + 1] @ (w[:, 1:] if s.bias else w)
+        deltas[l] = back * (np.abs(s.activations[l - 2].derivative(n.z[l], n.a[l])) + fwd[l][0])
+    scales = []
+    for l in range(1, L):
+        gw = deltas[l + 1].T @ fwd[l][1]
+        if s.bias:
+            gw = np.hstack([deltas[l + 1].sum(axis=0)[:, None], gw])
+        scales.append(gw)
+    return scales
 
 
 # ------------------------------------------------------------------------------------- gradient checks
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
+@given(networks(rates="tame"))
 def test_every_gradient_matches_finite_differences_and_autograd(drawn):
     text, activations = drawn
     s = loads(text, "<random>")  # loading is exercised too
     assert s.activation_names == tuple(activations)
     loss_name, bias = s.loss.name, s.bias
-    record = Trace(s).epoch(1)
+    trace = Trace(s)
+    assert trace.divergence() is None  # tame networks stay finite by construction
+    record = trace.epoch(1)
     assert len(record.passes) == (1 if s.update == "batch" else s.n_examples)
+    # the constant of the rounding bound: a few ε per operation on the longest chain of operations
+    ops = 8 * (s.n_layers + max(s.layers) + s.n_examples)
     for p in record.passes:
         x, t = s.inputs[list(p.rows)], s.targets[list(p.rows)]
         thetas = [np.array(w) for w in p.weights_before]
@@ -179,7 +284,7 @@ def test_every_gradient_matches_finite_differences_and_autograd(drawn):
                 assume(np.all(np.abs(p.numbers.z[l]) > 1e-4))
         o = p.numbers.a[-1]
         if loss_name in ("cross_entropy", "binary_cross_entropy"):
-            assume(np.all((o > 1e-9) & (o < 1 - 1e-9)))
+            assert np.all((o > 1e-9) & (o < 1 - 1e-9))  # tame: the logs are far from 0
 
         def f(ws, x=x, t=t):
             return reference_loss(ws, x, t, activations, loss_name, bias)
@@ -187,12 +292,15 @@ def test_every_gradient_matches_finite_differences_and_autograd(drawn):
         ref_loss = f(thetas)
         assert p.loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-14)
         by_autograd = autograd.grad(f)(thetas)
-        by_differences = central_differences(f, thetas)
-        for g, ga, gd in zip(p.numbers.gradients, by_autograd, by_differences, strict=True):
+        # one evaluation of f rounds by at most about ops·ε·(|f| + Σ|∂f/∂o|·scale of o)
+        f_rounding = ops * EPS * (abs(ref_loss) + float(np.sum(np.abs(p.numbers.dE_dout) * output_scale(s, p))))
+        by_differences, fd_bounds = central_differences(f, thetas, f_rounding)
+        for g, ga, gd, bound, scale in zip(p.numbers.gradients, by_autograd, by_differences, fd_bounds,
+                                           rounding_scale(s, p), strict=True):
             assert g.shape == ga.shape
-            scale = max(1.0, float(np.max(np.abs(ga))))
-            np.testing.assert_allclose(g, ga, rtol=1e-10, atol=1e-13 * scale)
-            np.testing.assert_allclose(g, gd, rtol=1e-6, atol=1e-8 * max(scale, abs(ref_loss)))
+            rounding = ops * EPS * scale  # both sides round against the same scale
+            assert np.all(np.abs(g - ga) <= 2 * rounding), (g, ga, rounding)
+            assert np.all(np.abs(g - gd) <= bound + rounding), (g, gd, bound)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -252,6 +360,84 @@ def test_stepped_and_fast_paths_agree_bit_for_bit(drawn):
             assert rest.epochs == epochs
             for a, b in zip(rest.weights, fast.weights, strict=True):
                 assert same_bits(a, b)
+
+
+# ------------------------------------------------------------------------------------------ divergence
+
+def first_non_finite(s):
+    """Where a plain loop over epochs says the run first stops being finite: (epoch, example, step index,
+    quantity, first bad entry) or None. An epoch counts as diverging when its loss or the weights after it
+    are not finite (weights never become finite again); within it, the quantities are looked at in the
+    order the debugger shows them."""
+    net, L = Network(s), s.n_layers
+    online = s.update == "online"
+    rows = [[i] for i in range(s.n_examples)] if online else [list(range(s.n_examples))]
+    per_pass = 2 * (L - 1) + 1 + (L - 1) + (L - 1) + 1  # z, a per layer; error; deltas; gradients; update
+    weights = tuple(np.array(w) for w in s.weights)
+    with np.errstate(all="ignore"):
+        for epoch in range(1, s.epochs + 1):
+            epoch_loss = batch_loss(net, weights, s.inputs, s.targets)[0]
+            passes, w = [], weights
+            for r in rows:
+                numbers = compute_pass(net, w, s.inputs[r], s.targets[r])
+                passes.append(numbers)
+                w = numbers.weights_after
+            if np.isfinite(epoch_loss) and all(np.isfinite(x).all() for x in w):
+                weights = w
+                continue
+            for k, n in enumerate(passes):
+                order = []
+                for l in range(2, L + 1):
+                    order += [(f"z{l}", n.z[l]), (f"a{l}", n.a[l])]
+                order.append((("error", n.terms), ("loss", n.loss)))
+                order += [(f"delta{l}", n.delta[l]) for l in range(L, 1, -1)]
+                order += [(f"grad.theta{l}", n.gradients[l - 1]) for l in range(L - 1, 0, -1)]
+                order.append(tuple((f"theta{l}.after", n.weights_after[l - 1]) for l in range(1, L)))
+                assert len(order) == per_pass
+                for position, entry in enumerate(order):
+                    for name, value in entry if isinstance(entry, tuple) and isinstance(entry[0], tuple) \
+                            else (entry,):
+                        bad = np.argwhere(~np.isfinite(np.atleast_1d(value)))
+                        if len(bad):
+                            step = ((epoch - 1) * len(rows) + k) * per_pass + position
+                            return epoch, (k + 1 if online else None), step, name, tuple(bad[0])
+                    if online and k == 0 and name == "loss" and not np.isfinite(epoch_loss):
+                        return epoch, None, (epoch - 1) * len(rows) * per_pass + position, "loss", ()
+            raise AssertionError("a diverging epoch without a non-finite quantity")
+    return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(max_epochs=6, rates="wild"))
+def test_divergence_report_names_the_first_non_finite_step(drawn):
+    text, _ = drawn
+    s = loads(text, "<random>")
+    expected = first_non_finite(s)
+    event("diverges" if expected else "stays finite")
+    trace = Trace(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing the run does may reach stderr as a RuntimeWarning
+        d = trace.divergence()
+        doc = json.loads(json_format.render(trace, Options(s.epochs)), parse_constant=_refuse)
+    if expected is None:
+        assert d is None and doc["diverged"] is None
+        return
+    epoch, example, step, name, bad = expected
+    assert d is not None
+    assert (d.epoch, d.example, d.step, d.quantity) == (epoch, example, step, name)
+    assert trace[d.step].epoch == epoch and name in trace[d.step].computes + ("loss",)
+    if name.startswith(("z", "a", "delta", "error")):
+        assert d.unit is not None and d.unit.endswith(str(bad[1] + 1))
+    elif name.startswith(("grad", "theta")):
+        l = int(name.split("theta")[1].split(".")[0])
+        assert d.unit == next(p.short for p in s.params if (p.layer, p.row, p.col) == (l, *bad))
+    assert d.cause and "\n" not in d.describe() and d.describe().startswith(f"epoch {epoch}")
+    assert trace.divergence(epoch - 1) is None
+    assert doc["diverged"] == {**d.as_dict(), "message": d.describe()}
+
+
+def _refuse(constant):
+    raise AssertionError(f"bare {constant} in the JSON transcript")
 
 
 @pytest.mark.parametrize("update", ["batch", "online"])

@@ -386,7 +386,7 @@ def test_online_epoch_writes_each_example(capsys, extra) -> None:
     code, out, _ = export(capsys, extra["xor_online"], "--format", "txt", "--weight", "w1", "--epochs", 1)
     assert code == 0
     for k in range(1, 5):
-        assert f"\n## Example {k}\n" in out
+        assert f"\nExample {k}\n~~~~~~~~~\n" in out
     assert "b1 (frozen)" not in out and "(frozen: not updated)" not in out  # w1 learns
 
 

@@ -79,11 +79,21 @@ def _protected(st: os.stat_result, protect: Iterable[Path]) -> Path | None:
     return None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _chunks(data: str | bytes | Iterable[str]) -> Iterable[bytes]:
+    """``data`` as bytes pieces: one piece for text or bytes, one per item for an iterable of text."""
+    if isinstance(data, str):
+        return (data.encode("utf-8"),)
+    if isinstance(data, bytes | bytearray | memoryview):
+        return (bytes(data),)
+    return (piece.encode("utf-8") for piece in data)
+
+
+def _write_all(fd: int, payload: Iterable[bytes]) -> None:
+    for piece in payload:
+        view = memoryview(piece)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
 
 
 def _refuse_protected(path: Path, st: os.stat_result, protect: Iterable[Path]) -> None:
@@ -94,14 +104,18 @@ def _refuse_protected(path: Path, st: os.stat_result, protect: Iterable[Path]) -
                           "expected another output path")
 
 
-def write_output(path: str | os.PathLike[str], data: str | bytes, *, protect: Iterable[Path] = ()) -> None:
+def write_output(path: str | os.PathLike[str], data: str | bytes | Iterable[str], *,
+                 protect: Iterable[Path] = ()) -> None:
     """Write ``data`` (text is UTF-8 with ``\\n`` line ends) to ``path`` as the module docstring describes.
+
+    ``data`` may be an iterable of text pieces (a streamed export): they are encoded and written one at a
+    time, so an export of any length needs memory for one piece only.
 
     Raises OutputError (one line) for a path that is refused or a write that fails; nothing else is left
     behind then: an existing file keeps its old content and no temporary file remains.
     """
     path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    payload = _chunks(data)
     protect = tuple(protect)
     text = os.fspath(path)
 
@@ -137,7 +151,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, *, protect: It
     raise OutputError(path, f"is {_kind(st.st_mode)}, expected a file path, a character device or a FIFO")
 
 
-def _write_own_descriptor(path: Path, fd_number: int, payload: bytes, protect: tuple[Path, ...]) -> None:
+def _write_own_descriptor(path: Path, fd_number: int, payload: Iterable[bytes], protect: tuple[Path, ...]) -> None:
     """``/dev/stdout`` and friends: this process's descriptor as the shell set it up, never replaced."""
     try:
         st = os.fstat(fd_number)
@@ -152,7 +166,7 @@ def _write_own_descriptor(path: Path, fd_number: int, payload: bytes, protect: t
         raise OutputError(path, _why(exc)) from None
 
 
-def _write_into(path: Path, st: os.stat_result, payload: bytes, protect: tuple[Path, ...]) -> None:
+def _write_into(path: Path, st: os.stat_result, payload: Iterable[bytes], protect: tuple[Path, ...]) -> None:
     """A character device or a FIFO: open without blocking (a FIFO with no reader would hang), write into it."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
@@ -177,7 +191,7 @@ def _write_into(path: Path, st: os.stat_result, payload: bytes, protect: tuple[P
         os.close(fd)
 
 
-def _replace_atomically(path: Path, target: Path, st: os.stat_result | None, payload: bytes) -> None:
+def _replace_atomically(path: Path, target: Path, st: os.stat_result | None, payload: Iterable[bytes]) -> None:
     """Write ``payload`` to a temporary file beside ``target``, then ``os.replace`` it over ``target``."""
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
@@ -209,7 +223,7 @@ def _replace_atomically(path: Path, target: Path, st: os.stat_result | None, pay
         raise
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
+def write_atomic(path: str | Path, text: str | Iterable[str]) -> Path:
     """Former name, kept for callers not yet moved: :func:`write_output` without protected files."""
     write_output(path, text)
     return Path(path)

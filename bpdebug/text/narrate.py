@@ -2,13 +2,14 @@
 
 Terminal-free: :func:`narrate` turns a :class:`~bpdebug.engine.Step` into lines of :class:`Span` values
 (plain text tagged with a *role*), so the app can style them and transcripts can print them as they are.
-Every number comes from the step (``Step.value``) or the scenario's activation functions; nothing from a
-later step is read, so a narration never shows numbers from the future.
+Every number comes from the step (``Step.value``) or the scenario's activation functions, and is written by
+:mod:`bpdebug.text.numbers`; nothing from a later step is read, so a narration never shows numbers from
+the future.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,14 +17,12 @@ import numpy as np
 from ..core.engine import Step
 from ..core.params import Param
 from ..core.scenario import Scenario
+from . import naming, numbers
 
-DIGITS = 7  # significant digits, as bpdebug.derivation prints them, so the panels agree digit for digit
 MAX_EXAMPLES_SHOWN = 4  # a batch pass narrates this many examples one by one, then says how many more
 
 # roles a Span can have (the app maps each to a style)
 PLAIN, SYMBOL, GIVEN, NEW, NOTE = "plain", "symbol", "given", "new", "note"
-
-_ACTIVATION_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "linear": "id", "softmax": "softmax"}
 
 
 @dataclass(frozen=True)
@@ -52,26 +51,9 @@ class Narration:
 
 # ------------------------------------------------------------------------------------------ formatting
 
-def fmt(x: float, digits: int = DIGITS) -> str:
-    """A number as the derivations write it: 7 significant digits, a true minus sign, ``1.5e-5`` when tiny."""
-    text = f"{float(x):.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    if text == "-0":
-        text = "0"
-    return "−" + text[1:] if text.startswith("-") else text
-
-
-def fmt_vector(values: Iterable[float]) -> str:
-    """``[0.345 0.975]``: a vector the way the text prints it."""
-    return "[" + " ".join(fmt(v) for v in values) + "]"
-
-
-def fmt_matrix(m: np.ndarray) -> str:
-    """``[[0.1 0.2 0.3] [0.4 0.5 0.6]]``: a matrix on one line, rows in brackets."""
-    return "[" + " ".join(fmt_vector(row) for row in np.atleast_2d(m)) + "]"
-
+fmt = numbers.number  # the one number formatter, under the name the views know
+fmt_vector = numbers.vector
+fmt_matrix = numbers.matrix
 
 _BREAKS = (" = ", " · ", " + ", " − ", " ⊙ ", " ⊗ ", "] [", " ")
 
@@ -116,20 +98,8 @@ def wrap(text: str, width: int) -> list[str]:
 # --------------------------------------------------------------------------------------------- naming
 
 def unit_name(layers: Sequence[int], layer: int, unit: int) -> str:
-    """The text's name of unit ``unit`` (1-based) of ``layer``: i1 (input), h1 (hidden), o1 (output).
-
-    The same names as the derivations (out_h1, net_o1); with more than one hidden layer a hidden unit
-    carries its hidden layer's number: ``h1_1``, ``h2_1``.
-    """
-    if unit == 0:
-        return "bias"
-    if layer == 1:
-        return f"i{unit}"
-    if layer == len(layers):
-        return f"o{unit}"
-    if len(layers) > 3:
-        return f"h{layer - 1}_{unit}"
-    return f"h{unit}"
+    """The text's name of unit ``unit`` (1-based; 0 = the bias unit) of ``layer``: i1, h1, o1, h2_1."""
+    return naming.unit(len(layers), layer, unit)
 
 
 def param_connection(scenario: Scenario, p: Param) -> str:
@@ -150,23 +120,8 @@ def default_param(scenario: Scenario) -> Param:
 
 def activation_symbol(scenario: Scenario, layer: int) -> str:
     """σ, tanh, relu … the function applied at ``layer``; a custom activation by its name."""
-    name = scenario.activation(layer).name
-    return _ACTIVATION_SYMBOL.get(name, name)
-
-
-# ------------------------------------------------------------------------------------------- position
-
-def position(step: Step, steps_per_pass: int) -> dict[str, str]:
-    """Where a step is, in words: epoch, example, phase, step k of n, pass position."""
-    example = "all (batch)" if step.example is None else str(step.example)
-    return {
-        "epoch": str(step.epoch),
-        "example": example,
-        "phase": step.phase,
-        "step": f"{step.index + 1} of {step.total}",
-        "in_pass": f"{step.template.position + 1}/{steps_per_pass}",
-        "title": step.title,
-    }
+    a = scenario.activation(layer)
+    return a.symbol or a.name
 
 
 # ------------------------------------------------------------------------------------------ narration
@@ -188,6 +143,17 @@ def narrate(step: Step, scenario: Scenario) -> Narration:
     else:
         lines = _update_lines(step, scenario)
     return Narration(heading, tuple(lines))
+
+
+def _array(step: Step, name: str) -> np.ndarray:
+    """A quantity of the step as an array (the loss as a 0-d one)."""
+    return np.asarray(step.value(name))
+
+
+def _layer(step: Step) -> int:
+    """The layer of a z, a, delta or gradient step."""
+    assert step.layer is not None, f"a {step.kind} step has no layer"
+    return step.layer
 
 
 def _rows(step: Step) -> tuple[list[int], int]:
@@ -212,8 +178,8 @@ def _with_bias(scenario: Scenario, v: np.ndarray) -> str:
 
 
 def _z_lines(step: Step, s: Scenario) -> list[Line]:
-    l = step.layer
-    theta, a_prev, z = step.value(f"theta{l - 1}"), step.value(f"a{l - 1}"), step.value(f"z{l}")
+    l = _layer(step)
+    theta, a_prev, z = _array(step, f"theta{l - 1}"), _array(step, f"a{l - 1}"), _array(step, f"z{l}")
     a_name = "x" if l == 2 else f"a{l - 1}"
     note = f"   row i of Θ{l - 1}: the weights into unit i" + ("; 1 = the bias unit" if s.bias else "")
     lines: list[Line] = [(Span(f"z{l} = Θ{l - 1}·{a_name}", SYMBOL), Span(note, NOTE))]
@@ -226,15 +192,13 @@ def _z_lines(step: Step, s: Scenario) -> list[Line]:
 
 
 def _a_lines(step: Step, s: Scenario) -> list[Line]:
-    l = step.layer
+    l = _layer(step)
     f = activation_symbol(s, l)
-    z, a = step.value(f"z{l}"), step.value(f"a{l}")
+    z, a = _array(step, f"z{l}"), _array(step, f"a{l}")
     act = s.activation(l)
     lines: list[Line] = [(Span(f"a{l} = {f}(z{l})", SYMBOL),)]
-    if act.expr:
-        lines[0] += (Span(f"   {act.name}(x) = {act.expr}", NOTE),)
-    elif act.name == "sigmoid":
-        lines[0] += (Span("   σ(z) = 1 / (1 + e^−z), element by element", NOTE),)
+    if act.formula:
+        lines[0] += (Span(f"   {act.formula}, element by element", NOTE),)
     rows, more = _rows(step)
     for r in rows:
         lines.append((_lead(step, r), Span(f"{f}("), Span(fmt_vector(z[r]), GIVEN), Span(")")))
@@ -244,7 +208,7 @@ def _a_lines(step: Step, s: Scenario) -> list[Line]:
 
 def _error_lines(step: Step, s: Scenario) -> list[Line]:
     L = s.n_layers
-    o, t, terms, loss = step.value(f"a{L}"), step.value("targets"), step.value("error"), step.value("loss")
+    o, t, terms, loss = _array(step, f"a{L}"), _array(step, "targets"), _array(step, "error"), _array(step, "loss")
     combine = "summed" if s.loss.reduction == "sum" else "averaged"
     lines: list[Line] = [(Span(f"E = {s.loss.formula}", SYMBOL),
                           Span(f"   {s.loss.name} per example, {combine} over the batch", NOTE))]
@@ -266,18 +230,19 @@ def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
     act = s.activation(l)
     if act.derivative is None:
         return None
-    return act.derivative(step.value(f"z{l}"), step.value(f"a{l}"))
+    with np.errstate(all="ignore"):
+        return act.derivative(_array(step, f"z{l}"), _array(step, f"a{l}"))
 
 
 def _delta_lines(step: Step, s: Scenario) -> list[Line]:
-    l, L = step.layer, s.n_layers
+    l, L = _layer(step), s.n_layers
     f = activation_symbol(s, l)
-    delta = step.value(f"delta{l}")
+    delta = _array(step, f"delta{l}")
     deriv = _derivative_values(step, s, l)
     rows, more = _rows(step)
     lines: list[Line] = []
     if l == L:
-        dE = step.value("dE_dout")
+        dE = _array(step, "dE_dout")
         if deriv is None:
             lines.append((Span(f"δ{l} = ∂E/∂z{l} = J_softmax(z{l})ᵀ·∂E/∂o", SYMBOL),))
         else:
@@ -290,7 +255,7 @@ def _delta_lines(step: Step, s: Scenario) -> list[Line]:
                 lines.append((_lead(step, r), Span("J_softmaxᵀ · "), Span(fmt_vector(dE[r]), GIVEN)))
             lines.append((_lead(step, r), Span(fmt_vector(delta[r]), NEW)))
         return lines + _more(more)
-    theta, nxt = step.value(f"theta{l}"), step.value(f"delta{l + 1}")
+    theta, nxt = _array(step, f"theta{l}"), _array(step, f"delta{l + 1}")
     w = theta[:, 1:] if s.bias else theta
     note = f"   Θ{l} without its bias column (the bias unit has no input)" if s.bias else ""
     lines.append((Span(f"δ{l} = (Θ{l}ᵀ·δ{l + 1}) ⊙ {f}′(z{l})", SYMBOL), Span(note, NOTE)))
@@ -305,9 +270,9 @@ def _delta_lines(step: Step, s: Scenario) -> list[Line]:
 
 
 def _gradient_lines(step: Step, s: Scenario) -> list[Line]:
-    l = step.layer
+    l = _layer(step)
     a_name = "x" if l == 1 else f"a{l}"
-    grad, delta, a = step.value(f"grad.theta{l}"), step.value(f"delta{l + 1}"), step.value(f"a{l}")
+    grad, delta, a = _array(step, f"grad.theta{l}"), _array(step, f"delta{l + 1}"), _array(step, f"a{l}")
     inputs = f"[1 {a_name}]" if s.bias else a_name
     batch = ", summed over the examples" if len(step.record.rows) > 1 else ""
     lines: list[Line] = [(Span(f"∂E/∂Θ{l} = δ{l + 1} ⊗ {inputs}", SYMBOL),
@@ -328,7 +293,7 @@ def _update_lines(step: Step, s: Scenario) -> list[Line]:
         note += f"; frozen (not updated): {', '.join(sorted(s.params.get(c).short for c in s.frozen))}"
     lines: list[Line] = [(Span("Θ ← Θ − η·∂E/∂Θ", SYMBOL), Span(note, NOTE))]
     for l in range(1, s.n_layers):
-        before, grad, after = step.value(f"theta{l}"), step.value(f"grad.theta{l}"), step.value(f"theta{l}.after")
+        before, grad, after = _array(step, f"theta{l}"), _array(step, f"grad.theta{l}"), _array(step, f"theta{l}.after")
         lines.append((Span(f"Θ{l} = "), Span(fmt_matrix(before), GIVEN)))
         lines.append((Span(f"   − {lr}·"), Span(fmt_matrix(grad), GIVEN)))
         lines.append((Span("   = "), Span(fmt_matrix(after), NEW)))

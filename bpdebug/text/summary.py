@@ -1,10 +1,11 @@
-"""The text of ``bpdebug check``: what a scenario is, where it starts, and which expectations hold."""
+"""The text of ``bpdebug check``: what a scenario is, where it starts, which expectations hold, and where
+the run stops being finite if it does within the scenario's epochs."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.engine import ExpectationResult, Trace
+from ..core.engine import Divergence, ExpectationResult, Trace
 
 
 def fmt_number(v: float) -> str:
@@ -73,4 +74,12 @@ def summary(trace: Trace) -> tuple[str, bool]:
         lines.extend(expectation_line(r) for r in results)
     else:
         lines.append("expectations: none recorded")
-    return "\n".join(lines), ok
+    diverged = trace.divergence(s.epochs)
+    if diverged is not None:
+        lines.append(divergence_line(diverged))
+    return "\n".join(lines), ok and diverged is None
+
+
+def divergence_line(d: Divergence) -> str:
+    """The one line ``check`` prints when the run stops being finite within the scenario's epochs."""
+    return f"diverged: {d.describe()}"

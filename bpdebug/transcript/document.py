@@ -10,6 +10,7 @@ the chain rules come from :func:`bpdebug.derivation.derive`.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,14 +21,15 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from ..core.engine import EpochRecord, PassRecord, Trace, train
+from ..core.engine import Divergence, EpochRecord, PassRecord, Trace
+from ..core.functions import Activation
 from ..core.params import Param
 from ..core.scenario import Scenario
+from ..text import numbers
 
 if TYPE_CHECKING:
     from . import Options
 
-DIGITS = 7  # significant digits of every number shown (the JSON and py transcripts keep full precision)
 ALL_PARAMS_LIMIT = 24  # up to this many parameters, every chain rule is written out by default
 PER_LAYER = (2, 1)  # otherwise: the first 2 weights and the first bias of each weight matrix
 MATRIX_ROWS, MATRIX_COLS = 6, 6  # larger matrices are shown with their first and last rows/columns
@@ -101,29 +103,12 @@ def para(*parts: Inline) -> Paragraph:
 # ----------------------------------------------------------------------------------------------- numbers
 
 def number_text(v: float) -> str:
-    """``DIGITS`` significant digits, plain; ``-0`` shown as ``0``."""
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    s = f"{v + 0.0:.{DIGITS}g}"
-    if "e" in s:
-        mantissa, exponent = s.split("e")
-        return f"{mantissa}e{int(exponent)}"
-    return "0" if s == "-0" else s
+    """A number as the text transcript writes it (ASCII minus, as SymPy's pretty printer writes operators)."""
+    return numbers.number(v, minus="-")
 
 
 def number_latex(v: float) -> str:
-    s = number_text(v)
-    if s == "nan":
-        return r"\mathrm{NaN}"
-    if s.endswith("inf"):
-        return s.replace("inf", r"\infty")
-    if "e" in s:
-        mantissa, exponent = s.split("e")
-        return rf"{mantissa} \cdot 10^{{{exponent}}}"
-    return s
+    return numbers.number_latex(v)
 
 
 def num(v: float) -> Math:
@@ -257,48 +242,39 @@ def _partial(of: str, by: sp.Basic) -> tuple[str, str]:
 X = sp.Symbol("x")
 
 
-def activation_formula(scenario: Scenario, layer: int) -> Math:
-    """f(x) of a layer's activation, symbolically."""
-    a = scenario.activation(layer)
-    if a.expr is not None:
-        from ..core.formula import parse_formula
+def _function_name(a: Activation) -> str:
+    """The activation's symbol as a SymPy function name (σ as ``sigma``, so LaTeX gets ``\\sigma``)."""
+    name = a.symbol or a.name
+    if len(name) == 1 and not name.isascii():
+        return unicodedata.name(name).split()[-1].lower()
+    return name
 
-        expr = parse_formula(a.expr)
-        x = next(iter(s for s in expr.free_symbols if s.name == "x"), X)
-        return sym(sp.Eq(sp.Function(a.name)(x), expr, evaluate=False))
-    if a.name == "sigmoid":
-        return sym(sp.Eq(sp.Function("sigma")(X), 1 / (1 + sp.exp(-X)), evaluate=False))
-    if a.name == "tanh":
-        return sym(sp.Eq(sp.Function("f")(X), sp.tanh(X), evaluate=False))
-    if a.name == "relu":
-        return sym(sp.Eq(sp.Function("relu")(X), sp.Max(0, X), evaluate=False))
-    if a.name == "linear":
-        return sym(sp.Eq(sp.Function("f")(X), X, evaluate=False))
-    # softmax, written per output unit k of K
-    k, j, K = sp.symbols("k j K", integer=True, positive=True)
-    xs = sp.IndexedBase("x")
-    return sym(sp.Eq(sp.Indexed(sp.IndexedBase("softmax"), k),
-                     sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, K)), evaluate=False))
+
+def activation_formula(scenario: Scenario, layer: int) -> Math:
+    """f(x) of a layer's activation, symbolically, from the registry's entry."""
+    a = scenario.activation(layer)
+    expr = a.sympy(X)
+    if expr is None:  # softmax, written per output unit k of K
+        k, j, K = sp.symbols("k j K", integer=True, positive=True)
+        xs = sp.IndexedBase("x")
+        return sym(sp.Eq(sp.Indexed(sp.IndexedBase("softmax"), k),
+                         sp.exp(xs[k]) / sp.Sum(sp.exp(xs[j]), (j, 1, K)), evaluate=False))
+    name = _function_name(a)
+    call = sp.Function("f" if getattr(expr, "func", None) is getattr(sp, name, None) else name)(X)
+    return sym(sp.Eq(call, expr, evaluate=False))
 
 
 def activation_call(scenario: Scenario, layer: int, arg: sp.Basic) -> sp.Basic:
-    a = scenario.activation(layer)
-    name = {"sigmoid": "sigma"}.get(a.name, a.name)
-    return sp.Function(name)(arg)
+    return sp.Function(_function_name(scenario.activation(layer)))(arg)
 
 
 def loss_term_formula(scenario: Scenario) -> tuple[Math, str]:
-    """The per-output error term E_k = … and how a batch combines examples, in words."""
+    """The per-output error term E_k = … (the registry's) and how a batch combines examples, in words."""
     t, o, K = sp.Symbol("t_k"), sp.Symbol("o_k"), sp.Symbol("K")
-    term = {
-        "sse": (t - o) ** 2,
-        "half_sse": sp.Mul(sp.Rational(1, 2), (t - o) ** 2, evaluate=False),
-        "mse": (t - o) ** 2 / K,
-        "cross_entropy": -t * sp.log(o),
-        "binary_cross_entropy": -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
-    }[scenario.loss.name]
-    combine = "summed" if scenario.loss.reduction == "sum" else "averaged"
-    return sym(sp.Eq(sp.Symbol("E_k"), term, evaluate=False)), combine
+    loss = scenario.loss
+    assert loss.term is not None
+    combine = "summed" if loss.reduction == "sum" else "averaged"
+    return sym(sp.Eq(sp.Symbol("E_k"), loss.term(o, t, K), evaluate=False)), combine
 
 
 # ----------------------------------------------------------------------------------------- the selection
@@ -338,8 +314,10 @@ def build(trace: Trace, options: Options) -> Document:
         b.append(para(s.description))
     b += _network(s)
     b += _data(s)
-    full = set(range(1, epochs + 1)) if options.full else {1, epochs}
-    for e in range(1, epochs + 1):
+    diverged = trace.divergence(epochs)
+    finite = epochs if diverged is None else diverged.epoch - 1  # epochs whose every number is finite
+    full = set(range(1, finite + 1)) if options.full else {1, finite} - {0}
+    for e in range(1, finite + 1):
         if e in full:
             b += _epoch(trace, trace.epoch(e), chosen, note)
         elif e - 1 in full:
@@ -347,11 +325,23 @@ def build(trace: Trace, options: Options) -> Document:
             b.append(Heading(2, f"Epochs {e} to {last - 1}" if last - 1 > e else f"Epoch {e}"))
             b.append(para("Computed the same way; their losses are in the table below (use --full to write "
                           "every epoch out)."))
-    if epochs > 1:
-        b += _loss_table(trace, epochs)
-    b += _after(trace, epochs)
+    if finite > 1:
+        b += _loss_table(trace, finite)
+    if diverged is not None:
+        b += _divergence(diverged)
+    else:
+        b += _after(trace, epochs)
     b += _expectations(trace)
     return Document(s.title, tuple(b))
+
+
+def _divergence(d: Divergence) -> list[Block]:
+    """Where the run stops being finite: the transcript says so and stops there."""
+    return [Heading(2, f"Epoch {d.epoch}: the numbers stop being finite"),
+            para(f"The run stops being finite at {d.describe()}. Every number after it is inf or nan, so the "
+                 "transcript stops here; the epochs above are computed exactly as the engine does."),
+            para("A smaller learning rate, smaller starting weights or inputs, or a loss that suits the output "
+                 "activation usually keep the numbers finite.")]
 
 
 def _s(n: int) -> str:
@@ -373,7 +363,7 @@ def _names_grid(s: Scenario, l: int) -> Grid:
 
 def _network(s: Scenario) -> list[Block]:
     b: list[Block] = [Heading(2, "The network")]
-    rows = [("1 (input)", str(s.layers[0]), "none (the inputs)", "")]
+    rows: list[tuple[Inline, ...]] = [("1 (input)", str(s.layers[0]), "none (the inputs)", "")]
     for l in range(2, s.n_layers + 1):
         label = f"{l} (output)" if l == s.n_layers else f"{l} (hidden)"
         a = s.activation(l)
@@ -420,7 +410,7 @@ def _data(s: Scenario) -> list[Block]:
     header: list[Inline] = ["example"]
     header += [sym(f"x{j + 1}") if j is not None else "…" for j in cols_in]
     header += [sym(f"t{k + 1}") if k is not None else "…" for k in cols_out]
-    rows = []
+    rows: list[tuple[Inline, ...]] = []
     for i in _pick(s.n_examples, TABLE_ROWS):
         if i is None:
             rows.append(tuple(["…"] * len(header)))
@@ -500,7 +490,7 @@ def _errors(s: Scenario, p: PassRecord, level: int) -> list[Block]:
     term, combine = loss_term_formula(s)
     b: list[Block] = [Heading(level, "Errors")]
     b.append(para("The error terms, ", term, ", for each output unit k:"))
-    rows = []
+    rows: list[tuple[Inline, ...]] = []
     examples = list(p.rows)
     pairs = [(i, k) for i in range(len(examples)) for k in range(n.terms.shape[1])]
     for idx in _pick(len(pairs), TABLE_ROWS):
@@ -594,7 +584,7 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
         b.append(para("Gradient descent on every weight matrix:"))
     b.append(Display(tuple(lines)))
     shown = chosen
-    rows = []
+    rows: list[tuple[Inline, ...]] = []
     for q in _cut(list(shown), TABLE_ROWS):
         if q is None:
             rows.append(("…", "…", "…", "…"))
@@ -620,8 +610,6 @@ def _cut(items: list, limit: int) -> list:
 
 
 def _loss_table(trace: Trace, epochs: int) -> list[Block]:
-    # the fast path: bit-identical to the steps, and linear in the epochs however many there are
-    losses = train(trace.scenario, epochs, net=trace.net).losses
     b: list[Block] = [Heading(2, "Loss per epoch")]
     if epochs <= LOSS_ROWS:
         shown = list(range(1, epochs + 1))
@@ -631,7 +619,7 @@ def _loss_table(trace: Trace, epochs: int) -> list[Block]:
         shown = sorted(set(range(1, epochs + 1, stride)) | set(range(1, 6)) | {epochs})
         b.append(para(f"The loss of every {stride}th epoch before its first update (the first five and the last "
                       "too; the json transcript has every epoch):"))
-    b.append(Table(("epoch", "loss"), tuple((str(e), num(losses[e - 1])) for e in shown), "rr"))
+    b.append(Table(("epoch", "loss"), tuple((str(e), num(trace.loss(e))) for e in shown), "rr"))
     return b
 
 
@@ -659,7 +647,9 @@ def _expectations(trace: Trace) -> list[Block]:
     for r in results:
         e = r.expectation
         where = f"epoch {e.epoch}" + (f", example {e.example}" if trace.scenario.n_examples > 1 else "")
-        computed = num(r.computed[0]) if e.scalar else values(r.computed)
+        computed: Inline = num(r.computed[0]) if e.scalar else values(r.computed)
+        if not all(math.isfinite(v) for v in r.computed):
+            computed = "not finite: the run diverged"
         rows.append((Code(e.quantity), where, printed_value(e.value, e.scalar), computed,
                      "yes" if r.holds else "no", e.source or ""))
     b.append(Table(("quantity", "where", "printed", "computed", "holds", "source"), tuple(rows), "llrrlp"))

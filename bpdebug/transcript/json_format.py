@@ -1,16 +1,23 @@
 """The JSON transcript, exactly the shape of SCENARIO-FORMAT.md ("bpdebug-transcript/1").
 
 Numbers are Python floats, which :mod:`json` writes with ``repr``: full double precision, never rounded.
+It stays strict JSON whatever the run does: a non-finite number is written ``null``, and the top-level
+``diverged`` is null or says where and why the run first stopped being finite (:meth:`Trace.divergence`).
+
+:func:`chunks` writes the document an epoch at a time, so a transcript of any number of epochs takes the
+memory of one epoch (the CLI streams it to its output); :func:`render` joins them.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.engine import Trace
+from ..core.engine import EpochRecord, Trace
 
 if TYPE_CHECKING:
     from . import Options
@@ -19,56 +26,98 @@ if TYPE_CHECKING:
 FORMAT = "bpdebug-transcript/1"
 
 
-def _params(trace: Trace, weights: tuple[np.ndarray, ...]) -> dict[str, float]:
-    return {p.short: float(weights[p.layer - 1][p.row, p.col]) for p in trace.scenario.params}
+def number(v: float) -> float | None:
+    """A float for JSON: itself when finite, None (``null``) when nan or ±inf."""
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
-def _matrix(a: np.ndarray) -> list[list[float]]:
-    return [[float(v) for v in row] for row in a]
+def _params(trace: Trace, weights: tuple[np.ndarray, ...]) -> dict[str, float | None]:
+    return {p.short: number(weights[p.layer - 1][p.row, p.col]) for p in trace.scenario.params}
+
+
+def _matrix(a: np.ndarray) -> list[list[float | None]]:
+    return [[number(v) for v in row] for row in a]
+
+
+def _values(values: tuple[float, ...], scalar: bool) -> Any:
+    return number(values[0]) if scalar else [number(v) for v in values]
+
+
+def _epoch(trace: Trace, record: EpochRecord) -> dict[str, Any]:
+    s = trace.scenario
+    steps = []
+    for p in record.passes:
+        steps.append({
+            "example": p.example,
+            "loss": number(p.loss),
+            "outputs": _matrix(p.outputs),
+            "gradients": {q.short: number(p.numbers.gradients[q.layer - 1][q.row, q.col]) for q in s.params},
+            "params_after": _params(trace, p.weights_after),
+        })
+    return {
+        "epoch": record.epoch,
+        "loss": number(record.loss),
+        "params_before": _params(trace, record.weights_before),
+        "steps": steps,
+        "params_after": _params(trace, record.weights_after),
+    }
+
+
+def _tail(trace: Trace, epochs: int) -> dict[str, Any]:
+    """Everything after the epochs: final, expectations, diverged."""
+    loss, outputs, _ = trace.final(epochs)
+    expectations = []
+    for r in trace.check_all():
+        e = r.expectation
+        expectations.append({
+            "quantity": e.quantity, "epoch": e.epoch, "example": e.example,
+            "printed": _values(e.value, e.scalar), "computed": _values(r.computed, e.scalar), "holds": r.holds,
+            "tolerance": e.tolerance, "source": e.source,
+        })
+    diverged = trace.divergence(epochs)
+    return {
+        "final": {"loss": number(loss), "outputs": _matrix(outputs)},
+        "expectations": expectations,
+        "diverged": diverged.as_dict() if diverged is not None else None,
+    }
+
+
+def _head(trace: Trace) -> dict[str, Any]:
+    s = trace.scenario
+    return {"format": FORMAT, "scenario": {"title": s.title, "path": s.path}, "parameters": s.params.shorts}
 
 
 def document(trace: Trace, epochs: int) -> dict[str, Any]:
     """The transcript as a Python object (the tests and the ``py`` writer read it this way)."""
-    s = trace.scenario
-    out: dict[str, Any] = {
-        "format": FORMAT,
-        "scenario": {"title": s.title, "path": s.path},
-        "parameters": s.params.shorts,
-        "epochs": [],
-    }
-    for e in range(1, epochs + 1):
-        record = trace.epoch(e)
-        steps = []
-        for p in record.passes:
-            steps.append({
-                "example": p.example,
-                "loss": float(p.loss),
-                "outputs": _matrix(p.outputs),
-                "gradients": {q.short: float(p.numbers.gradients[q.layer - 1][q.row, q.col]) for q in s.params},
-                "params_after": _params(trace, p.weights_after),
-            })
-        out["epochs"].append({
-            "epoch": e,
-            "loss": float(record.loss),
-            "params_before": _params(trace, record.weights_before),
-            "steps": steps,
-            "params_after": _params(trace, record.weights_after),
-        })
-    loss, outputs, _ = trace.final(epochs)
-    out["final"] = {"loss": float(loss), "outputs": _matrix(outputs)}
-    out["expectations"] = []
-    for r in trace.check_all():
-        e = r.expectation
-        printed: Any = e.value[0] if e.scalar else list(e.value)
-        computed: Any = r.computed[0] if e.scalar else list(r.computed)
-        out["expectations"].append({
-            "quantity": e.quantity, "epoch": e.epoch, "example": e.example,
-            "printed": printed, "computed": computed, "holds": r.holds,
-            "tolerance": e.tolerance, "source": e.source,
-        })
+    out = _head(trace)
+    out["epochs"] = [_epoch(trace, trace.epoch(e)) for e in range(1, epochs + 1)]
+    out.update(_tail(trace, epochs))
     return out
+
+
+def _dumps(value: Any, indent: int) -> str:
+    """``json.dumps`` at a nesting depth: the text :func:`json.dumps` with indent=2 writes there."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def chunks(trace: Trace, epochs: int) -> Iterator[str]:
+    """The JSON text of :func:`document`, piece by piece (the same characters as ``json.dumps(document(…),
+    indent=2)``), computing one epoch at a time."""
+    head = _head(trace)
+    yield "{\n"
+    for key, value in head.items():
+        yield f"  {json.dumps(key)}: {_dumps(value, 2)},\n"
+    yield '  "epochs": ['
+    for e in range(1, epochs + 1):
+        yield ("\n    " if e == 1 else ",\n    ") + _dumps(_epoch(trace, trace.epoch(e)), 4)
+    yield "\n  ]" if epochs else "]"
+    for key, value in _tail(trace, epochs).items():
+        yield f",\n  {json.dumps(key)}: {_dumps(value, 2)}"
+    yield "\n}\n"
 
 
 def render(trace: Trace, options: Options) -> str:
     """The JSON transcript of ``options.epochs`` epochs."""
-    return json.dumps(document(trace, options.epochs), indent=2, ensure_ascii=False, allow_nan=True) + "\n"
+    return "".join(chunks(trace, options.epochs))

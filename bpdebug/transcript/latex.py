@@ -95,9 +95,10 @@ def render(trace: Trace, options: Options) -> str:
     """The transcript as one string (see the module docstring)."""
     doc = build(trace, options)
     blocks = list(doc.blocks)
-    title = blocks.pop(0) if blocks and isinstance(blocks[0], Heading) and blocks[0].level == 1 else None
+    title = blocks[0] if blocks and isinstance(blocks[0], Heading) and blocks[0].level == 1 else None
     body = []
     if title is not None:
+        blocks.pop(0)
         body.append(r"\title{" + escape(title.text) + "}\n\\author{}\n\\date{}\n\\maketitle")
     body += [_block(b) for b in blocks]
     return PREAMBLE + "\n\\begin{document}\n\n" + "\n\n".join(body) + "\n\n\\end{document}\n"

@@ -16,6 +16,7 @@ WIDTH = 100  # paragraphs are wrapped here
 TABLE_WIDTH = 120  # tables wider than this are written as records, one per row
 INDENT = "    "
 _NBSP = "\u00a0"
+UNDERLINES = "=-~."  # heading levels 1, 2, 3, 4 and deeper
 
 
 def _cell(part: Inline) -> str:
@@ -62,8 +63,8 @@ def _table(block: Table) -> str:
         records = []
         label = max(len(_cell(h)) for h in block.header)
         for row in block.rows:
-            lines = [f"{_cell(h):<{label}}  {_cell(v)}" for h, v in zip(block.header, row, strict=True) if _cell(v)]
-            records.append(textwrap.indent("\n".join(lines), "  "))
+            fields = [f"{_cell(h):<{label}}  {_cell(v)}" for h, v in zip(block.header, row, strict=True) if _cell(v)]
+            records.append(textwrap.indent("\n".join(fields), "  "))
         return "\n\n".join(records)
 
     def lines(row: list[tuple[list[str], int]]) -> list[str]:
@@ -85,10 +86,9 @@ def _table(block: Table) -> str:
 
 
 def _block(block: Block) -> str:
-    if isinstance(block, Heading):
-        if block.level <= 2:
-            return f"{block.text}\n{('=' if block.level == 1 else '-') * len(block.text)}"
-        return f"{'#' * (block.level - 1)} {block.text}"
+    if isinstance(block, Heading):  # every level underlined, each with its own rule
+        rule = UNDERLINES[min(block.level, len(UNDERLINES)) - 1]
+        return f"{block.text}\n{rule * len(block.text)}"
     if isinstance(block, Paragraph):
         return _paragraph(block.parts)
     if isinstance(block, Display):

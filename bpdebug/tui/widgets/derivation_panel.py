@@ -6,9 +6,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...text.narrate import wrap
+from ...text.numbers import PENDING
 from . import set_content
-
-PENDING = "…"
 
 
 class DerivationPanel(Static):

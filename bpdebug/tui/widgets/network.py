@@ -15,12 +15,12 @@ from textual.message import Message
 from textual.widgets import Static
 
 from ...core.engine import Step
-from ...text.narrate import fmt, param_connection, unit_name
 from ...core.params import Param
 from ...core.scenario import Scenario
+from ...text.narrate import fmt, param_connection, unit_name
+from ...text.numbers import PENDING
 from . import set_border, set_content
 
-PENDING = "…"
 Cell = list[tuple[str, str]]  # one line of a unit: (text, style) pieces
 
 

@@ -13,12 +13,12 @@ from textual.message import Message
 from textual.widgets import Static
 
 from ...core.engine import Step
-from ...text.narrate import fmt
 from ...core.params import Param
 from ...core.scenario import Scenario
+from ...text.narrate import fmt
+from ...text.numbers import PENDING
 from . import set_content
 
-PENDING = "…"
 NUMBER_WIDTH = 14  # "−0.0005745018", "−1.234568e-6": 7 significant digits with sign, point and zeros
 NEW = "bold $text-success"
 

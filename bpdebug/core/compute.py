@@ -1,0 +1,175 @@
+"""The numbers of training: one pass (:func:`compute_pass`) and the fast path (:func:`train`).
+
+Conventions. Examples are rows: ``a[l]`` is examples × units of layer ``l`` (bias unit excluded),
+``z[l+1] = a[l] · theta_l[:, 1:]ᵀ + theta_l[:, 0]`` when the network has bias units. ``delta[l]`` is
+∂E/∂z[l], rows = examples. Gradients of a pass are always computed from the weights *before* its update;
+the update writes ``weights_after``.
+
+Floating-point trouble (overflow, log of 0, …) is never printed: the callers run these functions under
+``np.errstate(all="ignore")`` and report divergence themselves (:mod:`bpdebug.core.divergence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .scenario import Scenario
+
+Weights = tuple[np.ndarray, ...]
+
+
+class PassNumbers(NamedTuple):
+    """Raw results of one pass; plain tuples so the fast path pays nothing for structure."""
+
+    z: list  # z[l] for l = 0 … L (None for 0 and 1)
+    a: list  # a[l] for l = 0 … L (None for 0; a[1] = inputs)
+    terms: np.ndarray  # per-output error terms, examples × outputs
+    loss: float
+    dE_dout: np.ndarray  # ∂E/∂o of the batch loss
+    delta: list  # delta[l] = ∂E/∂z[l] for l = 2 … L (None below)
+    gradients: tuple  # ∂E/∂theta_l for l = 1 … L-1
+    weights_after: tuple
+
+
+class Network:
+    """What compute_pass needs of a scenario, looked up once (activations, loss, masks)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.L = scenario.n_layers
+        self.bias = scenario.bias
+        self.activations = scenario.activations
+        self.loss = scenario.loss
+        self.lr = scenario.learning_rate
+        # True where a parameter learns, False where frozen; None when nothing is frozen (the common case)
+        if scenario.frozen:
+            masks = [np.ones(w.shape, dtype=bool) for w in scenario.weights]
+            for p in scenario.params:
+                if p.canonical in scenario.frozen:
+                    masks[p.layer - 1][p.row, p.col] = False
+            self.masks: tuple | None = tuple(masks)
+        else:
+            self.masks = None
+
+
+def forward(net: Network, weights: tuple, x: np.ndarray) -> tuple[list, list]:
+    """z and a of every layer for the examples in the rows of ``x``."""
+    L, bias = net.L, net.bias
+    z: list = [None, None]
+    a: list = [None, x]
+    for l in range(1, L):
+        w = weights[l - 1]
+        zl = a[l] @ w[:, 1:].T + w[:, 0] if bias else a[l] @ w.T
+        z.append(zl)
+        a.append(net.activations[l - 1].function(zl))
+    return z, a
+
+
+def output_delta(net: Network, z: np.ndarray, o: np.ndarray, dE_dout: np.ndarray) -> np.ndarray:
+    """∂E/∂z of the output layer from ∂E/∂o."""
+    out_act = net.activations[-1]
+    if out_act.derivative is None:  # softmax: the Jacobian applied to ∂E/∂o
+        return o * (dE_dout - (dE_dout * o).sum(axis=1, keepdims=True))
+    return dE_dout * out_act.derivative(z, o)
+
+
+def hidden_delta(net: Network, weights: tuple, l: int, delta_next: np.ndarray, z: np.ndarray,
+                 a: np.ndarray) -> np.ndarray:
+    """∂E/∂z of hidden layer ``l`` from the delta of layer ``l + 1``."""
+    w = weights[l - 1]
+    back = delta_next @ (w[:, 1:] if net.bias else w)
+    derivative = net.activations[l - 2].derivative
+    assert derivative is not None, "softmax is an output activation"
+    return back * derivative(z, a)
+
+
+def gradient(net: Network, delta_next: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """∂E/∂theta_l from the delta of layer l + 1 and the outputs of layer l."""
+    gw = delta_next.T @ a
+    if net.bias:
+        gw = np.hstack([delta_next.sum(axis=0)[:, None], gw])
+    return gw
+
+
+def update(net: Network, weights: tuple, gradients: tuple | list) -> tuple:
+    """Gradient descent: the new weights (frozen parameters keep theirs exactly, even with a nan gradient)."""
+    lr, masks = net.lr, net.masks
+    if masks is None:
+        return tuple(w - lr * g for w, g in zip(weights, gradients, strict=True))
+    return tuple(np.where(m, w - lr * g, w) for w, g, m in zip(weights, gradients, masks, strict=True))
+
+
+def compute_pass(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray) -> PassNumbers:
+    """One update: forward, error, backward, gradients, and the new weights (weights are not changed)."""
+    L = net.L
+    z, a = forward(net, weights, x)
+    o = a[L]
+    terms = net.loss.terms(o, t)
+    loss = net.loss.batch_loss(terms)
+    dE_dout = net.loss.grad(o, t)
+    delta: list = [None] * (L + 1)
+    delta[L] = output_delta(net, z[L], o, dE_dout)
+    for l in range(L - 1, 1, -1):
+        delta[l] = hidden_delta(net, weights, l, delta[l + 1], z[l], a[l])
+    gradients = tuple(gradient(net, delta[l + 1], a[l]) for l in range(1, L))
+    return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, update(net, weights, gradients))
+
+
+def batch_loss(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+    """The loss over all examples (and the outputs), without a backward pass."""
+    _, a = forward(net, weights, x)
+    o = a[net.L]
+    return net.loss.batch_loss(net.loss.terms(o, t)), o
+
+
+def all_finite(weights: tuple) -> bool:
+    return all(bool(np.isfinite(w).all()) for w in weights)
+
+
+# ----------------------------------------------------------------------------------------- the fast path
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where training got to: the weights after ``epochs`` epochs and the loss of each epoch."""
+
+    epochs: int
+    weights: tuple[np.ndarray, ...] = field(repr=False)
+    losses: np.ndarray = field(repr=False)  # losses[e-1] = epoch e's loss before its first update
+
+    @property
+    def finite(self) -> bool:
+        """Every loss and the final weights are finite. Weights that stop being finite never become finite
+        again (nan and inf stay), so this says no epoch of the run lost its loss or its weights."""
+        return bool(np.isfinite(self.losses).all()) and all_finite(self.weights)
+
+
+def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epoch: int = 1,
+          net: Network | None = None, keep: Callable[[int, tuple], None] | None = None) -> TrainResult:
+    """Train ``epochs`` epochs without materializing steps (bit-identical to the stepped path).
+
+    ``keep(e, weights)``, when given, is called with the weights before each epoch ``e`` reached
+    (``first_epoch + 1`` … ``first_epoch + epochs``): the trace stores checkpoints this way."""
+    net = net or Network(scenario)
+    weights = tuple(np.array(w) for w in (start if start is not None else scenario.weights))
+    x, t = scenario.inputs, scenario.targets
+    losses = np.empty(epochs)
+    with np.errstate(all="ignore"):
+        if scenario.update == "batch":
+            for e in range(epochs):
+                numbers = compute_pass(net, weights, x, t)
+                losses[e] = numbers.loss
+                weights = numbers.weights_after
+                if keep is not None:
+                    keep(first_epoch + e + 1, weights)
+        else:
+            rows = [(x[i:i + 1], t[i:i + 1]) for i in range(x.shape[0])]
+            for e in range(epochs):
+                losses[e] = batch_loss(net, weights, x, t)[0]
+                for xi, ti in rows:
+                    weights = compute_pass(net, weights, xi, ti).weights_after
+                if keep is not None:
+                    keep(first_epoch + e + 1, weights)
+    return TrainResult(first_epoch - 1 + epochs, weights, losses)

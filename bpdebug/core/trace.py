@@ -1,0 +1,636 @@
+"""The stepped path: the ordered steps of training, computed lazily an epoch at a time.
+
+The trace wraps each pass of :func:`~bpdebug.core.compute.compute_pass` in a :class:`PassRecord` and cuts it
+into :class:`Step` values a view walks one at a time. Far epochs are reached with the fast path
+(:func:`~bpdebug.core.compute.train`, bit-identical) from the nearest checkpoint; checkpoints and the loss
+history stay within fixed memory whatever the run's length (:mod:`bpdebug.core.storage`). The trace also
+knows where the run first stops being finite (:meth:`Trace.divergence`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .compute import (
+    Network,
+    PassNumbers,
+    batch_loss,
+    compute_pass,
+    gradient,
+    hidden_delta,
+    output_delta,
+    train,
+    update,
+)
+from .divergence import Divergence, cause_text, first_bad, label, product_trouble, trouble
+from .params import Param
+from .quantity import Kind, Phase, Quantity, StepKind, UpdateMode, When, unit_name
+from .scenario import Expectation, Scenario
+from .storage import CHECKPOINT_BYTES, Checkpoints, LossHistory, LossSummary
+
+PHASES = tuple(Phase)
+RECORD_CACHE_BYTES = 64 << 20  # the epochs kept whole (every z, a, delta, gradient) for stepping about
+PROGRESS_INTERVAL = 0.05  # seconds between progress reports of a long run (at most 20 a second)
+CHUNK_SECONDS = 0.02  # a long run trains in chunks of about this long, checking for cancellation between
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """All numbers of one update, for the steps that show it. Immutable; shared by its steps."""
+
+    epoch: int  # 1-based
+    example: int | None  # 1-based example in online mode; None when the pass is the whole batch
+    update: int  # 1-based count of updates since the start of training
+    rows: tuple[int, ...]  # 0-based examples included
+    weights_before: tuple[np.ndarray, ...] = field(repr=False)
+    numbers: PassNumbers = field(repr=False)
+    targets: np.ndarray = field(repr=False)  # the targets of the rows, examples × outputs
+    scenario: Scenario | None = field(default=None, repr=False, compare=False)  # whose training this is
+
+    @property
+    def weights_after(self) -> tuple[np.ndarray, ...]:
+        return self.numbers.weights_after
+
+    @property
+    def outputs(self) -> np.ndarray:
+        return self.numbers.a[-1]
+
+    @property
+    def loss(self) -> float:
+        return self.numbers.loss
+
+    @property
+    def weights_label(self) -> str:
+        """Which weights this pass used, in words."""
+        if self.update == 1:
+            return "the starting weights"
+        return f"the weights after update {self.update - 1}"
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch: its loss before any update, and its passes (1 in batch mode, one per example online)."""
+
+    epoch: int
+    loss: float  # the epoch's loss (over all examples) before its first update
+    outputs: np.ndarray = field(repr=False)  # all examples' outputs before the first update
+    passes: tuple[PassRecord, ...] = field(repr=False)
+
+    @property
+    def weights_before(self) -> tuple[np.ndarray, ...]:
+        return self.passes[0].weights_before
+
+    @property
+    def weights_after(self) -> tuple[np.ndarray, ...]:
+        return self.passes[-1].weights_after
+
+    def nbytes(self) -> int:
+        """Memory its arrays take (weights before are shared with the previous pass or a checkpoint)."""
+        total = self.outputs.nbytes
+        for p in self.passes:
+            n = p.numbers
+            arrays = [*n.z, *n.a, n.terms, n.dE_dout, *n.delta, *n.gradients, *n.weights_after]
+            total += sum(x.nbytes for x in arrays if x is not None)
+        return total
+
+
+@dataclass(frozen=True)
+class StepTemplate:
+    """The shape of one step inside any pass (the same for every pass of a scenario)."""
+
+    position: int
+    phase: Phase
+    kind: StepKind
+    layer: int | None  # z/a/delta: the layer; gradient/update: the l of theta_l (None = every theta)
+    computes: tuple[str, ...]  # quantity names: ("z2",), ("error", "loss"), ("grad.theta1",)
+    uses: tuple[str, ...]  # quantity names it reads
+    title: str
+
+    @property
+    def quantities(self) -> tuple[Quantity, ...]:
+        """What it computes, as typed quantities."""
+        return tuple(Quantity.parse(name) for name in self.computes)
+
+
+def step_templates(L: int) -> tuple[StepTemplate, ...]:
+    """forward z2, a2 … zL, aL; error; backward deltaL … delta2, then ∂E/∂theta_{L-1} … theta_1; update."""
+    out: list[StepTemplate] = []
+
+    def add(phase: str, kind: str, layer: int | None, computes: tuple[str, ...], uses: tuple[str, ...],
+            title: str) -> None:
+        out.append(StepTemplate(len(out), Phase(phase), StepKind(kind), layer, computes, uses, title))
+
+    for l in range(2, L + 1):
+        add("forward", "z", l, (f"z{l}",), (f"theta{l - 1}", f"a{l - 1}"), f"net input of layer {l}")
+        add("forward", "a", l, (f"a{l}",), (f"z{l}",), f"output of layer {l}")
+    add("error", "error", L, ("error", "loss"), (f"a{L}", "targets"), "errors and total error")
+    add("backward", "delta", L, (f"delta{L}",), (f"a{L}", "targets", f"z{L}"), f"delta of output layer {L}")
+    for l in range(L - 1, 1, -1):
+        add("backward", "delta", l, (f"delta{l}",), (f"delta{l + 1}", f"theta{l}", f"z{l}"),
+            f"delta of hidden layer {l}")
+    for l in range(L - 1, 0, -1):
+        add("backward", "gradient", l, (f"grad.theta{l}",), (f"delta{l + 1}", f"a{l}"),
+            f"gradients of theta{l}")
+    add("update", "update", None, tuple(f"theta{l}.after" for l in range(1, L)),
+        tuple(f"grad.theta{l}" for l in range(1, L)), "gradient descent update")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One keypress of the debugger: a quantity computed, from which inputs, with the pass's numbers.
+
+    ``record`` holds the whole pass, later quantities included; :meth:`value` only answers for the
+    quantities known at this step, so a view cannot show numbers from the future by accident.
+    """
+
+    index: int  # 0-based position in the trace
+    template: StepTemplate
+    record: PassRecord = field(repr=False)
+    total: int = 0  # number of steps in the trace (for "step k of n")
+
+    @property
+    def scenario(self) -> Scenario | None:
+        return self.record.scenario
+
+    @property
+    def epoch(self) -> int:
+        return self.record.epoch
+
+    @property
+    def example(self) -> int | None:
+        return self.record.example
+
+    @property
+    def phase(self) -> Phase:
+        return self.template.phase
+
+    @property
+    def kind(self) -> StepKind:
+        return self.template.kind
+
+    @property
+    def layer(self) -> int | None:
+        return self.template.layer
+
+    @property
+    def computes(self) -> tuple[str, ...]:
+        return self.template.computes
+
+    @property
+    def uses(self) -> tuple[str, ...]:
+        return self.template.uses
+
+    @property
+    def title(self) -> str:
+        return self.template.title
+
+    @property
+    def weights(self) -> tuple[np.ndarray, ...]:
+        """The weights this step's pass computes with (before its update)."""
+        return self.record.weights_before
+
+    @property
+    def known(self) -> frozenset[str]:
+        return _known_sets(len(self.record.numbers.a) - 1)[self.template.position]
+
+    def is_known(self, name: str | Quantity) -> bool:
+        try:
+            q = Quantity.parse(name)
+        except ValueError:
+            return False
+        return _base_name(q) in self.known
+
+    def value(self, name: str | Quantity) -> np.ndarray | float:
+        """A quantity of this pass (a :class:`Quantity` or its name: ``z2``, ``a1``, ``delta3``,
+        ``grad.theta1``, ``theta2``, ``theta2.after``, ``error``, ``loss``, ``outputs``, ``targets``,
+        ``dE_dout``, one entry ``grad.theta1[2,0]``); KeyError when it is not yet computed at this step
+        (or is no quantity)."""
+        try:
+            q = Quantity.parse(name)
+        except ValueError as exc:
+            raise KeyError(str(exc)) from None
+        if _base_name(q) not in self.known:
+            raise KeyError(f"{q} is not computed yet at step {self.index + 1}")
+        return quantity(self.record, q)
+
+    def param(self, p: Param, which: str = "before") -> float:
+        w = self.record.weights_before if which == "before" else self.record.weights_after
+        return float(w[p.layer - 1][p.row, p.col])
+
+    def gradient(self, p: Param) -> float | None:
+        """∂E/∂p for this pass, or None while its gradient step is still ahead."""
+        if not self.is_known(f"grad.theta{p.layer}"):
+            return None
+        return float(self.record.numbers.gradients[p.layer - 1][p.row, p.col])
+
+
+def _base_name(q: Quantity) -> str:
+    """The name the known-sets use: the whole matrix; ∂E/∂o is known with the error."""
+    return "error" if q.kind is Kind.DE_DOUT else q.base.name
+
+
+@lru_cache(maxsize=64)
+def _known_sets(L: int) -> tuple[frozenset[str], ...]:
+    """For each step position, the quantities known once that step has run."""
+    known = {"a1", "inputs", "targets"} | {f"theta{l}" for l in range(1, L)}
+    sets = []
+    for tpl in step_templates(L):
+        known |= set(tpl.computes)
+        if f"a{L}" in known:
+            known.add("outputs")
+        sets.append(frozenset(known))
+    return tuple(sets)
+
+
+def quantity(record: PassRecord, name: str | Quantity) -> np.ndarray | float:
+    """A named quantity of a pass, whether or not a step has reached it (views use Step.value)."""
+    q = Quantity.parse(name)
+    n = record.numbers
+    L = len(n.a) - 1
+    k = q.kind
+    if k is Kind.LOSS:
+        return n.loss
+    if k is Kind.ERROR:
+        return n.terms
+    if k is Kind.DE_DOUT:
+        return n.dE_dout
+    if k is Kind.OUTPUTS:
+        return n.a[L]
+    if k is Kind.INPUTS:
+        return n.a[1]
+    if k is Kind.TARGETS:
+        return record.targets
+    l = q.layer if q.layer is not None else -1
+    if k in (Kind.Z, Kind.A, Kind.DELTA):
+        values = {Kind.Z: n.z, Kind.A: n.a, Kind.DELTA: n.delta}[k]
+        if 0 <= l < len(values) and values[l] is not None:
+            return values[l]
+        raise KeyError(f"unknown quantity {q}: the network has layers 1 … {L}")
+    if not 1 <= l < L:
+        raise KeyError(f"unknown quantity {q}: theta_l exists for l = 1 … {L - 1}")
+    if k is Kind.GRAD:
+        matrix = n.gradients[l - 1]
+    elif q.when is When.AFTER:
+        matrix = n.weights_after[l - 1]
+    else:
+        matrix = record.weights_before[l - 1]
+    if q.param is None:
+        return matrix
+    i, j = q.param
+    bias = matrix.shape[1] == n.a[l].shape[1] + 1
+    row, col = i - 1, (j if bias else j - 1)
+    if not (0 <= row < matrix.shape[0] and 0 <= col < matrix.shape[1]):
+        raise KeyError(f"unknown quantity {q}: theta{l} is {matrix.shape[0]}x{matrix.shape[1]}")
+    return float(matrix[row, col])
+
+class Trace:
+    """The sequence of steps for a scenario, computed lazily an epoch at a time and cached.
+
+    Steps are numbered 0 … ``len(trace) - 1``; the trace covers ``epochs`` epochs (the scenario's by
+    default) and can be :meth:`extend`-ed or :meth:`advance`-d, for "go to epoch N" past the end. Epochs are
+    recomputed from the nearest stored checkpoint with the fast path, which is bit-identical to stepping.
+    Memory stays bounded: ``checkpoint_bytes`` for checkpoints, ``cache_bytes`` (and at most
+    ``cache_epochs`` epochs) for whole epochs, a fixed size for the loss history.
+    """
+
+    def __init__(self, scenario: Scenario, epochs: int | None = None, cache_epochs: int = 32,
+                 checkpoint_bytes: int = CHECKPOINT_BYTES, cache_bytes: int = RECORD_CACHE_BYTES) -> None:
+        self.scenario = scenario
+        self.net = Network(scenario)
+        self.templates = step_templates(scenario.n_layers)
+        self.steps_per_pass = len(self.templates)
+        self.update_mode = UpdateMode(scenario.update)
+        self.passes_per_epoch = 1 if self.update_mode is UpdateMode.BATCH else scenario.n_examples
+        self.steps_per_epoch = self.steps_per_pass * self.passes_per_epoch
+        self.epochs = epochs or scenario.epochs
+        self._cache: OrderedDict[int, EpochRecord] = OrderedDict()
+        self._cache_size = cache_epochs
+        self._cache_bytes = cache_bytes
+        self._checkpoints = Checkpoints(scenario.weights, checkpoint_bytes)
+        self._history = LossHistory()
+        # divergence bookkeeping: epochs 1 … _clean_through lost neither loss nor weights; _flagged is the
+        # first stretch of epochs (first, last) in which something stopped being finite
+        self._clean_through = 0
+        self._flagged: tuple[int, int] | None = None
+        self._divergence: Divergence | None = None
+
+    def __len__(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def extend(self, epochs: int) -> None:
+        """Make the trace cover at least ``epochs`` epochs."""
+        self.epochs = max(self.epochs, epochs)
+
+    # --------------------------------------------------------------------------------------- weights
+    def weights_before(self, epoch: int) -> tuple[np.ndarray, ...]:
+        """The weights at the start of ``epoch`` (1-based)."""
+        cached = self._cache.get(epoch)
+        if cached is not None:
+            return cached.weights_before
+        found = self._checkpoints.get(epoch)
+        if found is not None:
+            return found
+        start, weights = self._checkpoints.nearest(epoch)
+        return train(self.scenario, epoch - start, start=weights, first_epoch=start, net=self.net,
+                     keep=self._checkpoints.put).weights
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        return self._checkpoints
+
+    def epoch(self, epoch: int) -> EpochRecord:
+        """Every number of ``epoch`` (1-based), computed on first use."""
+        if epoch < 1:
+            raise IndexError(f"epoch {epoch}: epochs start at 1")
+        if epoch in self._cache:
+            self._cache.move_to_end(epoch)
+            return self._cache[epoch]
+        weights = self.weights_before(epoch)
+        s = self.scenario
+        passes = []
+        first_update = (epoch - 1) * self.passes_per_epoch
+        with np.errstate(all="ignore"):
+            if self.update_mode is UpdateMode.BATCH:
+                numbers = compute_pass(self.net, weights, s.inputs, s.targets)
+                passes.append(PassRecord(epoch, None, first_update + 1, tuple(range(s.n_examples)), weights,
+                                         numbers, s.targets, s))
+                loss, outputs = numbers.loss, numbers.a[-1]  # the batch pass is the epoch's forward pass
+            else:
+                loss, outputs = batch_loss(self.net, weights, s.inputs, s.targets)
+                for i in range(s.n_examples):
+                    numbers = compute_pass(self.net, weights, s.inputs[i:i + 1], s.targets[i:i + 1])
+                    passes.append(PassRecord(epoch, i + 1, first_update + i + 1, (i,), weights, numbers,
+                                             s.targets[i:i + 1], s))
+                    weights = numbers.weights_after
+        record = EpochRecord(epoch, loss, outputs, tuple(passes))
+        if not self._cache:  # the first record tells how many whole epochs fit in the cache's bytes
+            self._cache_size = max(2, min(self._cache_size, self._cache_bytes // max(1, record.nbytes())))
+        self._cache[epoch] = record
+        self._checkpoints.put(epoch + 1, record.weights_after)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return record
+
+    def step(self, index: int) -> Step:
+        """Step ``index`` (0-based); negative indices count from the end."""
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"step {index} outside 0..{n - 1}")
+        epoch, rest = divmod(index, self.steps_per_epoch)
+        pass_no, position = divmod(rest, self.steps_per_pass)
+        record = self.epoch(epoch + 1).passes[pass_no]
+        return Step(index, self.templates[position], record, n)
+
+    def __getitem__(self, index: int) -> Step:
+        return self.step(index)
+
+    def __iter__(self) -> Iterator[Step]:
+        return (self.step(i) for i in range(len(self)))
+
+    def first_step_of(self, epoch: int, example: int | None = None, kind: str | None = None,
+                      layer: int | None = None) -> int:
+        """The index of the first step of ``epoch`` (and example, in online mode) of the given kind."""
+        base = (epoch - 1) * self.steps_per_epoch
+        if example is not None and self.passes_per_epoch > 1:
+            base += (example - 1) * self.steps_per_pass
+        for t in self.templates:
+            if (kind is None or t.kind == kind) and (layer is None or t.layer == layer):
+                return base + t.position
+        raise KeyError(f"no {kind} step for layer {layer}")
+
+    # ------------------------------------------------------------------------------------ long runs
+    @property
+    def losses_computed(self) -> int:
+        """How many epochs' losses have been computed (the fast path has trained through them)."""
+        return self._history.count
+
+    def advance(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> int:
+        """Train with the fast path until the losses of epochs 1 … ``to_epoch`` are known, keeping bounded
+        checkpoints on the way; returns the epoch reached (``to_epoch`` unless ``should_stop()`` said stop
+        first) and makes the trace cover it. ``progress(done, total)`` is called at most 20 times a second
+        and once at the end; ``should_stop`` is asked between chunks of about 20 ms."""
+        reached = min(to_epoch, self._run(to_epoch, progress, should_stop))
+        if reached >= 1:
+            self.extend(reached)
+        return reached
+
+    def _run(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
+             should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
+        done = self._history.count
+        chunk, reported = 1, time.monotonic()
+        while done < to_epoch and not (until_flagged and self._flagged is not None):
+            if should_stop is not None and should_stop():
+                break
+            n = min(chunk, to_epoch - done)
+            started = time.perf_counter()
+            result = train(self.scenario, n, start=self.weights_before(done + 1), first_epoch=done + 1,
+                           net=self.net, keep=self._checkpoints.put)
+            elapsed = time.perf_counter() - started
+            self._history.append(result.losses)
+            if self._flagged is None:
+                if result.finite:
+                    self._clean_through = done + n
+                else:
+                    self._flagged = (done + 1, done + n)
+            done += n
+            if elapsed < CHUNK_SECONDS / 2:
+                chunk *= 2
+            elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
+                chunk //= 2
+            now = time.monotonic()
+            if progress is not None and (now - reported >= PROGRESS_INTERVAL or done >= to_epoch):
+                progress(done, to_epoch)
+                reported = now
+        return done
+
+    def loss_history(self, epochs: int | None = None) -> np.ndarray:
+        """Loss of each epoch 1 … ``epochs`` (default: the trace's) before its first update.
+
+        Computed with the fast path (bit-identical to ``epoch(e).loss``) and kept, so asking again or for a
+        few more epochs costs only the new ones. Exact values are kept for the first
+        :data:`~bpdebug.core.storage.EXACT_EPOCHS` epochs; past them ask :meth:`loss_summary` (ValueError)."""
+        n = epochs or self.epochs
+        self._run(n)
+        return self._history.exact(n)
+
+    def loss_summary(self, epochs: int | None = None, buckets: int | None = None) -> LossSummary:
+        """Least and greatest loss per bucket of epochs 1 … ``epochs`` (computed as needed): for plots."""
+        n = epochs or self.epochs
+        self._run(n)
+        return self._history.summary(n, buckets)
+
+    def loss(self, epoch: int) -> float:
+        """The loss of ``epoch`` before its first update, exact whatever the epoch."""
+        known = self._history.at(epoch)
+        return known if known is not None else self.epoch(epoch).loss
+
+    def final(self, epochs: int | None = None) -> tuple[float, np.ndarray, tuple]:
+        """Loss, outputs and weights after ``epochs`` epochs."""
+        epochs = epochs or self.epochs
+        weights = self.epoch(epochs).weights_after
+        with np.errstate(all="ignore"):
+            loss, outputs = batch_loss(self.net, weights, self.scenario.inputs, self.scenario.targets)
+        return loss, outputs, weights
+
+    # ------------------------------------------------------------------------------------ divergence
+    def divergence(self, epochs: int | None = None) -> Divergence | None:
+        """The first step, within epochs 1 … ``epochs`` (default: the trace's), whose quantity holds a
+        non-finite number, or None. The fast path finds the first epoch whose loss or resulting weights are
+        not finite (weights never become finite again once they are not); only that epoch is then
+        replayed step by step to name the step, the unit and the cause."""
+        n = self.epochs if epochs is None else epochs
+        if self._divergence is not None:
+            return self._divergence if self._divergence.epoch <= n else None
+        if self._clean_through >= n:
+            return None
+        if self._flagged is None:
+            self._run(n, until_flagged=True)
+            if self._flagged is None:
+                return None
+        first, last = self._flagged
+        if first > n:
+            return None
+        epoch = self._first_flagged_epoch(first, last)
+        if epoch is None:
+            return None
+        self._clean_through = epoch - 1
+        if epoch > n:
+            return None
+        self._divergence = self._locate(epoch)
+        return self._divergence
+
+    def _first_flagged_epoch(self, first: int, last: int) -> int | None:
+        weights = self.weights_before(first)
+        for e in range(first, last + 1):
+            result = train(self.scenario, 1, start=weights, first_epoch=e, net=self.net)
+            if not result.finite:
+                self._flagged = (e, e)
+                return e
+            weights = result.weights
+        return None  # pragma: no cover - the stretch was flagged by the same arithmetic
+
+    def _locate(self, epoch: int) -> Divergence | None:
+        """Replay ``epoch`` step by step: the first quantity with a non-finite number."""
+        record = self.epoch(epoch)
+        base = (epoch - 1) * self.steps_per_epoch
+        online = self.update_mode is UpdateMode.ONLINE
+        s = self.scenario
+        for k, p in enumerate(record.passes):
+            for tpl in self.templates:
+                index = base + k * self.steps_per_pass + tpl.position
+                for q in tpl.quantities:
+                    values = quantity(p, q)
+                    bad = first_bad(values)
+                    if bad is not None:
+                        return self._report(record, p, tpl, q, bad, index)
+                if online and k == 0 and tpl.kind is StepKind.ERROR and not np.isfinite(record.loss):
+                    # the epoch's loss over every example, shown at the first error step
+                    kind = trouble(lambda: batch_loss(self.net, record.weights_before, s.inputs, s.targets))
+                    return Divergence(epoch, None, index, "loss", None,
+                                      cause_text(kind, f"the epoch's loss {s.loss.formula}"),
+                                      float(record.loss), str(tpl.phase), "E_total (all examples)")
+        return None
+
+    def _report(self, record: EpochRecord, p: PassRecord, tpl: StepTemplate, q: Quantity,
+                bad: tuple[int, ...], index: int) -> Divergence:
+        s, net, n = self.scenario, self.net, p.numbers
+        w, L = p.weights_before, s.n_layers
+        value = float(np.asarray(quantity(p, q))[bad])
+        unit: str | None = None
+        if q.kind in (Kind.Z, Kind.A, Kind.DELTA) and q.layer is not None:
+            unit = unit_name(s.layers, q.layer, bad[1] + 1)
+        elif q.kind is Kind.ERROR:
+            unit = unit_name(s.layers, L, bad[1] + 1)
+        elif q.kind in (Kind.GRAD, Kind.THETA) and q.layer is not None:
+            unit = next(prm.short for prm in s.params if (prm.layer, prm.row, prm.col) == (q.layer, *bad))
+        l = q.layer or 0
+        if q.kind is Kind.Z:
+            kind = trouble(lambda: n.a[l - 1] @ w[l - 2][:, 1:].T + w[l - 2][:, 0] if net.bias
+                           else n.a[l - 1] @ w[l - 2].T)
+            cause = cause_text(kind or product_trouble(value), f"the weighted sum into {unit}")
+        elif q.kind is Kind.A:
+            act = net.activations[l - 2]
+            cause = cause_text(trouble(lambda: act.function(n.z[l])), act.expr or act.name)
+        elif q.kind is Kind.ERROR:
+            cause = cause_text(trouble(lambda: s.loss.terms(n.a[L], p.targets)), s.loss.formula)
+        elif q.kind is Kind.LOSS:
+            cause = cause_text(trouble(lambda: s.loss.batch_loss(n.terms)), "the sum of the error terms")
+        elif q.kind is Kind.DELTA and l == L:
+            act = net.activations[-1]
+            kind = trouble(lambda: output_delta(net, n.z[L], n.a[L], s.loss.grad(n.a[L], p.targets)))
+            cause = cause_text(kind, f"∂E/∂o of {s.loss.name} times the derivative of {act.expr or act.name}")
+        elif q.kind is Kind.DELTA:
+            kind = trouble(lambda: hidden_delta(net, w, l, n.delta[l + 1], n.z[l], n.a[l]))
+            cause = cause_text(kind or product_trouble(value), f"the error sent back to {unit}")
+        elif q.kind is Kind.GRAD:
+            kind = trouble(lambda: gradient(net, n.delta[l + 1], n.a[l]))
+            cause = cause_text(kind or product_trouble(value), f"delta{l + 1} times a{l}")
+        else:  # theta.after
+            kind = trouble(lambda: update(net, w, n.gradients))
+            cause = cause_text(kind, "the update w − η·∂E/∂w")
+        return Divergence(record.epoch, p.example, index, q.name, unit, cause, value, str(tpl.phase),
+                          label(q, unit))
+
+    # ----------------------------------------------------------------------------------- expectations
+    def check(self, expectation: Expectation) -> ExpectationResult:
+        """Compute an expectation's quantity and compare it with the printed value (the trace is unchanged:
+        the epoch is computed, not added to the walk)."""
+        e = expectation
+        record = self.epoch(e.epoch)
+        online = self.passes_per_epoch > 1
+        pass_ = record.passes[e.example - 1] if online else record.passes[0]
+        row = 0 if online else e.example - 1
+        kind = e.kind
+        if kind in ("z", "a"):
+            assert e.layer is not None
+            step = self.first_step_of(e.epoch, e.example, kind if e.layer > 1 else None,
+                                      e.layer if e.layer > 1 else None)
+            computed = np.atleast_1d(np.asarray(quantity(pass_, f"{kind}{e.layer}"))[row])
+        elif kind == "error":
+            step = self.first_step_of(e.epoch, e.example, "error")
+            computed = np.atleast_1d(pass_.numbers.terms[row])
+        elif kind == "loss":
+            step = self.first_step_of(e.epoch, 1 if online else None, "error")
+            computed = np.array([record.loss])
+        elif kind == "grad":
+            p = e.param
+            assert p is not None
+            step = self.first_step_of(e.epoch, e.example, "gradient", p.layer)
+            computed = np.array([pass_.numbers.gradients[p.layer - 1][p.row, p.col]])
+        elif kind == "param":
+            p = e.param
+            assert p is not None
+            step = self.first_step_of(e.epoch, e.example)
+            computed = np.array([pass_.weights_before[p.layer - 1][p.row, p.col]])
+        else:  # param_after
+            p = e.param
+            assert p is not None
+            step = self.first_step_of(e.epoch, e.example, "update")
+            computed = np.array([pass_.weights_after[p.layer - 1][p.row, p.col]])
+        printed = np.array(e.value)
+        with np.errstate(all="ignore"):
+            holds = bool(np.all(np.abs(printed - computed) <= e.tolerance + 1e-15))
+        return ExpectationResult(e, tuple(float(v) for v in computed), holds, step)
+
+    def check_all(self) -> tuple[ExpectationResult, ...]:
+        return tuple(self.check(e) for e in self.scenario.expectations)
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """An expectation, the value the engine computed for it, and whether the printed figure holds."""
+
+    expectation: Expectation
+    computed: tuple[float, ...]
+    holds: bool
+    step: int  # index of the step at which it is checked

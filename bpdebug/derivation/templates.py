@@ -1,0 +1,126 @@
+"""Closed forms of the chain's factor kinds, derived by SymPy from the registry's entries.
+
+Each template is a SymPy expression in generic marker symbols (one per *role*: the unit's ``out``, its
+``net``, the target ``t``, the ``K`` outputs, the ``N`` examples), lambdified once for its numbers. The
+textbook form an entry offers (``out(1 − out)``, ``2·(out − t)``) is used only once SymPy confirms it
+equals the derivative it derived; otherwise SymPy's own factored form is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import sympy
+
+from ..core import functions
+from ..core.functions import Activation
+
+MARKERS = sympy.symbols("Zqa Zqb Zqc Zqd")
+LOSS_ROLES = ("out", "t", "K", "N")
+
+
+@dataclass(frozen=True)
+class Template:
+    """A factor kind's closed form in marker symbols, what each marker stands for, and its number function."""
+
+    expr: Any  # sympy expression in MARKERS[:len(roles)]
+    roles: tuple[str, ...]  # "out", "net", "t", "K", "N", "out_k"
+    fn: Callable[..., Any] = field(repr=False, compare=False)
+
+    @property
+    def markers(self) -> tuple[Any, ...]:
+        return tuple(MARKERS[: len(self.roles)])
+
+
+def template(expr: Any, roles: tuple[str, ...]) -> Template:
+    return Template(expr, roles, sympy.lambdify(list(MARKERS[: len(roles)]), expr, modules="numpy"))
+
+
+def _verified(derived: Any, candidate: Any, values: dict[Any, Any]) -> Any:
+    """The textbook form when SymPy confirms it equals what it derived, else SymPy's own factored form."""
+    if sympy.simplify((derived - candidate.xreplace(values)).rewrite(sympy.exp)) == 0:
+        return candidate
+    return sympy.factor(derived)
+
+
+@lru_cache(maxsize=64)
+def loss_template(name: str, per_batch: bool) -> Template:
+    """∂E/∂out of one output unit for one example, derived from the loss's error term."""
+    entry = functions.loss(name)
+    o, t, K, N = MARKERS
+    mean = entry.reduction == "mean"
+    scale = 1 / N if (mean and per_batch) else 1
+    assert entry.term is not None and entry.textbook is not None
+    derived = sympy.diff(entry.term(o, t, K), o) * scale
+    factors = list(entry.textbook(o, t, K)) + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
+    candidate = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+    return template(_verified(derived, candidate, {}), LOSS_ROLES)
+
+
+@lru_cache(maxsize=256)
+def activation_template(entry: Activation) -> Template:
+    """∂out/∂net of one unit, derived from the activation, written in out where the textbook does."""
+    a = MARKERS[0]
+    x = sympy.Symbol("x", real=True)
+    f = entry.sympy(x)
+    derived = sympy.diff(f, x)
+    if entry.out_form is not None:
+        candidate = entry.out_form(a)
+        expr = _verified(derived, candidate, {a: f})
+        if expr is candidate:
+            return template(expr, ("out",))
+        return template(expr.xreplace({x: a}), ("net",))
+    if entry.net_form is not None:
+        return template(entry.net_form(a), ("net",))
+    if not derived.free_symbols:
+        return template(derived, ())
+    return template(derived.xreplace({x: a}), ("net",))
+
+
+@lru_cache(maxsize=1)
+def softmax_templates() -> tuple[Template, Template]:
+    """∂out_m/∂net_k of a softmax: out_k(1 − out_k) on the diagonal, −out_m·out_k off it (derived)."""
+    z = sympy.symbols("z1:4")
+    soft = [sympy.exp(zi) / sum(sympy.exp(zj) for zj in z) for zi in z]
+    om, ok = MARKERS[:2]
+    diag_c = sympy.Mul(om, sympy.Add(1, sympy.Mul(-1, om, evaluate=False), evaluate=False), evaluate=False)
+    off_c = sympy.Mul(-1, om, ok, evaluate=False)
+    diag = _verified(sympy.diff(soft[0], z[0]), diag_c, {om: soft[0]})
+    off = _verified(sympy.diff(soft[0], z[1]), off_c, {om: soft[0], ok: soft[1]})
+    return template(diag, ("out",)), template(off, ("out", "out_k"))
+
+
+@lru_cache(maxsize=2)
+def softmax_ce_template(per_batch: bool) -> Template:
+    """∂E/∂net_k of softmax + cross-entropy when the targets sum to 1: (out_k − t_k), over N for a batch."""
+    o, t, N = MARKERS[:3]
+    # derived for 3 outputs: Σ_m (−t_m/o_m) ∂o_m/∂z_1, then Σ t = 1 substituted
+    z = sympy.symbols("z1:4")
+    ts = sympy.symbols("t1:4")
+    soft = [sympy.exp(zi) / sum(sympy.exp(zj) for zj in z) for zi in z]
+    derived = sum(-ts[m] / soft[m] * sympy.diff(soft[m], z[0]) for m in range(3))
+    derived = sympy.simplify(derived.subs(ts[2], 1 - ts[0] - ts[1]))
+    candidate = sympy.Add(o, sympy.Mul(-1, t, evaluate=False), evaluate=False)
+    if sympy.simplify(derived - candidate.xreplace({o: soft[0], t: ts[0]})) != 0:  # pragma: no cover
+        raise AssertionError("softmax + cross-entropy did not simplify to out - t")
+    if per_batch:
+        return template(sympy.Mul(candidate, sympy.Pow(N, -1, evaluate=False), evaluate=False), ("out", "t", "N"))
+    return template(candidate, ("out", "t"))
+
+
+@lru_cache(maxsize=1)
+def identity_template() -> Template:
+    return template(MARKERS[0], ("x",))
+
+
+@lru_cache(maxsize=1)
+def one_template() -> Template:
+    return template(sympy.Integer(1), ())
+
+
+def clear() -> None:
+    for f in (loss_template, activation_template, softmax_templates, softmax_ce_template):
+        f.cache_clear()

@@ -1,0 +1,259 @@
+"""The engine's public API for long runs and runs that go wrong: typed quantities, Trace.divergence,
+Trace.advance, bounded memory, and Trace.check without side effects."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bpdebug.core.engine import Divergence, Quantity, Trace
+from bpdebug.core.quantity import Kind, Phase, StepKind, When
+from bpdebug.core.scenario import load, loads
+from bpdebug.core.storage import Checkpoints, LossHistory
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
+
+
+def softmax_text(lr: str = "1e6") -> str:
+    text = (SCENARIOS / "softmax.toml").read_text()
+    assert "learning_rate = 0.5" in text
+    return text.replace("learning_rate = 0.5", f"learning_rate = {lr}")
+
+
+# ------------------------------------------------------------------------------------------ quantities
+
+@pytest.mark.parametrize("name, kind, layer, param, when", [
+    ("z2", Kind.Z, 2, None, When.BEFORE),
+    ("a1", Kind.A, 1, None, When.BEFORE),
+    ("delta3", Kind.DELTA, 3, None, When.BEFORE),
+    ("grad.theta1", Kind.GRAD, 1, None, When.BEFORE),
+    ("theta2", Kind.THETA, 2, None, When.BEFORE),
+    ("theta2.after", Kind.THETA, 2, None, When.AFTER),
+    ("grad.theta1[2,0]", Kind.GRAD, 1, (2, 0), When.BEFORE),
+    ("loss", Kind.LOSS, None, None, When.BEFORE),
+    ("dE_dout", Kind.DE_DOUT, None, None, When.BEFORE),
+])
+def test_quantity_names_parse_once_and_print_back(name, kind, layer, param, when):
+    q = Quantity.parse(name)
+    assert (q.kind, q.layer, q.param, q.when) == (kind, layer, param, when)
+    assert str(q) == name
+    assert Quantity.parse(q) is q
+
+
+@pytest.mark.parametrize("bad", ["z", "theta", "grad.theta1.after", "w5", "delta2x", ""])
+def test_unknown_quantity_names_are_refused(bad):
+    with pytest.raises(ValueError, match="unknown quantity"):
+        Quantity.parse(bad)
+
+
+def test_step_value_takes_a_quantity_or_its_name_and_an_entry_is_the_parameter():
+    s = load(SCENARIOS / "blog.toml")
+    trace = Trace(s)
+    step = trace[trace.first_step_of(1, kind="update")]
+    for name in ("z2", "a3", "delta3", "grad.theta1", "theta2.after", "error", "loss", "dE_dout"):
+        by_name, by_quantity = step.value(name), step.value(Quantity.parse(name))
+        assert np.array_equal(by_name, by_quantity)
+    for p in s.params:  # an entry theta_l[i,j] is the parameter of that canonical name
+        assert step.value(f"grad.{p.canonical}") == step.gradient(p)
+        assert step.value(f"{p.canonical.split('[')[0]}.after[{p.canonical.split('[')[1]}") == step.param(p, "after")
+    assert step.phase == "update" and step.phase is Phase.UPDATE and step.kind is StepKind.UPDATE
+    first = trace[0]
+    assert not first.is_known("grad.theta1") and not first.is_known("nonsense")
+    with pytest.raises(KeyError):
+        first.value(Quantity.parse("grad.theta1"))
+
+
+# --------------------------------------------------------------------------------------------- check
+
+def test_check_has_no_side_effect_on_the_trace():
+    s = load(SCENARIOS / "xor.toml")
+    late = max(s.expectations, key=lambda e: e.epoch)
+    assert late.epoch > 1
+    trace = Trace(s, epochs=1)
+    n = len(trace)
+    results = trace.check_all()
+    assert len(trace) == n and trace.epochs == 1  # checking epoch 2000 does not lengthen the walk
+    assert [r.computed for r in results] == [r.computed for r in Trace(s).check_all()]
+
+
+# ---------------------------------------------------------------------------------------- divergence
+
+def test_softmax_with_a_huge_rate_diverges_where_a_plain_loop_says():
+    s = loads(softmax_text(), "<sm>")
+    trace = Trace(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may escape the engine
+        d = trace.divergence()
+    assert isinstance(d, Divergence)
+    # independent: train by hand, epoch by epoch, look at the loss terms
+    w1, w2 = (np.array(w) for w in s.weights)
+    x, t = s.inputs, s.targets
+    epoch = 0
+    with np.errstate(all="ignore"):
+        while epoch < s.epochs:
+            epoch += 1
+            h = 1 / (1 + np.exp(-(x @ w1[:, 1:].T + w1[:, 0])))
+            zo = h @ w2[:, 1:].T + w2[:, 0]
+            assert np.isfinite(zo).all() and np.isfinite(h).all()
+            e = np.exp(zo - zo.max(axis=1, keepdims=True))
+            o = e / e.sum(axis=1, keepdims=True)
+            terms = -t * np.log(o)
+            if not np.isfinite(terms).all():
+                break
+            d_out = o - t
+            g2 = np.hstack([d_out.sum(0)[:, None], d_out.T @ h]) / len(x)
+            d_h = (d_out @ w2[:, 1:]) * h * (1 - h)
+            g1 = np.hstack([d_h.sum(0)[:, None], d_h.T @ x]) / len(x)
+            w1, w2 = w1 - s.learning_rate * g1, w2 - s.learning_rate * g2
+    row, col = np.argwhere(~np.isfinite(terms))[0]
+    assert d.epoch == epoch and d.quantity == "error" and d.unit == f"o{col + 1}"
+    assert d.step == trace.first_step_of(epoch, kind="error")
+    assert d.cause == "log of 0"
+    assert d.describe() == f"epoch {epoch}, step error (error): E_o{col + 1} = nan (log of 0)"
+    assert trace.divergence(epoch - 1) is None
+    as_json = json.loads(json.dumps(d.as_dict(), allow_nan=False))
+    assert as_json["epoch"] == epoch and as_json["message"] == d.describe()
+
+
+def test_a_finite_run_has_no_divergence():
+    trace = Trace(load(SCENARIOS / "xor.toml"))
+    assert trace.divergence() is None
+    assert trace.divergence(3 * trace.epochs) is None
+
+
+def test_overflow_in_a_custom_activation_names_exp():
+    text = """
+[network]
+layers = [1, 1]
+activation = "boom"
+bias = false
+[activations.boom]
+expr = "exp(x)"
+[loss]
+function = "half_sse"
+[training]
+learning_rate = 0.1
+epochs = 3
+[data]
+inputs = [[1.0]]
+targets = [[0.0]]
+[weights]
+theta1 = [[800.0]]
+"""
+    d = Trace(loads(text, "<boom>")).divergence()
+    assert d is not None
+    assert (d.epoch, d.step, d.quantity, d.unit, d.cause) == (1, 1, "a2", "o1", "overflow in exp(x)")
+    assert d.describe() == "epoch 1, step a2 (forward): out_o1 = inf (overflow in exp(x))"
+
+
+# ----------------------------------------------------------------------------------------- long runs
+
+def test_advance_reports_progress_and_stops_when_asked():
+    trace = Trace(load(SCENARIOS / "xor.toml"))
+    calls: list[tuple[int, int]] = []
+    started = time.monotonic()
+    reached = trace.advance(10**8, progress=lambda d, n: calls.append((d, n)),
+                            should_stop=lambda: time.monotonic() - started > 0.5)
+    assert 1 <= reached < 10**8
+    assert trace.losses_computed == reached and trace.epochs >= reached
+    assert calls and all(n == 10**8 for _, n in calls) and calls[-1][0] <= reached
+    assert len(calls) <= 0.5 * 20 + 3  # at most about 20 a second
+    # the losses are those of the stepped path, and a recent epoch is at hand
+    assert trace.loss(reached) == Trace(load(SCENARIOS / "xor.toml")).epoch(reached).loss
+    assert trace.advance(5) == 5  # already known: nothing to do
+
+
+def test_checkpoints_stay_under_their_ceiling_and_recent_epochs_stay_dense():
+    w = (np.zeros((4, 5)),)
+    ceiling = 64 * 1024
+    cp = Checkpoints(w, ceiling)
+    for e in range(2, 100_000):
+        cp.put(e, (np.full((4, 5), float(e)),))
+    assert cp.nbytes() <= ceiling
+    assert cp.spacing > 1
+    for e in range(100_000 - cp.recent_size + 1, 100_000):  # the latest epochs are each stored
+        assert cp.get(e) is not None and cp.get(e)[0][0, 0] == e
+    epoch, weights = cp.nearest(50_001)
+    assert 50_001 - cp.spacing < epoch <= 50_001 and weights[0][0, 0] == epoch
+
+
+def test_loss_history_keeps_exact_values_and_a_bounded_summary():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=50_000)
+    values[777] = np.nan
+    h = LossHistory(exact=1000, buckets=64)
+    for chunk in np.array_split(values, 37):
+        h.append(chunk)
+    assert h.count == 50_000
+    assert np.array_equal(h.exact(1000), values[:1000], equal_nan=True)
+    with pytest.raises(ValueError):
+        h.exact(1001)
+    s = h.summary()
+    assert len(s.low) <= 64
+    for k, (lo, hi) in enumerate(zip(s.low, s.high, strict=True)):
+        part = values[k * s.width:(k + 1) * s.width]
+        assert lo == np.nanmin(part) and hi == np.nanmax(part)
+    assert s.width * len(s.low) >= 50_000 > s.width * (len(s.low) - 1)
+    assert not math.isnan(float(s.low[777 // s.width]))
+
+
+# ------------------------------------------------------------------------------------- command line
+
+def test_check_reports_divergence_in_one_line_and_exits_1(tmp_path, capsys):
+    from bpdebug import cli
+
+    path = tmp_path / "sm.toml"
+    path.write_text(softmax_text())
+    assert cli.main(["check", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""  # no RuntimeWarning
+    lines = [line for line in out.splitlines() if line.startswith("diverged:")]
+    assert lines == ["diverged: " + Trace(load(path)).divergence().describe()]
+    assert "log of 0" in lines[0]
+    # a finite run with every expectation holding still exits 0
+    assert cli.main(["check", str(SCENARIOS / "xor.toml")]) == 0
+    assert "diverged" not in capsys.readouterr().out
+
+
+def test_json_export_of_a_diverging_run_is_strict_json_saying_where(tmp_path, capsys):
+    from bpdebug import cli
+
+    path = tmp_path / "sm.toml"
+    path.write_text(softmax_text())
+    assert cli.main(["export", str(path), "--format", "json", "--epochs", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+
+    def refuse(constant):
+        raise AssertionError(f"bare {constant}")
+
+    doc = json.loads(out, parse_constant=refuse)
+    d = Trace(load(path)).divergence()
+    assert doc["diverged"] == d.as_dict()
+    assert doc["epochs"][d.epoch]["loss"] is None  # the loss after the divergence is not a number
+
+
+def test_json_export_is_streamed_and_documents_of_huge_runs_are_refused(capsys):
+    import itertools
+
+    from bpdebug import cli
+    from bpdebug.transcript.json_format import chunks, document
+
+    trace = Trace(load(SCENARIOS / "blog.toml"))
+    started = time.monotonic()
+    first = list(itertools.islice(chunks(trace, 10**8), 8))  # 10^8 epochs: only what is asked is computed
+    assert time.monotonic() - started < 5 and trace.losses_computed == 0
+    assert first[0] == "{\n" and '"epoch": 1' in "".join(first)
+    small = "".join(chunks(Trace(load(SCENARIOS / "online.toml")), 3))
+    assert small == json.dumps(document(Trace(load(SCENARIOS / "online.toml")), 3), indent=2,
+                               ensure_ascii=False) + "\n"
+    for fmt in ("md", "tex", "txt", "py"):
+        assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--format", fmt, "--epochs", "99999999"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1 and "--format json" in err

@@ -1,0 +1,194 @@
+"""One registry of functions: an activation is one entry, and everything else follows from it.
+
+``softsign`` is registered here as one entry and nothing else; the engine trains with it (checked
+against central finite differences), its chain rule is derived, every transcript is written (the py
+export retrains to the JSON's bits), and the app steps through it. The py export's functions are
+checked to be the registry's and the engine's own source.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+
+from bpdebug.core import engine, functions
+from bpdebug.core.engine import Trace, batch_loss
+from bpdebug.core.functions import Activation
+from bpdebug.core.scenario import Scenario, load
+from bpdebug.derivation import derive
+from bpdebug.text.numbers import number
+from bpdebug.transcript import FORMATS, Options, render
+from bpdebug.transcript.script import ENGINE_CODE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def softsign(z: np.ndarray) -> np.ndarray:
+    return z / (1.0 + np.abs(z))
+
+
+def softsign_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.abs(z)) ** 2
+
+
+SOFTSIGN = Activation("softsign", softsign, softsign_derivative, lambda x: x / (1 + sympy.Abs(x)),
+                      symbol="softsign", latex=r"\operatorname{softsign}", formula="softsign(z) = z / (1 + |z|)")
+
+SCENARIO = """\
+title = "Softsign hidden layer"
+[network]
+layers = [2, 3, 2]
+activation = ["softsign", "sigmoid"]
+[loss]
+function = "half_sse"
+[training]
+learning_rate = 0.3
+epochs = 3
+[data]
+inputs = [[0.5, -1.5], [2.0, 0.25], [-0.3, 0.8]]
+targets = [[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]]
+[weights]
+theta1 = [[0.1, -0.7, 0.3], [-0.4, 0.5, 0.6], [0.2, 0.9, -0.8]]
+theta2 = [[0.7, 0.8, -0.9, 0.4], [0.1, -0.2, 0.3, -0.5]]
+"""
+
+
+@pytest.fixture(scope="module")
+def softsign_scenario(tmp_path_factory) -> Iterator[Path]:
+    functions.register(SOFTSIGN)
+    try:
+        path = tmp_path_factory.mktemp("softsign") / "softsign.toml"
+        path.write_text(SCENARIO, encoding="utf-8")
+        yield path
+    finally:
+        functions.unregister(SOFTSIGN)
+
+
+def finite_difference(s: Scenario, layer: int, row: int, col: int, h: float = 1e-6) -> float:
+    """∂E/∂theta_layer[row, col] of the batch loss by central differences (independent of the backward pass)."""
+    net = engine.Network(s)
+
+    def loss_at(delta: float) -> float:
+        weights = tuple(np.array(w) for w in s.weights)
+        weights[layer - 1][row, col] += delta
+        return batch_loss(net, weights, s.inputs, s.targets)[0]
+
+    return (loss_at(h) - loss_at(-h)) / (2 * h)
+
+
+def test_softsign_trains_and_derives_from_one_entry(softsign_scenario: Path) -> None:
+    s = load(softsign_scenario)
+    assert s.activation(2) is SOFTSIGN
+    trace = Trace(s)
+    step = trace[trace.first_step_of(1, kind="update")]
+    for p in s.params:
+        fd = finite_difference(s, p.layer, p.row, p.col)
+        d = derive(step, p, scenario=s)
+        assert d.value is not None and d.value == pytest.approx(fd, rel=1e-6, abs=1e-9), p.short
+        assert d.substituted is not None
+        assert float(d.substituted.doit()) == pytest.approx(fd, rel=1e-6, abs=1e-9), p.short
+    w1 = derive(step, "w1", scenario=s)
+    assert any("softsign" in line or "Abs" in line or "|" in line for line in w1.text_lines()) or w1.terms
+    assert "…" not in "\n".join(w1.text_lines())
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_softsign_in_every_transcript(softsign_scenario: Path, fmt: str, tmp_path: Path) -> None:
+    s = load(softsign_scenario)
+    out = render(fmt, Trace(s), Options(epochs=2))
+    if fmt != "py":
+        assert not re.search(r"\bnan\b", out, re.IGNORECASE)
+    if fmt in ("md", "txt", "tex"):
+        assert "softsign" in out
+    if fmt == "tex" and shutil.which("pdflatex"):
+        (tmp_path / "t.tex").write_text(out, encoding="utf-8")
+        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout[-2000:]
+    if fmt == "py":
+        (tmp_path / "train.py").write_text(out, encoding="utf-8")
+        run = subprocess.run([sys.executable, str(tmp_path / "train.py")], capture_output=True, text=True,
+                             timeout=60, check=True)
+        doc = json.loads(render("json", Trace(s), Options(epochs=2)))
+        losses = [float(line.split()[3]) for line in run.stdout.splitlines() if line.startswith("epoch")]
+        assert losses == [e["loss"] for e in doc["epochs"]]  # the engine's own code: the very same bits
+
+
+async def test_softsign_in_the_app(softsign_scenario: Path) -> None:
+    from bpdebug.tui.app import make_app
+    from bpdebug.tui.widgets.derivation_panel import DerivationPanel
+
+    app = make_app(softsign_scenario)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("w", "w", "1", "enter", "n", "n", "n", "n", "n", "n", "n", "n", "n"):  # w1, then to the update
+            await pilot.press(key)
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        panel = app.screen.query_one(DerivationPanel)
+        content = panel.content
+        shown = content.plain if hasattr(content, "plain") else str(content)
+        s = load(softsign_scenario)
+        trace = Trace(s)
+        gradient = trace[trace.first_step_of(1, kind="update")].gradient(s.params.get("w1"))
+        assert f"∂E_total/∂w1 = {number(gradient)}" in shown and "…" not in shown
+    assert app.return_code in (None, 0)
+
+
+# --------------------------------------------------------------------------- the py export is the source
+
+def _definitions(code: str) -> dict[str, str]:
+    """The source of every top-level function and class of a script, by name."""
+    tree = ast.parse(code)
+    return {node.name: ast.get_source_segment(code, node) or "" for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+
+
+def _source(obj: object) -> str:
+    return textwrap.dedent(inspect.getsource(obj)).strip()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["blog", "softmax", "deep"])
+def test_py_export_functions_are_the_registry_and_engine_source(name: str) -> None:
+    s = load(ROOT / "scenarios" / f"{name}.toml")
+    defined = _definitions(render("py", Trace(s), Options(epochs=1)))
+    expected: dict[str, object] = {a.function.__name__: a.function for a in s.activations}
+    expected |= {a.derivative.__name__: a.derivative for a in s.activations if a.derivative is not None}
+    expected |= {f.__name__: f for f in (s.loss.terms, s.loss.grad, s.loss.combine)}
+    expected |= {c.__name__: c for c in ENGINE_CODE}
+    assert set(defined) == set(expected) | {"main", "finite"}
+    for fname, obj in expected.items():
+        assert defined[fname].strip() == _source(obj), fname
+
+
+def test_custom_activation_runs_the_code_the_export_pastes(tmp_path: Path) -> None:
+    entry = functions.custom("bump", "x*exp(-x**2)")
+    code = entry.source
+    namespace: dict[str, object] = {"np": np}
+    exec(code, namespace)  # the pasted text, compiled again
+    z = np.linspace(-3, 3, 13)
+    assert np.array_equal(namespace["custom_bump"](z), entry.function(z))  # type: ignore[operator]
+    a = entry.function(z)
+    assert np.array_equal(namespace["custom_bump_derivative"](z, a), entry.derivative(z, a))  # type: ignore[operator,misc]
+    # and the derivative is the formula's: central differences agree
+    h = 1e-6
+    fd = (entry.function(z + h) - entry.function(z - h)) / (2 * h)
+    assert entry.derivative is not None
+    assert np.allclose(entry.derivative(z, a), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_registering_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        functions.register(functions.activation("sigmoid"))
