@@ -475,6 +475,9 @@ class _Validator:
         shuffle = training.get("shuffle", False)
         if not isinstance(shuffle, bool):
             raise self.fail(("training", "shuffle"), f"expected true or false, got {_describe(shuffle)}")
+        if shuffle and batch_size is None:
+            raise self.fail(("training", "shuffle"), "every example is in the one batch of each epoch, so there is "
+                            "nothing to shuffle, expected batch_size (fewer than the examples) or update = \"online\"")
         seed = self.integer(training.get("seed", 0), ("training", "seed"), 0, 2**63 - 1)
         return Plan(optimizers.Hyperparameters(**values), opt, batch_size, shuffle, seed)
 
