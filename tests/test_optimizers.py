@@ -65,7 +65,7 @@ def registry_run(name: str, h: Hyperparameters, p0: np.ndarray, grads: list[np.n
                  frozen: np.ndarray) -> opt.Update:
     o = opt.get(name)
     weights: tuple[np.ndarray, ...] = (p0.copy(),)
-    state = opt.initial_state(o, weights)
+    state = opt.zero_state(o, weights)
     masks = (~frozen,) if frozen.any() else None
     update = None
     for t, g in enumerate(grads, start=1):
@@ -128,7 +128,7 @@ def test_adam_first_step_matches_the_published_figures():
     o = opt.get("adam")
     h = Hyperparameters(learning_rate=0.1)
     w = (np.array([[3.0]]),)
-    u = opt.apply(o, h, w, (np.array([[4.0]]),), opt.initial_state(o, w), 1)
+    u = opt.apply(o, h, w, (np.array([[4.0]]),), opt.zero_state(o, w), 1)
     m, v = u.state[0]
     m_hat, v_hat = u.shown[0]
     assert m[0, 0] == pytest.approx(0.4, abs=1e-15)
@@ -143,7 +143,7 @@ def test_adams_first_step_has_the_size_of_the_learning_rate(g, lr):
     """Published property (Kingma & Ba 2015, section 2.1): the first step is ±η whatever the gradient's size."""
     o = opt.get("adam")
     w = (np.zeros((1, 1)),)
-    u = opt.apply(o, Hyperparameters(lr), w, (np.full((1, 1), g),), opt.initial_state(o, w), 1)
+    u = opt.apply(o, Hyperparameters(lr), w, (np.full((1, 1), g),), opt.zero_state(o, w), 1)
     assert u.weights[0][0, 0] == pytest.approx(-math.copysign(lr, g), rel=1e-5)
 
 
@@ -164,7 +164,7 @@ def test_adams_first_step_has_the_size_of_the_learning_rate(g, lr):
 def test_two_steps_computed_by_hand(name, lr, expected):
     o = opt.get(name)
     weights: tuple[np.ndarray, ...] = (np.array([[1.0]]),)
-    state = opt.initial_state(o, weights)
+    state = opt.zero_state(o, weights)
     for t, (p_after, state_after) in enumerate(expected, start=1):
         u = opt.apply(o, Hyperparameters(lr), weights, (np.array([[2.0]]),), state, t)
         weights, state = u.weights, u.state
@@ -177,7 +177,7 @@ def test_weight_decay_is_added_to_the_gradient_before_the_step():
     """λ = 0.1, p = 1, g = 0.5, η = 0.1: g ← 0.5 + 0.1·1 = 0.6, p ← 1 − 0.1·0.6 = 0.94."""
     o = opt.get("sgd")
     w = (np.array([[1.0]]),)
-    u = opt.apply(o, Hyperparameters(0.1, weight_decay=0.1), w, (np.array([[0.5]]),), opt.initial_state(o, w), 1)
+    u = opt.apply(o, Hyperparameters(0.1, weight_decay=0.1), w, (np.array([[0.5]]),), opt.zero_state(o, w), 1)
     assert u.gradients[0][0, 0] == pytest.approx(0.6, abs=1e-15)
     assert u.weights[0][0, 0] == pytest.approx(0.94, abs=1e-15)
 
@@ -187,7 +187,7 @@ def test_a_frozen_parameter_keeps_its_value_even_when_its_gradient_is_not_finite
     w = (np.array([[1.0, 2.0]]),)
     with np.errstate(invalid="ignore"):
         u = opt.apply(o, Hyperparameters(0.1, weight_decay=0.5), w, (np.array([[np.nan, np.inf]]),),
-                      opt.initial_state(o, w), 1, (np.array([[False, False]]),))
+                      opt.zero_state(o, w), 1, (np.array([[False, False]]),))
     assert np.array_equal(u.weights[0], w[0])
     assert not any(a.any() for a in u.state[0])
 
@@ -207,7 +207,7 @@ def test_the_displayed_rule_computes_what_the_step_computed(name, decay, run):
     h = Hyperparameters(h.learning_rate, h.momentum, h.beta1, h.beta2, h.epsilon, h.alpha, decay)
     o = opt.get(name)
     weights: tuple[np.ndarray, ...] = (p0,)
-    state = opt.initial_state(o, weights)
+    state = opt.zero_state(o, weights)
     for t, g in enumerate(grads, start=1):
         u = opt.apply(o, h, weights, (g,), state, t)
         before, after = opt.values_at(o, u, weights, (g,), state, 1, 0, 0)

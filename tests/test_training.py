@@ -10,6 +10,9 @@ momentum buffer cloned from the first gradient; Adam's ``lr / bias_correction1``
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpdebug.core import engine
-from bpdebug.core.scenario import loads
+from bpdebug.core.scenario import load, loads
+from bpdebug.transcript.script import script
 
 # ------------------------------------------------------------------------------------------- reference
 
@@ -231,3 +235,42 @@ def test_every_optimizer_trains_as_the_textbook_loop_does(optimizer, data):
         assert all(len(p.rows) == spec["batch_size"] for p in record.passes[:-1])
     assert [p.update for p in record.passes] == list(range((epochs - 1) * len(record.passes) + 1,
                                                             epochs * len(record.passes) + 1))
+
+
+# ------------------------------------------------------------------------------------------- py export
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
+
+
+def run_exported(s, epochs, tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text(script(engine.Trace(s, epochs), epochs))
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    losses, params = [], {}
+    for line in out.splitlines():
+        words = line.split()
+        if words[0] == "epoch":
+            losses.append(float(words[3]))
+        elif words[0] != "final":
+            params[words[0]] = float(words[1])
+    return losses, params
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam", "iris"])
+def test_the_py_export_reproduces_every_bundled_optimizer_bit_for_bit(tmp_path, name):
+    s = load(SCENARIOS / f"{name}.toml")
+    epochs = 3
+    losses, params = run_exported(s, epochs, tmp_path)
+    fast = engine.train(s, epochs)
+    assert losses == fast.losses.tolist()
+    assert params == {p.short: float(fast.weights[p.layer - 1][p.row, p.col]) for p in s.params}
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(spec=specs())
+def test_the_py_export_reproduces_drawn_runs_bit_for_bit(tmp_path_factory, spec):
+    s = loads(scenario_text(spec, 3))
+    losses, params = run_exported(s, 3, tmp_path_factory.mktemp("py"))
+    fast = engine.train(s, 3)
+    assert losses == fast.losses.tolist()
+    assert params == {p.short: float(fast.weights[p.layer - 1][p.row, p.col]) for p in s.params}

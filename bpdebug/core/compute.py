@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import optimizers
+from .optimizers import Update, apply, zero_state
 from .scenario import Scenario
 from .training import select
 
@@ -40,7 +41,7 @@ class PassNumbers(NamedTuple):
     gradients: tuple  # ∂E/∂theta_l for l = 1 … L-1
     weights_after: tuple
     state_after: tuple = ()  # the optimizer's state after the update (per matrix: one array per state name)
-    optimizer: optimizers.Update | None = None  # the update's own numbers; None for plain gradient descent
+    optimizer: Update | None = None  # the update's own numbers; None for plain gradient descent
 
 
 class Network:
@@ -55,6 +56,8 @@ class Network:
         self.plan = scenario.plan
         self.n_examples = scenario.n_examples
         self.plain = scenario.plan.is_plain  # plain gradient descent: the update below, no state
+        self.optimizer = scenario.plan.optimizer
+        self.hyper = scenario.plan.hyper
         # True where a parameter learns, False where frozen; None when nothing is frozen (the common case)
         if scenario.frozen:
             masks = [np.ones(w.shape, dtype=bool) for w in scenario.weights]
@@ -115,7 +118,7 @@ def update(net: Network, weights: tuple, gradients: tuple | list) -> tuple:
 
 def initial_state(net: Network, weights: tuple) -> State:
     """The optimizer's state before the first update: zeros (an empty tuple per matrix for plain descent)."""
-    return optimizers.initial_state(net.plan.optimizer, weights)
+    return zero_state(net.optimizer, weights)
 
 
 def pack(weights: tuple, state: State) -> tuple:
@@ -125,14 +128,14 @@ def pack(weights: tuple, state: State) -> tuple:
 
 def unpack(net: Network, packed: tuple) -> tuple[tuple, State]:
     """The weights and the state of a :func:`pack`-ed tuple."""
-    n, k = net.L - 1, len(net.plan.optimizer.state_names)
+    n, k = net.L - 1, len(net.optimizer.state_names)
     flat = packed[n:]
     return tuple(packed[:n]), tuple(tuple(flat[l * k:(l + 1) * k]) for l in range(n))
 
 
-def optimizer_update(net: Network, weights: tuple, gradients: tuple, state: State, count: int) -> optimizers.Update:
+def optimizer_update(net: Network, weights: tuple, gradients: tuple, state: State, count: int) -> Update:
     """The optimizer's update number ``count`` (1-based), frozen parameters kept."""
-    return optimizers.apply(net.plan.optimizer, net.plan.hyper, weights, gradients, state, count, net.masks)
+    return apply(net.optimizer, net.hyper, weights, gradients, state, count, net.masks)
 
 
 def compute_pass(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, state: State | None = None,

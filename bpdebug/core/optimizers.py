@@ -215,15 +215,15 @@ class Update(NamedTuple):
     shown: State  # shown[l][k]: intermediate value ``opt.shown_names[k]`` of matrix l
 
 
-def initial_state(opt: Optimizer, weights: Sequence[np.ndarray]) -> State:
+def zero_state(opt, weights):
     """Zeros like every matrix for every state name (the state before the first update)."""
     return tuple(tuple(np.zeros_like(w, dtype=float) for _ in opt.state_names) for w in weights)
 
 
-def apply(opt: Optimizer, h: Hyperparameters, weights: Sequence[np.ndarray], gradients: Sequence[np.ndarray],
-          state: State, t: int, masks: Sequence[np.ndarray] | None = None) -> Update:
-    """Update ``t`` (1-based) of every matrix. ``masks``: True where a parameter learns; a frozen one keeps
-    its value and its state exactly, even when its gradient is inf or nan."""
+def apply(opt, h, weights, gradients, state, t, masks=None):
+    """Update ``t`` (1-based) of every matrix with optimizer ``opt`` (its ``step``) and hyperparameters ``h``;
+    ``state[l]`` holds matrix l's state arrays. ``masks``: True where a parameter learns; a frozen one keeps
+    its value and its state exactly, even when its gradient is inf or nan. (Untyped: the py export pastes it.)"""
     step, decay = opt.step, h.weight_decay
     new_weights, new_state, used, shown = [], [], [], []
     for l, (w, g) in enumerate(zip(weights, gradients, strict=True)):
