@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("scenario")
     e = sub.add_parser("export", help="write the derivation transcript")
     e.add_argument("scenario")
-    e.add_argument("--format", default="md", help="md, tex, txt, json or py (default md)")
+    e.add_argument("--format", default="md", help="md, tex, txt, json or py (default md); npz or safetensors: the "
+                   "weights after --epochs, with -o")
     e.add_argument("--epochs", type=int, default=None, help="epochs to cover (default: the scenario's)")
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
@@ -67,6 +68,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
         text, ok = summary(Trace(scenario))
+    _verify(scenario)
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
 
@@ -74,6 +76,51 @@ def cmd_check(args: argparse.Namespace) -> int:
 # A document (md, tex, txt, py) is for reading: past this many epochs it is no document any more. JSON is
 # streamed an epoch at a time, in bounded memory, whatever the number of epochs.
 DOCUMENT_EPOCHS = 10_000
+
+
+def _verify(scenario) -> None:
+    """Refuse, in one line and with status 2, a data or weights file that changed since it was read."""
+    from .core.scenario import ScenarioError
+
+    try:
+        scenario.verify_files()
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+WEIGHT_FORMATS = ("npz", "safetensors")
+
+
+def _export_weights(args: argparse.Namespace, scenario, epochs: int) -> int:
+    """``--format npz|safetensors``: the weights after ``epochs`` epochs, in the layouts ``[weights] file`` reads."""
+    import numpy as np
+
+    from .core.datafiles import write_weights
+    from .core.engine import train
+    from .core.safe_text import escape_controls
+
+    if not args.output:
+        print(f"bpdebug export: --format {args.format}: a binary file, expected -o PATH.{args.format}", file=sys.stderr)
+        return EXIT_INVALID
+    path = Path(args.output)
+    if path.suffix.lower() != f".{args.format}":
+        path = path.with_name(path.name + f".{args.format}")
+    if any(path.absolute() == f or path.resolve() == f.resolve() for f in scenario.source_files):
+        print(f"bpdebug export: -o {escape_controls(str(path))}: the scenario reads this file, expected another "
+              "path", file=sys.stderr)
+        return EXIT_INVALID
+    with np.errstate(all="ignore"):
+        weights = train(scenario, epochs).weights
+    _verify(scenario)
+    try:
+        write_weights(path, weights, scenario.bias)
+    except OSError as exc:
+        print(f"bpdebug export: -o {escape_controls(str(path))}: cannot be written ({exc.strerror or exc})",
+              file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {escape_controls(str(path))} (the weights after epoch {epochs})", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -85,15 +132,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .transcript import FORMATS, Options, render
     from .transcript.json_format import chunks
 
-    if args.format not in FORMATS:
+    if args.format not in FORMATS and args.format not in WEIGHT_FORMATS:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
-              f"{', '.join(FORMATS)}", file=sys.stderr)
+              f"{', '.join((*FORMATS, *WEIGHT_FORMATS))}", file=sys.stderr)
         return EXIT_INVALID
     scenario = _load(args.scenario)
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
         print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
         return EXIT_INVALID
+    if args.format in WEIGHT_FORMATS:
+        return _export_weights(args, scenario, epochs)
     if epochs > DOCUMENT_EPOCHS and args.format != "json":
         print(f"bpdebug export: --epochs {epochs}: a {args.format} transcript covers at most {DOCUMENT_EPOCHS} "
               "epochs; use --format json (written an epoch at a time) or bpdebug run for longer runs",
@@ -117,6 +166,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             pieces = (render(args.format, trace, Options(epochs, weights, args.full)),)
         if args.output:
+            _verify(scenario)
             try:
                 write_output(Path(args.output), pieces, protect=scenario.source_files)
             except OutputError as exc:

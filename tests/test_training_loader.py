@@ -160,3 +160,24 @@ def test_bad_files_are_refused_in_one_line_at_their_key(tmp_path, data, weights,
     assert e.key == key and says in e.message and e.line is not None, str(e)
     assert path.read_text().splitlines()[e.line - 1].startswith(key.split(".")[1])
     assert cli.main(["check", str(path)]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["npz", "safetensors"])
+def test_exported_weights_read_back_give_the_same_run_bit_for_bit(tmp_path, fmt, capsys):
+    from bpdebug.core.engine import train
+
+    blog = SCENARIOS / "blog.toml"
+    out = tmp_path / f"w5.{fmt}"
+    assert cli.main(["export", str(blog), "--format", fmt, "--epochs", "5", "-o", str(out)]) == 0
+    text = blog.read_text()
+    start = text.index("theta1 = [[")
+    end = text.index("\n\n", start)
+    path = write(tmp_path, text[:start] + f'file = "w5.{fmt}"' + text[end:])
+    again = load(path)
+    assert [f.shown for f in again.files] == [f"w5.{fmt}"]
+    whole = train(load(blog), 8).weights
+    assert all(np.array_equal(a, b) for a, b in zip(train(again, 3).weights, whole, strict=True))
+    # a binary format needs -o, and never overwrites a file the scenario reads
+    assert cli.main(["export", str(blog), "--format", fmt]) == 2
+    assert cli.main(["export", str(path), "--format", fmt, "-o", str(out)]) == 2
+    assert "the scenario reads this file" in capsys.readouterr().err
