@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
+from sympy.parsing.sympy_parser import parse_expr
 
 Arrays = tuple[np.ndarray, ...]
 State = tuple[Arrays, ...]  # state[layer][index in state_names]
@@ -172,23 +173,34 @@ class Optimizer:
         return any(T in expr.free_symbols for _, expr in self.rule)
 
 
+def _rule(*lines: str) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
+    """Assignments ``"v = mu*v + g"`` as SymPy, unevaluated: the terms stay in the order torch's docs write."""
+    names = {s.name: s for s in (P, G, T, M, V, MHAT, VHAT, ETA, MU, BETA1, BETA2, EPSILON, ALPHA)}
+    names["lam"] = LAMBDA  # "lambda" is a Python keyword
+    out = []
+    for line in lines:
+        target, expr = (part.strip() for part in line.split("="))
+        out.append((names[target], parse_expr(expr, local_dict={**names, "sqrt": sp.sqrt}, evaluate=False)))
+    return tuple(out)
+
+
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
     Optimizer("sgd", "gradient descent", r"\text{SGD}", "torch.optim.SGD", (), (), (), sgd_step,
-              ((P, P - ETA * G),)),
+              _rule("p = p - eta*g")),
     Optimizer("momentum", "momentum", r"\text{momentum}", "torch.optim.SGD(momentum=μ)", ("v",), (), ("momentum",),
-              momentum_step, ((V, MU * V + G), (P, P - ETA * V))),
+              momentum_step, _rule("v = mu*v + g", "p = p - eta*v")),
     Optimizer("nesterov", "Nesterov momentum", r"\text{Nesterov}", "torch.optim.SGD(momentum=μ, nesterov=True)",
-              ("v",), (), ("momentum",), nesterov_step, ((V, MU * V + G), (P, P - ETA * (G + MU * V)))),
+              ("v",), (), ("momentum",), nesterov_step, _rule("v = mu*v + g", "p = p - eta*(g + mu*v)")),
     Optimizer("adam", "Adam", r"\text{Adam}", "torch.optim.Adam", ("m", "v"), ("mhat", "vhat"),
               ("beta1", "beta2", "epsilon"), adam_step,
-              ((M, BETA1 * M + (1 - BETA1) * G), (V, BETA2 * V + (1 - BETA2) * G**2),
-               (MHAT, M / (1 - BETA1**T)), (VHAT, V / (1 - BETA2**T)),
-               (P, P - ETA * MHAT / (sp.sqrt(VHAT) + EPSILON)))),
+              _rule("m = beta1*m + (1 - beta1)*g", "v = beta2*v + (1 - beta2)*g**2", "mhat = m/(1 - beta1**t)",
+                    "vhat = v/(1 - beta2**t)", "p = p - eta*mhat/(sqrt(vhat) + epsilon)")),
     Optimizer("rmsprop", "RMSProp", r"\text{RMSProp}", "torch.optim.RMSprop", ("v",), (), ("alpha", "epsilon"),
-              rmsprop_step, ((V, ALPHA * V + (1 - ALPHA) * G**2), (P, P - ETA * G / (sp.sqrt(V) + EPSILON)))),
+              rmsprop_step, _rule("v = alpha*v + (1 - alpha)*g**2", "p = p - eta*g/(sqrt(v) + epsilon)")),
 )}
 
 DEFAULT = "sgd"
+WEIGHT_DECAY_RULE = _rule("g = g + lam*p")  # L2 weight decay, before the optimizer's own rule
 
 # every name of state or intermediate value an [[expect]] may ask for ("v.w5", "mhat.w5")
 STATE_QUANTITIES = tuple(dict.fromkeys(n for o in OPTIMIZERS.values() for n in o.state_names + o.shown_names))
@@ -201,7 +213,7 @@ def get(name: str) -> Optimizer:
 
 def rule(opt: Optimizer, weight_decay: bool) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
     """The optimizer's assignments, preceded by g ← g + λ·p when weight decay is on."""
-    return (((G, G + LAMBDA * P),) if weight_decay else ()) + opt.rule
+    return (WEIGHT_DECAY_RULE if weight_decay else ()) + opt.rule
 
 
 # ------------------------------------------------------------------------------------------ one update
