@@ -55,8 +55,14 @@ def _names(p: Param | None) -> dict[Any, Shown]:
 
 def rule_text(opt: optimizers.Optimizer, weight_decay: bool) -> tuple[str, ...]:
     """The rule in symbols, one assignment a line: ``v ← μ·v + g``."""
+    return tuple(t for t, _ in rule_lines(opt, weight_decay))
+
+
+def rule_lines(opt: optimizers.Optimizer, weight_decay: bool) -> tuple[tuple[str, str], ...]:
+    """The rule in symbols, one assignment a line, as (text, LaTeX)."""
     names = _names(None)
-    return tuple(f"{names[target].text} ← {text(rebuild(expr, names))}"
+    return tuple((f"{names[target].text} ← {text(rebuild(expr, names))}",
+                  f"{names[target].latex_text} \\leftarrow {latex(rebuild(expr, names))}")
                  for target, expr in optimizers.rule(opt, weight_decay))
 
 

@@ -227,8 +227,7 @@ class DebuggerApp(App[int]):
     def _losses_reached(self, step: Step) -> np.ndarray:
         """Loss of every epoch whose loss has been computed by ``step`` (its error step reached)."""
         epochs = step.epoch - 1
-        first = 1 if self.trace.passes_per_epoch > 1 else None
-        if step.index >= self.trace.first_step_of(step.epoch, first, "error"):
+        if step.index >= self.trace.first_step_of(step.epoch, None, "error"):  # the epoch's first pass
             epochs += 1
         if epochs <= 1:
             return np.empty(0)
@@ -282,6 +281,10 @@ class DebuggerApp(App[int]):
         else:
             try:
                 result = list(derivation.derive(step, p, scenario=scenario).text_lines())
+                if step.kind == "update":  # the optimizer's rule for p, with its state and this pass's numbers
+                    from ..text.update_rule import update_lines
+
+                    result += ["", *update_lines(step.record, p)]
             except Exception as exc:  # noqa: BLE001 - shown in the panel, the walk goes on
                 result = f"could not derive {p.short}: {type(exc).__name__}: {exc}"
         return result
