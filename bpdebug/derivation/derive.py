@@ -116,6 +116,7 @@ def derive(step: Step, param: Param | str, names: str = "text", scenario: Scenar
         substituted=substituted, value=step.gradient(p), old_value=step.param(p, "before"),
         learning_rate=scenario.learning_rate,
         new_value=step.param(p, "after") if step.is_known(f"theta{p.layer}.after") else None,
+        plain=scenario.plan.is_plain,
         frozen=p.canonical in scenario.frozen, names=names, form=sym.form, n_examples=N,
         example=shown if sym.summed else None, contributions=contributions, error_name=(err.text, err.latex),
         name_latex=pname.latex,

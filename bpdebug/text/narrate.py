@@ -156,6 +156,8 @@ def narrate(step: Step, scenario: Scenario) -> Narration:
     """The lines of ``step``: the formula in symbols, the numbers it uses, and what it computes."""
     kind = step.kind
     heading = f"{step.phase} · {step.title}"
+    if kind == "update" and not scenario.plan.is_plain:
+        heading = f"{step.phase} · {scenario.plan.optimizer.title} update"
     if kind == "z":
         lines = _z_lines(step, scenario)
     elif kind == "a":
