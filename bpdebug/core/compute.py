@@ -41,7 +41,8 @@ class PassNumbers(NamedTuple):
     gradients: tuple  # ∂E/∂theta_l for l = 1 … L-1
     weights_after: tuple
     state_after: tuple = ()  # the optimizer's state after the update (per matrix: one array per state name)
-    optimizer: Update | None = None  # the update's own numbers; None for plain gradient descent
+    # the update's own numbers (state, Adam's m̂ and v̂); None for plain gradient descent
+    optimizer: Update | None = None
 
 
 class Network:

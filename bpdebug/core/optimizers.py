@@ -224,7 +224,8 @@ class Update(NamedTuple):
     weights: Arrays  # after the update
     state: State  # after the update
     gradients: Arrays  # the g the optimizer used: the gradient plus λ·p when weight decay is on
-    shown: State  # shown[l][k]: intermediate value ``opt.shown_names[k]`` of matrix l
+    # shown[l][k]: intermediate value ``opt.shown_names[k]`` of matrix l (Adam's m̂, v̂)
+    shown: State
 
 
 def zero_state(opt, weights):

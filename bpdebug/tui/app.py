@@ -281,7 +281,7 @@ class DebuggerApp(App[int]):
         else:
             try:
                 result = list(derivation.derive(step, p, scenario=scenario).text_lines())
-                if step.kind == "update":  # the optimizer's rule for p, with its state and this pass's numbers
+                if step.kind == "update" and not scenario.plan.is_plain:  # the optimizer's rule, state, numbers
                     from ..text.update_rule import update_lines
 
                     result += ["", *update_lines(step.record, p)]
