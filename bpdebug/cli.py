@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import subprocess
 import sys
 from collections.abc import Iterable
 from importlib import resources
@@ -33,20 +34,48 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bpdebug", description="A terminal step debugger for backpropagation.")
     p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{check,export}")
+    sub = p.add_subparsers(dest="command", metavar="{check,export,run,serve}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
     c.add_argument("scenario")
+    c.add_argument("--gradcheck", action="store_true",
+                   help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
     e = sub.add_parser("export", help="write the derivation transcript")
     e.add_argument("scenario")
-    e.add_argument("--format", default="md", help="md, tex, txt, json or py (default md); npz or safetensors: the "
-                   "weights after --epochs, with -o")
+    e.add_argument("--format", default="md", help="md, tex, txt, json, py, dot or svg (default md); npz or "
+                   "safetensors: the weights after --epochs, with -o")
     e.add_argument("--epochs", type=int, default=None, help="epochs to cover (default: the scenario's)")
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
+    _add_run_parser(sub)
+    e.add_argument("--epoch", type=int, default=None, metavar="N",
+                   help="dot, svg: the epoch whose pass is drawn (default 1)")
+    e.add_argument("--example", type=int, default=None, metavar="K",
+                   help="dot, svg: the example whose numbers the units show (default 1)")
+    s = sub.add_parser("serve", help="serve the debugger to web browsers (one app per visitor)")
+    s.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                   help="the scenarios visitors may open (default: the bundled ones)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for a classroom)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--max-sessions", type=int, default=30, metavar="N",
+                   help="visitors served at once; more are told the server is full (default 30)")
     return p
+
+
+def _add_run_parser(sub) -> None:
+    r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)")
+    r.add_argument("scenario")
+    r.add_argument("--epochs", type=int, default=None, help="epochs to run (default: the scenario's)")
+    r.add_argument("--break", dest="conditions", action="append", default=[], metavar="COND",
+                   help="stop where COND holds (repeatable): nan, loss-up, grad>X, grad[L]<X, dead, NAME<X, "
+                        "NAME>X, NAME~sign, step=KIND[LAYER], expect; nan is always on")
+    r.add_argument("--set", dest="edits", action="append", default=[], metavar="NAME=VALUE",
+                   help="what if: change a parameter, learning_rate, an input xI[@N] or a target tK[@N] "
+                        "before training (repeatable)")
+    r.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def _load(path: str):
@@ -66,11 +95,46 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .text.summary import summary
 
     scenario = _load(args.scenario)
+    if getattr(args, "gradcheck", False):
+        return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
         text, ok = summary(Trace(scenario))
     _verify(scenario)
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
+
+
+def cmd_gradcheck(scenario) -> int:
+    from .core.gradcheck import check_scenario
+    from .text.run_report import render_gradcheck
+
+    report = check_scenario(scenario)
+    sys.stdout.write(render_gradcheck(report, scenario))
+    return EXIT_OK if report.passes else EXIT_EXPECTATION
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .core.conditions import ConditionError, parse_condition
+    from .core.whatif import EditError, parse_edit
+    from .text.run_report import render_json, render_text, run
+
+    scenario = _load(args.scenario)
+    if args.epochs is not None and args.epochs < 1:
+        print(f"bpdebug run: --epochs {args.epochs}: expected a whole number >= 1", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        edits = tuple(parse_edit(text, scenario) for text in args.edits)
+    except EditError as exc:
+        print(f"bpdebug run: --set {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        conditions = tuple(parse_condition(text, scenario) for text in args.conditions)
+    except ConditionError as exc:
+        print(f"bpdebug run: --break {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    report = run(scenario, args.epochs, conditions, edits)
+    sys.stdout.write(render_json(report) if args.json else render_text(report))
+    return report.exit_status
 
 
 # A document (md, tex, txt, py) is for reading: past this many epochs it is no document any more. JSON is
@@ -132,7 +196,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .transcript import FORMATS, Options, render
     from .transcript.json_format import chunks
 
-    if args.format not in FORMATS and args.format not in WEIGHT_FORMATS:
+    if args.format not in FORMATS and args.format != "svg" and args.format not in WEIGHT_FORMATS:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
               f"{', '.join((*FORMATS, *WEIGHT_FORMATS))}", file=sys.stderr)
         return EXIT_INVALID
@@ -159,11 +223,22 @@ def cmd_export(args: argparse.Namespace) -> int:
                 return EXIT_INVALID
             found.append(p.canonical)
         weights = tuple(dict.fromkeys(found))
+    if args.format in ("dot", "svg"):
+        graph = _graph(args, scenario, weights or ())
+        if graph is None:
+            return EXIT_INVALID
+        pieces: Iterable[str] = (graph,)
+    elif args.epoch is not None or args.example is not None:
+        print(f"bpdebug export: --{'epoch' if args.epoch is not None else 'example'} draws one pass: "
+              "expected --format dot or svg with it", file=sys.stderr)
+        return EXIT_INVALID
+    else:
+        pieces = ()
     trace = Trace(scenario, epochs)
     with np.errstate(all="ignore"):  # a diverging run says so in the transcript, never as RuntimeWarnings
         if args.format == "json":
-            pieces: Iterable[str] = chunks(trace, epochs)
-        else:
+            pieces = chunks(trace, epochs)
+        elif not pieces:
             pieces = (render(args.format, trace, Options(epochs, weights, args.full)),)
         if args.output:
             _verify(scenario)
@@ -179,25 +254,62 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _graph(args: argparse.Namespace, scenario, weights: tuple[str, ...]) -> str | None:
+    """The dot (or svg) of one example's pass, or None after a one-line error."""
+    from .core.engine import Trace
+    from .transcript import dot
+
+    epoch = 1 if args.epoch is None else args.epoch
+    example = 1 if args.example is None else args.example
+    if epoch < 1:
+        print(f"bpdebug export: --epoch {epoch}: expected a whole number >= 1", file=sys.stderr)
+        return None
+    if not 1 <= example <= scenario.n_examples:
+        print(f"bpdebug export: --example {example}: expected 1..{scenario.n_examples} "
+              f"({scenario.n_examples} example{'s' if scenario.n_examples != 1 else ''} in {scenario.path})",
+              file=sys.stderr)
+        return None
+    text = dot.graph(Trace(scenario, epoch), epoch, example, weights)
+    if args.format == "svg":
+        try:
+            text = dot.to_svg(text)
+        except dot.GraphvizMissing as exc:
+            print(f"bpdebug export: --format svg {exc}", file=sys.stderr)
+            return None
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            print(f"bpdebug export: --format svg: {exc}", file=sys.stderr)
+            return None
+    return text
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .tui.server import ServeError, serve
+
+    try:
+        return serve(args.scenarios, host=args.host, port=args.port, max_sessions=args.max_sessions)
+    except ServeError as exc:
+        print(f"bpdebug serve: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+
+
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
-    _load(scenario_path)  # refuse a bad file with the one-line error before any screen
+    scenario = _load(scenario_path)  # refuse a bad file with the one-line error before any screen
     from .tui.app import make_app
 
-    app = make_app(scenario_path)
+    app = make_app(scenario_path, scenario)  # read once
     app.run()
     return int(app.return_code or 0)
 
 
 def _run(argv: list[str]) -> int:
-    if argv and argv[0] in ("check", "export") or any(a in ("-h", "--help", "--version") for a in argv[:1]):
+    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "serve": cmd_serve}
+    if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         args = _parser().parse_args(argv)
-        if args.command == "check":
-            return cmd_check(args)
-        return cmd_export(args)
+        return commands[args.command](args)
     if len(argv) > 1:
-        _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO], "
-                        "bpdebug check SCENARIO or bpdebug export SCENARIO")
+        _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO] or bpdebug "
+                        f"{{{','.join(commands)}}} SCENARIO …")
     return cmd_app(argv[0] if argv else None)
 
 

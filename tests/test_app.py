@@ -8,11 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notify
 
-from bpdebug.tui.app import KEYS, DebuggerApp, make_app
 from bpdebug.core.engine import Trace
-from bpdebug.text.narrate import fmt, narrate, wrap
 from bpdebug.core.scenario import ScenarioError, load
+from bpdebug.text.narrate import fmt, narrate, wrap
+from bpdebug.tui.app import DebuggerApp, make_app
+from bpdebug.tui.keys import KEYS
+from bpdebug.tui.session import Breakpoint
 from bpdebug.tui.widgets.derivation_panel import DerivationPanel
 from bpdebug.tui.widgets.params_table import ParamsTable
 from bpdebug.tui.widgets.status import StatusBar
@@ -31,11 +35,9 @@ def text(widget) -> str:
 
 def row_text(table: ParamsTable, name: str) -> list[str]:
     """The cells of a parameter's row: short, canonical, value, gradient, new value."""
-    for line in text(table).splitlines()[1:]:
-        cells = line.split()
-        if cells[1] == name:
-            return cells
-    raise KeyError(name)
+    cells = table.row_text(name).split()
+    assert cells[1] == name
+    return cells
 
 
 async def settle(pilot) -> None:
@@ -48,6 +50,14 @@ async def settle(pilot) -> None:
 def screen_text(app: DebuggerApp) -> str:
     """The whole screen as an SVG with its random ids removed, for exact comparisons."""
     return re.sub(r"terminal-\d+", "terminal", app.export_screenshot())
+
+
+class Notifications(list):
+    """Every notification the app shows, collected from its Notify messages (``run_test(message_hook=...)``)."""
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.append(message.notification)
 
 
 async def type_into_prompt(pilot, value: str) -> None:
@@ -106,17 +116,17 @@ def test_make_app_refuses_a_bad_scenario(tmp_path):
 
 async def test_keys_walk_every_phase_of_the_first_epoch_in_order():
     app = make_app(BLOG)
-    expected = [(t.phase, t.kind, t.layer) for t in app.trace.templates]
+    expected = [(t.phase, t.kind, t.layer) for t in app.session.trace.templates]
     async with app.run_test(size=SIZE) as pilot:
         seen = []
         for k, key in enumerate(["n", "space", "right", "n", "n", "n", "n", "n", "n"]):
-            step = app.step
+            step = app.session.step
             seen.append((step.phase, step.kind, step.layer))
             status = text(app.screen.query_one(StatusBar))
             assert f"step {k + 1} of 10" in status
             assert step.phase in status
             await pilot.press(key)
-        seen.append((app.step.phase, app.step.kind, app.step.layer))
+        seen.append((app.session.step.phase, app.session.step.kind, app.session.step.layer))
         assert seen == expected
         assert [p for p, _, _ in seen] == ["forward"] * 4 + ["error"] + ["backward"] * 4 + ["update"]
         assert "gradient descent update" in app.screen.query_one(StepPanel).border_title
@@ -127,11 +137,11 @@ async def test_w5_update_shows_gradient_and_new_value():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("w")
         await type_into_prompt(pilot, "w5")
-        assert app.param == "theta2[1,1]"
+        assert app.session.param == "theta2[1,1]"
         for _ in range(9):
             await pilot.press("n")
         await settle(pilot)
-        assert app.step.kind == "update"
+        assert app.session.step.kind == "update"
         row = row_text(app.screen.query_one(ParamsTable), "theta2[1,1]")
         assert row[0] == "w5" and row[1] == "theta2[1,1]"
         assert row[3].startswith("0.0036483") and row[4].startswith("0.3996352")
@@ -171,12 +181,12 @@ async def test_next_then_previous_epoch_returns_to_the_same_step():
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(3):
             await pilot.press("n")
-        index = app.step_index
+        index = app.session.index
         await pilot.press("right_square_bracket")
-        assert app.step.epoch == 2 and app.step.kind == "a"
+        assert app.session.step.epoch == 2 and app.session.step.kind == "a"
         assert "epoch 2/2" in text(app.screen.query_one(StatusBar))
         await pilot.press("left_square_bracket")
-        assert app.step.epoch == 1 and app.step_index == index
+        assert app.session.step.epoch == 1 and app.session.index == index
 
 
 async def test_w1_shows_the_sum_over_paths():
@@ -185,7 +195,7 @@ async def test_w1_shows_the_sum_over_paths():
         await pilot.press("w")
         await type_into_prompt(pilot, "w1")
         await settle(pilot)
-        assert app.param == "theta1[1,1]"
+        assert app.session.param == "theta1[1,1]"
         chain = text(app.screen.query_one(DerivationPanel))
         assert "∂E_total/∂w1" in chain
         assert "∂E_total/∂out_o1" in chain and "∂E_total/∂out_o2" in chain
@@ -194,11 +204,12 @@ async def test_w1_shows_the_sum_over_paths():
 
 async def test_unknown_parameter_is_a_clear_notification():
     app = make_app(BLOG)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await pilot.press("w")
         await type_into_prompt(pilot, "w99")
-        assert app.param == "theta2[1,1]"
-        messages = [n.message for n in app._notifications]
+        assert app.session.param == "theta2[1,1]"
+        messages = [n.message for n in notes]
         assert any("unknown parameter 'w99'" in m and "w1..w8" in m for m in messages)
 
 
@@ -206,17 +217,18 @@ async def test_tab_and_arrows_move_the_selection():
     app = make_app(BLOG)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab")
-        assert app.selected.short == "w6"
+        assert app.session.selected.short == "w6"
         await pilot.press("up", "up")
-        assert app.selected.short == "w4"
+        assert app.session.selected.short == "w4"
         await pilot.press("down")
-        assert app.selected.short == "w5"
+        assert app.session.selected.short == "w5"
 
 
 async def test_export_writes_a_transcript(tmp_path):
     app = make_app(BLOG)
     target = tmp_path / "blog.json"
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await pilot.press("x")
         await pilot.pause()
         dialog = app.screen
@@ -228,7 +240,7 @@ async def test_export_writes_a_transcript(tmp_path):
         doc = json.loads(target.read_text())
         assert doc["format"] == "bpdebug-transcript/1"
         assert doc["epochs"][0]["steps"][0]["params_after"]["w5"] == pytest.approx(0.3996352, abs=1e-7)
-        assert any(str(target) in n.message for n in app._notifications)
+        assert any(str(target) in n.message for n in notes)
 
 
 async def test_go_to_epoch_extends_training_and_shows_the_loss():
@@ -237,7 +249,7 @@ async def test_go_to_epoch_extends_training_and_shows_the_loss():
         await pilot.press("g")
         await type_into_prompt(pilot, "5")
         await settle(pilot)
-        assert app.step.epoch == 5 and app.trace.epochs == 5
+        assert app.session.step.epoch == 5 and app.session.trace.epochs == 5
         loss = app.screen.query_one("#loss")
         assert loss.display and not loss.has_class("-empty")
         assert "epoch 1: 0.02647731" in text(loss.query_one("#loss-label"))
@@ -246,9 +258,9 @@ async def test_go_to_epoch_extends_training_and_shows_the_loss():
 async def test_going_far_runs_in_a_worker_with_progress():
     app = make_app(BLOG)
     async with app.run_test(size=SIZE) as pilot:
-        app.go_to_epoch(3000)
+        app.screen.go_to_epoch(3000)
         await settle(pilot)
-        assert app.step.epoch == 3000 and not app.busy
+        assert app.session.step.epoch == 3000 and not app.screen.busy
         assert len(app.screen.query_one("#loss-sparkline").data) == 2999  # epoch 3000's error step not reached
 
 
@@ -257,15 +269,15 @@ async def test_breakpoints_and_continue():
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(7):
             await pilot.press("n")
-        assert (app.step.kind, app.step.layer) == ("gradient", 2)
+        assert (app.session.step.kind, app.session.step.layer) == ("gradient", 2)
         await pilot.press("b")
-        assert ("gradient", 2) in app.breakpoints
+        assert Breakpoint("gradient", 2) in app.session.breakpoints
         for _ in range(2):
             await pilot.press("p")
         await pilot.press("c")
-        assert app.step_index == 7  # the breakpoint
+        assert app.session.index == 7  # the breakpoint
         await pilot.press("c")
-        assert app.step_index == 9  # w5.after, a printed figure that does not hold
+        assert app.session.index == 9  # w5.after, a printed figure that does not hold
 
 
 async def test_expectations_appear_only_when_reached():
@@ -282,18 +294,19 @@ async def test_reload_keeps_the_position_and_refuses_a_broken_file(tmp_path):
     path = tmp_path / "blog.toml"
     shutil.copy(BLOG, path)
     app = make_app(path)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         for _ in range(3):
             await pilot.press("n")
         path.write_text(BLOG.read_text().replace("learning_rate = 0.1", "learning_rate = 0.5"))
         await pilot.press("r")
         await pilot.pause()
-        assert app.step_index == 3 and app.scenario.learning_rate == 0.5
+        assert app.session.index == 3 and app.session.scenario.learning_rate == 0.5
         path.write_text(BLOG.read_text().replace("layers = [2, 2, 2]", "layers = [2, 2]"))
         await pilot.press("r")
         await pilot.pause()
-        assert app.scenario.learning_rate == 0.5 and app.step_index == 3
-        assert any(n.severity == "error" and str(path) in n.message for n in app._notifications)
+        assert app.session.scenario.learning_rate == 0.5 and app.session.index == 3
+        assert any(n.severity == "error" and str(path) in n.message for n in notes)
 
 
 async def test_help_lists_every_key_and_closes():
@@ -331,6 +344,143 @@ async def test_a_network_too_wide_to_draw_shows_the_selected_connection_with_all
         lines = drawn.splitlines()
         assert "layer 3" in lines[0] and "layer 4" in lines[0] and "layer 1" not in lines[0]
         assert "⋯" in drawn  # the layers left out are marked
-        h2_1 = app.trace[app.step.index].value("z3")[0, 0]
+        h2_1 = app.session.trace[app.session.step.index].value("z3")[0, 0]
         assert fmt(float(h2_1)) in drawn  # with every digit the step panel shows
         assert max(len(line) for line in lines) <= app.screen.query_one(NetworkView).content_size.width
+
+
+# ------------------------------------------------------------------------------------- export dialog
+
+async def _export_to(pilot, target: Path, fmt: str = "md") -> None:
+    await pilot.press("x")
+    await pilot.pause()
+    dialog = pilot.app.screen
+    dialog.query_one("#export-format").value = fmt
+    await pilot.pause()
+    dialog.query_one("#export-path").value = str(target)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_export_asks_before_overwriting_and_never_writes_over_the_scenario(tmp_path):
+    from bpdebug.tui.widgets.modals import ConfirmModal
+
+    scenario = tmp_path / "blog.toml"
+    shutil.copy(BLOG, scenario)
+    existing = tmp_path / "notes.md"
+    existing.write_text("my notes\n")
+    app = make_app(scenario)
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await _export_to(pilot, existing)
+        assert isinstance(app.screen, ConfirmModal) and str(existing) in text(app.screen.query_one(".dialog-title"))
+        await pilot.press("escape")  # keep it
+        await settle(pilot)
+        assert existing.read_text() == "my notes\n" and app.screen.id == "debugger"
+        await _export_to(pilot, existing)
+        await pilot.press("y")  # overwrite it
+        await settle(pilot)
+        assert existing.read_text().startswith("#")
+        assert any(str(existing) in n.message and n.severity == "information" for n in notes)
+        await _export_to(pilot, scenario)  # the scenario itself: refused without asking
+        await settle(pilot)
+        assert app.screen.id == "debugger"
+        assert scenario.read_text() == BLOG.read_text()
+        assert any(n.severity == "error" and str(scenario) in n.message for n in notes)
+
+
+# ---------------------------------------------------------------------------------------- long runs
+
+async def test_a_long_run_shows_progress_greys_navigation_and_escape_stops_it():
+    app = make_app(ROOT / "scenarios" / "xor.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        offset = app.session.index
+        await pilot.press("g")
+        await type_into_prompt(pilot, "99999999")
+        screen = app.screen
+        for _ in range(400):  # until the first progress report (a loaded machine may take seconds)
+            await pilot.pause(0.05)
+            bars = screen.query("#progress")
+            if bars and bars.first().progress:
+                break
+        bar = screen.query_one("#progress")
+        assert bar.display and bar.region.height == 1 and bar.total == 99999999 and bar.progress > 0
+        assert screen.busy and screen.check_action("next_step", ()) is None  # greyed out
+        assert screen.check_action("cancel_run", ()) is True
+        await pilot.press("n")  # waits
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not screen.busy and not screen.query("#progress")
+        reached = app.session.trace.losses_computed
+        assert 1 < app.session.step.epoch <= reached < 99999999
+        assert app.session.index % app.session.trace.steps_per_epoch == offset
+        assert screen.check_action("cancel_run", ()) is False and screen.check_action("next_step", ()) is True
+        await pilot.press("n")
+        assert app.session.index % app.session.trace.steps_per_epoch == offset + 1
+
+
+async def test_q_quits_during_a_long_run():
+    app = make_app(ROOT / "scenarios" / "xor.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.go_to_epoch(99999999)
+        await pilot.pause(0.3)
+        assert app.screen.busy
+        await pilot.press("q")
+        await pilot.pause(0.5)
+    assert app.return_code == 0
+
+
+# --------------------------------------------------------------------------------- folded side panels
+
+async def test_f_shows_the_folded_side_panels_on_a_small_terminal():
+    app = make_app(BLOG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert not screen.query_one("#params").display
+        footer = "\n".join(str(k.render()) for k in screen.query("FooterKey"))
+        assert "panels" in footer and "quit" in footer
+        assert "filter" not in footer  # the table it filters is folded away
+        await pilot.press("f")
+        await settle(pilot)
+        footer = "\n".join(str(k.render()) for k in screen.query("FooterKey"))
+        assert "filter" in footer and "quit" in footer
+        assert screen.query_one("#params").display and screen.query_one("#params").region.height >= 10
+        assert screen.query_one("#expectations").display
+        shown = "\n".join(screen.query_one(ParamsTable).visible_text())
+        assert "w5" in shown and "w8" in shown
+        await pilot.press("f")
+        await settle(pilot)
+        assert not screen.query_one("#params").display and screen.query_one("#network").display
+
+
+# ------------------------------------------------------------------------------------------- divergence
+
+async def test_a_diverging_run_stops_once_at_the_first_non_finite_step_and_never_crashes(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "sm.toml"
+    path.write_text((ROOT / "scenarios" / "softmax.toml").read_text().replace("learning_rate = 0.5",
+                                                                             "learning_rate = 1e6"))
+    independent = Trace(load(path), 6)
+    first = next(i for i in range(len(independent))
+                 if any(not np.all(np.isfinite(independent[i].value(q))) for q in independent[i].computes))
+    app = make_app(path)
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        for _ in range(3):
+            await pilot.press("right_square_bracket")
+            await settle(pilot)
+            if app.session.index >= first:
+                break
+        assert app.session.index == first
+        assert any("diverged" in n.message for n in notes)
+        assert "diverged" in text(app.screen.query_one(StatusBar))
+        await pilot.press("right_square_bracket")  # the second press goes on past it
+        await settle(pilot)
+        assert app.session.index > first
+        for key in ["n", "w", "w", "1", "enter", "n", "right_square_bracket", "p"]:
+            await pilot.press(key)
+        await settle(pilot)
+        assert app.return_code is None  # still running: no traceback

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bpdebug.core.engine import Divergence, Quantity, Trace
 from bpdebug.core.quantity import Kind, Phase, StepKind, When
 from bpdebug.core.scenario import load, loads
-from bpdebug.core.storage import Checkpoints, LossHistory
+from bpdebug.core.storage import Checkpoints, LossHistory, weights_bytes
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 
@@ -163,7 +165,8 @@ def test_advance_reports_progress_and_stops_when_asked():
     assert 1 <= reached < 10**8
     assert trace.losses_computed == reached and trace.epochs >= reached
     assert calls and all(n == 10**8 for _, n in calls) and calls[-1][0] <= reached
-    assert len(calls) <= 0.5 * 20 + 3  # at most about 20 a second
+    elapsed = time.monotonic() - started
+    assert len(calls) <= elapsed * 20 + 2  # at most 20 a second, and the last
     # the losses are those of the stepped path, and a recent epoch is at hand
     assert trace.loss(reached) == Trace(load(SCENARIOS / "xor.toml")).epoch(reached).loss
     assert trace.advance(5) == 5  # already known: nothing to do
@@ -246,9 +249,8 @@ def test_json_export_is_streamed_and_documents_of_huge_runs_are_refused(capsys):
     from bpdebug.transcript.json_format import chunks, document
 
     trace = Trace(load(SCENARIOS / "blog.toml"))
-    started = time.monotonic()
     first = list(itertools.islice(chunks(trace, 10**8), 8))  # 10^8 epochs: only what is asked is computed
-    assert time.monotonic() - started < 5 and trace.losses_computed == 0
+    assert trace.losses_computed == 0 and trace.checkpoints.latest <= 8
     assert first[0] == "{\n" and '"epoch": 1' in "".join(first)
     small = "".join(chunks(Trace(load(SCENARIOS / "online.toml")), 3))
     assert small == json.dumps(document(Trace(load(SCENARIOS / "online.toml")), 3), indent=2,
@@ -257,3 +259,39 @@ def test_json_export_is_streamed_and_documents_of_huge_runs_are_refused(capsys):
         assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--format", fmt, "--epochs", "99999999"]) == 2
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and "--format json" in err
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(2, 5000), min_size=1, max_size=400), st.integers(8, 64))
+def test_checkpoints_answer_with_the_weights_of_the_epoch_they_name(epochs, budget):
+    """Whatever the order epochs arrive in (training on, stepping back), a stored epoch's weights are its
+    own, nearest() never answers with a later epoch, and the count stays within the budget."""
+    def weights(e):
+        return (np.full((2, 3), float(e)),)
+
+    cp = Checkpoints(weights(1), budget * weights_bytes(weights(1)))
+    for e in epochs:
+        cp.put(e, weights(e))
+        assert len(cp) <= cp.grid_size + cp.recent_size + 1
+    for e in [1, *epochs, max(epochs) + 7]:
+        found, w = cp.nearest(e)
+        assert 1 <= found <= e and w[0][0, 0] == found
+        got = cp.get(e)
+        assert got is None or got[0][0, 0] == e
+
+
+def test_a_worker_advancing_while_the_view_steps_about_keeps_the_history_exact():
+    import threading
+
+    s = load(SCENARIOS / "xor.toml")
+    trace = Trace(s)
+    worker = threading.Thread(target=trace.advance, args=(3000,))
+    worker.start()
+    seen = []
+    while worker.is_alive():
+        seen.append(trace.epoch(1 + len(seen) % 50).loss)
+        trace.loss_history(20)
+    worker.join()
+    assert trace.losses_computed == 3000
+    assert np.array_equal(trace.loss_history(3000), Trace(s).loss_history(3000))
+    assert seen and all(v == trace.loss(1 + i % 50) for i, v in enumerate(seen))

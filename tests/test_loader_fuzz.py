@@ -9,21 +9,26 @@ as random damage to a valid scenario. The property is the loader's contract, not
 from __future__ import annotations
 
 import math
+import os
 import re
+import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpdebug.core.scenario import Scenario, ScenarioError, loads
+from bpdebug.core.scenario import Scenario, ScenarioError, load, loads
+from bpdebug.core.toml_locator import TomlLocator
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
 REAL = [tomllib.loads(p.read_text(encoding="utf-8")) for p in SCENARIOS]
 NAME = "fuzz.toml"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
+Draw = Callable[[st.SearchStrategy[Any]], Any]  # data.draw, as the writer uses it
 SCHEMA: dict[str, tuple[str, ...]] = {
     "network": ("layers", "activation", "bias"),
     "loss": ("function",),
@@ -56,7 +61,8 @@ def _formula() -> st.SearchStrategy[str]:
 
 
 SCALARS: st.SearchStrategy[Any] = st.one_of(
-    st.integers(-3, 12), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-3, 12), st.integers(), st.just(10**400), st.just(-(2**1100)),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.floats(-2, 2), st.booleans(), st.sampled_from(WORDS), st.sampled_from(HOSTILE), st.text(max_size=12),
 )
 
@@ -70,6 +76,7 @@ def _matrix() -> st.SearchStrategy[Any]:
 VALUES: st.SearchStrategy[Any] = st.one_of(
     SCALARS,
     st.lists(st.integers(-1, 5), max_size=5),  # layer lists, frozen lists and the like
+    st.sampled_from([[-1e308, 1e308], [0, 5e-324], [1, 0], [-0.5, 0.5]]),  # ranges at the edges of float64
     st.lists(st.sampled_from(WORDS), max_size=4),
     _matrix(),
     st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
@@ -141,7 +148,7 @@ def _basic(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _string(s: str, draw: st.DrawFn) -> str:
+def _string(s: str, draw: Draw) -> str:
     style = draw(st.integers(0, 3))
     if style == 1 and "'" not in s and not CONTROL.search(s) and "\n" not in s and "\r" not in s:
         return f"'{s}'"
@@ -154,7 +161,7 @@ def _string(s: str, draw: st.DrawFn) -> str:
     return _basic(s)
 
 
-def _value(v: Any, draw: st.DrawFn) -> str:
+def _value(v: Any, draw: Draw) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -168,7 +175,7 @@ def _value(v: Any, draw: st.DrawFn) -> str:
     if isinstance(v, str):
         return _string(v, draw)
     if isinstance(v, list):
-        items = [_value(x, draw) for x in v]
+        items: list[str] = [_value(x, draw) for x in v]
         if items and draw(st.booleans()):  # over several lines, with comments and a trailing comma
             return "[\n" + "".join(f"  {x},  # [data] ]\n" for x in items) + "]"
         return "[" + ", ".join(items) + "]"
@@ -177,28 +184,37 @@ def _value(v: Any, draw: st.DrawFn) -> str:
     raise TypeError(type(v))
 
 
-def to_toml(doc: dict[str, Any], draw: st.DrawFn) -> str:
-    lines: list[str] = []
-    tables = []
+def to_toml(doc: dict[str, Any], draw: Draw) -> str:
+    return written(doc, draw)[0]
+
+
+def written(doc: dict[str, Any], draw: Draw) -> tuple[str, dict[tuple[Any, ...], int]]:
+    """The TOML text of ``doc`` and the line the writer put each key and table header on."""
+    top: list[tuple[tuple[Any, ...], str]] = []  # (key path, text) in the order written
+    rest: list[tuple[tuple[Any, ...], str]] = []
     for k, v in doc.items():
         if isinstance(v, dict) and draw(st.integers(0, 4)):
-            tables.append((k, v))
+            rest.append(((k,), f"\n[{_key(k)}]"))
+            subtables = []
+            for a, b in v.items():
+                if isinstance(b, dict) and b and draw(st.booleans()):  # [activations.soft] rather than inline
+                    subtables.append((a, b))
+                else:
+                    rest.append(((k, a), f"{_key(a)} = {_value(b, draw)}"))
+            for a, b in subtables:  # after the table's own keys, as TOML requires
+                rest.append(((k, a), f"\n[{_key(k)}.{_key(a)}]"))
+                rest.extend(((k, a, c), f"{_key(c)} = {_value(d, draw)}") for c, d in b.items())
         elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and draw(st.booleans()):
-            for entry in v:
-                lines.append(f"\n[[{_key(k)}]]  # [training]")
-                lines.extend(f"{_key(a)} = {_value(b, draw)}" for a, b in entry.items())
+            for n, entry in enumerate(v):
+                rest.append(((k, n), f"\n[[{_key(k)}]]  # [training]"))
+                rest.extend(((k, n, a), f"{_key(a)} = {_value(b, draw)}") for a, b in entry.items())
         else:
-            lines.insert(0, f"{_key(k)} = {_value(v, draw)}")
-    for k, table in tables:
-        lines.append(f"\n[{_key(k)}]")
-        for a, b in table.items():
-            if isinstance(b, dict) and b and all(isinstance(x, dict) for x in b.values()) and draw(st.booleans()):
-                for name, sub in b.items():
-                    lines.append(f"\n[{_key(k)}.{_key(name)}]")
-                    lines.extend(f"{_key(c)} = {_value(d, draw)}" for c, d in sub.items())
-            else:
-                lines.append(f"{_key(a)} = {_value(b, draw)}")
-    return "\n".join(lines) + "\n"
+            top.append(((k,), f"{_key(k)} = {_value(v, draw)}"))
+    text, lines = "", dict[tuple[Any, ...], int]()
+    for path, chunk in top + rest:
+        lines.setdefault(path, text.count("\n") + 1 + (1 if chunk.startswith("\n") else 0))
+        text += chunk + "\n"
+    return text, lines
 
 
 # ------------------------------------------------------------------------------------------------- the property
@@ -237,6 +253,31 @@ def test_random_bytes_load_or_are_refused_in_one_line(raw: bytes) -> None:
     outcome(raw)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=200) | st.sampled_from(SCENARIOS).map(lambda p: p.read_bytes()))
+def test_files_load_or_are_refused_in_one_line_naming_them(raw: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / NAME
+        path.write_bytes(raw)
+        cwd = os.getcwd()
+        os.chdir(folder)  # so the name shown is the name given
+        try:
+            result = outcome_of_file(Path(NAME))
+        finally:
+            os.chdir(cwd)
+        if isinstance(result, Scenario):
+            assert result.source_files == (path.resolve(),) or os.path.samefile(result.source_files[0], path)
+
+
+def outcome_of_file(path: Path) -> Scenario | ScenarioError:
+    try:
+        return load(path)
+    except ScenarioError as exc:
+        text = str(exc)
+        assert text.startswith(f"{path}:") and "\n" not in text, repr(text)
+        return exc
+
+
 @FUZZ
 @given(st.sampled_from(SCENARIOS), st.integers(0, 10**6), st.integers(0, 8), st.binary(max_size=12))
 def test_damaged_scenarios_load_or_are_refused_in_one_line(path: Path, at: int, cut: int, insert: bytes) -> None:
@@ -249,6 +290,20 @@ def test_damaged_scenarios_load_or_are_refused_in_one_line(path: Path, at: int, 
 @given(st.text(alphabet=st.sampled_from(list("[]{}=\"'#.,\n \tax1-+e_\\")), max_size=80))
 def test_toml_punctuation_soup_loads_or_is_refused_in_one_line(text: str) -> None:
     outcome(text)
+
+
+@FUZZ
+@given(st.data())
+def test_the_locator_finds_every_key_where_the_writer_put_it(data: st.DataObject) -> None:
+    """Through multi-line strings holding "[training]", comments, quoted keys and arrays over several lines."""
+    text, lines = written(data.draw(documents()), data.draw)
+    try:
+        tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return  # a document TOML refuses (a key twice, say): no lines to find
+    locator = TomlLocator(text)
+    for path, line in lines.items():
+        assert locator.line(path) == line, (path, text)
 
 
 def test_the_writer_writes_the_bundled_scenarios_back() -> None:

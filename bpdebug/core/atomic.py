@@ -5,7 +5,8 @@ dialog). What it does depends on what already sits at the path:
 
 * nothing: the file is created atomically (a temporary file in the same folder, then ``os.replace``);
 * a regular file: replaced atomically, keeping its permission bits (and, as root, its owner); a reader sees
-  the old file or the new one, never half of either;
+  the old file or the new one, never half of either (another hard link to it keeps the old content, as with
+  any atomic replace);
 * a symlink: followed; its final target is replaced atomically and the link stays a link;
 * a character device or a FIFO (``/dev/null``, ``/dev/tty``, ``mkfifo out``): written into, never replaced.
   A FIFO is opened without blocking: with no reader the write is refused in one line instead of hanging;

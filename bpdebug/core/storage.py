@@ -63,19 +63,26 @@ class Checkpoints:
     def _put(self, epoch: int, weights: tuple) -> None:
         if epoch % self.spacing == 0 and epoch not in self._grid:
             self._grid[epoch] = weights
-            bisect.insort(self._grid_epochs, epoch)
+            if epoch > self._grid_epochs[-1]:
+                self._grid_epochs.append(epoch)
+            else:
+                bisect.insort(self._grid_epochs, epoch)
             if len(self._grid) > self.grid_size:
                 self._thin()
         keys = self._recent_epochs
-        last = max(keys[-1], epoch) if keys else epoch
-        if epoch <= last - self.recent_size or epoch in self._recent:
-            return
+        if keys and epoch <= keys[-1]:  # an earlier epoch (stepping back): only within the window
+            if epoch <= keys[-1] - self.recent_size or epoch in self._recent:
+                return
+            bisect.insort(keys, epoch)
+        else:  # the common case: training moves on
+            keys.append(epoch)
         self._recent[epoch] = weights
-        bisect.insort(keys, epoch)
-        drop = bisect.bisect_right(keys, last - self.recent_size)
-        for e in keys[:drop]:
-            del self._recent[e]
-        del keys[:drop]
+        cutoff = keys[-1] - self.recent_size
+        if keys[0] <= cutoff:
+            drop = bisect.bisect_right(keys, cutoff)
+            for e in keys[:drop]:
+                del self._recent[e]
+            del keys[:drop]
 
     def _thin(self) -> None:
         self.spacing *= 2

@@ -19,6 +19,8 @@ _BARE = re.compile(r"[A-Za-z0-9_\-]+")
 _SPACE = re.compile(r"[ \t]*")
 _SPACE_LINES = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")  # whitespace, newlines and comments
 _SCALAR = re.compile(r"[^,\]\}\n#]*")  # numbers, booleans, dates: up to the next delimiter
+_ROW = r"\[[0-9eE.+\-_,\s]*\]"  # a list of plain numbers (no strings, comments or nan/inf): skipped in one step
+_NUMBERS = re.compile(rf"{_ROW}|\[\s*(?:{_ROW}\s*(?:,\s*{_ROW}\s*)*,?\s*)?\]")  # ... or a list of such lists
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}
 
 
@@ -183,7 +185,13 @@ class TomlLocator:
             # one value for the path `want`
             i = (_SPACE_LINES if stack else _SPACE).match(text, i).end()  # type: ignore[union-attr]
             c = text[i] if i < len(text) else ""
-            if c in "[{":
+            fast = _NUMBERS.match(text, i) if c == "[" else None
+            if fast is not None:  # a matrix of numbers, as weights and data are: no keys inside, one regex
+                depth = len(stack) + (2 if "[" in fast[0][1:] else 1)
+                if depth > self.max_depth:
+                    self.max_depth, self.deepest_line = depth, self.line_at(i)
+                i = fast.end()
+            elif c in "[{":
                 stack.append(["array", want, 0] if c == "[" else ["table", want])
                 if len(stack) > self.max_depth:
                     self.max_depth, self.deepest_line = len(stack), self.line_at(i)

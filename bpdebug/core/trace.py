@@ -9,6 +9,7 @@ knows where the run first stops being finite (:meth:`Trace.divergence`).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -348,6 +349,8 @@ class Trace:
         self._clean_through = 0
         self._flagged: tuple[int, int] | None = None
         self._divergence: Divergence | None = None
+        # a worker may advance the trace while a view steps about: the mutable state changes under this lock
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return self.epochs * self.steps_per_epoch
@@ -383,6 +386,10 @@ class Trace:
         """Every number of ``epoch`` (1-based), computed on first use."""
         if epoch < 1:
             raise IndexError(f"epoch {epoch}: epochs start at 1")
+        with self._lock:
+            return self._epoch(epoch)
+
+    def _epoch(self, epoch: int) -> EpochRecord:
         if epoch in self._cache:
             self._cache.move_to_end(epoch)
             return self._cache[epoch]
@@ -472,24 +479,28 @@ class Trace:
 
     def _run(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
              should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
-        done = self._history.count
         chunk, reported = 1, time.monotonic()
-        while done < to_epoch and not (until_flagged and self._flagged is not None):
+        done = self._history.count
+        while True:
             if should_stop is not None and should_stop():
                 break
-            n = min(chunk, to_epoch - done)
-            started = time.perf_counter()
-            weights, state = self.position_before(done + 1)
-            result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
-                           keep=self._checkpoints.put, state=state)
-            elapsed = time.perf_counter() - started
-            self._history.append(result.losses)
-            if self._flagged is None:
-                if result.finite:
-                    self._clean_through = done + n
-                else:
-                    self._flagged = (done + 1, done + n)
-            done += n
+            with self._lock:  # one chunk at a time: another thread waits at most a chunk (about 20 ms)
+                done = self._history.count
+                if done >= to_epoch or (until_flagged and self._flagged is not None):
+                    break
+                n = min(chunk, to_epoch - done)
+                started = time.perf_counter()
+                weights, state = self.position_before(done + 1)
+                result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
+                               keep=self._checkpoints.put, state=state)
+                elapsed = time.perf_counter() - started
+                self._history.append(result.losses)
+                if self._flagged is None:
+                    if result.finite:
+                        self._clean_through = done + n
+                    else:
+                        self._flagged = (done + 1, done + n)
+                done += n
             if elapsed < CHUNK_SECONDS / 2:
                 chunk *= 2
             elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
@@ -536,6 +547,10 @@ class Trace:
         not finite (weights never become finite again once they are not); only that epoch is then
         replayed step by step to name the step, the unit and the cause."""
         n = self.epochs if epochs is None else epochs
+        with self._lock:
+            return self._find_divergence(n)
+
+    def _find_divergence(self, n: int) -> Divergence | None:
         if self._divergence is not None:
             return self._divergence if self._divergence.epoch <= n else None
         if self._clean_through >= n:

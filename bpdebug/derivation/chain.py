@@ -42,7 +42,8 @@ class FactorSpec:
     template: Template
     bases: tuple[Base, ...]
     gate: str | None  # quantity that must be known for its value (None: known from the start)
-    note: Name | None = None  # where the number comes from, for δ
+    source: Name | None = None  # for δ: the net input whose ∂E/∂net it is
+    where: str = ""  # for δ: the step that computed it
 
 
 def factor_spec(shape: Shape, names: Names, fd: FD, p: Param) -> FactorSpec:
@@ -84,10 +85,8 @@ def factor_spec(shape: Shape, names: Names, fd: FD, p: Param) -> FactorSpec:
         r, k = fd[1], fd[2]
         what = "output" if r == L else "hidden"
         where = f", from the delta step of {what} layer {r}"
-        source = partial(names.error, names.net(r, k))
-        note = Name(source.text + where, source.latex + rf"\text{{{where}}}", False)
         return FactorSpec(None, names.delta(r, k), templates.identity_template(),
-                          (Base(names.delta(r, k), f"delta{r}", (k - 1,)),), f"delta{r}", note)
+                          (Base(names.delta(r, k), f"delta{r}", (k - 1,)),), f"delta{r}", names.net(r, k), where)
     if kind == "weight":
         l, k, j = fd[1], fd[2], fd[3]
         col = j if shape.bias else j - 1
@@ -115,6 +114,7 @@ class SymFactor:
     closed: Name  # the closed form printed in names
     base_names: tuple[Name, ...]
     base_symbols: tuple[Any, ...]
+    note: Name | None = None  # where a δ's number comes from: ∂E_total/∂net_h1⁽¹⁾, from the delta step …
 
     @property
     def wrap(self) -> bool:
@@ -123,9 +123,14 @@ class SymFactor:
 
     def printed(self, numbers: tuple[float, ...]) -> Name:
         """The closed form with the numbers of its bases, as text and LaTeX."""
-        mapping = {m: printing.shown_number(v) for m, v in zip(self.spec.template.markers, numbers, strict=True)}
-        expr = printing.rebuild(self.spec.template.expr, mapping)
-        return Name(printing.text(expr), printing.latex(expr), False)
+        return _printed(self.spec.template.expr, self.spec.template.markers, numbers)
+
+
+@lru_cache(maxsize=4096)  # a view shows the same step again (back and forth, another parameter)
+def _printed(expr: Any, markers: tuple[Any, ...], numbers: tuple[float, ...]) -> Name:
+    mapping = {m: printing.shown_number(v) for m, v in zip(markers, numbers, strict=True)}
+    shown = printing.rebuild(expr, mapping)
+    return Name(printing.text(shown), printing.latex(shown), False)
 
 
 @lru_cache(maxsize=1)
@@ -142,7 +147,8 @@ def _symbol(name: str, example: int | str | None, indexed: bool) -> Any:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def sym_factor(shape: Shape, mode: str, fd: FD, p: Param, example: int | str | None) -> SymFactor:
-    spec = factor_spec(shape, Names(shape.layers, mode), fd, p)
+    names = Names(shape.layers, mode)
+    spec = factor_spec(shape, names, fd, p)
     den = with_example(spec.den, example)
     if spec.num is None:
         label, key = den, spec.den.text
@@ -156,8 +162,12 @@ def sym_factor(shape: Shape, mode: str, fd: FD, p: Param, example: int | str | N
     closed = printing.rebuild(spec.template.expr, dict(zip(markers, base_symbols, strict=True)))
     shown = printing.rebuild(spec.template.expr, {m: printing.Shown(n.text, n.latex)
                                                   for m, n in zip(markers, base_names, strict=True)})
+    note = None
+    if spec.source is not None:
+        source = partial(names.error, with_example(spec.source, example))
+        note = Name(source.text + spec.where, source.latex + rf"\text{{{spec.where}}}", False)
     return SymFactor(spec, example, label, symbol, closed, Name(printing.text(shown), printing.latex(shown), False),
-                     base_names, base_symbols)
+                     base_names, base_symbols, note)
 
 
 @dataclass(frozen=True)
@@ -201,4 +211,5 @@ def symbolic(shape: Shape, p: Param, mode: str) -> Symbolic:
 def clear() -> None:
     symbolic.cache_clear()
     sym_factor.cache_clear()
+    _printed.cache_clear()
     templates.clear()

@@ -133,8 +133,8 @@ def _symbols_only(f: SymFactor) -> Factor:
 def _factor(f: SymFactor, nums: _Numbers, values: dict[Any, float]) -> Factor:
     """A factor with its number (and its closed form in numbers) once its step has run."""
     spec = f.spec
-    note = spec.note.text if spec.note else ""
-    note_latex = spec.note.latex if spec.note else ""
+    note = f.note.text if f.note else ""
+    note_latex = f.note.latex if f.note else ""
     if not nums.known(spec.gate):
         return Factor(f.label.text, f.symbol, f.closed_form, None, f.label.latex, f.closed.text, f.closed.latex,
                       None, None, note, note_latex)

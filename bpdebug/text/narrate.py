@@ -1,6 +1,6 @@
 """A step written as the text would write it: symbols first, then the numbers, then the result.
 
-Terminal-free: :func:`narrate` turns a :class:`~bpdebug.engine.Step` into lines of :class:`Span` values
+Terminal-free: :func:`narrate` turns a :class:`~bpdebug.core.engine.Step` into lines of :class:`Span` values
 (plain text tagged with a *role*), so the app can style them and transcripts can print them as they are.
 Every number comes from the step (``Step.value``) or the scenario's activation functions, and is written by
 :mod:`bpdebug.text.numbers`; nothing from a later step is read, so a narration never shows numbers from

@@ -15,6 +15,8 @@ FORMATS: dict[str, str] = {
     "txt": "text",
     "json": "json_format",
     "py": "script",
+    "dot": "dot",
+    "ipynb": "notebook",
 }
 
 

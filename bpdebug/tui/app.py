@@ -1,79 +1,47 @@
-"""The Textual debugger: a thin view over the engine's steps and the derivation builder.
+"""The Textual debugger: a view of a :class:`~bpdebug.tui.session.Session`.
 
-State is two reactive values on the app, the current step index and the selected parameter (canonical
-name); every panel re-renders from them. Numbers come from :class:`~bpdebug.engine.Step`, words from
-:mod:`bpdebug.narrate`, symbols from :mod:`bpdebug.derivation` (SymPy, imported in a worker thread so the
-first frame never waits for it). Key bindings are data (:data:`KEYS`), each with an id, so they can be
-listed, tested and remapped with ``App.set_keymap``.
+The session holds the state and the rules (where the walk is, breakpoints, long runs, derivations); the
+screen holds what the view needs to repaint, as reactives: the session's position, whether a long run is
+under way and whether the side panels show. Actions call the session and show the notes it returns;
+workers (long runs, derivations, exports) run session methods in a thread and only post messages back,
+handled on the UI thread. Key bindings are data (:mod:`bpdebug.tui.keys`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Sequence
 from functools import partial
-from importlib import resources
 from pathlib import Path
+from typing import cast
 
-import numpy as np
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar
 from textual.worker import get_current_worker
 
-from ..core.engine import ExpectationResult, Step, Trace
-from ..text.narrate import default_param, narrate
+from ..core.engine import Step, Trace
 from ..core.params import Param
-from ..core.scenario import Scenario, ScenarioError, load
+from ..core.scenario import Scenario
+from ..text.narrate import narrate
+from .keys import BUSY_ACTIONS, KEYS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
+from .session import Move, Note, Position, RunOutcome, Session, breakpoint_labels, bundled_scenarios
 from .widgets import set_border
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
 from .widgets.loss_panel import LossPanel
-from .widgets.modals import ExportModal, HelpScreen, PromptModal
+from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
-from .widgets.params_table import ParamsTable
+from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
 
-# The keys, as data: key(s), action on the app, footer label, id, and a longer description (tooltip) that the
-# help screen and the command palette show. Secondary keys are listed in the same binding.
-STEP_KEYS = Binding.Group("step")
-EPOCH_KEYS = Binding.Group("epoch")
-
-KEYS: tuple[Binding, ...] = (
-    Binding("n,space,right", "app.next_step", "next", id="step.next", tooltip="Next step (n, space, →)",
-            group=STEP_KEYS),
-    Binding("p,left", "app.previous_step", "prev", id="step.previous", tooltip="Previous step (p, ←)",
-            group=STEP_KEYS),
-    Binding("left_square_bracket", "app.previous_epoch", "epoch−", id="epoch.previous",
-            tooltip="Same step of the previous epoch", group=EPOCH_KEYS),
-    Binding("right_square_bracket", "app.next_epoch", "epoch+", id="epoch.next",
-            tooltip="Same step of the next epoch (trains further past the scenario's epochs)", group=EPOCH_KEYS),
-    Binding("g", "app.goto_epoch", "go to", id="epoch.goto", tooltip="Go to epoch N"),
-    Binding("w", "app.pick_param", "param", id="param.pick",
-            tooltip="Select a parameter by name: w5, b3 or theta2[1,1]"),
-    Binding("tab,down", "app.next_param", "next param", id="param.next", show=False,
-            tooltip="Select the next parameter (tab, ↓)"),
-    Binding("shift+tab,up", "app.previous_param", "prev param", id="param.previous", show=False,
-            tooltip="Select the previous parameter (shift+tab, ↑)"),
-    Binding("b", "app.toggle_breakpoint", "break", id="breakpoint.toggle", show=False,
-            tooltip="Toggle a breakpoint on this kind of step (e.g. every delta of layer 2)"),
-    Binding("c", "app.continue_run", "continue", id="breakpoint.continue", show=False,
-            tooltip="Continue to the next breakpoint or the next printed figure that does not hold"),
-    Binding("pagedown", "app.scroll_chain(1)", "chain ↓", id="chain.down", show=False,
-            tooltip="Scroll the chain rule down (page down)"),
-    Binding("pageup", "app.scroll_chain(-1)", "chain ↑", id="chain.up", show=False,
-            tooltip="Scroll the chain rule up (page up)"),
-    Binding("x", "app.export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
-    Binding("r", "app.reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
-    Binding("question_mark,f1", "app.help", "help", id="help", tooltip="Keys and how to read the screen"),
-    Binding("q", "app.quit", "quit", id="quit", tooltip="Quit bpdebug"),
-)
+__all__ = ["KEYS", "LEGEND", "DebuggerApp", "DebuggerScreen", "bundled_scenarios", "make_app"]
 
 LEGEND = (
     "Top: the scenario, then epoch / example, the four phases (current one reversed), step k of n.",
@@ -83,33 +51,64 @@ LEGEND = (
     "Chain rule: ∂E/∂p of the selected parameter in symbols (SymPy), closed form and numbers;",
     "  … marks a factor not computed yet; green lines changed at this step.",
     "Parameters: value before this pass, gradient once known, new value after the update.",
-    "  * marks a frozen parameter. Click a row (or a unit) to select.",
+    "  * marks a frozen parameter. Click a row (or a unit) to select; / filters the rows.",
     "Printed figures: the scenario's [[expect]] values, checked when the walk reaches them.",
+    "Divergence: the status line names the first number that is not finite; moves stop there once.",
+    "Long runs show a progress bar; Escape stops them at the last epoch computed.",
 )
 
-BUSY_ACTIONS = {"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch", "continue_run",
-                "reload", "export", "pick_param", "next_param", "previous_param"}
-SYNC_EPOCHS = 200  # going this many epochs past what is computed runs in a worker with a progress bar
-DERIVATION_CACHE = 512
-
-
-def bundled_scenarios() -> Path:
-    """The folder of the scenarios shipped inside the package."""
-    return Path(str(resources.files("bpdebug") / "scenarios"))
+COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
 
 
 class DebuggerScreen(Screen):
-    """The one main screen; it carries :data:`KEYS` (tab included, which a Screen would use for focus)."""
+    """The one main screen: the panels, and the view state as reactives."""
 
     BINDINGS = list(KEYS)
 
+    # repaint=False: the panels repaint what changed; a repaint of the screen would redraw every widget
+    at: reactive[Position | None] = reactive(None, init=False, repaint=False)
+    busy: reactive[bool] = reactive(False, init=False, repaint=False)
+    side: reactive[bool] = reactive(False, init=False, repaint=False)  # side panels toggled (f)
+
+    class RunProgress(Message):
+        """A long run computed ``done`` of ``total`` epochs."""
+
+        def __init__(self, done: int, total: int) -> None:
+            super().__init__()
+            self.done, self.total = done, total
+
+    class RunFinished(Message):
+        """A long run ended (reached its epoch, or was stopped)."""
+
+        def __init__(self, outcome: RunOutcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    class DerivationReady(Message):
+        """The chain rule of a step has been derived (in a worker)."""
+
+        def __init__(self, position: Position, lines: list[str] | str | None,
+                     previous: list[str] | str | None) -> None:
+            super().__init__()
+            self.position, self.lines, self.previous = position, lines, previous
+
+    class Exported(Message):
+        def __init__(self, note: Note) -> None:
+            super().__init__()
+            self.note = note
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(id="debugger")
+        self.session = session
+        self._painted_size: Size | None = None  # the size the panels were last laid out for
+        self._deriving: Position | None = None  # the position a derivation worker is under way for
+
+    # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
-        app = self.app
-        assert isinstance(app, DebuggerApp)
         yield StatusBar(id="status")
         with Horizontal(id="top"):
             with Vertical(id="top-left"):
-                yield NetworkView(app.scenario, id="network")
+                yield NetworkView(self.session.scenario, id="network")
                 yield LossPanel(id="loss")
                 yield ExpectationsPanel(id="expectations")
             with VerticalScroll(id="params", can_focus=False):
@@ -124,10 +123,303 @@ class DebuggerScreen(Screen):
                   "#loss": "loss per epoch", "#step": "step", "#derivation-box": "chain rule"}
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
-        app = self.app
-        assert isinstance(app, DebuggerApp)
-        self.query_one(ParamsTable).set_scenario(app.scenario)
-        app.render_step()
+        self.query_one(ParamsTable).set_scenario(self.session.scenario)
+        self.at = self.session.position
+        self.on_resize()
+        self.call_after_refresh(_startup_done)
+
+    def on_resize(self, event: events.Resize | None = None) -> None:
+        """Panels wrap and compact to the width: repaint once the new size is laid out."""
+        # below 100 columns the footer tightens and the palette's hint gives way, so every key shows, q included
+        footer = self.query_one(Footer)
+        footer.show_command_palette = not self.compact
+        footer.compact = self.compact
+        self.refresh_bindings()  # the filter key shows only where the parameters table does
+        if self.at is not None and self.size != self._painted_size:
+            self._painted_size = self.size
+            self.call_after_refresh(self.render_step)
+
+    @property
+    def compact(self) -> bool:
+        return self.size.width < COMPACT_WIDTH
+
+    # ------------------------------------------------------------------------------------------ state
+    def watch_at(self) -> None:
+        self.render_step()
+
+    def watch_busy(self, busy: bool) -> None:
+        self.refresh_bindings()
+        if busy:
+            self.mount(ProgressBar(total=None, show_eta=True, id="progress"), after="#status")
+        else:
+            for bar in self.query("#progress"):
+                bar.remove()
+
+    def watch_side(self, side: bool) -> None:
+        self.set_class(side, "-side")
+        self.refresh_bindings()
+        self.call_after_refresh(self.render_step)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a long run computes, navigation waits (greyed out in the footer); Escape shows only then."""
+        if action in RUN_ACTIONS:
+            return self.busy
+        if action in TABLE_ACTIONS and self.compact and not self.side:
+            return False  # the parameters table is folded away
+        if self.busy and action in BUSY_ACTIONS:
+            return None
+        return True
+
+    def apply(self, move: Move) -> None:
+        """Show what an action of the session did: its notes, the bell when it refused, and the new position."""
+        if move.refused:
+            self.app.bell()
+        for note in move.notes:
+            self.app.notify(note.text, title=note.title, severity=note.severity, timeout=note.timeout,
+                            markup=False)
+        self.at = self.session.position
+
+    # ----------------------------------------------------------------------------------------- render
+    def render_step(self) -> None:
+        """Hand the current step and parameter to every panel."""
+        s = self.session
+        step, p = s.step, s.selected
+        compact = self.compact
+        self.query_one(ExpectationsPanel).show(s.results, step.index)
+        holding, failing = s.figure_counts()
+        extra = []
+        d = s.divergence
+        if d is not None:
+            extra.append(f"⚠ diverged at epoch {d.epoch}" if compact else f"⚠ diverged: {d.describe()}")
+        if holding + failing:
+            extra.append(f"figures ✓{holding} ✗{failing}" if compact else
+                         f"printed figures: {holding} hold, {failing} do not")
+        if s.breakpoints:
+            extra.append(("● " if compact else "breakpoints: ") + breakpoint_labels(s.breakpoints))
+        self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, "  ·  ".join(extra),
+                                       compact)
+        self.query_one(NetworkView).show(step, p, compact=compact)
+        self.query_one(StepPanel).show(narrate(step, s.scenario))
+        self.query_one(ParamsTable).show(step, p)
+        self.query_one(LossPanel).show(cast(Sequence[float], s.losses_reached()))  # an array is enough
+        self._show_derivation()
+
+    # ------------------------------------------------------------------------------------- derivation
+    def _show_derivation(self) -> None:
+        s, at = self.session, self.session.position
+        p = s.selected
+        set_border(self.query_one("#derivation-box"), title=f"chain rule of {p.short} = {p.canonical}")
+        if s.derivation_is_quick(at.param):
+            # SymPy is loaded and the chain's symbols are built: substituting numbers takes well under a
+            # millisecond, so do it now and paint the step in one frame
+            self._paint_derivation(s.derivation(at.index, at.param),
+                                   s.derivation(at.index - 1, at.param) if at.index else None)
+        else:
+            self.query_one(DerivationPanel).show_message("deriving with SymPy …")
+            if self._deriving != at:
+                self._deriving = at
+                # after the frame that shows this step, so neither SymPy nor the thread delays it
+                self.call_after_refresh(self._derive, at)
+
+    @work(thread=True, exclusive=True, group="derive")
+    def _derive(self, at: Position) -> None:
+        """Build the derivation in a thread: the first use imports SymPy and builds the symbolic chain."""
+        if get_current_worker().is_cancelled:
+            return
+        s = self.session
+        lines = s.derivation(at.index, at.param, at.generation)
+        previous = s.derivation(at.index - 1, at.param, at.generation) if at.index else None
+        self.post_message(self.DerivationReady(at, lines, previous))
+
+    @on(DerivationReady)
+    def _derivation_ready(self, event: DerivationReady) -> None:
+        if event.position == self._deriving:
+            self._deriving = None
+        if event.position == self.session.position:
+            self._paint_derivation(event.lines, event.previous)
+
+    def _paint_derivation(self, lines: list[str] | str | None, previous: list[str] | str | None) -> None:
+        panel = self.query_one(DerivationPanel)
+        if isinstance(lines, str):
+            panel.show_message(lines)
+        elif lines is not None:
+            first = panel.show_lines(lines, previous if isinstance(previous, list) else None)
+            box = self.query_one("#derivation-box", VerticalScroll)
+            target = 0 if first is None else max(0, first - 1)
+            if box.scroll_y != target and (target or box.scroll_y):
+                box.scroll_to(y=target, animate=False)
+
+    # ---------------------------------------------------------------------------------------- actions
+    def action_next_step(self) -> None:
+        self.apply(self.session.next_step())
+
+    def action_previous_step(self) -> None:
+        self.apply(self.session.previous_step())
+
+    def action_next_epoch(self) -> None:
+        self.go_to_epoch(self.session.step.epoch + 1)
+
+    def action_previous_epoch(self) -> None:
+        self.apply(self.session.previous_epoch())
+
+    def action_goto_epoch(self) -> None:
+        self.app.push_screen(PromptModal("Go to epoch", self.session.epoch_hint(), placeholder="epoch number"),
+                             self._goto_answer)
+
+    def _goto_answer(self, text: str | None) -> None:
+        if not text:
+            return
+        epoch = self.session.parse_epoch(text)
+        if isinstance(epoch, Note):
+            self.apply(Move(False, (epoch,)))
+        else:
+            self.go_to_epoch(epoch)
+
+    def go_to_epoch(self, epoch: int) -> None:
+        """The same step position in ``epoch``; far epochs are computed in a worker with progress."""
+        if self.session.is_long_run(epoch):
+            self.busy = True
+            self._run(epoch)
+        else:
+            self.apply(self.session.go_to_epoch(epoch, again="]" if epoch == self.session.step.epoch + 1 else "g"))
+
+    @work(thread=True, exclusive=True, group="run")
+    def _run(self, epoch: int) -> None:
+        """Train up to ``epoch``, posting progress; Escape (or quitting) cancels the worker, which stops it."""
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.RunProgress(done, total))
+
+        outcome = self.session.run_to(epoch, progress, lambda: worker.is_cancelled)
+        self.post_message(self.RunFinished(outcome))
+
+    @on(RunProgress)
+    def _run_progress(self, event: RunProgress) -> None:
+        for bar in self.query("#progress").results(ProgressBar):
+            bar.update(total=event.total, progress=event.done)
+
+    @on(RunFinished)
+    def _run_finished(self, event: RunFinished) -> None:
+        self.busy = False
+        self.apply(self.session.finish_run(event.outcome))
+
+    def action_cancel_run(self) -> None:
+        self.workers.cancel_group(self, "run")
+
+    def action_pick_param(self) -> None:
+        s = self.session
+        self.app.push_screen(PromptModal("Select a parameter", s.scenario.params.describe_names(),
+                                         placeholder="w5", suggestions=s.param_names()), self._param_answer)
+
+    def _param_answer(self, text: str | None) -> None:
+        if text:
+            self.apply(self.session.select(text))
+
+    def action_filter_params(self) -> None:
+        self.app.push_screen(PromptModal("Filter the parameters", FILTER_HELP, placeholder="layer 2 top 20",
+                                         value=self.query_one(ParamsTable).filter_text), self._filter_answer)
+
+    def _filter_answer(self, text: str | None) -> None:
+        if text is None:
+            return
+        try:
+            flt = ParamFilter.parse(text)
+        except ValueError as exc:
+            self.apply(Move(False, (Note(str(exc), "error"),)))
+            return
+        self.query_one(ParamsTable).set_filter(flt, text)
+
+    def action_next_param(self) -> None:
+        self.apply(self.session.select_next(1))
+
+    def action_previous_param(self) -> None:
+        self.apply(self.session.select_next(-1))
+
+    def action_scroll_step(self, direction: int) -> None:
+        panel = self.query_one(StepPanel)
+        page = max(1, panel.scrollable_content_region.height - 1)
+        panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
+
+    def action_scroll_chain(self, direction: int) -> None:
+        box = self.query_one("#derivation-box", VerticalScroll)
+        box.scroll_to(y=box.scroll_y + direction * max(1, box.scrollable_content_region.height - 1), animate=False)
+
+    def action_toggle_breakpoint(self) -> None:
+        self.apply(self.session.toggle_breakpoint())
+        self.render_step()  # the status line lists the breakpoints
+
+    def action_continue_run(self) -> None:
+        self.apply(self.session.continue_run())
+
+    def action_toggle_side(self) -> None:
+        self.side = not self.side
+
+    def action_export(self) -> None:
+        from ..transcript import FORMATS
+
+        formats = list(FORMATS)
+        default = "md" if "md" in formats else formats[0]
+        self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
+
+    def _export_answer(self, answer: tuple[str, str] | None) -> None:
+        if answer is None:
+            return
+        fmt, path = answer
+        s = self.session
+        refused = s.refusal(path)
+        if refused is not None:
+            self.apply(Move(False, (refused,)))
+        elif s.would_overwrite(path):
+            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
+                                              "keeps the file."), partial(self._overwrite_answer, fmt, path))
+        else:
+            self._export(fmt, path, s.export_epochs())
+
+    def _overwrite_answer(self, fmt: str, path: str, yes: bool | None) -> None:
+        if yes:
+            self._export(fmt, path, self.session.export_epochs())
+        else:
+            self.apply(Move(False, (Note(f"{path} kept; nothing exported", timeout=3),)))
+
+    @work(thread=True, group="export")
+    def _export(self, fmt: str, path: str, epochs: int) -> None:
+        self.post_message(self.Exported(self.session.export(fmt, path, epochs)))
+
+    @on(Exported)
+    def _exported(self, event: Exported) -> None:
+        self.apply(Move(False, (event.note,)))
+
+    def action_reload(self) -> None:
+        """Re-read the scenario; keep the position when its shape is unchanged, else start over."""
+        result = self.session.reload()
+        if result.ok:
+            self.query_one(ParamsTable).set_scenario(self.session.scenario)
+            if not result.same_shape:
+                self.query_one(NetworkView).set_scenario(self.session.scenario)
+        self.apply(Move(False, (result.note,)))
+        if result.ok:
+            self.render_step()  # the same position may show different numbers
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.key_table(), LEGEND))
+
+    def key_table(self) -> list[tuple[str, str]]:
+        """(keys as displayed, description) for every binding in :data:`KEYS`, after any keymap."""
+        keys: dict[str, list[str]] = {b.id: [] for b in KEYS if b.id}
+        for key, active in self.active_bindings.items():
+            if active.binding.id in keys:
+                keys[active.binding.id].append(self.app.get_key_display(active.binding.with_key(key)))
+        return [(" ".join(keys[b.id]), b.tooltip or b.description) for b in KEYS if b.id]
+
+    # ------------------------------------------------------------------------------------------ mouse
+    @on(NetworkView.UnitPicked)
+    def _unit_clicked(self, event: NetworkView.UnitPicked) -> None:
+        self.apply(self.session.select_unit(event.layer, event.unit))
+
+    @on(ParamsTable.ParamClicked)
+    def _row_clicked(self, event: ParamsTable.ParamClicked) -> None:
+        self.apply(self.session.select(event.param.canonical))
 
 
 class DebuggerApp(App[int]):
@@ -135,416 +427,75 @@ class DebuggerApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "bpdebug"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS = [QUIT_ANYWHERE]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_WIDTH, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
-    # repaint=False: the panels repaint what changed; a repaint of the app would redraw every widget
-    step_index: reactive[int] = reactive(0, init=False, repaint=False)
-    param: reactive[str] = reactive("", init=False, repaint=False)
-    busy: reactive[bool] = reactive(False, init=False, repaint=False)
-
-    def __init__(self, scenario_path: str | Path) -> None:
+    def __init__(self, scenario_path: str | Path, scenario: Scenario | None = None) -> None:
         super().__init__()
-        self.scenario_path = str(scenario_path)
-        self.generation = 0  # bumped on reload, so cached derivations of the old file are not reused
-        self._derivations: OrderedDict[tuple, list[str] | str] = OrderedDict()
-        self._deriving: set[tuple] = set()  # keys with a worker under way
-        self._painted_width: int | None = None
-        self._warm: set[tuple[int, str]] = set()  # (generation, param) whose symbolic chain is built
-        self._derive_lock = threading.Lock()
-        self.breakpoints: set[tuple[str, int | None]] = set()
-        self._set_scenario(load(self.scenario_path))
-        self.set_reactive(DebuggerApp.param, default_param(self.scenario).canonical)
+        self.session = Session(scenario_path, scenario)  # raises ScenarioError before any screen
 
-    # --------------------------------------------------------------------------------------- state
-    def _set_scenario(self, scenario: Scenario, epochs: int | None = None) -> None:
-        self.scenario = scenario
-        self.trace = Trace(scenario, epochs)
-        self.results: tuple[ExpectationResult, ...] = tuple(sorted(self.trace.check_all(), key=lambda r: r.step))
+    # read-only shortcuts to the session, for tests and benches
+    @property
+    def scenario(self) -> Scenario:
+        return self.session.scenario
+
+    @property
+    def trace(self) -> Trace:
+        return self.session.trace
 
     @property
     def step(self) -> Step:
-        """The current step."""
-        return self.trace[self.step_index]
+        return self.session.step
+
+    @property
+    def step_index(self) -> int:
+        return self.session.position.index
+
+    @property
+    def param(self) -> str:
+        return self.session.param
 
     @property
     def selected(self) -> Param:
-        """The selected parameter."""
-        return self.scenario.params.get(self.param)
+        return self.session.selected
+
+    def on_load(self) -> None:
+        """No garbage collection while the screen is built (a full collection costs ~25 ms there and frees
+        nothing); after the first frame what startup built is frozen out of later collections."""
+        gc.disable()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
+        gc.enable()
 
     def get_default_screen(self) -> Screen:
-        return DebuggerScreen(id="debugger")
+        return DebuggerScreen(self.session)
 
-    def on_resize(self) -> None:
-        """Panels wrap and compact to the width: repaint once the new size is laid out."""
-        if self._painted_width is not None:
-            self.call_after_refresh(self.render_step)
-
-    def watch_step_index(self) -> None:
-        self.render_step()
-
-    def watch_param(self) -> None:
-        self.render_step()
-
-    def watch_busy(self, busy: bool) -> None:
-        self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While a long run computes, navigation waits (greyed out in the footer)."""
-        if self.busy and action in BUSY_ACTIONS:
-            return None
-        return True
-
-    # -------------------------------------------------------------------------------------- render
-    def render_step(self) -> None:
-        """Hand the current step and parameter to every panel."""
-        try:
-            main = self.screen_stack[0]
-        except IndexError:
-            return
-        if not isinstance(main, DebuggerScreen):
-            return
-        step, p = self.step, self.selected
-        holding, failing = main.query_one(ExpectationsPanel).show(self.results, step.index)
-        compact = main.size.width < 100
-        self._painted_width = main.size.width
-        extra = []
-        if holding + failing:
-            extra.append(f"figures ✓{holding} ✗{failing}" if compact else
-                         f"printed figures: {holding} hold, {failing} do not")
-        if self.breakpoints:
-            extra.append(("● " if compact else "breakpoints: ")
-                         + ", ".join(sorted(_bp_label(k, l) for k, l in self.breakpoints)))
-        main.query_one(StatusBar).show(self.scenario.title or Path(self.scenario_path).name, step,
-                                       self.trace.epochs, self.scenario.epochs, "  ·  ".join(extra), compact)
-        network = main.query_one(NetworkView)
-        network.show(step, p, compact=compact)
-        main.query_one(StepPanel).show(narrate(step, self.scenario))
-        main.query_one(ParamsTable).show(step, p)
-        main.query_one(LossPanel).show(self._losses_reached(step))
-        self._show_derivation(step, p)
-
-    def _losses_reached(self, step: Step) -> np.ndarray:
-        """Loss of every epoch whose loss has been computed by ``step`` (its error step reached)."""
-        epochs = step.epoch - 1
-        if step.index >= self.trace.first_step_of(step.epoch, None, "error"):  # the epoch's first pass
-            epochs += 1
-        if epochs <= 1:
-            return np.empty(0)
-        return self.trace.loss_history(epochs)
-
-    # --------------------------------------------------------------------------------- derivation
-    def _show_derivation(self, step: Step, p: Param) -> None:
-        main = self.screen_stack[0]
-        panel = main.query_one(DerivationPanel)
-        key = (self.generation, step.index, p.canonical)
-        set_border(main.query_one("#derivation-box"), title=f"chain rule of {p.short} = {p.canonical}")
-        cached = self._derivations.get(key)
-        if isinstance(cached, list):
-            before = self._derivations.get((self.generation, step.index - 1, p.canonical))
-            first = panel.show_lines(cached, before if isinstance(before, list) else None)
-            box = main.query_one("#derivation-box")
-            target = 0 if first is None else max(0, first - 1)
-            if box.scroll_y != target and (target or box.scroll_y):
-                box.scroll_to(y=target, animate=False)
-        elif isinstance(cached, str):
-            panel.show_message(cached)
-        elif (self.generation, p.canonical) in self._warm:
-            # SymPy is loaded and the chain's symbols are cached: substituting numbers takes well under a
-            # millisecond, so do it now and paint the step in one frame
-            self._derivation_ready(key, self._derive_result(step, p, self.scenario))
-        else:
-            panel.show_message("deriving with SymPy …")
-            if key not in self._deriving:
-                self._deriving.add(key)
-                # after the frame that shows this step, so neither SymPy nor the thread delays it
-                self.call_after_refresh(self._derive, key, step, p, self.scenario)
-
-    @work(thread=True, group="derive")
-    def _derive(self, key: tuple, step: Step, p: Param, scenario: Scenario) -> None:
-        """Build the derivation in a thread: the first use imports SymPy and builds the symbolic chain,
-        which takes a moment; later ones only substitute numbers. One at a time (the lock), so a burst of
-        keys waits for the first symbolic build instead of repeating it."""
-        with self._derive_lock:
-            self._derive_one(key, step, p, scenario)
-
-    def _derive_one(self, key: tuple, step: Step, p: Param, scenario: Scenario) -> None:
-        result = self._derive_result(step, p, scenario)
-        self.call_from_thread(self._derivation_ready, key, result)
-
-    def _derive_result(self, step: Step, p: Param, scenario: Scenario) -> list[str] | str:
-        """The derivation's text lines, or a one-line reason why there are none."""
-        try:
-            from .. import derivation
-        except ImportError as exc:
-            result: list[str] | str = f"the chain rule is not available ({exc})"
-        else:
-            try:
-                result = list(derivation.derive(step, p, scenario=scenario).text_lines())
-                if step.kind == "update" and not scenario.plan.is_plain:  # the optimizer's rule, state, numbers
-                    from ..text.update_rule import update_lines
-
-                    result += ["", *update_lines(step.record, p)]
-            except Exception as exc:  # noqa: BLE001 - shown in the panel, the walk goes on
-                result = f"could not derive {p.short}: {type(exc).__name__}: {exc}"
-        return result
-
-    def _derivation_ready(self, key: tuple, result: list[str] | str) -> None:
-        self._deriving.discard(key)
-        if isinstance(result, list):
-            self._warm.add((key[0], key[2]))
-        self._derivations[key] = result
-        while len(self._derivations) > DERIVATION_CACHE:
-            self._derivations.popitem(last=False)
-        if key == (self.generation, self.step_index, self.param):
-            self._show_derivation(self.step, self.selected)
-
-    # ------------------------------------------------------------------------------------- actions
-    def action_next_step(self) -> None:
-        if self.step_index + 1 >= len(self.trace):
-            self.trace.extend(self.trace.epochs + 1)
-            self.notify(f"epoch {self.trace.epochs}: training past the scenario's {self.scenario.epochs} "
-                        f"epoch{'s' if self.scenario.epochs != 1 else ''}", timeout=3)
-        self.step_index += 1
-
-    def action_previous_step(self) -> None:
-        if self.step_index == 0:
-            self.bell()
-            return
-        self.step_index -= 1
-
-    def action_next_epoch(self) -> None:
-        self.go_to_epoch(self.step.epoch + 1)
-
-    def action_previous_epoch(self) -> None:
-        if self.step.epoch == 1:
-            self.bell()
-            return
-        self.go_to_epoch(self.step.epoch - 1)
-
-    def action_goto_epoch(self) -> None:
-        hint = f"1 … {self.trace.epochs} walked so far; a larger number trains further"
-        self.push_screen(PromptModal("Go to epoch", hint, placeholder="epoch number"), self._goto_answer)
-
-    def _goto_answer(self, text: str | None) -> None:
-        if not text:
-            return
-        try:
-            epoch = int(text)
-        except ValueError:
-            self.notify(f"'{text}' is not an epoch number: expected a whole number ≥ 1", severity="error",
-                        markup=False)
-            return
-        if epoch < 1:
-            self.notify(f"epoch {epoch}: epochs start at 1", severity="error")
-            return
-        self.go_to_epoch(epoch)
-
-    def go_to_epoch(self, epoch: int) -> None:
-        """The same step position in ``epoch``; far epochs are computed in a worker with progress."""
-        offset = self.step_index % self.trace.steps_per_epoch
-        if epoch - self.trace.losses_computed > SYNC_EPOCHS and epoch > self.trace.epochs:
-            self._run_to_epoch(epoch, offset)
-            return
-        self.trace.extend(epoch)
-        self.step_index = (epoch - 1) * self.trace.steps_per_epoch + offset
-
-    @work(thread=True, exclusive=True, group="run")
-    def _run_to_epoch(self, epoch: int, offset: int) -> None:
-        """Train up to ``epoch`` in chunks, reporting progress; navigation waits meanwhile."""
-        worker = get_current_worker()
-        self.call_from_thread(self._start_progress, epoch)
-        start = self.trace.losses_computed
-        chunk = max(SYNC_EPOCHS, (epoch - start) // 50)
-        for e in [*range(start + chunk, epoch, chunk), epoch]:
-            if worker.is_cancelled:
-                return
-            self.trace.loss_history(e)  # trains with the fast path, keeping checkpoints on the way
-            self.call_from_thread(self._progress, e)
-        self.call_from_thread(self._finish_run, epoch, offset)
-
-    def _start_progress(self, epoch: int) -> None:
-        bar = ProgressBar(total=epoch, show_eta=False, id="progress")
-        self.screen_stack[0].mount(bar, after="#status")
-        bar.update(progress=self.trace.losses_computed)
-        self.busy = True
-        self.notify(f"training to epoch {epoch} …", timeout=2)
-
-    def _progress(self, epoch: int) -> None:
-        for bar in self.screen_stack[0].query(ProgressBar):
-            bar.update(progress=epoch)
-
-    def _finish_run(self, epoch: int, offset: int) -> None:
-        self.busy = False
-        for bar in self.screen_stack[0].query("#progress"):
-            bar.remove()
-        self.trace.extend(epoch)
-        self.step_index = (epoch - 1) * self.trace.steps_per_epoch + offset
-
-    def action_pick_param(self) -> None:
-        s = self.scenario
-        names = [p.short for p in s.params] + [p.canonical for p in s.params]
-        self.push_screen(PromptModal("Select a parameter", f"{s.params.describe_names()}",
-                                     placeholder="w5", suggestions=names), self._param_answer)
-
-    def _param_answer(self, text: str | None) -> None:
-        if not text:
-            return
-        p = self.scenario.params.find(text)
-        if p is None:
-            self.notify(f"unknown parameter '{text}': expected {self.scenario.params.describe_names()}",
-                        severity="error", markup=False)
-            return
-        self.param = p.canonical
-
-    def _move_param(self, delta: int) -> None:
-        params = self.scenario.params.params
-        i = params.index(self.selected)
-        self.param = params[(i + delta) % len(params)].canonical
-
-    def action_next_param(self) -> None:
-        self._move_param(1)
-
-    def action_previous_param(self) -> None:
-        self._move_param(-1)
-
-    def action_scroll_chain(self, direction: int) -> None:
-        box = self.screen_stack[0].query_one("#derivation-box", VerticalScroll)
-        box.scroll_to(y=box.scroll_y + direction * max(1, box.scrollable_content_region.height - 1), animate=False)
-
-    def action_toggle_breakpoint(self) -> None:
-        key = (self.step.kind, self.step.layer)
-        if key in self.breakpoints:
-            self.breakpoints.discard(key)
-            self.notify(f"breakpoint removed: {_bp_label(*key)}", timeout=2)
-        else:
-            self.breakpoints.add(key)
-            self.notify(f"breakpoint set: every {_bp_label(*key)} step", timeout=2)
-        self.render_step()
-
-    def action_continue_run(self) -> None:
-        """To the nearest later step that is a breakpoint or where a printed figure does not hold."""
-        spp, here = self.trace.steps_per_pass, self.step_index
-        candidates = [r.step for r in self.results if not r.holds and r.step > here]
-        for t in self.trace.templates:
-            if (t.kind, t.layer) in self.breakpoints:
-                i = here + 1 + (t.position - (here + 1)) % spp
-                if i < len(self.trace):
-                    candidates.append(i)
-        if not candidates:
-            self.notify(f"no breakpoint or failing printed figure ahead (to the end of epoch {self.trace.epochs})",
-                        timeout=3)
-            return
-        self.step_index = min(candidates)
-
-    def action_export(self) -> None:
-        from ..transcript import FORMATS
-
-        formats = list(FORMATS)
-        default = "md" if "md" in formats else formats[0]
-        self.push_screen(ExportModal(formats, default, self.export_stem()), self._export_answer)
-
-    def export_stem(self) -> str:
-        """Where a transcript goes by default: next to the scenario (the working folder for the bundled one)."""
-        path = Path(self.scenario_path)
-        if path.resolve().parent == bundled_scenarios().resolve():
-            return str(Path.cwd() / path.stem)
-        return str(path.with_suffix(""))
-
-    def _export_answer(self, answer: tuple[str, str] | None) -> None:
-        if answer is None:
-            return
-        fmt, path = answer
-        epochs = max(self.scenario.epochs, self.step.epoch)
-        self._export(fmt, path, self.scenario, epochs)
-
-    @work(thread=True, group="export")
-    def _export(self, fmt: str, path: str, scenario: Scenario, epochs: int) -> None:
-        """Render on a trace of its own (the app's trace stays with the UI thread) and write atomically."""
-        from ..core.atomic import write_atomic
-        from ..transcript import Options, render
-
-        try:
-            text = render(fmt, Trace(scenario, epochs), Options(epochs))
-            written = write_atomic(path, text)
-        except OSError as exc:
-            self.call_from_thread(self.notify, f"cannot write {path}: {exc.strerror or exc}", severity="error",
-                                  markup=False)
-            return
-        except Exception as exc:  # noqa: BLE001 - a failed export must not end the session
-            self.call_from_thread(self.notify, f"export failed: {type(exc).__name__}: {exc}", severity="error",
-                                  markup=False)
-            return
-        self.call_from_thread(self.notify, f"wrote the {fmt} transcript ({epochs} epoch"
-                              f"{'s' if epochs != 1 else ''}) to {written}", markup=False)
-
-    async def action_reload(self) -> None:
-        """Re-read the scenario; keep the position when its shape is unchanged, else start over."""
-        try:
-            scenario = load(self.scenario_path)
-        except ScenarioError as exc:
-            self.notify(str(exc), title="reload refused; the loaded scenario stays", severity="error",
-                        markup=False, timeout=8)
-            return
-        same = self.scenario.same_shape(scenario)
-        epochs = max(scenario.epochs, self.trace.epochs) if same else None
-        self.generation += 1
-        self._set_scenario(scenario, epochs)
-        main = self.screen_stack[0]
-        main.query_one(ParamsTable).set_scenario(scenario)
-        if not same:
-            main.query_one(NetworkView).set_scenario(scenario)
-            self.set_reactive(DebuggerApp.param, default_param(scenario).canonical)
-            self.set_reactive(DebuggerApp.step_index, 0)
-        self.render_step()
-        self.notify("reloaded; same position" if same else "reloaded; the network changed, back to step 1",
-                    timeout=3)
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_table(), LEGEND))
-
-    def key_table(self) -> list[tuple[str, str]]:
-        """(keys as displayed, description) for every binding in :data:`KEYS`, after any keymap."""
-        keys: dict[str, list[str]] = {b.id: [] for b in KEYS if b.id}
-        for key, active in self.screen_stack[0].active_bindings.items():
-            if active.binding.id in keys:
-                keys[active.binding.id].append(self.get_key_display(active.binding.with_key(key)))
-        return [(" ".join(keys[b.id]), b.tooltip or b.description) for b in KEYS if b.id]
-
-    # --------------------------------------------------------------------------------- palette, mouse
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key's action is also in the command palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
-        for b in KEYS:
-            yield SystemCommand(b.tooltip or b.description, f"key: {b.key.replace(',', ' / ')}",
-                                partial(self.run_action, b.action))
-
-    @on(NetworkView.UnitPicked)
-    def _unit_clicked(self, event: NetworkView.UnitPicked) -> None:
-        """A unit stands for its first incoming weight (an input unit or bias: its first outgoing one)."""
-        l, i = event.layer, event.unit
-        for p in self.scenario.params:
-            if l > 1 and i > 0 and p.layer == l - 1 and p.receiving_unit == i and not p.is_bias:
-                break
-            if (l == 1 or i == 0) and p.layer == l and p.sending_unit == i:
-                break
-        else:
-            return
-        self.param = p.canonical
-
-    @on(ParamsTable.ParamClicked)
-    def _row_clicked(self, event: ParamsTable.ParamClicked) -> None:
-        self.param = event.param.canonical
+        if isinstance(screen, DebuggerScreen):
+            for b in KEYS:
+                target = self if b.action.startswith("app.") else screen
+                yield SystemCommand(b.tooltip or b.description, f"key: {b.key.replace(',', ' / ')}",
+                                    partial(target.run_action, b.action.removeprefix("app.")))
 
 
-def _bp_label(kind: str, layer: int | None) -> str:
-    if kind in ("z", "a", "delta"):
-        return f"{kind}{layer}" if kind != "delta" else f"δ{layer}"
-    if kind == "gradient":
-        return f"∂E/∂Θ{layer}"
-    return kind
+def _startup_done() -> None:
+    """After the first frame: what startup built stays (frozen out of the collector's scans), and
+    garbage collection resumes."""
+    gc.freeze()
+    gc.enable()
 
 
-def make_app(scenario_path: str | Path) -> DebuggerApp:
-    """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen)."""
-    return DebuggerApp(scenario_path)
+def make_app(scenario_path: str | Path, scenario: Scenario | None = None, served: bool = False) -> DebuggerApp:
+    """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen).
+    A caller that has already loaded the file (the CLI, to refuse a bad one first) passes ``scenario``
+    so it is not read twice. ``served``: a browser visitor's session (:mod:`.served`): no reload, exports
+    as downloads."""
+    if served:
+        from .served import ServedApp
+
+        return ServedApp(scenario_path, scenario)
+    return DebuggerApp(scenario_path, scenario)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from textual.content import Content, Span
+from textual.strip import Strip
+from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Static
 
 _RESOLVED: dict[tuple[str, str], str] = {}
 
 
-def _resolve(widget: Static, style: object) -> object:
+def _resolve(widget: Static, style: str | Style) -> str | Style:
     """A style with its theme variables ($accent-muted …) replaced by their colours, once per theme: Textual
     would otherwise resolve them span by span on every paint, which costs more than the rest of a step."""
     if not isinstance(style, str) or "$" not in style:
@@ -43,3 +46,12 @@ def set_border(widget: Widget, title: str | None = None, subtitle: str | None = 
         widget.border_title = title
     if subtitle is not None and widget.border_subtitle != subtitle:
         widget.border_subtitle = subtitle
+
+
+def content_strip(widget: Widget, content: Content, width: int, scroll_x: int = 0) -> Strip:
+    """One line of ``content`` as ``widget`` paints it (theme variables resolved), cropped or padded to
+    ``width`` cells from ``scroll_x``: the piece a line-API widget's ``render_line`` returns."""
+    base = widget.visual_style
+    parse = widget.app.stylesheet.parse_style
+    segments = [Segment(text, style.rich_style) for text, style in content.render(base, end="", parse_style=parse)]
+    return Strip(segments).crop_extend(scroll_x, scroll_x + width, base.rich_style)

@@ -1,4 +1,4 @@
-"""Small dialogs: a one-line prompt (go to epoch, select parameter), export, and the key help."""
+"""Small dialogs: a one-line prompt (go to epoch, select parameter), export, a yes/no question, the key help."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class ExportModal(ModalScreen[tuple[str, str] | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="export-ok")
                 yield Button("Cancel", id="export-cancel")
-            yield Label("Enter writes the file (atomically). Escape cancels.", classes="dialog-hint")
+            yield Label("Enter writes (asks before replacing a file). Escape cancels.", classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()
@@ -80,6 +80,35 @@ class ExportModal(ModalScreen[tuple[str, str] | None]):
     @on(Button.Pressed, "#export-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask a yes/no question: Enter, y or the first button says yes; Escape, n or the second says no."""
+
+    BINDINGS = [Binding("escape,n", "answer(False)", "No", id="confirm.no"),
+                Binding("y", "answer(True)", "Yes", id="confirm.yes")]
+
+    def __init__(self, question: str, hint: str, yes: str = "Overwrite", no: str = "Keep") -> None:
+        super().__init__(classes="dialog-screen")
+        self.question, self.hint, self.yes, self.no = question, hint, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-title", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, variant="warning", id="confirm-yes")
+                yield Button(self.no, id="confirm-no")
+            yield Label(self.hint, classes="dialog-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-yes", Button).focus()
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class HelpScreen(ModalScreen[None]):

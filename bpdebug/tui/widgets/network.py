@@ -9,6 +9,7 @@ that unit. Values come from :meth:`Step.value`, so a unit shows nothing before i
 
 from __future__ import annotations
 
+import numpy as np
 from textual import events
 from textual.content import Content
 from textual.message import Message
@@ -38,13 +39,22 @@ class NetworkView(Static):
         super().__init__(**kwargs)
         self.scenario = scenario
         self._hits: list[tuple[int, int, int, int, int, int]] = []  # x0, x1, y0, y1, layer, unit
+        self._lines_cache: dict[tuple[int, int, int, bool, int], list[Cell]] = {}
 
     def set_scenario(self, scenario: Scenario) -> None:
         """Draw another scenario's network (after a reload)."""
         self.scenario = scenario
 
     def _unit_lines(self, step: Step, l: int, i: int, compact: bool, digits: int) -> list[Cell]:
-        """The one or two lines of unit ``i`` (0 = bias) of layer ``l`` at ``step``."""
+        """The one or two lines of unit ``i`` (0 = bias) of layer ``l`` at ``step`` (each drawn once per
+        :meth:`show`, however many layouts it tries)."""
+        key = (step.index, l, i, compact, digits)
+        cached = self._lines_cache.get(key)
+        if cached is None:
+            cached = self._lines_cache[key] = self._draw_unit(step, l, i, compact, digits)
+        return cached
+
+    def _draw_unit(self, step: Step, l: int, i: int, compact: bool, digits: int) -> list[Cell]:
         name = unit_name(self.scenario.layers, l, i)
         if i == 0:
             return [[(f"{name} ", "bold"), ("1", "")]]
@@ -52,7 +62,7 @@ class NetworkView(Static):
         def number(quantity: str) -> tuple[str, str]:
             if not step.is_known(quantity):
                 return PENDING, "dim"
-            return fmt(float(step.value(quantity)[0, i - 1]), digits), ""
+            return fmt(float(np.asarray(step.value(quantity))[0, i - 1]), digits), ""
 
         if l == 1:  # an input unit has only an output: its value
             return [[(f"{name} ", "bold"), number("a1")]]
@@ -69,7 +79,9 @@ class NetworkView(Static):
         (the step and the table keep all 7), and clipped past that."""
         room = self.content_size.width or 10_000
         everything = list(range(1, self.scenario.n_layers + 1))
-        for one_line, digits in ((compact, 7), (False, 7), (compact, 4), (False, 4), (False, 3)):
+        self._lines_cache = {}
+        tries = dict.fromkeys(((compact, 7), (False, 7), (compact, 4), (False, 4), (False, 3)))
+        for one_line, digits in tries:
             grid, width = self._grid(step, selected, one_line, digits, everything)
             if width <= room:
                 break
@@ -110,13 +122,22 @@ class NetworkView(Static):
         s = self.scenario
         L = s.n_layers
         computed = set(step.computes)
-        columns: list[tuple[str, list[tuple[int, list[Cell]]]]] = []
+        columns: list[tuple[str, list[tuple[int | None, list[Cell]]]]] = []
         for l in layers:
             role = "in" if l == 1 else "out" if l == L else "hidden"
             legend = "in" if l == 1 else "net → out"
             title = f"layer {l}: {legend}" if compact else f"layer {l} · {role}"
             units = list(range(1, s.layers[l - 1] + 1)) + ([0] if s.bias and l < L else [])
-            columns.append((title, [(i, self._unit_lines(step, l, i, compact, digits)) for i in units]))
+            focus = (selected.sending_unit if l == selected.layer else
+                     selected.receiving_unit if l == selected.layer + 1 else 1)
+            one_line = compact or l == 1
+            column: list[tuple[int | None, list[Cell]]] = []
+            for i in self._units_shown(units, units.index(focus), one_line):
+                if i < 0:  # units left out: how many
+                    column.append((None, [[(f"⋮ {-i} more", "dim")]]))
+                else:
+                    column.append((i, self._unit_lines(step, l, i, compact, digits)))
+            columns.append((title, column))
         widths = [max(len(title), *(2 + sum(len(t) for t, _ in line) for _, cells in col for line in cells))
                   for title, col in columns]
         heights = [sum(len(cells) for _, cells in col) for _, col in columns]
@@ -137,7 +158,12 @@ class NetworkView(Static):
                 x += len(link)
             grid[0].append((title.ljust(width), "italic dim"))
             r = 1
-            for i, cells in col:
+            for unit, cells in col:
+                if unit is None:
+                    grid[r].append(((" " + cells[0][0][0]).ljust(width), "dim"))
+                    r += 1
+                    continue
+                i = unit
                 ends = (l == selected.layer and i == selected.sending_unit) or (
                     l == selected.layer + 1 and i == selected.receiving_unit)
                 new = i > 0 and bool({f"z{l}", f"a{l}"} & computed)
@@ -157,6 +183,44 @@ class NetworkView(Static):
                 grid[r].append((f" Θ{layers[-1]} ⋯" if r == rows // 2 else " " * (len(str(layers[-1])) + 4), "dim"))
             x += len(str(layers[-1])) + 4
         return grid, x
+
+    def _unit_budget(self) -> int:
+        """Lines a column of units may take: the panel's max-height less its border, padding and title."""
+        limit = self.styles.max_height
+        if limit is None or not limit.is_cells:
+            return 11
+        return max(3, int(limit.value) - self.styles.gutter.height - 1)
+
+    def _units_shown(self, units: list[int], focus: int, one_line: bool) -> list[int]:
+        """``units`` (in drawing order; 0 = bias, one line, others ``one_line`` or two) cut to a window
+        around ``units[focus]`` that fits :meth:`_unit_budget`; a negative entry −k stands for a
+        "⋮ k more" line where k units are left out. A thousand units cost what ten do."""
+        budget = self._unit_budget()
+
+        def lines(i: int) -> int:
+            return 1 if one_line or i == 0 else 2
+
+        if sum(lines(i) for i in units[: budget + 1]) <= budget and len(units) <= budget:
+            return units
+        lo, hi = focus, focus + 1
+        used = lines(units[focus])
+        grew = True
+        while grew:
+            grew = False
+            for side in (1, -1):
+                a, b = (lo, hi + 1) if side == 1 else (lo - 1, hi)
+                if a < 0 or b > len(units):
+                    continue
+                cost = used + lines(units[b - 1] if side == 1 else units[a]) + (a > 0) + (b < len(units))
+                if cost <= budget:
+                    used += lines(units[b - 1] if side == 1 else units[a])
+                    lo, hi, grew = a, b, True
+        shown = units[lo:hi]
+        if lo:
+            shown.insert(0, -lo)
+        if hi < len(units):
+            shown.append(-(len(units) - hi))
+        return shown
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

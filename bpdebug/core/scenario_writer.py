@@ -1,0 +1,87 @@
+"""Write a scenario as a TOML file that loads back to the same run, bit for bit.
+
+Numbers are written with ``repr`` (the shortest text that reads back as the same double), weights always as
+explicit matrices (a generated or forked start is written as the numbers it produced), custom activations
+with their formula, and expectations as they were recorded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .scenario import Scenario
+
+# Every field of Scenario, and how the writer treats it: a field added to Scenario must be added here (a test
+# checks), so a new key of the format cannot be silently dropped from saved scenarios.
+WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "loss", "learning_rate", "epochs",
+                     "update", "frozen", "inputs", "targets", "weights", "expectations"})
+NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
+                         "init",  # generated weights are written as the matrices they produced
+                         "params",  # derived from layers and bias
+                         "source_files"})  # the files read to build it (a written fork is its own file)
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_number(v: float) -> str:
+    """A finite float as TOML: repr reads back as the same double."""
+    v = float(v)
+    if not np.isfinite(v):
+        raise ValueError(f"{v} cannot be written to a scenario, expected a finite number")
+    return repr(v)
+
+
+def _row(values) -> str:
+    return "[" + ", ".join(toml_number(v) for v in values) + "]"
+
+
+def _matrix(m: np.ndarray, indent: int) -> str:
+    rows = [_row(r) for r in np.asarray(m, dtype=float)]
+    return "[" + (",\n" + " " * indent).join(rows) + "]"
+
+
+def to_toml(scenario: Scenario) -> str:
+    """The scenario as TOML text that :func:`~bpdebug.core.scenario.loads` reads back to the same run."""
+    s = scenario
+    lines = [f"title = {toml_string(s.title)}"]
+    if s.description:
+        lines.append(f"description = {toml_string(s.description)}")
+    lines += ["", "[network]", f"layers = [{', '.join(str(n) for n in s.layers)}]"]
+    names = [a.name for a in s.activations]
+    lines.append(f"activation = [{', '.join(toml_string(n) for n in names)}]")
+    lines.append(f"bias = {'true' if s.bias else 'false'}")
+    customs = {a.name: a.expr for a in s.activations if a.expr is not None}
+    for name, expr in customs.items():
+        lines += ["", f"[activations.{name}]", f"expr = {toml_string(expr or '')}"]
+    lines += ["", "[loss]", f"function = {toml_string(s.loss.name)}"]
+    lines += ["", "[training]", f"learning_rate = {toml_number(s.learning_rate)}", f"epochs = {s.epochs}",
+              f"update = {toml_string(s.update)}"]
+    if s.frozen:
+        by_canonical = {p.canonical: p.short for p in s.params}
+        frozen = [by_canonical.get(c, c) for c in sorted(s.frozen)]
+        lines.append(f"frozen = [{', '.join(toml_string(n) for n in frozen)}]")
+    lines += ["", "[data]", f"inputs = {_matrix(s.inputs, 10)}", f"targets = {_matrix(s.targets, 11)}"]
+    lines += ["", "[weights]"]
+    for l, w in enumerate(s.weights, start=1):
+        name = f"theta{l}"
+        lines.append(f"{name} = {_matrix(w, len(name) + 4)}")
+    for e in s.expectations:
+        lines += ["", "[[expect]]", f"quantity = {toml_string(e.quantity)}"]
+        lines.append("value = " + (toml_number(e.value[0]) if e.scalar else _row(e.value)))
+        lines += [f"epoch = {e.epoch}", f"example = {e.example}", f"tolerance = {toml_number(e.tolerance)}"]
+        if e.source is not None:
+            lines.append(f"source = {toml_string(e.source)}")
+    return "\n".join(lines) + "\n"

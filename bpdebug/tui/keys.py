@@ -1,0 +1,61 @@
+"""The debugger's keys, as data: key(s), action on the debugger screen, footer label, id, and a longer
+description (tooltip) that the help screen and the command palette show. Secondary keys share a binding."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+STEP_KEYS = Binding.Group("step")
+EPOCH_KEYS = Binding.Group("epoch")
+
+KEYS: tuple[Binding, ...] = (
+    Binding("n,space,right", "next_step", "next", id="step.next", tooltip="Next step (n, space, →)",
+            group=STEP_KEYS),
+    Binding("p,left", "previous_step", "prev", id="step.previous", tooltip="Previous step (p, ←)",
+            group=STEP_KEYS),
+    Binding("left_square_bracket", "previous_epoch", "epoch−", id="epoch.previous",
+            tooltip="Same step of the previous epoch", group=EPOCH_KEYS),
+    Binding("right_square_bracket", "next_epoch", "epoch+", id="epoch.next",
+            tooltip="Same step of the next epoch (trains further past the scenario's epochs)", group=EPOCH_KEYS),
+    Binding("g", "goto_epoch", "go to", id="epoch.goto", tooltip="Go to epoch N"),
+    Binding("escape", "cancel_run", "stop", id="run.cancel",
+            tooltip="Stop a long run at the last epoch computed (escape)"),
+    Binding("w", "pick_param", "param", id="param.pick",
+            tooltip="Select a parameter by name: w5, b3 or theta2[1,1]"),
+    Binding("slash", "filter_params", "filter", id="param.filter",
+            tooltip="Filter the parameters table: layer N, a name, top N (largest |∂E/∂p| first)"),
+    Binding("tab,down", "next_param", "next param", id="param.next", show=False,
+            tooltip="Select the next parameter (tab, ↓)"),
+    Binding("shift+tab,up", "previous_param", "prev param", id="param.previous", show=False,
+            tooltip="Select the previous parameter (shift+tab, ↑)"),
+    Binding("b", "toggle_breakpoint", "break", id="breakpoint.toggle", show=False,
+            tooltip="Toggle a breakpoint on this kind of step (e.g. every delta of layer 2)"),
+    Binding("c", "continue_run", "continue", id="breakpoint.continue", show=False,
+            tooltip="Continue to the next breakpoint, failing printed figure or divergence"),
+    Binding("pagedown", "scroll_chain(1)", "chain ↓", id="chain.down", show=False,
+            tooltip="Scroll the chain rule down (page down)"),
+    Binding("pageup", "scroll_chain(-1)", "chain ↑", id="chain.up", show=False,
+            tooltip="Scroll the chain rule up (page up)"),
+    Binding("shift+down", "scroll_step(1)", "step ↓", id="step_panel.down", show=False,
+            tooltip="Scroll the step panel down, when its border says more lines are below (shift+↓)"),
+    Binding("shift+up", "scroll_step(-1)", "step ↑", id="step_panel.up", show=False,
+            tooltip="Scroll the step panel up (shift+↑)"),
+    Binding("f", "toggle_side", "panels", id="panels.toggle",
+            tooltip="Show or fold the parameters, loss and printed figures (folded below 100 columns)"),
+    Binding("x", "export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
+    Binding("r", "reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
+    Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
+    Binding("q", "app.quit", "quit", id="quit", tooltip="Quit bpdebug (also ctrl+c, even during a long run)"),
+)
+
+# ctrl+c quits from anywhere, dialogs and long runs included (an App binding with priority)
+QUIT_ANYWHERE = Binding("ctrl+c", "quit", "quit", id="quit.anywhere", show=False, priority=True)
+
+# actions that wait (greyed out in the footer) while a long run computes
+BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch",
+                          "continue_run", "reload", "export", "pick_param", "next_param", "previous_param",
+                          "toggle_breakpoint"})
+# actions shown only during a long run
+RUN_ACTIONS = frozenset({"cancel_run"})
+# actions on the parameters table, offered only where it shows
+TABLE_ACTIONS = frozenset({"filter_params"})

@@ -1,0 +1,331 @@
+"""The debugging session without a terminal: moves, breakpoints, long runs, reload, derivations, exports.
+
+Expected values come from an independent route: walking the trace step by step, the engine's fast path
+``train``, or the parameters' own description of what they connect.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpdebug.core.engine import Trace, train
+from bpdebug.core.scenario import load
+from bpdebug.tui.session import DERIVATION_CACHE, Breakpoint, Note, Session
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOG = ROOT / "scenarios" / "blog.toml"
+XOR = ROOT / "scenarios" / "xor.toml"
+ONLINE = ROOT / "scenarios" / "online.toml"
+SOFTMAX = ROOT / "scenarios" / "softmax.toml"
+
+
+def test_a_session_imports_no_terminal_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, bpdebug.tui.session; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------- moving
+
+def test_stepping_walks_the_trace_and_past_its_end():
+    s = Session(BLOG)
+    n = len(s.trace)
+    for k in range(1, n):
+        assert s.next_step().moved and s.index == k
+    move = s.next_step()  # past the scenario's single epoch: trains one more
+    assert s.index == n and s.step.epoch == 2 and s.trace.epochs == 2
+    assert any("training past the scenario's 1 epoch" in note.text for note in move.notes)
+    assert s.previous_step().moved and s.index == n - 1
+    for _ in range(n - 1):
+        s.previous_step()
+    assert s.index == 0
+    assert s.previous_step().refused  # nothing before step 1: the app rings the bell
+
+
+def test_epoch_moves_keep_the_step_position():
+    s = Session(ONLINE)  # online: several passes per epoch
+    for _ in range(7):
+        s.next_step()
+    here = (s.step.example, s.step.kind, s.step.layer)
+    s.next_epoch()
+    assert s.step.epoch == 2 and (s.step.example, s.step.kind, s.step.layer) == here
+    s.go_to_epoch(5)
+    assert s.step.epoch == 5 and (s.step.example, s.step.kind, s.step.layer) == here
+    s.previous_epoch()
+    assert s.step.epoch == 4
+    assert Session(ONLINE).previous_epoch().refused
+
+
+@pytest.mark.parametrize(("text", "ok"), [("12", True), ("1", True), ("0", False), ("-3", False),
+                                          ("twelve", False), ("1.5", False)])
+def test_an_epoch_typed_is_a_whole_number_from_1(text, ok):
+    answer = Session.parse_epoch(text)
+    assert (answer == int(text)) if ok else (isinstance(answer, Note) and answer.severity == "error")
+
+
+# ------------------------------------------------------------------------------------------ parameters
+
+def test_selecting_by_name_and_by_turn():
+    s = Session(BLOG)
+    assert s.selected.short == "w5"  # the blog follows w5
+    s.select("w1")
+    assert s.param == "theta1[1,1]"
+    move = s.select("w99")
+    assert not move.moved and s.param == "theta1[1,1]"
+    assert "unknown parameter 'w99'" in move.notes[0].text and "w1..w8" in move.notes[0].text
+    shorts = [s.selected.short]
+    for _ in range(len(s.scenario.params)):
+        s.select_next(1)
+        shorts.append(s.selected.short)
+    assert shorts[0] == shorts[-1] and len(set(shorts[:-1])) == len(s.scenario.params)
+
+
+@pytest.mark.parametrize("path", [BLOG, XOR, ROOT / "scenarios" / "deep.toml"])
+def test_a_clicked_unit_selects_a_weight_that_touches_it(path):
+    s = Session(path)
+    sizes = s.scenario.layers
+    for layer, size in enumerate(sizes, start=1):
+        units = list(range(1, size + 1)) + ([0] if s.scenario.bias and layer < len(sizes) else [])
+        for unit in units:
+            p = s.param_for_unit(layer, unit)
+            if layer == len(sizes) or unit == 0 or layer == 1:
+                if layer == len(sizes):  # an output unit: a weight into it
+                    assert p is not None and p.layer == layer - 1 and p.receiving_unit == unit and not p.is_bias
+                else:  # an input or a bias unit: a weight out of it
+                    assert p is not None and p.layer == layer and p.sending_unit == unit
+            else:  # a hidden unit: a weight into it, from a real unit
+                assert p is not None and p.layer == layer - 1 and p.receiving_unit == unit and not p.is_bias
+            s.select_unit(layer, unit)
+            assert s.param == p.canonical
+
+
+# ----------------------------------------------------------------------------------------- breakpoints
+
+def walk_to(s: Session, index: int) -> None:
+    while s.index < index:
+        s.next_step()
+    while s.index > index:
+        s.previous_step()
+
+
+def _first_later_step(trace: Trace, here: int, kind: str, layer: int | None) -> int | None:
+    """Walk the trace step by step (the independent route)."""
+    for i in range(here + 1, len(trace)):
+        if (trace[i].kind, trace[i].layer) == (kind, layer):
+            return i
+    return None
+
+
+@settings(max_examples=25, deadline=None)
+@given(here=st.integers(0, 29), pick=st.integers(0, 9))
+def test_the_next_stop_is_the_next_step_of_that_kind(here, pick):
+    s = Session(XOR)
+    assert all(r.holds for r in s.results)  # so only the breakpoint stops
+    t = s.trace.templates[pick % len(s.trace.templates)]
+    walk_to(s, t.position)
+    s.toggle_breakpoint()
+    assert s.breakpoints == {Breakpoint(t.kind, t.layer)}
+    walk_to(s, here)
+    assert s.next_stop() == _first_later_step(s.trace, s.index, t.kind, t.layer)
+
+
+def test_breakpoints_toggle_and_continue_stops_at_failing_figures():
+    s = Session(BLOG)
+    for _ in range(7):
+        s.next_step()
+    assert (s.step.kind, s.step.layer) == ("gradient", 2)
+    s.toggle_breakpoint()
+    assert Breakpoint("gradient", 2) in s.breakpoints and Breakpoint("gradient", 2).label == "∂E/∂Θ2"
+    s.previous_step()
+    s.previous_step()
+    s.continue_run()
+    assert s.index == 7
+    failing = [r.step for r in s.results if not r.holds and r.step > 7]
+    s.continue_run()
+    assert s.index == min(failing) == 9  # w5.after, which the blog prints wrong
+    assert not s.continue_run().moved
+    s.go_to_epoch(1)
+    s.toggle_breakpoint()  # at step 10's kind (update): a second breakpoint
+    assert len(s.breakpoints) == 2
+
+
+def test_figure_counts_follow_the_walk():
+    s = Session(BLOG)
+    for index in range(len(s.trace)):
+        while s.index < index:
+            s.next_step()
+        reached = [r for r in s.results if r.step <= index]
+        assert s.figure_counts() == (sum(r.holds for r in reached), sum(not r.holds for r in reached))
+
+
+# -------------------------------------------------------------------------------------------- losses
+
+def test_losses_known_are_those_whose_error_step_was_reached():
+    s = Session(XOR)
+    reference = train(s.scenario, 4).losses  # the fast path, independently
+    s.go_to_epoch(3)
+    error_step = next(t.position for t in s.trace.templates if t.kind == "error")
+    while s.step.epoch == 3:
+        known = s.losses_reached()
+        expected = 3 if s.index % s.trace.steps_per_epoch >= error_step else 2
+        assert len(known) == expected and np.array_equal(known, reference[:expected])
+        s.next_step()
+    assert len(Session(XOR).losses_reached()) == 0  # one loss is not a curve
+
+
+# ------------------------------------------------------------------------------------------- long runs
+
+def test_a_long_run_reports_progress_stops_when_asked_and_lands_on_the_last_epoch():
+    s = Session(XOR)
+    for _ in range(3):
+        s.next_step()
+    offset = s.index
+    assert s.is_long_run(10**8) and not s.is_long_run(s.trace.losses_computed + 10)
+    seen: list[tuple[int, int]] = []
+    outcome = s.run_to(10**8, lambda done, total: seen.append((done, total)), lambda: len(seen) >= 3)
+    assert outcome.cancelled and outcome.asked == 10**8 and 1 <= outcome.reached < 10**8
+    assert seen and all(total == 10**8 and 0 <= done <= total for done, total in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert s.index == offset  # nothing moved until the run is finished on the UI thread
+    move = s.finish_run(outcome)
+    assert s.step.epoch == outcome.reached and s.index % s.trace.steps_per_epoch == offset
+    assert any(f"stopped at epoch {outcome.reached}" in n.text for n in move.notes)
+    # the weights there are those of the fast path, trained independently
+    expected = train(s.scenario, outcome.reached - 1).weights
+    assert all(np.array_equal(a, b) for a, b in zip(s.step.weights, expected, strict=True))
+
+
+def test_a_long_run_to_its_end_lands_there():
+    s = Session(XOR)
+    target = s.trace.epochs + 500
+    outcome = s.run_to(target)
+    assert not outcome.cancelled and outcome.reached == target
+    s.finish_run(outcome)
+    assert s.step.epoch == target and s.index == (target - 1) * s.trace.steps_per_epoch
+
+
+# ---------------------------------------------------------------------------------------------- reload
+
+def test_reload_keeps_the_position_and_refuses_a_broken_file(tmp_path):
+    path = tmp_path / "blog.toml"
+    shutil.copy(BLOG, path)
+    s = Session(path)
+    for _ in range(3):
+        s.next_step()
+    s.select("w1")
+    path.write_text(BLOG.read_text().replace("learning_rate = 0.1", "learning_rate = 0.5"))
+    result = s.reload()
+    assert result.ok and result.same_shape and s.generation == 1
+    assert s.index == 3 and s.param == "theta1[1,1]" and s.scenario.learning_rate == 0.5
+    path.write_text(BLOG.read_text().replace("layers = [2, 2, 2]", "layers = [2, 2]"))
+    result = s.reload()
+    assert not result.ok and result.note.severity == "error" and str(path) in result.note.text
+    assert s.scenario.learning_rate == 0.5 and s.index == 3 and s.generation == 1
+    shutil.copy(ROOT / "scenarios" / "deep.toml", path)  # another network: back to the start
+    result = s.reload()
+    assert result.ok and not result.same_shape and s.index == 0 and s.generation == 2
+
+
+# ------------------------------------------------------------------------------------------ derivation
+
+def test_derivations_are_cached_per_generation_and_bounded():
+    s = Session(BLOG)
+    assert not s.derivation_is_quick()
+    lines = s.derivation(9, "theta2[1,1]")
+    assert isinstance(lines, list) and s.derivation_is_quick()
+    # w5's gradient and new value, computed independently by the fast path
+    w_after = train(s.scenario, 1).weights[1][0, 1]
+    assert any(f"{w_after:.7f}"[:8] in line for line in lines)
+    assert s.derivation(9, "theta2[1,1]") is lines  # cached
+    assert s._derivation.cache_info().maxsize == DERIVATION_CACHE
+    stale = s.generation
+    s.reload()
+    assert s.derivation(9, "theta2[1,1]", stale) is None  # a reload came in between
+    assert not s.derivation_is_quick()
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+def test_export_never_targets_the_files_read(tmp_path):
+    path = tmp_path / "blog.toml"
+    shutil.copy(BLOG, path)
+    s = Session(path)
+    assert s.is_protected(path) and s.is_protected(tmp_path / "." / "blog.toml")
+    assert not s.is_protected(tmp_path / "blog.md")
+    link = tmp_path / "link.toml"
+    link.symlink_to(path)
+    assert s.is_protected(link)
+    assert s.would_overwrite(path) and not s.would_overwrite(tmp_path / "new.md")
+    note = s.export("md", path, 1)
+    assert note.severity == "error" and path.read_text() == BLOG.read_text()
+    note = s.export("md", tmp_path / "blog.md", 1)
+    assert note.severity == "information" and (tmp_path / "blog.md").read_text().startswith("#")
+
+
+def test_export_stem_is_next_to_the_scenario(tmp_path):
+    path = tmp_path / "mine.toml"
+    shutil.copy(BLOG, path)
+    assert Session(path).export_stem() == str(tmp_path / "mine")
+
+
+# -------------------------------------------------------------------------------------------- divergence
+
+def _first_non_finite_step(trace: Trace, epochs: int) -> int | None:
+    """Walk every step and look at what it computes (the independent route)."""
+    for i in range(epochs * trace.steps_per_epoch):
+        step = trace[i]
+        for name in step.computes:
+            value = step.value(name)
+            if not np.all(np.isfinite(value)):
+                return i
+    return None
+
+
+@pytest.fixture
+def diverging(tmp_path) -> Path:
+    path = tmp_path / "sm.toml"
+    path.write_text(SOFTMAX.read_text().replace("learning_rate = 0.5", "learning_rate = 1e6"))
+    return path
+
+
+def test_moves_stop_once_at_the_first_non_finite_step(diverging):
+    s = Session(diverging)
+    s.trace.extend(6)
+    expected = _first_non_finite_step(Trace(load(diverging), 6), 6)
+    assert expected is not None
+    stops = []
+    for _ in range(5):
+        move = s.next_epoch()
+        if any("diverged" in n.text for n in move.notes):
+            stops.append(s.index)
+    assert stops == [expected]  # stopped there once, then went on past it
+    assert s.divergence is not None and math.isfinite(s.divergence.epoch)
+
+
+def test_continue_stops_at_the_first_non_finite_step(diverging):
+    s = Session(diverging)
+    expected = _first_non_finite_step(Trace(load(diverging), 6), 6)
+    assert s.divergence is None or s.divergence.step == expected  # only what has been computed is known
+    while s.next_stop() is not None and s.next_stop() < expected:
+        s.continue_run()  # a failing printed figure on the way, if any
+    move = s.continue_run()
+    assert s.index == expected and any("diverged" in n.text for n in move.notes)
+    assert s.divergence is not None and s.divergence.step == expected
+
+
+def test_knowing_the_divergence_trains_nothing_ahead_of_the_walk():
+    s = Session(XOR)
+    before = s.trace.losses_computed
+    assert s.divergence is None
+    assert s.trace.losses_computed <= max(before, 1)

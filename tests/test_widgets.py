@@ -1,0 +1,371 @@
+"""The panels on their own and in the app: wide networks, the parameters filter, scrolling, cut marks,
+and non-finite numbers (a run that diverges must be shown, never crash a panel)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpdebug.core.engine import Trace
+from bpdebug.core.scenario import load
+from bpdebug.text.narrate import fmt, fmt_matrix
+from bpdebug.tui.app import make_app
+from bpdebug.tui.widgets.loss_panel import LossPanel, bucket_max, loss_label
+from bpdebug.tui.widgets.network import NetworkView
+from bpdebug.tui.widgets.params_table import ParamFilter, ParamsTable
+from bpdebug.tui.widgets.step_panel import StepPanel, count_numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def prompt(pilot, key: str, value: str) -> None:
+    await pilot.press(key)
+    await pilot.pause()
+    await pilot.press("ctrl+u")  # the filter prompt starts with the filter in use: clear it
+    for ch in value:
+        await pilot.press(ch if ch != " " else "space")
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory) -> Path:
+    """A 784-128-10 network (101,770 parameters) on two examples."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, size=(2, 784))
+    t = np.eye(10)[[3, 7]]
+
+    def rows(m: np.ndarray) -> str:
+        return "[" + ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in m) + "]"
+
+    path = tmp_path_factory.mktemp("wide") / "wide.toml"
+    path.write_text(f"""title = "784-128-10"
+[network]
+layers = [784, 128, 10]
+activation = "sigmoid"
+[loss]
+function = "half_sse"
+[training]
+learning_rate = 0.01
+[data]
+inputs = {rows(x)}
+targets = {rows(t)}
+[weights]
+init = "uniform"
+range = [-0.1, 0.1]
+seed = 3
+""")
+    return path
+
+
+@pytest.fixture
+def diverging(tmp_path) -> Path:
+    """The issue's repro: softmax with a learning rate of 1e6 stops being finite within three epochs."""
+    path = tmp_path / "sm.toml"
+    path.write_text((SCENARIOS / "softmax.toml").read_text().replace("learning_rate = 0.5", "learning_rate = 1e6"))
+    return path
+
+
+# --------------------------------------------------------------------------------------- filter syntax
+
+def test_filter_parses_layer_name_and_top():
+    assert ParamFilter.parse("") == ParamFilter()
+    assert ParamFilter.parse("layer 2") == ParamFilter(layer=2)
+    assert ParamFilter.parse("w5") == ParamFilter(name="w5")
+    assert ParamFilter.parse("top") == ParamFilter(top=0)
+    assert ParamFilter.parse("layer 1 top 20") == ParamFilter(layer=1, top=20)
+    assert ParamFilter.parse("THETA2[1, ").name == "theta2[1,"
+    for bad in ("layer", "layer x", "layer 0", "w5 w6"):
+        with pytest.raises(ValueError):
+            ParamFilter.parse(bad)
+
+
+# ------------------------------------------------------------------------------------ parameters table
+
+async def test_wide_network_table_formats_only_the_rows_on_screen(wide, monkeypatch):
+    app = make_app(wide)
+    calls = []
+    original = ParamsTable.row
+    monkeypatch.setattr(ParamsTable, "row", lambda self, k: calls.append(k) or original(self, k))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ParamsTable)
+        assert table.virtual_size.height == 1 + 101_770
+        height = table.scrollable_content_region.height
+        calls.clear()
+        await pilot.press("n")
+        await settle(pilot)
+        # a step formats what the screen shows (a few paints of it), not 101,770 rows
+        assert 0 < len(calls) <= 4 * height
+        assert len(set(calls)) <= height
+
+
+async def test_selected_parameter_is_scrolled_into_view(wide):
+    app = make_app(wide)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await prompt(pilot, "w", "theta1[100,5]")
+        table = app.screen.query_one(ParamsTable)
+        shown = table.visible_text()
+        row = next(line for line in shown if " theta1[100,5] " in line)
+        p = app.scenario.params.get("theta1[100,5]")
+        assert row.split()[2] == fmt(float(app.trace.weights_before(1)[0][99, 5]))
+        assert row.split()[0] == p.short
+        assert len(shown) <= table.scrollable_content_region.height
+
+
+async def test_click_on_a_scrolled_row_selects_it(wide):
+    app = make_app(wide)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await prompt(pilot, "w", "theta1[50,1]")
+        table = app.screen.query_one(ParamsTable)
+        third = table.visible_text()[3]  # header, then rows: the third row on screen
+        await pilot.click(ParamsTable, offset=(5, 3))
+        await settle(pilot)
+        assert app.param == third.split()[1]
+        assert app.param != "theta1[50,1]" or third.split()[1] == "theta1[50,1]"
+
+
+async def test_filter_by_layer_and_name_in_the_app():
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(ParamsTable)
+        await prompt(pilot, "slash", "layer 1")
+        names = [line.split()[1] for line in table.visible_text()[1:]]
+        assert names == [p.canonical for p in app.scenario.params if p.layer == 1]
+        await prompt(pilot, "slash", "w5")
+        assert [line.split()[0] for line in table.visible_text()[1:]] == ["w5"]
+        assert "1 of 12" in app.screen.query_one("#params").border_subtitle
+        await prompt(pilot, "slash", "layer 9 w")  # nothing matches: an empty table, no error
+        assert table.visible_text()[1:] == []
+        await prompt(pilot, "slash", "")
+        assert len(table.visible_text()) == 1 + len(app.scenario.params)
+
+
+async def test_filter_top_orders_by_largest_gradient(wide):
+    app = make_app(wide)
+    trace = Trace(load(wide))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await prompt(pilot, "slash", "top 5")
+        table = app.screen.query_one(ParamsTable)
+        assert "not computed yet" in app.screen.query_one("#params").border_subtitle
+        for _ in range(8):  # to the gradient of Θ1: every gradient known
+            await pilot.press("n")
+        await settle(pilot)
+        assert app.step.kind == "gradient" and app.step.layer == 1
+        grads = trace[app.step.index].record.numbers.gradients
+        # independent: every (layer, row, col) by |gradient|, largest first
+        entries = sorted(((abs(float(g[i, j])), l, i, j) for l, g in enumerate(grads, 1)
+                          for i in range(g.shape[0]) for j in range(g.shape[1])), reverse=True)[:5]
+        shown = table.visible_text()[1:]
+        assert len(shown) == 5
+        for line, (size, l, i, j) in zip(shown, entries, strict=True):
+            p = app.scenario.params.get(line.split()[1])
+            assert (p.layer, p.row, p.col) == (l, i, j)
+            assert line.split()[3] == fmt(float(grads[l - 1][i, j]))
+            assert math.isclose(abs(float(grads[l - 1][i, j])), size)
+
+
+async def test_bad_filter_is_refused_in_one_line():
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await prompt(pilot, "slash", "layer x")
+        assert any("layer number" in str(n.message) for n in app._notifications)
+        assert len(app.screen.query_one(ParamsTable).visible_text()) == 1 + len(app.scenario.params)
+
+
+# ----------------------------------------------------------------------------------------- network view
+
+async def test_wide_layers_show_a_window_around_the_selected_units(wide):
+    app = make_app(wide)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await prompt(pilot, "w", "theta1[60,300]")  # input unit 300 -> hidden unit 60
+        view = app.screen.query_one(NetworkView)
+        drawn = view.content.plain
+        lines = drawn.splitlines()
+        assert len(lines) <= 12
+        assert "i300 " in drawn and "h60 " in drawn
+        assert "⋮" in drawn and "more" in drawn
+        left_out = sum(int(w) for w in " ".join(lines).replace("⋮", " ⋮ ").split("⋮")[1:]
+                       for w in [w.split()[0]])
+        shown_inputs = sum(1 for line in lines for w in line.split() if w.startswith("▌i"))
+        assert left_out >= 784 - shown_inputs  # the inputs left out are counted
+
+
+# ------------------------------------------------------------------------------------------- step panel
+
+async def test_xor_step_shows_every_example():
+    app = make_app(SCENARIOS / "xor.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one(StepPanel)
+        z2 = app.step.value("z2")
+        for r in range(4):
+            assert f"ex {r + 1} = [{fmt(float(z2[r, 0]))} {fmt(float(z2[r, 1]))}]" in panel.text()
+        assert panel.virtual_size.height <= panel.scrollable_content_region.height  # all on screen
+        assert not panel.border_subtitle
+
+
+async def test_small_terminal_update_step_scrolls_to_the_second_update():
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(9):
+            await pilot.press("n")
+        await settle(pilot)
+        panel = app.screen.query_one(StepPanel)
+        after = fmt_matrix(app.step.value("theta2.after"))
+        assert after in panel.text().replace("\n       ", " ")
+        height = panel.scrollable_content_region.height
+        assert len(panel.lines) > height  # 80x24 cannot hold the whole update
+        assert f"↓ {len(panel.lines) - height} more line" in panel.border_subtitle
+        for _ in range(len(panel.lines)):
+            await pilot.press("shift+down")
+        await pilot.pause()
+        assert "↑" in panel.border_subtitle and "more line" not in panel.border_subtitle
+        visible = "\n".join(line.plain for line in panel.lines[round(panel.scroll_y):][:height])
+        assert "   = " + after in visible  # the Θ2 update, whole
+
+
+async def test_a_huge_line_is_cut_and_says_how_many_numbers_are_left(wide):
+    app = make_app(wide)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one(StepPanel)
+        text = panel.text()
+        assert "more numbers on this line (cut here)" in text
+        assert len(panel.lines) < 200
+        # the first numbers line: Θ1 (128 x 785) · [1 x]: shown + left out = every number
+        first = text.split("\n   … ")[0].split("\n", 1)[1]
+        left = int(text.split("\n   … ")[1].split()[0].replace(",", ""))
+        assert count_numbers(first.replace("ex 1 = ", "")) + left == 128 * 785 + 785
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=24), st.integers(1, 4))
+def test_count_numbers_of_a_matrix(values, rows):
+    m = np.array(values[: len(values) // rows * rows] or values[:1], dtype=float).reshape(rows if len(values) >= rows
+                                                                                        else 1, -1)
+    assert count_numbers(fmt_matrix(m)) == m.size
+    text = fmt_matrix(m)
+    cut = text.rfind(" ", 0, len(text) // 2)
+    if cut > 0:  # a matrix cut at a space: the numbers before and after add up
+        assert count_numbers(text) - count_numbers(text[:cut]) == count_numbers(text[cut:])
+
+
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6)),
+                max_size=30))
+def test_count_numbers_matches_the_numbers_written(values):
+    text = "[" + " ".join(fmt(v) for v in values) + "] ⊙ [" + " ".join(fmt(-v) for v in values) + "]"
+    assert count_numbers(text) == 2 * len(values)
+
+
+# ----------------------------------------------------------------------------------- loss, non-finite
+
+def test_loss_label_keeps_the_latest_number_whole():
+    losses = np.array([0.5197907, 0.51, 0.505, 0.5, 0.499, 0.4983, 0.4981, 0.4979, 0.4978, 0.4976543])
+    for width in range(8, 80):
+        label = loss_label(losses, width)
+        assert label.endswith(fmt(losses[-1])), (width, label)
+        assert len(label) <= width or label == fmt(losses[-1])
+
+
+def test_bucket_max_skips_non_finite_and_keeps_each_buckets_largest():
+    values = np.array([1.0, 3.0, np.nan, 2.0, np.nan, np.nan, 5.0, 4.0])
+    assert bucket_max(values, 4).tolist() == [3.0, 2.0, 5.0]  # the all-nan bucket is left out
+    assert bucket_max(values, 100).tolist() == [1.0, 3.0, 2.0, 5.0, 4.0]
+    big = np.arange(1_000_000, dtype=float)
+    assert bucket_max(big, 10).tolist() == [float(k * 100_000 + 99_999) for k in range(10)]
+
+
+async def test_xor_loss_label_keeps_its_number_after_ten_epochs():
+    app = make_app(SCENARIOS / "xor.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for _ in range(10):
+            await pilot.press("right_square_bracket")
+        await settle(pilot)
+        widget = app.screen.query_one("#loss-label")
+        label = widget.content.plain
+        history = Trace(load(SCENARIOS / "xor.toml")).loss_history(10)
+        assert label.endswith(f"epoch 10: {fmt(history[-1])}") or label.endswith(fmt(history[-1]))
+        assert widget.size.width >= len(label)  # on screen whole, not cut by a label narrower than its text
+        screen = app.export_screenshot()
+        assert fmt(history[-1]) in screen
+
+
+async def test_diverging_run_shows_nan_in_every_panel(diverging):
+    app = make_app(diverging)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for _ in range(4):  # to epoch 4: the walk stops once at the first non-finite step on the way
+            if app.step.epoch < 4:
+                await pilot.press("right_square_bracket")
+        await settle(pilot)
+        while app.session.index % app.trace.steps_per_epoch:  # the stop moved the walk within the epoch
+            await pilot.press("p")
+        assert app.step.epoch == 4 and app.session.index % app.trace.steps_per_epoch == 0
+        for _ in range(app.trace.steps_per_epoch):  # every kind of step, past the first non-finite number
+            await pilot.press("n")
+            await pilot.pause()
+        await settle(pilot)
+        assert app.return_code is None and app.is_running
+        loss = app.screen.query_one(LossPanel)
+        label = loss.query_one("#loss-label").content.plain
+        assert "nan" in label or "inf" in label
+        assert all(math.isfinite(v) for v in loss.query_one("#loss-sparkline").data)
+        assert "nan" in app.screen.query_one(NetworkView).content.plain
+        table = app.screen.query_one(ParamsTable)
+        assert any("nan" in line for line in table.visible_text())
+        await pilot.press("p")  # the update step: every gradient known (nan among them)
+        await prompt(pilot, "slash", "top 3")  # non-finite gradients sort first
+        shown = table.visible_text()[1:]
+        assert len(shown) == 3
+        assert all(line.split()[3] in ("nan", "inf", "−inf") for line in shown)
+
+
+async def test_loss_panel_draws_the_finite_losses_of_a_diverging_run():
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one(LossPanel)
+        panel.show([0.3, 0.2, float("inf"), float("nan")])
+        await pilot.pause()
+        assert panel.query_one("#loss-sparkline").data == [0.3, 0.2]
+        label = panel.query_one("#loss-label").content.plain
+        assert label.endswith("nan") or "not finite from epoch 3" in label
+        panel.show([float("nan")] * 3)  # nothing finite: an empty sparkline, no error
+        await pilot.pause()
+        assert panel.query_one("#loss-sparkline").data == []
+
+
+async def test_folded_panels_are_reachable_below_100_columns():
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        shown = lambda selector: main.query_one(selector).display and main.query_one(selector).size.height > 0  # noqa: E731
+        assert shown(NetworkView) and not shown("#params") and not shown("#expectations")
+        await pilot.press("f")  # the folded panels, in the place of the network, the step and the chain rule
+        await settle(pilot)
+        assert shown("#params") and shown("#expectations") and not shown(NetworkView)
+        table = main.query_one(ParamsTable)
+        assert any(" theta2[1,1] " in line for line in table.visible_text())  # the selected row, in view
+        await pilot.press("f")
+        await settle(pilot)
+        assert shown(NetworkView) and not shown("#params") and not shown("#expectations")
