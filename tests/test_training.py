@@ -274,3 +274,29 @@ def test_the_py_export_reproduces_drawn_runs_bit_for_bit(tmp_path_factory, spec)
     fast = engine.train(s, 3)
     assert losses == fast.losses.tolist()
     assert params == {p.short: float(fast.weights[p.layer - 1][p.row, p.col]) for p in s.params}
+
+
+def test_the_json_transcript_holds_each_mini_batch_and_the_optimizer_state():
+    from bpdebug.transcript.json_format import document
+
+    adam = load(SCENARIOS / "adam.toml")
+    doc = document(engine.Trace(adam, 2), 2)
+    assert doc["training"]["optimizer"] == "adam" and doc["training"]["beta2"] == 0.999
+    first = doc["epochs"][0]["steps"][0]
+    g = first["gradients"]["w5"]
+    # t = 1: m = (1 − β₁)·g, v = (1 − β₂)·g², m̂ = g, v̂ = g² (to rounding)
+    assert first["state_after"]["m"]["w5"] == pytest.approx(0.1 * g, rel=1e-12)
+    assert first["state_after"]["v"]["w5"] == pytest.approx(0.001 * g * g, rel=1e-12)
+    assert first["state_after"]["mhat"]["w5"] == pytest.approx(g, rel=1e-12)
+    assert first["state_after"]["vhat"]["w5"] == pytest.approx(g * g, rel=1e-12)
+    assert (first["update"], first["examples"]) == (1, [1])
+    assert doc["epochs"][1]["steps"][0]["update"] == 2
+    assert doc["epochs"][1]["state_after"] == doc["epochs"][1]["steps"][-1]["state_after"]
+    iris = load(SCENARIOS / "iris.toml")
+    doc = document(engine.Trace(iris, 1), 1)
+    steps = doc["epochs"][0]["steps"]
+    assert [s["batch"] for s in steps] == list(range(1, 16))
+    assert sorted(e for s in steps for e in s["examples"]) == list(range(1, 151))
+    assert doc["files"][0]["path"] == "iris.csv" and len(doc["files"][0]["sha256"]) == 64
+    plain = document(engine.Trace(load(SCENARIOS / "blog.toml"), 1), 1)
+    assert "state_after" not in plain["epochs"][0]["steps"][0]

@@ -48,15 +48,18 @@ def _state(trace: Trace, p: PassRecord) -> dict[str, dict[str, float | None]]:
     """The optimizer's state after a pass (and Adam's m̂, v̂), per name then parameter; {} for plain descent."""
     opt = trace.scenario.plan.optimizer
     names = opt.state_names + opt.shown_names
-    return {name: {q.short: number(p.state(name, q)) for q in trace.scenario.params} for name in names
-            if p.numbers.optimizer is not None}
+    out: dict[str, dict[str, float | None]] = {}
+    for name in names if p.numbers.optimizer is not None else ():
+        values = {q.short: p.state(name, q) for q in trace.scenario.params}
+        out[name] = {k: None if v is None else number(v) for k, v in values.items()}
+    return out
 
 
 def _epoch(trace: Trace, record: EpochRecord) -> dict[str, Any]:
     s = trace.scenario
-    steps = []
+    steps: list[dict[str, Any]] = []
     for p in record.passes:
-        step = {
+        step: dict[str, Any] = {
             "example": p.example,
             "loss": number(p.loss),
             "outputs": _matrix(p.outputs),
@@ -68,7 +71,7 @@ def _epoch(trace: Trace, record: EpochRecord) -> dict[str, Any]:
         if p.numbers.optimizer is not None:
             step["state_after"] = _state(trace, p)
         steps.append(step)
-    out = {
+    out: dict[str, Any] = {
         "epoch": record.epoch,
         "loss": number(record.loss),
         "params_before": _params(trace, record.weights_before),
