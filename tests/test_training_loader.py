@@ -181,3 +181,15 @@ def test_exported_weights_read_back_give_the_same_run_bit_for_bit(tmp_path, fmt,
     assert cli.main(["export", str(blog), "--format", fmt]) == 2
     assert cli.main(["export", str(path), "--format", fmt, "-o", str(out)]) == 2
     assert "the scenario reads this file" in capsys.readouterr().err
+
+
+def test_the_apps_export_writes_the_weights_for_weights_file(tmp_path):
+    from bpdebug.core.engine import train
+    from bpdebug.tui.session import Session
+
+    session = Session(SCENARIOS / "adam.toml")
+    note = session.export("safetensors", tmp_path / "adam.safetensors", 3)
+    assert "wrote the weights after epoch 3" in note.text
+    back, _ = datafiles.read_weights(tmp_path, "adam.safetensors", (2, 2, 2), True)
+    assert all(np.array_equal(a, b) for a, b in zip(back, train(load(SCENARIOS / "adam.toml"), 3).weights,
+                                                    strict=True))

@@ -440,6 +440,17 @@ class Session:
         from ..core.atomic import OutputError, write_output
         from ..transcript import Options, render
 
+        if fmt in ("npz", "safetensors"):  # the weights after the epoch, for [weights] file or PyTorch
+            from ..core.datafiles import write_weights
+            from ..core.engine import train
+
+            try:
+                with np.errstate(all="ignore"):
+                    weights = train(self.scenario, epochs).weights
+                write_weights(path, weights, self.scenario.bias)
+            except OSError as exc:
+                return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
+            return Note(f"wrote the weights after epoch {epochs} ({fmt}) to {path}")
         try:
             text = render(fmt, Trace(self.scenario, epochs), Options(epochs))
             write_output(path, text, protect=self.protected_files())
