@@ -300,3 +300,21 @@ def test_the_json_transcript_holds_each_mini_batch_and_the_optimizer_state():
     assert doc["files"][0]["path"] == "iris.csv" and len(doc["files"][0]["sha256"]) == 64
     plain = document(engine.Trace(load(SCENARIOS / "blog.toml"), 1), 1)
     assert "state_after" not in plain["epochs"][0]["steps"][0]
+
+
+def test_run_breakpoints_and_what_if_follow_the_optimizer():
+    """`run` trains through the optimizer's state (the loss-up break of Adam's run is where the epoch losses say),
+    and a what-if learning rate reaches the optimizer."""
+    from bpdebug.core import whatif
+
+    adam = load(SCENARIOS / "adam.toml")
+    losses = engine.train(adam, 20).losses
+    assert (np.diff(losses) > 0).any()  # Adam's steps of about η overshoot near the minimum
+    out = subprocess.run([sys.executable, "-m", "bpdebug", "run", str(SCENARIOS / "adam.toml"), "--break", "loss-up"],
+                         capture_output=True, text=True)
+    first_up = int(np.argmax(np.diff(losses) > 0)) + 2
+    assert out.returncode == 3 and f"stopped at epoch {first_up}," in out.stdout
+    faster = whatif.apply_edits(adam, [whatif.parse_edit("learning_rate=0.2", adam)], adam.weights)
+    assert faster.plan.hyper.learning_rate == 0.2
+    np.testing.assert_allclose(engine.train(faster, 1).weights[1] - adam.weights[1],
+                               2 * (engine.train(adam, 1).weights[1] - adam.weights[1]), rtol=1e-9)
