@@ -308,7 +308,10 @@ def build(trace: Trace, options: Options) -> Document:
     epochs = options.epochs
     chosen, note = chosen_params(s, options.weights)
     b: list[Block] = [Heading(1, s.title)]
-    mode = "batch updates (one per epoch)" if s.update == "batch" else "online updates (one per example)"
+    mode = ("batch updates (one per epoch)" if s.update == "batch" else "online updates (one per example)"
+            if s.update == "online" else f"updates on mini-batches of {s.plan.batch_size}")
+    if not s.plan.is_plain:
+        mode += f" with {s.plan.optimizer.title}"
     b.append(para("A worked example of backpropagation, computed by bpdebug from ", Code(s.path), ": ",
                   f"{epochs} epoch{_s(epochs)} of {mode}."))
     if s.description:
@@ -384,9 +387,14 @@ def _network(s: Scenario) -> list[Block]:
     rule = Math(r"p \leftarrow p - \alpha \frac{\partial E}{\partial p}", "p ← p − α·∂E/∂p")
     b.append(para("Training: learning rate ", joined(sym(sp.Symbol("alpha")), " = ", num(lr)), ", ",
                   "batch updates, one per epoch over all examples" if s.update == "batch"
-                  else "online updates, one per example in order, each from the weights the previous example left",
-                  f"; the scenario runs {s.epochs} epoch{_s(s.epochs)}. Every update is plain gradient "
-                  "descent, ", rule, "."))
+                  else "online updates, one per example in order, each from the weights the previous example left"
+                  if s.update == "online" else
+                  f"updates on mini-batches of {s.plan.batch_size} examples, each from the weights the previous "
+                  "one left" + (f", the examples reshuffled every epoch (seed {s.plan.seed})" if s.plan.shuffle
+                                else ""),
+                  f"; the scenario runs {s.epochs} epoch{_s(s.epochs)}. ",
+                  *(("Every update is plain gradient descent, ", rule, ".") if s.plan.is_plain else
+                    (f"Every update is {s.plan.optimizer.title}'s, written out under Update below.",))))
     if s.frozen:
         b.append(para(f"Frozen (never updated): {_name_list([p for p in s.params if p.canonical in s.frozen])}."))
     if s.init:
