@@ -34,9 +34,11 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bpdebug", description="A terminal step debugger for backpropagation.")
     p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{check,export,run,serve}")
+    sub = p.add_subparsers(dest="command", metavar="{check,export,run,practice,serve}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
     c.add_argument("scenario")
+    c.add_argument("--json", action="store_true",
+                   help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
     c.add_argument("--gradcheck", action="store_true",
                    help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
     e = sub.add_parser("export", help="write the derivation transcript")
@@ -47,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
+    e.add_argument("--exercise", action="store_true",
+                   help="an exercise sheet (md, tex, txt): the first epoch with its results blanked and numbered, "
+                        "the answers at the end")
+    e.add_argument("--blank", default=None, metavar="PARTS",
+                   help="with --exercise, what is blanked: forward, error, gradients, updates, comma-separated "
+                        "(default all)")
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     _add_run_parser(sub)
@@ -62,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     s.add_argument("--max-sessions", type=int, default=30, metavar="N",
                    help="visitors served at once; more are told the server is full (default 30)")
+    pr = sub.add_parser("practice", help="work out each next step's numbers before they are shown")
+    pr.add_argument("scenario")
+    pr.add_argument("--param", default=None, metavar="NAME",
+                    help="the parameter whose gradient and update are asked (default: the first weight into the "
+                         "outputs)")
+    pr.add_argument("--json", action="store_true",
+                    help="the session as one JSON object on standard output (the questions go to standard error)")
     return p
 
 
@@ -98,7 +113,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if getattr(args, "gradcheck", False):
         return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
-        text, ok = summary(Trace(scenario))
+        if getattr(args, "json", False):
+            from .text.summary import check_json
+
+            text, ok = check_json(Trace(scenario))
+        else:
+            text, ok = summary(Trace(scenario))
     _verify(scenario)
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
@@ -200,6 +220,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
               f"{', '.join((*FORMATS, *WEIGHT_FORMATS))}", file=sys.stderr)
         return EXIT_INVALID
+    ok, exercise = _exercise_parts(args)
+    if not ok:
+        return EXIT_INVALID
     scenario = _load(args.scenario)
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
@@ -244,7 +267,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.format == "json":
             pieces = chunks(trace, epochs)
         elif not pieces:
-            pieces = (render(args.format, trace, Options(epochs, weights, args.full)),)
+            pieces = (render(args.format, trace, Options(epochs, weights, args.full, exercise)),)
         if args.output:
             _verify(scenario)
             try:
@@ -297,6 +320,73 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
 
+def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | None]:
+    """(valid, the parts an exercise sheet blanks; None: not an exercise), after a one-line error if not valid."""
+    from .transcript.document import EXERCISE_PARTS
+
+    if args.blank is not None and not args.exercise:
+        print("bpdebug export: --blank: only with --exercise", file=sys.stderr)
+        return False, None
+    if not args.exercise:
+        return True, None
+    if args.format not in ("md", "tex", "txt"):
+        print(f"bpdebug export: --exercise: not available as {args.format}, expected --format md, tex or txt",
+              file=sys.stderr)
+        return False, None
+    if args.blank is None:
+        return True, frozenset(EXERCISE_PARTS)
+    parts = [p.strip() for p in args.blank.split(",") if p.strip()]
+    wrong = [p for p in parts if p not in EXERCISE_PARTS]
+    if wrong or not parts:
+        print(f"bpdebug export: --blank {args.blank}: {'unknown part ' + wrong[0] if wrong else 'nothing named'}, "
+              f"expected some of {', '.join(EXERCISE_PARTS)} separated by commas", file=sys.stderr)
+        return False, None
+    return True, frozenset(parts)
+
+
+def cmd_practice(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from .core.engine import Trace
+    from .text.practice import PracticeSession
+
+    scenario = _load(args.scenario)
+    param = None
+    if args.param is not None:
+        param = scenario.params.find(args.param)
+        if param is None:
+            print(f"bpdebug practice: --param {args.param}: unknown parameter in {scenario.path}, expected "
+                  f"{scenario.params.describe_names()}", file=sys.stderr)
+            return EXIT_INVALID
+    out = sys.stderr if args.json else sys.stdout
+    with np.errstate(all="ignore"):
+        session = PracticeSession(Trace(scenario), param)
+        print(f"Practice: {scenario.title}. Type each result's numbers separated by spaces; h for a hint, r to "
+              "reveal, q to stop.", file=out)
+        while session.current is not None:
+            print(session.prompt(), file=out)
+            out.write("> ")
+            out.flush()
+            line = sys.stdin.readline()
+            if not line:
+                print(file=out)
+                break
+            command = line.strip().lower()
+            if command in ("q", "quit"):
+                break
+            if command in ("h", "hint"):
+                print("hint: " + session.hint(), file=out)
+                continue
+            feedback = session.reveal() if command in ("r", "reveal") else session.answer(line)
+            print(feedback.message, file=out)
+        print(session.score_line(), file=out)
+    if args.json:
+        print(json.dumps(session.record(), indent=2, ensure_ascii=False, allow_nan=False))
+    return EXIT_OK
+
+
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
     scenario = _load(scenario_path)  # refuse a bad file with the one-line error before any screen
@@ -308,7 +398,8 @@ def cmd_app(path: str | None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "serve": cmd_serve}
+    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
+                "serve": cmd_serve}
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         args = _parser().parse_args(argv)
         return commands[args.command](args)

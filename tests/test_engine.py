@@ -641,6 +641,13 @@ def _independent_blog_value(s, e):
         return 0.5 * (s.targets[0] - o[:, 0]) ** 2
     if e.kind == "loss":
         return [loss]
+    if e.kind == "dE/da":  # ∂E/∂o by autograd of the reference loss as a function of the outputs
+        o_row = o[:, 0]
+        d = autograd.grad(lambda out: 0.5 * anp.sum((s.targets[0] - out) ** 2))(o_row)
+        return d[e.unit - 1:e.unit]
+    if e.kind == "dadz":  # the sigmoid's derivative by autograd at the reference z3
+        z3 = zs[-1][:, 0]
+        return [autograd.grad(lambda v: 1 / (1 + anp.exp(-v)))(float(z3[e.unit - 1]))]
     if e.kind == "param":
         return [thetas[p.layer - 1][p.row, p.col]]
     assert e.kind == "param_after"
@@ -650,7 +657,7 @@ def _independent_blog_value(s, e):
 def test_blog_expectations_hold_exactly_where_the_consistent_arithmetic_agrees(blog):
     s, trace = blog
     results = trace.check_all()
-    assert len(results) == len(s.expectations) == 10
+    assert len(results) == len(s.expectations) == 12
     for r in results:
         e = r.expectation
         consistent = np.asarray(_independent_blog_value(s, e), dtype=float)
@@ -665,7 +672,7 @@ def test_blog_expectations_hold_exactly_where_the_consistent_arithmetic_agrees(b
 def test_bpdebug_check_exits_1_on_the_blog(capsys):
     assert cli.main(["check", str(SCENARIOS / "blog.toml")]) == 1
     out = capsys.readouterr().out
-    assert "expectations: 2 of 10 hold" in out
+    assert "expectations: 2 of 12 hold" in out
 
 
 # ------------------------------------------------------------------------- Matt Mazur's worked example

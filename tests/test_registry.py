@@ -108,7 +108,7 @@ def test_softsign_trains_and_derives_from_one_entry(softsign_scenario: Path) -> 
 def test_softsign_in_every_transcript(softsign_scenario: Path, fmt: str, tmp_path: Path) -> None:
     s = load(softsign_scenario)
     out = render(fmt, Trace(s), Options(epochs=2))
-    if fmt != "py":
+    if fmt not in ("py", "ipynb"):  # these carry the engine's source, which names nan in its comments
         assert not re.search(r"\bnan\b", out, re.IGNORECASE)
     if fmt in ("md", "txt", "tex"):
         assert "softsign" in out

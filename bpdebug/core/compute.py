@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,6 +27,10 @@ from .training import select
 
 Weights = tuple[np.ndarray, ...]
 State = optimizers.State
+# (quantity name, value) -> the value the pass goes on with: z2, a2, …, error, loss, dE/daL, deltaL … delta2,
+# grad.theta1 …, theta1.after …. Only for the diagnosis of printed figures (substituting a text's numbers for
+# the engine's); None everywhere else, where the pass is what it always was.
+Hook = Callable[[str, Any], Any]
 
 
 class PassNumbers(NamedTuple):
@@ -70,7 +74,7 @@ class Network:
             self.masks = None
 
 
-def forward(net: Network, weights: tuple, x: np.ndarray) -> tuple[list, list]:
+def forward(net: Network, weights: tuple, x: np.ndarray, hook: Hook | None = None) -> tuple[list, list]:
     """z and a of every layer for the examples in the rows of ``x``."""
     L, bias = net.L, net.bias
     z: list = [None, None]
@@ -78,8 +82,11 @@ def forward(net: Network, weights: tuple, x: np.ndarray) -> tuple[list, list]:
     for l in range(1, L):
         w = weights[l - 1]
         zl = a[l] @ w[:, 1:].T + w[:, 0] if bias else a[l] @ w.T
+        if hook is not None:
+            zl = hook(f"z{l + 1}", zl)
         z.append(zl)
-        a.append(net.activations[l - 1].function(zl))
+        al = net.activations[l - 1].function(zl)
+        a.append(al if hook is None else hook(f"a{l + 1}", al))
     return z, a
 
 
@@ -140,27 +147,44 @@ def optimizer_update(net: Network, weights: tuple, gradients: tuple, state: Stat
 
 
 def compute_pass(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, state: State | None = None,
-                 count: int = 1) -> PassNumbers:
+                 count: int = 1, hook: Hook | None = None) -> PassNumbers:
     """One update: forward, error, backward, gradients, and the new weights (weights are not changed).
-    ``state`` is the optimizer's before it, ``count`` the update's number from 1 (Adam's t)."""
+    ``state`` is the optimizer's before it, ``count`` the update's number from 1 (Adam's t). ``hook``, when
+    given, sees each quantity as it is computed and returns the value the pass goes on with."""
     L = net.L
-    z, a = forward(net, weights, x)
+    z, a = forward(net, weights, x, hook)
     o = a[L]
     terms = net.loss.terms(o, t)
+    if hook is not None:
+        terms = hook("error", terms)
     loss = net.loss.batch_loss(terms)
     dE_dout = net.loss.grad(o, t)
+    if hook is not None:
+        loss, dE_dout = hook("loss", loss), hook(f"dE/da{L}", dE_dout)
     delta: list = [None] * (L + 1)
     delta[L] = output_delta(net, z[L], o, dE_dout)
+    if hook is not None:
+        delta[L] = hook(f"delta{L}", delta[L])
     for l in range(L - 1, 1, -1):
         delta[l] = hidden_delta(net, weights, l, delta[l + 1], z[l], a[l])
+        if hook is not None:
+            delta[l] = hook(f"delta{l}", delta[l])
     gradients = tuple(gradient(net, delta[l + 1], a[l]) for l in range(1, L))
+    if hook is not None:
+        gradients = tuple(hook(f"grad.theta{l}", g) for l, g in enumerate(gradients, 1))
     if net.plain:
-        return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, update(net, weights, gradients),
+        after = update(net, weights, gradients)
+        if hook is not None:
+            after = tuple(hook(f"theta{l}.after", w) for l, w in enumerate(after, 1))
+        return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, after,
                            state if state is not None else tuple(() for _ in gradients))
     if state is None:
         state = initial_state(net, weights)
     done = optimizer_update(net, weights, gradients, state, count)
-    return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, done.weights, done.state, done)
+    after = done.weights
+    if hook is not None:
+        after = tuple(hook(f"theta{l}.after", w) for l, w in enumerate(after, 1))
+    return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, after, done.state, done)
 
 
 def batch_loss(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:

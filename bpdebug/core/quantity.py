@@ -1,7 +1,8 @@
 """Typed names: the quantities a step computes or reads, phases, step kinds and update modes.
 
 A quantity name (``z2``, ``a1``, ``delta3``, ``grad.theta1``, ``theta2``, ``theta2.after``, ``error``,
-``loss``, ``outputs``, ``targets``, ``inputs``, ``dE_dout``, and one entry of a matrix:
+``loss``, ``outputs``, ``targets``, ``inputs``, ``dE_dout``, the chain's factors ``dE/da3`` and ``dadz3``,
+and one entry of a matrix:
 ``grad.theta1[2,0]``) is parsed once into a :class:`Quantity`; ``str(q)`` gives the name back.
 The enums are :class:`~enum.StrEnum`, so ``step.kind == "update"`` keeps working where a string is compared.
 """
@@ -43,6 +44,8 @@ class Kind(StrEnum):
     Z = "z"  # net input of a layer (examples × units)
     A = "a"  # output of a layer; a1 = the inputs
     DELTA = "delta"  # ∂E/∂z of a layer
+    DADZ = "dadz"  # ∂a/∂z of a layer: the activation's derivative f'(z), elementwise
+    DE_DA = "dE/da"  # ∂E/∂a of a layer (∂E/∂o for the output layer); delta = dE/da · dadz
     GRAD = "grad"  # ∂E/∂theta_l
     THETA = "theta"  # the weights theta_l (before the pass's update, or after it)
     ERROR = "error"  # the per-output error terms
@@ -58,10 +61,10 @@ class When(StrEnum):
     AFTER = "after"
 
 
-LAYERED = frozenset({Kind.Z, Kind.A, Kind.DELTA, Kind.GRAD, Kind.THETA})
+LAYERED = frozenset({Kind.Z, Kind.A, Kind.DELTA, Kind.DADZ, Kind.DE_DA, Kind.GRAD, Kind.THETA})
 
 _NAME = re.compile(
-    r"^(?:(?P<layered>z|a|delta)(?P<l1>\d+)"
+    r"^(?:(?P<layered>z|a|delta|dadz|dE/da)(?P<l1>\d+)"
     r"|(?P<grad>grad\.)?theta(?P<l2>\d+)(?P<after>\.after)?(?:\[(?P<i>\d+),(?P<j>\d+)\])?"
     r"|(?P<plain>error|loss|dE_dout|outputs|targets|inputs))$"
 )
@@ -92,7 +95,7 @@ class Quantity:
 
     @property
     def name(self) -> str:
-        if self.kind in (Kind.Z, Kind.A, Kind.DELTA):
+        if self.kind in (Kind.Z, Kind.A, Kind.DELTA, Kind.DADZ, Kind.DE_DA):
             return f"{self.kind}{self.layer}"
         if self.kind in (Kind.GRAD, Kind.THETA):
             text = ("grad." if self.kind is Kind.GRAD else "") + f"theta{self.layer}"
@@ -108,7 +111,8 @@ class Quantity:
 def _parse(name: str) -> Quantity:
     m = _NAME.match(name.strip()) if isinstance(name, str) else None
     if m is None:
-        raise ValueError(f"unknown quantity {name!r}, expected z<l>, a<l>, delta<l>, theta<l>, theta<l>.after, "
+        raise ValueError(f"unknown quantity {name!r}, expected z<l>, a<l>, delta<l>, dadz<l>, dE/da<l>, theta<l>, "
+                         "theta<l>.after, "
                          "grad.theta<l> (optionally [i,j]), error, loss, dE_dout, outputs, targets or inputs")
     if m["layered"]:
         return Quantity(Kind(m["layered"]), int(m["l1"]))

@@ -33,7 +33,8 @@ _TOO_DEEP = (f"values nested too deeply (arrays or tables more than {MAX_NESTING
 MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 bytes of names and index
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LAYER_QUANTITY = re.compile(r"^([za])(\d+)$")
+# z3, a2, delta3, dadz3 (f'(z)), dE/da3 (∂E/∂a); one unit of it with [u], 1-based: z3[2]
+_LAYER_QUANTITY = re.compile(r"^(z|a|delta|dadz|dE/da)(\d+)(?:\[(\d+)\])?$")
 
 
 class ScenarioError(ValueError):
@@ -53,16 +54,17 @@ class Expectation:
 
     index: int  # position in the file, 0-based
     quantity: str  # as written: "z2", "grad.w5", "w5.after"
-    kind: str  # "z" | "a" | "error" | "loss" | "grad" | "param" | "param_after" | "state"
+    kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" | "state"
     value: tuple[float, ...]  # printed value(s); one entry for a scalar
     scalar: bool  # written as a number rather than a list
     epoch: int
     example: int
     tolerance: float
     source: str | None = None
-    layer: int | None = None  # for z / a
+    layer: int | None = None  # for z / a / delta / dadz / dE/da
     param: Param | None = None  # for grad / param / param_after
     line: int | None = None
+    unit: int | None = None  # one unit (1-based) of a layered quantity: z3[2]; None for the whole layer
     state: str | None = None  # for "state": the optimizer's name for it ("v", "m", "mhat", "vhat")
 
 
@@ -381,6 +383,7 @@ class _Validator:
 
         customs = self.custom_activations()
         activations = self.activations(network, layers, customs)
+        self._softmax_layers = {i + 2 for i, a in enumerate(activations) if a.is_softmax}
 
         loss_table = self.table(doc, ("loss",), {"function"}, False)
         loss_name = loss_table.get("function", "sse")
@@ -734,7 +737,7 @@ class _Validator:
             if quantity != strip_controls(quantity):
                 raise self.fail(base + ("quantity",), "contains control characters, expected a quantity such as "
                                 "\"z2\", \"loss\" or \"grad.w5\"")
-            kind, layer, param, size = self.quantity(quantity, base + ("quantity",), layers, params, optimizer)
+            kind, layer, param, size, unit = self.quantity(quantity, base + ("quantity",), layers, params, optimizer)
             raw = entry["value"]
             vkey = base + ("value",)
             if isinstance(raw, list):
@@ -759,12 +762,12 @@ class _Validator:
             source = strip_controls(self.string(entry["source"], base + ("source",))) if "source" in entry else None
             state = quantity.split(".", 1)[0] if kind == "state" else None
             out.append(Expectation(n, quantity, kind, values, scalar, epoch, example, tol, source, layer, param,
-                                   self.locator.line(base), state))
+                                   self.locator.line(base), unit, state))
         return tuple(out)
 
     def quantity(self, q: str, key: tuple, layers: tuple[int, ...], params: ParamIndex,
                  optimizer: optimizers.Optimizer | None = None):
-        """(kind, layer, param, size) for a quantity name."""
+        """(kind, layer, param, size, unit) for a quantity name."""
         L = len(layers)
         head, dot, rest = q.partition(".")
         if dot and head in optimizers.STATE_QUANTITIES:
@@ -776,34 +779,45 @@ class _Validator:
             p = params.find(rest)
             if p is None:
                 raise self.fail(key, f"'{q}': unknown parameter '{rest}', expected {params.describe_names()}")
-            return "state", None, p, 1
+            return "state", None, p, 1, None
         m = _LAYER_QUANTITY.match(q.strip())
         if m:
-            layer = int(m[2])
-            if m[1] == "z" and layer == 1:
-                raise self.fail(key, f"'{q}': the input layer has no z, expected z2..z{L} or a1..a{L}")
+            kind, layer = m[1], int(m[2])
+            if kind != "a" and layer == 1:
+                raise self.fail(key, f"'{q}': the input layer has no {kind}, expected {kind}2..{kind}{L}"
+                                + (f" or a1..a{L}" if kind == "z" else ""))
             if not 1 <= layer <= L:
                 raise self.fail(key, f"'{q}': no layer {layer}, expected layers 1..{L}")
-            return m[1], layer, None, layers[layer - 1]
+            if kind == "dadz" and layer in getattr(self, "_softmax_layers", ()):
+                raise self.fail(key, f"'{q}': layer {layer} is softmax, whose derivative is a Jacobian, expected "
+                                "dadz of an elementwise activation (or delta, dE/da)")
+            n = layers[layer - 1]
+            if m[3] is None:
+                return kind, layer, None, n, None
+            unit = int(m[3])
+            if not 1 <= unit <= n:
+                raise self.fail(key, f"'{q}': layer {layer} has units 1..{n}, "
+                                f"expected {kind}{layer}[1]..{kind}{layer}[{n}]")
+            return kind, layer, None, 1, unit
         if q == "error":
-            return "error", None, None, layers[-1]
+            return "error", None, None, layers[-1], None
         if q == "loss":
-            return "loss", None, None, 1
+            return "loss", None, None, 1, None
         if q.startswith("grad."):
             p = params.find(q[5:])
             if p is None:
                 raise self.fail(key, f"'{q}': unknown parameter '{q[5:]}', expected {params.describe_names()}")
-            return "grad", None, p, 1
+            return "grad", None, p, 1, None
         if q.endswith(".after"):
             p = params.find(q[:-6])
             if p is None:
                 raise self.fail(key, f"'{q}': unknown parameter '{q[:-6]}', expected {params.describe_names()}")
-            return "param_after", None, p, 1
+            return "param_after", None, p, 1, None
         p = params.find(q)
         if p is not None:
-            return "param", None, p, 1
-        raise self.fail(key, f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, error, loss, grad.NAME, "
-                        "NAME or NAME.after")
+            return "param", None, p, 1, None
+        raise self.fail(key, f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, error, loss, grad.NAME, NAME, "
+                        f"NAME.after, delta2..delta{L}, dadz2..dadz{L} or dE/da2..dE/da{L} (one unit: z{L}[1])")
 
 
 def _shape_text(layers: tuple[int, ...], l: int, bias: bool) -> str:

@@ -294,6 +294,12 @@ def quantity(record: PassRecord, name: str | Quantity) -> np.ndarray | float:
     if k is Kind.TARGETS:
         return record.targets
     l = q.layer if q.layer is not None else -1
+    if k in (Kind.DADZ, Kind.DE_DA):
+        if not 2 <= l <= L:
+            raise KeyError(f"unknown quantity {q}: the network has layers 2 … {L} after its inputs")
+        scenario = record.scenario
+        activations = scenario.activations if scenario is not None else ()
+        return chain_factor(n, record.weights_before, activations, k, l)
     if k in (Kind.Z, Kind.A, Kind.DELTA):
         values = {Kind.Z: n.z, Kind.A: n.a, Kind.DELTA: n.delta}[k]
         if 0 <= l < len(values) and values[l] is not None:
@@ -315,6 +321,46 @@ def quantity(record: PassRecord, name: str | Quantity) -> np.ndarray | float:
     if not (0 <= row < matrix.shape[0] and 0 <= col < matrix.shape[1]):
         raise KeyError(f"unknown quantity {q}: theta{l} is {matrix.shape[0]}x{matrix.shape[1]}")
     return float(matrix[row, col])
+
+def chain_factor(n: PassNumbers, weights: tuple, activations: tuple, kind: Kind, l: int) -> np.ndarray:
+    """A factor of delta_l = ∂E/∂a_l · ∂a_l/∂z_l of a pass: ``kind`` DE_DA (∂E/∂o for the output layer, the
+    error sent back through theta_l for a hidden one) or DADZ (the activation's derivative f'(z_l))."""
+    L = len(n.a) - 1
+    if kind is Kind.DE_DA:
+        if l == L:
+            return n.dE_dout
+        w = weights[l - 1]
+        return n.delta[l + 1] @ (w[:, 1:] if w.shape[1] == n.a[l].shape[1] + 1 else w)
+    derivative = activations[l - 2].derivative if 0 <= l - 2 < len(activations) else None
+    if derivative is None:
+        raise KeyError(f"dadz{l}: layer {l} has no elementwise derivative (softmax, or no scenario)")
+    return derivative(n.z[l], n.a[l])
+
+
+LAYER_KINDS = ("z", "a", "delta", "dadz", "dE/da")  # the expectation kinds that name a layer (and maybe a unit)
+
+
+def expectation_value(n: PassNumbers, weights: tuple, activations: tuple, e: Expectation, row: int) -> np.ndarray:
+    """The engine's value of expectation ``e`` in a pass (``row``: the example's row in it; the pass's loss for
+    "loss"), as a 1-d array of as many numbers as were printed."""
+    kind = e.kind
+    if kind in LAYER_KINDS:
+        assert e.layer is not None
+        if kind in ("dadz", "dE/da"):
+            values = chain_factor(n, weights, activations, Kind(kind), e.layer)
+        else:
+            values = {"z": n.z, "a": n.a, "delta": n.delta}[kind][e.layer]
+        values = np.atleast_1d(np.asarray(values)[row])
+        return values[e.unit - 1:e.unit] if e.unit is not None else values
+    if kind == "error":
+        return np.atleast_1d(n.terms[row])
+    if kind == "loss":
+        return np.array([n.loss])
+    p = e.param
+    assert p is not None
+    matrix = {"grad": n.gradients, "param": weights, "param_after": n.weights_after}[kind][p.layer - 1]
+    return np.array([matrix[p.row, p.col]])
+
 
 class Trace:
     """The sequence of steps for a scenario, computed lazily an epoch at a time and cached.
@@ -660,34 +706,27 @@ class Trace:
             assert e.layer is not None
             step = self.first_step_of(e.epoch, e.example, kind if e.layer > 1 else None,
                                       e.layer if e.layer > 1 else None)
-            computed = np.atleast_1d(np.asarray(quantity(pass_, f"{kind}{e.layer}"))[row])
-        elif kind == "error":
-            step = self.first_step_of(e.epoch, e.example, "error")
-            computed = np.atleast_1d(pass_.numbers.terms[row])
-        elif kind == "loss":
-            step = self.first_step_of(e.epoch, None, "error")  # shown at the epoch's first pass
-            computed = np.array([record.loss])
+        elif kind in ("delta", "dadz", "dE/da"):
+            step = self.first_step_of(e.epoch, e.example, "delta", e.layer)
+        elif kind in ("error", "loss"):  # the epoch's loss is shown at its first pass's error step
+            step = self.first_step_of(e.epoch, None if kind == "loss" else e.example, "error")
         elif kind == "grad":
-            p = e.param
-            assert p is not None
-            step = self.first_step_of(e.epoch, e.example, "gradient", p.layer)
-            computed = np.array([pass_.numbers.gradients[p.layer - 1][p.row, p.col]])
+            assert e.param is not None
+            step = self.first_step_of(e.epoch, e.example, "gradient", e.param.layer)
         elif kind == "param":
-            p = e.param
-            assert p is not None
             step = self.first_step_of(e.epoch, e.example)
-            computed = np.array([pass_.weights_before[p.layer - 1][p.row, p.col]])
         elif kind == "state":
-            p = e.param
-            assert p is not None and e.state is not None
             step = self.first_step_of(e.epoch, e.example, "update")
-            value = pass_.state(e.state, p)
-            computed = np.array([np.nan if value is None else value])
         else:  # param_after
-            p = e.param
-            assert p is not None
             step = self.first_step_of(e.epoch, e.example, "update")
-            computed = np.array([pass_.weights_after[p.layer - 1][p.row, p.col]])
+        if kind == "loss":
+            computed = np.array([record.loss])
+        elif kind == "state":  # the optimizer's state (or Adam's m̂, v̂) after the pass's update
+            assert e.param is not None and e.state is not None
+            value = pass_.state(e.state, e.param)
+            computed = np.array([np.nan if value is None else value])
+        else:
+            computed = expectation_value(pass_.numbers, pass_.weights_before, self.scenario.activations, e, row)
         printed = np.array(e.value)
         with np.errstate(all="ignore"):
             holds = bool(np.all(np.abs(printed - computed) <= e.tolerance + 1e-15))

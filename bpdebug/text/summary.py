@@ -3,9 +3,16 @@ the run stops being finite if it does within the scenario's epochs."""
 
 from __future__ import annotations
 
+import json
+import math
+from typing import Any
+
 import numpy as np
 
+from ..core.diagnosis import FOLLOWS, ROOT, Diagnosed, Diagnosis, diagnose, walk_key
 from ..core.engine import Divergence, ExpectationResult, Trace
+
+NOTHING_EXPLAINS = "no slip in the catalogue reproduces it"
 
 
 def fmt_number(v: float) -> str:
@@ -19,7 +26,8 @@ def fmt_values(values: tuple[float, ...], scalar: bool) -> str:
     return "[" + ", ".join(fmt_number(v) for v in values) + "]"
 
 
-def expectation_line(r: ExpectationResult) -> str:
+def expectation_line(r: ExpectationResult, diagnosis: Diagnosis | None = None,
+                     names: dict[int, str] | None = None) -> str:
     e = r.expectation
     mark = "holds " if r.holds else "FAILS "
     where = f"epoch {e.epoch}" + (f", example {e.example}" if e.example != 1 else "")
@@ -27,7 +35,52 @@ def expectation_line(r: ExpectationResult) -> str:
             f"computed {fmt_values(r.computed, e.scalar)} (tolerance {e.tolerance:g})")
     if e.source:
         line += f"\n         {e.source}"
+    if diagnosis is not None and diagnosis.verdict != "holds":
+        line += f"\n         {diagnosis_text(r, diagnosis, names or {})}"
     return line
+
+
+def printed_name(e_index: int, names: dict[int, str]) -> str:
+    return names.get(e_index, f"#{e_index + 1}")
+
+
+def figure_names(results: tuple[ExpectationResult, ...]) -> dict[int, str]:
+    """A name for each printed figure: its quantity, with the printed value where the quantity is printed
+    more than once (``a3 [0.7333, 0.7317]``)."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.expectation.quantity] = counts.get(r.expectation.quantity, 0) + 1
+    out = {}
+    for r in results:
+        e = r.expectation
+        out[e.index] = e.quantity + (f" {fmt_values(e.value, e.scalar)}" if counts[e.quantity] > 1 else "")
+    return out
+
+
+def diagnosis_text(r: ExpectationResult, d: Diagnosis, names: dict[int, str]) -> str:
+    """One line: ``follows from the printed z2`` or ``root slip: …``."""
+    e = r.expectation
+    sources = ", ".join(printed_name(i, names) for i in d.follows_from)
+    again = f" (from the printed inputs: {fmt_values(d.recomputed, e.scalar)})" if d.recomputed is not None else ""
+    if d.verdict == FOLLOWS:
+        text = f"follows from the printed {sources}" if sources else "follows from the starting values"
+        return text + (", truncated rather than rounded" if d.truncated else "")
+    if d.cause:
+        return f"root slip: {d.cause}" + (f", from the printed {sources}" if sources else "")
+    return f"root slip: {NOTHING_EXPLAINS}{again}"
+
+
+def slips_line(diagnosed: tuple[Diagnosed, ...], trace: Trace, names: dict[int, str]) -> str | None:
+    """``3 slips explain the 8 figures that do not hold: …``, the roots in the order of the walk."""
+    failing = [d for d in diagnosed if not d.result.holds]
+    if not failing:
+        return None
+    roots = sorted((d for d in failing if d.diagnosis.verdict == ROOT), key=lambda d: walk_key(trace, d.expectation))
+    n, m = len(roots), len(failing)
+    head = (f"{n} slip{'s' if n != 1 else ''} explain{'s' if n == 1 else ''} the {m} figure{'s' if m != 1 else ''} "
+            f"that do{'es' if m == 1 else ''} not hold: ")
+    return head + "; ".join(f"{printed_name(d.expectation.index, names)} "
+                            f"({d.diagnosis.cause or NOTHING_EXPLAINS})" for d in roots)
 
 
 def summary(trace: Trace) -> tuple[str, bool]:
@@ -83,8 +136,13 @@ def summary(trace: Trace) -> tuple[str, bool]:
     ok = all(r.holds for r in results)
     if results:
         held = sum(r.holds for r in results)
+        diagnosed = diagnose(trace, results)
+        figures = figure_names(results)
         lines.append(f"expectations: {held} of {len(results)} hold")
-        lines.extend(expectation_line(r) for r in results)
+        lines.extend(expectation_line(d.result, d.diagnosis, figures) for d in diagnosed)
+        closing = slips_line(diagnosed, trace, figures)
+        if closing:
+            lines.append(closing)
     else:
         lines.append("expectations: none recorded")
     diverged = trace.divergence(s.epochs)
@@ -96,3 +154,43 @@ def summary(trace: Trace) -> tuple[str, bool]:
 def divergence_line(d: Divergence) -> str:
     """The one line ``check`` prints when the run stops being finite within the scenario's epochs."""
     return f"diverged: {d.describe()}"
+
+
+def _number(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _json_values(values: tuple[float, ...] | None, scalar: bool) -> Any:
+    if values is None:
+        return None
+    out = [_number(v) for v in values]
+    return out[0] if scalar else out
+
+
+def check_json(trace: Trace) -> tuple[str, bool]:
+    """``bpdebug check --json``: one strict JSON object (a non-finite number is null), and whether every
+    expectation holds and the run stays finite."""
+    s = trace.scenario
+    results = trace.check_all()
+    diagnosed = diagnose(trace, results) if results else ()
+    names = figure_names(results)
+    expectations = []
+    for d in diagnosed:
+        e, r, g = d.expectation, d.result, d.diagnosis
+        expectations.append({
+            "index": e.index, "quantity": e.quantity, "epoch": e.epoch, "example": e.example,
+            "printed": _json_values(e.value, e.scalar), "computed": _json_values(r.computed, e.scalar),
+            "tolerance": e.tolerance, "holds": r.holds, "step": r.step, "source": e.source,
+            "diagnosis": {"verdict": g.verdict, "follows_from": list(g.follows_from), "cause": g.cause,
+                          "slips": list(g.slips), "recomputed": _json_values(g.recomputed, e.scalar),
+                          "truncated": g.truncated,
+                          "text": diagnosis_text(r, g, names) if g.verdict != "holds" else None},
+        })
+    roots = [d.expectation.index for d in sorted(diagnosed, key=lambda d: walk_key(trace, d.expectation))
+             if d.diagnosis.verdict == ROOT]
+    diverged = trace.divergence(s.epochs)
+    ok = all(r.holds for r in results) and diverged is None
+    doc = {"scenario": s.path, "title": s.title, "expectations": expectations,
+           "held": sum(r.holds for r in results), "roots": roots, "summary": slips_line(diagnosed, trace, names),
+           "diverged": diverged.as_dict() if diverged is not None else None, "ok": ok}
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), ok

@@ -27,6 +27,7 @@ class Options:
     epochs: int
     weights: tuple[str, ...] | None = None  # canonical names; None = every parameter
     full: bool = False  # full derivations for every epoch, not just the first and last
+    exercise: frozenset[str] | None = None  # an exercise sheet blanking these parts (document.EXERCISE_PARTS)
 
 
 def render(fmt: str, trace: Trace, options: Options) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -205,6 +207,99 @@ class Grid:
         return _printer()._print(m)
 
 
+# ------------------------------------------------------------------------------------------- exercises
+
+EXERCISE_PARTS = ("forward", "error", "gradients", "updates")  # what an exercise sheet can blank
+BLANK = "_" * 8
+
+
+class Blank(sp.Symbol):
+    """A numbered blank where a result was (``(7) ________``), or a pointer to an earlier one (``(7)``)."""
+
+    def _pretty(self, printer: object) -> prettyForm:
+        return prettyForm(self.name)
+
+    def _latex(self, printer: object) -> str:
+        return r"\text{" + self.name.replace("_", r"\_") + "}"
+
+
+@dataclass
+class Sheet:
+    """The blanks of an exercise sheet as the document is built: which parts are blanked, and the answers."""
+
+    parts: frozenset[str]
+    answers: list[tuple[int, str, float]] = field(default_factory=list)
+    numbers: dict[str, int] = field(default_factory=dict)  # label -> blank number
+
+    def blank(self, label: str, v: float) -> Blank:
+        if label in self.numbers:
+            return Blank(f"({self.numbers[label]})")
+        n = len(self.answers) + 1
+        self.numbers[label] = n
+        self.answers.append((n, label, v))
+        return Blank(f"({n}) {BLANK}")
+
+
+_SHEET: ContextVar[Sheet | None] = ContextVar("exercise_sheet", default=None)
+
+
+@contextmanager
+def _exercise(parts: frozenset[str] | None) -> Iterator[Sheet | None]:
+    sheet = Sheet(parts) if parts is not None else None
+    token = _SHEET.set(sheet)
+    try:
+        yield sheet
+    finally:
+        _SHEET.reset(token)
+
+
+def _blanked(part: str) -> Sheet | None:
+    sheet = _SHEET.get()
+    return sheet if sheet is not None and part in sheet.parts else None
+
+
+def matrix_entry(r: int, c: int, bias: bool) -> str:
+    """Entry (r, c) of a weight matrix (0-based array indices) as the canonical names write it, ``[i,j]``."""
+    return f"[{r + 1},{c if bias else c + 1}]"
+
+
+def result_grid(part: str, label: str, cells: list[list[float]], bias: bool | None = None) -> Grid:
+    """A grid of results: the numbers, or on an exercise sheet that blanks ``part`` numbered blanks (the
+    same blank number again where a result already blanked is used). ``bias``: the grid is a weight matrix
+    (entries named theta_l[i,j], column 0 the bias when True); None: a layer's units by examples."""
+    sheet = _blanked(part)
+    if sheet is None:
+        return Grid(cells)
+    grid = Grid(cells)
+    out: list[list[float | sp.Basic]] = [list(row) for row in cells]
+    single_col = grid.shape[1] == 1
+    for r in grid.rows:
+        for c in grid.cols:
+            if r is not None and c is not None:
+                if bias is not None:
+                    entry = matrix_entry(r, c, bias)
+                else:
+                    entry = f"[{r + 1}]" if single_col else f"[{r + 1},{c + 1}]"
+                out[r][c] = sheet.blank(label + entry, float(cells[r][c]))
+    return Grid(out)
+
+
+def result_num(part: str, label: str, v: float) -> Math:
+    """A result number, or its blank on an exercise sheet that blanks ``part``."""
+    sheet = _blanked(part)
+    if sheet is None:
+        return num(v)
+    b = sheet.blank(label, float(v))
+    return Math(b._latex(None), b.name)
+
+
+def _answers(sheet: Sheet) -> list[Block]:
+    rows = tuple((f"({n})", Code(label), num(v)) for n, label, v in sheet.answers)
+    return [Heading(2, "Answers"),
+            para(f"The {len(rows)} blank{_s(len(rows))} of this sheet, as bpdebug computes them:"),
+            Table(("blank", "quantity", "answer"), rows, "llr")]
+
+
 def _pick(n: int, limit: int) -> list[int | None]:
     """All of 0..n-1, or the first limit-2, an ellipsis (None) and the last."""
     if n <= limit:
@@ -303,9 +398,14 @@ def chosen_params(scenario: Scenario, weights: tuple[str, ...] | None) -> tuple[
 # --------------------------------------------------------------------------------------------- the build
 
 def build(trace: Trace, options: Options) -> Document:
-    """The whole worked example as blocks."""
+    """The whole worked example as blocks (an exercise sheet when ``options.exercise`` names parts to blank)."""
+    with _exercise(getattr(options, "exercise", None)) as sheet:
+        return _build(trace, options, sheet)
+
+
+def _build(trace: Trace, options: Options, sheet: Sheet | None) -> Document:
     s = trace.scenario
-    epochs = options.epochs
+    epochs = 1 if sheet is not None else options.epochs  # an exercise sheet is the first epoch
     chosen, note = chosen_params(s, options.weights)
     b: list[Block] = [Heading(1, s.title)]
     mode = ("batch updates (one per epoch)" if s.update == "batch" else "online updates (one per example)"
@@ -314,6 +414,10 @@ def build(trace: Trace, options: Options) -> Document:
         mode += f" with {s.plan.optimizer.title}"
     b.append(para("A worked example of backpropagation, computed by bpdebug from ", Code(s.path), ": ",
                   f"{epochs} epoch{_s(epochs)} of {mode}."))
+    if sheet is not None:
+        b.append(para("An exercise: the results (" + ", ".join(p for p in EXERCISE_PARTS if p in sheet.parts)
+                      + f") are blanked and numbered, {BLANK}; work each out from the numbers before it. "
+                      "The answers are at the end."))
     if s.description:
         b.append(para(s.description))
     b += _network(s)
@@ -329,6 +433,11 @@ def build(trace: Trace, options: Options) -> Document:
             b.append(Heading(2, f"Epochs {e} to {last - 1}" if last - 1 > e else f"Epoch {e}"))
             b.append(para("Computed the same way; their losses are in the table below (use --full to write "
                           "every epoch out)."))
+    if sheet is not None:  # the loss table, the trained weights and the checked figures would give answers away
+        if diverged is not None:
+            b += _divergence(diverged)
+        b += _answers(sheet)
+        return Document(s.title, tuple(b))
     if finite > 1:
         b += _loss_table(trace, finite)
     if diverged is not None:
@@ -440,7 +549,8 @@ def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: s
         b += _pass(trace, passes[0], chosen, note, 3)
     else:
         b.append(para("Online updates: one pass per example, in order. The epoch's loss before its first "
-                      "update, over all examples, is ", joined(sym("E"), " = ", num(record.loss)), "."))
+                      "update, over all examples, is ",
+                      joined(sym("E"), " = ", result_num("error", f"E (epoch {record.epoch})", record.loss)), "."))
         shown = set(range(min(FULL_PASSES - 1, len(passes)))) | {len(passes) - 1}
         skipped: list[PassRecord] = []
         for i, p in enumerate(passes):
@@ -453,7 +563,8 @@ def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: s
             else:
                 skipped.append(p)
     b.append(para(f"Loss of epoch {record.epoch} before its update{'s' if len(passes) > 1 else ''}: ",
-                  joined(sym("E"), " = ", num(record.loss)), "."))
+                  joined(sym("E"), " = ", result_num("error", f"E (epoch {record.epoch})" if len(passes) > 1
+                                                     else "E" + _tag(passes[0]), record.loss)), "."))
     return b
 
 
@@ -480,11 +591,13 @@ def _pass(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: str | No
     where = "the bias unit 1 on top of each layer's output" if s.bias else "each layer's output"
     b.append(para(f"With {p.weights_label}, one column per example and {where}:"))
     lines = []
+    tag = _tag(p)
     for l in range(2, L + 1):
         z, a_prev, a = sp.Symbol(f"z{l}"), sp.Symbol(f"a{l - 1}"), sp.Symbol(f"a{l}")
-        lines.append(equation(z, "=", _theta(l - 1), "·", a_prev, "=", Grid(p.weights_before[l - 2].tolist()), "·",
-                              Grid(_with_bias(s, n.a[l - 1])), "=", Grid(n.z[l].T.tolist())))
-        lines.append(equation(a, "=", activation_call(s, l, z), "=", Grid(n.a[l].T.tolist())))
+        lines.append(equation(z, "=", _theta(l - 1), "·", a_prev, "=", _weights_before(p, l - 1), "·",
+                              _layer_out(s, p, l - 1), "=", result_grid("forward", f"z{l}{tag}", n.z[l].T.tolist())))
+        lines.append(equation(a, "=", activation_call(s, l, z), "=",
+                              result_grid("forward", f"a{l}{tag}", n.a[l].T.tolist())))
     b.append(Display(tuple(lines)))
     b.append(para("The outputs are ", joined(sym("o"), " = ", sym(f"a{L}")), "."))
     b += _errors(s, p, level)
@@ -494,8 +607,36 @@ def _pass(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: str | No
     return b
 
 
+def _tag(p: PassRecord) -> str:
+    """What tells one pass's results from another's on an exercise sheet."""
+    return "" if p.example is None else f" (example {p.example})"
+
+
+def _after_label(l: int, p: PassRecord, update: int) -> str:
+    """theta_l after ``update`` (an exercise sheet covers the first epoch: update k is example k's online)."""
+    return f"theta{l}.after" + (f" (example {update})" if p.example is not None else "")
+
+
+def _weights_before(p: PassRecord, l: int) -> Grid:
+    """theta_l as the pass starts: given for the first pass, an earlier update's result after it."""
+    cells = p.weights_before[l - 1].tolist()
+    if p.update == 1:
+        return Grid(cells)
+    bias = p.scenario.bias if p.scenario is not None else True
+    return result_grid("updates", _after_label(l, p, p.update - 1), cells, bias)
+
+
+def _layer_out(s: Scenario, p: PassRecord, l: int) -> Grid:
+    """a_l with the bias row, one column per example; a result of the forward pass above the inputs."""
+    if l == 1 or _blanked("forward") is None:
+        return Grid(_with_bias(s, p.numbers.a[l]))
+    cells = result_grid("forward", f"a{l}{_tag(p)}", p.numbers.a[l].T.tolist()).cells
+    return Grid(([[1.0] * p.numbers.a[l].shape[0]] if s.bias else []) + [list(row) for row in cells])
+
+
 def _errors(s: Scenario, p: PassRecord, level: int) -> list[Block]:
     n = p.numbers
+    tag = _tag(p)
     term, combine = loss_term_formula(s)
     b: list[Block] = [Heading(level, "Errors")]
     b.append(para("The error terms, ", term, ", for each output unit k:"))
@@ -507,17 +648,22 @@ def _errors(s: Scenario, p: PassRecord, level: int) -> list[Block]:
             rows.append(("…", "…", "…", "…", "…"))
             continue
         i, k = pairs[idx]
-        rows.append((str(examples[i] + 1), str(k + 1), num(p.targets[i, k]), num(n.a[-1][i, k]), num(n.terms[i, k])))
+        unit = f"[{k + 1}]" if len(examples) == 1 else f"[{k + 1},{i + 1}]"
+        rows.append((str(examples[i] + 1), str(k + 1), num(p.targets[i, k]),
+                     result_num("forward", f"a{s.n_layers}{tag}{unit}", n.a[-1][i, k]),
+                     result_num("error", f"E_{k + 1}{tag}" + (f" example {examples[i] + 1}" if len(examples) > 1
+                                                                else ""), n.terms[i, k])))
     b.append(Table(("example", "output k", sym("t_k"), sym("o_k"), sym("E_k")), tuple(rows), "rrrrr"))
     flat = [float(v) for v in n.terms.ravel()]
     total = sym("E")
     if len(examples) == 1 and len(flat) <= 8:
         names = [sym(f"E_{k + 1}") for k in range(len(flat))]
-        line = joined(total, " = ", joined(*names, sep=" + "), " = ", joined(*[num(v) for v in flat], sep=" + "),
-                      " = ", num(n.loss))
+        line = joined(total, " = ", joined(*names, sep=" + "), " = ",
+                      joined(*[result_num("error", f"E_{k + 1}{tag}", v) for k, v in enumerate(flat)], sep=" + "),
+                      " = ", result_num("error", f"E{tag}", n.loss))
     else:
         how = "the sum" if combine == "summed" else "the mean"
-        line = joined(total, " = ", num(n.loss))
+        line = joined(total, " = ", result_num("error", f"E{tag}", n.loss))
         b.append(para(f"The total error is {how} over the examples of each example's sum of error terms:"))
     b.append(Display((line,)))
     return b
@@ -531,14 +677,18 @@ def _backward(s: Scenario, p: PassRecord, level: int) -> list[Block]:
                   ", one column per example, and the gradients of the weight matrices (summed over the examples "
                   "of the pass):"))
     lines = []
+    tag = _tag(p)
     for l in range(L, 1, -1):
         lines.append(equation(sp.Symbol(f"delta{l}"), "=", _partial("E", sp.Symbol(f"z{l}")), "=",
-                              Grid(n.delta[l].T.tolist())))
+                              result_grid("gradients", f"delta{l}{tag}", n.delta[l].T.tolist())))
     for l in range(L - 1, 0, -1):
+        a_t = _layer_out(s, p, l)
         lines.append(equation(_partial("E", _theta(l)), "=", sp.Symbol(f"delta{l + 1}"), "·",
-                              sp.Symbol(f"a{l}") ** sp.Symbol("T"), "=", Grid(n.delta[l + 1].T.tolist()), "·",
-                              Grid(np.array(_with_bias(s, n.a[l])).T.tolist()), "=",
-                              Grid(n.gradients[l - 1].tolist())))
+                              sp.Symbol(f"a{l}") ** sp.Symbol("T"), "=",
+                              result_grid("gradients", f"delta{l + 1}{tag}", n.delta[l + 1].T.tolist()), "·",
+                              Grid([list(row) for row in zip(*a_t.cells, strict=True)]), "=",
+                              result_grid("gradients", f"grad.theta{l}{tag}", n.gradients[l - 1].tolist(),
+                                          s.bias)))
     b.append(Display(tuple(lines)))
     return b
 
@@ -550,6 +700,9 @@ def _chain_rules(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: s
     index = trace.first_step_of(p.epoch, p.example, "update")
     step = trace.step(index)
     b: list[Block] = [Heading(level, "Chain rule" + ("s" if len(chosen) > 1 else ""))]
+    if _blanked("gradients") is not None or _blanked("updates") is not None:
+        return b + [para("Work out each parameter's gradient by the chain rule, ∂E/∂w = ∂E/∂out · ∂out/∂net · "
+                         "∂net/∂w, factor by factor; the gradients above are its results.")]
     b.append(para("Each parameter's gradient by the chain rule: first in symbols, then each factor's closed form "
                   "and number, the product, its value and the update. Here net and out are one unit's entries "
                   "of z and a (h: hidden units, o: outputs, i: inputs) and E_total is the loss E."))
@@ -623,10 +776,13 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
                 gradient[q.row, q.col] = 0.0
         step = _partial("E", _theta(l))
         step = (r"\alpha " + step[0], "α⋅" + step[1])
+        shown_gradient = result_grid("gradients", f"grad.theta{l}{_tag(p)}", gradient.tolist(), s.bias)
         lines.append(equation(_theta(l), "<-", _theta(l), "-", step, "=",
-                              Grid(p.weights_before[l - 1].tolist()), "-", (number_latex(s.learning_rate) + r" \cdot ",
-                                                                            number_text(s.learning_rate) + "⋅"),
-                              Grid(gradient.tolist()), "=", Grid(p.weights_after[l - 1].tolist())))
+                              _weights_before(p, l), "-", (number_latex(s.learning_rate) + r" \cdot ",
+                                                           number_text(s.learning_rate) + "⋅"),
+                              shown_gradient, "=",
+                              result_grid("updates", _after_label(l, p, p.update),
+                                          p.weights_after[l - 1].tolist(), s.bias)))
     if frozen:
         names = _name_list(frozen)
         b.append(para(f"Gradient descent on every weight matrix; the frozen parameters ({names}) keep their value, "
@@ -644,7 +800,13 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
         grad = float(n.gradients[q.layer - 1][q.row, q.col])
         after = float(p.weights_after[q.layer - 1][q.row, q.col])
         name = q.short + (" (frozen)" if q.canonical in s.frozen else "")
-        rows.append((name, num(before), num(grad), num(after)))
+        entry = matrix_entry(q.row, q.col, s.bias)
+        if p.update == 1:
+            shown_before = num(before)
+        else:
+            shown_before = result_num("updates", _after_label(q.layer, p, p.update - 1) + entry, before)
+        rows.append((name, shown_before, result_num("gradients", f"grad.theta{q.layer}{_tag(p)}{entry}", grad),
+                     result_num("updates", _after_label(q.layer, p, p.update) + entry, after)))
     b.append(Table(("parameter", "before", Math(r"\partial E/\partial p", "∂E/∂p"), "after"), tuple(rows), "lrrr"))
     return b
 

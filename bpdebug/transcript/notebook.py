@@ -81,37 +81,31 @@ class _Cells:
             w = f"weights[{l - 2}]"
             product = f"a[{l - 1}] @ {w}[:, 1:].T + {w}[:, 0]" if self.s.bias else f"a[{l - 1}] @ {w}.T"
             cells.append(f"# z{l} = Θ{l - 1} · a{l - 1}\nz.append({product})\nz[{l}]")
-            cells.append(f"# a{l} = f(z{l})\na.append(ACTIVATIONS[{l - 2}][0](z[{l}]))\na[{l}]")
+            cells.append(f"# a{l} = f(z{l})\na.append(NET.activations[{l - 2}].function(z[{l}]))\na[{l}]")
         return cells
 
     def errors(self) -> list[str]:
-        return [f"o = a[{self.L}]\nterms = loss_terms(o, t)  # the error terms, one per output\n"
-                "E = batch_loss(terms)\nE"]
+        return [f"o = a[{self.L}]\nterms = NET.loss.terms(o, t)  # the error terms, one per output\n"
+                "E = NET.loss.batch_loss(terms)\nE"]
 
     def backward(self) -> list[str]:
         L = self.L
-        if self.s.activation(L).is_softmax:
-            out = f"delta[{L}] = o * (dE_dout - (dE_dout * o).sum(axis=1, keepdims=True))  # softmax's Jacobian"
-        else:
-            out = f"delta[{L}] = dE_dout * ACTIVATIONS[-1][1](z[{L}], o)"
-        cells = [f"# δ{L} = ∂E/∂z{L}\ndE_dout = loss_grad(o, t)\ndelta = [None] * {L + 1}\n{out}\ndelta[{L}]"]
+        cells = [f"# δ{L} = ∂E/∂z{L}\ndE_dout = NET.loss.grad(o, t)\ndelta = [None] * {L + 1}\n"
+                 f"delta[{L}] = output_delta(NET, z[{L}], o, dE_dout)\ndelta[{L}]"]
         for l in range(L - 1, 1, -1):
-            w = f"weights[{l - 1}][:, 1:]" if self.s.bias else f"weights[{l - 1}]"
             cells.append(f"# δ{l} = (δ{l + 1} · Θ{l}) ⊙ f'(z{l})\n"
-                         f"delta[{l}] = (delta[{l + 1}] @ {w}) * ACTIVATIONS[{l - 2}][1](z[{l}], a[{l}])\n"
+                         f"delta[{l}] = hidden_delta(NET, weights, {l}, delta[{l + 1}], z[{l}], a[{l}])\n"
                          f"delta[{l}]")
         cells.append(f"gradients = [None] * {L - 1}  # gradients[l - 1] = ∂E/∂Θl")
         for l in range(L - 1, 0, -1):
-            g = (f"np.hstack([delta[{l + 1}].sum(axis=0)[:, None], delta[{l + 1}].T @ a[{l}]])" if self.s.bias
-                 else f"delta[{l + 1}].T @ a[{l}]")
             cells.append(f"# ∂E/∂Θ{l} = δ{l + 1}ᵀ · a{l}" + (" (the bias column first)" if self.s.bias else "")
-                         + f"\ngradients[{l - 1}] = {g}\ngradients[{l - 1}]")
+                         + f"\ngradients[{l - 1}] = gradient(NET, delta[{l + 1}], a[{l}])\ngradients[{l - 1}]")
         return cells
 
-    def update(self) -> list[str]:
-        body = ("weights = [w - LEARNING_RATE * g for w, g in zip(weights, gradients)]" if not self.s.frozen else
-                "weights = [w - LEARNING_RATE * (g * m) for w, g, m in zip(weights, gradients, MASKS)]")
-        return ["# gradient descent: Θ ← Θ − η ∂E/∂Θ\n" + body + "\nweights"]
+    @staticmethod
+    def update() -> list[str]:
+        return ["# the update: Θ ← Θ − η ∂E/∂Θ (frozen parameters keep their values)\n"
+                "weights = update(NET, weights, gradients)\nweights"]
 
     def gradient(self, name: str) -> list[str]:
         p = self.s.params.get(name)
@@ -119,16 +113,17 @@ class _Cells:
 
     @staticmethod
     def epoch_loss(epoch: int) -> list[str]:
-        return [f"losses.append(batch_loss(loss_terms(forward(weights, INPUTS)[1][-1], TARGETS)))\n"
+        return ["losses.append(batch_loss(NET, weights, INPUTS, TARGETS)[0])\n"
                 f"losses[-1]  # the loss of epoch {epoch} before its first update"]
 
     def skipped_epochs(self, first: int, last: int) -> list[str]:
         if self.s.update == "batch":
-            body = "    loss, weights = update(weights, INPUTS, TARGETS)\n    losses.append(loss)"
+            body = ("    numbers = compute_pass(NET, weights, INPUTS, TARGETS)\n"
+                    "    losses.append(numbers.loss)\n    weights = numbers.weights_after")
         else:
-            body = ("    losses.append(batch_loss(loss_terms(forward(weights, INPUTS)[1][-1], TARGETS)))\n"
+            body = ("    losses.append(batch_loss(NET, weights, INPUTS, TARGETS)[0])\n"
                     "    for i in range(INPUTS.shape[0]):\n"
-                    "        weights = update(weights, INPUTS[i:i + 1], TARGETS[i:i + 1])[1]")
+                    "        weights = compute_pass(NET, weights, INPUTS[i:i + 1], TARGETS[i:i + 1]).weights_after")
         return [f"# epochs {first} to {last}, computed the same way\nfor epoch in range({first}, {last + 1}):\n"
                 + body + "\nlosses[-1]"]
 
@@ -136,12 +131,12 @@ class _Cells:
     def skipped_examples(first: int, last: int) -> list[str]:
         return [f"# examples {first} to {last}, each from the weights the previous one left\n"
                 f"for i in range({first - 1}, {last}):\n"
-                "    weights = update(weights, INPUTS[i:i + 1], TARGETS[i:i + 1])[1]\nweights"]
+                "    weights = compute_pass(NET, weights, INPUTS[i:i + 1], TARGETS[i:i + 1]).weights_after\nweights"]
 
     @staticmethod
     def results() -> list[str]:
         return ["import json\n\n"
-                "final_loss = batch_loss(loss_terms(forward(weights, INPUTS)[1][-1], TARGETS))\n"
+                "final_loss = batch_loss(NET, weights, INPUTS, TARGETS)[0]\n"
                 "print(json.dumps({\"losses\": losses, \"final_loss\": final_loss,\n"
                 "                  \"params\": {name: float(weights[m][i, j]) for name, m, i, j in PARAMETERS}}))"]
 
@@ -180,7 +175,8 @@ def notebook(trace: Trace, options: Options) -> object:
         text = h.text if h else ""
         if h is not None and h.level == 2 and not setup_done:  # before the first section after the introduction
             code(_setup(trace, options.epochs))
-            code(["weights = [np.array(w) for w in THETA]  # the starting weights\nlosses = []  # each epoch's loss"])
+            code(["weights = tuple(np.array(w) for w in THETA)  # the starting weights\n"
+                  "losses = []  # each epoch's loss"])
             setup_done = True
         markdown(section)
         if h is None:

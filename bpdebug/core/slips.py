@@ -1,0 +1,249 @@
+"""The catalogue of common slips in a worked example of backpropagation, as data.
+
+Each :class:`Slip` is a name, the sentence that tells a reader what went wrong, and a variant computation:
+``variants(net, scenario)`` yields the ways of making the slip in this network (one per layer, per pair of
+units, …), each a :class:`Variant` the diagnosis runs the engine's own pass with
+(:func:`~bpdebug.core.compute.compute_pass` and its hook): another :class:`~bpdebug.core.compute.Network`
+(a loss, an activation's derivative, a learning rate), transformed weights, or a hook that changes a quantity
+as the pass computes it (``hook(state, name, value)``; ``state`` holds the quantities computed so far by name,
+``"weights"`` and ``"a1"``). Adding a slip is adding one entry to :data:`SLIPS`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .compute import Network, gradient, hidden_delta
+from .scenario import Scenario
+
+StateHook = Callable[[dict[str, Any], str, Any], Any]
+MAX_UNITS_TO_SWAP = 6  # pairs of units are tried in layers of at most this many units
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of making a slip: what the slipped pass runs with instead of the engine's own."""
+
+    where: str = ""  # "in layer 2", "in theta1, units 1 and 2 of layer 2"; "" when it is everywhere
+    net: Network | None = None  # None: the scenario's network
+    weights: Callable[[tuple], tuple] | None = None  # the weights the slipped pass uses, from the real ones
+    hook: StateHook | None = None
+    intermediate_only: bool = False  # the hook leaves the figure under diagnosis itself alone
+
+
+@dataclass(frozen=True)
+class Slip:
+    name: str
+    sentence: str
+    variants: Callable[[Network, Scenario], Iterator[Variant]]
+    # a printed figure made with this slip, read back as the engine's quantity (for the figures after it)
+    read: Callable[[np.ndarray], np.ndarray] | None = None
+
+
+def _net(net: Network, **changes: Any) -> Network:
+    out = copy.copy(net)
+    for k, v in changes.items():
+        setattr(out, k, v)
+    return out
+
+
+def _scale(factors: dict[str, float]) -> StateHook:
+    def hook(state: dict[str, Any], name: str, value: Any) -> Any:
+        f = factors.get(name)
+        return value if f is None else value * f
+    return hook
+
+
+def _squared_error(net: Network, s: Scenario) -> Iterator[Variant]:
+    if net.loss.name in ("half_sse", "sse"):
+        f = 2.0 if net.loss.name == "half_sse" else 0.5
+        where = "(t − o)² for ½(t − o)²" if f == 2 else "½(t − o)² for (t − o)²"
+        yield Variant(where, hook=_scale({"error": f, f"dE/da{net.L}": f}))
+
+
+def _mean_not_sum(net: Network, s: Scenario) -> Iterator[Variant]:
+    L = net.L
+
+    def hook(state: dict[str, Any], name: str, value: Any) -> Any:
+        if name in ("loss", f"dE/da{L}"):
+            count = net.loss.batch_loss(np.ones_like(state["error"]))  # what the loss sums over
+            return value / count if count else value
+        return value
+    yield Variant(hook=hook)
+
+
+def _per_output_squared(net: Network, s: Scenario) -> Iterator[Variant]:
+    if net.loss.name == "half_sse":  # each error printed as (t − o)², the total still ½ Σ
+        yield Variant(hook=_scale({"error": 2.0, "loss": 0.5}))
+
+
+def _updated_weights(net: Network, s: Scenario) -> Iterator[Variant]:
+    if net.L < 3:
+        return
+
+    def hook(state: dict[str, Any], name: str, value: Any) -> Any:
+        if not name.startswith("delta"):
+            return value
+        l = int(name[5:])
+        if l == net.L:
+            return value
+        weights = list(state["weights"])  # theta_l updated before the error is sent back through it
+        d_next, a_l = state[f"delta{l + 1}"], state[f"a{l}"]
+        weights[l - 1] = weights[l - 1] - net.lr * gradient(net, d_next, a_l)
+        return hidden_delta(net, tuple(weights), l, d_next, state[f"z{l}"], a_l)
+    yield Variant(hook=hook)
+
+
+def _with_matrix(l: int, change: Callable[[np.ndarray], np.ndarray]) -> Callable[[tuple], tuple]:
+    def weights(ws: tuple) -> tuple:
+        out = list(ws)
+        out[l - 1] = change(np.array(ws[l - 1], dtype=float))
+        return tuple(out)
+    return weights
+
+
+def _transposed(net: Network, s: Scenario) -> Iterator[Variant]:
+    start = 1 if net.bias else 0
+    for l in range(1, net.L):
+        w = s.weights[l - 1]
+        if w.shape[0] == w.shape[1] - start and w.shape[0] > 1:
+            def change(m: np.ndarray) -> np.ndarray:
+                m[:, start:] = m[:, start:].T.copy()
+                return m
+            yield Variant(f"theta{l}", weights=_with_matrix(l, change))
+
+
+def _swapped(net: Network, s: Scenario) -> Iterator[Variant]:
+    start = 1 if net.bias else 0
+    for l in range(1, net.L):
+        rows, cols = s.layers[l], s.layers[l - 1]
+        if rows <= MAX_UNITS_TO_SWAP:
+            for i in range(rows):
+                for j in range(i + 1, rows):
+                    def rows_(m: np.ndarray, i: int = i, j: int = j) -> np.ndarray:
+                        m[[i, j]] = m[[j, i]]
+                        return m
+                    yield Variant(f"theta{l}, units {i + 1} and {j + 1} of layer {l + 1}",
+                                  weights=_with_matrix(l, rows_))
+        if cols <= MAX_UNITS_TO_SWAP:
+            for i in range(cols):
+                for j in range(i + 1, cols):
+                    def cols_(m: np.ndarray, i: int = i + start, j: int = j + start) -> np.ndarray:
+                        m[:, [i, j]] = m[:, [j, i]]
+                        return m
+                    yield Variant(f"theta{l}, units {i + 1} and {j + 1} of layer {l}", weights=_with_matrix(l, cols_))
+
+
+def _elementwise_layers(net: Network) -> Iterator[int]:
+    for l in range(2, net.L + 1):
+        act = net.activations[l - 2]
+        if act.derivative is not None and act.name != "linear":
+            yield l
+
+
+def _no_activation(net: Network, s: Scenario) -> Iterator[Variant]:
+    for l in _elementwise_layers(net):
+        def hook(state: dict[str, Any], name: str, value: Any, l: int = l) -> Any:
+            return state[f"z{l}"] if name == f"a{l}" else value
+        yield Variant(f"layer {l}", hook=hook)
+
+
+def _activation_twice(net: Network, s: Scenario) -> Iterator[Variant]:
+    for l in _elementwise_layers(net):
+        f = net.activations[l - 2].function
+
+        def hook(state: dict[str, Any], name: str, value: Any, l: int = l, f: Any = f) -> Any:
+            return f(value) if name == f"a{l}" else value
+        yield Variant(f"layer {l}", hook=hook)
+
+
+def _function_for_derivative(net: Network, s: Scenario) -> Iterator[Variant]:
+    for l in _elementwise_layers(net):
+        acts = list(net.activations)
+        f = acts[l - 2].function
+
+        def derivative(z: np.ndarray, a: np.ndarray, f: Callable[[np.ndarray], np.ndarray] = f) -> np.ndarray:
+            return f(z)
+        acts[l - 2] = replace(acts[l - 2], derivative=derivative)
+        yield Variant(f"layer {l}", net=_net(net, activations=tuple(acts)))
+
+
+def _sign_flipped(net: Network, s: Scenario) -> Iterator[Variant]:
+    yield Variant(net=_net(net, lr=-net.lr))
+
+
+def _no_learning_rate(net: Network, s: Scenario) -> Iterator[Variant]:
+    if net.lr != 1:
+        yield Variant(net=_net(net, lr=1.0))
+
+
+def _learning_rate_twice(net: Network, s: Scenario) -> Iterator[Variant]:
+    if net.lr != 1:
+        yield Variant(net=_net(net, lr=net.lr * net.lr))
+
+
+def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
+    if not net.bias:
+        return
+
+    def zero(m: np.ndarray) -> np.ndarray:
+        m[:, 0] = 0.0
+        return m
+    for l in range(1, net.L):
+        yield Variant(f"theta{l}", weights=_with_matrix(l, zero))
+
+
+def printed_decimals(s: Scenario) -> tuple[int, ...]:
+    """The numbers of decimals the scenario's printed figures show (as written: 0.7333 shows 4)."""
+    out: set[int] = set()
+    for e in s.expectations:
+        for v in e.value:
+            text = repr(float(v))
+            if "e" not in text and "." in text:
+                out.add(len(text.split(".")[1].rstrip("0")) or 1)
+    return tuple(sorted(d for d in out if 1 <= d <= 8))
+
+
+def _rounded(net: Network, s: Scenario) -> Iterator[Variant]:
+    for d in printed_decimals(s):
+        def hook(state: dict[str, Any], name: str, value: Any, d: int = d) -> Any:
+            return np.round(value, d) if not name.endswith(".after") else value
+        yield Variant(f"{d} decimals", hook=hook, intermediate_only=True)
+
+
+def _halved(v: np.ndarray) -> np.ndarray:
+    return v / 2
+
+
+SLIPS: tuple[Slip, ...] = (
+    Slip("squared_error_half", "the ½ of the squared error dropped or added", _squared_error),
+    Slip("mean_not_sum", "the mean of the error terms taken instead of their sum", _mean_not_sum),
+    Slip("per_output_squared", "each output's error printed as (t − o)² against a loss of ½(t − o)²",
+         _per_output_squared, read=_halved),
+    Slip("updated_weights", "the error sent back through weights already updated (the update-order slip)",
+         _updated_weights),
+    Slip("transposed", "a weight matrix transposed", _transposed),
+    Slip("swapped", "two units' indices swapped", _swapped),
+    Slip("no_activation", "the activation left out (z used for a)", _no_activation),
+    Slip("activation_twice", "the activation applied twice", _activation_twice),
+    Slip("function_for_derivative", "σ(z) used for σ'(z): the activation where its derivative belongs",
+         _function_for_derivative),
+    Slip("sign_flipped", "the update's sign flipped (w + η·∂E/∂w)", _sign_flipped),
+    Slip("no_learning_rate", "the learning rate left out of the update", _no_learning_rate),
+    Slip("learning_rate_twice", "the learning rate applied twice", _learning_rate_twice),
+    Slip("no_bias", "the bias left out", _no_bias),
+    Slip("rounded", "intermediate values rounded to the printed digits", _rounded),
+)
+
+
+def slip(name: str) -> Slip:
+    """The catalogue entry called ``name`` (KeyError naming the entries when there is none)."""
+    for entry in SLIPS:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"no slip {name!r}, expected one of {', '.join(e.name for e in SLIPS)}")
