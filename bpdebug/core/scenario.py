@@ -105,7 +105,7 @@ class Scenario:
     plan: Plan = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     # [data] file and [weights] file as they were read (size and SHA-256), for `check` and the re-check
     files: tuple[datafiles.FileStamp, ...] = field(default=(), repr=False, compare=False)
-    classes: tuple[str, ...] | None = None  # the one-hot order of a class-label column of [data] file
+    classes: tuple[str, ...] | None = field(default=None, compare=False)  # one-hot order of a [data] file label column
 
     def __post_init__(self) -> None:
         if self.plan is None:
