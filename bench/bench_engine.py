@@ -13,6 +13,7 @@ on a shared machine made the 784-128-10 ratio swing between runs. Not part of th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import sys
@@ -61,13 +62,66 @@ def hand_written(scenario: Scenario, epochs: int) -> tuple[tuple[np.ndarray, ...
     return tuple(weights), losses
 
 
+def hand_written_adam(scenario: Scenario, epochs: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The same loop with Adam (torch.optim's definition) on mini-batches (in order, the last may be smaller):
+    a biased sigmoid network with half_sse loss."""
+    x, t, lr = scenario.inputs, scenario.targets, scenario.learning_rate
+    h = scenario.plan.hyper
+    size = scenario.plan.size(x.shape[0])
+    weights = [np.array(w) for w in scenario.weights]
+    m = [np.zeros_like(w) for w in weights]
+    v = [np.zeros_like(w) for w in weights]
+    n = len(weights)
+    losses = np.empty(epochs)
+    step = 0
+    for e in range(epochs):
+        acts = [x]
+        for w in weights:
+            acts.append(1.0 / (1.0 + np.exp(-(acts[-1] @ w[:, 1:].T + w[:, 0]))))
+        losses[e] = 0.5 * ((t - acts[-1]) ** 2).sum()
+        for start in range(0, x.shape[0], size):
+            xb, tb = x[start:start + size], t[start:start + size]
+            acts = [xb]
+            for w in weights:
+                acts.append(1.0 / (1.0 + np.exp(-(acts[-1] @ w[:, 1:].T + w[:, 0]))))
+            o = acts[-1]
+            delta = (o - tb) * o * (1.0 - o)
+            grads = [None] * n
+            for l in range(n - 1, -1, -1):
+                a, w = acts[l], weights[l]
+                g = np.empty_like(w)
+                g[:, 0] = delta.sum(axis=0)
+                g[:, 1:] = delta.T @ a
+                grads[l] = g
+                if l:
+                    delta = (delta @ w[:, 1:]) * a * (1.0 - a)
+            step += 1
+            for l, g in enumerate(grads):
+                m[l] = h.beta1 * m[l] + (1.0 - h.beta1) * g
+                v[l] = h.beta2 * v[l] + (1.0 - h.beta2) * (g * g)
+                m_hat = m[l] / (1.0 - h.beta1 ** step)
+                v_hat = v[l] / (1.0 - h.beta2 ** step)
+                weights[l] = weights[l] - lr * m_hat / (np.sqrt(v_hat) + h.epsilon)
+    return tuple(weights), losses
+
+
+def with_training(scenario: Scenario, **keys: object) -> Scenario:
+    """The scenario with other [training] keys (the optimizer, batch_size), as a loaded scenario."""
+    from bpdebug.core import optimizers
+    from bpdebug.core.training import Plan
+
+    plan = Plan(optimizers.Hyperparameters(scenario.learning_rate), optimizers.get(str(keys["optimizer"])),
+                keys.get("batch_size"))  # type: ignore[arg-type]
+    return dataclasses.replace(scenario, plan=plan, update=plan.mode)
+
+
 def epochs_per_second(fn, epochs: int) -> float:
     start = time.perf_counter()
     fn(epochs)
     return epochs / (time.perf_counter() - start)
 
 
-def compare(name: str, scenario: Scenario, epochs: int, repeats: int) -> float:
+def compare(name: str, scenario: Scenario, epochs: int, repeats: int, hand_written=hand_written) -> float:
     fast = engine.train(scenario, 3)
     hand = hand_written(scenario, 3)
     for a, b in zip(fast.weights, hand[0], strict=True):  # the same maths, up to rounding order
@@ -93,10 +147,17 @@ def main() -> int:
     print(f"{'epochs per second':<26} {'engine.train':>14} {'hand-written':>14} {'ratio':>9} "
           f"{'Trace.advance':>14} {'vs train':>9}")
     blog = load(ROOT / "bpdebug" / "scenarios" / "blog.toml")
-    targets = {"blog 2-2-2": 0.5, "784-128-10, 256 examples": 0.8}
+    mnist = mnist_like()
+    targets = {"blog 2-2-2": 0.5, "784-128-10, 256 examples": 0.8, "blog, Adam": 0.5,
+               "784-128-10 Adam, batch 32": 0.8}
     ratios = {
         "blog 2-2-2": compare("blog 2-2-2", blog, epochs=2000, repeats=21),
-        "784-128-10, 256 examples": compare("784-128-10, 256 examples", mnist_like(), epochs=20, repeats=15),
+        "784-128-10, 256 examples": compare("784-128-10, 256 examples", mnist, epochs=20, repeats=15),
+        "blog, Adam": compare("blog, Adam", with_training(blog, optimizer="adam"), epochs=2000, repeats=21,
+                              hand_written=hand_written_adam),
+        "784-128-10 Adam, batch 32": compare(
+            "784-128-10 Adam, batch 32", with_training(mnist, optimizer="adam", batch_size=32), epochs=5,
+            repeats=9, hand_written=hand_written_adam),
     }
     missed = [k for k, r in ratios.items() if r < targets[k]]
     for k in ratios:

@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
     e = sub.add_parser("export", help="write the derivation transcript")
     e.add_argument("scenario")
-    e.add_argument("--format", default="md", help="md, tex, txt, json, py, dot or svg (default md)")
+    e.add_argument("--format", default="md", help="md, tex, txt, json, py, dot or svg (default md); npz or "
+                   "safetensors: the weights after --epochs, with -o")
     e.add_argument("--epochs", type=int, default=None, help="epochs to cover (default: the scenario's)")
     e.add_argument("--weight", action="append", default=None, metavar="NAME",
                    help="write this parameter's chain rule in full (repeatable; default: every parameter)")
@@ -118,6 +119,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             text, ok = check_json(Trace(scenario))
         else:
             text, ok = summary(Trace(scenario))
+    _verify(scenario)
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
 
@@ -160,6 +162,51 @@ def cmd_run(args: argparse.Namespace) -> int:
 DOCUMENT_EPOCHS = 10_000
 
 
+def _verify(scenario) -> None:
+    """Refuse, in one line and with status 2, a data or weights file that changed since it was read."""
+    from .core.scenario import ScenarioError
+
+    try:
+        scenario.verify_files()
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+WEIGHT_FORMATS = ("npz", "safetensors")
+
+
+def _export_weights(args: argparse.Namespace, scenario, epochs: int) -> int:
+    """``--format npz|safetensors``: the weights after ``epochs`` epochs, in the layouts ``[weights] file`` reads."""
+    import numpy as np
+
+    from .core.datafiles import write_weights
+    from .core.engine import train
+    from .core.safe_text import escape_controls
+
+    if not args.output:
+        print(f"bpdebug export: --format {args.format}: a binary file, expected -o PATH.{args.format}", file=sys.stderr)
+        return EXIT_INVALID
+    path = Path(args.output)
+    if path.suffix.lower() != f".{args.format}":
+        path = path.with_name(path.name + f".{args.format}")
+    if any(path.absolute() == f or path.resolve() == f.resolve() for f in scenario.source_files):
+        print(f"bpdebug export: -o {escape_controls(str(path))}: the scenario reads this file, expected another "
+              "path", file=sys.stderr)
+        return EXIT_INVALID
+    with np.errstate(all="ignore"):
+        weights = train(scenario, epochs).weights
+    _verify(scenario)
+    try:
+        write_weights(path, weights, scenario.bias)
+    except OSError as exc:
+        print(f"bpdebug export: -o {escape_controls(str(path))}: cannot be written ({exc.strerror or exc})",
+              file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {escape_controls(str(path))} (the weights after epoch {epochs})", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -169,9 +216,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .transcript import FORMATS, Options, render
     from .transcript.json_format import chunks
 
-    if args.format not in FORMATS and args.format != "svg":
+    if args.format not in FORMATS and args.format != "svg" and args.format not in WEIGHT_FORMATS:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
-              f"{', '.join(FORMATS)}", file=sys.stderr)
+              f"{', '.join((*FORMATS, *WEIGHT_FORMATS))}", file=sys.stderr)
         return EXIT_INVALID
     ok, exercise = _exercise_parts(args)
     if not ok:
@@ -180,6 +227,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
         print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
+        return EXIT_INVALID
+    if args.format in WEIGHT_FORMATS:
+        return _export_weights(args, scenario, epochs)
+    if args.format == "ipynb" and (not scenario.plan.is_plain or scenario.update == "mini-batch"):
+        print(f"bpdebug export: --format ipynb: the notebook's cells compute plain gradient descent on batches or "
+              f"single examples; {scenario.path} trains with {scenario.plan.optimizer.name} on "
+              f"{scenario.update} updates, expected md, tex, txt, json or py", file=sys.stderr)
         return EXIT_INVALID
     if epochs > DOCUMENT_EPOCHS and args.format != "json":
         print(f"bpdebug export: --epochs {epochs}: a {args.format} transcript covers at most {DOCUMENT_EPOCHS} "
@@ -215,6 +269,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         elif not pieces:
             pieces = (render(args.format, trace, Options(epochs, weights, args.full, exercise)),)
         if args.output:
+            _verify(scenario)
             try:
                 write_output(Path(args.output), pieces, protect=scenario.source_files)
             except OutputError as exc:

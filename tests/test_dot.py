@@ -103,8 +103,7 @@ def test_every_edge_carries_the_engines_weight_and_gradient(path):
     text = dot_format.graph(trace, epoch, example, ())
     found = edges(text)
     assert set(found) == set(scenario.params.shorts)
-    online = trace.passes_per_epoch > 1
-    rec = trace.epoch(epoch).passes[example - 1 if online else 0]
+    rec = trace.epoch(epoch).passes[trace.pass_of(epoch, example)[0]]  # online, mini-batch or batch
     for p in scenario.params:
         e = found[p.short]
         value = rec.weights_before[p.layer - 1][p.row, p.col]

@@ -30,7 +30,7 @@ from bpdebug.core.scenario import Scenario, load
 from bpdebug.derivation import derive
 from bpdebug.text.numbers import number
 from bpdebug.transcript import FORMATS, Options, render
-from bpdebug.transcript.script import ENGINE_CODE
+from bpdebug.transcript.script import ENGINE_CODE, OPTIMIZER_CODE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,8 +167,8 @@ def test_py_export_functions_are_the_registry_and_engine_source(name: str) -> No
     expected: dict[str, object] = {a.function.__name__: a.function for a in s.activations}
     expected |= {a.derivative.__name__: a.derivative for a in s.activations if a.derivative is not None}
     expected |= {f.__name__: f for f in (s.loss.terms, s.loss.grad, s.loss.combine)}
-    expected |= {c.__name__: c for c in ENGINE_CODE}
-    assert set(defined) == set(expected) | {"main", "finite"}
+    expected |= {c.__name__: c for c in (*ENGINE_CODE, *OPTIMIZER_CODE, s.plan.optimizer.step)}
+    assert set(defined) == set(expected) | {"main", "finite", "batches"}
     for fname, obj in expected.items():
         assert defined[fname].strip() == _source(obj), fname
 

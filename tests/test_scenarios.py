@@ -14,7 +14,8 @@ from bpdebug.core.scenario import load, loads
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 # exit status of `bpdebug check`: the blog records the post's printed figures, most of which do not hold
-EXIT_STATUS = {"blog.toml": 1, "mazur.toml": 0, "xor.toml": 0, "deep.toml": 0, "softmax.toml": 0, "online.toml": 0}
+EXIT_STATUS = {"blog.toml": 1, "mazur.toml": 0, "xor.toml": 0, "deep.toml": 0, "softmax.toml": 0, "online.toml": 0,
+               "momentum.toml": 0, "adam.toml": 0, "iris.toml": 0}
 
 
 def test_the_bundle_is_what_this_file_covers():
@@ -118,3 +119,36 @@ def test_online_each_example_starts_from_the_weights_the_previous_one_left():
     np.testing.assert_allclose(train(batch, 1).weights[0], [[1.0, 1.2, 0.9]], rtol=1e-12)
     # and it learns t = x1 + 2 x2
     np.testing.assert_allclose(train(s, s.epochs).weights[0], [[0.0, 1.0, 2.0]], atol=1e-3)
+
+
+def test_momentum_starts_as_plain_descent_then_outruns_it():
+    """momentum.toml is mazur.toml with momentum 0.9: v = g at the first update, so epoch 2 starts from the same
+    weights; from then on momentum's loss is lower, and far lower by epoch 100."""
+    plain, momentum = load(SCENARIOS / "mazur.toml"), load(SCENARIOS / "momentum.toml")
+    assert (plain.layers, plain.learning_rate, plain.frozen) == (momentum.layers, momentum.learning_rate,
+                                                                  momentum.frozen)
+    assert all(np.array_equal(a, b) for a, b in zip(plain.weights, momentum.weights, strict=True))
+    assert momentum.plan.optimizer.name == "momentum" and plain.plan.optimizer.name == "sgd"
+    a, b = train(plain, 100), train(momentum, 100)
+    assert all(np.array_equal(x, y) for x, y in zip(train(plain, 1).weights, train(momentum, 1).weights,
+                                                    strict=True))
+    assert (b.losses[2:] < a.losses[2:]).all() and b.losses[-1] < a.losses[-1] / 20
+
+
+def test_adams_first_step_moves_every_blog_weight_by_the_learning_rate():
+    blog, adam = load(SCENARIOS / "blog.toml"), load(SCENARIOS / "adam.toml")
+    g = Trace(blog).epoch(1).passes[0].numbers.gradients
+    after = train(adam, 1).weights
+    for w, a, gl in zip(blog.weights, after, g, strict=True):
+        np.testing.assert_allclose(a - w, -adam.learning_rate * np.sign(gl), atol=1e-5)
+
+
+def test_iris_learns_the_species_with_mini_batches():
+    s = load(SCENARIOS / "iris.toml")
+    assert s.layers == (4, 8, 3) and s.activation_names == ("tanh", "softmax") and s.n_examples == 150
+    assert s.plan.mode == "mini-batch" and s.plan.batch_size == 10 and s.plan.shuffle
+    trace = Trace(s)
+    assert len(trace.epoch(1).passes) == 15
+    loss, outputs = final_outputs(s, 200)
+    assert loss < 0.1
+    assert (outputs.argmax(axis=1) == s.targets.argmax(axis=1)).mean() > 0.95

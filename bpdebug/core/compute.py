@@ -3,7 +3,10 @@
 Conventions. Examples are rows: ``a[l]`` is examples × units of layer ``l`` (bias unit excluded),
 ``z[l+1] = a[l] · theta_l[:, 1:]ᵀ + theta_l[:, 0]`` when the network has bias units. ``delta[l]`` is
 ∂E/∂z[l], rows = examples. Gradients of a pass are always computed from the weights *before* its update;
-the update writes ``weights_after``.
+the update writes ``weights_after``. The update is the scenario's optimizer (:mod:`.optimizers`): plain
+gradient descent by default, else one with state (momentum's v, Adam's m and v) that each pass takes in and
+gives back, so a pass is everything needed to step back. An epoch is cut into the plan's mini-batches
+(:mod:`.training`).
 
 Floating-point trouble (overflow, log of 0, …) is never printed: the callers run these functions under
 ``np.errstate(all="ignore")`` and report divergence themselves (:mod:`bpdebug.core.divergence`).
@@ -17,9 +20,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import optimizers
+from .optimizers import Update, apply, zero_state
 from .scenario import Scenario
+from .training import select
 
 Weights = tuple[np.ndarray, ...]
+State = optimizers.State
 # (quantity name, value) -> the value the pass goes on with: z2, a2, …, error, loss, dE/daL, deltaL … delta2,
 # grad.theta1 …, theta1.after …. Only for the diagnosis of printed figures (substituting a text's numbers for
 # the engine's); None everywhere else, where the pass is what it always was.
@@ -37,6 +44,9 @@ class PassNumbers(NamedTuple):
     delta: list  # delta[l] = ∂E/∂z[l] for l = 2 … L (None below)
     gradients: tuple  # ∂E/∂theta_l for l = 1 … L-1
     weights_after: tuple
+    state_after: tuple = ()  # the optimizer's state after the update (per matrix: one array per state name)
+    # the update's own numbers (state, Adam's m̂ and v̂); None for plain gradient descent
+    optimizer: Update | None = None
 
 
 class Network:
@@ -48,6 +58,11 @@ class Network:
         self.activations = scenario.activations
         self.loss = scenario.loss
         self.lr = scenario.learning_rate
+        self.plan = scenario.plan
+        self.n_examples = scenario.n_examples
+        self.plain = scenario.plan.is_plain  # plain gradient descent: the update below, no state
+        self.optimizer = scenario.plan.optimizer
+        self.hyper = scenario.plan.hyper
         # True where a parameter learns, False where frozen; None when nothing is frozen (the common case)
         if scenario.frozen:
             masks = [np.ones(w.shape, dtype=bool) for w in scenario.weights]
@@ -109,10 +124,33 @@ def update(net: Network, weights: tuple, gradients: tuple | list) -> tuple:
     return tuple(np.where(m, w - lr * g, w) for w, g, m in zip(weights, gradients, masks, strict=True))
 
 
-def compute_pass(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray,
-                 hook: Hook | None = None) -> PassNumbers:
+def initial_state(net: Network, weights: tuple) -> State:
+    """The optimizer's state before the first update: zeros (an empty tuple per matrix for plain descent)."""
+    return zero_state(net.optimizer, weights)
+
+
+def pack(weights: tuple, state: State) -> tuple:
+    """Weights and optimizer state as one flat tuple of arrays: what a checkpoint keeps."""
+    return tuple(weights) + tuple(a for per_matrix in state for a in per_matrix)
+
+
+def unpack(net: Network, packed: tuple) -> tuple[tuple, State]:
+    """The weights and the state of a :func:`pack`-ed tuple."""
+    n, k = net.L - 1, len(net.optimizer.state_names)
+    flat = packed[n:]
+    return tuple(packed[:n]), tuple(tuple(flat[l * k:(l + 1) * k]) for l in range(n))
+
+
+def optimizer_update(net: Network, weights: tuple, gradients: tuple, state: State, count: int) -> Update:
+    """The optimizer's update number ``count`` (1-based), frozen parameters kept."""
+    return apply(net.optimizer, net.hyper, weights, gradients, state, count, net.masks)
+
+
+def compute_pass(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, state: State | None = None,
+                 count: int = 1, hook: Hook | None = None) -> PassNumbers:
     """One update: forward, error, backward, gradients, and the new weights (weights are not changed).
-    ``hook``, when given, sees each quantity as it is computed and returns the value the pass goes on with."""
+    ``state`` is the optimizer's before it, ``count`` the update's number from 1 (Adam's t). ``hook``, when
+    given, sees each quantity as it is computed and returns the value the pass goes on with."""
     L = net.L
     z, a = forward(net, weights, x, hook)
     o = a[L]
@@ -132,11 +170,21 @@ def compute_pass(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray,
         if hook is not None:
             delta[l] = hook(f"delta{l}", delta[l])
     gradients = tuple(gradient(net, delta[l + 1], a[l]) for l in range(1, L))
-    if hook is None:
-        return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, update(net, weights, gradients))
-    gradients = tuple(hook(f"grad.theta{l}", g) for l, g in enumerate(gradients, 1))
-    after = tuple(hook(f"theta{l}.after", w) for l, w in enumerate(update(net, weights, gradients), 1))
-    return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, after)
+    if hook is not None:
+        gradients = tuple(hook(f"grad.theta{l}", g) for l, g in enumerate(gradients, 1))
+    if net.plain:
+        after = update(net, weights, gradients)
+        if hook is not None:
+            after = tuple(hook(f"theta{l}.after", w) for l, w in enumerate(after, 1))
+        return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, after,
+                           state if state is not None else tuple(() for _ in gradients))
+    if state is None:
+        state = initial_state(net, weights)
+    done = optimizer_update(net, weights, gradients, state, count)
+    after = done.weights
+    if hook is not None:
+        after = tuple(hook(f"theta{l}.after", w) for l, w in enumerate(after, 1))
+    return PassNumbers(z, a, terms, loss, dE_dout, delta, gradients, after, done.state, done)
 
 
 def batch_loss(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
@@ -159,6 +207,7 @@ class TrainResult:
     epochs: int
     weights: tuple[np.ndarray, ...] = field(repr=False)
     losses: np.ndarray = field(repr=False)  # losses[e-1] = epoch e's loss before its first update
+    state: tuple = field(default=(), repr=False)  # the optimizer's state after the last epoch
 
     @property
     def finite(self) -> bool:
@@ -168,29 +217,39 @@ class TrainResult:
 
 
 def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epoch: int = 1,
-          net: Network | None = None, keep: Callable[[int, tuple], None] | None = None) -> TrainResult:
+          net: Network | None = None, keep: Callable[[int, tuple], None] | None = None,
+          state: State | None = None) -> TrainResult:
     """Train ``epochs`` epochs without materializing steps (bit-identical to the stepped path).
 
-    ``keep(e, weights)``, when given, is called with the weights before each epoch ``e`` reached
-    (``first_epoch + 1`` … ``first_epoch + epochs``): the trace stores checkpoints this way."""
+    ``start`` and ``state`` are the weights and the optimizer state before ``first_epoch`` (default: the
+    scenario's weights, a zero state). ``keep(e, packed)``, when given, is called with :func:`pack` of the
+    weights and state before each epoch ``e`` reached (``first_epoch + 1`` … ``first_epoch + epochs``): the
+    trace stores checkpoints this way."""
     net = net or Network(scenario)
     weights = tuple(np.array(w) for w in (start if start is not None else scenario.weights))
+    state = state if state is not None else initial_state(net, weights)
     x, t = scenario.inputs, scenario.targets
+    plan, n = net.plan, net.n_examples
+    per_epoch = plan.updates_per_epoch(n)
     losses = np.empty(epochs)
     with np.errstate(all="ignore"):
-        if scenario.update == "batch":
+        if plan.mode == "batch":
             for e in range(epochs):
-                numbers = compute_pass(net, weights, x, t)
+                numbers = compute_pass(net, weights, x, t, state, first_epoch + e)
                 losses[e] = numbers.loss
-                weights = numbers.weights_after
+                weights, state = numbers.weights_after, numbers.state_after
                 if keep is not None:
-                    keep(first_epoch + e + 1, weights)
+                    keep(first_epoch + e + 1, pack(weights, state))
         else:
-            rows = [(x[i:i + 1], t[i:i + 1]) for i in range(x.shape[0])]
+            fixed = None if plan.shuffle else [select(x, t, rows) for rows in plan.batches(n, 1)]
             for e in range(epochs):
+                epoch = first_epoch + e
                 losses[e] = batch_loss(net, weights, x, t)[0]
-                for xi, ti in rows:
-                    weights = compute_pass(net, weights, xi, ti).weights_after
+                count = (epoch - 1) * per_epoch
+                for xi, ti in fixed or [select(x, t, rows) for rows in plan.batches(n, epoch)]:
+                    count += 1
+                    numbers = compute_pass(net, weights, xi, ti, state, count)
+                    weights, state = numbers.weights_after, numbers.state_after
                 if keep is not None:
-                    keep(first_epoch + e + 1, weights)
-    return TrainResult(first_epoch - 1 + epochs, weights, losses)
+                    keep(epoch + 1, pack(weights, state))
+    return TrainResult(first_epoch - 1 + epochs, weights, losses, state)

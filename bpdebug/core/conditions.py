@@ -24,6 +24,7 @@ from enum import Enum
 
 import numpy as np
 
+from .compute import unpack
 from .engine import EpochRecord, PassRecord, StepKind, Trace, train
 from .params import Param
 from .scenario import Scenario
@@ -487,17 +488,18 @@ def _fast_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumb
     """Each epoch's loss and weights from the fast path, trained in chunks of about CHUNK_SECONDS (a search
     that stops mid-chunk has trained at most that much more). The trace keeps its checkpoints from this
     training, so looking at the stop, or at the end, costs little."""
-    weights, epoch, chunk = trace.weights_before(start), start, 1
+    (weights, state), epoch, chunk = trace.position_before(start), start, 1
     while epoch <= to_epoch:
         n = min(chunk, to_epoch - epoch + 1)
         afters: list[tuple] = []
 
-        def keep(e: int, w: tuple, afters: list[tuple] = afters) -> None:
-            afters.append(w)
-            trace.checkpoints.put(e, w)
+        def keep(e: int, packed: tuple, afters: list[tuple] = afters) -> None:
+            afters.append(unpack(trace.net, packed)[0])  # the weights (a checkpoint also keeps the optimizer's state)
+            trace.checkpoints.put(e, packed)
 
         started = time.perf_counter()
-        result = train(trace.scenario, n, start=weights, first_epoch=epoch, net=trace.net, keep=keep)
+        result = train(trace.scenario, n, start=weights, first_epoch=epoch, net=trace.net, keep=keep, state=state)
+        state = result.state
         elapsed = time.perf_counter() - started
         if elapsed < CHUNK_SECONDS / 2:
             chunk *= 2

@@ -171,7 +171,7 @@ def _run(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, subs: _Subs
         state[name] = value
         return value
 
-    numbers = compute_pass(net, weights, x, t, hook)
+    numbers = compute_pass(net, weights, x, t, hook=hook)
     return np.asarray(expectation_value(numbers, weights, net.activations, e, row), dtype=float)
 
 

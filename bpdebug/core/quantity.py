@@ -35,6 +35,7 @@ class StepKind(StrEnum):
 class UpdateMode(StrEnum):
     BATCH = "batch"
     ONLINE = "online"
+    MINI_BATCH = "mini-batch"
 
 
 class Kind(StrEnum):

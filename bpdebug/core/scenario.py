@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from . import activations as act
-from . import losses
+from . import datafiles, losses, optimizers
 from .params import Param, ParamIndex
 from .safe_text import escape_controls, strip_controls
 from .toml_locator import TomlLocator
+from .training import Plan
 
 DEFAULT_TOLERANCE = 0.0005
 INIT_METHODS = ("uniform", "xavier", "he")
@@ -53,7 +54,7 @@ class Expectation:
 
     index: int  # position in the file, 0-based
     quantity: str  # as written: "z2", "grad.w5", "w5.after"
-    kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after"
+    kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" | "state"
     value: tuple[float, ...]  # printed value(s); one entry for a scalar
     scalar: bool  # written as a number rather than a list
     epoch: int
@@ -64,6 +65,7 @@ class Expectation:
     param: Param | None = None  # for grad / param / param_after
     line: int | None = None
     unit: int | None = None  # one unit (1-based) of a layered quantity: z3[2]; None for the whole layer
+    state: str | None = None  # for "state": the optimizer's name for it ("v", "m", "mhat", "vhat")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Scenario:
     loss: losses.Loss
     learning_rate: float
     epochs: int
-    update: str  # "batch" | "online"
+    update: str  # "batch" | "online" | "mini-batch" (the plan's mode)
     frozen: frozenset[str]  # canonical names
     inputs: np.ndarray = field(repr=False, compare=False)  # examples × input units
     targets: np.ndarray = field(repr=False, compare=False)  # examples × output units
@@ -99,6 +101,16 @@ class Scenario:
     params: ParamIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     # every file read to build the run (today: the scenario itself); an export must never overwrite one
     source_files: tuple[Path, ...] = field(default=(), repr=False, compare=False)
+    # the optimizer and the mini-batches; default: plain gradient descent on every example at once
+    plan: Plan = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    # [data] file and [weights] file as they were read (size and SHA-256), for `check` and the re-check
+    files: tuple[datafiles.FileStamp, ...] = field(default=(), repr=False, compare=False)
+    classes: tuple[str, ...] | None = field(default=None, compare=False)  # one-hot order of a [data] file label column
+
+    def __post_init__(self) -> None:
+        if self.plan is None:
+            object.__setattr__(self, "plan", Plan(optimizers.Hyperparameters(self.learning_rate),
+                                                  batch_size=1 if self.update == "online" else None))
 
     @property
     def n_layers(self) -> int:
@@ -122,7 +134,15 @@ class Scenario:
     def same_shape(self, other: Scenario) -> bool:
         """True when positions in one scenario's trace mean the same in the other's (for reload)."""
         return (self.layers == other.layers and self.bias == other.bias and self.update == other.update
-                and self.n_examples == other.n_examples)
+                and self.n_examples == other.n_examples and self.plan.batch_size == other.plan.batch_size)
+
+    def verify_files(self) -> None:
+        """Refuse (ScenarioError) a data or weights file that changed since the scenario was read."""
+        for stamp in self.files:
+            try:
+                datafiles.verify(stamp)
+            except datafiles.DataFileError as exc:
+                raise ScenarioError(self.path, ".".join(exc.key), exc.message) from None
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -372,26 +392,39 @@ class _Validator:
                             f"{', '.join(losses.NAMES)}")
         loss = losses.get(loss_name)
 
-        training = self.table(doc, ("training",), {"learning_rate", "epochs", "update", "frozen"}, True)
+        training = self.table(doc, ("training",), {"learning_rate", "epochs", "update", "frozen", "optimizer",
+                                                   "batch_size", "shuffle", "seed", *optimizers.HYPERPARAMETERS},
+                              True)
         if "learning_rate" not in training:
             raise self.fail(("training", "learning_rate"), "missing, expected a number > 0")
         lr = self.number(training["learning_rate"], ("training", "learning_rate"))
         if lr <= 0:
             raise self.fail(("training", "learning_rate"), f"expected a number > 0, got {lr:g}")
         epochs = self.integer(training.get("epochs", 1), ("training", "epochs"), 1, MAX_EPOCHS)
-        update = training.get("update", "batch")
-        if update not in ("batch", "online"):
-            raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
 
         params = ParamIndex(layers, bias)
         frozen = self.frozen(training, params)
 
-        data = self.table(doc, ("data",), {"inputs", "targets"}, True)
-        for k in ("inputs", "targets"):
-            if k not in data:
-                raise self.fail(("data", k), "missing, expected one row per example")
-        inputs = self.matrix(data["inputs"], ("data", "inputs"), "inputs")
-        targets = self.matrix(data["targets"], ("data", "targets"), "targets")
+        data = self.table(doc, ("data",), {"inputs", "targets", "file", "classes"}, True)
+        files: list[datafiles.FileStamp] = []
+        classes = None
+        if "file" in data:
+            table = self.from_file(lambda base: datafiles.read_data(
+                base, data["file"], data.get("inputs"), data.get("targets"), data.get("classes"), layers[0],
+                layers[-1]))
+            inputs, targets, classes = table.inputs, table.targets, table.classes
+            for a in (inputs, targets):
+                a.setflags(write=False)
+            files.append(table.stamp)
+        else:
+            if "classes" in data:
+                raise self.fail(("data", "classes"), "only used with file = \"....csv\", expected the class labels "
+                                "of a CSV column")
+            for k in ("inputs", "targets"):
+                if k not in data:
+                    raise self.fail(("data", k), "missing, expected one row per example (or file = \"data.csv\")")
+            inputs = self.matrix(data["inputs"], ("data", "inputs"), "inputs")
+            targets = self.matrix(data["targets"], ("data", "targets"), "targets")
         if inputs.shape[1] != layers[0]:
             raise self.fail(("data", "inputs"), f"expected {_count(layers[0], 'number')} per example for the "
                             f"{_count(layers[0], 'input unit')}, got {inputs.shape[1]}")
@@ -404,15 +437,75 @@ class _Validator:
 
         self.targets_for(loss, targets)
 
-        weights, init = self.weights(layers, bias)
-        expectations = self.expectations(layers, params, inputs.shape[0])
+        plan = self.plan(training, lr, inputs.shape[0])
+        weights, init = self.weights(layers, bias, files)
+        expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer)
 
         return Scenario(
             path=self.path, title=title, description=description, layers=layers, activations=activations,
-            bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=update, frozen=frozen,
+            bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=plan.mode, frozen=frozen,
             inputs=inputs, targets=targets, weights=weights, init=init, expectations=expectations,
-            params=params, source_files=self.source_files,
+            params=params, source_files=self.source_files + tuple(f.path.absolute() for f in files), plan=plan,
+            files=tuple(files), classes=classes,
         )
+
+    @property
+    def folder(self) -> Path:
+        """Where the files a scenario names are looked for: the scenario's own folder."""
+        if self.source_files:
+            return self.source_files[0].parent
+        return Path(self.path).parent if not self.path.startswith("<") else Path.cwd()
+
+    def from_file(self, read: Any) -> Any:
+        """``read(folder)``, its DataFileError turned into the one-line ScenarioError of its key."""
+        try:
+            return read(self.folder)
+        except datafiles.DataFileError as exc:
+            raise self.fail(exc.key, exc.message) from None
+
+    def plan(self, training: dict, lr: float, n_examples: int) -> Plan:
+        """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT version 2)."""
+        name = training.get("optimizer", optimizers.DEFAULT)
+        if name not in optimizers.OPTIMIZERS:
+            raise self.fail(("training", "optimizer"), f"unknown optimizer {_describe(name)}, expected one of "
+                            f"{', '.join(optimizers.OPTIMIZERS)}")
+        opt = optimizers.get(name)
+        values: dict[str, float] = {"learning_rate": lr}
+        for key, hp in optimizers.HYPERPARAMETERS.items():
+            if key == "learning_rate" or key not in training:
+                continue
+            if key != "weight_decay" and key not in opt.hyperparameters:
+                users = [o.name for o in optimizers.OPTIMIZERS.values() if key in o.hyperparameters]
+                raise self.fail(("training", key), f"not used by optimizer = \"{name}\", expected it only with "
+                                f"optimizer = {' or '.join(repr(u).replace(chr(39), chr(34)) for u in users)}")
+            value = self.number(training[key], ("training", key))
+            if not hp.accepts(value):
+                raise self.fail(("training", key), f"expected {hp.expected} ({hp.meaning}), got {value:g}")
+            values[key] = value
+        if name == "nesterov" and values.get("momentum", optimizers.HYPERPARAMETERS["momentum"].default) == 0:
+            raise self.fail(("training", "momentum"), "Nesterov momentum needs a momentum > 0 (torch.optim refuses "
+                            "0 too), expected a number in (0, 1]")
+        update = training.get("update", "batch")
+        if update not in ("batch", "online"):
+            raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
+        batch_size: int | None = None if update == "batch" else 1
+        if "batch_size" in training:
+            if "update" in training:
+                raise self.fail(("training", "batch_size"), "update and batch_size both say how many examples an "
+                                "update uses, expected one of them (batch_size = 1 is online, no batch_size is batch)")
+            batch_size = self.integer(training["batch_size"], ("training", "batch_size"), 1)
+            if batch_size >= n_examples and n_examples > 1:
+                batch_size = None  # every example at once: batch updates
+            elif n_examples == 1:
+                batch_size = None
+        shuffle = training.get("shuffle", False)
+        if not isinstance(shuffle, bool):
+            raise self.fail(("training", "shuffle"), f"expected true or false, got {_describe(shuffle)}")
+        if shuffle and batch_size is None:
+            raise self.fail(("training", "shuffle"), "every example is in the one batch of each epoch, so there is "
+                            "nothing to shuffle, expected batch_size (fewer than the examples) or update = \"online\"")
+        seed = self.integer(training.get("seed", 0), ("training", "seed"), 0, 2**63 - 1)
+        return Plan(optimizers.Hyperparameters(**values), opt, batch_size, shuffle, seed)
 
     def targets_for(self, loss: losses.Loss, targets: np.ndarray) -> None:
         """What a loss requires of its targets.
@@ -543,10 +636,20 @@ class _Validator:
             out.add(p.canonical)
         return frozenset(out)
 
-    def weights(self, layers: tuple[int, ...], bias: bool) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+    def weights(self, layers: tuple[int, ...], bias: bool,
+                files: list[datafiles.FileStamp]) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
         names = [f"theta{l}" for l in range(1, len(layers))]
-        table = self.table(self.doc, ("weights",), set(names) | {"init", "range", "seed"}, True)
+        table = self.table(self.doc, ("weights",), set(names) | {"init", "range", "seed", "file"}, True)
         given = [n for n in names if n in table]
+        if "file" in table:
+            others = [k for k in table if k != "file"]
+            if others:
+                raise self.fail(("weights", others[0]), "expected either file or the matrices or init, never both")
+            weights, stamp = self.from_file(lambda base: datafiles.read_weights(base, table["file"], layers, bias))
+            for w in weights:
+                w.setflags(write=False)
+            files.append(stamp)
+            return weights, None
         if "init" in table:
             if given:
                 raise self.fail(("weights", given[0]), "expected either init or the matrices, never both")
@@ -555,7 +658,8 @@ class _Validator:
             if k in table:
                 raise self.fail(("weights", k), "only used with init, expected init = \"uniform\" beside it")
         if not given:
-            raise self.fail(("weights",), f"expected the matrices {', '.join(names)} or init = \"uniform\"")
+            raise self.fail(("weights",), f"expected the matrices {', '.join(names)} or init = \"uniform\" (or "
+                            "file = \"weights.npz\")")
         out = []
         for l, name in enumerate(names, start=1):
             if name not in table:
@@ -608,7 +712,8 @@ class _Validator:
             out.append(m)
         return tuple(out), InitSpec(method, low, high, seed)
 
-    def expectations(self, layers: tuple[int, ...], params: ParamIndex, n_examples: int) -> tuple[Expectation, ...]:
+    def expectations(self, layers: tuple[int, ...], params: ParamIndex, n_examples: int,
+                     optimizer: optimizers.Optimizer | None = None) -> tuple[Expectation, ...]:
         value = self.doc.get("expect", _MISSING)
         if value is _MISSING:
             return ()
@@ -632,7 +737,7 @@ class _Validator:
             if quantity != strip_controls(quantity):
                 raise self.fail(base + ("quantity",), "contains control characters, expected a quantity such as "
                                 "\"z2\", \"loss\" or \"grad.w5\"")
-            kind, layer, param, size, unit = self.quantity(quantity, base + ("quantity",), layers, params)
+            kind, layer, param, size, unit = self.quantity(quantity, base + ("quantity",), layers, params, optimizer)
             raw = entry["value"]
             vkey = base + ("value",)
             if isinstance(raw, list):
@@ -655,13 +760,26 @@ class _Validator:
             if tol < 0:
                 raise self.fail(base + ("tolerance",), f"expected a tolerance >= 0, got {tol:g}")
             source = strip_controls(self.string(entry["source"], base + ("source",))) if "source" in entry else None
+            state = quantity.split(".", 1)[0] if kind == "state" else None
             out.append(Expectation(n, quantity, kind, values, scalar, epoch, example, tol, source, layer, param,
-                                   self.locator.line(base), unit))
+                                   self.locator.line(base), unit, state))
         return tuple(out)
 
-    def quantity(self, q: str, key: tuple, layers: tuple[int, ...], params: ParamIndex):
+    def quantity(self, q: str, key: tuple, layers: tuple[int, ...], params: ParamIndex,
+                 optimizer: optimizers.Optimizer | None = None):
         """(kind, layer, param, size, unit) for a quantity name."""
         L = len(layers)
+        head, dot, rest = q.partition(".")
+        if dot and head in optimizers.STATE_QUANTITIES:
+            opt = optimizer or optimizers.get(optimizers.DEFAULT)
+            kept = opt.state_names + opt.shown_names
+            if head not in kept:
+                raise self.fail(key, f"'{q}': optimizer \"{opt.name}\" keeps no {head}, expected "
+                                + (f"{' or '.join(n + '.NAME' for n in kept)}" if kept else "no optimizer state"))
+            p = params.find(rest)
+            if p is None:
+                raise self.fail(key, f"'{q}': unknown parameter '{rest}', expected {params.describe_names()}")
+            return "state", None, p, 1, None
         m = _LAYER_QUANTITY.match(q.strip())
         if m:
             kind, layer = m[1], int(m[2])

@@ -14,11 +14,14 @@ from .scenario import Scenario
 # Every field of Scenario, and how the writer treats it: a field added to Scenario must be added here (a test
 # checks), so a new key of the format cannot be silently dropped from saved scenarios.
 WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "loss", "learning_rate", "epochs",
-                     "update", "frozen", "inputs", "targets", "weights", "expectations"})
+                     "update", "frozen", "inputs", "targets", "weights", "expectations",
+                     "plan"})  # the optimizer, its hyperparameters, batch_size, shuffle and seed
 NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
                          "init",  # generated weights are written as the matrices they produced
                          "params",  # derived from layers and bias
-                         "source_files"})  # the files read to build it (a written fork is its own file)
+                         "source_files",  # the files read to build it (a written fork is its own file)
+                         "files",  # [data] file and [weights] file: their numbers are written instead
+                         "classes"})  # the class labels of a CSV column: the one-hot targets are written
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
@@ -67,8 +70,19 @@ def to_toml(scenario: Scenario) -> str:
     for name, expr in customs.items():
         lines += ["", f"[activations.{name}]", f"expr = {toml_string(expr or '')}"]
     lines += ["", "[loss]", f"function = {toml_string(s.loss.name)}"]
-    lines += ["", "[training]", f"learning_rate = {toml_number(s.learning_rate)}", f"epochs = {s.epochs}",
-              f"update = {toml_string(s.update)}"]
+    plan = s.plan
+    lines += ["", "[training]", f"learning_rate = {toml_number(s.learning_rate)}", f"epochs = {s.epochs}"]
+    if plan.mode == "mini-batch":
+        lines.append(f"batch_size = {plan.batch_size}")
+    else:
+        lines.append(f"update = {toml_string(s.update)}")
+    if plan.optimizer.name != "sgd":
+        lines.append(f"optimizer = {toml_string(plan.optimizer.name)}")
+        lines += [f"{k} = {toml_number(getattr(plan.hyper, k))}" for k in plan.optimizer.hyperparameters]
+    if plan.hyper.weight_decay:
+        lines.append(f"weight_decay = {toml_number(plan.hyper.weight_decay)}")
+    if plan.shuffle:
+        lines += ["shuffle = true", f"seed = {plan.seed}"]
     if s.frozen:
         by_canonical = {p.canonical: p.short for p in s.params}
         frozen = [by_canonical.get(c, c) for c in sorted(s.frozen)]

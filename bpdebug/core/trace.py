@@ -25,8 +25,12 @@ from .compute import (
     compute_pass,
     gradient,
     hidden_delta,
+    initial_state,
+    optimizer_update,
     output_delta,
+    pack,
     train,
+    unpack,
     update,
 )
 from .divergence import Divergence, cause_text, first_bad, label, product_trouble, trouble
@@ -34,6 +38,7 @@ from .params import Param
 from .quantity import Kind, Phase, Quantity, StepKind, UpdateMode, When, unit_name
 from .scenario import Expectation, Scenario
 from .storage import CHECKPOINT_BYTES, Checkpoints, LossHistory, LossSummary
+from .training import select
 
 PHASES = tuple(Phase)
 RECORD_CACHE_BYTES = 64 << 20  # the epochs kept whole (every z, a, delta, gradient) for stepping about
@@ -46,17 +51,36 @@ class PassRecord:
     """All numbers of one update, for the steps that show it. Immutable; shared by its steps."""
 
     epoch: int  # 1-based
-    example: int | None  # 1-based example in online mode; None when the pass is the whole batch
+    example: int | None  # 1-based example in online mode; None when the pass is a (mini-)batch
     update: int  # 1-based count of updates since the start of training
-    rows: tuple[int, ...]  # 0-based examples included
+    rows: tuple[int, ...]  # 0-based examples included, in the order of the pass's rows
     weights_before: tuple[np.ndarray, ...] = field(repr=False)
     numbers: PassNumbers = field(repr=False)
     targets: np.ndarray = field(repr=False)  # the targets of the rows, examples × outputs
     scenario: Scenario | None = field(default=None, repr=False, compare=False)  # whose training this is
+    state_before: tuple = field(default=(), repr=False, compare=False)  # the optimizer's, per matrix
+    batch: int = 1  # 1-based mini-batch of the epoch
 
     @property
     def weights_after(self) -> tuple[np.ndarray, ...]:
         return self.numbers.weights_after
+
+    @property
+    def state_after(self) -> tuple:
+        return self.numbers.state_after
+
+    def state(self, name: str, p: Param) -> float | None:
+        """The optimizer's ``name`` ("v", "m", or Adam's "mhat", "vhat") for ``p`` after this pass's update;
+        None when the optimizer keeps no such value."""
+        upd = self.numbers.optimizer
+        if upd is None or self.scenario is None:
+            return None
+        opt = self.scenario.plan.optimizer
+        if name in opt.state_names:
+            return float(upd.state[p.layer - 1][opt.state_names.index(name)][p.row, p.col])
+        if name in opt.shown_names:
+            return float(upd.shown[p.layer - 1][opt.shown_names.index(name)][p.row, p.col])
+        return None
 
     @property
     def outputs(self) -> np.ndarray:
@@ -96,7 +120,8 @@ class EpochRecord:
         total = self.outputs.nbytes
         for p in self.passes:
             n = p.numbers
-            arrays = [*n.z, *n.a, n.terms, n.dE_dout, *n.delta, *n.gradients, *n.weights_after]
+            arrays = [*n.z, *n.a, n.terms, n.dE_dout, *n.delta, *n.gradients, *n.weights_after,
+                      *(a for per_matrix in n.state_after for a in per_matrix)]
             total += sum(x.nbytes for x in arrays if x is not None)
         return total
 
@@ -354,13 +379,16 @@ class Trace:
         self.templates = step_templates(scenario.n_layers)
         self.steps_per_pass = len(self.templates)
         self.update_mode = UpdateMode(scenario.update)
-        self.passes_per_epoch = 1 if self.update_mode is UpdateMode.BATCH else scenario.n_examples
+        self.plan = scenario.plan
+        self.passes_per_epoch = self.plan.updates_per_epoch(scenario.n_examples)
         self.steps_per_epoch = self.steps_per_pass * self.passes_per_epoch
         self.epochs = epochs or scenario.epochs
         self._cache: OrderedDict[int, EpochRecord] = OrderedDict()
         self._cache_size = cache_epochs
         self._cache_bytes = cache_bytes
-        self._checkpoints = Checkpoints(scenario.weights, checkpoint_bytes)
+        # a checkpoint keeps the weights and the optimizer's state before an epoch (compute.pack)
+        self._checkpoints = Checkpoints(pack(scenario.weights, initial_state(self.net, scenario.weights)),
+                                        checkpoint_bytes)
         self._history = LossHistory()
         # divergence bookkeeping: epochs 1 … _clean_through lost neither loss nor weights; _flagged is the
         # first stretch of epochs (first, last) in which something stopped being finite
@@ -380,15 +408,21 @@ class Trace:
     # --------------------------------------------------------------------------------------- weights
     def weights_before(self, epoch: int) -> tuple[np.ndarray, ...]:
         """The weights at the start of ``epoch`` (1-based)."""
+        return self.position_before(epoch)[0]
+
+    def position_before(self, epoch: int) -> tuple[tuple[np.ndarray, ...], tuple]:
+        """The weights and the optimizer's state at the start of ``epoch`` (1-based)."""
         cached = self._cache.get(epoch)
         if cached is not None:
-            return cached.weights_before
+            return cached.weights_before, cached.passes[0].state_before
         found = self._checkpoints.get(epoch)
         if found is not None:
-            return found
-        start, weights = self._checkpoints.nearest(epoch)
-        return train(self.scenario, epoch - start, start=weights, first_epoch=start, net=self.net,
-                     keep=self._checkpoints.put).weights
+            return unpack(self.net, found)
+        start, packed = self._checkpoints.nearest(epoch)
+        weights, state = unpack(self.net, packed)
+        result = train(self.scenario, epoch - start, start=weights, first_epoch=start, net=self.net,
+                       keep=self._checkpoints.put, state=state)
+        return result.weights, result.state
 
     @property
     def checkpoints(self) -> Checkpoints:
@@ -405,28 +439,30 @@ class Trace:
         if epoch in self._cache:
             self._cache.move_to_end(epoch)
             return self._cache[epoch]
-        weights = self.weights_before(epoch)
+        weights, state = self.position_before(epoch)
         s = self.scenario
         passes = []
         first_update = (epoch - 1) * self.passes_per_epoch
         with np.errstate(all="ignore"):
             if self.update_mode is UpdateMode.BATCH:
-                numbers = compute_pass(self.net, weights, s.inputs, s.targets)
+                numbers = compute_pass(self.net, weights, s.inputs, s.targets, state, first_update + 1)
                 passes.append(PassRecord(epoch, None, first_update + 1, tuple(range(s.n_examples)), weights,
-                                         numbers, s.targets, s))
+                                         numbers, s.targets, s, state))
                 loss, outputs = numbers.loss, numbers.a[-1]  # the batch pass is the epoch's forward pass
             else:
                 loss, outputs = batch_loss(self.net, weights, s.inputs, s.targets)
-                for i in range(s.n_examples):
-                    numbers = compute_pass(self.net, weights, s.inputs[i:i + 1], s.targets[i:i + 1])
-                    passes.append(PassRecord(epoch, i + 1, first_update + i + 1, (i,), weights, numbers,
-                                             s.targets[i:i + 1], s))
-                    weights = numbers.weights_after
+                online = self.update_mode is UpdateMode.ONLINE
+                for k, rows in enumerate(self.plan.batches(s.n_examples, epoch)):
+                    x, t = select(s.inputs, s.targets, rows)
+                    numbers = compute_pass(self.net, weights, x, t, state, first_update + k + 1)
+                    passes.append(PassRecord(epoch, rows[0] + 1 if online else None, first_update + k + 1, rows,
+                                             weights, numbers, t, s, state, k + 1))
+                    weights, state = numbers.weights_after, numbers.state_after
         record = EpochRecord(epoch, loss, outputs, tuple(passes))
         if not self._cache:  # the first record tells how many whole epochs fit in the cache's bytes
             self._cache_size = max(2, min(self._cache_size, self._cache_bytes // max(1, record.nbytes())))
         self._cache[epoch] = record
-        self._checkpoints.put(epoch + 1, record.weights_after)
+        self._checkpoints.put(epoch + 1, pack(record.weights_after, record.passes[-1].state_after))
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return record
@@ -449,12 +485,22 @@ class Trace:
     def __iter__(self) -> Iterator[Step]:
         return (self.step(i) for i in range(len(self)))
 
+    def pass_of(self, epoch: int, example: int) -> tuple[int, int]:
+        """Which pass of ``epoch`` uses ``example`` (1-based), and its row in that pass: (0-based, 0-based)."""
+        if self.update_mode is UpdateMode.BATCH:
+            return 0, example - 1
+        for k, rows in enumerate(self.plan.batches(self.scenario.n_examples, epoch)):
+            if example - 1 in rows:
+                return k, rows.index(example - 1)
+        raise KeyError(f"example {example}: the data has {self.scenario.n_examples} examples")
+
     def first_step_of(self, epoch: int, example: int | None = None, kind: str | None = None,
                       layer: int | None = None) -> int:
-        """The index of the first step of ``epoch`` (and example, in online mode) of the given kind."""
+        """The index of the first step of ``epoch`` (and of the pass that uses ``example``, when an epoch has
+        several passes) of the given kind."""
         base = (epoch - 1) * self.steps_per_epoch
         if example is not None and self.passes_per_epoch > 1:
-            base += (example - 1) * self.steps_per_pass
+            base += self.pass_of(epoch, example)[0] * self.steps_per_pass
         for t in self.templates:
             if (kind is None or t.kind == kind) and (layer is None or t.layer == layer):
                 return base + t.position
@@ -490,8 +536,9 @@ class Trace:
                     break
                 n = min(chunk, to_epoch - done)
                 started = time.perf_counter()
-                result = train(self.scenario, n, start=self.weights_before(done + 1), first_epoch=done + 1,
-                               net=self.net, keep=self._checkpoints.put)
+                weights, state = self.position_before(done + 1)
+                result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
+                               keep=self._checkpoints.put, state=state)
                 elapsed = time.perf_counter() - started
                 self._history.append(result.losses)
                 if self._flagged is None:
@@ -571,20 +618,20 @@ class Trace:
         return self._divergence
 
     def _first_flagged_epoch(self, first: int, last: int) -> int | None:
-        weights = self.weights_before(first)
+        weights, state = self.position_before(first)
         for e in range(first, last + 1):
-            result = train(self.scenario, 1, start=weights, first_epoch=e, net=self.net)
+            result = train(self.scenario, 1, start=weights, first_epoch=e, net=self.net, state=state)
             if not result.finite:
                 self._flagged = (e, e)
                 return e
-            weights = result.weights
+            weights, state = result.weights, result.state
         return None  # pragma: no cover - the stretch was flagged by the same arithmetic
 
     def _locate(self, epoch: int) -> Divergence | None:
         """Replay ``epoch`` step by step: the first quantity with a non-finite number."""
         record = self.epoch(epoch)
         base = (epoch - 1) * self.steps_per_epoch
-        online = self.update_mode is UpdateMode.ONLINE
+        online = self.update_mode is not UpdateMode.BATCH  # the epoch's loss is computed on its own
         s = self.scenario
         for k, p in enumerate(record.passes):
             for tpl in self.templates:
@@ -636,9 +683,13 @@ class Trace:
         elif q.kind is Kind.GRAD:
             kind = trouble(lambda: gradient(net, n.delta[l + 1], n.a[l]))
             cause = cause_text(kind or product_trouble(value), f"delta{l + 1} times a{l}")
-        else:  # theta.after
+        elif net.plain:  # theta.after
             kind = trouble(lambda: update(net, w, n.gradients))
             cause = cause_text(kind, "the update w − η·∂E/∂w")
+        else:
+            opt = s.plan.optimizer
+            kind = trouble(lambda: optimizer_update(net, w, n.gradients, p.state_before, p.update))
+            cause = cause_text(kind, f"the {opt.title} update")
         return Divergence(record.epoch, p.example, index, q.name, unit, cause, value, str(tpl.phase),
                           label(q, unit))
 
@@ -648,9 +699,8 @@ class Trace:
         the epoch is computed, not added to the walk)."""
         e = expectation
         record = self.epoch(e.epoch)
-        online = self.passes_per_epoch > 1
-        pass_ = record.passes[e.example - 1] if online else record.passes[0]
-        row = 0 if online else e.example - 1
+        pass_no, row = self.pass_of(e.epoch, e.example)
+        pass_ = record.passes[pass_no]
         kind = e.kind
         if kind in ("z", "a"):
             assert e.layer is not None
@@ -658,17 +708,23 @@ class Trace:
                                       e.layer if e.layer > 1 else None)
         elif kind in ("delta", "dadz", "dE/da"):
             step = self.first_step_of(e.epoch, e.example, "delta", e.layer)
-        elif kind in ("error", "loss"):
-            step = self.first_step_of(e.epoch, 1 if online and kind == "loss" else e.example, "error")
+        elif kind in ("error", "loss"):  # the epoch's loss is shown at its first pass's error step
+            step = self.first_step_of(e.epoch, None if kind == "loss" else e.example, "error")
         elif kind == "grad":
             assert e.param is not None
             step = self.first_step_of(e.epoch, e.example, "gradient", e.param.layer)
         elif kind == "param":
             step = self.first_step_of(e.epoch, e.example)
+        elif kind == "state":
+            step = self.first_step_of(e.epoch, e.example, "update")
         else:  # param_after
             step = self.first_step_of(e.epoch, e.example, "update")
         if kind == "loss":
             computed = np.array([record.loss])
+        elif kind == "state":  # the optimizer's state (or Adam's m̂, v̂) after the pass's update
+            assert e.param is not None and e.state is not None
+            value = pass_.state(e.state, e.param)
+            computed = np.array([np.nan if value is None else value])
         else:
             computed = expectation_value(pass_.numbers, pass_.weights_before, self.scenario.activations, e, row)
         printed = np.array(e.value)

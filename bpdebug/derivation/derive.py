@@ -88,10 +88,10 @@ def derive(step: Step, param: Param | str, names: str = "text", scenario: Scenar
     when a batch's chain is written Σ_n (default: the first)."""
     scenario = scenario or _scenario_of(step)
     p = scenario.params.get(param) if isinstance(param, str) else param
-    shape = shape_of(scenario)
+    N = step.record.numbers.a[1].shape[0]
+    shape = shape_of(scenario, N)
     sym = symbolic(shape, p, names)
     _keep_cache_out_of_gc()
-    N = step.record.numbers.a[1].shape[0]
     if shape.n_examples != N:
         raise ValueError(f"step {step.index} has {N} examples per pass, the scenario {shape.n_examples}")
     shown = example or 1
@@ -116,6 +116,7 @@ def derive(step: Step, param: Param | str, names: str = "text", scenario: Scenar
         substituted=substituted, value=step.gradient(p), old_value=step.param(p, "before"),
         learning_rate=scenario.learning_rate,
         new_value=step.param(p, "after") if step.is_known(f"theta{p.layer}.after") else None,
+        plain=scenario.plan.is_plain,
         frozen=p.canonical in scenario.frozen, names=names, form=sym.form, n_examples=N,
         example=shown if sym.summed else None, contributions=contributions, error_name=(err.text, err.latex),
         name_latex=pname.latex,

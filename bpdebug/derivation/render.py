@@ -94,7 +94,8 @@ def lines(d: Derivation, nt: Notation) -> list[str]:
         if d.contributions is not None:
             out.append(lhs + nt.eq + _contributions(d.contributions, nt))
     out.append(lhs + nt.eq + nt.bare(d.value))
-    out.append(_update(d, nt, lhs))
+    if d.plain:  # an optimizer's update is its own rule (text/update_rule.py), not p − α·∂E/∂p
+        out.append(_update(d, nt, lhs))
     return out
 
 

@@ -54,6 +54,7 @@ class Derivation:
     error_name: tuple[str, str] = ("E_total", "E_{total}")
     name_latex: str = ""
     generic_terms: tuple[tuple[Factor, ...], ...] = ()  # the Σ_n summand's factors (symbols only) when Σ_n
+    plain: bool = True  # plain gradient descent: the update line p ← p − α·∂E/∂p is the whole update
     _values: dict[Any, float] = field(default_factory=dict, repr=False, compare=False)
     _more_values: Callable[[], dict[Any, float]] | None = field(default=None, repr=False, compare=False)
 

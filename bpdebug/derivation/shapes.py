@@ -70,8 +70,11 @@ class Shape:
         return self.n_examples > MAX_EXPLICIT_EXAMPLES
 
 
-def shape_of(scenario: Scenario) -> Shape:
-    n = scenario.n_examples if scenario.update == "batch" else 1
+def shape_of(scenario: Scenario, n: int | None = None) -> Shape:
+    """The shape of the scenario's chains for a pass of ``n`` examples (default: the first pass's; a last
+    mini-batch may hold fewer)."""
+    if n is None:
+        n = scenario.plan.size(scenario.n_examples)
     softmax = scenario.activations[-1].is_softmax
     k = scenario.layers[-1]
     with np.errstate(invalid="ignore"):

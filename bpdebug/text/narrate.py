@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core import optimizers
 from ..core.engine import Step
 from ..core.params import Param
 from ..core.scenario import Scenario
@@ -126,10 +127,37 @@ def activation_symbol(scenario: Scenario, layer: int) -> str:
 
 # ------------------------------------------------------------------------------------------ narration
 
+def _optimizer_lines(step: Step, s: Scenario) -> list[Line]:
+    """An optimizer's update: its rule (the registry's, printed), then each matrix before, its state and after."""
+    from .update_rule import rule_text
+
+    opt, plan = s.plan.optimizer, s.plan
+    used = ("learning_rate", *opt.hyperparameters) + (("weight_decay",) if plan.hyper.weight_decay else ())
+    note = "   " + ", ".join(f"{optimizers.TEXT_NAMES.get(optimizers.HYPERPARAMETERS[k].symbol.name, 'η')} = "
+                             f"{fmt(getattr(plan.hyper, k))}" for k in used)
+    if opt.uses_step_count:
+        note += f", t = {step.record.update}"
+    if s.frozen:
+        note += f"; frozen (not updated): {', '.join(sorted(s.params.get(c).short for c in s.frozen))}"
+    rules = rule_text(opt, bool(plan.hyper.weight_decay))
+    lines: list[Line] = [(Span(f"{opt.title}, elementwise: " + "; ".join(rules), SYMBOL),), (Span(note, NOTE),)]
+    record = step.record
+    for l in range(1, s.n_layers):
+        lines.append((Span(f"Θ{l} = "), Span(fmt_matrix(_array(step, f"theta{l}")), GIVEN)))
+        lines.append((Span(f"   g{l} = "), Span(fmt_matrix(_array(step, f"grad.theta{l}")), GIVEN)))
+        for k, name in enumerate(opt.state_names):
+            label = optimizers.TEXT_NAMES.get(name, name)
+            lines.append((Span(f"   {label}{l} ← "), Span(fmt_matrix(record.state_after[l - 1][k]), NEW)))
+        lines.append((Span("   = "), Span(fmt_matrix(_array(step, f"theta{l}.after")), NEW)))
+    return lines
+
+
 def narrate(step: Step, scenario: Scenario) -> Narration:
     """The lines of ``step``: the formula in symbols, the numbers it uses, and what it computes."""
     kind = step.kind
     heading = f"{step.phase} · {step.title}"
+    if kind == "update" and not scenario.plan.is_plain:
+        heading = f"{step.phase} · {scenario.plan.optimizer.title} update"
     if kind == "z":
         lines = _z_lines(step, scenario)
     elif kind == "a":
@@ -287,6 +315,8 @@ def _gradient_lines(step: Step, s: Scenario) -> list[Line]:
 
 
 def _update_lines(step: Step, s: Scenario) -> list[Line]:
+    if not s.plan.is_plain:
+        return _optimizer_lines(step, s)
     lr = fmt(s.learning_rate)
     note = f"   η = {lr}"
     if s.frozen:

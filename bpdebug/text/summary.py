@@ -97,6 +97,19 @@ def summary(trace: Trace) -> tuple[str, bool]:
     lines.append(f"  training      {s.update} updates, learning rate {s.learning_rate:g}, "
                  f"{s.epochs} epoch{'s' if s.epochs != 1 else ''}"
                  + (f", frozen: {', '.join(sorted(s.params.get(c).short for c in s.frozen))}" if s.frozen else ""))
+    plan = s.plan
+    if not plan.is_plain or plan.mode == "mini-batch":
+        opt = plan.optimizer
+        hyper = ", ".join(f"{k} {getattr(plan.hyper, k):g}" for k in (*opt.hyperparameters, "weight_decay")
+                          if k != "weight_decay" or plan.hyper.weight_decay)
+        batches = (f"; mini-batches of {plan.batch_size}" + (f", reshuffled each epoch (seed {plan.seed})"
+                                                             if plan.shuffle else "") if plan.mode == "mini-batch"
+                   else "")
+        lines.append(f"  optimizer     {opt.name} ({opt.torch})" + (f": {hyper}" if hyper else "") + batches)
+    if s.classes is not None:
+        lines.append(f"  classes       {', '.join(s.classes)} (one-hot, in this order)")
+    for f in s.files:
+        lines.append(f"  {'.'.join(f.key):<14}{f.summary()}")
     if s.init:
         extra = f" in [{s.init.low:g}, {s.init.high:g}]" if s.init.method == "uniform" else ""
         lines.append(f"  weights       generated: {s.init.method}{extra}, seed {s.init.seed}")

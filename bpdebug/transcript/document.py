@@ -23,6 +23,7 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
+from ..core import optimizers
 from ..core.engine import Divergence, EpochRecord, PassRecord, Trace
 from ..core.functions import Activation
 from ..core.params import Param
@@ -407,7 +408,10 @@ def _build(trace: Trace, options: Options, sheet: Sheet | None) -> Document:
     epochs = 1 if sheet is not None else options.epochs  # an exercise sheet is the first epoch
     chosen, note = chosen_params(s, options.weights)
     b: list[Block] = [Heading(1, s.title)]
-    mode = "batch updates (one per epoch)" if s.update == "batch" else "online updates (one per example)"
+    mode = ("batch updates (one per epoch)" if s.update == "batch" else "online updates (one per example)"
+            if s.update == "online" else f"updates on mini-batches of {s.plan.batch_size}")
+    if not s.plan.is_plain:
+        mode += f" with {s.plan.optimizer.title}"
     b.append(para("A worked example of backpropagation, computed by bpdebug from ", Code(s.path), ": ",
                   f"{epochs} epoch{_s(epochs)} of {mode}."))
     if sheet is not None:
@@ -492,9 +496,14 @@ def _network(s: Scenario) -> list[Block]:
     rule = Math(r"p \leftarrow p - \alpha \frac{\partial E}{\partial p}", "p ← p − α·∂E/∂p")
     b.append(para("Training: learning rate ", joined(sym(sp.Symbol("alpha")), " = ", num(lr)), ", ",
                   "batch updates, one per epoch over all examples" if s.update == "batch"
-                  else "online updates, one per example in order, each from the weights the previous example left",
-                  f"; the scenario runs {s.epochs} epoch{_s(s.epochs)}. Every update is plain gradient "
-                  "descent, ", rule, "."))
+                  else "online updates, one per example in order, each from the weights the previous example left"
+                  if s.update == "online" else
+                  f"updates on mini-batches of {s.plan.batch_size} examples, each from the weights the previous "
+                  "one left" + (f", the examples reshuffled every epoch (seed {s.plan.seed})" if s.plan.shuffle
+                                else ""),
+                  f"; the scenario runs {s.epochs} epoch{_s(s.epochs)}. ",
+                  *(("Every update is plain gradient descent, ", rule, ".") if s.plan.is_plain else
+                    (f"Every update is {s.plan.optimizer.title}'s, written out under Update below.",))))
     if s.frozen:
         b.append(para(f"Frozen (never updated): {_name_list([p for p in s.params if p.canonical in s.frozen])}."))
     if s.init:
@@ -713,7 +722,49 @@ def _pair_lines(latex: list[str], text: list[str]) -> tuple[Math, ...]:
     return (Math(r" \\ ".join(latex), "\n".join(text)),)
 
 
+def _optimizer_update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -> list[Block]:
+    """An optimizer's update: its definition (the registry's rule, printed), each chosen parameter's rule with
+    this pass's numbers, and a table with the state after the update."""
+    from ..text.update_rule import rule_lines, update_rule
+
+    opt, plan = s.plan.optimizer, s.plan
+    b: list[Block] = [Heading(level, "Update")]
+    decay = bool(plan.hyper.weight_decay)
+    names = [("learning_rate", "η")] + [(k, "") for k in opt.hyperparameters] + ([("weight_decay", "λ")] if decay
+                                                                                   else [])
+    values = ", ".join(f"{k} = {number_text(getattr(plan.hyper, k))}" for k, _ in names)
+    b.append(para(f"{opt.title}, as {opt.torch} defines it ({values}), for each parameter p with the gradient g of "
+                  "this pass, top to bottom" + (", the state starting at 0" if opt.state_names else "")
+                  + (f"; t = {p.update} counts the updates" if opt.uses_step_count else "")
+                  + (". A frozen parameter keeps its value and its state." if s.frozen else ":")))
+    b.append(Display(tuple(Math(tex, txt) for txt, tex in rule_lines(opt, decay)), group=True))
+    frozen = {q.canonical for q in s.params if q.canonical in s.frozen}
+    for q in _cut([q for q in chosen if q.canonical not in frozen], TABLE_ROWS):
+        if q is None:
+            continue
+        rows = update_rule(p, q)
+        b.append(para(f"{q.short}:"))
+        b.append(Display(tuple(Math(r.latex_line(), r.line()) for r in rows), group=True))
+    header: tuple[Inline, ...] = ("parameter", "before", Math(r"\partial E/\partial p", "∂E/∂p"),
+                                  *(f"{optimizers.TEXT_NAMES.get(k, k)} after" for k in opt.state_names), "after")
+    table: list[tuple[Inline, ...]] = []
+    for q in _cut(list(chosen), TABLE_ROWS):
+        if q is None:
+            table.append(("…",) * len(header))
+            continue
+        cells: list[Inline] = [q.short + (" (frozen)" if q.canonical in frozen else ""),
+                               num(float(p.weights_before[q.layer - 1][q.row, q.col])),
+                               num(float(p.numbers.gradients[q.layer - 1][q.row, q.col]))]
+        cells += [num(p.state(k, q) or 0.0) for k in opt.state_names]
+        cells.append(num(float(p.weights_after[q.layer - 1][q.row, q.col])))
+        table.append(tuple(cells))
+    b.append(Table(header, tuple(table), "l" + "r" * (len(header) - 1)))
+    return b
+
+
 def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -> list[Block]:
+    if not s.plan.is_plain:
+        return _optimizer_update(s, p, chosen, level)
     n = p.numbers
     b: list[Block] = [Heading(level, "Update")]
     frozen = [q for q in s.params if q.canonical in s.frozen]

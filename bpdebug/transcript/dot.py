@@ -82,9 +82,8 @@ def _node_id(layer: int, unit: int) -> str:
 
 def _pass_and_row(trace: Trace, epoch: int, example: int) -> tuple[PassRecord, int]:
     record = trace.epoch(epoch)
-    if trace.passes_per_epoch > 1:
-        return record.passes[example - 1], 0
-    return record.passes[0], example - 1
+    pass_no, row = trace.pass_of(epoch, example)  # the pass that holds the example (online, mini-batch or batch)
+    return record.passes[pass_no], row
 
 
 def _highlighted(trace: Trace, selected: Iterable[Param]) -> tuple[set[str], set[str]]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.engine import EpochRecord, Trace
+from ..core.engine import EpochRecord, PassRecord, Trace
 
 if TYPE_CHECKING:
     from . import Options
@@ -44,24 +44,43 @@ def _values(values: tuple[float, ...], scalar: bool) -> Any:
     return number(values[0]) if scalar else [number(v) for v in values]
 
 
+def _state(trace: Trace, p: PassRecord) -> dict[str, dict[str, float | None]]:
+    """The optimizer's state after a pass (and Adam's m̂, v̂), per name then parameter; {} for plain descent."""
+    opt = trace.scenario.plan.optimizer
+    names = opt.state_names + opt.shown_names
+    out: dict[str, dict[str, float | None]] = {}
+    for name in names if p.numbers.optimizer is not None else ():
+        values = {q.short: p.state(name, q) for q in trace.scenario.params}
+        out[name] = {k: None if v is None else number(v) for k, v in values.items()}
+    return out
+
+
 def _epoch(trace: Trace, record: EpochRecord) -> dict[str, Any]:
     s = trace.scenario
-    steps = []
+    steps: list[dict[str, Any]] = []
     for p in record.passes:
-        steps.append({
+        step: dict[str, Any] = {
             "example": p.example,
             "loss": number(p.loss),
             "outputs": _matrix(p.outputs),
             "gradients": {q.short: number(p.numbers.gradients[q.layer - 1][q.row, q.col]) for q in s.params},
             "params_after": _params(trace, p.weights_after),
-        })
-    return {
+            # version 2: which examples the pass holds (1-based, in its order), its number, the optimizer's state
+            "examples": [r + 1 for r in p.rows], "batch": p.batch, "update": p.update,
+        }
+        if p.numbers.optimizer is not None:
+            step["state_after"] = _state(trace, p)
+        steps.append(step)
+    out: dict[str, Any] = {
         "epoch": record.epoch,
         "loss": number(record.loss),
         "params_before": _params(trace, record.weights_before),
         "steps": steps,
         "params_after": _params(trace, record.weights_after),
     }
+    if record.passes[-1].numbers.optimizer is not None:
+        out["state_after"] = steps[-1]["state_after"]
+    return out
 
 
 def _tail(trace: Trace, epochs: int) -> dict[str, Any]:
@@ -85,7 +104,16 @@ def _tail(trace: Trace, epochs: int) -> dict[str, Any]:
 
 def _head(trace: Trace) -> dict[str, Any]:
     s = trace.scenario
-    return {"format": FORMAT, "scenario": {"title": s.title, "path": s.path}, "parameters": s.params.shorts}
+    plan = s.plan
+    hyper = {k: getattr(plan.hyper, k) for k in ("learning_rate", *plan.optimizer.hyperparameters, "weight_decay")}
+    training = {"optimizer": plan.optimizer.name, **hyper, "update": s.update,
+                "batch_size": plan.size(s.n_examples), "shuffle": plan.shuffle, "seed": plan.seed}
+    out: dict[str, Any] = {"format": FORMAT, "scenario": {"title": s.title, "path": s.path},
+                           "parameters": s.params.shorts, "training": training}
+    if s.files:
+        out["files"] = [{"key": ".".join(f.key), "path": f.shown, "bytes": f.size, "sha256": f.sha256}
+                        for f in s.files]
+    return out
 
 
 def document(trace: Trace, epochs: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core import compute
+from ..core import compute, optimizers
 from ..core.engine import Trace
 from ..core.functions import Activation, modules_of
 from ..core.scenario import Scenario
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 
 # what the script pastes of the engine, in order (everything compute_pass needs but the network)
 ENGINE_CODE = (compute.PassNumbers, compute.forward, compute.output_delta, compute.hidden_delta, compute.gradient,
-               compute.update, compute.compute_pass, compute.batch_loss)
+               compute.update, compute.initial_state, compute.optimizer_update, compute.compute_pass,
+               compute.batch_loss)
+# the optimizers' common part (weight decay, frozen parameters, state per matrix); each optimizer adds its step
+OPTIMIZER_CODE = (optimizers.Update, optimizers.zero_state, optimizers.apply)
 
 
 def _matrix(a: np.ndarray, indent: str) -> str:
@@ -79,7 +82,10 @@ def _data(s: Scenario, epochs: int) -> list[str]:
     lines = [
         f"LEARNING_RATE = {s.learning_rate!r}",
         f"EPOCHS = {epochs}",
-        f"UPDATE = {s.update!r}  # 'batch': one update per epoch over all examples; 'online': one per example",
+        f"UPDATE = {s.update!r}  # 'batch': one update per epoch over all examples; else one per mini-batch",
+        f"BATCH_SIZE = {s.plan.size(s.n_examples)}  # examples per update ('online': 1)",
+        f"SHUFFLE = {s.plan.shuffle!r}  # reshuffle the examples every epoch (the order: from SEED and the epoch)",
+        f"SEED = {s.plan.seed!r}",
         f"BIAS = {s.bias!r}  # a bias unit of value 1 feeds every layer after the input (column 0 of each theta)",
         "",
         "# one row per example",
@@ -115,17 +121,29 @@ def finite(loss, weights):
     return bool(np.isfinite(loss)) and all(bool(np.isfinite(w).all()) for w in weights)
 
 
+def batches(epoch):
+    """The examples of each mini-batch of ``epoch``, in the order they are used."""
+    n = INPUTS.shape[0]
+    order = np.random.default_rng([SEED, epoch]).permutation(n) if SHUFFLE else np.arange(n)
+    return [order[i:i + BATCH_SIZE] for i in range(0, n, BATCH_SIZE)]
+
+
 def main():
     weights = tuple(np.array(w) for w in THETA)
+    state = initial_state(NET, weights)  # the optimizer's state: per matrix, one array per state name
+    count = 0  # updates so far (Adam's t)
     with np.errstate(all="ignore"):  # a run that stops being finite is reported below, without warnings
         for epoch in range(1, EPOCHS + 1):
             if UPDATE == "batch":
-                numbers = compute_pass(NET, weights, INPUTS, TARGETS)
-                loss, weights = numbers.loss, numbers.weights_after
+                count += 1
+                numbers = compute_pass(NET, weights, INPUTS, TARGETS, state, count)
+                loss, weights, state = numbers.loss, numbers.weights_after, numbers.state_after
             else:
                 loss = batch_loss(NET, weights, INPUTS, TARGETS)[0]
-                for i in range(INPUTS.shape[0]):
-                    weights = compute_pass(NET, weights, INPUTS[i:i + 1], TARGETS[i:i + 1]).weights_after
+                for rows in batches(epoch):
+                    count += 1
+                    numbers = compute_pass(NET, weights, INPUTS[rows], TARGETS[rows], state, count)
+                    weights, state = numbers.weights_after, numbers.state_after
             print(f"epoch {epoch} loss {loss!r}")
             if not finite(loss, weights):
                 print(f"stopped: the numbers stop being finite in epoch {epoch}")
@@ -152,6 +170,9 @@ def script(trace: Trace, epochs: int) -> str:
     lines = _header(s, epochs, imports, diverged.describe() if diverged else None) + _data(s, epochs)
     lines += ["# ---- the activations and the loss: the functions the engine runs", "", ""]
     lines.append("\n\n".join(functions))
+    opt, hyper = s.plan.optimizer, s.plan.hyper
+    lines += ["", f"# ---- the update: {opt.title} ({opt.torch}), the optimizers' own code", "", ""]
+    lines.append("\n\n".join([inspect.getsource(code).rstrip() + "\n" for code in OPTIMIZER_CODE] + [opt.source]))
     lines += ["", "# ---- one pass of the engine: forward, error, backward, gradients, update", "", ""]
     lines.append("\n\n".join(inspect.getsource(code).rstrip() + "\n" for code in ENGINE_CODE))
     lines += [
@@ -167,6 +188,11 @@ def script(trace: Trace, epochs: int) -> str:
         f"batch_loss={loss.combine.__name__}),",
         "    lr=LEARNING_RATE,",
         "    masks=MASKS,",
+        f"    plain={s.plan.is_plain!r},  # plain gradient descent without weight decay: update(), no state",
+        f"    optimizer=SimpleNamespace(step={opt.step.__name__}, state_names={opt.state_names!r}),",
+        "    hyper=SimpleNamespace(learning_rate=LEARNING_RATE, "
+        + ", ".join(f"{k}={getattr(hyper, k)!r}" for k in ("momentum", "beta1", "beta2", "epsilon", "alpha",
+                                                          "weight_decay")) + "),",
         ")",
         "",
     ]

@@ -358,7 +358,7 @@ class DebuggerScreen(Screen):
     def action_export(self) -> None:
         from ..transcript import FORMATS
 
-        formats = list(FORMATS)
+        formats = [*FORMATS, "npz", "safetensors"]  # the last two: the weights, as [weights] file reads them
         default = "md" if "md" in formats else formats[0]
         self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
 

@@ -195,8 +195,7 @@ class Session:
         """Loss of every epoch whose loss has been computed by the current step (its error step reached)."""
         step = self.step
         epochs = step.epoch - 1
-        first = 1 if self.trace.passes_per_epoch > 1 else None
-        if step.index >= self.trace.first_step_of(step.epoch, first, "error"):
+        if step.index >= self.trace.first_step_of(step.epoch, None, "error"):  # the epoch's first pass
             epochs += 1
         if epochs <= 1 or epochs > EXACT_EPOCHS:  # past a million epochs the engine keeps a summary only
             return np.empty(0)
@@ -441,6 +440,17 @@ class Session:
         from ..core.atomic import OutputError, write_output
         from ..transcript import Options, render
 
+        if fmt in ("npz", "safetensors"):  # the weights after the epoch, for [weights] file or PyTorch
+            from ..core.datafiles import write_weights
+            from ..core.engine import train
+
+            try:
+                with np.errstate(all="ignore"):
+                    weights = train(self.scenario, epochs).weights
+                write_weights(path, weights, self.scenario.bias)
+            except OSError as exc:
+                return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
+            return Note(f"wrote the weights after epoch {epochs} ({fmt}) to {path}")
         try:
             text = render(fmt, Trace(self.scenario, epochs), Options(epochs))
             write_output(path, text, protect=self.protected_files())
@@ -481,7 +491,12 @@ class Session:
             if p is None:
                 return f"no parameter {param} in this scenario"
             try:
-                lines = list(derivation.derive(trace[index], p, scenario=scenario).text_lines())
+                step = trace[index]
+                lines = list(derivation.derive(step, p, scenario=scenario).text_lines())
+                if step.kind == "update" and not scenario.plan.is_plain:  # the optimizer's rule, state, numbers
+                    from ..text.update_rule import update_lines
+
+                    lines += ["", *update_lines(step.record, p)]
             except Exception as exc:  # noqa: BLE001 - shown in the panel, the walk goes on
                 return f"could not derive {p.short}: {type(exc).__name__}: {exc}"
             self._warm.add((generation, param))

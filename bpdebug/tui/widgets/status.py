@@ -16,6 +16,11 @@ class StatusBar(Static):
              compact: bool = False) -> None:
         """Render the position of ``step`` (``epochs`` = epochs the trace covers now)."""
         example = ("batch" if compact else "all (batch)") if step.example is None else f"{step.example}"
+        rows = step.record.rows
+        if step.example is None and step.scenario is not None and len(rows) < step.scenario.n_examples:
+            shown = ", ".join(str(r + 1) for r in rows[:6]) + (", …" if len(rows) > 6 else "")
+            example = (f"mini-batch {step.record.batch}" if compact
+                       else f"{shown} (mini-batch {step.record.batch}, {len(rows)} examples)")
         parts: list[str | tuple[str, str]] = [("epoch ", "dim"), (f"{step.epoch}", "bold"), (f"/{epochs}", "dim")]
         if epochs > scenario_epochs and not compact:
             parts.append((f" (scenario: {scenario_epochs})", "dim"))
