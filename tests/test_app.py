@@ -270,7 +270,7 @@ async def test_breakpoints_and_continue():
         for _ in range(7):
             await pilot.press("n")
         assert (app.session.step.kind, app.session.step.layer) == ("gradient", 2)
-        await pilot.press("b")
+        await pilot.press("B")  # b opens the breakpoint editor; B toggles the current step's kind
         assert Breakpoint("gradient", 2) in app.session.breakpoints
         for _ in range(2):
             await pilot.press("p")
