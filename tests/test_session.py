@@ -353,16 +353,15 @@ def _losses(trace: Trace, epochs: int) -> list[float]:
 
 
 def test_continue_stops_where_loss_rises_and_says_why():
-    s = Session(SOFTMAX)
+    deep = ROOT / "scenarios" / "deep.toml"
+    s = Session(deep)
     s.add_condition("loss-up")
-    trace = Trace(load(SOFTMAX))
+    trace = Trace(load(deep))
     losses = _losses(trace, s.trace.epochs)
     # independently: the first epoch whose loss exceeds the one before, at its error step
     up = next((e for e in range(2, len(losses) + 1) if losses[e - 1] > losses[e - 2]), None)
-    move = s.continue_run()
-    if up is None:
-        assert not move.moved
-        return
+    assert up is not None
+    assert s.continue_run().moved
     assert s.step.epoch == up and s.step.kind == "error"
     assert s.stopped_here is not None and s.stopped_here.startswith("loss-up")
     s.next_step()
