@@ -26,8 +26,10 @@ class WatchPanel(Static):
         lines: list[Content] = []
         for r in rows:
             parts: list[str | tuple[str, str]] = [(f"{r.name:<{name_w}}", "bold"), "  ", f"{r.now:<{now_w}}"]
-            if r.before:
+            if r.before and not compact:
                 parts += [("  last epoch ", "dim"), f"{r.before:<{before_w}}", ("  Δ ", "dim"), r.change]
+            elif r.before:  # narrow: the change only
+                parts += [("  Δ ", "dim"), r.change]
             lines.append(Content.assemble(*parts))
         set_content(self, Content("\n").join(lines))
 
