@@ -606,3 +606,22 @@ async def test_watches_pin_quantities_and_show_them_at_this_step():
         await pilot.press("a")
         await type_into_prompt(pilot, "delta2")  # the same prompt removes it
         assert "delta2" not in text(panel) and "w5" in text(panel)
+
+
+async def test_in_batch_mode_a_key_chooses_the_example_the_network_shows():
+    xor = ROOT / "scenarios" / "xor.toml"
+    app = make_app(xor)
+    async with app.run_test(size=SIZE) as pilot:
+        network = app.screen.query_one("#network")
+        assert "values of example 1 of 4" in network.border_subtitle
+        for _ in range(2):
+            await pilot.press("n")
+        await pilot.press("m")
+        assert "values of example 2 of 4" in network.border_subtitle
+        # independently: example 2's net input of hidden unit 1 from the scenario's numbers
+        s = load(xor)
+        z = s.weights[0][0, 0] + s.weights[0][0, 1:] @ s.inputs[1]
+        assert f"h1 net {fmt(float(z), 4)}" in text(network) or f"h1 net {fmt(float(z))}" in text(network)
+        for _ in range(3):
+            await pilot.press("m")
+        assert "values of example 1 of 4" in network.border_subtitle  # round the batch

@@ -216,7 +216,7 @@ class DebuggerScreen(Screen):
         self.query_one(WatchPanel).show(s.watch_rows(), compact)
         self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, "  ·  ".join(extra),
                                        compact)
-        self.query_one(NetworkView).show(step, p, compact=compact)
+        self.query_one(NetworkView).show(step, p, compact=compact, row=s.row)
         self.query_one(StepPanel).show(narrate(step, s.scenario))
         self.query_one(ParamsTable).show(step, p)
         self.query_one(LossPanel).show(cast(Sequence[float], s.losses_reached()))  # an array is enough
@@ -387,6 +387,10 @@ class DebuggerScreen(Screen):
         self.busy = False
         self.apply(self.session.finish_search(event.found))
         self.render_step()  # the status line says why it stopped
+
+    def action_next_example(self) -> None:
+        self.apply(self.session.next_example())
+        self.render_step()
 
     def action_gradient_check(self) -> None:
         self.apply(Move(False, (self.session.gradient_check(),)))

@@ -48,6 +48,8 @@ KEYS: tuple[Binding, ...] = (
     Binding("O", "drop_fork", "drop fork", id="whatif.drop", show=False, tooltip="Drop the what-if fork"),
     Binding("s", "save_fork", "save fork", id="whatif.save", show=False,
             tooltip="Save the what-if fork as a new scenario file"),
+    Binding("m", "next_example", "example", id="example.next", show=False,
+            tooltip="Batch mode: show the next example of the pass in the network (round the batch)"),
     Binding("pagedown", "scroll_chain(1)", "chain ↓", id="chain.down", show=False,
             tooltip="Scroll the chain rule down (page down)"),
     Binding("pageup", "scroll_chain(-1)", "chain ↑", id="chain.up", show=False,
@@ -67,7 +69,7 @@ QUIT_ANYWHERE = Binding("ctrl+c", "quit", "quit", id="quit.anywhere", show=False
 BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch",
                           "continue_run", "reload", "export", "pick_param", "next_param", "previous_param",
                           "toggle_breakpoint", "edit_breakpoints", "gradient_check", "watch", "edit_value",
-                          "switch_run", "drop_fork", "save_fork"})
+                          "switch_run", "drop_fork", "save_fork", "next_example"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows

@@ -181,6 +181,7 @@ class _Walk:
     conditions: list[BreakEntry] = field(default_factory=list)
     watches: list[Watch] = field(default_factory=list)
     stopped: tuple[int, str] | None = None  # (step, why) of the last search's stop, for the status line
+    row: int = 0  # which example of a batch pass the network shows (0-based within the pass)
 
 
 class Session:
@@ -550,6 +551,21 @@ class Session:
         """Why the last search stopped, while the walk is still where it stopped."""
         st = self._walk.stopped
         return st[1] if st is not None and st[0] == self._walk.index else None
+
+    # ------------------------------------------------------------------------------------------ examples
+    @property
+    def row(self) -> int:
+        """Which example of the current pass the network shows (0-based within the pass)."""
+        return min(self._walk.row, len(self.step.record.rows) - 1)
+
+    def next_example(self) -> Move:
+        """In batch mode, show the next example of the pass in the network (round the batch)."""
+        rows = self.step.record.rows
+        if len(rows) == 1:
+            return Move(False, (Note("one example per pass here: the network shows it", timeout=3),))
+        self._walk.row = (self.row + 1) % len(rows)
+        return Move(True, (Note(f"the network shows example {rows[self._walk.row] + 1} of {len(rows)}",
+                                timeout=2),))
 
     # ------------------------------------------------------------------------------------------- watches
     def _parse_watches(self, names: Iterable[str]) -> list[Watch]:
