@@ -100,7 +100,7 @@ def test_keys_are_data_with_unique_ids():
     assert all(ids) and len(set(ids)) == len(ids)
     keys = {k for b in KEYS for k in b.key.split(",")}
     for key in ("n", "space", "right", "p", "left", "right_square_bracket", "left_square_bracket", "g", "w",
-                "tab", "x", "r", "q", "question_mark", "f1", "b", "c"):
+                "tab", "x", "r", "q", "question_mark", "f1", "b", "c", "B", "k", "a", "e", "o", "O", "s", "m"):
         assert key in keys
 
 

@@ -678,9 +678,10 @@ class Session:
     def drop_fork(self) -> Move:
         if self.forked is None:
             return Move(False, (Note("no what-if fork to drop", timeout=3),))
-        move = self.switch_run() if self.showing_fork else Move()
+        if self.showing_fork:
+            self.switch_run()
         self.forked = None
-        return Move(True, move.notes[:0] + (Note("what-if fork dropped; back to the original run", timeout=3),))
+        return Move(True, (Note("what-if fork dropped; back to the original run", timeout=3),))
 
     def differences(self, limit: int = 6) -> list[tuple[str, str, str]]:
         """(parameter, original value, fork value) for the parameters that differ at this step, the largest
