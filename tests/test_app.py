@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from textual.message import Message
 from textual.notifications import Notify
@@ -99,7 +100,7 @@ def test_keys_are_data_with_unique_ids():
     assert all(ids) and len(set(ids)) == len(ids)
     keys = {k for b in KEYS for k in b.key.split(",")}
     for key in ("n", "space", "right", "p", "left", "right_square_bracket", "left_square_bracket", "g", "w",
-                "tab", "x", "r", "q", "question_mark", "f1", "b", "c"):
+                "tab", "x", "r", "q", "question_mark", "f1", "b", "c", "B", "k", "a", "e", "o", "O", "s", "m"):
         assert key in keys
 
 
@@ -270,7 +271,7 @@ async def test_breakpoints_and_continue():
         for _ in range(7):
             await pilot.press("n")
         assert (app.session.step.kind, app.session.step.layer) == ("gradient", 2)
-        await pilot.press("b")
+        await pilot.press("B")  # b opens the breakpoint editor; B toggles the current step's kind
         assert Breakpoint("gradient", 2) in app.session.breakpoints
         for _ in range(2):
             await pilot.press("p")
@@ -484,3 +485,143 @@ async def test_a_diverging_run_stops_once_at_the_first_non_finite_step_and_never
             await pilot.press(key)
         await settle(pilot)
         assert app.return_code is None  # still running: no traceback
+
+
+# ------------------------------------------------------------------------- issue 9: conditions, forks, watches
+
+async def test_the_breakpoint_editor_adds_toggles_and_deletes():
+    from bpdebug.tui.widgets.breakpoints import BreakpointsModal
+
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(6):
+            await pilot.press("n")
+        await pilot.press("b")
+        assert isinstance(app.screen, BreakpointsModal)
+        prompt = app.screen.query_one("#breakpoint-input")
+        assert prompt.value == "step=delta2"  # the current step's kind, offered
+        await pilot.press("enter")
+        assert [(e.text, e.enabled) for e in app.session.conditions] == [("nan", True), ("step=delta2", True)]
+        await type_into_prompt(pilot, "w5<0.3")
+        await type_into_prompt(pilot, "nonsense")  # refused, nothing added
+        assert [e.text for e in app.session.conditions] == ["nan", "step=delta2", "w5<0.3"]
+        await pilot.press("down")  # to the list
+        await pilot.press("home", "space")  # nan off
+        assert not app.session.conditions[0].enabled
+        await pilot.press("down", "delete")  # step=delta2 removed
+        assert [e.text for e in app.session.conditions] == ["nan", "w5<0.3"]
+        await pilot.press("escape")
+        assert app.screen is app.get_default_screen() or app.screen.id == "debugger"
+        assert "breakpoints: w5<0.3" in text(app.screen.query_one(StatusBar))
+
+
+async def test_continue_stops_at_a_condition_and_the_status_says_why():
+    app = make_app(ROOT / "scenarios" / "xor.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        app.session.add_condition("step=update")
+        await pilot.press("c")
+        update = next(t.position for t in app.session.trace.templates if t.kind == "update")
+        assert app.session.index == update
+        assert "stopped: step=update" in text(app.screen.query_one(StatusBar))
+        await pilot.press("n")
+        assert "stopped" not in text(app.screen.query_one(StatusBar))
+
+
+async def test_a_long_search_runs_in_a_worker_and_escape_stops_it(monkeypatch):
+    import bpdebug.tui.session as session_module
+
+    monkeypatch.setattr(session_module, "STEPPED_SYNC", 0)
+    app = make_app(ROOT / "scenarios" / "xor.toml")
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        app.session.add_condition("grad>1e9")  # never holds: it searches every epoch's steps
+        await pilot.press("c")
+        assert app.screen.busy and app.screen.query("#progress")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not app.screen.busy and not app.screen.query("#progress")
+        assert "interrupted" in text(app.screen.query_one(StatusBar))
+
+
+async def test_the_gradient_check_key_shows_analytic_numeric_and_verdict():
+    app = make_app(BLOG)
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("k")
+        note = notes[-1]
+        analytic = float(Trace(load(BLOG)).epoch(1).passes[0].numbers.gradients[1][0, 1])
+        assert note.title == "gradient check" and f"{analytic:.10g}" in note.message
+        numeric = float(re.search(r"central difference \(h = [^)]*\) = (\S+)", note.message)[1])
+        assert abs(numeric - analytic) <= 1e-7 * abs(analytic) and "agrees" in note.message
+
+
+async def test_what_if_on_the_blog_forks_switches_saves_and_drops(tmp_path):
+    path = tmp_path / "blog.toml"
+    shutil.copy(BLOG, path)
+    app = make_app(path)
+    notes = Notifications()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("e")
+        await type_into_prompt(pilot, "0.5")
+        for _ in range(2):
+            await pilot.press("n")
+        assert round(float(app.session.step.value("z3")[0][0]), 7) == 1.0105368
+        fork_line = text(app.screen.query_one("#fork"))
+        assert "what if w5=0.5" in fork_line and "showing fork" in fork_line and "w5 0.4 → 0.5" in fork_line
+        assert "1.010537" in text(app.screen.query_one("#network"))
+        await pilot.press("o")
+        assert "showing original" in text(app.screen.query_one("#fork"))
+        assert "0.9519963" in text(app.screen.query_one("#network")) and app.session.index == 2
+        await pilot.press("o")
+        target = tmp_path / "blog-whatif.toml"
+        target.write_text("old")
+        await pilot.press("s")
+        await pilot.press("enter")  # the default path, next to the scenario: it exists, so it asks
+        await pilot.press("y")
+        assert "wrote the what-if scenario" in notes[-1].message
+        again = Trace(load(target))
+        assert np.array_equal(again.step(2).value("z3"), app.session.step.value("z3"))
+        assert path.read_text() == BLOG.read_text()  # the scenario opened is never changed
+        await pilot.press("O")
+        assert app.session.forked is None and app.screen.query_one("#fork").has_class("-empty")
+
+
+async def test_watches_pin_quantities_and_show_them_at_this_step():
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one("#watches")
+        assert panel.has_class("-empty")
+        await pilot.press("a")
+        await type_into_prompt(pilot, "delta2")
+        await pilot.press("a")
+        await type_into_prompt(pilot, "w5")
+        assert not panel.has_class("-empty")
+        assert "delta2  …" in text(panel)  # not computed yet at step 1: never a number from the future
+        await pilot.press("right_square_bracket")
+        delta2 = Trace(load(BLOG), 2).epoch(2).passes[0].numbers.delta[2]
+        assert "last epoch" in text(panel) and f"{delta2[0][0]:.7g}" not in text(panel)  # still z2 of epoch 2
+        while app.session.step.kind != "delta" or app.session.step.layer != 2:
+            await pilot.press("n")
+        assert f"{delta2[0][0]:.7g}" in text(panel)
+        await pilot.press("a")
+        await type_into_prompt(pilot, "delta2")  # the same prompt removes it
+        assert "delta2" not in text(panel) and "w5" in text(panel)
+
+
+async def test_in_batch_mode_a_key_chooses_the_example_the_network_shows():
+    xor = ROOT / "scenarios" / "xor.toml"
+    app = make_app(xor)
+    async with app.run_test(size=SIZE) as pilot:
+        network = app.screen.query_one("#network")
+        assert "values of example 1 of 4" in network.border_subtitle
+        for _ in range(2):
+            await pilot.press("n")
+        await pilot.press("m")
+        assert "values of example 2 of 4" in network.border_subtitle
+        # independently: example 2's net input of hidden unit 1 from the scenario's numbers
+        s = load(xor)
+        z = s.weights[0][0, 0] + s.weights[0][0, 1:] @ s.inputs[1]
+        assert f"h1 net {fmt(float(z), 4)}" in text(network) or f"h1 net {fmt(float(z))}" in text(network)
+        for _ in range(3):
+            await pilot.press("m")
+        assert "values of example 1 of 4" in network.border_subtitle  # round the batch

@@ -52,3 +52,14 @@ def test_small_layout_80x24(snap_compare):
 
 def test_small_layout_80x24_update(snap_compare):
     assert snap_compare(make_app(BLOG), terminal_size=(80, 24), run_before=walk(*["n"] * 9))
+
+
+def test_breakpoint_editor(snap_compare):
+    keys = ["n"] * 6 + ["b", "enter", "l", "o", "s", "s", "minus", "u", "p", "enter", "down"]
+    assert snap_compare(make_app(BLOG), terminal_size=(120, 40), run_before=walk(*keys))
+
+
+def test_watch_panel_and_what_if_line(snap_compare):
+    keys = (["a", *"delta2", "enter", "a", *"w5", "enter", "e", "0", "full_stop", "5", "enter", "right_square_bracket"]
+            + ["n"] * 6)
+    assert snap_compare(make_app(BLOG), terminal_size=(120, 40), run_before=walk(*keys))

@@ -83,6 +83,30 @@ async def test_served_export_is_delivered_to_the_browser_and_writes_nothing_on_t
     assert list(tmp_path.iterdir()) == []
 
 
+async def test_a_served_what_if_fork_is_saved_as_a_download(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(BLOG, served=True)
+    delivered: list[tuple[str, str | None]] = []
+
+    def deliver_text(file, *, save_filename=None, **_):
+        delivered.append((file.read(), save_filename))
+        return "key"
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        monkeypatch.setattr(app, "deliver_text", deliver_text)
+        await pilot.press("e", "0", "full_stop", "5", "enter", "s")
+        await pilot.pause()
+    assert len(delivered) == 1
+    text, name = delivered[0]
+    assert name == "blog-whatif.toml" and "0.5" in text
+    saved = tmp_path / "x.toml"  # the downloaded text is a scenario that runs the fork
+    saved.write_text(text)
+    from bpdebug.core.scenario import load
+
+    assert load(saved).weights[1][0, 1] == 0.5
+    assert [p.name for p in tmp_path.iterdir()] == ["x.toml"]  # nothing else written
+
+
 async def test_a_session_reports_its_state_in_the_status_file(tmp_path, monkeypatch):
     monkeypatch.setenv(STATUS_ENV, str(tmp_path))
     app = make_app(XOR, served=True)

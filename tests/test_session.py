@@ -329,3 +329,132 @@ def test_knowing_the_divergence_trains_nothing_ahead_of_the_walk():
     before = s.trace.losses_computed
     assert s.divergence is None
     assert s.trace.losses_computed <= max(before, 1)
+
+
+# ------------------------------------------------------------------------- issue 9: conditions, forks, watches
+
+def test_nan_is_on_from_the_start_and_the_editor_adds_toggles_and_removes():
+    s = Session(BLOG)
+    assert [(e.text, e.enabled) for e in s.conditions] == [("nan", True)]
+    assert s.breakpoint_labels() == ""  # the default is not news on the status line
+    assert not s.add_condition("w5<<0.3").moved  # one line naming it, nothing added
+    assert s.add_condition("w5 < 0.3").moved and s.conditions[-1].text == "w5<0.3"
+    s.add_condition("w5<0.3")  # again: still one
+    assert [e.text for e in s.conditions] == ["nan", "w5<0.3"]
+    s.toggle_condition(0)
+    assert not s.conditions[0].enabled and s.breakpoint_labels() == "w5<0.3"
+    s.remove_condition(1)
+    assert [e.text for e in s.conditions] == ["nan"]
+    assert s.suggested_condition() == "step=z2"  # the current step's kind, as b offers it
+
+
+def _losses(trace: Trace, epochs: int) -> list[float]:
+    return [float(trace.loss(e)) for e in range(1, epochs + 1)]
+
+
+def test_continue_stops_where_loss_rises_and_says_why():
+    deep = ROOT / "scenarios" / "deep.toml"
+    s = Session(deep)
+    s.add_condition("loss-up")
+    trace = Trace(load(deep))
+    losses = _losses(trace, s.trace.epochs)
+    # independently: the first epoch whose loss exceeds the one before, at its error step
+    up = next((e for e in range(2, len(losses) + 1) if losses[e - 1] > losses[e - 2]), None)
+    assert up is not None
+    assert s.continue_run().moved
+    assert s.step.epoch == up and s.step.kind == "error"
+    assert s.stopped_here is not None and s.stopped_here.startswith("loss-up")
+    s.next_step()
+    assert s.stopped_here is None  # the reason goes once the walk moves on
+
+
+def test_a_long_search_reports_progress_and_can_be_stopped():
+    s = Session(XOR)
+    s.add_condition("grad>1e9")  # needs the steps of every epoch: a long search
+    assert s.search_is_long()
+    seen: list[tuple[int, int]] = []
+    found = s.search(lambda d, t: seen.append((d, t)), lambda: bool(seen))
+    assert found.stop is not None and found.stop.interrupted
+    move = s.finish_search(found)
+    assert move.moved and s.step.epoch == found.stop.epoch and "interrupted" in (s.stopped_here or "")
+
+
+def test_what_if_forks_keeps_the_original_and_switches_between_them(tmp_path):
+    s = Session(BLOG)
+    assert s.param == "theta2[1,1]"  # w5
+    assert s.fork("0.5").moved and s.showing_fork
+    while not (s.step.kind == "z" and s.step.layer == 3):
+        s.next_step()
+    x = (0.85, 0.25)
+    h1 = 1 / (1 + np.exp(-(0.1 + 0.2 * x[0] + 0.3 * x[1])))
+    h2 = 1 / (1 + np.exp(-(0.4 + 0.5 * x[0] + 0.6 * x[1])))
+    z3 = s.step.value("z3")[0]  # example 1
+    assert abs(z3[0] - (0.5 + 0.5 * h1 + 0.3 * h2)) < 1e-15 and round(float(z3[0]), 7) == 1.0105368
+    assert s.differences() == [("w5", "0.4", "0.5")]
+    index = s.index
+    s.switch_run()
+    assert not s.showing_fork and s.index == index
+    assert abs(s.step.value("z3")[0][0] - (0.5 + 0.4 * h1 + 0.3 * h2)) < 1e-15  # the original, untouched
+    s.switch_run()
+    assert s.showing_fork
+    saved = tmp_path / "fork.toml"
+    assert "wrote" in s.save_fork(saved).text
+    again = Trace(load(saved))
+    assert np.array_equal(again.step(index).value("z3"), s.step.value("z3"))  # the saved file reproduces it
+    assert _losses(again, 1) == _losses(s.trace, 1)
+    assert s.save_fork(BLOG).severity == "error"  # never over the scenario
+    s.drop_fork()
+    assert s.forked is None and not s.showing_fork and s.scenario.params.get("theta2[1,1]") is not None
+    assert s.step.param(s.selected) == 0.4
+
+
+def test_a_fork_from_a_later_epoch_maps_the_steps_both_ways():
+    s = Session(XOR)
+    s.go_to_epoch(3)
+    here = s.index
+    spe = s.trace.steps_per_epoch
+    s.fork("learning_rate=1")
+    assert s.step.epoch == 1 and s.index == here - 2 * spe
+    assert s.differences()[0] == ("learning_rate", "", "1.0")
+    s.switch_run()
+    assert s.step.epoch == 3 and s.index == here
+
+
+def test_watches_show_only_what_is_known_and_the_change_from_the_last_epoch():
+    s = Session(BLOG)
+    assert s.toggle_watch("delta2").moved and s.toggle_watch("grad.w1").moved and s.toggle_watch("w5").moved
+    assert not s.toggle_watch("nothing").moved
+    rows = s.watch_rows()
+    assert [r.name for r in rows] == ["delta2", "grad.w1", "w5"]
+    assert rows[0].now == "…" and rows[1].now == "…" and rows[2].now == "0.4" and rows[2].before == ""
+    s.go_to_epoch(2)
+    walk_to(s, s.trace.first_step_of(2, None, "update"))
+    delta2, grad_w1, w5 = s.watch_rows()
+    trace = Trace(load(BLOG), 2)
+    first, second = trace.epoch(1).passes[0], trace.epoch(2).passes[0]
+    assert delta2.now == fmt_values(second.numbers.delta[2]) and delta2.before == fmt_values(first.numbers.delta[2])
+    assert grad_w1.now == f"{second.numbers.gradients[0][0, 1]:.7g}"
+    assert w5.now == f"{second.weights_after[1][0, 1]:.7g}" and w5.before == f"{first.weights_after[1][0, 1]:.7g}"
+    assert w5.change == f"{second.weights_after[1][0, 1] - first.weights_after[1][0, 1]:.7g}"
+    s.toggle_watch("delta2")
+    assert [r.name for r in s.watch_rows()] == ["grad.w1", "w5"]
+
+
+def fmt_values(a) -> str:
+    return "[" + ", ".join(f"{x:.7g}" for x in np.ravel(a)) + "]"
+
+
+def test_watches_are_nan_safe(diverging):
+    s = Session(diverging)
+    for name in ("loss", "a3", "delta2", "grad.theta1"):
+        s.toggle_watch(name)
+    for _ in range(6):
+        s.next_epoch()
+        assert len(s.watch_rows()) == 4  # never raises, whatever the numbers
+
+
+def test_the_gradient_check_of_the_selected_parameter_agrees_on_the_blog():
+    s = Session(BLOG)
+    note = s.gradient_check()
+    analytic = float(Trace(load(BLOG)).epoch(1).passes[0].numbers.gradients[1][0, 1])
+    assert f"{analytic:.10g}" in note.text and "agrees" in note.text and note.severity == "information"

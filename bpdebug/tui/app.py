@@ -30,8 +30,9 @@ from ..core.params import Param
 from ..core.scenario import Scenario
 from ..text.narrate import narrate
 from .keys import BUSY_ACTIONS, KEYS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
-from .session import Move, Note, Position, RunOutcome, Session, breakpoint_labels, bundled_scenarios
+from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios
 from .widgets import set_border
+from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
 from .widgets.loss_panel import LossPanel
@@ -40,6 +41,7 @@ from .widgets.network import NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
+from .widgets.watches import ForkLine, WatchPanel
 
 __all__ = ["KEYS", "LEGEND", "DebuggerApp", "DebuggerScreen", "bundled_scenarios", "make_app"]
 
@@ -84,6 +86,13 @@ class DebuggerScreen(Screen):
             super().__init__()
             self.outcome = outcome
 
+    class SearchFinished(Message):
+        """A search for the next stop (``c``) ended in a worker."""
+
+        def __init__(self, found: Search) -> None:
+            super().__init__()
+            self.found = found
+
     class DerivationReady(Message):
         """The chain rule of a step has been derived (in a worker)."""
 
@@ -106,6 +115,7 @@ class DebuggerScreen(Screen):
     # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield ForkLine(id="fork", classes="-empty")
         with Horizontal(id="top"):
             with Vertical(id="top-left"):
                 yield NetworkView(self.session.scenario, id="network")
@@ -114,13 +124,15 @@ class DebuggerScreen(Screen):
             with VerticalScroll(id="params", can_focus=False):
                 yield ParamsTable(id="params-table")
         yield StepPanel(id="step")
+        yield WatchPanel(id="watches", classes="-empty")
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
         yield Footer()
 
     def on_mount(self) -> None:
         titles = {"#network": "network", "#params": "parameters", "#expectations": "printed figures",
-                  "#loss": "loss per epoch", "#step": "step", "#derivation-box": "chain rule"}
+                  "#loss": "loss per epoch", "#step": "step", "#derivation-box": "chain rule",
+                  "#watches": "watches (a adds or removes)"}
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self.query_one(ParamsTable).set_scenario(self.session.scenario)
@@ -194,11 +206,17 @@ class DebuggerScreen(Screen):
         if holding + failing:
             extra.append(f"figures ✓{holding} ✗{failing}" if compact else
                          f"printed figures: {holding} hold, {failing} do not")
-        if s.breakpoints:
-            extra.append(("● " if compact else "breakpoints: ") + breakpoint_labels(s.breakpoints))
+        stopped = s.stopped_here
+        if stopped is not None:
+            extra.insert(0, ("■ " if compact else "stopped: ") + stopped)
+        elif s.breakpoint_labels():
+            extra.append(("● " if compact else "breakpoints: ") + s.breakpoint_labels())
+        self.query_one(ForkLine).show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
+                                      s.differences(3 if compact else 6), compact)
+        self.query_one(WatchPanel).show(s.watch_rows(), compact)
         self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, "  ·  ".join(extra),
                                        compact)
-        self.query_one(NetworkView).show(step, p, compact=compact)
+        self.query_one(NetworkView).show(step, p, compact=compact, row=s.row)
         self.query_one(StepPanel).show(narrate(step, s.scenario))
         self.query_one(ParamsTable).show(step, p)
         self.query_one(LossPanel).show(cast(Sequence[float], s.losses_reached()))  # an array is enough
@@ -349,8 +367,94 @@ class DebuggerScreen(Screen):
         self.apply(self.session.toggle_breakpoint())
         self.render_step()  # the status line lists the breakpoints
 
+    def action_edit_breakpoints(self) -> None:
+        self.app.push_screen(BreakpointsModal(self.session), lambda _: self.render_step())
+
     def action_continue_run(self) -> None:
-        self.apply(self.session.continue_run())
+        """To the first step where a breakpoint holds (or a printed figure fails); long searches in a worker."""
+        if self.session.search_is_long():
+            self.busy = True
+            self._search()
+        else:
+            self.apply(self.session.continue_run())
+
+    @work(thread=True, exclusive=True, group="run")
+    def _search(self) -> None:
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.RunProgress(done, total))
+
+        self.post_message(self.SearchFinished(self.session.search(progress, lambda: worker.is_cancelled)))
+
+    @on(SearchFinished)
+    def _search_finished(self, event: SearchFinished) -> None:
+        self.busy = False
+        self.apply(self.session.finish_search(event.found))
+        self.render_step()  # the status line says why it stopped
+
+    def action_next_example(self) -> None:
+        self.apply(self.session.next_example())
+        self.render_step()
+
+    def action_gradient_check(self) -> None:
+        self.apply(Move(False, (self.session.gradient_check(),)))
+
+    def action_watch(self) -> None:
+        s = self.session
+        names = [w.name for w in s.watches]
+        hint = ("w5, grad.w1, delta2, a3, loss: its value here, at this step of the previous epoch, and the "
+                "change" + (f"; watching {', '.join(names)} (type one to remove it)" if names else ""))
+        self.app.push_screen(PromptModal("Watch a quantity", hint, placeholder="delta2",
+                                         suggestions=s.param_names() + ["loss", "error"]), self._watch_answer)
+
+    def _watch_answer(self, text: str | None) -> None:
+        if text:
+            self.apply(self.session.toggle_watch(text))
+            self.render_step()
+
+    def action_edit_value(self) -> None:
+        s = self.session
+        self.app.push_screen(PromptModal(f"What if {s.selected.short} = …", s.edit_hint(),
+                                         placeholder=f"{s.step.param(s.selected):.7g}"), self._edit_answer)
+
+    def _edit_answer(self, text: str | None) -> None:
+        if text:
+            self.apply(self.session.fork(text))
+            self.render_step()
+
+    def action_switch_run(self) -> None:
+        self.apply(self.session.switch_run())
+        self.render_step()
+
+    def action_drop_fork(self) -> None:
+        self.apply(self.session.drop_fork())
+        self.render_step()
+
+    def action_save_fork(self) -> None:
+        s = self.session
+        if s.forked is None:
+            self.apply(Move(False, (Note("no what-if fork to save: e edits a value and forks the run", timeout=3),)))
+            return
+        self.app.push_screen(PromptModal("Save the what-if fork as a scenario", "a new TOML file; the scenario "
+                                         "you opened is never changed", value=s.fork_path()), self._save_answer)
+
+    def _save_answer(self, path: str | None) -> None:
+        if not path:
+            return
+        s = self.session
+        refused = s.refusal(path)
+        if refused is not None:
+            self.apply(Move(False, (refused,)))
+        elif s.would_overwrite(path):
+            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
+                                              "keeps the file."), partial(self._save_overwrite, path))
+        else:
+            self.apply(Move(False, (s.save_fork(path),)))
+
+    def _save_overwrite(self, path: str, yes: bool | None) -> None:
+        note = self.session.save_fork(path) if yes else Note(f"{path} kept; nothing saved", timeout=3)
+        self.apply(Move(False, (note,)))
 
     def action_toggle_side(self) -> None:
         self.side = not self.side

@@ -28,10 +28,28 @@ KEYS: tuple[Binding, ...] = (
             tooltip="Select the next parameter (tab, ↓)"),
     Binding("shift+tab,up", "previous_param", "prev param", id="param.previous", show=False,
             tooltip="Select the previous parameter (shift+tab, ↑)"),
-    Binding("b", "toggle_breakpoint", "break", id="breakpoint.toggle", show=False,
-            tooltip="Toggle a breakpoint on this kind of step (e.g. every delta of layer 2)"),
+    Binding("b", "edit_breakpoints", "break", id="breakpoint.edit", show=False,
+            tooltip="Breakpoints: conditions to stop on (nan, loss-up, grad[1]<1e-6, dead, w5<0.3, w5~sign, "
+                    "step=delta2, expect); add, turn on or off, delete"),
+    Binding("B", "toggle_breakpoint", "break here", id="breakpoint.toggle", show=False,
+            tooltip="Toggle a breakpoint on this kind of step (step=delta2: every delta of layer 2)"),
     Binding("c", "continue_run", "continue", id="breakpoint.continue", show=False,
-            tooltip="Continue to the next breakpoint, failing printed figure or divergence"),
+            tooltip="Continue to the first step where a breakpoint holds or a printed figure fails"),
+    Binding("k", "gradient_check", "gradcheck", id="chain.gradcheck", show=False,
+            tooltip="Check the selected parameter's gradient numerically (central difference, this step's "
+                    "weights)"),
+    Binding("a", "watch", "watch", id="watch.toggle", show=False,
+            tooltip="Watch a quantity (w5, grad.w1, delta2, a3, loss), or stop watching it"),
+    Binding("e", "edit_value", "what if", id="whatif.edit", show=False,
+            tooltip="What if: a new value for the selected parameter (or NAME=VALUE: learning_rate=1, x1=0.3); "
+                    "the run forks from this epoch"),
+    Binding("o", "switch_run", "orig/fork", id="whatif.switch", show=False,
+            tooltip="Switch between the original run and the what-if fork"),
+    Binding("O", "drop_fork", "drop fork", id="whatif.drop", show=False, tooltip="Drop the what-if fork"),
+    Binding("s", "save_fork", "save fork", id="whatif.save", show=False,
+            tooltip="Save the what-if fork as a new scenario file"),
+    Binding("m", "next_example", "example", id="example.next", show=False,
+            tooltip="Batch mode: show the next example of the pass in the network (round the batch)"),
     Binding("pagedown", "scroll_chain(1)", "chain ↓", id="chain.down", show=False,
             tooltip="Scroll the chain rule down (page down)"),
     Binding("pageup", "scroll_chain(-1)", "chain ↑", id="chain.up", show=False,
@@ -54,7 +72,8 @@ QUIT_ANYWHERE = Binding("ctrl+c", "quit", "quit", id="quit.anywhere", show=False
 # actions that wait (greyed out in the footer) while a long run computes
 BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch",
                           "continue_run", "reload", "export", "pick_param", "next_param", "previous_param",
-                          "toggle_breakpoint"})
+                          "toggle_breakpoint", "edit_breakpoints", "gradient_check", "watch", "edit_value",
+                          "switch_run", "drop_fork", "save_fork", "next_example"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows

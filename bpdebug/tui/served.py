@@ -76,6 +76,16 @@ class ServedScreen(DebuggerScreen):
         fmt, name = answer
         self._render_download(fmt, Path(name).name or f"{self.session.path.stem}.{fmt}", self.session.export_epochs())
 
+    def action_save_fork(self) -> None:
+        """The what-if fork as a scenario file, downloaded: nothing is written on the server."""
+        s = self.session
+        if s.forked is None:
+            super().action_save_fork()  # says there is no fork
+            return
+        from ..core.scenario_writer import to_toml
+
+        self.post_message(self.Rendered(to_toml(s.forked.scenario), f"{s.path.stem}-whatif.toml"))
+
     @work(thread=True, exclusive=True, group="export")
     def _render_download(self, fmt: str, filename: str, epochs: int) -> None:
         from ..core.engine import Trace

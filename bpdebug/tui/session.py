@@ -6,12 +6,16 @@ cancellation, reload keeping the position, exports and the derivation text of a 
 :class:`Move` saying whether the position changed and what to tell the user (:class:`Note`); the app turns
 those into notifications and repaints. Nothing here imports Textual, so it is tested without a terminal.
 
-Looking ahead (issue 9): a :class:`Breakpoint` is one kind of stop condition (``step=KIND``), checked through
-:meth:`Session.next_stop`; watches and forks are further fields of the session, each fork a trace of its own.
+Breakpoints are conditions of the condition language (:mod:`bpdebug.core.conditions`), each on or off; ``nan``
+is on from the start. :meth:`Session.search` looks for the first later step where one holds (or a printed
+figure fails), in a worker on long searches. Watches pin quantities (:mod:`.watching`). A what-if edit forks
+the run from the current epoch (:meth:`Session.fork`): the session keeps the original and the fork, each a
+:class:`Run` with a trace of its own, and shows one of them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import threading
@@ -24,17 +28,22 @@ from typing import Literal
 
 import numpy as np
 
+from ..core.conditions import Condition, ConditionError, Stop, first_stop, parse_condition
 from ..core.engine import Divergence, ExpectationResult, Step, StepTemplate, Trace
 from ..core.params import Param
 from ..core.scenario import Scenario, ScenarioError, load
 from ..core.storage import EXACT_EPOCHS
+from ..core.whatif import EditError
 from ..text.narrate import default_param
+from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
 Severity = Literal["information", "warning", "error"]
 
 SYNC_EPOCHS = 200  # going this many epochs past what is computed is a long run (in a worker, with progress)
 DERIVATION_CACHE = 512  # derivation texts kept, keyed by (generation, step, parameter)
 PROGRESS_EVERY = 0.1  # seconds between two progress reports of a long run
+STEPPED_SYNC = 20  # a search that walks the steps of more epochs than this runs in a worker
+DEFAULT_CONDITIONS = ("nan",)  # breakpoints on from the start
 
 
 def bundled_scenarios() -> Path:
@@ -101,6 +110,47 @@ class Breakpoint:
     def holds_at(self, template: StepTemplate) -> bool:
         return (template.kind, template.layer) == (self.kind, self.layer)
 
+    @property
+    def condition(self) -> str:
+        """The same breakpoint in the condition language: ``step=delta2``."""
+        kind = getattr(self.kind, "value", self.kind)
+        layered = self.layer is not None and kind not in ("error", "update")  # one error step, one update
+        return f"step={kind}{self.layer if layered else ''}"
+
+
+@dataclass(frozen=True)
+class BreakEntry:
+    """A breakpoint: a parsed condition, on or off."""
+
+    condition: Condition
+    enabled: bool = True
+
+    @property
+    def text(self) -> str:
+        return self.condition.text
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a search for the next stop found (:meth:`Session.search`): a stop, or None up to ``horizon``."""
+
+    stop: Stop | None
+    generation: int
+    origin: int  # the step searched from
+    horizon: int  # the last epoch searched
+
+
+@dataclass
+class Run:
+    """One run the session can show: the original, or a what-if fork of it."""
+
+    scenario: Scenario
+    trace: Trace
+    results: tuple[ExpectationResult, ...]
+    generation: int
+    offset: int = 0  # epochs of the original before the fork's epoch 1
+    edits: tuple[str, ...] = ()  # the what-if edits, canonical text
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -128,7 +178,10 @@ class _Walk:
 
     index: int
     param: str
-    breakpoints: set[Breakpoint] = field(default_factory=set)
+    conditions: list[BreakEntry] = field(default_factory=list)
+    watches: list[Watch] = field(default_factory=list)
+    stopped: tuple[int, str] | None = None  # (step, why) of the last search's stop, for the status line
+    row: int = 0  # which example of a batch pass the network shows (0-based within the pass)
 
 
 class Session:
@@ -140,17 +193,29 @@ class Session:
 
     def __init__(self, path: str | Path, scenario: Scenario | None = None) -> None:
         self.path = Path(path)
+        self._generations = -1  # the last generation handed out: each run (reloaded or forked) has its own
         self.generation = 0
         self._set_scenario(scenario if scenario is not None else load(self.path))
-        self._walk = _Walk(0, default_param(self.scenario).canonical)
+        self._walk = _Walk(0, default_param(self.scenario).canonical, self._parse_all(DEFAULT_CONDITIONS))
         self._derive_lock = threading.Lock()  # one symbolic build at a time; a burst of keys waits for it
         self._warm: set[tuple[int, str]] = set()  # (generation, param) whose symbolic chain is built
         self._derivation = functools.lru_cache(maxsize=DERIVATION_CACHE)(self._derive_text)
 
+    def _make_run(self, scenario: Scenario, trace: Trace, offset: int = 0, edits: tuple[str, ...] = ()) -> Run:
+        self._generations += 1
+        results = tuple(sorted(trace.check_all(), key=lambda r: r.step))
+        return Run(scenario, trace, results, self._generations, offset, edits)
+
     def _set_scenario(self, scenario: Scenario, epochs: int | None = None) -> None:
-        self.scenario = scenario
-        self.trace = Trace(scenario, epochs)
-        self.results: tuple[ExpectationResult, ...] = tuple(sorted(self.trace.check_all(), key=lambda r: r.step))
+        """A new original run (loading or reloading); any fork is dropped."""
+        self.original = self._make_run(scenario, Trace(scenario, epochs))
+        self.forked: Run | None = None
+        self._show(self.original)
+
+    def _show(self, run: Run) -> None:
+        self.run = run
+        self.scenario, self.trace, self.results = run.scenario, run.trace, run.results
+        self.generation = run.generation
 
     # ------------------------------------------------------------------------------------------- where
     @property
@@ -180,10 +245,6 @@ class Session:
     @property
     def title(self) -> str:
         return self.scenario.title or self.path.name
-
-    @property
-    def breakpoints(self) -> frozenset[Breakpoint]:
-        return frozenset(self._walk.breakpoints)
 
     def figure_counts(self) -> tuple[int, int]:
         """(holding, failing) among the printed figures the walk has reached."""
@@ -354,36 +415,321 @@ class Session:
         return STAY if p is None else self._select(p)
 
     # -------------------------------------------------------------------------------------- breakpoints
+    def _parse_all(self, texts: Iterable[str], enabled: Iterable[bool] | None = None) -> list[BreakEntry]:
+        """Conditions parsed against the current scenario (those that no longer parse are left out)."""
+        flags = list(enabled) if enabled is not None else None
+        out = []
+        for i, text in enumerate(texts):
+            try:
+                c = parse_condition(text, self.scenario)
+            except ConditionError:
+                continue
+            out.append(BreakEntry(c, True if flags is None else flags[i]))
+        return out
+
+    @property
+    def conditions(self) -> tuple[BreakEntry, ...]:
+        """Every breakpoint, on or off, in the order given."""
+        return tuple(self._walk.conditions)
+
+    @property
+    def breakpoints(self) -> frozenset[Breakpoint]:
+        """The ``step=KIND`` breakpoints that are on, as :class:`Breakpoint` values."""
+        steps = [e.condition for e in self._walk.conditions if e.enabled and e.condition.kind == "step"]
+        return frozenset(Breakpoint(t.kind, t.layer) for t in self.trace.templates for c in steps
+                         if t.kind == c.step_kind and c.layer in (None, t.layer))
+
+    def breakpoint_labels(self) -> str:
+        """The conditions that are on, for the status line ("" while they are the defaults: nan)."""
+        on = tuple(e.text for e in self._walk.conditions if e.enabled)
+        return "" if on == DEFAULT_CONDITIONS else ", ".join(on)
+
+    def suggested_condition(self) -> str:
+        """The current step's kind (and layer) as a condition: what ``b`` offers."""
+        return Breakpoint(self.step.kind, self.step.layer).condition
+
+    def add_condition(self, text: str) -> Move:
+        """Parse ``text`` and add it (on); an existing one is switched on instead."""
+        try:
+            c = parse_condition(text, self.scenario)
+        except ConditionError as exc:
+            return Move(False, (Note(str(exc), "error", 8),))
+        for i, e in enumerate(self._walk.conditions):
+            if e.text == c.text:
+                self._walk.conditions[i] = BreakEntry(c, True)
+                return Move(True, (Note(f"breakpoint on: {c.text}", timeout=2),))
+        self._walk.conditions.append(BreakEntry(c))
+        return Move(True, (Note(f"breakpoint set: {c.text} ({c.entry.sentence})", timeout=3),))
+
+    def toggle_condition(self, i: int) -> Move:
+        if not 0 <= i < len(self._walk.conditions):
+            return STAY
+        e = self._walk.conditions[i]
+        self._walk.conditions[i] = BreakEntry(e.condition, not e.enabled)
+        return Move(True, (Note(f"breakpoint {'off' if e.enabled else 'on'}: {e.text}", timeout=2),))
+
+    def remove_condition(self, i: int) -> Move:
+        if not 0 <= i < len(self._walk.conditions):
+            return STAY
+        e = self._walk.conditions.pop(i)
+        return Move(True, (Note(f"breakpoint removed: {e.text}", timeout=2),))
+
     def toggle_breakpoint(self) -> Move:
         """A breakpoint on the current step's kind (and layer), or off again."""
         bp = Breakpoint(self.step.kind, self.step.layer)
-        if bp in self._walk.breakpoints:
-            self._walk.breakpoints.discard(bp)
-            return Move(True, (Note(f"breakpoint removed: {bp.label}", timeout=2),))
-        self._walk.breakpoints.add(bp)
-        return Move(True, (Note(f"breakpoint set: every {bp.label} step", timeout=2),))
+        for i, e in enumerate(self._walk.conditions):
+            if e.text == bp.condition:
+                self._walk.conditions.pop(i)
+                return Move(True, (Note(f"breakpoint removed: {bp.label}", timeout=2),))
+        self._walk.conditions.append(BreakEntry(parse_condition(bp.condition, self.scenario)))
+        return Move(True, (Note(f"breakpoint set: every {bp.label} step ({bp.condition})", timeout=2),))
+
+    def _enabled(self) -> tuple[Condition, ...]:
+        return tuple(e.condition for e in self._walk.conditions if e.enabled)
+
+    def _next_failing_figure(self) -> ExpectationResult | None:
+        return next((r for r in self.results if not r.holds and r.step > self._walk.index), None)
+
+    def search_is_long(self) -> bool:
+        """Whether :meth:`search` may take a while (run it in a worker, with progress and Escape)."""
+        conditions = self._enabled()
+        if not conditions:
+            return False
+        horizon = self.trace.epochs
+        if any(c.needs_steps(self.trace) for c in conditions):
+            return horizon - self.step.epoch + 1 > STEPPED_SYNC
+        return horizon - self.trace.losses_computed > SYNC_EPOCHS
+
+    def search(self, progress: Callable[[int, int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Search:
+        """The first later step, up to the end of the trace's epochs, where a breakpoint that is on holds or a
+        printed figure fails (may run in a worker: nothing moves until :meth:`finish_search`)."""
+        here, trace, generation = self._walk.index, self.trace, self.generation
+        horizon = trace.epochs
+        figure = self._next_failing_figure()
+        to_epoch = horizon if figure is None else figure.step // trace.steps_per_epoch + 1
+        stop = first_stop(trace, self._enabled(), here + 1, to_epoch, progress, should_stop)
+        if figure is not None and (stop is None or figure.step < stop.step):
+            e = figure.expectation
+            computed = ", ".join(f"{x:.7g}" for x in figure.computed)
+            printed = ", ".join(f"{x:.7g}" for x in e.value)
+            stop = Stop(figure.step, e.epoch, None, None,
+                        f"printed figure fails: {e.quantity} = {computed}, printed {printed}")
+            return Search(stop, generation, here, horizon)
+        return Search(stop, generation, here, horizon)
 
     def next_stop(self) -> int | None:
-        """The nearest later step that is a breakpoint, fails a printed figure, or diverges (within the trace)."""
-        spp, here = self.trace.steps_per_pass, self._walk.index
-        candidates = [r.step for r in self.results if not r.holds and r.step > here]
-        for t in self.trace.templates:
-            if any(bp.holds_at(t) for bp in self._walk.breakpoints):
-                i = here + 1 + (t.position - (here + 1)) % spp
-                if i < len(self.trace):
-                    candidates.append(i)
-        d = self._divergence_index(self.trace.epochs)
-        if d is not None and d > here:
-            candidates.append(d)
-        return min(candidates, default=None)
+        """The step :meth:`continue_run` goes to, or None."""
+        stop = self.search().stop
+        return None if stop is None else stop.step
+
+    def finish_search(self, found: Search) -> Move:
+        """Go where a search stopped, saying why (the status line keeps the reason while the walk stays)."""
+        if found.generation != self.generation or found.origin != self._walk.index:
+            return STAY
+        stop = found.stop
+        if stop is None:
+            return Move(False, (Note(f"no breakpoint holds and no printed figure fails ahead (to the end of epoch "
+                                     f"{found.horizon}); g goes further", timeout=4),))
+        self.trace.extend(stop.epoch)
+        move = self._land(stop.step, "c")
+        why = stop.reason if stop.condition is not None or stop.reason.startswith("printed") else \
+            f"search {stop.reason}"
+        if self._walk.index == stop.step:
+            self._walk.stopped = (stop.step, why)
+        if move.notes:
+            return move
+        return Move(move.moved, (Note(f"stopped: {why}", "warning" if stop.condition else "information", 6),))
 
     def continue_run(self) -> Move:
-        """To :meth:`next_stop`."""
-        target = self.next_stop()
-        if target is None:
-            return Move(False, (Note(f"no breakpoint or failing printed figure ahead (to the end of epoch "
-                                     f"{self.trace.epochs})", timeout=3),))
-        return self._land(target, "c")
+        """To the first later stop (see :meth:`search`), searched now."""
+        return self.finish_search(self.search())
+
+    @property
+    def stopped_here(self) -> str | None:
+        """Why the last search stopped, while the walk is still where it stopped."""
+        st = self._walk.stopped
+        return st[1] if st is not None and st[0] == self._walk.index else None
+
+    # ------------------------------------------------------------------------------------------ examples
+    @property
+    def row(self) -> int:
+        """Which example of the current pass the network shows (0-based within the pass)."""
+        return min(self._walk.row, len(self.step.record.rows) - 1)
+
+    def next_example(self) -> Move:
+        """In batch mode, show the next example of the pass in the network (round the batch)."""
+        rows = self.step.record.rows
+        if len(rows) == 1:
+            return Move(False, (Note("one example per pass here: the network shows it", timeout=3),))
+        self._walk.row = (self.row + 1) % len(rows)
+        return Move(True, (Note(f"the network shows example {rows[self._walk.row] + 1} of {len(rows)}",
+                                timeout=2),))
+
+    # ------------------------------------------------------------------------------------------- watches
+    def _parse_watches(self, names: Iterable[str]) -> list[Watch]:
+        out = []
+        for name in names:
+            try:
+                out.append(parse_watch(name, self.scenario))
+            except WatchError:
+                continue
+        return out
+
+    @property
+    def watches(self) -> tuple[Watch, ...]:
+        return tuple(self._walk.watches)
+
+    def toggle_watch(self, text: str) -> Move:
+        """Pin a quantity to the watch panel, or unpin it when it is already there."""
+        try:
+            w = parse_watch(text, self.scenario)
+        except WatchError as exc:
+            return Move(False, (Note(str(exc), "error", 6),))
+        for i, old in enumerate(self._walk.watches):
+            if old.name == w.name:
+                self._walk.watches.pop(i)
+                return Move(True, (Note(f"watch removed: {w.name}", timeout=2),))
+        self._walk.watches.append(w)
+        return Move(True, (Note(f"watching {w.name}", timeout=2),))
+
+    def watch_rows(self) -> list[WatchRow]:
+        """Each watch at this step, at the same step of the previous epoch, and the change."""
+        step = self.step
+        spe = self.trace.steps_per_epoch
+        previous = self.trace[step.index - spe] if step.index >= spe else None
+        return [watch_row(w, step, previous) for w in self._walk.watches]
+
+    # ------------------------------------------------------------------------------------ gradient check
+    def gradient_check(self) -> Note:
+        """The selected parameter's numeric gradient check with this step's weights and examples."""
+        from ..core.gradcheck import check_step
+
+        c = check_step(self.step, self.selected)
+        where = f"epoch {self.step.epoch}" + (f" example {self.step.example}" if self.step.example else "")
+        text = (f"{c.param.short} at {where}: analytic ∂E/∂{c.param.short} = {c.analytic:.10g}\n"
+                f"central difference (h = {c.step:.3g}) = {c.numeric:.10g}\n"
+                f"relative error {c.relative_error:.2e}: {c.verdict.value}")
+        return Note(text, "information" if c.verdict.passes else "error", 12, "gradient check")
+
+    # --------------------------------------------------------------------------------------------- forks
+    @property
+    def showing_fork(self) -> bool:
+        return self.forked is not None and self.run is self.forked
+
+    def edit_hint(self) -> str:
+        return (f"a new value for {self.selected.short}, or NAME=VALUE (learning_rate=1, x1=0.3, t1@2=0); the run "
+                f"forks from the start of epoch {self.step.epoch}; the original stays (o switches)")
+
+    def fork(self, text: str) -> Move:
+        """Fork the shown run from the start of the current epoch with one edit (``0.5`` edits the selected
+        parameter; else ``NAME=VALUE``), and show the fork; the original is kept."""
+        from ..core import whatif
+
+        text = text.strip()
+        if "=" not in text:
+            text = f"{self.selected.short}={text}"
+        try:
+            edit = whatif.parse_edit(text, self.scenario)
+        except EditError as exc:
+            return Move(False, (Note(str(exc), "error", 8),))
+        base, epoch = self.run, self.step.epoch
+        spe = self.trace.steps_per_epoch
+        offset = base.offset + epoch - 1
+        edits = tuple(e for e in base.edits if e.split("=")[0] != edit.name) + (edit.text,)
+        scenario = whatif.fork(base.scenario, base.trace, [edit], epoch)
+        original = self.original.scenario.title or self.path.name
+        since = f" from epoch {offset + 1}" if offset else ""
+        scenario = dataclasses.replace(scenario, title=f"{original} (what if {', '.join(edits)}{since})")
+        run = self._make_run(scenario, Trace(scenario), offset, edits)
+        index = self._walk.index - (epoch - 1) * spe
+        self.forked = run
+        self._show(run)
+        self._walk.index = index
+        self._walk.stopped = None
+        return Move(True, (Note(f"what if {edit.text}: forked at epoch {offset + 1}; o switches to the original "
+                                f"run, O drops the fork, s saves it", timeout=5),))
+
+    def switch_run(self) -> Move:
+        """Show the original run, or the fork again, at the same step of the same epoch."""
+        if self.forked is None:
+            return Move(False, (Note("no what-if fork: e edits a value and forks the run", timeout=3),))
+        spe = self.trace.steps_per_epoch
+        shift = self.forked.offset * spe
+        notes: tuple[Note, ...] = ()
+        if self.showing_fork:
+            index = self._walk.index + shift
+            self._show(self.original)
+            self.trace.extend(index // spe + 1)
+            notes = (Note("showing the original run (o: the fork)", timeout=2),)
+        else:
+            index = self._walk.index - shift
+            if index < 0:
+                notes = (Note(f"the fork starts at epoch {self.forked.offset + 1} of the original", timeout=3),)
+                index %= spe
+            self._show(self.forked)
+            notes += (Note("showing the what-if fork (o: the original)", timeout=2),)
+        self.trace.extend(index // spe + 1)
+        self._walk.index = index
+        self._walk.stopped = None
+        return Move(True, notes)
+
+    def drop_fork(self) -> Move:
+        if self.forked is None:
+            return Move(False, (Note("no what-if fork to drop", timeout=3),))
+        if self.showing_fork:
+            self.switch_run()
+        self.forked = None
+        return Move(True, (Note("what-if fork dropped; back to the original run", timeout=3),))
+
+    def differences(self, limit: int = 6) -> list[tuple[str, str, str]]:
+        """(parameter, original value, fork value) for the parameters that differ at this step, the largest
+        differences first (at most ``limit``), after the edits that are not parameters (learning rate, data)."""
+        if self.forked is None:
+            return []
+        spe = self.trace.steps_per_epoch
+        shift = self.forked.offset * spe
+        i = self._walk.index
+        fi, oi = (i, i + shift) if self.showing_fork else (i - shift, i)
+        rows = [(e.split("=")[0], "", e.split("=")[1]) for e in self.forked.edits
+                if self.scenario.params.find(e.split("=")[0]) is None]
+        if fi < 0:
+            return rows
+        self.forked.trace.extend(fi // spe + 1)
+        self.original.trace.extend(oi // spe + 1)
+        fs, os_ = self.forked.trace[fi], self.original.trace[oi]
+        which = "after" if fs.kind == "update" else "before"
+        diffs = []
+        for p in self.scenario.params:
+            a, b = os_.param(p, which), fs.param(p, which)
+            if a != b and not (a != a and b != b):  # NaN on both sides is the same
+                with np.errstate(all="ignore"):
+                    size = abs(b - a)
+                diffs.append((-(size if size == size else np.inf), p.short, f"{a:.7g}", f"{b:.7g}"))
+        diffs.sort()
+        return rows + [(n, a, b) for _, n, a, b in diffs[:limit]] + (
+            [(f"+{len(diffs) - limit} more", "", "")] if len(diffs) > limit else [])
+
+    def fork_path(self) -> str:
+        return f"{self.export_stem()}-whatif.toml"
+
+    def save_fork(self, path: str | Path) -> Note:
+        """Write the fork as a new scenario file (never over a file read to build the run)."""
+        if self.forked is None:
+            return Note("no what-if fork to save: e edits a value and forks the run", "error")
+        refused = self.refusal(path)
+        if refused is not None:
+            return refused
+        from ..core.atomic import OutputError, write_output
+        from ..core.scenario_writer import to_toml
+
+        try:
+            write_output(path, to_toml(self.forked.scenario), protect=self.protected_files())
+        except OutputError as exc:
+            return Note(str(exc), "error")
+        except OSError as exc:
+            return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
+        return Note(f"wrote the what-if scenario ({', '.join(self.forked.edits)}) to {path}")
 
     # -------------------------------------------------------------------------------------------- reload
     def reload(self) -> Reload:
@@ -392,15 +738,24 @@ class Session:
             scenario = load(self.path)
         except ScenarioError as exc:
             return Reload(Note(str(exc), "error", 8, "reload refused; the loaded scenario stays"), ok=False)
-        same = self.scenario.same_shape(scenario)
-        epochs = max(scenario.epochs, self.trace.epochs) if same else None
-        self.generation += 1
+        original = self.original.scenario
+        same = original.same_shape(scenario)
+        epochs = max(scenario.epochs, self.original.trace.epochs) if same else None
+        index = self._walk.index + (self.run.offset * self.trace.steps_per_epoch if self.forked else 0)
+        dropped = self.forked is not None
         self._set_scenario(scenario, epochs)
         if same:
-            self._walk.index = min(self._walk.index, len(self.trace) - 1)
+            self._walk.index = min(index, len(self.trace) - 1)
+            self._walk.conditions = self._parse_all([e.text for e in self._walk.conditions],
+                                                    [e.enabled for e in self._walk.conditions])
         else:
-            self._walk = _Walk(0, default_param(scenario).canonical)
+            old = self._walk
+            self._walk = _Walk(0, default_param(scenario).canonical,
+                               self._parse_all([e.text for e in old.conditions], [e.enabled for e in old.conditions]))
+            self._walk.watches = self._parse_watches([w.name for w in old.watches])
         text = "reloaded; same position" if same else "reloaded; the network changed, back to step 1"
+        if dropped:
+            text += "; the what-if fork was dropped"
         return Reload(Note(text, timeout=3), ok=True, same_shape=same)
 
     # -------------------------------------------------------------------------------------------- export

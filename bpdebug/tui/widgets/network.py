@@ -40,6 +40,7 @@ class NetworkView(Static):
         self.scenario = scenario
         self._hits: list[tuple[int, int, int, int, int, int]] = []  # x0, x1, y0, y1, layer, unit
         self._lines_cache: dict[tuple[int, int, int, bool, int], list[Cell]] = {}
+        self.row = 0  # which example of a batch pass the units show (0-based within the pass)
 
     def set_scenario(self, scenario: Scenario) -> None:
         """Draw another scenario's network (after a reload)."""
@@ -62,7 +63,8 @@ class NetworkView(Static):
         def number(quantity: str) -> tuple[str, str]:
             if not step.is_known(quantity):
                 return PENDING, "dim"
-            return fmt(float(np.asarray(step.value(quantity))[0, i - 1]), digits), ""
+            values = np.asarray(step.value(quantity))
+            return fmt(float(values[min(self.row, len(values) - 1), i - 1]), digits), ""
 
         if l == 1:  # an input unit has only an output: its value
             return [[(f"{name} ", "bold"), number("a1")]]
@@ -72,11 +74,12 @@ class NetworkView(Static):
         pad = " " * (len(name) + 1)
         return [[(f"{name} ", "bold"), ("net ", "dim"), net], [(pad, ""), ("out ", "dim"), out]]
 
-    def show(self, step: Step, selected: Param, compact: bool = False) -> None:
+    def show(self, step: Step, selected: Param, compact: bool = False, row: int = 0) -> None:
         """Render the values known at ``step``, with ``selected``'s connection and what ``step`` computed.
 
         A network too wide for the panel is drawn with two lines per unit, then with 4 significant digits
         (the step and the table keep all 7), and clipped past that."""
+        self.row = row = min(row, len(step.record.rows) - 1)
         room = self.content_size.width or 10_000
         everything = list(range(1, self.scenario.n_layers + 1))
         self._lines_cache = {}
@@ -91,7 +94,7 @@ class NetworkView(Static):
         s = self.scenario
         value = step.param(selected, "after" if step.kind == "update" else "before")
         rows = step.record.rows
-        batch = f" · values of example {rows[0] + 1} of {len(rows)}" if len(rows) > 1 else ""
+        batch = f" · values of example {rows[row] + 1} of {len(rows)}" if len(rows) > 1 else ""
         set_border(self, subtitle=f"{selected.short} = {fmt(value)}{' (new)' if step.kind == 'update' else ''} "
                                   f"on {param_connection(s, selected)}{batch}")
 

@@ -1,0 +1,104 @@
+"""The breakpoint editor (``b``): the conditions to stop on, each on or off; add one by typing it."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from ...core.conditions import KINDS
+from ..session import Move, Session
+
+HINT = ("Enter adds the condition typed. ↓ or tab to the list: Enter or space turns one on or off, delete "
+        "removes it. Escape closes; c continues to the first that holds.")
+
+
+class BreakpointsModal(ModalScreen[None]):
+    """List, add, toggle and delete the session's breakpoints (changes apply at once)."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="breakpoints.close"),
+                Binding("delete,d", "remove", "Delete", id="breakpoints.delete", show=False),
+                Binding("space", "switch", "On/off", id="breakpoints.toggle", show=False),
+                Binding("down", "focus_list", "List", id="breakpoints.list", show=False)]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(classes="dialog-screen")
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog breakpoints"):
+            yield Label("Breakpoints: stop where a condition holds", classes="dialog-title")
+            yield OptionList(id="breakpoint-list")
+            forms = [k.grammar for k in KINDS.values()]
+            yield Input(self.session.suggested_condition(), placeholder="w5<0.3, loss-up, grad[1]<1e-6, dead …",
+                        suggester=SuggestFromList(["nan", "loss-up", "dead", "expect", "grad>", "grad<",
+                                                   "step=update", self.session.suggested_condition()]),
+                        id="breakpoint-input")
+            yield Label(Content("Conditions: " + "; ".join(forms)), classes="dialog-hint")
+            yield Label(HINT, classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self._fill()
+        self.query_one("#breakpoint-input", Input).focus()
+
+    def _fill(self, highlight: int | None = None) -> None:
+        options = self.query_one("#breakpoint-list", OptionList)
+        options.clear_options()
+        for e in self.session.conditions:
+            mark = ("● ", "bold $text-error") if e.enabled else ("○ ", "dim")
+            text = Content.assemble(mark, (e.text, "bold" if e.enabled else "dim"),
+                                    ("  " + e.condition.entry.sentence.split(":")[0], "dim"))
+            options.add_option(Option(text))
+        if not self.session.conditions:
+            options.add_option(Option(Content.styled("no breakpoints: type one below", "dim"), disabled=True))
+        elif highlight is not None:
+            options.highlighted = max(0, min(highlight, len(self.session.conditions) - 1))
+
+    def _apply(self, move: Move, highlight: int | None = None) -> None:
+        for note in move.notes:
+            self.app.notify(note.text, severity=note.severity, timeout=note.timeout, markup=False)
+        self._fill(highlight)
+
+    @on(Input.Submitted)
+    def add(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        move = self.session.add_condition(text)
+        if move.moved:
+            event.input.value = ""
+        self._apply(move, len(self.session.conditions) - 1)
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self._apply(self.session.toggle_condition(event.option_index), event.option_index)
+
+    def _highlighted(self) -> int | None:
+        options = self.query_one("#breakpoint-list", OptionList)
+        return options.highlighted if options.has_focus else None
+
+    def action_switch(self) -> None:
+        i = self._highlighted()
+        if i is not None:
+            self._apply(self.session.toggle_condition(i), i)
+
+    def action_remove(self) -> None:
+        i = self._highlighted()
+        if i is not None:
+            self._apply(self.session.remove_condition(i), i)
+
+    def action_focus_list(self) -> None:
+        options = self.query_one("#breakpoint-list", OptionList)
+        if not options.has_focus:
+            options.focus()
+            if options.highlighted is None and self.session.conditions:
+                options.highlighted = 0
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,60 @@
+"""The watch panel (quantities pinned with ``a``) and the what-if line (the parameters a fork changed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.content import Content
+from textual.widgets import Static
+
+from ..watching import WatchRow
+from . import set_content
+
+
+class WatchPanel(Static):
+    """One line per watch: its value at this step, at the same step of the previous epoch, and the change.
+    Hidden while nothing is watched."""
+
+    def show(self, rows: Sequence[WatchRow], compact: bool = False) -> None:
+        self.set_class(not rows, "-empty")
+        if not rows:
+            set_content(self, Content(""))
+            return
+        name_w = max(len(r.name) for r in rows)
+        now_w = max(len(r.now) for r in rows)
+        before_w = max(len(r.before) for r in rows)
+        lines: list[Content] = []
+        for r in rows:
+            parts: list[str | tuple[str, str]] = [(f"{r.name:<{name_w}}", "bold"), "  ", f"{r.now:<{now_w}}"]
+            if r.before and not compact:
+                parts += [("  last epoch ", "dim"), f"{r.before:<{before_w}}", ("  Δ ", "dim"), r.change]
+            elif r.before:  # narrow: the change only
+                parts += [("  Δ ", "dim"), r.change]
+            lines.append(Content.assemble(*parts))
+        set_content(self, Content("\n").join(lines))
+
+
+class ForkLine(Static):
+    """Under the status line while a what-if fork exists: which run shows, and the parameters that differ
+    (original → fork) at this step. Hidden without a fork."""
+
+    def show(self, fork: str | None, showing_fork: bool, rows: Sequence[tuple[str, str, str]],
+             compact: bool = False) -> None:
+        self.set_class(fork is None, "-empty")
+        if fork is None:
+            set_content(self, Content(""))
+            return
+        which = ("fork", "bold $text-warning") if showing_fork else ("original", "bold")
+        parts: list[str | tuple[str, str]] = [("what if ", "dim"), (fork, "bold"), ("  showing ", "dim"), which,
+                                              ("  (o switches, O drops, s saves)" if not compact else "", "dim")]
+        if rows:
+            parts.append(("\ndiffers: " if not compact else "\n", "dim"))
+            cells: list[str | tuple[str, str]] = []
+            for name, original, forked in rows:
+                if cells:
+                    cells.append(("  ·  ", "dim"))
+                cells.append((name, "bold"))
+                if forked:
+                    cells += [" ", (original or "", ""), (" → " if original else " = ", "dim"), (forked, "")]
+            parts += cells
+        set_content(self, Content.assemble(*parts))
