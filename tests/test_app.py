@@ -399,7 +399,7 @@ async def test_a_long_run_shows_progress_greys_navigation_and_escape_stops_it():
         await pilot.press("g")
         await type_into_prompt(pilot, "99999999")
         screen = app.screen
-        for _ in range(100):  # until the first progress report
+        for _ in range(400):  # until the first progress report (a loaded machine may take seconds)
             await pilot.pause(0.05)
             bars = screen.query("#progress")
             if bars and bars.first().progress:

@@ -205,11 +205,11 @@ class Session:
     # -------------------------------------------------------------------------------------- divergence
     @property
     def divergence(self) -> Divergence | None:
-        """The first step at which a number stops being finite, among the epochs computed so far (walked, or
-        trained by the fast path): finding it trains nothing new, so the first frame never waits for it. The
-        engine keeps what it found, so asking again costs nothing."""
-        known = max(self.step.epoch, min(self.trace.losses_computed, self.trace.epochs))
-        return self.trace.divergence(known)
+        """The first step at which a number stops being finite, among the epochs the fast path has trained
+        (every move trains up to the epoch it goes to): finding it trains nothing new, so the first frame never
+        waits for it. The engine keeps what it found, so asking again costs nothing."""
+        known = min(self.trace.losses_computed, self.trace.epochs)  # every move trains up to where it goes
+        return self.trace.divergence(known) if known >= 1 else None
 
     def _divergence_index(self, epochs: int) -> int | None:
         """The trace index of the first non-finite step within ``epochs`` epochs (training as needed)."""
