@@ -28,6 +28,7 @@ CURRENT = Style(bgcolor="#303848")
 DIVERGED = Style(color="#ff4040", bold=True)
 MARGIN = 10  # columns for the y labels and the axis
 # braille dot bit of (row within the cell 0…3, column within the cell 0…1)
+CELLS = [" "] + [chr(0x2800 + b) for b in range(1, 256)]  # a cell's character from its dot bits
 DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
 
 
@@ -147,15 +148,19 @@ class LossPlot(Widget):
         for r in range(rows):
             text = _label(label_rows[r], self.log_scale) if r in label_rows and yr is not None else ""
             segments = [Segment(text.rjust(MARGIN - 1) + "┤", AXIS)]
-            for c in range(columns):
-                if bad_col is not None and r == 0 and c == bad_col:
-                    segments.append(Segment("✕", DIVERGED))
-                    continue
-                b = int(bits[r, c])
-                style = styles[int(owner[r, c]) % len(styles)] if b else Style()
-                if c == cur_col:
-                    style = style + CURRENT
-                segments.append(Segment(chr(0x2800 + b) if b else " ", style))
+            chars = "".join(CELLS[b] for b in bits[r].tolist())
+            if bad_col is not None and r == 0:
+                chars = chars[:bad_col] + "✕" + chars[bad_col + 1:]
+            # runs of cells of one style: the owning series (or none), the current epoch's column, the mark
+            kind = np.where(bits[r] > 0, owner[r] + 1, 0) * 2
+            kind[cur_col] += 1
+            if bad_col is not None and r == 0:
+                kind[bad_col] = -1
+            edges = [0, *(np.flatnonzero(kind[1:] != kind[:-1]) + 1).tolist(), columns]
+            for a, b in zip(edges[:-1], edges[1:], strict=True):
+                k = int(kind[a])
+                style = DIVERGED if k < 0 else (styles[(k // 2 - 1) % len(styles)] if k >= 2 else Style())
+                segments.append(Segment(chars[a:b], style + CURRENT if k % 2 else style))
             lines.append(Strip(Segment.simplify(segments), width))
         lines.append(self._x_axis(width, columns, cur_col, bad_col, diverged))
         return lines
