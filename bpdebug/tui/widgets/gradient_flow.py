@@ -89,30 +89,33 @@ class GradientFlowView(Widget):
             return [Strip([Segment("gradient flow: no epoch yet"[:width])])]
         columns = min(n, self.columns_for(width))
         lv, scale = levels(self.norms[-columns:])
-        repeat = max(1, self.columns_for(width) // columns)  # cells per epoch: the strip fills its width
+        cells = max(columns, self.columns_for(width))  # the strip fills its width: each epoch gets its share
+        sample = (np.arange(cells) * columns) // cells
         per = max(1, min(3, (height - 2) // layers))
         lines: list[Strip] = []
         for layer in range(layers):
+            row = lv[sample, layer]
+            edges = [0, *(np.flatnonzero(row[1:] != row[:-1]) + 1).tolist(), cells]
             for k in range(per):
                 label = f"Θ{layer + 1}" if k == 0 else ""
                 segments = [Segment(label.ljust(LABEL)[:LABEL], AXIS)]
-                for c in range(columns):
-                    v = int(lv[c, layer])
+                for a, b in zip(edges[:-1], edges[1:], strict=True):
+                    v = int(row[a])
                     if v >= 0:
-                        segments.append(Segment(" " * repeat, CELL_STYLES[v]))
+                        segments.append(Segment(" " * (b - a), CELL_STYLES[v]))
                     else:
-                        segments.append(Segment(("·" if v == -1 else "✕") * repeat, ZERO if v == -1 else BAD))
+                        segments.append(Segment(("·" if v == -1 else "✕") * (b - a), ZERO if v == -1 else BAD))
                 value = number(float(self.norms[-1, layer])) if k == 0 else ""
                 segments.append(Segment(" " + value[: VALUE - 1]))
                 lines.append(Strip(Segment.simplify(segments)).crop(0, width).extend_cell_length(width))
-        lines.append(self._axis(width, columns, repeat))
+        lines.append(self._axis(width, columns, cells))
         if len(lines) < height:
             lines.append(self._legend(width, scale))
         return lines[:height] if height >= 1 else []
 
-    def _axis(self, width: int, columns: int, repeat: int) -> Strip:
+    def _axis(self, width: int, columns: int, cells: int) -> Strip:
         epochs = self.epochs[-columns:]
-        columns *= repeat
+        columns = cells
         row = [" "] * columns
         first, last = str(int(epochs[0])), f"▲{int(epochs[-1])}"
         row[: len(first)] = list(first)

@@ -85,7 +85,19 @@ def plot_cells(series: Sequence[Series], last: int, columns: int, rows: int, log
         np.maximum.at(top_v, cols, hi[ok])
         np.minimum.at(bot_v, cols, lo[ok])
         has = np.isfinite(top_v)
-        # join each column to the previous drawn one (the curve has no holes between finite buckets)
+        # pixel columns between two neighbouring finite buckets carry the earlier one (no holes in the curve;
+        # a non-finite bucket between them leaves its gap)
+        idx = np.flatnonzero(has)
+        if len(idx) > 1:
+            step = int(np.max(np.diff(s.epochs))) if len(s.epochs) > 1 else 1
+            allowed = -(-step * pw // span_x) + 1
+            pos = np.searchsorted(idx, np.arange(pw), side="right") - 1
+            inside = (pos >= 0) & (pos < len(idx) - 1) & ~has
+            prev_c, next_c = idx[np.clip(pos, 0, len(idx) - 1)], idx[np.clip(pos + 1, 0, len(idx) - 1)]
+            fill = inside & (next_c - prev_c <= allowed)
+            top_v[fill], bot_v[fill] = top_v[prev_c[fill]], bot_v[prev_c[fill]]
+            has = np.isfinite(top_v)
+        # join each column to the previous drawn one
         idx = np.flatnonzero(has)
         prev_top, prev_bot = top_v[idx[:-1]], bot_v[idx[:-1]]
         contiguous = np.diff(idx) <= 2
