@@ -29,7 +29,7 @@ from ..core.engine import Step, Trace
 from ..core.params import Param
 from ..core.scenario import Scenario
 from ..text.narrate import narrate
-from .keys import BUSY_ACTIONS, KEYS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
+from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
 from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios
 from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
@@ -178,6 +178,8 @@ class DebuggerScreen(Screen):
             return self.busy
         if action in TABLE_ACTIONS and self.compact and not self.side:
             return False  # the parameters table is folded away
+        if action in PICTURE_ACTIONS:
+            return self.has_class("-pictures")
         if self.busy and action in BUSY_ACTIONS:
             return None
         return True
@@ -220,6 +222,8 @@ class DebuggerScreen(Screen):
         self.query_one(StepPanel).show(narrate(step, s.scenario))
         self.query_one(ParamsTable).show(step, p)
         self.query_one(LossPanel).show(cast(Sequence[float], s.losses_reached()))  # an array is enough
+        if self.has_class("-pictures"):
+            self._show_picture()
         self._show_derivation()
 
     # ------------------------------------------------------------------------------------- derivation
@@ -458,6 +462,37 @@ class DebuggerScreen(Screen):
 
     def action_toggle_side(self) -> None:
         self.side = not self.side
+
+    def _show_picture(self) -> None:
+        from .widgets.pictures import PicturePanel
+
+        self.query_one(PicturePanel).show()
+
+    def action_cycle_picture(self) -> None:
+        """v: the picture panel (mounted, and its module imported, the first time), then its next picture,
+        then hidden."""
+        from .widgets.pictures import PicturePanel
+
+        panels = self.query(PicturePanel)
+        if not panels:
+            self.mount(PicturePanel(self.session, id="pictures"), after="#top")
+            self.add_class("-pictures")
+            self.call_after_refresh(self._show_picture)  # once it is laid out at its size
+        elif not self.has_class("-pictures"):
+            self.add_class("-pictures")
+            self._show_picture()
+        elif panels.first().cycle() is None:
+            self.remove_class("-pictures")
+        else:
+            self._show_picture()
+        self.refresh_bindings()
+
+    def action_toggle_log(self) -> None:
+        from .widgets.pictures import PicturePanel
+
+        panel = self.query_one(PicturePanel)
+        panel.log_scale = not panel.log_scale
+        panel.show()
 
     def action_export(self) -> None:
         from ..transcript import FORMATS

@@ -60,6 +60,10 @@ KEYS: tuple[Binding, ...] = (
             tooltip="Scroll the step panel up (shift+↑)"),
     Binding("f", "toggle_side", "panels", id="panels.toggle",
             tooltip="Show or fold the parameters, loss and printed figures (folded below 100 columns)"),
+    Binding("v", "cycle_picture", "picture", id="picture.cycle",
+            tooltip="Show the next picture: loss curve, gradient flow, decision map (two inputs); then hide it"),
+    Binding("L", "toggle_log", "log", id="picture.log", show=False,
+            tooltip="Loss curve: switch the y axis between linear and log scale (L)"),
     Binding("x", "export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
     Binding("r", "reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
     Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
@@ -78,3 +82,5 @@ BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows
 TABLE_ACTIONS = frozenset({"filter_params"})
+# actions on the picture panel, offered only while it shows
+PICTURE_ACTIONS = frozenset({"toggle_log"})

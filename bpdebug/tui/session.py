@@ -252,12 +252,18 @@ class Session:
         holding = sum(r.holds for r in reached)
         return holding, len(reached) - holding
 
-    def losses_reached(self) -> np.ndarray:
-        """Loss of every epoch whose loss has been computed by the current step (its error step reached)."""
+    @property
+    def loss_epochs(self) -> int:
+        """How many epochs' losses the walk has reached (the current epoch's once its error step is)."""
         step = self.step
         epochs = step.epoch - 1
         if step.index >= self.trace.first_step_of(step.epoch, None, "error"):  # the epoch's first pass
             epochs += 1
+        return epochs
+
+    def losses_reached(self) -> np.ndarray:
+        """Loss of every epoch whose loss has been computed by the current step (its error step reached)."""
+        epochs = self.loss_epochs
         if epochs <= 1 or epochs > EXACT_EPOCHS:  # past a million epochs the engine keeps a summary only
             return np.empty(0)
         return self.trace.loss_history(epochs)

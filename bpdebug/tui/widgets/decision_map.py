@@ -49,15 +49,33 @@ def pixel_colour(k: int, level: int) -> tuple[int, int, int]:
     return _blend(BACKGROUND, class_colour(k), FLOOR + (1 - FLOOR) * level / (LEVELS - 1))
 
 
-def pixel_colours(winner: np.ndarray, confidence: np.ndarray) -> list[list[tuple[int, int, int]]]:
-    """Colour of every pixel (rows × columns of RGB tuples), computed for the whole grid at once."""
+def pixel_rgb(winner: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Colour of every pixel (rows × columns × 3 ints), computed for the whole grid at once."""
     palette = np.array(PALETTE + (UNKNOWN,), dtype=float)  # index -1 is UNKNOWN
     level = np.minimum((confidence * LEVELS).astype(int), LEVELS - 1)
     f = FLOOR + (1 - FLOOR) * level / (LEVELS - 1)
     base = palette[np.where(winner < 0, -1, winner % len(PALETTE))]
     bg = np.array(BACKGROUND, dtype=float)
-    rgb = np.rint(bg + (base - bg) * f[..., None]).astype(int)
-    return [[(int(r), int(g), int(b)) for r, g, b in row] for row in rgb]
+    return np.rint(bg + (base - bg) * f[..., None]).astype(np.int64)
+
+
+def pixel_colours(winner: np.ndarray, confidence: np.ndarray) -> list[list[tuple[int, int, int]]]:
+    """Colour of every pixel (rows × columns of RGB tuples)."""
+    return [[(int(r), int(g), int(b)) for r, g, b in row] for row in pixel_rgb(winner, confidence)]
+
+
+def _packed(rgb: np.ndarray) -> np.ndarray:
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def _unpack(code: int) -> tuple[int, int, int]:
+    return (code >> 16) & 255, (code >> 8) & 255, code & 255
+
+
+@lru_cache(maxsize=4096)
+def _cell_segment(pair: int) -> Segment:
+    """A ``▀`` cell whose top and bottom pixels are packed as ``top << 24 | bottom``."""
+    return Segment("▀", _half_block(_unpack(pair >> 24), _unpack(pair & 0xFFFFFF)))
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
@@ -132,7 +150,8 @@ class DecisionMapView(Widget):
             return
         m = decision_map(self.scenario, self.weights, width, 2 * rows, self.bounds)
         self._map = m
-        colours = pixel_colours(m.winner, m.confidence)
+        codes = _packed(pixel_rgb(m.winner, m.confidence))
+        pairs = (codes[0::2] << 24) | codes[1::2]  # one int per cell: its top and bottom pixels
         markers: dict[tuple[int, int], Segment] = {}
         for (x1, x2), target, correct in zip(m.example_inputs, m.example_target, m.correct, strict=True):
             if not (np.isfinite(x1) and np.isfinite(x2)):
@@ -143,9 +162,11 @@ class DecisionMapView(Widget):
             py, px = m.cell(float(x1), float(x2))
             markers[(py // 2, px)] = Segment("●" if correct else "✕", _marker(int(target), BACKGROUND))
         lines = []
-        for r in range(rows):
-            top, bottom = colours[2 * r], colours[2 * r + 1]
-            segments = [markers.get((r, c)) or Segment("▀", _half_block(top[c], bottom[c])) for c in range(width)]
+        for r, row in enumerate(pairs.tolist()):
+            segments = [_cell_segment(pair) for pair in row]
+            for (mr, mc), marker in markers.items():
+                if mr == r:
+                    segments[mc] = marker
             lines.append(Strip(segments, width))
         if self._legend_rows(height):
             lines.append(self._legend(m, width))

@@ -1,0 +1,240 @@
+"""The picture panel: loss curve, gradient flow, decision map.
+
+The gradient norms are checked against central finite differences of the loss (no backward pass shared with
+the engine); the panel is driven with the app's own keys (``v``, ``L``) and its numbers compared with the
+trace's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from textual.app import App, ComposeResult
+
+from bpdebug.core.compute import batch_loss
+from bpdebug.core.engine import Trace
+from bpdebug.core.gradient_flow import GradientFlow, sample_epochs
+from bpdebug.core.scenario import load
+from bpdebug.tui.app import DebuggerApp, DebuggerScreen
+from bpdebug.tui.session import Session
+from bpdebug.tui.widgets.decision_map import DecisionMapView
+from bpdebug.tui.widgets.gradient_flow import GradientFlowView
+from bpdebug.tui.widgets.loss_plot import LossPlot, Series, plot_cells
+from bpdebug.tui.widgets.pictures import Picture, PicturePanel, pictures_for
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
+XOR, BLOG, DEEP, ONLINE, SOFTMAX = (SCENARIOS / f"{n}.toml" for n in ("xor", "blog", "deep", "online", "softmax"))
+
+
+def fd_gradients(scenario, weights, x, t, h=1e-6):
+    """∂E/∂Θ of every weight by central differences of the loss (forward passes only)."""
+    net = Trace(scenario).net
+    out = []
+    for layer, w in enumerate(weights):
+        g = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            plus = [v.copy() for v in weights]
+            minus = [v.copy() for v in weights]
+            plus[layer][idx] += h
+            minus[layer][idx] -= h
+            g[idx] = (batch_loss(net, tuple(plus), x, t)[0] - batch_loss(net, tuple(minus), x, t)[0]) / (2 * h)
+        out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("path,epoch", [(XOR, 1), (XOR, 300), (BLOG, 2), (DEEP, 1), (DEEP, 50)])
+def test_batch_norms_are_the_norms_of_the_loss_gradient(path, epoch):
+    scenario = load(path)
+    trace = Trace(scenario)
+    w = trace.weights_before(epoch)
+    expected = [np.linalg.norm(g) for g in fd_gradients(scenario, w, scenario.inputs, scenario.targets)]
+    got = GradientFlow(trace).epoch(epoch)
+    assert got.shape == (scenario.n_layers - 1,)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)
+
+
+def test_online_norms_sum_each_examples_gradient_along_the_epochs_updates():
+    scenario = load(ONLINE)
+    trace = Trace(scenario)
+    weights = [w.copy() for w in trace.weights_before(3)]
+    total = [np.zeros_like(w) for w in weights]
+    for k in range(scenario.n_examples):
+        g = fd_gradients(scenario, tuple(weights), scenario.inputs[k:k + 1], scenario.targets[k:k + 1])
+        for s, gi in zip(total, g, strict=True):
+            s += gi
+        weights = [w - scenario.learning_rate * gi for w, gi in zip(weights, g, strict=True)]
+    np.testing.assert_allclose(GradientFlow(trace).epoch(3), [np.linalg.norm(s) for s in total], rtol=1e-5)
+
+
+def test_norms_are_cached_and_a_diverging_run_gives_non_finite_norms_not_an_error(tmp_path):
+    text = SOFTMAX.read_text().replace("learning_rate = 0.5", "learning_rate = 1e6")
+    assert "1e6" in text
+    path = tmp_path / "sm.toml"
+    path.write_text(text)
+    trace = Trace(load(path))
+    flow = GradientFlow(trace, cache=3)
+    norms = flow.norms(np.arange(1, 8))
+    assert norms.shape == (7, 2) and not np.isfinite(norms).all()
+    assert flow.epoch(7) is flow.epoch(7)  # kept
+    assert len(flow._cache) == 3
+
+
+@given(last=st.integers(1, 10**7), columns=st.integers(2, 400))
+def test_sampled_epochs_fit_the_columns_on_a_power_of_two_grid_ending_at_the_last(last, columns):
+    e = sample_epochs(last, columns)
+    assert e[0] == 1 and e[-1] == last and np.all(np.diff(e) > 0)
+    assert len(e) <= columns
+    if len(e) <= 2:
+        return
+    stride = int(e[1] - e[0])
+    assert stride & (stride - 1) == 0
+    assert np.all(np.diff(e[:-1]) == stride) and 0 < last - e[-2] <= stride
+    # the grid stays when the run grows by an epoch at the same stride: stepping costs one new pass
+    nxt = sample_epochs(last + 1, columns)
+    if len(nxt) > 2 and nxt[1] - nxt[0] == stride:
+        assert set(e[:-1]) <= set(nxt)
+
+
+# ----------------------------------------------------------------------------------------- loss plot
+
+def test_plot_cells_leave_non_finite_losses_out_and_scale_to_the_finite_ones():
+    epochs = np.arange(1, 11)
+    losses = np.array([1.0, 0.8, 0.6, 0.4, np.nan, np.inf, 0.3, 0.2, 0.1, 0.05])
+    s = Series("run", epochs, losses, losses)
+    assert s.diverged_at == 5
+    bits, owner, yr = plot_cells([s], 10, 10, 4, log=False)
+    assert yr == (0.05, 1.0)
+    assert bits.shape == (4, 10) and (owner[bits > 0] == 0).all()
+    # top-left dot is epoch 1's loss (the highest), bottom-right the last (the lowest)
+    assert bits[0, 0] & 0x01 and bits[3, 9] & 0xC0
+    # log scale: zeros and negatives are left out too
+    _, _, ylog = plot_cells([Series("run", epochs, np.zeros(10), np.zeros(10))], 10, 10, 4, log=True)
+    assert ylog is None
+    _, _, ylog = plot_cells([s], 10, 10, 4, log=True)
+    assert ylog is not None and ylog == pytest.approx((np.log10(0.05), 0.0))
+
+
+def test_several_named_series_share_the_axes():
+    e = np.arange(1, 101)
+    a = Series("run", e, 1 / e, 1 / e)
+    b = Series("what-if", e, 2 / e, 2 / e)
+    bits, owner, yr = plot_cells([a, b], 100, 40, 8, log=True)
+    assert yr == pytest.approx((np.log10(0.01), np.log10(2)))
+    assert set(np.unique(owner)) == {-1, 0, 1}
+
+
+# ------------------------------------------------------------------------------------------- the app
+
+async def _goto(pilot, app: DebuggerApp, epoch: int) -> None:
+    screen = app.screen
+    assert isinstance(screen, DebuggerScreen)
+    screen.go_to_epoch(epoch)
+    for _ in range(400):
+        await pilot.pause(0.02)
+        if not screen.busy:
+            break
+    await pilot.pause()
+
+
+async def test_v_reaches_the_map_on_xor_whose_values_at_the_examples_are_the_networks_outputs():
+    app = DebuggerApp(XOR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.screen.query(PicturePanel)  # nothing built before the first v
+        await _goto(pilot, app, 2000)
+        assert app.step.epoch == 2000
+        order = []
+        for _ in range(3):
+            await pilot.press("v")
+            await pilot.pause()
+            order.append(app.screen.query_one(PicturePanel).picture)
+        assert order == [Picture.LOSS, Picture.GRADIENTS, Picture.MAP]
+        panel = app.screen.query_one(PicturePanel)
+        m = panel.query_one(DecisionMapView).map
+        assert m is not None and m.correct.all()
+        np.testing.assert_allclose(m.example_outputs, app.trace.epoch(2000).passes[0].outputs, rtol=1e-12)
+        await pilot.press("v")  # after the last picture the panel hides
+        await pilot.pause()
+        assert not app.screen.has_class("-pictures")
+
+
+async def test_the_loss_curve_marks_the_current_epoch_and_switches_to_log_on_L():
+    app = DebuggerApp(XOR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _goto(pilot, app, 300)
+        await pilot.press("v")
+        await pilot.pause()
+        plot = app.screen.query_one(LossPlot)
+        reached = app.session.loss_epochs
+        assert plot.last == reached and plot.current == min(300, reached)
+        lines = [plot.render_line(y).text for y in range(plot.size.height)]
+        assert f"▲{plot.current}" in lines[-1] and "lin" in lines[-1]
+        losses = app.trace.loss_history(reached)
+        assert plot.y_range == pytest.approx((losses.min(), losses.max()))
+        await pilot.press("L")
+        await pilot.pause()
+        assert plot.log_scale and plot.y_range == pytest.approx((np.log10(losses.min()), np.log10(losses.max())))
+
+
+async def test_deep_gradient_flow_shows_each_layers_norm_and_the_first_layers_is_the_smallest_at_the_start():
+    app = DebuggerApp(DEEP)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _goto(pilot, app, 200)
+        await pilot.press("v", "v")
+        await pilot.pause()
+        view = app.screen.query_one(GradientFlowView)
+        assert view.epochs[0] == 1 and view.epochs[-1] == 200
+        flow = GradientFlow(Trace(load(DEEP)))
+        np.testing.assert_allclose(view.norms, flow.norms(view.epochs))
+        first = view.norms[0]
+        assert first[0] < first[-1] / 5  # the gradient reaching theta1 is a fraction of the output layer's
+        lines = [view.render_line(y).text for y in range(view.size.height)]
+        assert lines[0].startswith("Θ1") and any(line.startswith("Θ3") for line in lines)
+
+
+def test_the_map_is_offered_only_for_two_inputs():
+    assert pictures_for(load(XOR)) == (Picture.LOSS, Picture.GRADIENTS, Picture.MAP)
+    assert Picture.MAP not in pictures_for(load(DEEP))
+
+
+async def test_a_diverging_run_draws_a_gap_and_a_mark_not_a_crash(tmp_path):
+    path = tmp_path / "sm.toml"
+    path.write_text(SOFTMAX.read_text().replace("learning_rate = 0.5", "learning_rate = 1e6"))
+    app = DebuggerApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _goto(pilot, app, 50)
+        await pilot.press("v")
+        await pilot.pause()
+        plot = app.screen.query_one(LossPlot)
+        lines = [plot.render_line(y).text for y in range(plot.size.height)]
+        assert "✕" in lines[0]
+        await pilot.press("v", "v")  # gradients, then the map (two inputs) with non-finite weights
+        await pilot.pause()
+        assert app.screen.query_one(PicturePanel).picture is Picture.MAP
+
+
+# ---------------------------------------------------------------------------------------------- snapshots
+
+class PicturesApp(App[None]):
+    def __init__(self, path: Path, epoch: int, picture: Picture) -> None:
+        super().__init__()
+        self.session = Session(path)
+        self.session.go_to_epoch(epoch)
+        self.panel = PicturePanel(self.session, id="pictures")
+        self.panel.picture = picture
+
+    def compose(self) -> ComposeResult:
+        yield self.panel
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.panel.show)
+
+
+@pytest.mark.parametrize("path,epoch,picture", [(XOR, 400, Picture.LOSS), (DEEP, 400, Picture.GRADIENTS),
+                                                (XOR, 2000, Picture.MAP)])
+def test_snapshot_pictures(snap_compare, path, epoch, picture):
+    assert snap_compare(PicturesApp(path, epoch, picture), terminal_size=(80, 16))
