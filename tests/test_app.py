@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import re
 import shutil
@@ -46,6 +48,14 @@ async def settle(pilot) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def until(pilot, holds, seconds: float = 20.0) -> None:
+    """Let the app run until ``holds()`` (a worker's message handled), however loaded the machine is."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not holds() and loop.time() < deadline:
+        await pilot.pause(0.05)
 
 
 def screen_text(app: DebuggerApp) -> str:
@@ -539,6 +549,7 @@ async def test_a_long_search_runs_in_a_worker_and_escape_stops_it(monkeypatch):
         assert app.screen.busy and app.screen.query("#progress")
         await pilot.press("escape")
         await settle(pilot)
+        await until(pilot, lambda: not app.screen.busy)
         assert not app.screen.busy and not app.screen.query("#progress")
         assert "interrupted" in text(app.screen.query_one(StatusBar))
 
