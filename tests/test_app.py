@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import json
 import re
 import shutil
@@ -537,11 +536,13 @@ async def test_continue_stops_at_a_condition_and_the_status_says_why():
         assert "stopped" not in text(app.screen.query_one(StatusBar))
 
 
-async def test_a_long_search_runs_in_a_worker_and_escape_stops_it(monkeypatch):
+async def test_a_long_search_runs_in_a_worker_and_escape_stops_it(monkeypatch, tmp_path):
     import bpdebug.tui.session as session_module
 
     monkeypatch.setattr(session_module, "STEPPED_SYNC", 0)
-    app = make_app(ROOT / "scenarios" / "xor.toml")
+    long_run = tmp_path / "xor.toml"  # a million epochs to search: still searching when Escape comes, on any machine
+    long_run.write_text((ROOT / "scenarios" / "xor.toml").read_text().replace("epochs = 2000", "epochs = 1000000"))
+    app = make_app(long_run)
     notes = Notifications()
     async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         app.session.add_condition("grad>1e9")  # never holds: it searches every epoch's steps
