@@ -151,7 +151,7 @@ def test_the_hook_changes_nothing_when_it_changes_nothing():
         seen.append(name)
         return value
     plain = compute_pass(net, s.weights, s.inputs, s.targets)
-    hooked = compute_pass(net, s.weights, s.inputs, s.targets, hook)
+    hooked = compute_pass(net, s.weights, s.inputs, s.targets, hook=hook)
     for a, b in zip(plain, hooked, strict=True):
         for x, y in zip(a if isinstance(a, (list, tuple)) else [a], b if isinstance(b, (list, tuple)) else [b],
                         strict=True):

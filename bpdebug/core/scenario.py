@@ -387,7 +387,7 @@ class _Validator:
 
         loss_table = self.table(doc, ("loss",), {"function"}, False)
         loss_name = loss_table.get("function", "sse")
-        if loss_name not in losses.NAMES:
+        if not isinstance(loss_name, str) or loss_name not in losses.NAMES:
             raise self.fail(("loss", "function"), f"unknown loss {_describe(loss_name)}, expected one of "
                             f"{', '.join(losses.NAMES)}")
         loss = losses.get(loss_name)
@@ -466,7 +466,7 @@ class _Validator:
     def plan(self, training: dict, lr: float, n_examples: int) -> Plan:
         """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT version 2)."""
         name = training.get("optimizer", optimizers.DEFAULT)
-        if name not in optimizers.OPTIMIZERS:
+        if not isinstance(name, str) or name not in optimizers.OPTIMIZERS:
             raise self.fail(("training", "optimizer"), f"unknown optimizer {_describe(name)}, expected one of "
                             f"{', '.join(optimizers.OPTIMIZERS)}")
         opt = optimizers.get(name)
