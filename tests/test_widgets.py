@@ -259,9 +259,9 @@ def _left_out(text: str, row_length: int) -> int:
     """The numbers the marks of a shortened vector or matrix say are left out: ``… N more`` is N numbers,
     ``… N more rows`` N rows of ``row_length``."""
     total = 0
-    for piece in text.split("… ")[1:]:
-        count, _, rest = piece.partition(" more")
-        total += int(count) * (row_length if rest.startswith(" rows") else 1)
+    for piece in text.split("…\u00a0")[1:]:
+        count, _, rest = piece.partition("\u00a0more")
+        total += int(count) * (row_length if rest.startswith("\u00a0rows") else 1)
     return total
 
 
@@ -271,7 +271,7 @@ def test_a_wide_step_is_narrated_short_and_says_how_many_numbers_it_leaves_out(w
     line = narrate(step, scenario).lines[1]  # ex 1 = Θ1 · [1 x]
     theta, x = (s.text for s in line if s.role == GIVEN)
     assert len("".join(s.text for s in line)) < 1000  # not the 1.1 million characters of every number
-    assert theta.startswith("[" + fmt_vector(step.value("theta1")[0, :HEAD_NUMBERS])[:-1] + " … ")
+    assert theta.startswith("[" + fmt_vector(step.value("theta1")[0, :HEAD_NUMBERS])[:-1] + " …\u00a0777\u00a0more] ")
     # what is written and what the marks say is left out: every number of Θ1 (128 x 785) and of [1 x]
     assert count_numbers(theta) + _left_out(theta, 785) == 128 * 785
     assert count_numbers(x) + _left_out(x, 785) == 785
@@ -283,7 +283,7 @@ async def test_a_huge_line_is_cut_and_says_how_many_numbers_are_left(wide):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         panel = app.screen.query_one(StepPanel)
-        assert "… 777 more]" in panel.text()  # the narration's own marks reach the screen
+        assert "…\u00a0777\u00a0more]" in panel.text()  # the narration's own marks reach the screen
         assert len(panel.lines) < 200
         # a line longer than the panel shows (every number of Θ1 · [1 x]) is cut, with the count of the rest
         theta, x = app.step.value("theta1"), np.concatenate(([1.0], app.step.value("a1")[0]))

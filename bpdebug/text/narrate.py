@@ -27,6 +27,7 @@ MAX_NUMBERS_SHOWN = 16  # a longer vector shows HEAD_NUMBERS, then "… N more"
 HEAD_NUMBERS = 8
 MAX_ROWS_SHOWN = 12  # a matrix with more rows shows HEAD_ROWS rows, then "… N more rows"
 HEAD_ROWS = 3
+NBSP = "\u00a0"  # inside "… N more": a wrapped line never splits the mark, and its N is not read as a number
 
 # roles a Span can have (the app maps each to a style)
 PLAIN, SYMBOL, GIVEN, NEW, NOTE = "plain", "symbol", "given", "new", "note"
@@ -72,7 +73,7 @@ def shown_vector(values: Sequence[float] | np.ndarray) -> str:
     if n <= MAX_NUMBERS_SHOWN:
         return fmt_vector(values)
     head = " ".join(fmt(v) for v in values[:HEAD_NUMBERS])
-    return f"[{head} … {n - HEAD_NUMBERS} more]"
+    return f"[{head} …{NBSP}{n - HEAD_NUMBERS}{NBSP}more]"
 
 
 def shown_matrix(m: np.ndarray) -> str:
@@ -83,7 +84,7 @@ def shown_matrix(m: np.ndarray) -> str:
     if rows <= MAX_ROWS_SHOWN:
         return "[" + " ".join(shown_vector(row) for row in m) + "]"
     head = " ".join(shown_vector(row) for row in m[:HEAD_ROWS])
-    return f"[{head} … {rows - HEAD_ROWS} more rows]"
+    return f"[{head} …{NBSP}{rows - HEAD_ROWS}{NBSP}more{NBSP}rows]"
 
 
 _BREAKS = (" = ", " · ", " + ", " − ", " ⊙ ", " ⊗ ", "] [", " ")

@@ -33,9 +33,8 @@ def count_numbers(text: str) -> int:
     matrix as ``fmt_vector``/``fmt_matrix`` write it (one space between numbers, the space of ``] [``
     between rows) is counted from its spaces alone. The counts in the marks of a shortened vector or matrix
     (``… 776 more``, ``… 125 more rows``) are not numbers written, so they are not counted."""
-    if "…" in text:  # a vector or matrix narrate shortened: "… 776 more" holds a count, not a number
-        counts = sum(text.count("… " + d) for d in "0123456789")
-        return count_numbers(text.replace("…", "·")) - counts
+    if "…" in text:  # a vector or matrix narrate shortened ("… 776 more", no-break spaces): counted one by one
+        return count_numbers(text.replace("…", "·"))
     if text.startswith("[") and text.endswith("]") and not any(op in text for op in _OPERATORS):
         return 0 if text.strip("[]") == "" else text.count(" ") + 1  # a space between any two numbers
     data = b" " + text.encode("utf-8", "replace").translate(_CLASSES)
