@@ -243,12 +243,21 @@ async def main(quick: bool) -> None:
     t1 = time.perf_counter()
     from bpdebug.core.engine import Trace
 
-    first_step = Trace(scenario)[0]
+    trace = Trace(scenario)
+    first_step = trace[0]
     t2 = time.perf_counter()
     narrate(first_step, scenario)
     t3 = time.perf_counter()
+    slowest, longest = 0.0, 0
+    for k in range(trace.steps_per_epoch):
+        step = trace[k]
+        a = time.perf_counter()
+        lines = narrate(step, scenario).text_lines()
+        slowest = max(slowest, time.perf_counter() - a)
+        longest = max(longest, sum(map(len, lines)))
     print(f"  of which, 784-128-10: load {1000 * (t1 - t0):.0f} ms, first epoch {1000 * (t2 - t1):.0f} ms, "
-          f"narrate(step 1) {1000 * (t3 - t2):.0f} ms")
+          f"narrate(step 1) {1000 * (t3 - t2):.0f} ms; slowest step's narration {1000 * slowest:.1f} ms, "
+          f"longest {longest:,} characters")
 
     print(f"key 'n' to next frame ({keys} presses)")
     for name, build in builders.items():

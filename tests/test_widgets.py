@@ -13,7 +13,19 @@ from hypothesis import strategies as st
 
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
-from bpdebug.text.narrate import fmt, fmt_matrix
+from bpdebug.text.narrate import (
+    GIVEN,
+    HEAD_NUMBERS,
+    MAX_NUMBERS_SHOWN,
+    MAX_ROWS_SHOWN,
+    Narration,
+    Span,
+    fmt,
+    fmt_matrix,
+    fmt_vector,
+    narrate,
+    shown_matrix,
+)
 from bpdebug.tui.app import make_app
 from bpdebug.tui.widgets.loss_panel import LossPanel, bucket_max, loss_label
 from bpdebug.tui.widgets.network import NetworkView
@@ -243,18 +255,56 @@ async def test_small_terminal_update_step_scrolls_to_the_second_update():
         assert "   = " + after in visible  # the Θ2 update, whole
 
 
+def _left_out(text: str, row_length: int) -> int:
+    """The numbers the marks of a shortened vector or matrix say are left out: ``… N more`` is N numbers,
+    ``… N more rows`` N rows of ``row_length``."""
+    total = 0
+    for piece in text.split("…\u00a0")[1:]:
+        count, _, rest = piece.partition("\u00a0more")
+        total += int(count) * (row_length if rest.startswith("\u00a0rows") else 1)
+    return total
+
+
+def test_a_wide_step_is_narrated_short_and_says_how_many_numbers_it_leaves_out(wide):
+    scenario = load(wide)
+    step = Trace(scenario)[0]
+    line = narrate(step, scenario).lines[1]  # ex 1 = Θ1 · [1 x]
+    theta, x = (s.text for s in line if s.role == GIVEN)
+    assert len("".join(s.text for s in line)) < 1000  # not the 1.1 million characters of every number
+    assert theta.startswith("[" + fmt_vector(step.value("theta1")[0, :HEAD_NUMBERS])[:-1] + " …\u00a0777\u00a0more] ")
+    # what is written and what the marks say is left out: every number of Θ1 (128 x 785) and of [1 x]
+    assert count_numbers(theta) + _left_out(theta, 785) == 128 * 785
+    assert count_numbers(x) + _left_out(x, 785) == 785
+    assert x.startswith("[1 " + fmt(float(step.value("a1")[0, 0])) + " ")
+
+
 async def test_a_huge_line_is_cut_and_says_how_many_numbers_are_left(wide):
     app = make_app(wide)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         panel = app.screen.query_one(StepPanel)
+        assert "…\u00a0777\u00a0more]" in panel.text()  # the narration's own marks reach the screen
+        assert len(panel.lines) < 200
+        # a line longer than the panel shows (every number of Θ1 · [1 x]) is cut, with the count of the rest
+        theta, x = app.step.value("theta1"), np.concatenate(([1.0], app.step.value("a1")[0]))
+        panel.show(Narration("z2", ((Span("ex 1 = "), Span(fmt_matrix(theta), GIVEN), Span(" · "),
+                                     Span(fmt_vector(x), GIVEN)),)))
+        await pilot.pause()
         text = panel.text()
         assert "more numbers on this line (cut here)" in text
         assert len(panel.lines) < 200
-        # the first numbers line: Θ1 (128 x 785) · [1 x]: shown + left out = every number
-        first = text.split("\n   … ")[0].split("\n", 1)[1]
+        first = text.split("\n   … ")[0]
         left = int(text.split("\n   … ")[1].split()[0].replace(",", ""))
         assert count_numbers(first.replace("ex 1 = ", "")) + left == 128 * 785 + 785
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=40), st.integers(1, 16))
+def test_count_numbers_of_a_shortened_matrix(values, rows):
+    m = np.array((values * rows)[: len(values) * rows], dtype=float).reshape(rows, -1)
+    text = shown_matrix(m)
+    assert count_numbers(text) + _left_out(text, m.shape[1]) == m.size
+    if m.shape[1] <= MAX_NUMBERS_SHOWN and rows <= MAX_ROWS_SHOWN:
+        assert text == fmt_matrix(m)  # small ones are written whole, as before
 
 
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=24), st.integers(1, 4))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import activations as act
-from . import datafiles, losses, optimizers
+from . import datafiles, losses, optimizers, toml_fast
 from .params import Param, ParamIndex
 from .safe_text import escape_controls, strip_controls
 from .toml_locator import TomlLocator
@@ -212,7 +212,7 @@ def loads(raw: bytes | str, path: str = "<scenario>", *, source_files: tuple[Pat
         raise ScenarioError(path, "(file)", "the file is empty, expected a TOML scenario with [network], "
                             "[training], [data] and [weights]", 1)
     try:
-        doc = tomllib.loads(text)
+        doc = toml_fast.loads(text)  # tomllib's document and errors, long number arrays read in C
     except RecursionError:
         raise ScenarioError(path, "toml", _TOO_DEEP, TomlLocator(text).deepest_line) from None
     except tomllib.TOMLDecodeError as exc:

@@ -21,6 +21,14 @@ from ..core.scenario import Scenario
 from . import naming, numbers
 
 MAX_EXAMPLES_SHOWN = 4  # a batch pass narrates this many examples one by one, then says how many more
+# A vector or matrix is written whole up to these sizes (every bundled network's are); a larger one (a
+# 784-input layer) is written as its first numbers and "… N more", so a step's text stays as long as what a
+# panel can show. The numbers left out are in the transcripts (bpdebug export), which write them all.
+MAX_NUMBERS_SHOWN = 16  # a longer vector shows HEAD_NUMBERS, then "… N more"
+HEAD_NUMBERS = 8
+MAX_ROWS_SHOWN = 12  # a matrix with more rows shows HEAD_ROWS rows, then "… N more rows"
+HEAD_ROWS = 3
+NBSP = "\u00a0"  # inside "… N more": a wrapped line never splits the mark, and its N is not read as a number
 
 # roles a Span can have (the app maps each to a style)
 PLAIN, SYMBOL, GIVEN, NEW, NOTE = "plain", "symbol", "given", "new", "note"
@@ -55,6 +63,30 @@ class Narration:
 fmt = numbers.number  # the one number formatter, under the name the views know
 fmt_vector = numbers.vector
 fmt_matrix = numbers.matrix
+
+
+
+def shown_vector(values: Sequence[float] | np.ndarray) -> str:
+    """A vector as :func:`fmt_vector` writes it, or, past :data:`MAX_NUMBERS_SHOWN` numbers, its first
+    :data:`HEAD_NUMBERS` and ``… N more`` inside the brackets: ``[0.1 0.2 … 776 more]``. Only the numbers
+    shown are formatted."""
+    n = len(values)
+    if n <= MAX_NUMBERS_SHOWN:
+        return fmt_vector(values)
+    head = " ".join(fmt(v) for v in values[:HEAD_NUMBERS])
+    return f"[{head} …{NBSP}{n - HEAD_NUMBERS}{NBSP}more]"
+
+
+def shown_matrix(m: np.ndarray) -> str:
+    """A matrix as :func:`fmt_matrix` writes it, each row by :func:`shown_vector`; past
+    :data:`MAX_ROWS_SHOWN` rows, its first :data:`HEAD_ROWS` and ``… N more rows``."""
+    m = np.atleast_2d(m)
+    rows = m.shape[0]
+    if rows <= MAX_ROWS_SHOWN:
+        return "[" + " ".join(shown_vector(row) for row in m) + "]"
+    head = " ".join(shown_vector(row) for row in m[:HEAD_ROWS])
+    return f"[{head} …{NBSP}{rows - HEAD_ROWS}{NBSP}more{NBSP}rows]"
+
 
 _BREAKS = (" = ", " · ", " + ", " − ", " ⊙ ", " ⊗ ", "] [", " ")
 
@@ -112,11 +144,7 @@ def param_connection(scenario: Scenario, p: Param) -> str:
 
 def default_param(scenario: Scenario) -> Param:
     """The parameter shown first: the first weight of the last layer (w5 on the blog)."""
-    last = scenario.n_layers - 1
-    for p in scenario.params:
-        if p.layer == last and not p.is_bias:
-            return p
-    return scenario.params.params[0]
+    return scenario.params.first_weight(scenario.n_layers - 1)
 
 
 def activation_symbol(scenario: Scenario, layer: int) -> str:
@@ -202,7 +230,8 @@ def _more(left_out: int) -> list[Line]:
 
 
 def _with_bias(scenario: Scenario, v: np.ndarray) -> str:
-    return fmt_vector(([1.0] if scenario.bias else []) + [float(x) for x in v])
+    """``[1 a…]``: the vector with the bias unit's 1 in front when the network has bias units."""
+    return shown_vector(np.concatenate(([1.0], v)) if scenario.bias else v)
 
 
 def _z_lines(step: Step, s: Scenario) -> list[Line]:
@@ -213,9 +242,9 @@ def _z_lines(step: Step, s: Scenario) -> list[Line]:
     lines: list[Line] = [(Span(f"z{l} = Θ{l - 1}·{a_name}", SYMBOL), Span(note, NOTE))]
     rows, more = _rows(step)
     for r in rows:
-        lines.append((_lead(step, r), Span(fmt_matrix(theta), GIVEN), Span(" · "),
+        lines.append((_lead(step, r), Span(shown_matrix(theta), GIVEN), Span(" · "),
                       Span(_with_bias(s, a_prev[r]), GIVEN)))
-        lines.append((_lead(step, r), Span(fmt_vector(z[r]), NEW)))
+        lines.append((_lead(step, r), Span(shown_vector(z[r]), NEW)))
     return lines + _more(more)
 
 
@@ -229,8 +258,8 @@ def _a_lines(step: Step, s: Scenario) -> list[Line]:
         lines[0] += (Span(f"   {act.formula}, element by element", NOTE),)
     rows, more = _rows(step)
     for r in rows:
-        lines.append((_lead(step, r), Span(f"{f}("), Span(fmt_vector(z[r]), GIVEN), Span(")")))
-        lines.append((_lead(step, r), Span(fmt_vector(a[r]), NEW)))
+        lines.append((_lead(step, r), Span(f"{f}("), Span(shown_vector(z[r]), GIVEN), Span(")")))
+        lines.append((_lead(step, r), Span(shown_vector(a[r]), NEW)))
     return lines + _more(more)
 
 
@@ -244,10 +273,10 @@ def _error_lines(step: Step, s: Scenario) -> list[Line]:
     for r in rows:
         lead = _lead(step, r)
         lines.append((Span(lead.text.replace("=", " ").rstrip() + " " if len(step.record.rows) > 1 else "   ",
-                           NOTE), Span("o = "), Span(fmt_vector(o[r]), GIVEN), Span("   t = "),
-                      Span(fmt_vector(t[r]), GIVEN)))
+                           NOTE), Span("o = "), Span(shown_vector(o[r]), GIVEN), Span("   t = "),
+                      Span(shown_vector(t[r]), GIVEN)))
         lines.append((Span("   error terms = " if len(step.record.rows) == 1 else "     error terms = "),
-                      Span(fmt_vector(terms[r]), NEW)))
+                      Span(shown_vector(terms[r]), NEW)))
     lines += _more(more)
     lines.append((Span("E_total = "), Span(fmt(float(loss)), NEW)))
     return lines
@@ -277,23 +306,23 @@ def _delta_lines(step: Step, s: Scenario) -> list[Line]:
             lines.append((Span(f"δ{l} = ∂E/∂o ⊙ {f}′(z{l})", SYMBOL), Span("   ⊙: element by element", NOTE)))
         for r in rows:
             if deriv is not None:
-                lines.append((_lead(step, r), Span(fmt_vector(dE[r]), GIVEN), Span(" ⊙ "),
-                              Span(fmt_vector(deriv[r]), GIVEN)))
+                lines.append((_lead(step, r), Span(shown_vector(dE[r]), GIVEN), Span(" ⊙ "),
+                              Span(shown_vector(deriv[r]), GIVEN)))
             else:
-                lines.append((_lead(step, r), Span("J_softmaxᵀ · "), Span(fmt_vector(dE[r]), GIVEN)))
-            lines.append((_lead(step, r), Span(fmt_vector(delta[r]), NEW)))
+                lines.append((_lead(step, r), Span("J_softmaxᵀ · "), Span(shown_vector(dE[r]), GIVEN)))
+            lines.append((_lead(step, r), Span(shown_vector(delta[r]), NEW)))
         return lines + _more(more)
     theta, nxt = _array(step, f"theta{l}"), _array(step, f"delta{l + 1}")
     w = theta[:, 1:] if s.bias else theta
     note = f"   Θ{l} without its bias column (the bias unit has no input)" if s.bias else ""
     lines.append((Span(f"δ{l} = (Θ{l}ᵀ·δ{l + 1}) ⊙ {f}′(z{l})", SYMBOL), Span(note, NOTE)))
-    lines.append((Span(f"   Θ{l}ᵀ = "), Span(fmt_matrix(w.T), GIVEN)))
+    lines.append((Span(f"   Θ{l}ᵀ = "), Span(shown_matrix(w.T), GIVEN)))
     for r in rows:
-        parts = [_lead(step, r), Span("("), Span(f"Θ{l}ᵀ·"), Span(fmt_vector(nxt[r]), GIVEN), Span(")")]
+        parts = [_lead(step, r), Span("("), Span(f"Θ{l}ᵀ·"), Span(shown_vector(nxt[r]), GIVEN), Span(")")]
         if deriv is not None:
-            parts += [Span(" ⊙ "), Span(fmt_vector(deriv[r]), GIVEN)]
+            parts += [Span(" ⊙ "), Span(shown_vector(deriv[r]), GIVEN)]
         lines.append(tuple(parts))
-        lines.append((_lead(step, r), Span(fmt_vector(delta[r]), NEW)))
+        lines.append((_lead(step, r), Span(shown_vector(delta[r]), NEW)))
     return lines + _more(more)
 
 
@@ -307,10 +336,10 @@ def _gradient_lines(step: Step, s: Scenario) -> list[Line]:
                           Span(f"   row i = δ{l + 1}_i · {inputs}{batch}", NOTE))]
     rows, more = _rows(step)
     for r in rows:
-        lines.append((_lead(step, r), Span(fmt_vector(delta[r]), GIVEN), Span(" ⊗ "),
+        lines.append((_lead(step, r), Span(shown_vector(delta[r]), GIVEN), Span(" ⊗ "),
                       Span(_with_bias(s, a[r]), GIVEN)))
     lines += _more(more)
-    lines.append((Span("   = "), Span(fmt_matrix(grad), NEW)))
+    lines.append((Span("   = "), Span(shown_matrix(grad), NEW)))
     return lines
 
 
@@ -324,7 +353,7 @@ def _update_lines(step: Step, s: Scenario) -> list[Line]:
     lines: list[Line] = [(Span("Θ ← Θ − η·∂E/∂Θ", SYMBOL), Span(note, NOTE))]
     for l in range(1, s.n_layers):
         before, grad, after = _array(step, f"theta{l}"), _array(step, f"grad.theta{l}"), _array(step, f"theta{l}.after")
-        lines.append((Span(f"Θ{l} = "), Span(fmt_matrix(before), GIVEN)))
-        lines.append((Span(f"   − {lr}·"), Span(fmt_matrix(grad), GIVEN)))
-        lines.append((Span("   = "), Span(fmt_matrix(after), NEW)))
+        lines.append((Span(f"Θ{l} = "), Span(shown_matrix(before), GIVEN)))
+        lines.append((Span(f"   − {lr}·"), Span(shown_matrix(grad), GIVEN)))
+        lines.append((Span("   = "), Span(shown_matrix(after), NEW)))
     return lines

@@ -10,6 +10,7 @@ a row selects that parameter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,7 +108,7 @@ class ParamsTable(ScrollView, can_focus=False):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.params: list[Param] = []
+        self.params: Sequence[Param] = ()
         self.frozen: frozenset[str] = frozenset()
         self.filter = ParamFilter()
         self.filter_text = ""
@@ -130,16 +131,14 @@ class ParamsTable(ScrollView, can_focus=False):
     # ---------------------------------------------------------------------------------------- data
     def set_scenario(self, scenario: Scenario) -> None:
         """Take ``scenario``'s parameters (at start and after a reload)."""
-        self.params = list(scenario.params)
+        self.params = scenario.params  # a sequence made on demand: no Param per row up front
         self.frozen = scenario.frozen
         layers, bias = scenario.layers, scenario.bias
         shapes = [(layers[l], layers[l - 1] + (1 if bias else 0)) for l in range(1, len(layers))]
         sizes = [r * c for r, c in shapes]
         self._offsets = [0, *np.cumsum(sizes).tolist()]
         n = len(self.params)
-        layer = np.fromiter((p.layer for p in self.params), dtype=np.intp, count=n)
-        row = np.fromiter((p.row for p in self.params), dtype=np.intp, count=n)
-        col = np.fromiter((p.col for p in self.params), dtype=np.intp, count=n)
+        layer, row, col, _ = scenario.params.arrays()
         ncols = np.array([c for _, c in shapes], dtype=np.intp)
         offsets = np.array(self._offsets[:-1], dtype=np.intp)
         self._layer = layer
@@ -148,8 +147,8 @@ class ParamsTable(ScrollView, can_focus=False):
         self._by_flat = np.empty(n, dtype=np.intp)
         self._by_flat[self._flat] = np.arange(n)
         self._names = None
-        self._widths = (max(5, max(map(len, (p.short for p in self.params))) + 2),
-                        max(9, max(map(len, (p.canonical for p in self.params)))))
+        short, canonical = scenario.params.longest_names()
+        self._widths = (max(5, short + 2), max(9, canonical))
         if self.parent is not None:  # the box around the table: as wide as a row, its border and scrollbar
             self.parent.styles.width = self.row_width + 3
         self._select_rows()

@@ -2,8 +2,9 @@
 
 A line-API widget: as tall as the step's lines up to the room the stylesheet gives it (``max-height``),
 then it scrolls, and its border says how many lines are above or below the view. A narration line that
-would wrap to more than :data:`MAX_ROWS_PER_LINE` rows (a 784-input weight matrix is millions of
-characters) is cut there, and a note says how many numbers were left out.
+would wrap to more than :data:`MAX_ROWS_PER_LINE` rows is cut there, and a note says how many numbers were
+left out (narrate already writes a large vector or matrix as its first numbers and "… N more", so this is
+what a narrow terminal meets).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def count_numbers(text: str) -> int:
     holds: the tokens after a space or bracket that start with a digit, a sign and a digit, nan or inf.
     Counted in C, not with a regex: a cut 784-input matrix is millions of characters. A whole vector or
     matrix as ``fmt_vector``/``fmt_matrix`` write it (one space between numbers, the space of ``] [``
-    between rows) is counted from its spaces alone."""
+    between rows) is counted from its spaces alone. The counts in the marks of a shortened vector or matrix
+    (``… 776 more``, ``… 125 more rows``) are not numbers written, so they are not counted."""
+    if "…" in text:  # a vector or matrix narrate shortened ("… 776 more", no-break spaces): counted one by one
+        return count_numbers(text.replace("…", "·"))
     if text.startswith("[") and text.endswith("]") and not any(op in text for op in _OPERATORS):
         return 0 if text.strip("[]") == "" else text.count(" ") + 1  # a space between any two numbers
     data = b" " + text.encode("utf-8", "replace").translate(_CLASSES)
