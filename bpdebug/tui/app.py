@@ -38,6 +38,7 @@ from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
+from .widgets.practice import PracticeModal
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
 
@@ -92,6 +93,9 @@ class DebuggerScreen(Screen):
             super().__init__()
             self.position, self.lines, self.previous = position, lines, previous
 
+    class Diagnosed(Message):
+        """The session's printed figures have been diagnosed (in a worker)."""
+
     class Exported(Message):
         def __init__(self, note: Note) -> None:
             super().__init__()
@@ -127,6 +131,7 @@ class DebuggerScreen(Screen):
         self.at = self.session.position
         self.on_resize()
         self.call_after_refresh(_startup_done)
+        self.call_after_refresh(self._diagnose, self.session.generation)
 
     def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
@@ -185,7 +190,7 @@ class DebuggerScreen(Screen):
         s = self.session
         step, p = s.step, s.selected
         compact = self.compact
-        self.query_one(ExpectationsPanel).show(s.results, step.index)
+        self.query_one(ExpectationsPanel).show(s.results, step.index, s.diagnoses)
         holding, failing = s.figure_counts()
         extra = []
         d = s.divergence
@@ -248,6 +253,18 @@ class DebuggerScreen(Screen):
             target = 0 if first is None else max(0, first - 1)
             if box.scroll_y != target and (target or box.scroll_y):
                 box.scroll_to(y=target, animate=False)
+
+    # -------------------------------------------------------------------------------- printed figures
+    @work(thread=True, exclusive=True, group="diagnose")
+    def _diagnose(self, generation: int) -> None:
+        """Which failing printed figures are root slips (seconds on the blog: after the first frame, in a thread)."""
+        if self.session.diagnoses is None and self.session.diagnose(generation) is not None:
+            self.post_message(self.Diagnosed())
+
+    @on(Diagnosed)
+    def _diagnosed(self) -> None:
+        s = self.session
+        self.query_one(ExpectationsPanel).show(s.results, s.index, s.diagnoses)
 
     # ---------------------------------------------------------------------------------------- actions
     def action_next_step(self) -> None:
@@ -400,6 +417,18 @@ class DebuggerScreen(Screen):
         self.apply(Move(False, (result.note,)))
         if result.ok:
             self.render_step()  # the same position may show different numbers
+            self._diagnose(self.session.generation)
+
+    def action_practice(self) -> None:
+        """Practice mode on the first epoch, asking for the selected parameter's gradient and update."""
+        from ..text.practice import PracticeSession
+
+        self.app.push_screen(PracticeModal(PracticeSession(self.session.trace, self.session.selected)),
+                             self._practice_done)
+
+    def _practice_done(self, score: str | None) -> None:
+        if score:
+            self.apply(Move(False, (Note(score, title="practice", timeout=8),)))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_table(), LEGEND))

@@ -42,6 +42,8 @@ KEYS: tuple[Binding, ...] = (
             tooltip="Scroll the step panel up (shift+↑)"),
     Binding("f", "toggle_side", "panels", id="panels.toggle",
             tooltip="Show or fold the parameters, loss and printed figures (folded below 100 columns)"),
+    Binding("P", "practice", "practice", id="practice",
+            tooltip="Practice: type each next step's numbers before they are shown (h hint, r reveal)"),
     Binding("x", "export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
     Binding("r", "reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
     Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
@@ -54,7 +56,7 @@ QUIT_ANYWHERE = Binding("ctrl+c", "quit", "quit", id="quit.anywhere", show=False
 # actions that wait (greyed out in the footer) while a long run computes
 BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch",
                           "continue_run", "reload", "export", "pick_param", "next_param", "previous_param",
-                          "toggle_breakpoint"})
+                          "toggle_breakpoint", "practice"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from ..core.params import Param
 from ..core.scenario import Scenario, ScenarioError, load
 from ..core.storage import EXACT_EPOCHS
 from ..text.narrate import default_param
+
+if TYPE_CHECKING:
+    from ..core.diagnosis import Diagnosis
 
 Severity = Literal["information", "warning", "error"]
 
@@ -151,6 +154,24 @@ class Session:
         self.scenario = scenario
         self.trace = Trace(scenario, epochs)
         self.results: tuple[ExpectationResult, ...] = tuple(sorted(self.trace.check_all(), key=lambda r: r.step))
+        # why each failing printed figure fails, by expectation index: None until :meth:`diagnose` has run
+        self.diagnoses: dict[int, Diagnosis] | None = None if any(not r.holds for r in self.results) else {}
+
+    def diagnose(self, generation: int | None = None) -> dict[int, Diagnosis] | None:
+        """Which failing printed figures are root slips and which follow from them (core.diagnosis), on a trace
+        of its own so this may run in a worker (a second or two on the blog); kept when ``generation`` is still
+        the session's (None: a reload came in between, and nothing is kept)."""
+        generation = self.generation if generation is None else generation
+        scenario, results, known = self.scenario, self.results, self.diagnoses
+        if known is not None:
+            return known
+        from ..core.diagnosis import diagnose
+
+        found = {d.expectation.index: d.diagnosis for d in diagnose(Trace(scenario), results)}
+        if generation != self.generation:
+            return None
+        self.diagnoses = found
+        return found
 
     # ------------------------------------------------------------------------------------------- where
     @property
