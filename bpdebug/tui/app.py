@@ -10,6 +10,7 @@ handled on the UI thread. Key bindings are data (:mod:`bpdebug.tui.keys`).
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -38,7 +39,6 @@ from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
-from .widgets.practice import PracticeModal
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
 
@@ -255,16 +255,24 @@ class DebuggerScreen(Screen):
                 box.scroll_to(y=target, animate=False)
 
     # -------------------------------------------------------------------------------- printed figures
-    @work(thread=True, exclusive=True, group="diagnose")
     def _diagnose(self, generation: int) -> None:
-        """Which failing printed figures are root slips (seconds on the blog: after the first frame, in a thread)."""
-        if self.session.diagnoses is None and self.session.diagnose(generation) is not None:
-            self.post_message(self.Diagnosed())
+        """Which failing printed figures are root slips: seconds on the blog, so after the first frame and in a
+        daemon thread (it cannot be cancelled half-way, and quitting must not wait for it)."""
+        if self.session.diagnoses is not None:
+            return
+
+        def run() -> None:
+            if self.session.diagnose(generation) is not None:
+                self.post_message(self.Diagnosed())
+
+        threading.Thread(target=run, name="bpdebug-diagnose", daemon=True).start()
 
     @on(Diagnosed)
     def _diagnosed(self) -> None:
         s = self.session
         self.query_one(ExpectationsPanel).show(s.results, s.index, s.diagnoses)
+        if s.diagnosis_failed:
+            self.apply(Move(False, (Note(s.diagnosis_failed, "warning", 8),)))
 
     # ---------------------------------------------------------------------------------------- actions
     def action_next_step(self) -> None:
@@ -421,7 +429,8 @@ class DebuggerScreen(Screen):
 
     def action_practice(self) -> None:
         """Practice mode on the first epoch, asking for the selected parameter's gradient and update."""
-        from ..text.practice import PracticeSession
+        from ..text.practice import PracticeSession  # with the slip catalogue: imported when first used
+        from .widgets.practice import PracticeModal
 
         self.app.push_screen(PracticeModal(PracticeSession(self.session.trace, self.session.selected)),
                              self._practice_done)

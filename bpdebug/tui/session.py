@@ -156,6 +156,7 @@ class Session:
         self.results: tuple[ExpectationResult, ...] = tuple(sorted(self.trace.check_all(), key=lambda r: r.step))
         # why each failing printed figure fails, by expectation index: None until :meth:`diagnose` has run
         self.diagnoses: dict[int, Diagnosis] | None = None if any(not r.holds for r in self.results) else {}
+        self.diagnosis_failed: str | None = None  # why :meth:`diagnose` found nothing, if it failed
 
     def diagnose(self, generation: int | None = None) -> dict[int, Diagnosis] | None:
         """Which failing printed figures are root slips and which follow from them (core.diagnosis), on a trace
@@ -165,12 +166,16 @@ class Session:
         scenario, results, known = self.scenario, self.results, self.diagnoses
         if known is not None:
             return known
-        from ..core.diagnosis import diagnose
+        failed = None
+        try:
+            from ..core.diagnosis import diagnose
 
-        found = {d.expectation.index: d.diagnosis for d in diagnose(Trace(scenario), results)}
+            found = {d.expectation.index: d.diagnosis for d in diagnose(Trace(scenario), results)}
+        except Exception as exc:  # noqa: BLE001 - the panel says "not diagnosed"; the walk goes on
+            found, failed = {}, f"the printed figures could not be diagnosed: {type(exc).__name__}: {exc}"
         if generation != self.generation:
             return None
-        self.diagnoses = found
+        self.diagnoses, self.diagnosis_failed = found, failed
         return found
 
     # ------------------------------------------------------------------------------------------- where

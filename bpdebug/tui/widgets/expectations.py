@@ -79,8 +79,8 @@ class ExpectationsPanel(Static):
         if len(lines) > height:
             focus = here_line if here_line is not None else len(lines) - height
             start = max(0, min(focus, len(lines) - height))
-            if start > 0:
-                lines = [Content.styled(f" ↑ {start} more lines", "dim"), *lines[start + 1:]]
+            if start > 0:  # the arrow takes the line above the figures of this step, never their first line
+                lines = [Content.styled(f" ↑ {start} more lines", "dim"), *lines[start:]]
             lines = lines[:height]
         set_content(self, Content("\n").join(lines), fixed=True)
         summary = f"{holding} hold · {failing} do not" if holding + failing else "none reached yet"

@@ -20,7 +20,7 @@ from textual.widgets import Input, Label, Static
 
 from ...text.practice import Feedback, PracticeSession
 
-FEEDBACK_LINES = 6  # the latest feedback entries kept on screen
+FEEDBACK_LINES = 4  # the latest feedback entries kept on screen
 HINT, REVEAL = ("h", "hint"), ("r", "reveal")
 HELP = "Enter checks · h a hint (formula, then numbers) · r reveals · Escape leaves with the score"
 
@@ -30,8 +30,10 @@ class PracticeModal(ModalScreen[str]):
 
     DEFAULT_CSS = """
     PracticeModal .dialog.practice { width: 90; }
+    PracticeModal .dialog.practice Label { width: 100%; }
     PracticeModal #practice-prompt { text-style: bold; margin-bottom: 1; }
-    PracticeModal #practice-feedback { height: auto; max-height: 12; margin-top: 1; }
+    PracticeModal #practice-feedback { height: auto; max-height: 8; margin-top: 1; }
+    Screen.-short PracticeModal #practice-feedback { max-height: 5; }
     """
     BINDINGS = [Binding("escape", "leave", "leave", id="practice.leave")]
 
@@ -49,8 +51,7 @@ class PracticeModal(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog practice"):
-            yield Label(f"Practice: {self.practice.trace.scenario.title or 'the first epoch'}",
-                        classes="dialog-title", markup=False)
+            yield Label("Practice: work out each next result of epoch 1", classes="dialog-title")
             yield Label(self.practice.prompt(), id="practice-prompt", markup=False)
             yield Input(placeholder="the numbers, separated by spaces", id="practice-input")
             yield Static(id="practice-feedback")
