@@ -1,11 +1,13 @@
 """Snapshots of the debugger's main phases at 120x40 and of the small 80x24 layout.
 
 Generate with ``pytest tests/test_app_snapshots.py --snapshot-update``. Every snapshot waits for the
-derivation worker, so the chain rule is on screen, and nothing on the main screen blinks.
+derivation worker and the printed figures' diagnosis, so the chain rule and the root / follows marks are on
+screen, and nothing on the main screen blinks.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,8 @@ def walk(*keys: str):
     async def run_before(pilot) -> None:
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
+        while pilot.app.session.diagnoses is None:  # the printed figures' diagnosis (a daemon thread)
+            await asyncio.sleep(0.05)
         for key in keys:
             await pilot.press(key)
             await pilot.app.workers.wait_for_complete()

@@ -240,7 +240,7 @@ class PracticeSession:
 
     def _slips(self, q: Question, values: list[float], typed: list[str]) -> tuple[str, ...]:
         e = q.expectation
-        if len(values) != len(e.value):  # several examples in one pass: the catalogue reads one example's row
+        if not self._one or len(values) != len(e.value):  # several examples in a pass: it reads one row
             return ()
         tol = max(tolerance(t, v) for t, v in zip(typed, e.value, strict=True))
         figure = Expectation(len(self._known), e.quantity, e.kind, tuple(values), e.scalar, e.epoch, e.example, tol,

@@ -10,6 +10,7 @@ handled on the UI thread. Key bindings are data (:mod:`bpdebug.tui.keys`).
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -101,6 +102,9 @@ class DebuggerScreen(Screen):
             super().__init__()
             self.position, self.lines, self.previous = position, lines, previous
 
+    class Diagnosed(Message):
+        """The session's printed figures have been diagnosed (in a worker)."""
+
     class Exported(Message):
         def __init__(self, note: Note) -> None:
             super().__init__()
@@ -111,6 +115,7 @@ class DebuggerScreen(Screen):
         self.session = session
         self._painted_size: Size | None = None  # the size the panels were last laid out for
         self._deriving: Position | None = None  # the position a derivation worker is under way for
+        self._diagnosing: set[int] = set()  # the run generations whose printed figures are being diagnosed
 
     # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -199,7 +204,10 @@ class DebuggerScreen(Screen):
         s = self.session
         step, p = s.step, s.selected
         compact = self.compact
-        self.query_one(ExpectationsPanel).show(s.results, step.index)
+        self.query_one(ExpectationsPanel).show(s.results, step.index, s.diagnoses)
+        if s.diagnoses is None and s.generation not in self._diagnosing:  # a new run: diagnose after this frame
+            self._diagnosing.add(s.generation)
+            self.call_after_refresh(self._diagnose, s.generation)
         holding, failing = s.figure_counts()
         extra = []
         d = s.divergence
@@ -270,6 +278,23 @@ class DebuggerScreen(Screen):
             target = 0 if first is None else max(0, first - 1)
             if box.scroll_y != target and (target or box.scroll_y):
                 box.scroll_to(y=target, animate=False)
+
+    # -------------------------------------------------------------------------------- printed figures
+    def _diagnose(self, generation: int) -> None:
+        """Which failing printed figures are root slips: seconds on the blog, so after the first frame and in a
+        daemon thread (it cannot be cancelled half-way, and quitting must not wait for it)."""
+        def run() -> None:
+            if self.session.diagnose(generation) is not None:
+                self.post_message(self.Diagnosed())
+
+        threading.Thread(target=run, name="bpdebug-diagnose", daemon=True).start()
+
+    @on(Diagnosed)
+    def _diagnosed(self) -> None:
+        s = self.session
+        self.query_one(ExpectationsPanel).show(s.results, s.index, s.diagnoses)
+        if s.diagnosis_failed:
+            self.apply(Move(False, (Note(s.diagnosis_failed, "warning", 8),)))
 
     # ---------------------------------------------------------------------------------------- actions
     def action_next_step(self) -> None:
@@ -539,6 +564,18 @@ class DebuggerScreen(Screen):
         self.apply(Move(False, (result.note,)))
         if result.ok:
             self.render_step()  # the same position may show different numbers
+
+    def action_practice(self) -> None:
+        """Practice mode on the first epoch, asking for the selected parameter's gradient and update."""
+        from ..text.practice import PracticeSession  # with the slip catalogue: imported when first used
+        from .widgets.practice import PracticeModal
+
+        self.app.push_screen(PracticeModal(PracticeSession(self.session.trace, self.session.selected)),
+                             self._practice_done)
+
+    def _practice_done(self, score: str | None) -> None:
+        if score:
+            self.apply(Move(False, (Note(score, title="practice", timeout=8),)))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_table(), LEGEND))

@@ -64,6 +64,8 @@ KEYS: tuple[Binding, ...] = (
             tooltip="Show the next picture: loss curve, gradient flow, decision map (two inputs); then hide it"),
     Binding("L", "toggle_log", "log", id="picture.log", show=False,
             tooltip="Loss curve: switch the y axis between linear and log scale (L)"),
+    Binding("P", "practice", "practice", id="practice",
+            tooltip="Practice: type each next step's numbers before they are shown (h hint, r reveal)"),
     Binding("x", "export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
     Binding("r", "reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
     Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
@@ -77,7 +79,7 @@ QUIT_ANYWHERE = Binding("ctrl+c", "quit", "quit", id="quit.anywhere", show=False
 BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch",
                           "continue_run", "reload", "export", "pick_param", "next_param", "previous_param",
                           "toggle_breakpoint", "edit_breakpoints", "gradient_check", "watch", "edit_value",
-                          "switch_run", "drop_fork", "save_fork", "next_example"})
+                          "switch_run", "drop_fork", "save_fork", "next_example", "practice"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows

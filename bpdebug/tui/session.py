@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from ..core.storage import EXACT_EPOCHS
 from ..core.whatif import EditError
 from ..text.narrate import default_param
 from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
+
+if TYPE_CHECKING:
+    from ..core.diagnosis import Diagnosis
 
 Severity = Literal["information", "warning", "error"]
 
@@ -210,12 +213,53 @@ class Session:
         """A new original run (loading or reloading); any fork is dropped."""
         self.original = self._make_run(scenario, Trace(scenario, epochs))
         self.forked: Run | None = None
+        # why each failing printed figure fails, by run generation and expectation index (see :meth:`diagnose`)
+        self._diagnoses: dict[int, dict[int, Diagnosis]] = {}
+        self._diagnosis_failed: dict[int, str] = {}
         self._show(self.original)
 
     def _show(self, run: Run) -> None:
         self.run = run
         self.scenario, self.trace, self.results = run.scenario, run.trace, run.results
         self.generation = run.generation
+
+    @property
+    def diagnoses(self) -> dict[int, Diagnosis] | None:
+        """The shown run's diagnosis of its failing printed figures, by expectation index: None until
+        :meth:`diagnose` has run, empty when every figure holds."""
+        if all(r.holds for r in self.results):
+            return {}
+        return self._diagnoses.get(self.generation)
+
+    @property
+    def diagnosis_failed(self) -> str | None:
+        """Why :meth:`diagnose` found nothing for the shown run, if it failed."""
+        return self._diagnosis_failed.get(self.generation)
+
+    def diagnose(self, generation: int | None = None) -> dict[int, Diagnosis] | None:
+        """Which failing printed figures are root slips and which follow from them (core.diagnosis), on a trace
+        of its own so this may run in a worker (a second or two on the blog); kept when ``generation`` is still
+        the shown run's (None: a reload or a switch came in between, and nothing is kept)."""
+        generation = self.generation if generation is None else generation
+        known = self.diagnoses
+        if known is not None and generation == self.generation:
+            return known
+        run = self.run
+        if run.generation != generation:
+            return None
+        failed = None
+        try:
+            from ..core.diagnosis import diagnose
+
+            found = {d.expectation.index: d.diagnosis for d in diagnose(Trace(run.scenario), run.results)}
+        except Exception as exc:  # noqa: BLE001 - the panel says "not diagnosed"; the walk goes on
+            found, failed = {}, f"the printed figures could not be diagnosed: {type(exc).__name__}: {exc}"
+        self._diagnoses[generation] = found
+        if failed:
+            self._diagnosis_failed[generation] = failed
+        if generation != self.generation:
+            return None
+        return found
 
     # ------------------------------------------------------------------------------------------- where
     @property

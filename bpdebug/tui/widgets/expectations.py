@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
 
 from ...core.engine import ExpectationResult
+from ...core.scenario import Expectation
 from ...text.narrate import fmt, fmt_vector
 from . import set_border, set_content
+
+if TYPE_CHECKING:  # core.diagnosis is imported where the diagnosis runs (a worker), not at startup
+    from ...core.diagnosis import Diagnosis
+
+FOLLOWS = "follows"  # core.diagnosis.FOLLOWS
 
 
 def _values(values: tuple[float, ...], scalar: bool) -> str:
@@ -23,8 +30,12 @@ class ExpectationsPanel(Static):
     checks it, so the errata appear one by one as the walk reaches them.
     """
 
-    def show(self, results: tuple[ExpectationResult, ...], index: int) -> tuple[int, int]:
+    def show(self, results: tuple[ExpectationResult, ...], index: int,
+             diagnoses: dict[int, Diagnosis] | None = None) -> tuple[int, int]:
         """Render for the step ``index``; returns (holding, failing) among the figures reached.
+
+        ``diagnoses`` (by expectation index; None while they are computed) marks each failing figure as a
+        root slip (with the catalogue's cause) or as following from the printed figures it names.
 
         The panel has a fixed height and shows the window of lines that holds the figures checked at this
         step (or the latest reached), so a step never changes its size and never lays out the screen."""
@@ -50,6 +61,8 @@ class ExpectationsPanel(Static):
                                           ("  printed ", "dim"), _values(e.value, e.scalar)))
             verdict = ("holds", "$text-success") if r.holds else ("does not hold", "$text-error")
             lines.append(Content.assemble(("   computed ", "dim"), _values(r.computed, e.scalar), "  ", verdict))
+            if not r.holds:
+                lines.extend(self._mark(results, r, diagnoses, here))
             if here and e.source:
                 width = max(20, (self.content_size.width or 52) - 3)
                 for piece in textwrap.wrap(e.source, width):
@@ -66,10 +79,40 @@ class ExpectationsPanel(Static):
         if len(lines) > height:
             focus = here_line if here_line is not None else len(lines) - height
             start = max(0, min(focus, len(lines) - height))
-            if start > 0:
-                lines = [Content.styled(f" ↑ {start} more lines", "dim"), *lines[start + 1:]]
+            if start > 0:  # the arrow takes the line above the figures of this step, never their first line
+                lines = [Content.styled(f" ↑ {start} more lines", "dim"), *lines[start:]]
             lines = lines[:height]
         set_content(self, Content("\n").join(lines), fixed=True)
         summary = f"{holding} hold · {failing} do not" if holding + failing else "none reached yet"
         set_border(self, subtitle=summary)
         return holding, failing
+
+    def _mark(self, results: tuple[ExpectationResult, ...], r: ExpectationResult,
+              diagnoses: dict[int, Diagnosis] | None, here: bool) -> list[Content]:
+        """The line(s) saying whether a failing figure is a root slip or follows from earlier printed ones:
+        wrapped in full at the step that checks it, one line (cut with …) elsewhere."""
+        d = None if diagnoses is None else diagnoses.get(r.expectation.index)
+        if d is None:
+            text, style = ("diagnosing …" if diagnoses is None else "not diagnosed"), "dim italic"
+        elif d.verdict == FOLLOWS:
+            text, style = f"↳ follows from {mark_names(results, d.follows_from, r.expectation)}", "$text-warning"
+        else:
+            text, style = f"● root: {d.cause or 'no catalogue slip explains it'}", "bold $text-error"
+        width = max(20, (self.content_size.width or 52) - 4)
+        pieces = textwrap.wrap(text, width) if here else [textwrap.shorten(text, width, placeholder=" …")]
+        return [Content.styled(("   " if k == 0 else "     ") + piece, style) for k, piece in enumerate(pieces)]
+
+
+def mark_names(results: tuple[ExpectationResult, ...], indices: tuple[int, ...], of: Expectation) -> str:
+    """The printed figures ``indices`` as a reader names them: "z2", "a2, w5" (with epoch and example where
+    they differ from the figure's own)."""
+    by_index = {r.expectation.index: r.expectation for r in results}
+    own = of.epoch, of.example
+    names: list[str] = []
+    for i in indices:
+        u = by_index.get(i)
+        if u is None:
+            continue
+        where = "" if (u.epoch, u.example) == own else f" (epoch {u.epoch}, example {u.example})"
+        names.append(f"the printed {u.quantity}{where}" if not names else f"{u.quantity}{where}")
+    return ", ".join(dict.fromkeys(names)) or "earlier printed figures"

@@ -1,0 +1,119 @@
+"""Practice mode in the app: a dialog driven by :class:`~bpdebug.text.practice.PracticeSession`.
+
+The learner types the next step's numbers; Enter checks them (in a thread: a wrong answer runs the slip
+catalogue). A right answer, or ``r`` (reveal), goes on to the next question; a wrong one stays and says
+which entries are off and why. ``h`` gives a hint (the formula, then the numbers substituted). Escape leaves,
+dismissing the dialog with the score line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from ...text.practice import Feedback, PracticeSession
+
+FEEDBACK_LINES = 4  # the latest feedback entries kept on screen
+HINT, REVEAL = ("h", "hint"), ("r", "reveal")
+HELP = "Enter checks · h a hint (formula, then numbers) · r reveals · Escape leaves with the score"
+
+
+class PracticeModal(ModalScreen[str]):
+    """Ask each next step's numbers of the scenario's first epoch; dismiss with the score line."""
+
+    DEFAULT_CSS = """
+    PracticeModal .dialog.practice { width: 90; }
+    PracticeModal .dialog.practice Label { width: 100%; }
+    PracticeModal #practice-prompt { text-style: bold; margin-bottom: 1; }
+    PracticeModal #practice-feedback { height: auto; max-height: 8; margin-top: 1; }
+    Screen.-short PracticeModal #practice-feedback { max-height: 5; }
+    """
+    BINDINGS = [Binding("escape", "leave", "leave", id="practice.leave")]
+
+    class Checked(Message):
+        """An answer has been checked (in a worker)."""
+
+        def __init__(self, feedback: Feedback) -> None:
+            super().__init__()
+            self.feedback = feedback
+
+    def __init__(self, practice: PracticeSession) -> None:
+        super().__init__(classes="dialog-screen")
+        self.practice = practice
+        self._feedback: list[Content] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog practice"):
+            yield Label("Practice: work out each next result of epoch 1", classes="dialog-title")
+            yield Label(self.practice.prompt(), id="practice-prompt", markup=False)
+            yield Input(placeholder="the numbers, separated by spaces", id="practice-input")
+            yield Static(id="practice-feedback")
+            yield Label(HELP, classes="dialog-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        self._say(Content.styled("Work out each result, then type it; the walk goes on when it is right.", "dim"))
+
+    # ---------------------------------------------------------------------------------------- answers
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if self.practice.current is None:
+            self.action_leave()
+            return
+        command = text.lower()
+        if command in HINT:
+            event.input.value = ""
+            self._say(Content.assemble(("hint: ", "bold"), self.practice.hint()))
+        elif command in REVEAL:
+            event.input.value = ""
+            self._show(self.practice.reveal())
+        elif text:
+            event.input.disabled = True  # one check at a time
+            self._say(Content.styled(f"checking {text} …", "dim italic"))
+            self._check(text)
+
+    @work(thread=True, exclusive=True, group="practice")
+    def _check(self, text: str) -> None:
+        with np.errstate(all="ignore"):
+            feedback = self.practice.answer(text)
+        self.post_message(self.Checked(feedback))
+
+    @on(Checked)
+    def _checked(self, event: Checked) -> None:
+        field = self.query_one(Input)
+        field.disabled = False
+        if event.feedback.correct:
+            field.value = ""
+        field.focus()
+        self._feedback.pop()  # "checking …"
+        self._show(event.feedback)
+
+    def _show(self, feedback: Feedback) -> None:
+        if feedback.correct:
+            self._say(Content.styled("✓ " + feedback.message, "bold $text-success"))
+        elif feedback.revealed:
+            self._say(Content.styled("revealed: " + feedback.message, "$text-warning"))
+        else:
+            self._say(Content.styled("✗ " + feedback.message, "$text-error"))
+        prompt = self.query_one("#practice-prompt", Label)
+        if self.practice.current is None:
+            prompt.update(f"Done. {self.practice.score_line()}")
+            self._say(Content.styled("Enter or Escape leaves.", "dim"))
+        else:
+            prompt.update(self.practice.prompt())
+
+    def _say(self, line: Content) -> None:
+        self._feedback = [*self._feedback, line][-FEEDBACK_LINES:]
+        self.query_one("#practice-feedback", Static).update(Content("\n").join(self._feedback))
+
+    def action_leave(self) -> None:
+        self.workers.cancel_group(self, "practice")
+        self.dismiss(self.practice.score_line())
