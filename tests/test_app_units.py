@@ -132,3 +132,21 @@ async def test_quit_still_shows_in_the_footer_at_120_columns():
         assert "u units" in keys
         right = min([SIZE[0]] + [k.region.x for label, k in keys.items() if "palette" in label])
         assert 0 < keys["q quit"].region.right <= right  # left of the palette's hint, inside the screen
+
+
+async def test_a_mini_batch_example_is_named_by_its_number_in_the_data_and_its_place_in_the_batch():
+    app = make_app(ROOT / "scenarios" / "iris.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        rows = app.step.record.rows
+        assert len(rows) == 10 < app.scenario.n_examples
+        network = app.screen.query_one(NetworkView).border_subtitle or ""
+        assert f"values of example {rows[1] + 1} (2 of 10)" in network
+        title = app.screen.query_one(StepPanel).border_title or ""
+        assert f"example {rows[1] + 1} (2 of 10 in mini-batch 1)" in title
+        x = app.scenario.inputs[rows[1]]  # that example's net input of h1, from the file's numbers
+        z = app.scenario.weights[0][0, 0] + app.scenario.weights[0][0, 1:] @ x
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.screen.query_one(StepPanel).text().rstrip().endswith(f"= {fmt(z)}")

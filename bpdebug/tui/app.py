@@ -49,6 +49,7 @@ LEGEND = (
     "Top: the scenario, then epoch / example, the four phases (current one reversed), step k of n.",
     "Network: each unit's net (z) and out (a) once computed; … = not computed yet at this step.",
     "  Green: what this step computed. Accent: the two units the selected parameter connects.",
+    "  Unit by unit (u): a layer fills in one unit per step; the status line says which (unit h1 of 2).",
     "Step: the formula in symbols, the numbers it uses, and (highlighted) what it computes.",
     "Chain rule: ∂E/∂p of the selected parameter in symbols (SymPy), closed form and numbers;",
     "  … marks a factor not computed yet; green lines changed at this step.",

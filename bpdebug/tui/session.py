@@ -713,7 +713,7 @@ class Session:
             return f"{name}/{walk.units}" if short else f"unit {name} of {walk.units}"
         if not walk.why:  # error, gradients, update: one step whatever the width
             return "whole" if short else "whole step"
-        return "whole layer" if short else f"whole layer ({walk.why})"
+        return "whole" if short else f"whole layer ({walk.why})"
 
     # ------------------------------------------------------------------------------------------- watches
     def _parse_watches(self, names: Iterable[str]) -> list[Watch]:

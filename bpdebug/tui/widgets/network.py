@@ -102,7 +102,11 @@ class NetworkView(Static):
         s = self.scenario
         value = step.param(selected, "after" if step.kind == "update" else "before")
         rows = step.record.rows
-        batch = f" · values of example {rows[row] + 1} of {len(rows)}" if len(rows) > 1 else ""
+        batch = ""
+        if len(rows) > 1:  # a mini-batch's examples are numbered in the data set: its own count in parentheses
+            whole = len(rows) == s.n_examples
+            batch = f" · values of example {rows[row] + 1}" + (f" of {len(rows)}" if whole else
+                                                                f" ({row + 1} of {len(rows)})")
         set_border(self, subtitle=f"{selected.short} = {fmt(value)}{' (new)' if step.kind == 'update' else ''} "
                                   f"on {param_connection(s, selected)}{batch}")
 
