@@ -50,6 +50,19 @@ def test_hidden_weight_w1_at_update(snap_compare):
     assert snap_compare(make_app(BLOG), terminal_size=(120, 40), run_before=walk(*keys))
 
 
+def test_unit_by_unit_output_of_h1_at_120x40(snap_compare):
+    """u, then n twice: the output of h1 alone (h2's still …), "unit h1 of 2" in the status line. The
+    toast u shows is cleared first: whether it is still up would depend on the machine's speed."""
+    keys = walk("u", "n", "n")
+
+    async def run_before(pilot) -> None:
+        await keys(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(make_app(BLOG), terminal_size=(120, 40), run_before=run_before)
+
+
 def test_small_layout_80x24(snap_compare):
     assert snap_compare(make_app(BLOG), terminal_size=(80, 24), run_before=walk(*["n"] * 5))
 

@@ -180,25 +180,52 @@ def _optimizer_lines(step: Step, s: Scenario) -> list[Line]:
     return lines
 
 
-def narrate(step: Step, scenario: Scenario) -> Narration:
-    """The lines of ``step``: the formula in symbols, the numbers it uses, and what it computes."""
+def narrate(step: Step, scenario: Scenario, row: int | None = None) -> Narration:
+    """The lines of ``step``: the formula in symbols, the numbers it uses, and what it computes.
+
+    ``row`` (0-based within the pass) narrates one example of a batch pass; None narrates the pass's first
+    :data:`MAX_EXAMPLES_SHOWN` examples one by one. The heading says which (:func:`examples_label`)."""
     kind = step.kind
     heading = f"{step.phase} · {step.title}"
     if kind == "update" and not scenario.plan.is_plain:
         heading = f"{step.phase} · {scenario.plan.optimizer.title} update"
+    row = _row(step, row)
     if kind == "z":
-        lines = _z_lines(step, scenario)
+        lines = _z_lines(step, scenario, row)
     elif kind == "a":
-        lines = _a_lines(step, scenario)
+        lines = _a_lines(step, scenario, row)
     elif kind == "error":
-        lines = _error_lines(step, scenario)
+        lines = _error_lines(step, scenario, row)
     elif kind == "delta":
-        lines = _delta_lines(step, scenario)
+        lines = _delta_lines(step, scenario, row)
     elif kind == "gradient":
-        lines = _gradient_lines(step, scenario)
+        lines = _gradient_lines(step, scenario, row)
     else:
         lines = _update_lines(step, scenario)
-    return Narration(heading, tuple(lines))
+    label = examples_label(step, row) if kind != "update" else ""
+    return Narration(heading + (f" · {label}" if label else ""), tuple(lines))
+
+
+def _row(step: Step, row: int | None) -> int | None:
+    """``row`` within the pass's examples (None: the whole pass; a pass of one example is that example)."""
+    n = len(step.record.rows)
+    return None if row is None or n == 1 else min(max(row, 0), n - 1)
+
+
+def examples_label(step: Step, row: int | None) -> str:
+    """Which examples of the pass a narration shows: ``example 3 of 4``, ``all 4 examples``, ``example 39
+    (2 of 10 in mini-batch 1)``, ``the 10 examples of mini-batch 1``; "" when the pass has one example."""
+    rows = step.record.rows
+    n = len(rows)
+    if n == 1:
+        return ""
+    s = step.scenario
+    whole = s is None or n == s.n_examples
+    if row is None:
+        return f"all {n} examples" if whole else f"the {n} examples of mini-batch {step.record.batch}"
+    if whole:
+        return f"example {rows[row] + 1} of {n}"
+    return f"example {rows[row] + 1} ({row + 1} of {n} in mini-batch {step.record.batch})"
 
 
 def _array(step: Step, name: str) -> np.ndarray:
@@ -212,15 +239,19 @@ def _layer(step: Step) -> int:
     return step.layer
 
 
-def _rows(step: Step) -> tuple[list[int], int]:
-    """Which rows (examples) of the pass to narrate one by one, and how many are left out."""
+def _rows(step: Step, row: int | None = None) -> tuple[list[int], int]:
+    """Which rows (examples) of the pass to narrate one by one, and how many are left out: ``row`` alone
+    when one is chosen."""
+    if row is not None:
+        return [row], 0
     n = len(step.record.rows)
     return list(range(min(n, MAX_EXAMPLES_SHOWN))), max(0, n - MAX_EXAMPLES_SHOWN)
 
 
-def _lead(step: Step, row: int) -> Span:
-    """The start of a numbers line: ``   = `` (or ``ex 2 = `` when a batch pass has several examples)."""
-    if len(step.record.rows) == 1:
+def _lead(step: Step, row: int, chosen: int | None = None) -> Span:
+    """The start of a numbers line: ``   = `` (or ``ex 2 = `` when a batch pass narrates several examples;
+    one ``chosen`` example is named in the heading)."""
+    if len(step.record.rows) == 1 or chosen is not None:
         return Span("   = ")
     return Span(f"ex {step.record.rows[row] + 1} = ", NOTE)
 
@@ -234,21 +265,21 @@ def _with_bias(scenario: Scenario, v: np.ndarray) -> str:
     return shown_vector(np.concatenate(([1.0], v)) if scenario.bias else v)
 
 
-def _z_lines(step: Step, s: Scenario) -> list[Line]:
+def _z_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     l = _layer(step)
     theta, a_prev, z = _array(step, f"theta{l - 1}"), _array(step, f"a{l - 1}"), _array(step, f"z{l}")
     a_name = "x" if l == 2 else f"a{l - 1}"
     note = f"   row i of Θ{l - 1}: the weights into unit i" + ("; 1 = the bias unit" if s.bias else "")
     lines: list[Line] = [(Span(f"z{l} = Θ{l - 1}·{a_name}", SYMBOL), Span(note, NOTE))]
-    rows, more = _rows(step)
+    rows, more = _rows(step, row)
     for r in rows:
-        lines.append((_lead(step, r), Span(shown_matrix(theta), GIVEN), Span(" · "),
+        lines.append((_lead(step, r, row), Span(shown_matrix(theta), GIVEN), Span(" · "),
                       Span(_with_bias(s, a_prev[r]), GIVEN)))
-        lines.append((_lead(step, r), Span(shown_vector(z[r]), NEW)))
+        lines.append((_lead(step, r, row), Span(shown_vector(z[r]), NEW)))
     return lines + _more(more)
 
 
-def _a_lines(step: Step, s: Scenario) -> list[Line]:
+def _a_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     l = _layer(step)
     f = activation_symbol(s, l)
     z, a = _array(step, f"z{l}"), _array(step, f"a{l}")
@@ -256,30 +287,39 @@ def _a_lines(step: Step, s: Scenario) -> list[Line]:
     lines: list[Line] = [(Span(f"a{l} = {f}(z{l})", SYMBOL),)]
     if act.formula:
         lines[0] += (Span(f"   {act.formula}, element by element", NOTE),)
-    rows, more = _rows(step)
+    rows, more = _rows(step, row)
     for r in rows:
-        lines.append((_lead(step, r), Span(f"{f}("), Span(shown_vector(z[r]), GIVEN), Span(")")))
-        lines.append((_lead(step, r), Span(shown_vector(a[r]), NEW)))
+        lines.append((_lead(step, r, row), Span(f"{f}("), Span(shown_vector(z[r]), GIVEN), Span(")")))
+        lines.append((_lead(step, r, row), Span(shown_vector(a[r]), NEW)))
     return lines + _more(more)
 
 
-def _error_lines(step: Step, s: Scenario) -> list[Line]:
+def _error_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     L = s.n_layers
     o, t, terms, loss = _array(step, f"a{L}"), _array(step, "targets"), _array(step, "error"), _array(step, "loss")
     combine = "summed" if s.loss.reduction == "sum" else "averaged"
     lines: list[Line] = [(Span(f"E = {s.loss.formula}", SYMBOL),
                           Span(f"   {s.loss.name} per example, {combine} over the batch", NOTE))]
-    rows, more = _rows(step)
+    rows, more = _rows(step, row)
+    several = len(step.record.rows) > 1 and row is None  # examples named line by line
     for r in rows:
-        lead = _lead(step, r)
-        lines.append((Span(lead.text.replace("=", " ").rstrip() + " " if len(step.record.rows) > 1 else "   ",
+        lead = _lead(step, r, row)
+        lines.append((Span(lead.text.replace("=", " ").rstrip() + " " if several else "   ",
                            NOTE), Span("o = "), Span(shown_vector(o[r]), GIVEN), Span("   t = "),
                       Span(shown_vector(t[r]), GIVEN)))
-        lines.append((Span("   error terms = " if len(step.record.rows) == 1 else "     error terms = "),
+        lines.append((Span("     error terms = " if several else "   error terms = "),
                       Span(shown_vector(terms[r]), NEW)))
-    lines += _more(more)
+    lines += _more(more) + _others(step, row)
     lines.append((Span("E_total = "), Span(fmt(float(loss)), NEW)))
     return lines
+
+
+def _others(step: Step, row: int | None) -> list[Line]:
+    """With one example of a batch pass chosen, a note that the total also holds the others."""
+    others = len(step.record.rows) - 1
+    if row is None or not others:
+        return []
+    return [(Span(f"   + the same for the other {others} example{'s' if others > 1 else ''} of the pass", NOTE),)]
 
 
 def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
@@ -291,12 +331,12 @@ def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
         return act.derivative(_array(step, f"z{l}"), _array(step, f"a{l}"))
 
 
-def _delta_lines(step: Step, s: Scenario) -> list[Line]:
+def _delta_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     l, L = _layer(step), s.n_layers
     f = activation_symbol(s, l)
     delta = _array(step, f"delta{l}")
     deriv = _derivative_values(step, s, l)
-    rows, more = _rows(step)
+    rows, more = _rows(step, row)
     lines: list[Line] = []
     if l == L:
         dE = _array(step, "dE_dout")
@@ -306,11 +346,11 @@ def _delta_lines(step: Step, s: Scenario) -> list[Line]:
             lines.append((Span(f"δ{l} = ∂E/∂o ⊙ {f}′(z{l})", SYMBOL), Span("   ⊙: element by element", NOTE)))
         for r in rows:
             if deriv is not None:
-                lines.append((_lead(step, r), Span(shown_vector(dE[r]), GIVEN), Span(" ⊙ "),
+                lines.append((_lead(step, r, row), Span(shown_vector(dE[r]), GIVEN), Span(" ⊙ "),
                               Span(shown_vector(deriv[r]), GIVEN)))
             else:
-                lines.append((_lead(step, r), Span("J_softmaxᵀ · "), Span(shown_vector(dE[r]), GIVEN)))
-            lines.append((_lead(step, r), Span(shown_vector(delta[r]), NEW)))
+                lines.append((_lead(step, r, row), Span("J_softmaxᵀ · "), Span(shown_vector(dE[r]), GIVEN)))
+            lines.append((_lead(step, r, row), Span(shown_vector(delta[r]), NEW)))
         return lines + _more(more)
     theta, nxt = _array(step, f"theta{l}"), _array(step, f"delta{l + 1}")
     w = theta[:, 1:] if s.bias else theta
@@ -318,15 +358,15 @@ def _delta_lines(step: Step, s: Scenario) -> list[Line]:
     lines.append((Span(f"δ{l} = (Θ{l}ᵀ·δ{l + 1}) ⊙ {f}′(z{l})", SYMBOL), Span(note, NOTE)))
     lines.append((Span(f"   Θ{l}ᵀ = "), Span(shown_matrix(w.T), GIVEN)))
     for r in rows:
-        parts = [_lead(step, r), Span("("), Span(f"Θ{l}ᵀ·"), Span(shown_vector(nxt[r]), GIVEN), Span(")")]
+        parts = [_lead(step, r, row), Span("("), Span(f"Θ{l}ᵀ·"), Span(shown_vector(nxt[r]), GIVEN), Span(")")]
         if deriv is not None:
             parts += [Span(" ⊙ "), Span(shown_vector(deriv[r]), GIVEN)]
         lines.append(tuple(parts))
-        lines.append((_lead(step, r), Span(shown_vector(delta[r]), NEW)))
+        lines.append((_lead(step, r, row), Span(shown_vector(delta[r]), NEW)))
     return lines + _more(more)
 
 
-def _gradient_lines(step: Step, s: Scenario) -> list[Line]:
+def _gradient_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     l = _layer(step)
     a_name = "x" if l == 1 else f"a{l}"
     grad, delta, a = _array(step, f"grad.theta{l}"), _array(step, f"delta{l + 1}"), _array(step, f"a{l}")
@@ -334,11 +374,11 @@ def _gradient_lines(step: Step, s: Scenario) -> list[Line]:
     batch = ", summed over the examples" if len(step.record.rows) > 1 else ""
     lines: list[Line] = [(Span(f"∂E/∂Θ{l} = δ{l + 1} ⊗ {inputs}", SYMBOL),
                           Span(f"   row i = δ{l + 1}_i · {inputs}{batch}", NOTE))]
-    rows, more = _rows(step)
+    rows, more = _rows(step, row)
     for r in rows:
-        lines.append((_lead(step, r), Span(shown_vector(delta[r]), GIVEN), Span(" ⊗ "),
+        lines.append((_lead(step, r, row), Span(shown_vector(delta[r]), GIVEN), Span(" ⊗ "),
                       Span(_with_bias(s, a[r]), GIVEN)))
-    lines += _more(more)
+    lines += _more(more) + _others(step, row)
     lines.append((Span("   = "), Span(shown_matrix(grad), NEW)))
     return lines
 
@@ -357,3 +397,145 @@ def _update_lines(step: Step, s: Scenario) -> list[Line]:
         lines.append((Span(f"   − {lr}·"), Span(shown_matrix(grad), GIVEN)))
         lines.append((Span("   = "), Span(shown_matrix(after), NEW)))
     return lines
+
+
+# --------------------------------------------------------------------------------------- unit by unit
+# A forward step (z, a) or a delta of a narrow layer can be walked one unit at a time, as a text works it out:
+# net_h1 = w1·i1 + w2·i2 + b1·1, then out_h1 = σ(net_h1). A wider layer stays one step: its sums would not
+# be read one by one. Softmax couples a layer's units, so its output and its delta stay whole too.
+
+MAX_UNITS_WALKED = 8  # a layer up to this many units wide can be walked unit by unit
+MAX_TERMS_SHOWN = 16  # a unit's sum with more terms shows HEAD_TERMS of them, then "… N more terms"
+HEAD_TERMS = 8
+
+
+@dataclass(frozen=True)
+class UnitWalk:
+    """How a step is walked unit by unit: ``units`` steps, one per unit of its layer, or 0 (one step), and
+    then ``why``, in a few words (empty for the kinds of step that are always one step: error, gradients,
+    update)."""
+
+    units: int
+    why: str = ""
+
+
+def unit_walk(step: Step, scenario: Scenario) -> UnitWalk:
+    """Whether (and through how many units) ``step`` can be walked unit by unit."""
+    if step.kind not in ("z", "a", "delta"):
+        return UnitWalk(0)
+    l = _layer(step)
+    width = scenario.layers[l - 1]
+    if width > MAX_UNITS_WALKED:
+        return UnitWalk(0, f"{width} units > {MAX_UNITS_WALKED}")
+    if step.kind != "z" and scenario.activation(l).is_softmax:
+        return UnitWalk(0, "softmax couples its units")
+    return UnitWalk(width)
+
+
+def _factor(v: float) -> str:
+    """A number as a factor of a product: a negative one in parentheses, ``(−0.3)``."""
+    text = fmt(v)
+    return f"({text})" if text.startswith(numbers.MINUS) else text
+
+
+def _terms(pieces: Sequence[str]) -> str:
+    """``a + b + c``; past :data:`MAX_TERMS_SHOWN` terms the first :data:`HEAD_TERMS` and ``… N more terms``."""
+    if len(pieces) <= MAX_TERMS_SHOWN:
+        return " + ".join(pieces)
+    return " + ".join(pieces[:HEAD_TERMS]) + f" + …{NBSP}{len(pieces) - HEAD_TERMS}{NBSP}more{NBSP}terms"
+
+
+def _out_name(layers: Sequence[int], l: int, unit: int) -> str:
+    """What a unit sends on: ``i1`` for an input, ``out_h1`` otherwise (the text's names)."""
+    name = unit_name(layers, l, unit)
+    return name if l == 1 else f"out_{name}"
+
+
+def narrate_unit(step: Step, scenario: Scenario, unit: int, row: int | None = None) -> Narration:
+    """One unit (1-based) of a z, a or delta step, as a text works it out: the unit's sum or function in
+    symbols (``net_h1 = w1·i1 + w2·i2 + b1·1``), its numbers, and the unit's value, all read from the step's
+    arrays. ``row`` as for :func:`narrate`. Only for a step :func:`unit_walk` walks."""
+    walk = unit_walk(step, scenario)
+    if not 1 <= unit <= walk.units:
+        raise ValueError(f"unit {unit} of a step walked through {walk.units} units")
+    row = _row(step, row)
+    l, kind = _layer(step), step.kind
+    name = unit_name(scenario.layers, l, unit)
+    if kind == "z":
+        what, lines = "net input", _z_unit_lines(step, scenario, unit, row)
+    elif kind == "a":
+        what, lines = "output", _a_unit_lines(step, scenario, unit, row)
+    else:
+        what, lines = "delta", _delta_unit_lines(step, scenario, unit, row)
+    label = examples_label(step, row)
+    heading = f"{step.phase} · {what} of {name} · unit {unit} of {walk.units} of layer {l}"
+    return Narration(heading + (f" · {label}" if label else ""), tuple(lines))
+
+
+def _z_unit_lines(step: Step, s: Scenario, unit: int, row: int | None) -> list[Line]:
+    l, layers = _layer(step), s.layers
+    theta, a_prev, z = _array(step, f"theta{l - 1}"), _array(step, f"a{l - 1}"), _array(step, f"z{l}")
+    i = unit - 1
+    senders = range(1, layers[l - 2] + 1)
+    col = (lambda j: j) if s.bias else (lambda j: j - 1)  # the column of theta of sending unit j
+    symbols = [f"{s.params.at(l - 1, i, col(j)).short}·{_out_name(layers, l - 1, j)}" for j in senders]
+    if s.bias:
+        symbols.append(f"{s.params.at(l - 1, i, 0).short}·1")
+    lines: list[Line] = [(Span(f"net_{unit_name(layers, l, unit)} = {_terms(symbols)}", SYMBOL),)]
+    rows, more = _rows(step, row)
+    for r in rows:
+        products = [f"{_factor(theta[i, col(j)])}·{_factor(a_prev[r, j - 1])}" for j in senders]
+        if s.bias:
+            products.append(f"{_factor(theta[i, 0])}·1")
+        lines.append((_lead(step, r, row), Span(_terms(products), GIVEN)))
+        lines.append((_lead(step, r, row), Span(fmt(z[r, i]), NEW)))
+    return lines + _more(more)
+
+
+def _a_unit_lines(step: Step, s: Scenario, unit: int, row: int | None) -> list[Line]:
+    l, layers = _layer(step), s.layers
+    f = activation_symbol(s, l)
+    z, a = _array(step, f"z{l}"), _array(step, f"a{l}")
+    name = unit_name(layers, l, unit)
+    head: Line = (Span(f"out_{name} = {f}(net_{name})", SYMBOL),)
+    act = s.activation(l)
+    if act.formula:
+        head += (Span(f"   {act.formula}", NOTE),)
+    lines: list[Line] = [head]
+    rows, more = _rows(step, row)
+    for r in rows:
+        lines.append((_lead(step, r, row), Span(f"{f}("), Span(fmt(z[r, unit - 1]), GIVEN), Span(")")))
+        lines.append((_lead(step, r, row), Span(fmt(a[r, unit - 1]), NEW)))
+    return lines + _more(more)
+
+
+def _delta_unit_lines(step: Step, s: Scenario, unit: int, row: int | None) -> list[Line]:
+    l, L, layers = _layer(step), s.n_layers, s.layers
+    f = activation_symbol(s, l)
+    name = unit_name(layers, l, unit)
+    delta = _array(step, f"delta{l}")
+    deriv = _derivative_values(step, s, l)
+    assert deriv is not None, "a softmax delta is not walked unit by unit"
+    i = unit - 1
+    rows, more = _rows(step, row)
+    lines: list[Line] = []
+    if l == L:
+        dE = _array(step, "dE_dout")
+        lines.append((Span(f"δ_{name} = ∂E/∂out_{name} · {f}′(net_{name})", SYMBOL),))
+        for r in rows:
+            lines.append((_lead(step, r, row), Span(_factor(dE[r, i]), GIVEN), Span(" · "),
+                          Span(_factor(deriv[r, i]), GIVEN)))
+            lines.append((_lead(step, r, row), Span(fmt(delta[r, i]), NEW)))
+        return lines + _more(more)
+    theta, nxt = _array(step, f"theta{l}"), _array(step, f"delta{l + 1}")
+    col = unit if s.bias else i  # this unit's column in theta_l: the weights it sends on
+    receivers = range(1, layers[l] + 1)
+    symbols = [f"{s.params.at(l, k - 1, col).short}·δ_{unit_name(layers, l + 1, k)}" for k in receivers]
+    lines.append((Span(f"δ_{name} = ({_terms(symbols)}) · {f}′(net_{name})", SYMBOL),
+                  Span(f"   the weights {name} sends on, times the deltas they reach", NOTE)))
+    for r in rows:
+        products = [f"{_factor(theta[k - 1, col])}·{_factor(nxt[r, k - 1])}" for k in receivers]
+        lines.append((_lead(step, r, row), Span("("), Span(_terms(products), GIVEN), Span(") · "),
+                      Span(_factor(deriv[r, i]), GIVEN)))
+        lines.append((_lead(step, r, row), Span(fmt(delta[r, i]), NEW)))
+    return lines + _more(more)

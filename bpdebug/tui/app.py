@@ -29,7 +29,6 @@ from textual.worker import get_current_worker
 from ..core.engine import Step, Trace
 from ..core.params import Param
 from ..core.scenario import Scenario
-from ..text.narrate import narrate
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
 from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios
 from .widgets import set_border
@@ -50,6 +49,7 @@ LEGEND = (
     "Top: the scenario, then epoch / example, the four phases (current one reversed), step k of n.",
     "Network: each unit's net (z) and out (a) once computed; … = not computed yet at this step.",
     "  Green: what this step computed. Accent: the two units the selected parameter connects.",
+    "  Unit by unit (u): a layer fills in one unit per step; the status line says which (unit h1 of 2).",
     "Step: the formula in symbols, the numbers it uses, and (highlighted) what it computes.",
     "Chain rule: ∂E/∂p of the selected parameter in symbols (SymPy), closed form and numbers;",
     "  … marks a factor not computed yet; green lines changed at this step.",
@@ -61,6 +61,7 @@ LEGEND = (
 )
 
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
+ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
 
 
 class DebuggerScreen(Screen):
@@ -147,10 +148,10 @@ class DebuggerScreen(Screen):
 
     def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
-        # below 100 columns the footer tightens and the palette's hint gives way, so every key shows, q included
+        # below 100 columns the palette's hint gives way; below ROOMY_FOOTER the footer tightens, so q shows
         footer = self.query_one(Footer)
         footer.show_command_palette = not self.compact
-        footer.compact = self.compact
+        footer.compact = self.size.width < ROOMY_FOOTER
         self.refresh_bindings()  # the filter key shows only where the parameters table does
         if self.at is not None and self.size != self._painted_size:
             self._painted_size = self.size
@@ -225,9 +226,9 @@ class DebuggerScreen(Screen):
                                       s.differences(3 if compact else 6), compact)
         self.query_one(WatchPanel).show(s.watch_rows(), compact)
         self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, "  ·  ".join(extra),
-                                       compact)
-        self.query_one(NetworkView).show(step, p, compact=compact, row=s.row)
-        self.query_one(StepPanel).show(narrate(step, s.scenario))
+                                       compact, s.unit_status(short=compact))
+        self.query_one(NetworkView).show(step, p, compact=compact, row=s.row, unit=s.unit)
+        self.query_one(StepPanel).show(s.narration())
         self.query_one(ParamsTable).show(step, p)
         self.query_one(LossPanel).show(cast(Sequence[float], s.losses_reached()))  # an array is enough
         if self.has_class("-pictures"):
@@ -425,6 +426,14 @@ class DebuggerScreen(Screen):
     def action_next_example(self) -> None:
         self.apply(self.session.next_example())
         self.render_step()
+
+    def action_whole_batch(self) -> None:
+        self.apply(self.session.whole_batch())
+        self.render_step()
+
+    def action_toggle_units(self) -> None:
+        self.apply(self.session.toggle_units())
+        self.render_step()  # the status line says unit by unit, even on a step that stays whole
 
     def action_gradient_check(self) -> None:
         self.apply(Move(False, (self.session.gradient_check(),)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from ..text.narrate import MAX_UNITS_WALKED
+
 STEP_KEYS = Binding.Group("step")
 EPOCH_KEYS = Binding.Group("epoch")
 
@@ -18,6 +20,9 @@ KEYS: tuple[Binding, ...] = (
     Binding("right_square_bracket", "next_epoch", "epoch+", id="epoch.next",
             tooltip="Same step of the next epoch (trains further past the scenario's epochs)", group=EPOCH_KEYS),
     Binding("g", "goto_epoch", "go to", id="epoch.goto", tooltip="Go to epoch N"),
+    Binding("u", "toggle_units", "units", id="step.units",
+            tooltip=f"Unit by unit: n and p walk the net input, output and delta of a layer up to "
+                    f"{MAX_UNITS_WALKED} units wide one unit at a time (h1, then h2); u again: whole layers"),
     Binding("escape", "cancel_run", "stop", id="run.cancel",
             tooltip="Stop a long run at the last epoch computed (escape)"),
     Binding("w", "pick_param", "param", id="param.pick",
@@ -49,7 +54,10 @@ KEYS: tuple[Binding, ...] = (
     Binding("s", "save_fork", "save fork", id="whatif.save", show=False,
             tooltip="Save the what-if fork as a new scenario file"),
     Binding("m", "next_example", "example", id="example.next", show=False,
-            tooltip="Batch mode: show the next example of the pass in the network (round the batch)"),
+            tooltip="Batch mode: show the next example of the pass in the network and the step (round the "
+                    "batch)"),
+    Binding("M", "whole_batch", "whole batch", id="example.all", show=False,
+            tooltip="Batch mode: the step shows the whole batch again (the network keeps its example)"),
     Binding("pagedown", "scroll_chain(1)", "chain ↓", id="chain.down", show=False,
             tooltip="Scroll the chain rule down (page down)"),
     Binding("pageup", "scroll_chain(-1)", "chain ↑", id="chain.up", show=False,
@@ -79,7 +87,8 @@ QUIT_ANYWHERE = Binding("ctrl+c", "quit", "quit", id="quit.anywhere", show=False
 BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_epoch", "goto_epoch",
                           "continue_run", "reload", "export", "pick_param", "next_param", "previous_param",
                           "toggle_breakpoint", "edit_breakpoints", "gradient_check", "watch", "edit_value",
-                          "switch_run", "drop_fork", "save_fork", "next_example", "practice"})
+                          "switch_run", "drop_fork", "save_fork", "next_example", "practice",
+                          "whole_batch", "toggle_units"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows

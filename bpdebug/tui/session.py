@@ -34,7 +34,7 @@ from ..core.params import Param
 from ..core.scenario import Scenario, ScenarioError, load
 from ..core.storage import EXACT_EPOCHS
 from ..core.whatif import EditError
-from ..text.narrate import default_param
+from ..text.narrate import MAX_UNITS_WALKED, Narration, default_param, narrate, narrate_unit, unit_name, unit_walk
 from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
 if TYPE_CHECKING:
@@ -86,11 +86,13 @@ STAY = Move(moved=False)
 
 @dataclass(frozen=True)
 class Position:
-    """Where the walk is: which run (``generation``, bumped on reload), which step and which parameter."""
+    """Where the walk is: which run (``generation``, bumped on reload), which step and which parameter, and
+    with unit-by-unit steps on, which unit of the step's layer (None: the whole step)."""
 
     generation: int
     index: int
     param: str
+    unit: int | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -185,6 +187,8 @@ class _Walk:
     watches: list[Watch] = field(default_factory=list)
     stopped: tuple[int, str] | None = None  # (step, why) of the last search's stop, for the status line
     row: int = 0  # which example of a batch pass the network shows (0-based within the pass)
+    chosen: bool = False  # whether the step panel narrates that example alone (m), or the whole pass (M)
+    unit: tuple[int, int] | None = None  # (step position within the epoch, unit) of a unit-by-unit walk
 
 
 class Session:
@@ -264,7 +268,7 @@ class Session:
     # ------------------------------------------------------------------------------------------- where
     @property
     def position(self) -> Position:
-        return Position(self.generation, self._walk.index, self._walk.param)
+        return Position(self.generation, self._walk.index, self._walk.param, self.unit)
 
     @property
     def index(self) -> int:
@@ -338,6 +342,7 @@ class Session:
             self._walk.index = d
             found = self.trace.divergence(epoch)
             assert found is not None
+            self._set_unit(self._unit_named(found.unit))
             more = f"; {again} again goes on past it" if d < target else ""
             return Move(True, (Note(f"training diverged here: {found.describe()}{more}", "warning", 8),))
         moved = target != here
@@ -346,6 +351,9 @@ class Session:
 
     # ------------------------------------------------------------------------------------------ moving
     def next_step(self) -> Move:
+        if self._step_unit(1):
+            return Move()
+        self._walk.unit = None  # the next step starts at its first unit
         notes: tuple[Note, ...] = ()
         if self._walk.index + 1 >= len(self.trace):
             self.trace.extend(self.trace.epochs + 1)
@@ -356,9 +364,12 @@ class Session:
         return Move(move.moved, notes + move.notes)
 
     def previous_step(self) -> Move:
+        if self._step_unit(-1):
+            return Move()
         if self._walk.index == 0:
             return STAY
         self._walk.index -= 1
+        self._set_unit(self.unit_count or None)  # walking back enters a layer at its last unit
         return Move()
 
     def next_epoch(self) -> Move:
@@ -582,6 +593,7 @@ class Session:
             return Move(False, (Note(f"no breakpoint holds and no printed figure fails ahead (to the end of epoch "
                                      f"{found.horizon}); g goes further", timeout=4),))
         self.trace.extend(stop.epoch)
+        self._walk.unit = None  # a stop lands on a step's first unit
         move = self._land(stop.step, "c")
         why = stop.reason if stop.condition is not None or stop.reason.startswith("printed") else \
             f"search {stop.reason}"
@@ -607,14 +619,101 @@ class Session:
         """Which example of the current pass the network shows (0-based within the pass)."""
         return min(self._walk.row, len(self.step.record.rows) - 1)
 
+    @property
+    def chosen_row(self) -> int | None:
+        """The example of a batch pass the step panel narrates alone (0-based within the pass), or None: the
+        whole pass (the default, until ``m`` chooses one; ``M`` goes back to it)."""
+        return self.row if self._walk.chosen and len(self.step.record.rows) > 1 else None
+
     def next_example(self) -> Move:
-        """In batch mode, show the next example of the pass in the network (round the batch)."""
+        """In batch mode, show the next example of the pass in the network and the step panel (round the
+        batch)."""
         rows = self.step.record.rows
         if len(rows) == 1:
             return Move(False, (Note("one example per pass here: the network shows it", timeout=3),))
         self._walk.row = (self.row + 1) % len(rows)
-        return Move(True, (Note(f"the network shows example {rows[self._walk.row] + 1} of {len(rows)}",
+        self._walk.chosen = True
+        return Move(True, (Note(f"the network and the step show example {rows[self._walk.row] + 1} of "
+                                f"{len(rows)} (M: the whole batch)", timeout=2),))
+
+    def whole_batch(self) -> Move:
+        """The step panel narrates the whole pass again (the network keeps showing the example it shows)."""
+        rows = self.step.record.rows
+        if len(rows) == 1 or not self._walk.chosen:
+            text = ("one example per pass here" if len(rows) == 1 else
+                    f"the step already shows the whole batch; m chooses one of its {len(rows)} examples")
+            return Move(False, (Note(text, timeout=3),))
+        self._walk.chosen = False
+        return Move(True, (Note(f"the step shows the whole batch; the network, example {rows[self.row] + 1}",
                                 timeout=2),))
+
+    def narration(self) -> Narration:
+        """The current step as the step panel writes it: one unit of its layer with unit-by-unit steps on,
+        else the whole step; the chosen example of a batch pass, else the whole pass."""
+        unit, row = self.unit, self.chosen_row
+        if unit is not None:
+            return narrate_unit(self.step, self.scenario, unit, row)
+        return narrate(self.step, self.scenario, row)
+
+    # -------------------------------------------------------------------------------------- unit by unit
+    units_on: bool = False  # unit-by-unit steps (u): n and p walk a narrow layer's z, a and δ one unit at a time
+
+    @property
+    def unit_count(self) -> int:
+        """How many units the current step is walked through (0: it is one step, or unit steps are off)."""
+        return unit_walk(self.step, self.scenario).units if self.units_on else 0
+
+    @property
+    def unit(self) -> int | None:
+        """The unit (1-based) of the current step's layer shown, or None: the whole step. A step is entered at
+        its first unit (at its last when walking back); epoch moves keep the unit."""
+        n = self.unit_count
+        if not n:
+            return None
+        stored = self._walk.unit
+        return min(stored[1], n) if stored is not None and stored[0] == self._offset else 1
+
+    def _set_unit(self, unit: int | None) -> None:
+        self._walk.unit = None if unit is None else (self._offset, unit)
+
+    def _step_unit(self, delta: int) -> bool:
+        """Move ``delta`` units within the current step, if that stays inside its layer."""
+        unit = self.unit
+        if unit is None or not 1 <= unit + delta <= self.unit_count:
+            return False
+        self._set_unit(unit + delta)
+        return True
+
+    def _unit_named(self, name: str | None) -> int | None:
+        """The unit of the current step's layer called ``name`` (``h2``), if it is walked (for a divergence)."""
+        layer = self.step.layer
+        if name is None or layer is None:
+            return None
+        return next((u for u in range(1, self.unit_count + 1) if unit_name(self.scenario.layers, layer, u) == name),
+                    None)
+
+    def toggle_units(self) -> Move:
+        """Unit-by-unit steps on or off; on, the current step starts at its first unit."""
+        self.units_on = not self.units_on
+        self._walk.unit = None
+        if not self.units_on:
+            return Move(True, (Note("whole-layer steps (u: unit by unit)", timeout=2),))
+        text = f"unit by unit: n and p walk z, a and δ of layers up to {MAX_UNITS_WALKED} units wide (u: whole layers)"
+        return Move(True, (Note(text, timeout=3),))
+
+    def unit_status(self, short: bool = False) -> str:
+        """For the status line: ``unit h1 of 2`` (``short``: ``h1/2``), or why the current step is whole; ""
+        with unit steps off."""
+        if not self.units_on:
+            return ""
+        walk = unit_walk(self.step, self.scenario)
+        layer = self.step.layer
+        if walk.units and layer is not None:
+            name = unit_name(self.scenario.layers, layer, self.unit or 1)
+            return f"{name}/{walk.units}" if short else f"unit {name} of {walk.units}"
+        if not walk.why:  # error, gradients, update: one step whatever the width
+            return "whole" if short else "whole step"
+        return "whole" if short else f"whole layer ({walk.why})"
 
     # ------------------------------------------------------------------------------------------- watches
     def _parse_watches(self, names: Iterable[str]) -> list[Watch]:

@@ -41,6 +41,7 @@ class NetworkView(Static):
         self._hits: list[tuple[int, int, int, int, int, int]] = []  # x0, x1, y0, y1, layer, unit
         self._lines_cache: dict[tuple[int, int, int, bool, int], list[Cell]] = {}
         self.row = 0  # which example of a batch pass the units show (0-based within the pass)
+        self.unit: int | None = None  # unit by unit: the unit of the step's layer computed so far (None: all)
 
     def set_scenario(self, scenario: Scenario) -> None:
         """Draw another scenario's network (after a reload)."""
@@ -61,7 +62,7 @@ class NetworkView(Static):
             return [[(f"{name} ", "bold"), ("1", "")]]
 
         def number(quantity: str) -> tuple[str, str]:
-            if not step.is_known(quantity):
+            if not step.is_known(quantity) or self._ahead(step, quantity, i):
                 return PENDING, "dim"
             values = np.asarray(step.value(quantity))
             return fmt(float(values[min(self.row, len(values) - 1), i - 1]), digits), ""
@@ -74,12 +75,19 @@ class NetworkView(Static):
         pad = " " * (len(name) + 1)
         return [[(f"{name} ", "bold"), ("net ", "dim"), net], [(pad, ""), ("out ", "dim"), out]]
 
-    def show(self, step: Step, selected: Param, compact: bool = False, row: int = 0) -> None:
-        """Render the values known at ``step``, with ``selected``'s connection and what ``step`` computed.
+    def _ahead(self, step: Step, quantity: str, i: int) -> bool:
+        """Unit by unit: whether unit ``i``'s ``quantity`` is one this step computes, for a later unit."""
+        return self.unit is not None and i > self.unit and quantity in step.computes
+
+    def show(self, step: Step, selected: Param, compact: bool = False, row: int = 0,
+             unit: int | None = None) -> None:
+        """Render the values known at ``step``, with ``selected``'s connection and what ``step`` computed;
+        ``unit`` (unit-by-unit steps) shows the step's layer computed up to that unit.
 
         A network too wide for the panel is drawn with two lines per unit, then with 4 significant digits
         (the step and the table keep all 7), and clipped past that."""
         self.row = row = min(row, len(step.record.rows) - 1)
+        self.unit = unit
         room = self.content_size.width or 10_000
         everything = list(range(1, self.scenario.n_layers + 1))
         self._lines_cache = {}
@@ -94,7 +102,11 @@ class NetworkView(Static):
         s = self.scenario
         value = step.param(selected, "after" if step.kind == "update" else "before")
         rows = step.record.rows
-        batch = f" · values of example {rows[row] + 1} of {len(rows)}" if len(rows) > 1 else ""
+        batch = ""
+        if len(rows) > 1:  # a mini-batch's examples are numbered in the data set: its own count in parentheses
+            whole = len(rows) == s.n_examples
+            batch = f" · values of example {rows[row] + 1}" + (f" of {len(rows)}" if whole else
+                                                                f" ({row + 1} of {len(rows)})")
         set_border(self, subtitle=f"{selected.short} = {fmt(value)}{' (new)' if step.kind == 'update' else ''} "
                                   f"on {param_connection(s, selected)}{batch}")
 
@@ -169,7 +181,7 @@ class NetworkView(Static):
                 i = unit
                 ends = (l == selected.layer and i == selected.sending_unit) or (
                     l == selected.layer + 1 and i == selected.receiving_unit)
-                new = i > 0 and bool({f"z{l}", f"a{l}"} & computed)
+                new = i > 0 and bool({f"z{l}", f"a{l}"} & computed) and self.unit in (None, i)
                 marker = ("▌", "$accent bold") if ends else ("▌", "$panel-lighten-2")
                 background = "on $success-muted" if new else "on $accent-muted" if ends else ""
                 for line in cells:

@@ -13,8 +13,9 @@ class StatusBar(Static):
     """Two lines at the top: the scenario's title (and a summary), then the position with the four phases."""
 
     def show(self, title: str, step: Step, epochs: int, scenario_epochs: int, extra: str = "",
-             compact: bool = False) -> None:
-        """Render the position of ``step`` (``epochs`` = epochs the trace covers now)."""
+             compact: bool = False, unit: str = "") -> None:
+        """Render the position of ``step`` (``epochs`` = epochs the trace covers now); ``unit``: where a
+        unit-by-unit walk is in the step (``unit h1 of 2``), after the step."""
         example = ("batch" if compact else "all (batch)") if step.example is None else f"{step.example}"
         rows = step.record.rows
         if step.example is None and step.scenario is not None and len(rows) < step.scenario.n_examples:
@@ -31,6 +32,8 @@ class StatusBar(Static):
         for phase in PHASES:
             parts.append((f" {phase} ", "reverse bold" if phase == step.phase else "dim"))
         parts += [("  step ", "dim"), (f"{step.index + 1}", "bold"), (f" of {step.total}", "dim")]
+        if unit:
+            parts += [("  " if compact else "  ·  ", "dim"), (unit, "bold")]
         head: list[str | tuple[str, str]] = [(title, "bold")]
         if extra:
             head.append(("  ·  " + extra, ""))
