@@ -465,6 +465,26 @@ async def test_f_shows_the_folded_side_panels_on_a_small_terminal():
         assert not screen.query_one("#params").display and screen.query_one("#network").display
 
 
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (140, 40)])
+async def test_every_key_in_the_footer_fits_and_quit_and_help_always_show(size):
+    from bpdebug.tui.keys import SECONDARY_ACTIONS
+
+    app = make_app(BLOG)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        for _ in range(2):  # with the side panels folded and shown
+            keys = [k for k in app.screen.query("FooterKey") if k.display]
+            assert keys and all(k.region.right <= size[0] for k in keys), [str(k.render()) for k in keys]
+            assert {"help", "quit"} <= {k.description for k in keys}
+            shown = {k.action for k in keys}
+            assert (shown >= SECONDARY_ACTIONS) == (size[0] >= 120)  # they give way only where they do not fit
+            await pilot.press("f")
+            await settle(pilot)
+        await pilot.press("u")  # a key left out of the footer still works
+        await settle(pilot)
+        assert app.screen.session.units_on
+
+
 # ------------------------------------------------------------------------------------------- divergence
 
 async def test_a_diverging_run_stops_once_at_the_first_non_finite_step_and_never_crashes(tmp_path):

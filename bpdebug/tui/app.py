@@ -23,7 +23,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar
+from textual.widgets import ProgressBar
 from textual.worker import get_current_worker
 
 from ..core.engine import Step, Trace
@@ -35,6 +35,7 @@ from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
+from .widgets.key_footer import KeyFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
@@ -61,6 +62,7 @@ LEGEND = (
 )
 
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
+NARROW_FOOTER = 120  # below this many columns the footer leaves out the secondary keys (keys.SECONDARY_ACTIONS)
 ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
 
 
@@ -133,7 +135,7 @@ class DebuggerScreen(Screen):
         yield WatchPanel(id="watches", classes="-empty")
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         titles = {"#network": "network", "#params": "parameters", "#expectations": "printed figures",
@@ -149,9 +151,10 @@ class DebuggerScreen(Screen):
     def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
         # below 100 columns the palette's hint gives way; below ROOMY_FOOTER the footer tightens, so q shows
-        footer = self.query_one(Footer)
+        footer = self.query_one(KeyFooter)
         footer.show_command_palette = not self.compact
         footer.compact = self.size.width < ROOMY_FOOTER
+        footer.narrow = self.size.width < NARROW_FOOTER
         self.refresh_bindings()  # the filter key shows only where the parameters table does
         if self.at is not None and self.size != self._painted_size:
             self._painted_size = self.size

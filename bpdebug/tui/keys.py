@@ -89,6 +89,8 @@ BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_
                           "toggle_breakpoint", "edit_breakpoints", "gradient_check", "watch", "edit_value",
                           "switch_run", "drop_fork", "save_fork", "next_example", "practice",
                           "whole_batch", "toggle_units"})
+# actions whose keys leave the footer where it is too narrow for every key (help and the palette list them)
+SECONDARY_ACTIONS = frozenset({"toggle_units", "cycle_picture", "practice"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows
