@@ -771,7 +771,7 @@ class Session:
         if refused is not None:
             return refused
         from ..core.atomic import OutputError, write_output
-        from ..core.scenario_writer import to_toml
+        from ..core.scenario_writer import restarted, to_toml
 
         try:
             write_output(path, to_toml(self.forked.scenario), protect=self.protected_files())
@@ -779,7 +779,9 @@ class Session:
             return Note(str(exc), "error")
         except OSError as exc:
             return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
-        return Note(f"wrote the what-if scenario ({', '.join(self.forked.edits)}) to {path}")
+        wrote = f"wrote the what-if scenario ({', '.join(self.forked.edits)}) to {path}"
+        differs = restarted(self.forked.scenario)  # the format cannot carry a continued run's optimizer state
+        return Note(f"{wrote}; {differs} (said at the top of the file)", "warning", 12) if differs else Note(wrote)
 
     # -------------------------------------------------------------------------------------------- reload
     def reload(self) -> Reload:
