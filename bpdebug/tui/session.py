@@ -156,6 +156,18 @@ class Run:
 
 
 @dataclass(frozen=True)
+class LossCurve:
+    """One run's loss for the loss plot, on the original run's epoch axis: its epochs 1 … ``epochs`` are the
+    original's ``offset + 1`` … ``offset + epochs``."""
+
+    label: str
+    trace: Trace
+    offset: int
+    epochs: int  # 0: none reached yet
+    shown: bool  # the run being walked
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """How a long run ended: the epoch asked for, the last epoch computed, and whether it was stopped."""
 
@@ -410,9 +422,12 @@ class Session:
                 last[0] = now
                 progress(done, total)
 
-        generation, offset = self.generation, self._offset
-        reached = self.trace.advance(epoch, report, should_stop)
+        generation, offset, run = self.generation, self._offset, self.run
+        other = None if self.forked is None else (self.original if self.showing_fork else self.forked)
+        reached = run.trace.advance(epoch, report, should_stop)
         cancelled = reached < epoch
+        if other is not None and not cancelled:  # the other run too, so the loss plot compares them that far
+            other.trace.advance(max(1, run.offset + reached - other.offset), None, should_stop)
         return RunOutcome(epoch, max(1, reached), cancelled, generation, offset)
 
     def finish_run(self, outcome: RunOutcome) -> Move:
@@ -731,6 +746,23 @@ class Session:
             self.switch_run()
         self.forked = None
         return Move(True, (Note("what-if fork dropped; back to the original run", timeout=3),))
+
+    def loss_curves(self) -> tuple[LossCurve, ...]:
+        """The loss of the shown run as far as the walk has reached (:attr:`loss_epochs`); with a what-if fork,
+        the original's and the fork's, both up to that epoch of the original's axis. The run not shown is trained
+        that far here when that takes at most :data:`SYNC_EPOCHS` epochs, else drawn as far as it is computed (a
+        long run trains both: :meth:`run_to`)."""
+        if self.forked is None:
+            return (LossCurve("run", self.trace, 0, self.loss_epochs, True),)
+        here = self.run.offset + self.loss_epochs
+        since = f" from epoch {self.forked.offset + 1}" if self.forked.offset else ""
+        curves = []
+        for run, label in ((self.original, "original"), (self.forked, f"fork: {', '.join(self.forked.edits)}{since}")):
+            epochs = max(0, here - run.offset)
+            if run is not self.run and epochs - run.trace.losses_computed > SYNC_EPOCHS:
+                epochs = run.trace.losses_computed
+            curves.append(LossCurve(label, run.trace, run.offset, epochs, run is self.run))
+        return tuple(curves)
 
     def differences(self, limit: int = 6) -> list[tuple[str, str, str]]:
         """(parameter, original value, fork value) for the parameters that differ at this step, the largest
