@@ -181,3 +181,15 @@ def test_saving_a_continued_adam_fork_in_the_app_warns_in_the_note(tmp_path):
     note = s.save_fork(tmp_path / "fork.toml")
     assert note.severity == "warning" and "start again at 0" in note.text and "wrote" in note.text
     assert (tmp_path / "fork.toml").read_text().startswith("# Not the fork's run:")
+
+
+def test_the_py_export_of_a_continued_adam_fork_warns_that_its_code_starts_afresh(tmp_path):
+    s = Session(SCENARIOS / "adam.toml")
+    s.go_to_epoch(7)
+    s.fork("0.25")
+    note = s.export("py", tmp_path / "fork.py", 8)
+    assert note.severity == "warning" and "the exported code" in note.text and "t starts again at 1" in note.text
+    blog = Session(SCENARIOS / "blog.toml")
+    blog.go_to_epoch(7)
+    blog.fork("0.25")
+    assert blog.export("py", tmp_path / "blog.py", 8).severity == "information"

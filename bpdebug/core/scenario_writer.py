@@ -67,11 +67,13 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def restarted(scenario: Scenario) -> str | None:
+def restarted(scenario: Scenario, written: str = "the saved scenario",
+              why: str = "the scenario format has no key for training state") -> str | None:
     """What a scenario written by :func:`to_toml` would start afresh that ``scenario``'s run continues (one
     sentence), or None when the file repeats the run exactly. Only a continued run (a what-if fork past
     epoch 1) can say something here: the format has no key for the optimizer's state, the update count or
-    the place in the shuffled order."""
+    the place in the shuffled order. ``written`` names what is written and ``why`` says why it starts afresh
+    (the py export's script trains from epoch 1 the same way)."""
     plan = scenario.plan
     if plan.epochs_before == 0:
         return None
@@ -85,8 +87,8 @@ def restarted(scenario: Scenario) -> str | None:
         what.append("the shuffled order starts again from epoch 1's")
     if not what:
         return None
-    return (f"the fork continued epoch {plan.epochs_before + 1} of a run, but the scenario format has no key for "
-            f"training state, so in the saved scenario {_and(what)}: its numbers differ from the fork's")
+    return (f"the fork continued epoch {plan.epochs_before + 1} of a run, but {why}, so in {written} {_and(what)}: "
+            "its numbers differ from the fork's")
 
 
 def to_toml(scenario: Scenario) -> str:

@@ -899,7 +899,14 @@ class Session:
             return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
         except Exception as exc:  # noqa: BLE001 - a failed export must not end the session
             return Note(f"export failed: {type(exc).__name__}: {exc}", "error")
-        return Note(f"wrote the {fmt} transcript ({_plural(epochs, 'epoch')}) to {path}")
+        wrote = f"wrote the {fmt} transcript ({_plural(epochs, 'epoch')}) to {path}"
+        if fmt in ("py", "ipynb"):  # their code trains from scratch: a continued what-if fork's state is not in it
+            from ..core.scenario_writer import restarted
+
+            differs = restarted(self.scenario, "the exported code", "that code trains from epoch 1")
+            if differs:
+                return Note(f"{wrote}; {differs}", "warning", 12)
+        return Note(wrote)
 
     # ---------------------------------------------------------------------------------------- derivation
     def derivation_is_quick(self, param: str | None = None) -> bool:
