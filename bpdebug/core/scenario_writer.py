@@ -22,7 +22,8 @@ from .scenario import Scenario
 # checks), so a new key of the format cannot be silently dropped from saved scenarios.
 WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "loss", "learning_rate", "epochs",
                      "update", "frozen", "inputs", "targets", "weights", "expectations",
-                     "plan"})  # the optimizer, its hyperparameters, batch_size, shuffle and seed
+                     "plan"})  # the optimizer, its hyperparameters, batch_size, shuffle and seed (a fork's
+# plan.resume, the training state it continues from, has no key in the format: see restarted)
 NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
                          "init",  # generated weights are written as the matrices they produced
                          "params",  # derived from layers and bias
