@@ -1,7 +1,8 @@
 """Benchmark of the picture panel (not a test): ``python bench/bench_pictures.py [--presses N]``.
 
 XOR at epoch 2000, key ``]`` (next epoch) to the next frame with no picture, the loss curve, the gradient flow
-and the decision map shown, side by side in one run (120x40), plus the time to draw each picture alone
+and the decision map shown, and the loss curve with a what-if fork overlaid (forked at epoch 1000), side by side in
+one run (120x40), plus the time to draw each picture alone
 (``PicturePanel.show`` and the widget's lines, no compositor). Median and p90.
 """
 
@@ -36,7 +37,7 @@ async def settle(app: DebuggerApp) -> None:
         await app.workers.wait_for_complete()
 
 
-async def latencies(presses_v: int, presses: int) -> tuple[list[float], list[float]]:
+async def latencies(presses_v: int, presses: int, fork: bool = False) -> tuple[list[float], list[float]]:
     from bpdebug.tui.widgets.pictures import PicturePanel
 
     app = DebuggerApp(XOR)
@@ -45,7 +46,14 @@ async def latencies(presses_v: int, presses: int) -> tuple[list[float], list[flo
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, DebuggerScreen)
-        screen.go_to_epoch(2000)
+        if fork:  # a what-if fork at epoch 1000, walked to its epoch 1001 (the original's 2000): two curves
+            screen.go_to_epoch(1000)
+            while screen.busy:
+                await pilot.pause(0.05)
+            screen.apply(app.session.fork("learning_rate=2"))
+            screen.go_to_epoch(1001)
+        else:
+            screen.go_to_epoch(2000)
         while screen.busy:
             await pilot.pause(0.05)
         for _ in range(presses_v):
@@ -82,8 +90,9 @@ def fmt(values: list[float]) -> str:
 
 async def main(presses: int) -> None:
     print(f"XOR at epoch 2000, {SIZE[0]}x{SIZE[1]}, key ']' to next frame ({presses} presses) | draw alone")
-    for label, v in (("no picture", 0), ("loss curve", 1), ("gradient flow", 2), ("decision map", 3)):
-        keys, draws = await latencies(v, presses)
+    for label, v, fork in (("no picture", 0, False), ("loss curve", 1, False), ("loss + fork", 1, True),
+                           ("gradient flow", 2, False), ("decision map", 3, False)):
+        keys, draws = await latencies(v, presses, fork)
         print(f"  {label:14} {fmt(keys)}   | {fmt(draws)}")
 
 

@@ -129,6 +129,13 @@ def initial_state(net: Network, weights: tuple) -> State:
     return zero_state(net.optimizer, weights)
 
 
+def start_state(net: Network, weights: tuple) -> State:
+    """The optimizer's state before the plan's epoch 1: a continued run's (a what-if fork, ``plan.resume``),
+    else :func:`initial_state`'s zeros."""
+    resume = net.plan.resume
+    return resume.state if resume is not None else initial_state(net, weights)
+
+
 def pack(weights: tuple, state: State) -> tuple:
     """Weights and optimizer state as one flat tuple of arrays: what a checkpoint keeps."""
     return tuple(weights) + tuple(a for per_matrix in state for a in per_matrix)
@@ -227,15 +234,14 @@ def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epo
     trace stores checkpoints this way."""
     net = net or Network(scenario)
     weights = tuple(np.array(w) for w in (start if start is not None else scenario.weights))
-    state = state if state is not None else initial_state(net, weights)
+    state = state if state is not None else start_state(net, weights)
     x, t = scenario.inputs, scenario.targets
     plan, n = net.plan, net.n_examples
-    per_epoch = plan.updates_per_epoch(n)
     losses = np.empty(epochs)
     with np.errstate(all="ignore"):
         if plan.mode == "batch":
             for e in range(epochs):
-                numbers = compute_pass(net, weights, x, t, state, first_epoch + e)
+                numbers = compute_pass(net, weights, x, t, state, plan.first_update(n, first_epoch + e))
                 losses[e] = numbers.loss
                 weights, state = numbers.weights_after, numbers.state_after
                 if keep is not None:
@@ -245,7 +251,7 @@ def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epo
             for e in range(epochs):
                 epoch = first_epoch + e
                 losses[e] = batch_loss(net, weights, x, t)[0]
-                count = (epoch - 1) * per_epoch
+                count = plan.first_update(n, epoch) - 1
                 for xi, ti in fixed or [select(x, t, rows) for rows in plan.batches(n, epoch)]:
                     count += 1
                     numbers = compute_pass(net, weights, xi, ti, state, count)

@@ -3,9 +3,16 @@
 Numbers are written with ``repr`` (the shortest text that reads back as the same double), weights always as
 explicit matrices (a generated or forked start is written as the numbers it produced), custom activations
 with their formula, and expectations as they were recorded.
+
+A what-if fork that continues a run past its epoch 1 carries training state the format has no key for (the
+optimizer's velocity or moments, the update count ``t``, the place in the shuffled order; see
+:class:`~.training.Resume`). The written file then starts that state afresh, and says so in a comment at its top
+(:func:`restarted`); plain descent in the data's order carries none and is reproduced exactly.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 
@@ -15,7 +22,8 @@ from .scenario import Scenario
 # checks), so a new key of the format cannot be silently dropped from saved scenarios.
 WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "loss", "learning_rate", "epochs",
                      "update", "frozen", "inputs", "targets", "weights", "expectations",
-                     "plan"})  # the optimizer, its hyperparameters, batch_size, shuffle and seed
+                     "plan"})  # the optimizer, its hyperparameters, batch_size, shuffle and seed (a fork's
+# plan.resume, the training state it continues from, has no key in the format: see restarted)
 NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
                          "init",  # generated weights are written as the matrices they produced
                          "params",  # derived from layers and bias
@@ -56,10 +64,43 @@ def _matrix(m: np.ndarray, indent: int) -> str:
     return "[" + (",\n" + " " * indent).join(rows) + "]"
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def restarted(scenario: Scenario, written: str = "the saved scenario",
+              why: str = "the scenario format has no key for training state") -> str | None:
+    """What a scenario written by :func:`to_toml` would start afresh that ``scenario``'s run continues (one
+    sentence), or None when the file repeats the run exactly. Only a continued run (a what-if fork past
+    epoch 1) can say something here: the format has no key for the optimizer's state, the update count or
+    the place in the shuffled order. ``written`` names what is written and ``why`` says why it starts afresh
+    (the py export's script trains from epoch 1 the same way)."""
+    plan = scenario.plan
+    if plan.epochs_before == 0:
+        return None
+    opt, what = plan.optimizer, []
+    if opt.state_names:
+        names = _and(list(opt.state_names))
+        what.append(f"{opt.title}'s {names} {'start' if len(opt.state_names) > 1 else 'starts'} again at 0")
+    if opt.uses_step_count:
+        what.append("the update count t starts again at 1")
+    if plan.shuffle and plan.mode != "batch":
+        what.append("the shuffled order starts again from epoch 1's")
+    if not what:
+        return None
+    return (f"the fork continued epoch {plan.epochs_before + 1} of a run, but {why}, so in {written} {_and(what)}: "
+            "its numbers differ from the fork's")
+
+
 def to_toml(scenario: Scenario) -> str:
-    """The scenario as TOML text that :func:`~bpdebug.core.scenario.loads` reads back to the same run."""
+    """The scenario as TOML text that :func:`~bpdebug.core.scenario.loads` reads back to the same run (a
+    continued run's training state excepted: a comment at the top then says what starts afresh)."""
     s = scenario
-    lines = [f"title = {toml_string(s.title)}"]
+    lines = []
+    note = restarted(s)
+    if note is not None:
+        lines += ["# " + line for line in textwrap.wrap(f"Not the fork's run: {note}.", 100)] + [""]
+    lines.append(f"title = {toml_string(s.title)}")
     if s.description:
         lines.append(f"description = {toml_string(s.description)}")
     lines += ["", "[network]", f"layers = [{', '.join(str(n) for n in s.layers)}]"]

@@ -25,10 +25,10 @@ from .compute import (
     compute_pass,
     gradient,
     hidden_delta,
-    initial_state,
     optimizer_update,
     output_delta,
     pack,
+    start_state,
     train,
     unpack,
     update,
@@ -387,7 +387,8 @@ class Trace:
         self._cache_size = cache_epochs
         self._cache_bytes = cache_bytes
         # a checkpoint keeps the weights and the optimizer's state before an epoch (compute.pack)
-        self._checkpoints = Checkpoints(pack(scenario.weights, initial_state(self.net, scenario.weights)),
+        # (a what-if fork starts from the original's optimizer state: compute.start_state)
+        self._checkpoints = Checkpoints(pack(scenario.weights, start_state(self.net, scenario.weights)),
                                         checkpoint_bytes)
         self._history = LossHistory()
         # divergence bookkeeping: epochs 1 … _clean_through lost neither loss nor weights; _flagged is the
@@ -442,7 +443,7 @@ class Trace:
         weights, state = self.position_before(epoch)
         s = self.scenario
         passes = []
-        first_update = (epoch - 1) * self.passes_per_epoch
+        first_update = self.plan.first_update(s.n_examples, epoch) - 1  # updates before this epoch's
         with np.errstate(all="ignore"):
             if self.update_mode is UpdateMode.BATCH:
                 numbers = compute_pass(self.net, weights, s.inputs, s.targets, state, first_update + 1)

@@ -7,6 +7,10 @@ depends only on ``seed`` and ``e`` (``numpy.random.default_rng([seed, e]).permut
 can be computed on its own (the trace starts from a checkpoint) and the exported script draws the same
 order with the same line. Updates are counted from 1 across epochs: update ``t`` is what Adam's bias
 correction reads.
+
+A what-if fork continues a run from the start of one of its epochs: its plan carries a :class:`Resume` (how many
+epochs came before and the optimizer's state then), so the fork's epoch 1 draws the original's order of that
+epoch, counts its updates on from there, and starts from the original's velocity or moments, not from zero.
 """
 
 from __future__ import annotations
@@ -17,9 +21,18 @@ from functools import lru_cache
 import numpy as np
 
 from . import optimizers
-from .optimizers import Hyperparameters, Optimizer
+from .optimizers import Hyperparameters, Optimizer, State
 
 Rows = tuple[int, ...]  # 0-based examples of one mini-batch
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a continued run (a what-if fork) picks up: ``epochs_before`` epochs of the original came before its
+    epoch 1, and ``state`` is the optimizer's state then (the layout of :data:`~.optimizers.State`)."""
+
+    epochs_before: int
+    state: State = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,12 @@ class Plan:
     batch_size: int | None = None
     shuffle: bool = False
     seed: int = 0
+    resume: Resume | None = None  # None: a run from its start (zero optimizer state, update 1, epoch 1's order)
+
+    @property
+    def epochs_before(self) -> int:
+        """Epochs of training before this plan's epoch 1 (0 unless it continues a run)."""
+        return 0 if self.resume is None else self.resume.epochs_before
 
     def size(self, n_examples: int) -> int:
         """Examples per mini-batch (the last of an epoch may hold fewer)."""
@@ -41,11 +60,11 @@ class Plan:
 
     def first_update(self, n_examples: int, epoch: int) -> int:
         """The count ``t`` (1-based) of the first update of ``epoch``."""
-        return (epoch - 1) * self.updates_per_epoch(n_examples) + 1
+        return (self.epochs_before + epoch - 1) * self.updates_per_epoch(n_examples) + 1
 
     def batches(self, n_examples: int, epoch: int) -> tuple[Rows, ...]:
         """The mini-batches of ``epoch`` (1-based), in the order they are used."""
-        return _batches(n_examples, self.size(n_examples), self.shuffle, self.seed, epoch)
+        return _batches(n_examples, self.size(n_examples), self.shuffle, self.seed, self.epochs_before + epoch)
 
     @property
     def mode(self) -> str:

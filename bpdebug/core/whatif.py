@@ -9,7 +9,9 @@ An edit is ``NAME=VALUE``:
 - a target ``tK``, ``tK@N``, ``tK@all`` the same way (output unit K).
 
 :func:`fork` applies edits to the weights a run had at the start of an epoch and returns a new
-:class:`Scenario` whose epoch 1 is that epoch; the scenario file is never touched (see scenario_writer to save).
+:class:`Scenario` whose epoch 1 is that epoch and whose training continues the run's (the optimizer's state,
+the update count, the shuffled order); the scenario file is never touched (see scenario_writer to save, and its
+:func:`~.scenario_writer.restarted` for what a saved fork cannot carry).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from .engine import Trace
 from .params import Param
 from .scenario import Scenario
+from .training import Resume
 
 
 class EditError(ValueError):
@@ -136,16 +139,24 @@ def fork(scenario: Scenario, start: Trace | tuple[np.ndarray, ...], edits: tuple
          epoch: int = 1) -> Scenario:
     """A new scenario that continues ``scenario``'s run from the start of ``epoch`` with ``edits`` applied.
 
-    ``start`` is the original run's trace (its weights before ``epoch`` are used) or those weights
-    themselves. The fork's epoch 1 is the original's ``epoch``; it covers the epochs the original had left
-    (at least 1). Expectations are dropped when forking past epoch 1 (their epochs would mean other epochs)."""
+    ``start`` is the original run's trace: the fork starts from its weights before ``epoch`` and continues its
+    training (:class:`~.training.Resume`): the optimizer's state then (velocity, Adam's moments), the update
+    count ``t`` and the shuffled order of each epoch go on from the original's, so a fork whose edit changes
+    nothing repeats the original's numbers bit for bit. ``start`` may instead be bare weights: the fork then
+    starts training afresh from them (a zero state, update 1, epoch 1's order). The fork's epoch 1 is the
+    original's ``epoch``; it covers the epochs the original had left (at least 1). Expectations are dropped when
+    forking past epoch 1 (their epochs would mean other epochs)."""
     if epoch < 1:
         raise ValueError(f"epoch {epoch}: epochs start at 1")
-    weights = start.weights_before(epoch) if isinstance(start, Trace) else start
-    forked = apply_edits(scenario, edits, weights)
+    forked = apply_edits(scenario, edits, start.weights_before(epoch) if isinstance(start, Trace) else start)
+    plan = forked.plan
+    if isinstance(start, Trace) and (epoch > 1 or plan.resume is not None):
+        state = start.position_before(epoch)[1]
+        plan = dataclasses.replace(plan, resume=Resume(plan.epochs_before + epoch - 1, state))
     shown = ", ".join(e.text for e in edits) or "no edits"
     where = f" from epoch {epoch}" if epoch > 1 else ""
     return dataclasses.replace(
-        forked, title=f"{scenario.title} (what if {shown}{where})",
+        forked, title=f"{scenario.title} (what if {shown}{where})", plan=plan,
         epochs=max(1, scenario.epochs - epoch + 1),
         expectations=scenario.expectations if epoch == 1 else ())
+

@@ -82,9 +82,12 @@ class ServedScreen(DebuggerScreen):
         if s.forked is None:
             super().action_save_fork()  # says there is no fork
             return
-        from ..core.scenario_writer import to_toml
+        from ..core.scenario_writer import restarted, to_toml
 
         self.post_message(self.Rendered(to_toml(s.forked.scenario), f"{s.path.stem}-whatif.toml"))
+        differs = restarted(s.forked.scenario)  # the format cannot carry a continued run's optimizer state
+        if differs:
+            self.app.notify(f"{differs} (said at the top of the file)", severity="warning", timeout=12, markup=False)
 
     @work(thread=True, exclusive=True, group="export")
     def _render_download(self, fmt: str, filename: str, epochs: int) -> None:

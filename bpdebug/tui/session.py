@@ -158,6 +158,18 @@ class Run:
 
 
 @dataclass(frozen=True)
+class LossCurve:
+    """One run's loss for the loss plot, on the original run's epoch axis: its epochs 1 … ``epochs`` are the
+    original's ``offset + 1`` … ``offset + epochs``."""
+
+    label: str
+    trace: Trace
+    offset: int
+    epochs: int  # 0: none reached yet
+    shown: bool  # the run being walked
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """How a long run ended: the epoch asked for, the last epoch computed, and whether it was stopped."""
 
@@ -421,9 +433,12 @@ class Session:
                 last[0] = now
                 progress(done, total)
 
-        generation, offset = self.generation, self._offset
-        reached = self.trace.advance(epoch, report, should_stop)
+        generation, offset, run = self.generation, self._offset, self.run
+        other = None if self.forked is None else (self.original if self.showing_fork else self.forked)
+        reached = run.trace.advance(epoch, report, should_stop)
         cancelled = reached < epoch
+        if other is not None and not cancelled:  # the other run too, so the loss plot compares them that far
+            other.trace.advance(max(1, run.offset + reached - other.offset), None, should_stop)
         return RunOutcome(epoch, max(1, reached), cancelled, generation, offset)
 
     def finish_run(self, outcome: RunOutcome) -> Move:
@@ -831,6 +846,23 @@ class Session:
         self.forked = None
         return Move(True, (Note("what-if fork dropped; back to the original run", timeout=3),))
 
+    def loss_curves(self) -> tuple[LossCurve, ...]:
+        """The loss of the shown run as far as the walk has reached (:attr:`loss_epochs`); with a what-if fork,
+        the original's and the fork's, both up to that epoch of the original's axis. The run not shown is trained
+        that far here when that takes at most :data:`SYNC_EPOCHS` epochs, else drawn as far as it is computed (a
+        long run trains both: :meth:`run_to`)."""
+        if self.forked is None:
+            return (LossCurve("run", self.trace, 0, self.loss_epochs, True),)
+        here = self.run.offset + self.loss_epochs
+        since = f" from epoch {self.forked.offset + 1}" if self.forked.offset else ""
+        curves = []
+        for run, label in ((self.original, "original"), (self.forked, f"fork: {', '.join(self.forked.edits)}{since}")):
+            epochs = max(0, here - run.offset)
+            if run is not self.run and epochs - run.trace.losses_computed > SYNC_EPOCHS:
+                epochs = run.trace.losses_computed
+            curves.append(LossCurve(label, run.trace, run.offset, epochs, run is self.run))
+        return tuple(curves)
+
     def differences(self, limit: int = 6) -> list[tuple[str, str, str]]:
         """(parameter, original value, fork value) for the parameters that differ at this step, the largest
         differences first (at most ``limit``), after the edits that are not parameters (learning rate, data)."""
@@ -870,7 +902,7 @@ class Session:
         if refused is not None:
             return refused
         from ..core.atomic import OutputError, write_output
-        from ..core.scenario_writer import to_toml
+        from ..core.scenario_writer import restarted, to_toml
 
         try:
             write_output(path, to_toml(self.forked.scenario), protect=self.protected_files())
@@ -878,7 +910,9 @@ class Session:
             return Note(str(exc), "error")
         except OSError as exc:
             return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
-        return Note(f"wrote the what-if scenario ({', '.join(self.forked.edits)}) to {path}")
+        wrote = f"wrote the what-if scenario ({', '.join(self.forked.edits)}) to {path}"
+        differs = restarted(self.forked.scenario)  # the format cannot carry a continued run's optimizer state
+        return Note(f"{wrote}; {differs} (said at the top of the file)", "warning", 12) if differs else Note(wrote)
 
     # -------------------------------------------------------------------------------------------- reload
     def reload(self) -> Reload:
@@ -964,7 +998,14 @@ class Session:
             return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
         except Exception as exc:  # noqa: BLE001 - a failed export must not end the session
             return Note(f"export failed: {type(exc).__name__}: {exc}", "error")
-        return Note(f"wrote the {fmt} transcript ({_plural(epochs, 'epoch')}) to {path}")
+        wrote = f"wrote the {fmt} transcript ({_plural(epochs, 'epoch')}) to {path}"
+        if fmt in ("py", "ipynb"):  # their code trains from scratch: a continued what-if fork's state is not in it
+            from ..core.scenario_writer import restarted
+
+            differs = restarted(self.scenario, "the exported code", "that code trains from epoch 1")
+            if differs:
+                return Note(f"{wrote}; {differs}", "warning", 12)
+        return Note(wrote)
 
     # ---------------------------------------------------------------------------------------- derivation
     def derivation_is_quick(self, param: str | None = None) -> bool:

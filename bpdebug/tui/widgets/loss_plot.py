@@ -1,12 +1,14 @@
 """The loss curve with axes, drawn in braille (2 × 4 dots a cell) with NumPy: no per-point Python.
 
-It takes several named :class:`Series` (the run, and later its what-if forks), each as buckets of epochs
-with the least and greatest loss of each (a trace's :meth:`~bpdebug.core.engine.Trace.loss_summary`; one
-epoch per bucket for short runs, so low = high). A bucket spans its column from low to high and joins the
-previous column, so a long run keeps its spikes. The y axis is linear or log10 (:attr:`LossPlot.log_scale`); the
-current epoch is a highlighted column with its number under the x axis. Non-finite losses are left out (a
-gap) and the first one is marked ``✕`` at the top of its column, with the epoch in the x axis row; with a
-log scale, losses ≤ 0 are left out the same way.
+It takes several labelled :class:`Series` (the run, or the original run and its what-if fork on the original's
+epoch axis), each as buckets of epochs with the least and greatest loss of each (a trace's
+:meth:`~bpdebug.core.engine.Trace.loss_summary`; one epoch per bucket for short runs, so low = high), in its own
+colour; with more than one series a legend line above the plot names each in its colour (the shown run
+bold). A bucket spans its column from low to high and joins the previous column, so a long run keeps its spikes;
+where two series share a cell the later one is drawn. The y axis is linear or log10 (:attr:`LossPlot.log_scale`);
+the current epoch is a highlighted column with its number under the x axis. Non-finite losses are left out (a
+gap) and the first one of any series is marked ``✕`` at the top of its column, with the epoch in the x axis row;
+with a log scale, losses ≤ 0 are left out the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ SERIES_COLOURS = ("#4287f5", "#f58220", "#2cb45a", "#aa5af0", "#e6be14", "#eb469
 AXIS = Style(color="#8a8a8a")
 CURRENT = Style(bgcolor="#303848")
 DIVERGED = Style(color="#ff4040", bold=True)
+BIGGEST = float(np.finfo(float).max)
 MARGIN = 10  # columns for the y labels and the axis
 # braille dot bit of (row within the cell 0…3, column within the cell 0…1)
 CELLS = [" "] + [chr(0x2800 + b) for b in range(1, 256)]  # a cell's character from its dot bits
@@ -34,12 +37,16 @@ DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dt
 
 @dataclass(frozen=True)
 class Series:
-    """Loss buckets of one run: bucket k covers epochs ``epochs[k]`` … ``epochs[k+1] - 1``."""
+    """Loss buckets of one run: bucket k covers epochs ``epochs[k]`` … ``epochs[k+1] - 1`` (of the plot's axis:
+    a fork's start past epoch 1 of the original). ``colour`` None: :data:`SERIES_COLOURS` by position;
+    ``bold``: its legend entry stands out (the run being walked)."""
 
-    name: str
+    label: str
     epochs: np.ndarray = field(repr=False)  # first epoch of each bucket
     low: np.ndarray = field(repr=False)
     high: np.ndarray = field(repr=False)
+    colour: str | None = None
+    bold: bool = False
 
     @property
     def diverged_at(self) -> int | None:
@@ -49,7 +56,15 @@ class Series:
 
 
 def _label(value: float, log: bool) -> str:
-    return number(10.0 ** value if log else value)[: MARGIN - 2]
+    """The y axis value in at most ``MARGIN - 2`` characters: fewer digits, never a cut exponent."""
+    with np.errstate(all="ignore"):  # a log axis widened past the largest double reads inf, not an error
+        v = float(np.power(10.0, value)) if log else value
+    text = number(v)
+    for digits in range(6, 0, -1):
+        if len(text) <= MARGIN - 2:
+            break
+        text = f"{v:.{digits}g}".replace("e-0", "e-").replace("e+0", "e+").replace("e+", "e")
+    return text[: MARGIN - 2]
 
 
 def plot_cells(series: Sequence[Series], last: int, columns: int, rows: int, log: bool,
@@ -72,8 +87,9 @@ def plot_cells(series: Sequence[Series], last: int, columns: int, rows: int, log
     if every.size == 0:
         return bits, owner, None
     y0, y1 = float(every.min()), float(every.max())
-    if y1 - y0 < 1e-12 * max(1.0, abs(y1)):
-        y0, y1 = y0 - 0.5, y1 + 0.5
+    if y1 - y0 < 1e-12 * max(1.0, abs(y1)):  # a flat run: widen by at least a few units of its last place
+        pad = max(0.5, abs(y1) * 1e-6)
+        y0, y1 = max(y0 - pad, -BIGGEST), min(y1 + pad, BIGGEST)
     span_x = max(1, last)
     py = np.arange(ph)[:, None]
     for k, (s, (lo, hi, ok)) in enumerate(zip(series, values, strict=True)):
@@ -114,7 +130,8 @@ def plot_cells(series: Sequence[Series], last: int, columns: int, rows: int, log
 
 
 class LossPlot(Widget):
-    """Loss against epoch for one or more named series, with axes; repainted by :meth:`show`."""
+    """Loss against epoch for one or more labelled series, with axes (and a legend for several); repainted by
+    :meth:`show`."""
 
     DEFAULT_CSS = """
     LossPlot { width: 1fr; height: 1fr; }
@@ -143,8 +160,21 @@ class LossPlot(Widget):
             self._lines = self._build(self.size.width, self.size.height)
         return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(self.size.width)
 
+    def series_styles(self) -> list[Style]:
+        """Each series' colour, in order."""
+        return [Style(color=s.colour or SERIES_COLOURS[k % len(SERIES_COLOURS)]) for k, s in enumerate(self.series)]
+
+    def _legend(self, width: int, styles: list[Style]) -> Strip:
+        """``━━ original   ━━ fork: w5=0.5``, each in its series' colour, after the y axis margin."""
+        segments = [Segment(" " * MARGIN)]
+        for k, (s, style) in enumerate(zip(self.series, styles, strict=True)):
+            segments += [Segment("   " if k else ""), Segment("━━ ", style),
+                         Segment(s.label, style + Style(bold=True) if s.bold else style)]
+        return Strip(segments).crop(0, width).extend_cell_length(width)
+
     def _build(self, width: int, height: int) -> list[Strip]:
-        columns, rows = width - MARGIN, height - 1
+        legend = len(self.series) > 1
+        columns, rows = width - MARGIN, height - 1 - legend
         if columns < 4 or rows < 2:
             return [Strip([Segment("loss curve: too small to draw"[:width])])]
         if not self.series:
@@ -154,9 +184,9 @@ class LossPlot(Widget):
         cur_col = min(columns - 1, ((self.current - 1) * 2 * columns // self.last) // 2)
         diverged = [d for d in (s.diverged_at for s in self.series) if d is not None]
         bad_col = min(columns - 1, ((min(diverged) - 1) * 2 * columns // self.last) // 2) if diverged else None
-        styles = [Style(color=c) for c in SERIES_COLOURS]
+        styles = self.series_styles()
         label_rows = {0: yr[1], rows - 1: yr[0], (rows - 1) // 2: (yr[0] + yr[1]) / 2} if yr else {}
-        lines = []
+        lines = [self._legend(width, styles)] if legend else []
         for r in range(rows):
             text = _label(label_rows[r], self.log_scale) if r in label_rows and yr is not None else ""
             segments = [Segment(text.rjust(MARGIN - 1) + "┤", AXIS)]
@@ -171,7 +201,7 @@ class LossPlot(Widget):
             edges = [0, *(np.flatnonzero(kind[1:] != kind[:-1]) + 1).tolist(), columns]
             for a, b in zip(edges[:-1], edges[1:], strict=True):
                 k = int(kind[a])
-                style = DIVERGED if k < 0 else (styles[(k // 2 - 1) % len(styles)] if k >= 2 else Style())
+                style = DIVERGED if k < 0 else (styles[k // 2 - 1] if k >= 2 else Style())
                 segments.append(Segment(chars[a:b], style + CURRENT if k % 2 else style))
             lines.append(Strip(Segment.simplify(segments), width))
         lines.append(self._x_axis(width, columns, cur_col, bad_col, diverged))

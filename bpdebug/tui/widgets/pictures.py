@@ -1,16 +1,18 @@
 """The picture panel: the loss curve, the gradient flow, or the decision map of the session's current step.
 
 ``v`` cycles through :func:`pictures_for` (the map only for a network with two inputs) and then hides the
-panel; ``L`` switches the loss curve's y axis between linear and log. Only the picture shown is computed, at
-each repaint of the step: the loss from the trace's bounded history (:meth:`Trace.loss_summary`), the
-gradient norms from :class:`~bpdebug.core.gradient_flow.GradientFlow` (cached, one pass per new epoch), the
-map with one batched forward pass of the step's weights. The app imports this module the first time ``v``
-is pressed, so the first frame pays nothing for it.
+panel; ``L`` switches the loss curve's y axis between linear and log. With a what-if fork the loss curve shows
+the original run and the fork on the original's epochs (:meth:`Session.loss_curves`), each in its colour.
+Only the picture shown is computed, at each repaint of the step: the loss from the trace's bounded history
+(:meth:`Trace.loss_summary`), the gradient norms from :class:`~bpdebug.core.gradient_flow.GradientFlow`
+(cached, one pass per new epoch), the map with one batched forward pass of the step's weights. The app imports
+this module the first time ``v`` is pressed, so the first frame pays nothing for it.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 import numpy as np
 from textual.app import ComposeResult
@@ -20,11 +22,11 @@ from textual.widgets import ContentSwitcher
 from ...core.engine import Trace
 from ...core.gradient_flow import GradientFlow, sample_epochs
 from ...core.scenario import Scenario
-from ..session import Session
+from ..session import LossCurve, Session
 from . import set_border
 from .decision_map import DecisionMapView
 from .gradient_flow import GradientFlowView
-from .loss_plot import LossPlot, Series
+from .loss_plot import SERIES_COLOURS, LossPlot, Series
 
 
 class Picture(enum.Enum):
@@ -43,10 +45,26 @@ def pictures_for(scenario: Scenario) -> tuple[Picture, ...]:
     return tuple(p for p in Picture if p is not Picture.MAP or scenario.layers[0] == 2)
 
 
-def loss_series(trace: Trace, epochs: int, buckets: int, name: str = "run") -> Series:
-    """Epochs 1 … ``epochs`` of ``trace``'s loss in at most ``buckets`` buckets (bounded for any run)."""
+def loss_series(trace: Trace, epochs: int, buckets: int, label: str = "run", offset: int = 0,
+                colour: str | None = None, bold: bool = False) -> Series:
+    """Epochs 1 … ``epochs`` of ``trace``'s loss in at most ``buckets`` buckets (bounded for any run), drawn at
+    epochs ``offset + 1`` … of the plot (a fork on the original's axis)."""
     s = trace.loss_summary(epochs, max(1, buckets))
-    return Series(name, s.first_epochs(), s.low, s.high)
+    return Series(label, s.first_epochs() + offset, s.low, s.high, colour, bold)
+
+
+def curve_series(curves: Sequence[LossCurve], buckets: int) -> list[Series]:
+    """The session's loss curves as plot series, the original first (so a fork is drawn over it where they
+    meet), each in its colour, the shown run bold in the legend; a run with no epoch yet is left out when it is
+    the only one, and kept in the legend otherwise."""
+    out = []
+    for k, c in enumerate(curves):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        if c.epochs:
+            out.append(loss_series(c.trace, c.epochs, buckets, c.label, c.offset, colour, c.shown and len(curves) > 1))
+        elif len(curves) > 1:
+            out.append(Series(c.label, np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), colour, c.shown))
+    return out
 
 
 class PicturePanel(Vertical):
@@ -96,10 +114,16 @@ class PicturePanel(Vertical):
         subtitle = ""
         if self.picture is Picture.LOSS:
             plot = self.query_one(LossPlot)
-            reached = s.loss_epochs
-            series = [loss_series(s.trace, reached, 2 * max(1, width))] if reached else []
-            plot.show(series, max(1, min(step.epoch, reached or 1)), max(reached, 1), self.log_scale)
+            curves = s.loss_curves()
+            reached = max(c.offset + c.epochs for c in curves)  # on the original's axis
+            series = curve_series(curves, 2 * max(1, width))
+            if not any(len(x.epochs) for x in series):
+                series = []
+            current = s.run.offset + step.epoch
+            plot.show(series, max(1, min(current, reached or 1)), max(reached, 1), self.log_scale)
             subtitle = f"L: {'linear' if self.log_scale else 'log'} scale"
+            if s.forked is not None:
+                subtitle += "  o: original/fork  O: drop the fork"
         elif self.picture is Picture.GRADIENTS:
             view = self.query_one(GradientFlowView)
             epochs = sample_epochs(step.epoch, view.columns_for(width))
