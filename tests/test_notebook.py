@@ -212,6 +212,12 @@ def test_the_optimizer_is_written_out_as_the_textbook_writes_it(capsys):
     assert "v = mu*v + g" in momentum and "p = p - eta*v" in momentum and "np.where(MASKS[l]" in momentum
     decay = export(capsys, SCENARIOS / "momentum.toml", "--format", "ipynb", "--epochs", 1)
     assert "g = g + lambda_*p" not in decay  # weight decay only where the scenario has it
+    # the notebook's own functions never shadow the py export's (compute_pass still finds the engine's)
+    cells = [c.source for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "code"]
+    setup = set(re.findall(r"^def (\w+)", "\n".join(cells[:2]), re.M))
+    own = set(re.findall(r"^def (\w+)", "\n".join(cells[2:]), re.M))
+    assert "compute_pass" in setup and "optimizer_update" in setup and "adam_step" in setup
+    assert own >= {"adam_rule", "update_every_matrix", "backprop"} and not own & setup
 
 
 def test_adams_first_update_in_the_notebook_is_minus_eta_times_the_sign(capsys, tmp_path):

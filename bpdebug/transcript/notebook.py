@@ -39,7 +39,7 @@ _EPOCHS = re.compile(r"^Epochs? (\d+)(?: to (\d+))?$")
 _PASSES = re.compile(r"^(Examples?|Mini-batch(?:es)?) (\d+)(?: to (\d+))?(?: \(examples [^)]*\))?$")
 _PARAM = re.compile(r"^(\S+) \((theta\d+\[\d+,\d+\])\)$")
 _UPDATE = "weights = update(NET, weights, gradients)"  # plain gradient descent (the engine's update, pasted)
-_OPTIMIZER_UPDATE = "updates += 1\nweights, state = optimizer_update(weights, gradients, state, updates)"
+_OPTIMIZER_UPDATE = "updates += 1\nweights, state = update_every_matrix(weights, gradients, state, updates)"
 
 
 @dataclass
@@ -131,7 +131,7 @@ class _Cells:
         lines.append("updates = 0  # updates so far: the step count t" + (" of the bias correction"
                                                                           if opt.uses_step_count else ""))
         state_args = "".join(f", {n}" for n in names)
-        body = [f"def {opt.name}_step(p, g{state_args}, t):",
+        body = [f"def {opt.name}_rule(p, g{state_args}, t):",
                 f'    """One {opt.title} update of a weight matrix p whose gradient is g, every entry at once: the '
                 'rule top to bottom."""']
         for target, expr in optimizers.rule(opt, decay):
@@ -141,11 +141,11 @@ class _Cells:
                 "            p_new = np.where(MASKS[l], p_new, p)\n"
                 "            s_new = tuple(np.where(MASKS[l], new, old) for new, old in zip(s_new, state[l]))\n"
                 if self.s.frozen else "")
-        driver = ("def optimizer_update(weights, gradients, state, t):\n"
-                  f'    """Update t of every weight matrix with {opt.name}_step; the new weights and state."""\n'
+        driver = ("def update_every_matrix(weights, gradients, state, t):\n"
+                  f'    """Update t of every weight matrix with {opt.name}_rule; the new weights and state."""\n'
                   "    new_weights, new_state = [], []\n"
                   "    for l, (p, g) in enumerate(zip(weights, gradients)):\n"
-                  f"        p_new, s_new = {opt.name}_step(p, g, *state[l], t)\n"
+                  f"        p_new, s_new = {opt.name}_rule(p, g, *state[l], t)\n"
                   + (keep.replace("            ", "        ") if keep else "")
                   + "        new_weights.append(p_new)\n"
                   "        new_state.append(s_new)\n"
@@ -227,7 +227,7 @@ class _Cells:
             return ["# the update: Θ ← Θ − η ∂E/∂Θ (frozen parameters keep their values)\n" + _UPDATE + "\nweights"]
         opt = self.s.plan.optimizer
         t = f" (t = {p.update})" if p is not None else ""
-        lines = [f"# the update{t}: {opt.name}_step on every matrix, each entry by the rule above\n"
+        lines = [f"# the update{t}: {opt.name}_rule on every matrix, each entry by the rule above\n"
                  + _OPTIMIZER_UPDATE + "\nweights"]
         shown = [self.s.params.get(c) for c in chosen][:4]
         if shown and opt.state_names:
