@@ -230,11 +230,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.format in WEIGHT_FORMATS:
         return _export_weights(args, scenario, epochs)
-    if args.format == "ipynb" and (not scenario.plan.is_plain or scenario.update == "mini-batch"):
-        print(f"bpdebug export: --format ipynb: the notebook's cells compute plain gradient descent on batches or "
-              f"single examples; {scenario.path} trains with {scenario.plan.optimizer.name} on "
-              f"{scenario.update} updates, expected md, tex, txt, json or py", file=sys.stderr)
-        return EXIT_INVALID
     if epochs > DOCUMENT_EPOCHS and args.format != "json":
         print(f"bpdebug export: --epochs {epochs}: a {args.format} transcript covers at most {DOCUMENT_EPOCHS} "
               "epochs; use --format json (written an epoch at a time) or bpdebug run for longer runs",

@@ -222,3 +222,66 @@ def test_dot_is_a_registered_transcript_format():
     assert "dot" in FORMATS
     text = render("dot", Trace(load(BLOG)), Options(2, ("theta1[1,1]",)))
     assert "epoch 2 · example 1" in text and text == dot_format.graph(Trace(load(BLOG)), 2, 1, ("w1",))
+
+
+# ------------------------------------------------------------------------------------- a huge network
+
+def huge(n_examples: int = 2) -> str:
+    """A 784-128-10 sigmoid network (an MNIST classifier's shape: 101,770 parameters) on random data."""
+    rng = np.random.default_rng(0)
+    rows = lambda m: "[" + ", ".join("[" + ", ".join(repr(float(v)) for v in r) + "]" for r in m) + "]"  # noqa: E731
+    return f"""
+[network]
+layers = [784, 128, 10]
+activation = "sigmoid"
+[training]
+learning_rate = 0.01
+[data]
+inputs = {rows(rng.uniform(0, 1, (n_examples, 784)))}
+targets = {rows(np.eye(10)[[3, 7][:n_examples]])}
+[weights]
+init = "uniform"
+range = [-0.1, 0.1]
+seed = 7
+"""
+
+
+def test_a_huge_network_draws_its_first_units_and_one_ellipsis_per_large_layer():
+    scenario = loads(huge(), "<784-128-10>")
+    trace = Trace(scenario, 1)
+    text = dot_format.graph(trace, 1, 2, ())
+    shown, n = dot_format.SHOWN_UNITS, dot_format.MAX_UNITS
+    assert f'label="… {784 - shown} more"' in text and f'label="… {128 - shown} more"' in text
+    assert "L3_more" not in text  # 10 outputs: all drawn
+    found = edges(text)
+    # every weight and bias between drawn units, nothing else: 8 inputs and the bias into 8 hidden units, then
+    # 8 hidden units and the bias into the 10 outputs
+    assert len(found) == (shown + 1) * shown + (shown + 1) * 10
+    assert len(re.findall(r" -> ", text)) <= 4 * (n + 1) ** 2  # never one edge per parameter
+    rec = trace.epoch(1).passes[0]
+    for name, e in found.items():
+        p = scenario.params.get(name)
+        assert e["full_value"] == rec.weights_before[p.layer - 1][p.row, p.col]
+        assert e["full_gradient"] == rec.numbers.gradients[p.layer - 1][p.row, p.col]
+        assert max(p.sending_unit, p.receiving_unit) <= max(shown, 10)
+
+
+def test_a_selected_weight_deep_in_a_huge_layer_is_drawn_with_its_paths():
+    scenario = loads(huge(), "<784-128-10>")
+    p = scenario.params.get("w50000")  # theta1[64,608]: input 608 -> hidden 64, neither among the first units
+    assert (p.sending_unit, p.receiving_unit) == (608, 64)
+    text = dot_format.graph(Trace(scenario, 1), 1, 1, ("w50000",))
+    found = edges(text)
+    assert found["w50000"]["hot"] and (found["w50000"]["tail"], found["w50000"]["head"]) == ("L1_608", "L2_64")
+    hot = {name for name, e in found.items() if e["hot"]}
+    # w50000, then every weight leaving hidden unit 64 (one per output)
+    assert hot == {"w50000"} | {scenario.params.at(2, o, 64).short for o in range(10)}
+    assert f'label="… {784 - dot_format.SHOWN_UNITS - 1} more"' in text
+
+
+@needs_dot
+def test_graphviz_draws_the_huge_networks_graph():
+    text = dot_format.graph(Trace(loads(huge(), "<784-128-10>"), 1), 1, 1, ("w50000",))
+    svg = dot_format.to_svg(text, timeout=60)
+    assert "<svg" in svg
+    assert "… 775 more" in svg

@@ -7,6 +7,7 @@ trace's.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from textual.app import App, ComposeResult
 
 from bpdebug.core.compute import batch_loss
 from bpdebug.core.engine import Trace
-from bpdebug.core.gradient_flow import GradientFlow, sample_epochs
+from bpdebug.core.gradient_flow import GradientFlow, dense_start, describe_sampling, sample_epochs
 from bpdebug.core.scenario import load
 from bpdebug.tui.app import DebuggerApp, DebuggerScreen
 from bpdebug.tui.session import Session
@@ -84,19 +85,53 @@ def test_norms_are_cached_and_a_diverging_run_gives_non_finite_norms_not_an_erro
 
 
 @given(last=st.integers(1, 10**7), columns=st.integers(2, 400))
-def test_sampled_epochs_fit_the_columns_on_a_power_of_two_grid_ending_at_the_last(last, columns):
+def test_sampled_epochs_fit_the_columns_dense_near_the_last_sparser_with_age(last, columns):
     e = sample_epochs(last, columns)
     assert e[0] == 1 and e[-1] == last and np.all(np.diff(e) > 0)
     assert len(e) <= columns
-    if len(e) <= 2:
+    if last <= columns:
+        assert list(e) == list(range(1, last + 1))
         return
-    stride = int(e[1] - e[0])
-    assert stride & (stride - 1) == 0
-    assert np.all(np.diff(e[:-1]) == stride) and 0 < last - e[-2] <= stride
-    # the grid stays when the run grows by an epoch at the same stride: stepping costs one new pass
+    # the epochs near the current one are drawn one by one: the last columns // 2 of them at least
+    dense = max(1, columns // 2)
+    assert list(e[-dense:]) == list(range(last - dense + 1, last + 1))
+    assert dense_start(e) <= len(e) - dense
+    # older ones ever sparser: going back in time the gaps never shrink (after epoch 1's), and each older
+    # epoch is a multiple of the largest power of two its gap to the next holds: a grid that stays as the run
+    # grows (a multiple of 16 is one of 8, 4 and 2)
+    older = e[1:dense_start(e) + 1]
+    gaps = np.diff(older)
+    assert np.all(gaps[:-1] >= gaps[1:])
+    for epoch, gap in zip(older[:-1], gaps, strict=True):
+        assert epoch % (1 << (int(gap).bit_length() - 1)) == 0, (epoch, gap)
+    # stepping on by an epoch: the new current epoch, and at most a few others (when a level's size changes)
     nxt = sample_epochs(last + 1, columns)
-    if len(nxt) > 2 and nxt[1] - nxt[0] == stride:
-        assert set(e[:-1]) <= set(nxt)
+    assert len(set(nxt.tolist()) - set(e.tolist()) - {last + 1}) <= int(last).bit_length()
+
+
+@pytest.mark.parametrize("columns", [10, 40, 64, 104])
+@pytest.mark.parametrize("first", [50, 1000, 123456])
+def test_stepping_epoch_by_epoch_costs_about_one_new_pass_per_step(first, columns):
+    """``]`` held for 2000 epochs: the gradient flow computes the new epoch and nothing else."""
+    seen = set(sample_epochs(first, columns).tolist())
+    extra = 0
+    for last in range(first + 1, first + 2001):
+        now = set(sample_epochs(last, columns).tolist())
+        extra += len(now - seen - {last})
+        seen = now
+    assert extra == 0
+
+
+def test_the_sampling_is_described_in_a_few_words():
+    assert describe_sampling(sample_epochs(30, 40)) == "every epoch"
+    e = sample_epochs(2000, 40).tolist()
+    d = 1
+    while e[-d - 1] == e[-d] - 1:
+        d += 1
+    words = re.fullmatch(r"last (\d+) epochs each, older ones down to one in ([\d,]+)", describe_sampling(np.array(e)))
+    assert words and int(words[1]) == d >= 20
+    stride = int(words[2].replace(",", ""))
+    assert stride & (stride - 1) == 0 and stride == max(b - a for a, b in zip(e[1:], e[2:], strict=False))
 
 
 # ----------------------------------------------------------------------------------------- loss plot
@@ -238,3 +273,30 @@ class PicturesApp(App[None]):
                                                 (XOR, 2000, Picture.MAP)])
 def test_snapshot_pictures(snap_compare, path, epoch, picture):
     assert snap_compare(PicturesApp(path, epoch, picture), terminal_size=(80, 16))
+
+
+def test_mini_batch_norms_sum_the_passes_the_app_steps_through_with_their_optimizer_state():
+    """Iris (Adam, shuffled mini-batches of 10): epoch 3's norms are those of the sum of the gradients of the
+    15 passes the trace records for it, each from the weights and Adam state the previous one left."""
+    trace = Trace(load(DEEP.parent / "iris.toml"))
+    passes = trace.epoch(3).passes
+    assert len(passes) == 15 and passes[0].update == 31
+    total = [sum(p.numbers.gradients[l] for p in passes) for l in range(2)]
+    np.testing.assert_allclose(GradientFlow(trace).epoch(3), [np.linalg.norm(g) for g in total], rtol=1e-12)
+
+
+async def test_the_gradient_flow_draws_the_epochs_before_the_current_one_each_and_marks_where_they_begin():
+    app = DebuggerApp(DEEP)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _goto(pilot, app, 3000)
+        await pilot.press("v", "v")
+        await pilot.pause()
+        view = app.screen.query_one(GradientFlowView)
+        epochs = view.epochs.tolist()
+        d = dense_start(view.epochs)
+        assert epochs[0] == 1 and epochs[-1] == 3000 and epochs[d:] == list(range(epochs[d], 3001))
+        assert len(epochs) - d >= GradientFlowView.columns_for(view.size.width) // 2
+        axis = next(view.render_line(y).text for y in range(view.size.height)
+                    if view.render_line(y).text.startswith("epoch"))
+        assert f"│{epochs[d]}" in axis and "▲3000" in axis
+        assert "older ones down to one in" in str(app.screen.query_one("#pictures").border_subtitle)

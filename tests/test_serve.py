@@ -345,3 +345,145 @@ def test_chromium_opens_the_served_app_steps_twice_and_the_session_ends_with_the
         browser.close()
     served.wait_for(lambda: not alive(pid), timeout=60, what="the session to end with the page")
 
+
+
+# ------------------------------------------------------------------------- bad requests and long runs
+
+BAD_REQUESTS = [
+    ("GET", "/app/nope", 404, "no scenario called 'nope' here"),
+    ("GET", "/ws/blog", 400, "expects a websocket upgrade; open /app/blog in a browser"),  # a plain GET
+    ("GET", "/ws/nope", 404, "no scenario called 'nope' here"),
+    ("GET", "/download/no-such-key", 404, "not found"),
+    ("GET", "/no/such/page", 404, "Not Found"),
+    ("POST", "/", 405, "Method Not Allowed"),
+    ("GET", "/static/../../etc/passwd", 404, "Not Found"),
+]
+
+
+async def test_every_bad_request_gets_a_4xx_in_one_line_never_a_traceback():
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bpdebug.tui.server import make_server
+
+    server = make_server(Catalog.from_paths([BLOG, XOR]), max_sessions=2)
+    async with TestClient(TestServer(await server._make_app())) as client:
+        for method, path, status, says in BAD_REQUESTS:
+            r = await client.request(method, path)
+            text = await r.text()
+            assert r.status == status, (path, text)
+            assert text.startswith("bpdebug serve: ") and text.count("\n") == 1 and says in text, (path, text)
+            assert "Traceback" not in text
+        r = await client.get("/app/blog?fontsize=huge")  # a bad number in the query falls back to the default
+        assert r.status == 200
+        assert (await client.get("/status")).status == 200  # the server goes on
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("not json", "not JSON"), ("{}", "expected [KIND, DATA]"), ("[]", "expected [KIND, DATA]"),
+    ('["rm", "-rf"]', "expected [KIND, DATA]"), ('["stdin", 5]', "stdin: expected a string"),
+    ('["resize", {"width": "x", "height": 24}]', "resize: expected whole numbers"),
+    ('["resize", {"width": 100000, "height": 24}]', "resize: expected whole numbers"),
+    ('["resize", [80, 24]]', "resize: expected whole numbers"), ('["resize", {"width": true, "height": 2}]', "resize"),
+])
+def test_a_malformed_browser_message_is_named_in_one_line(text, says):
+    from bpdebug.tui.server import parse_envelope
+
+    result = parse_envelope(text)
+    assert isinstance(result, str) and says in result and "\n" not in result
+
+
+def test_well_formed_browser_messages_are_read_as_the_page_sends_them():
+    from bpdebug.tui.server import parse_envelope
+
+    assert parse_envelope('["stdin", "n"]') == ("stdin", "n")
+    assert parse_envelope('["resize", {"width": 120, "height": 40}]') == ("resize", {"width": 120, "height": 40})
+    assert parse_envelope('["ping", "1"]') == ("ping", "1") and parse_envelope('["blur"]') == ("blur", None)
+
+
+async def test_malformed_messages_are_dropped_and_the_session_goes_on(tmp_path, monkeypatch):
+    from aiohttp import WSMsgType
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bpdebug.tui.server import make_server
+
+    monkeypatch.setenv(STATUS_ENV, str(tmp_path))
+    server = make_server(Catalog.from_paths([XOR]), max_sessions=2)
+    async with TestClient(TestServer(await server._make_app())) as client:
+        ws = await client.ws_connect("/ws/xor?width=100&height=30")
+        for bad in ("not json", "[]", '["stdin", 5]', '["resize", {"width": "x"}]', '{"a": 1}'):
+            await ws.send_str(bad)
+        await ws.send_json(["ping", "still there"])
+        deadline = time.monotonic() + 60
+        pong = None
+        while pong is None and time.monotonic() < deadline:
+            message = await ws.receive(timeout=60)
+            assert message.type not in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR)
+            if message.type == WSMsgType.TEXT and message.json()[0] == "pong":
+                pong = message.json()
+        assert pong == ["pong", "still there"]
+        assert len(server.sessions) == 1  # the session was not ended by the bad messages
+        await ws.send_json(["stdin", "n"])
+        while time.monotonic() < deadline and not any(
+                json.loads(f.read_text()).get("step_index") == 1 for f in tmp_path.glob("*.json")):
+            await asyncio.sleep(0.1)
+        assert any(json.loads(f.read_text()).get("step_index") == 1 for f in tmp_path.glob("*.json"))
+        await ws.close()
+
+
+async def test_a_served_go_to_a_huge_epoch_stops_at_the_time_cap_with_progress_and_says_so(monkeypatch):
+    from bpdebug.tui import served
+
+    monkeypatch.setattr(served, "RUN_SECONDS", 1.0)
+    app = make_app(XOR, served=True)
+    notes: list[str] = []
+    reports: list[tuple[int, int]] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        monkeypatch.setattr(app, "notify", lambda message, **_: notes.append(str(message)))
+        run_to = app.session.run_to
+
+        def recording(epoch, progress=None, should_stop=None):
+            def report(done, total):
+                reports.append((done, total))
+                progress(done, total)
+            return run_to(epoch, report, should_stop)
+
+        monkeypatch.setattr(app.session, "run_to", recording)
+        screen = app.screen
+        started = time.monotonic()
+        await pilot.press("n", "g", *"99999999", "enter")
+        for _ in range(1200):  # until the run ends by itself (a loaded machine may take seconds)
+            if any("at most" in n for n in notes) and not screen.busy:
+                break
+            await pilot.pause(0.05)
+        assert not screen.busy and time.monotonic() - started < 60  # the cap ended it, nobody pressed Escape
+        assert any("a served session trains at most 1 s at a time" in n for n in notes), notes
+        assert reports and all(total == 99999999 for _, total in reports)  # progress went to the screen
+        reached = app.session.trace.losses_computed
+        assert 1 < app.session.step.epoch <= reached < 99999999
+        assert any(f"stopped at epoch {reached} of 99999999" in n for n in notes), notes
+        await pilot.press("n")  # the session answers keys again
+        assert app.session.index % app.session.trace.steps_per_epoch == 2
+
+
+async def test_a_served_search_for_a_breakpoint_stops_at_the_time_cap_and_says_so(monkeypatch):
+    from bpdebug.tui import served
+
+    monkeypatch.setattr(served, "RUN_SECONDS", 1.0)
+    app = make_app(XOR, served=True)
+    notes: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        monkeypatch.setattr(app, "notify", lambda message, **_: notes.append(str(message)))
+        app.session.trace.extend(10**8)  # a visitor's earlier g 100000000: the search's horizon
+        app.session.add_condition("nan")  # never holds on xor
+        assert app.session.search_is_long()
+        screen = app.screen
+        started = time.monotonic()
+        await pilot.press("c")
+        for _ in range(1200):
+            if any("at most" in n for n in notes) and not screen.busy:
+                break
+            await pilot.pause(0.05)
+        assert not screen.busy and time.monotonic() - started < 60
+        assert any("a served session trains at most 1 s at a time" in n for n in notes), notes
+        assert any("interrupted after epoch" in n for n in notes), notes
+        assert app.session.trace.losses_computed < 10**8

@@ -38,6 +38,7 @@ PER_LAYER = (2, 1)  # otherwise: the first 2 weights and the first bias of each 
 MATRIX_ROWS, MATRIX_COLS = 6, 6  # larger matrices are shown with their first and last rows/columns
 DATA_COLS = (5, 4)  # input and target columns of the data table, likewise
 TABLE_ROWS = 12  # larger tables (data, error terms, updates) likewise
+MINI_BATCH_ROWS = 10  # a mini-batch's heading names at most this many of its examples
 FULL_PASSES = 4  # online epochs with more examples show the first 3 and the last example in full
 LOSS_ROWS = 60  # longer loss tables show every k-th epoch
 
@@ -548,7 +549,9 @@ def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: s
     if len(passes) == 1:
         b += _pass(trace, passes[0], chosen, note, 3)
     else:
-        b.append(para("Online updates: one pass per example, in order. The epoch's loss before its first "
+        b.append(para(("Online updates: one pass per example, in order." if passes[0].example is not None else
+                       f"Mini-batch updates: one pass per mini-batch of {_batch_size(trace)} examples, in the epoch's "
+                       "order.") + " The epoch's loss before its first "
                       "update, over all examples, is ",
                       joined(sym("E"), " = ", result_num("error", f"E (epoch {record.epoch})", record.loss)), "."))
         shown = set(range(min(FULL_PASSES - 1, len(passes)))) | {len(passes) - 1}
@@ -558,7 +561,7 @@ def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: s
                 if skipped:
                     b += _skipped(skipped)
                     skipped = []
-                b.append(Heading(3, f"Example {p.example}"))
+                b.append(Heading(3, _pass_name(p)))
                 b += _pass(trace, p, chosen, note, 4)
             else:
                 skipped.append(p)
@@ -568,13 +571,29 @@ def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: s
     return b
 
 
+def _pass_name(p: PassRecord) -> str:
+    """An online pass by its example ("Example 3"), a mini-batch by its place in the epoch and its examples."""
+    if p.example is not None:
+        return f"Example {p.example}"
+    shown = ", ".join(str(r + 1) for r in p.rows[:MINI_BATCH_ROWS]) + (", …" if len(p.rows) > MINI_BATCH_ROWS else "")
+    return f"Mini-batch {p.batch} (examples {shown})"
+
+
+def _batch_size(trace: Trace) -> int:
+    return trace.scenario.plan.size(trace.scenario.n_examples)
+
+
 def _skipped(passes: list[PassRecord]) -> list[Block]:
-    first, last = passes[0].example, passes[-1].example
-    rows = tuple(("…", "…") if p is None else (str(p.example), num(p.loss)) for p in _cut(passes, TABLE_ROWS))
-    return [Heading(3, f"Examples {first} to {last}" if last != first else f"Example {first}"),
-            para("Computed the same way, each from the weights the previous example left; the loss of each "
-                 "example before its update:"),
-            Table(("example", "loss"), rows, "rr")]
+    online = passes[0].example is not None
+    unit, key = ("example", "example") if online else ("mini-batch", "batch")
+    first, last = getattr(passes[0], key), getattr(passes[-1], key)
+    heading = f"{unit.capitalize()}{'s' if online else 'es'} {first} to {last}" if last != first else \
+        f"{unit.capitalize()} {first}"
+    rows = tuple(("…", "…") if p is None else (str(getattr(p, key)), num(p.loss)) for p in _cut(passes, TABLE_ROWS))
+    return [Heading(3, heading),
+            para(f"Computed the same way, each from the weights the previous {unit} left; the loss of each "
+                 f"{unit} before its update:"),
+            Table((unit, "loss"), rows, "rr")]
 
 
 def _with_bias(s: Scenario, a: np.ndarray) -> list[list[float]]:

@@ -5,6 +5,11 @@ connection is an edge labelled with the weight's value and ∂E/∂w of the pass
 the full-precision values ride along in the edge's tooltip, so an SVG shows them on hover. The paths from a
 selected parameter to the loss are drawn in red: the chain rule of that parameter follows them.
 
+A huge network stays readable and bounded: a layer of more than :data:`MAX_UNITS` units shows its first
+:data:`SHOWN_UNITS` (and the units a selected parameter touches) and one ellipsis node, "… 776 more", with a
+dotted edge to and from it standing for the weights not drawn. So a 784-128-10 network draws a few dozen
+units and a few hundred edges, never its 101,770 parameters, and only the drawn entries are read.
+
 ``render(trace, options)`` is the registry's entry (epoch = ``options.epochs``, example 1);
 :func:`graph` chooses the epoch and example. :func:`to_svg` runs Graphviz's ``dot`` program.
 """
@@ -25,6 +30,8 @@ from ..text.narrate import unit_name
 if TYPE_CHECKING:
     from . import Options
 
+MAX_UNITS = 16  # a layer with more units than this is cut ...
+SHOWN_UNITS = 8  # ... to its first units (and those of the selected parameters) and an ellipsis node
 HIGHLIGHT = "#d62728"
 PLAIN = "#555555"
 INSTALL_HINT = ("needs Graphviz's dot program, which is not installed: apt-get install graphviz "
@@ -80,32 +87,76 @@ def _node_id(layer: int, unit: int) -> str:
     return f"L{layer}_{unit}"
 
 
+def _more_id(layer: int) -> str:
+    return f"L{layer}_more"
+
+
+def _ellipsis_edges(layers: tuple[int, ...], drawn: list[list[int]]) -> list[str]:
+    """Dotted edges standing for the weights not drawn: from a layer's ellipsis node to each drawn unit of the
+    next layer, and from each drawn unit to the next layer's ellipsis node (at most 2 × MAX_UNITS per layer)."""
+    out = []
+    style = f'style=dotted, arrowhead=none, color="{PLAIN}"'
+    for layer in range(1, len(layers)):
+        more_here = layers[layer - 1] - len(drawn[layer - 1])
+        more_next = layers[layer] - len(drawn[layer])
+        if more_here:
+            for u in drawn[layer]:
+                out.append(f"  {_more_id(layer)} -> {_node_id(layer + 1, u)} [{style}, "
+                           f"tooltip={_quote(f'{more_here} weights not drawn')}];")
+        if more_next:
+            for u in drawn[layer - 1]:
+                out.append(f"  {_node_id(layer, u)} -> {_more_id(layer + 1)} [{style}, "
+                           f"tooltip={_quote(f'{more_next} weights not drawn')}];")
+        if more_here and more_next:
+            out.append(f"  {_more_id(layer)} -> {_more_id(layer + 1)} [{style}];")
+    return out
+
+
 def _pass_and_row(trace: Trace, epoch: int, example: int) -> tuple[PassRecord, int]:
     record = trace.epoch(epoch)
     pass_no, row = trace.pass_of(epoch, example)  # the pass that holds the example (online, mini-batch or batch)
     return record.passes[pass_no], row
 
 
-def _highlighted(trace: Trace, selected: Iterable[Param]) -> tuple[set[str], set[str]]:
-    """Node ids and parameter names on the paths from the selected parameters to the loss."""
-    layers = trace.scenario.layers
-    L = len(layers)
-    nodes: set[str] = set()
-    params: set[str] = set()
+def _drawn_units(layers: tuple[int, ...], selected: Iterable[Param]) -> list[list[int]]:
+    """The 1-based units drawn of each layer (index 0 = layer 1): every unit of a small layer; of a large one
+    the first :data:`SHOWN_UNITS` and the units the selected parameters leave and feed."""
+    wanted: list[set[int]] = [set() for _ in layers]
     for p in selected:
-        params.add(p.canonical)
+        if not p.is_bias:
+            wanted[p.layer - 1].add(p.sending_unit)
+        wanted[p.layer].add(p.receiving_unit)
+    return [list(range(1, n + 1)) if n <= MAX_UNITS else sorted(set(range(1, SHOWN_UNITS + 1)) | want)
+            for n, want in zip(layers, wanted, strict=True)]
+
+
+def _drawn_params(trace: Trace, drawn: list[list[int]]) -> list[Param]:
+    """The parameters between drawn units, in the network's order (w1 … then b1 …)."""
+    s = trace.scenario
+    found = []
+    for layer in range(1, s.n_layers):
+        cols = ([0] if s.bias else []) + [u if s.bias else u - 1 for u in drawn[layer - 1]]
+        found += [s.params.at(layer, r - 1, c) for r in drawn[layer] for c in cols]
+    return sorted(found, key=s.params.position)
+
+
+def _highlighted(trace: Trace, selected: Iterable[Param], drawn: list[list[int]],
+                 params: list[Param]) -> tuple[set[str], set[str]]:
+    """Node ids and parameter names (of the drawn ones) on the paths from the selected parameters to the loss."""
+    L = trace.scenario.n_layers
+    nodes: set[str] = set()
+    hot: set[str] = set()
+    for p in selected:
+        hot.add(p.canonical)
         nodes.add(_node_id(p.layer, p.sending_unit))
-        frontier = {p.receiving_unit}
-        for layer in range(p.layer + 1, L + 1):
-            nodes.update(_node_id(layer, u) for u in frontier)
-            if layer < L:
-                # every unit of the next layer is reached from any unit of this one
-                for q in trace.scenario.params:
-                    if q.layer == layer and not q.is_bias and q.sending_unit in frontier:
-                        params.add(q.canonical)
-                frontier = set(range(1, layers[layer] + 1))
+        nodes.add(_node_id(p.layer + 1, p.receiving_unit))
+        for layer in range(p.layer + 2, L + 1):  # every unit after the next layer is reached
+            nodes.update(_node_id(layer, u) for u in drawn[layer - 1])
+        # from the receiving unit on: the weights leaving it, then every weight of the later layers
+        hot.update(q.canonical for q in params if not q.is_bias and (
+            (q.layer == p.layer + 1 and q.sending_unit == p.receiving_unit) or q.layer > p.layer + 1))
         nodes.add("loss")
-    return nodes, params
+    return nodes, hot
 
 
 def graph(trace: Trace, epoch: int = 1, example: int = 1, weights: Iterable[str] = ()) -> str:
@@ -117,7 +168,9 @@ def graph(trace: Trace, epoch: int = 1, example: int = 1, weights: Iterable[str]
     n = rec.numbers
     layers, L = s.layers, s.n_layers
     selected = [s.params.get(w) for w in weights]
-    hot_nodes, hot_params = _highlighted(trace, selected)
+    drawn = _drawn_units(layers, selected)
+    params = _drawn_params(trace, drawn)
+    hot_nodes, hot_params = _highlighted(trace, selected, drawn, params)
     batch = len(rec.rows)
     share_shown = batch > 1
 
@@ -141,7 +194,7 @@ def graph(trace: Trace, epoch: int = 1, example: int = 1, weights: Iterable[str]
     # inputs, one rank per layer
     for layer in range(1, L + 1):
         ids = []
-        for u in range(1, layers[layer - 1] + 1):
+        for u in drawn[layer - 1]:
             name = unit_name(layers, layer, u)
             nid = _node_id(layer, u)
             ids.append(nid)
@@ -157,17 +210,24 @@ def graph(trace: Trace, epoch: int = 1, example: int = 1, weights: Iterable[str]
             nid = _node_id(layer, 0)
             ids.append(nid)
             node(nid, ["bias", "out = 1"], "bias unit: out = 1", ", style=dashed")
+        more = layers[layer - 1] - len(drawn[layer - 1])
+        if more:
+            nid = _more_id(layer)
+            ids.append(nid)
+            lines.append(f"  {nid} [label={_quote(f'… {more} more')}, shape=plaintext, tooltip="
+                         f"{_quote(f'{more} of the {layers[layer - 1]} units of layer {layer} are not drawn')}];")
         lines.append("  { rank=same; " + "; ".join(ids) + "; }")
 
     # the loss, fed by every output
     targets = rec.targets[row]
     terms = n.terms[row]
-    node("loss", ["E", f"loss = {number(n.loss)}", "t = " + ", ".join(number(t) for t in targets)],
+    cut = "" if len(targets) <= MAX_UNITS else ", …"
+    node("loss", ["E", f"loss = {number(n.loss)}", "t = " + ", ".join(number(t) for t in targets[:MAX_UNITS]) + cut],
          f"loss of the pass = {full(n.loss)}; this example's error terms: "
-         + ", ".join(full(t) for t in terms), ", shape=Mrecord")
+         + ", ".join(full(t) for t in terms[:MAX_UNITS]) + cut, ", shape=Mrecord")
 
     edges: list[_Edge] = []
-    for p in s.params:
+    for p in params:
         w = float(rec.weights_before[p.layer - 1][p.row, p.col])
         g = float(n.gradients[p.layer - 1][p.row, p.col])
         share = None
@@ -186,7 +246,8 @@ def graph(trace: Trace, epoch: int = 1, example: int = 1, weights: Iterable[str]
         hot = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2' if p.canonical in hot_params else ""
         style = ", style=dashed" if p.is_bias else ""
         lines.append(f"  {e.tail} -> {e.head} [label={_quote(text)}, tooltip={_quote(tip)}{style}{hot}];")
-    for u in range(1, layers[-1] + 1):
+    lines += _ellipsis_edges(layers, drawn)
+    for u in drawn[L - 1]:
         nid = _node_id(L, u)
         hot = f', color="{HIGHLIGHT}", penwidth=2' if nid in hot_nodes else ""
         lines.append(f"  {nid} -> loss [arrowhead=normal{hot}];")

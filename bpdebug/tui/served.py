@@ -1,7 +1,9 @@
 """The debugger as one browser visitor's session (``bpdebug serve`` starts one process per visitor).
 
 The same app with what a visitor must not do on the server taken out: no reload from disk, no file written on
-the server (an export reaches the browser as a download through ``App.deliver_text``). A visitor never names a
+the server (an export reaches the browser as a download through ``App.deliver_text``), and no run longer than
+:data:`RUN_SECONDS` per "go to epoch" or "continue" (it shows progress and Escape stops it sooner, as in the
+terminal; ``g`` again goes on from where it stopped). A visitor never names a
 file: the server starts ``python -m bpdebug.tui.served PATH`` with a path it chose from its own list.
 
 For tests and benchmarks, ``BPDEBUG_SESSION_STATUS=DIR`` makes each session write ``DIR/<pid>.json`` whenever
@@ -15,7 +17,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from textual import on, work
@@ -23,12 +25,16 @@ from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Label
+from textual.worker import get_current_worker
 
 from ..core.atomic import write_output
 from ..core.scenario import Scenario, ScenarioError, load
 from .app import DebuggerApp, DebuggerScreen
 from .widgets.modals import ExportModal
 
+# a served session trains at most this long per "go to epoch" or "continue" (Escape stops it sooner), so one
+# visitor's g 99999999 cannot keep a core busy for the others; g (or c) again goes on from where it stopped
+RUN_SECONDS = 30.0
 # actions a served session refuses (hidden from the footer, the help and the command palette's keys)
 SERVED_OFF: frozenset[str] = frozenset({"reload"})
 STATUS_ENV = "BPDEBUG_SESSION_STATUS"
@@ -62,6 +68,47 @@ class ServedScreen(DebuggerScreen):
         app = self.app
         if isinstance(app, ServedApp):
             app.changed()
+
+    def _stopper(self) -> Callable[[], bool]:
+        """``should_stop`` for a run in this worker: Escape (the worker cancelled) or :data:`RUN_SECONDS` spent;
+        the second says so in a notification when it ends the run."""
+        worker = get_current_worker()
+        deadline = time.monotonic() + RUN_SECONDS
+        said = [False]
+
+        def should_stop() -> bool:
+            if worker.is_cancelled:
+                return True
+            if time.monotonic() < deadline:
+                return False
+            if not said[0]:
+                said[0] = True
+                self.app.call_from_thread(
+                    self.app.notify, f"a served session trains at most {RUN_SECONDS:g} s at a time: stopped there; "
+                    "g or c again goes on", severity="warning", timeout=6, markup=False)
+            return True
+
+        return should_stop
+
+    @work(thread=True, exclusive=True, group="run")
+    def _run(self, epoch: int) -> None:
+        """Train up to ``epoch`` with progress, as the app does, for at most :data:`RUN_SECONDS`."""
+        should_stop = self._stopper()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.RunProgress(done, total))
+
+        self.post_message(self.RunFinished(self.session.run_to(epoch, progress, should_stop)))
+
+    @work(thread=True, exclusive=True, group="run")
+    def _search(self) -> None:
+        """Search for the next breakpoint with progress, as the app does, for at most :data:`RUN_SECONDS`."""
+        should_stop = self._stopper()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.RunProgress(done, total))
+
+        self.post_message(self.SearchFinished(self.session.search(progress, should_stop)))
 
     def action_export(self) -> None:
         from ..transcript import FORMATS

@@ -101,11 +101,30 @@ def make_server(catalog: Catalog, host: str = "127.0.0.1", port: int = 8000, max
     """The textual-serve server with bpdebug's routes, limits and messages (needs textual-serve)."""
     try:
         import aiohttp_jinja2
-        from aiohttp import web
+        from aiohttp import WSMsgType, web
         from textual_serve.app_service import AppService
         from textual_serve.server import Server
     except ImportError as exc:
         raise ServeError(f"needs textual-serve ({exc.name} is missing): pip install textual-serve") from None
+
+    @web.middleware
+    async def one_line_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every refusal is one line of text; an unexpected failure is a 500 in one line (its traceback only in
+        the server's log at debug level), never a traceback sent to the browser."""
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                text = (exc.text or "").strip()
+                if not text or "\n" in text:
+                    text = f"{exc.status} {exc.reason}"
+                exc.text = (text if text.startswith("bpdebug serve:") else f"bpdebug serve: {text}") + "\n"
+            raise
+        except Exception as exc:  # noqa: BLE001 - one request's failure must not reach the visitor as a traceback
+            log.error("bpdebug serve: %s %s failed: %s: %s", request.method, request.path, type(exc).__name__, exc)
+            log.debug("traceback", exc_info=True)
+            return web.Response(status=500, text="bpdebug serve: internal error (the server's log says more)\n")
 
     class BpdebugServer(Server):
         """textual-serve's server, one session command per scenario and a cap on concurrent sessions."""
@@ -126,7 +145,7 @@ def make_server(catalog: Catalog, host: str = "127.0.0.1", port: int = 8000, max
                     "try again in a while")
 
         async def _make_app(self) -> web.Application:
-            app = web.Application()
+            app = web.Application(middlewares=[one_line_errors])
             aiohttp_jinja2.setup(app, loader=__import__("jinja2").FileSystemLoader(self.templates_path))
             app.add_routes([
                 web.get("/", self.handle_root, name="index"),
@@ -185,7 +204,10 @@ def make_server(catalog: Catalog, host: str = "127.0.0.1", port: int = 8000, max
             path = self.catalog.get(name)
             if path is None:
                 raise web.HTTPNotFound(text=f"bpdebug serve: no scenario called {name!r} here\n")
-            websocket = web.WebSocketResponse(heartbeat=15)
+            websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_MESSAGE)
+            if not websocket.can_prepare(request).ok:
+                raise web.HTTPBadRequest(text=f"bpdebug serve: /ws/{name} is a session's websocket and expects a "
+                                              f"websocket upgrade; open /app/{name} in a browser\n")
             if self.full:
                 log.warning(self.full_line())
                 await websocket.prepare(request)
@@ -214,6 +236,28 @@ def make_server(catalog: Catalog, host: str = "127.0.0.1", port: int = 8000, max
                 self.sessions.discard(service)
             return websocket
 
+        async def _process_messages(self, websocket: web.WebSocketResponse, service: AppService) -> None:
+            """The browser's messages to its session (as textual-serve's page sends them); a malformed one is
+            dropped with one line in the log, and the session goes on."""
+            async for message in websocket:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                envelope = parse_envelope(message.data)
+                if isinstance(envelope, str):
+                    log.warning("bpdebug serve: message dropped: %s", envelope)
+                    continue
+                kind, data = envelope
+                if kind == "stdin":
+                    await service.send_bytes(data.encode("utf-8"))
+                elif kind == "resize":
+                    await service.set_terminal_size(data["width"], data["height"])
+                elif kind == "ping":
+                    await websocket.send_json(["pong", data])
+                elif kind == "blur":
+                    await service.blur()
+                elif kind == "focus":
+                    await service.focus()
+
         async def _stop(self, service: AppService) -> None:
             """Ask the session to quit; kill its process if it has not within STOP_TIMEOUT seconds."""
             try:
@@ -233,6 +277,33 @@ def make_server(catalog: Catalog, host: str = "127.0.0.1", port: int = 8000, max
                         handle_signals=True, shutdown_timeout=STOP_TIMEOUT)
 
     return BpdebugServer()
+
+
+MAX_MESSAGE = 64 * 1024  # bytes of one browser message (keys, sizes, pings: a few dozen bytes each)
+MESSAGE_KINDS = ("stdin", "resize", "ping", "blur", "focus")
+
+
+def parse_envelope(text: str) -> tuple[str, Any] | str:
+    """A browser message ``["stdin", "n"]``, ``["resize", {"width": 80, "height": 24}]``, ``["ping", x]``,
+    ``["blur"]``, ``["focus"]`` as (kind, data), or one line saying what was wrong with it."""
+    import json
+
+    try:
+        envelope = json.loads(text)
+    except ValueError:
+        return f"not JSON: {text[:40]!r}"
+    if not isinstance(envelope, list) or not envelope or envelope[0] not in MESSAGE_KINDS:
+        return f"expected [KIND, DATA] with KIND one of {', '.join(MESSAGE_KINDS)}, got {text[:40]!r}"
+    kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+    if kind == "stdin" and not isinstance(data, str):
+        return f"stdin: expected a string of keys, got {type(data).__name__}"
+    if kind == "resize":
+        size = data if isinstance(data, dict) else {}
+        w, h = size.get("width"), size.get("height")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000 for v in (w, h)):
+            return f"resize: expected whole numbers width and height in 1..1000, got {str(data)[:40]}"
+        data = {"width": w, "height": h}
+    return kind, data
 
 
 def _to_int(value: str, default: int) -> int:

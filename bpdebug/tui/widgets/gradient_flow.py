@@ -1,8 +1,9 @@
 """Gradient flow as a heat strip: one row per weight layer, one column per sampled epoch, the colour the
 log10 of ‖∂E/∂Θ‖₂ on one scale for every layer (dark: small, bright: large), so a layer whose gradient
-vanishes is a dark band under bright ones. Each row ends with the layer's norm at the current epoch. A zero
-norm is ``·`` on black, a non-finite one ``✕`` in red. The norms come from
-:class:`bpdebug.core.gradient_flow.GradientFlow` (the engine's own passes).
+vanishes is a dark band under bright ones. The epochs are :func:`~bpdebug.core.gradient_flow.sample_epochs`'s:
+the recent ones one by one (the axis marks where they begin with ``│``), older ones sparser. Each row ends
+with the layer's norm at the current epoch. A zero norm is ``·`` on black, a non-finite one ``✕`` in red.
+The norms come from :class:`bpdebug.core.gradient_flow.GradientFlow` (the engine's own passes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ...core.gradient_flow import dense_start
 from ...text.numbers import number
 
 # dark blue → teal → yellow (viridis-like), LEVELS steps
@@ -114,14 +116,21 @@ class GradientFlowView(Widget):
         return lines[:height] if height >= 1 else []
 
     def _axis(self, width: int, columns: int, cells: int) -> Strip:
+        """The first epoch, ``│N`` where the epochs drawn one by one begin (when older ones are sparser and
+        there is room), and ``▲N`` the current one."""
         epochs = self.epochs[-columns:]
-        columns = cells
-        row = [" "] * columns
+        row = [" "] * cells
         first, last = str(int(epochs[0])), f"▲{int(epochs[-1])}"
         row[: len(first)] = list(first)
-        start = max(len(first) + 1, columns - len(last))
+        start = max(len(first) + 1, cells - len(last))
         row[start:start + len(last)] = list(last)
-        text = "epoch".ljust(LABEL) + "".join(row)[:columns] + " ‖∂E/∂Θ‖₂"
+        d = dense_start(epochs)
+        if d > 1:
+            at = -(-d * cells // columns)  # the first cell that shows epochs[d]
+            mark = f"│{int(epochs[d])}"
+            if len(first) < at and at + len(mark) < start:
+                row[at:at + len(mark)] = list(mark)
+        text = "epoch".ljust(LABEL) + "".join(row)[:cells] + " ‖∂E/∂Θ‖₂"
         return Strip([Segment(text, AXIS)]).crop(0, width).extend_cell_length(width)
 
     def _legend(self, width: int, scale: tuple[float, float] | None) -> Strip:

@@ -20,7 +20,7 @@ from textual.containers import Vertical
 from textual.widgets import ContentSwitcher
 
 from ...core.engine import Trace
-from ...core.gradient_flow import GradientFlow, sample_epochs
+from ...core.gradient_flow import GradientFlow, describe_sampling, sample_epochs
 from ...core.scenario import Scenario
 from ..session import LossCurve, Session
 from . import set_border
@@ -128,8 +128,7 @@ class PicturePanel(Vertical):
             view = self.query_one(GradientFlowView)
             epochs = sample_epochs(step.epoch, view.columns_for(width))
             view.show(epochs, self.flow().norms(epochs))
-            stride = int(epochs[1] - epochs[0]) if len(epochs) > 1 else 1
-            subtitle = "every epoch" if stride == 1 else f"one epoch in {stride}"
+            subtitle = describe_sampling(epochs)
         else:
             view_map = self.query_one(DecisionMapView)
             view_map.show(step.weights, s.scenario if s.scenario is not view_map.scenario else None)
