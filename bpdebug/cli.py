@@ -144,18 +144,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .text.summary import summary
 
     scenario = _load(args.scenario)
-    if getattr(args, "gradcheck", False):
+    if getattr(args, "gradcheck", False) and not getattr(args, "json", False):
         return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
         if getattr(args, "json", False):
             from .text.summary import check_json
 
             text, ok = check_json(Trace(scenario))
+            if getattr(args, "gradcheck", False):  # one object still: the check's, with the gradient check added
+                text, ok = _with_gradcheck(text, scenario)
         else:
             text, ok = summary(Trace(scenario))
     _verify(scenario)
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
+
+
+def _with_gradcheck(text: str, scenario) -> tuple[str, bool]:
+    """``check --json --gradcheck``: the check's object with ``gradcheck`` added; passing is the gradient
+    check's, as with ``--gradcheck`` alone."""
+    import json
+
+    from .core.gradcheck import check_scenario
+    from .text.run_report import gradcheck_record
+
+    report = check_scenario(scenario)
+    doc = json.loads(text)
+    doc["gradcheck"] = gradcheck_record(report)
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), report.passes
 
 
 def cmd_gradcheck(scenario) -> int:

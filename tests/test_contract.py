@@ -626,3 +626,17 @@ def test_command_line_optimizer_state_names_are_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for name in ("m.NAME", "v.NAME", "mhat.NAME", "vhat.NAME"):
         assert name in readme or name.replace(".NAME", ".w5") in readme, name
+
+
+def test_command_line_check_json_with_gradcheck_is_still_one_object(capsys):
+    code, out, _ = run_cli(capsys, "check", BLOG, "--json", "--gradcheck")
+    doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert code == 0  # the gradient check's status, as with --gradcheck alone
+    assert len(doc["expectations"]) == len(load(BLOG).expectations) and "diverged" in doc
+    *_, grads = _blog_reference()
+    s = load(BLOG)
+    numeric = by_name(s, grads)
+    checks = {c["parameter"]: c for c in doc["gradcheck"]["checks"]}
+    assert list(checks) == s.params.shorts and doc["gradcheck"]["passes"] is True
+    for name, c in checks.items():
+        assert math.isclose(c["analytic"], numeric[name], rel_tol=1e-6, abs_tol=1e-10) and c["verdict"] == "agrees"
