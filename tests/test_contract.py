@@ -640,3 +640,19 @@ def test_command_line_check_json_with_gradcheck_is_still_one_object(capsys):
     assert list(checks) == s.params.shorts and doc["gradcheck"]["passes"] is True
     for name, c in checks.items():
         assert math.isclose(c["analytic"], numeric[name], rel_tol=1e-6, abs_tol=1e-10) and c["verdict"] == "agrees"
+
+
+def test_parameter_names_both_forms_are_accepted_in_the_app():
+    from bpdebug.tui.session import Session
+
+    results = []
+    for w5, w6 in (("w5", "w6"), ("theta2[1,1]", "theta2[1,2]")):
+        s = Session(BLOG)
+        s.select(w5)
+        assert s.selected.canonical == "theta2[1,1]" and not s.select("w99").moved
+        assert s.toggle_watch(w6).moved and [w.name for w in s.watches]
+        assert s.add_condition(f"{w5}<0.39").moved and not s.add_condition("w99<0.39").moved
+        assert s.fork(f"{w6}=0.7").moved
+        results.append((s.selected.canonical, s.scenario.param_value(s.scenario.params.find("w6")),
+                        len(s.watches)))
+    assert results[0] == results[1] == ("theta2[1,1]", 0.7, 1)
