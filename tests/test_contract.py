@@ -16,6 +16,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ BLOG = ROOT / "scenarios" / "blog.toml"
 
 # ------------------------------------------------------------------------------ an independent network
 
-ACT = {
+ACT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
     "tanh": np.tanh,
     "relu": lambda z: np.maximum(z, 0.0),
