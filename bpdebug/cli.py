@@ -41,11 +41,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
     c.add_argument("--gradcheck", action="store_true",
                    help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
-    e = sub.add_parser("export", help="write the derivation transcript")
+    e = sub.add_parser("export", help="write the derivation transcript",
+                       usage="bpdebug export SCENARIO [--epochs N] [--format FORMAT] [--weight NAME ...] [-o PATH] "
+                             "[--full] [--exercise [--blank PARTS]] [--epoch N] [--example K]")
     e.add_argument("scenario", nargs="?")  # see _trailing_scenario
-    e.add_argument("--format", default="md", help="md, tex, txt, json, py, dot or svg (default md); npz or "
+    e.add_argument("--format", default="md", help="md, tex, txt, json, py, ipynb, dot or svg (default md); npz or "
                    "safetensors: the weights after --epochs, with -o")
-    e.add_argument("--epochs", type=int, default=None, help="epochs to cover (default: the scenario's)")
+    e.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to cover (default: the scenario's)")
     # NAME ...: one or more names after the flag, and the flag again for more (SCENARIO-FORMAT's synopsis)
     e.add_argument("--weight", action="extend", nargs="+", default=None, metavar="NAME",
                    help="write these parameters' chain rules in full (one or more names; repeatable; default: "
@@ -83,9 +85,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_run_parser(sub) -> None:
-    r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)")
+    r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)",
+                       usage="bpdebug run SCENARIO [--epochs N] [--break COND ...] [--set NAME=VALUE ...] [--json]")
     r.add_argument("scenario", nargs="?")  # see _trailing_scenario
-    r.add_argument("--epochs", type=int, default=None, help="epochs to run (default: the scenario's)")
+    r.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to run (default: the scenario's)")
     r.add_argument("--break", dest="conditions", action="extend", nargs="+", default=[], metavar="COND",
                    help="stop where a COND holds (one or more; repeatable): nan, loss-up, grad>X, grad<X, grad[L]<X, "
                         "dead, NAME<X, NAME>X, NAME~sign, step=KIND[LAYER], expect; nan is always on")
@@ -268,7 +271,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.format not in FORMATS and args.format != "svg" and args.format not in WEIGHT_FORMATS:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
-              f"{', '.join((*FORMATS, *WEIGHT_FORMATS))}", file=sys.stderr)
+              f"{', '.join((*FORMATS, 'svg', *WEIGHT_FORMATS))}", file=sys.stderr)
         return EXIT_INVALID
     ok, exercise = _exercise_parts(args)
     if not ok:

@@ -657,3 +657,12 @@ def test_parameter_names_both_forms_are_accepted_in_the_app():
         results.append((s.selected.canonical, s.scenario.param_value(s.scenario.params.find("w6")),
                         len(s.watches)))
     assert results[0] == results[1] == ("theta2[1,1]", 0.7, 1)
+
+
+def test_command_line_export_an_unknown_format_names_the_contracts_formats(capsys):
+    code, out, err = run_cli(capsys, "export", BLOG, "--format", "pdf")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    named = err.split("expected one of ")[1].strip().split(", ")
+    assert {"md", "tex", "txt", "json", "npz", "safetensors"} <= set(named)
+    for fmt in ("md", "tex", "txt", "json"):  # each one it names (but the binary and drawn ones) is written
+        assert run_cli(capsys, "export", BLOG, "--format", fmt)[0] == 0
