@@ -666,3 +666,20 @@ def test_command_line_export_an_unknown_format_names_the_contracts_formats(capsy
     assert {"md", "tex", "txt", "json", "npz", "safetensors"} <= set(named)
     for fmt in ("md", "tex", "txt", "json"):  # each one it names (but the binary and drawn ones) is written
         assert run_cli(capsys, "export", BLOG, "--format", fmt)[0] == 0
+
+
+def test_training_weight_decay_reaches_every_parameter_but_the_frozen_biases_included(capsys, tmp_path):
+    acts, lr, decay = ["sigmoid", "sigmoid"], 0.5, 0.1
+    path = write(tmp_path, scenario_text([2, 2, 2], acts, "half_sse", X2, T2, BLOG_THETAS, lr,
+                                         f'weight_decay = {decay}\nfrozen = ["w1", "b3"]'))
+    s = load(path)
+    doc, _ = export_json(capsys, path)
+    (step,) = doc["epochs"][0]["steps"]
+    before = by_name(s, BLOG_THETAS)
+    numeric = by_name(s, central_gradient(BLOG_THETAS, lambda w: batch_loss(w, acts, "half_sse", X2, T2)))
+    for name, p in step["params_after"].items():
+        if name in ("w1", "b3"):
+            assert p == before[name]  # frozen: never changes, whatever the decay
+        else:  # g ← g + λp, then p ← p − η g: biases too
+            assert math.isclose(p, before[name] - lr * (numeric[name] + decay * before[name]), rel_tol=1e-9,
+                                abs_tol=1e-10), name
