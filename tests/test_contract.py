@@ -683,3 +683,13 @@ def test_training_weight_decay_reaches_every_parameter_but_the_frozen_biases_inc
         else:  # g ← g + λp, then p ← p − η g: biases too
             assert math.isclose(p, before[name] - lr * (numeric[name] + decay * before[name]), rel_tol=1e-9,
                                 abs_tol=1e-10), name
+
+
+def test_command_line_the_readme_names_every_key_of_run_json_and_the_json_transcript(capsys):
+    readme = (ROOT / "README.md").read_text()
+    code, out, _ = run_cli(capsys, "run", BLOG, "--epochs", "50", "--break", "w5<0.39", "--set", "w6=0.3", "--json")
+    doc = json.loads(out)
+    keys = set(doc) | set(doc["stop"]) | set(doc["state"]) | set(doc["edits"][0])
+    doc, _ = export_json(capsys, ROOT / "scenarios" / "iris.toml", "--epochs", "1")
+    keys |= set(doc) | set(doc["epochs"][0]) | set(doc["epochs"][0]["steps"][0]) | set(doc["expectations"][0])
+    assert not {k for k in keys if f"`{k}`" not in readme}
