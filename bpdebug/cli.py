@@ -41,13 +41,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
     c.add_argument("--gradcheck", action="store_true",
                    help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
-    e = sub.add_parser("export", help="write the derivation transcript")
-    e.add_argument("scenario")
-    e.add_argument("--format", default="md", help="md, tex, txt, json, py, dot or svg (default md); npz or "
+    e = sub.add_parser("export", help="write the derivation transcript",
+                       usage="bpdebug export SCENARIO [--epochs N] [--format FORMAT] [--weight NAME ...] [-o PATH] "
+                             "[--full] [--exercise [--blank PARTS]] [--epoch N] [--example K]")
+    e.add_argument("scenario", nargs="?")  # see _trailing_scenario
+    e.add_argument("--format", default="md", help="md, tex, txt, json, py, ipynb, dot or svg (default md); npz or "
                    "safetensors: the weights after --epochs, with -o")
-    e.add_argument("--epochs", type=int, default=None, help="epochs to cover (default: the scenario's)")
-    e.add_argument("--weight", action="append", default=None, metavar="NAME",
-                   help="write this parameter's chain rule in full (repeatable; default: every parameter)")
+    e.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to cover (default: the scenario's)")
+    # NAME ...: one or more names after the flag, and the flag again for more (SCENARIO-FORMAT's synopsis)
+    e.add_argument("--weight", action="extend", nargs="+", default=None, metavar="NAME",
+                   help="write these parameters' chain rules in full (one or more names; repeatable; default: "
+                        "every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
     e.add_argument("--exercise", action="store_true",
                    help="an exercise sheet (md, tex, txt): the first epoch with its results blanked and numbered, "
@@ -81,16 +85,49 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_run_parser(sub) -> None:
-    r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)")
-    r.add_argument("scenario")
-    r.add_argument("--epochs", type=int, default=None, help="epochs to run (default: the scenario's)")
-    r.add_argument("--break", dest="conditions", action="append", default=[], metavar="COND",
-                   help="stop where COND holds (repeatable): nan, loss-up, grad>X, grad[L]<X, dead, NAME<X, "
-                        "NAME>X, NAME~sign, step=KIND[LAYER], expect; nan is always on")
-    r.add_argument("--set", dest="edits", action="append", default=[], metavar="NAME=VALUE",
+    r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)",
+                       usage="bpdebug run SCENARIO [--epochs N] [--break COND ...] [--set NAME=VALUE ...] [--json]")
+    r.add_argument("scenario", nargs="?")  # see _trailing_scenario
+    r.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to run (default: the scenario's)")
+    r.add_argument("--break", dest="conditions", action="extend", nargs="+", default=[], metavar="COND",
+                   help="stop where a COND holds (one or more; repeatable): nan, loss-up, grad>X, grad<X, grad[L]<X, "
+                        "dead, NAME<X, NAME>X, NAME~sign, step=KIND[LAYER], expect; nan is always on")
+    r.add_argument("--set", dest="edits", action="extend", nargs="+", default=[], metavar="NAME=VALUE",
                    help="what if: change a parameter, learning_rate, an input xI[@N] or a target tK[@N] "
-                        "before training (repeatable)")
+                        "before training (one or more; repeatable)")
     r.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+# The options that take one or more values (``--weight NAME ...``): written before the scenario, they would
+# take it as one of their values; the last value is then the scenario (``export --weight w5 blog.toml``).
+LIST_OPTIONS = {"export": {"--weight": "weight"}, "run": {"--break": "conditions", "--set": "edits"}}
+
+
+def _trailing_scenario(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> None:
+    """Give ``args.scenario`` the last value a list option took when the scenario was not given on its own
+    (``export --weight w5 blog.toml --format txt``); otherwise refuse like argparse, in one line, status 2."""
+    if getattr(args, "scenario", "") is not None:
+        return
+    options = LIST_OPTIONS.get(args.command, {})
+    taken: dict[str, int] = {}  # values each list option took so far
+    last: tuple[str, int] | None = None  # (dest, index in its list) of the last value of a run of 2 or more
+    i = 0
+    while i < len(argv):
+        dest = options.get(argv[i])
+        i += 1
+        if dest is None:
+            continue
+        run = 0
+        while i < len(argv) and not argv[i].startswith("-"):
+            run, i = run + 1, i + 1
+        taken[dest] = taken.get(dest, 0) + run
+        if run > 1:
+            last = (dest, taken[dest] - 1)
+    if last is not None:
+        args.scenario = getattr(args, last[0]).pop(last[1])
+        return
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands.choices[args.command].error("the following arguments are required: scenario")
 
 
 def _load(path: str):
@@ -110,18 +147,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .text.summary import summary
 
     scenario = _load(args.scenario)
-    if getattr(args, "gradcheck", False):
+    if getattr(args, "gradcheck", False) and not getattr(args, "json", False):
         return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
         if getattr(args, "json", False):
             from .text.summary import check_json
 
             text, ok = check_json(Trace(scenario))
+            if getattr(args, "gradcheck", False):  # one object still: the check's, with the gradient check added
+                text, ok = _with_gradcheck(text, scenario)
         else:
             text, ok = summary(Trace(scenario))
     _verify(scenario)
     print(text)
     return EXIT_OK if ok else EXIT_EXPECTATION
+
+
+def _with_gradcheck(text: str, scenario) -> tuple[str, bool]:
+    """``check --json --gradcheck``: the check's object with ``gradcheck`` added; passing is the gradient
+    check's, as with ``--gradcheck`` alone."""
+    import json
+
+    from .core.gradcheck import check_scenario
+    from .text.run_report import gradcheck_record
+
+    report = check_scenario(scenario)
+    doc = json.loads(text)
+    doc["gradcheck"] = gradcheck_record(report)
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), report.passes
 
 
 def cmd_gradcheck(scenario) -> int:
@@ -218,7 +271,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.format not in FORMATS and args.format != "svg" and args.format not in WEIGHT_FORMATS:
         print(f"bpdebug export: --format {args.format}: not available, expected one of "
-              f"{', '.join((*FORMATS, *WEIGHT_FORMATS))}", file=sys.stderr)
+              f"{', '.join((*FORMATS, 'svg', *WEIGHT_FORMATS))}", file=sys.stderr)
         return EXIT_INVALID
     ok, exercise = _exercise_parts(args)
     if not ok:
@@ -396,7 +449,9 @@ def _run(argv: list[str]) -> int:
     commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
                 "serve": cmd_serve}
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args = parser.parse_args(argv)
+        _trailing_scenario(parser, args, argv)
         return commands[args.command](args)
     if len(argv) > 1:
         _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO] or bpdebug "

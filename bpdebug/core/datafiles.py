@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -84,21 +85,46 @@ def read_file(key: Key, base: Path, written: Any, suffixes: Sequence[str]) -> tu
     if suffix not in suffixes:
         raise DataFileError(key, f"'{written}' has an unknown extension, expected {_either(suffixes)}")
     try:
-        raw = path.read_bytes()
+        raw = _read_regular(path)
     except FileNotFoundError:
         raise DataFileError(key, f"'{written}': no such file (looked for {path}), expected a path relative to "
                             "the scenario's folder") from None
     except IsADirectoryError:
         raise DataFileError(key, f"'{written}' is a folder, expected a {_either(suffixes)} file") from None
+    except _NotRegular as exc:
+        raise DataFileError(key, f"'{written}' is {exc}, expected a regular {_either(suffixes)} file") from None
     except OSError as exc:
         raise DataFileError(key, f"'{written}' cannot be read ({exc.strerror})") from None
     return raw, FileStamp(written, path, len(raw), hashlib.sha256(raw).hexdigest(), key)
 
 
+class _NotRegular(OSError):
+    """A FIFO, a device or a socket where a file was expected; ``str()`` names what it is."""
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of the regular file ``path``. Opened without blocking and examined before it is read: a FIFO
+    with no writer would otherwise wait forever, a device never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise _NotRegular("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or
+                              stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 22):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def verify(stamp: FileStamp) -> None:
     """Refuse a file that changed (or went away) since it was read."""
     try:
-        raw = stamp.path.read_bytes()
+        raw = _read_regular(stamp.path)
     except OSError:
         raise DataFileError(stamp.key, f"'{stamp.shown}' was read when the scenario was loaded but is gone now, "
                             "expected the same file") from None

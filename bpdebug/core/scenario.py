@@ -490,11 +490,14 @@ class _Validator:
             raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
         batch_size: int | None = None if update == "batch" else 1
         if "batch_size" in training:
-            if "update" in training:
+            batch_size = self.integer(training["batch_size"], ("training", "batch_size"), 1)
+            # both given: they must agree (batch_size = 1 is online; all the examples, or more, is batch)
+            if "update" in training and not (batch_size == 1 if update == "online" else batch_size >= n_examples):
                 raise self.fail(("training", "batch_size"), "update and batch_size both say how many examples an "
                                 "update uses, expected one of them (batch_size = 1 is online, no batch_size is batch)")
-            batch_size = self.integer(training["batch_size"], ("training", "batch_size"), 1)
-            if batch_size >= n_examples and n_examples > 1:
+            if "update" in training:  # it agrees: the update's own mode
+                batch_size = None if update == "batch" else 1
+            elif batch_size >= n_examples and n_examples > 1:
                 batch_size = None  # every example at once: batch updates
             elif n_examples == 1:
                 batch_size = None

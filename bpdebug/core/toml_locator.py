@@ -21,6 +21,9 @@ _SPACE_LINES = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")  # whitespace, newlines an
 _SCALAR = re.compile(r"[^,\]\}\n#]*")  # numbers, booleans, dates: up to the next delimiter
 _ROW = r"\[[0-9eE.+\-_,\s]*\]"  # a list of plain numbers (no strings, comments or nan/inf): skipped in one step
 _NUMBERS = re.compile(rf"{_ROW}|\[\s*(?:{_ROW}\s*(?:,\s*{_ROW}\s*)*,?\s*)?\]")  # ... or a list of such lists
+# Deeper than this no scenario goes (the loader refuses more than 32): the scan notes where it got this deep
+# and stops, so a value nested 100,000 deep costs neither time nor memory (each level holds its key path)
+_DEPTH_LIMIT = 64
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "e": "\x1b", '"': '"', "\\": "\\"}
 
 
@@ -195,6 +198,8 @@ class TomlLocator:
                 stack.append(["array", want, 0] if c == "[" else ["table", want])
                 if len(stack) > self.max_depth:
                     self.max_depth, self.deepest_line = len(stack), self.line_at(i)
+                    if self.max_depth > _DEPTH_LIMIT:
+                        raise _Stop
                 i = _SPACE_LINES.match(text, i + 1).end()  # type: ignore[union-attr]
                 if c == "[" and not text.startswith("]", i):
                     want = want + (0,)

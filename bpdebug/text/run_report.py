@@ -154,3 +154,15 @@ def render_gradcheck(report: GradCheckReport, scenario: Scenario) -> str:
     lines.append(f"max relative error {report.max_relative_error:.2e} (limit {TOLERANCE:g}): {verdict}")
     return "\n".join(lines) + "\n"
 
+
+def gradcheck_record(report: GradCheckReport) -> dict[str, object]:
+    """``check --gradcheck --json``: the gradient check as JSON values (a non-finite number is None)."""
+    return {
+        "examples": [r + 1 for r in report.rows], "tolerance": TOLERANCE,
+        "checks": [{"parameter": c.param.short, "canonical": c.param.canonical, "value": _finite(c.value),
+                    "analytic": _finite(c.analytic), "numeric": _finite(c.numeric), "step": _finite(c.step),
+                    "relative_error": _finite(c.relative_error), "left": _finite(c.left),
+                    "right": _finite(c.right), "verdict": c.verdict.value} for c in report.checks],
+        "max_relative_error": _finite(report.max_relative_error),
+        "passes": report.passes,
+    }
