@@ -531,13 +531,20 @@ def test_a_file_too_large_is_refused_before_it_is_read(tmp_path, capsys, monkeyp
     assert cli.main(["check", str(path)]) == 2
     m = one_line(capsys.readouterr().err)
     assert m["key"] == "(file)"
-    assert m["message"] == f"is {path.stat().st_size:,} bytes, expected a scenario of at most 4,096 bytes"
+    assert m["message"] == (f"is {path.stat().st_size:,} bytes, expected a scenario of at most 4,096 bytes "
+                            "(larger data or weights go in a [data] or [weights] file)")
 
 
-def test_the_size_limit_is_64_mb():
+def test_the_size_limit_leaves_room_for_a_784_128_10_net_with_every_weight_written_out():
     from bpdebug.core import scenario as module
 
-    assert module.MAX_FILE_BYTES == 64 * 1024 * 1024
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        from networks import mnist_like_text
+    finally:
+        sys.path.pop(0)
+    text = mnist_like_text(n_examples=256).encode()
+    assert len(text) < module.MAX_FILE_BYTES
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")

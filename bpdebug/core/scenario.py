@@ -26,7 +26,9 @@ from .training import Plan
 
 DEFAULT_TOLERANCE = 0.0005
 INIT_METHODS = ("uniform", "xavier", "he")
-MAX_FILE_BYTES = 64 * 2**20  # a scenario is text a person writes; beyond this it is not one
+# a scenario is text a person writes: 784-128-10 with every weight written out is 6 MB. tomllib is pure Python and
+# costs ~15x a file's size in memory, so larger data and weights belong in [data] / [weights] files (read by NumPy)
+MAX_FILE_BYTES = 16 * 2**20
 MAX_NESTING = 32  # arrays and tables inside each other; the format needs 3 ([weights] theta1 = [[...]])
 _TOO_DEEP = (f"values nested too deeply (arrays or tables more than {MAX_NESTING} levels inside one another), "
              f"expected at most {MAX_NESTING}")
@@ -180,7 +182,7 @@ def _read_regular(path: Path, shown: str) -> bytes:
             raise ScenarioError(shown, "(file)", f"is {kind}, expected a regular .toml scenario file")
         if st.st_size > MAX_FILE_BYTES:
             raise ScenarioError(shown, "(file)", f"is {st.st_size:,} bytes, expected a scenario of at most "
-                                f"{MAX_FILE_BYTES:,} bytes")
+                                f"{MAX_FILE_BYTES:,} bytes (larger data or weights go in a [data] or [weights] file)")
         chunks, total = [], 0
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
