@@ -115,6 +115,7 @@ class DebuggerScreen(Screen):
         self.session = session
         self._painted_size: Size | None = None  # the size the panels were last laid out for
         self._deriving: Position | None = None  # the position a derivation worker is under way for
+        self.chain_shown: Position | None = None  # the position whose chain rule is painted (None: deriving)
         self._diagnosing: set[int] = set()  # the run generations whose printed figures are being diagnosed
 
     # ----------------------------------------------------------------------------------------- layout
@@ -242,9 +243,10 @@ class DebuggerScreen(Screen):
         if s.derivation_is_quick(at.param):
             # SymPy is loaded and the chain's symbols are built: substituting numbers takes well under a
             # millisecond, so do it now and paint the step in one frame
-            self._paint_derivation(s.derivation(at.index, at.param),
+            self._paint_derivation(at, s.derivation(at.index, at.param),
                                    s.derivation(at.index - 1, at.param) if at.index else None)
         else:
+            self.chain_shown = None
             self.query_one(DerivationPanel).show_message("deriving with SymPy …")
             if self._deriving != at:
                 self._deriving = at
@@ -266,9 +268,11 @@ class DebuggerScreen(Screen):
         if event.position == self._deriving:
             self._deriving = None
         if event.position == self.session.position:
-            self._paint_derivation(event.lines, event.previous)
+            self._paint_derivation(event.position, event.lines, event.previous)
 
-    def _paint_derivation(self, lines: list[str] | str | None, previous: list[str] | str | None) -> None:
+    def _paint_derivation(self, at: Position, lines: list[str] | str | None,
+                          previous: list[str] | str | None) -> None:
+        self.chain_shown = at
         panel = self.query_one(DerivationPanel)
         if isinstance(lines, str):
             panel.show_message(lines)
