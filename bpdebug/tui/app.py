@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -298,7 +298,45 @@ class DebuggerScreen(Screen):
         s = self.session
         self.query_one(ExpectationsPanel).show(s.results, s.index, s.diagnoses)
         if s.diagnosis_failed:
-            self.apply(Move(False, (Note(s.diagnosis_failed, "warning", 8),)))
+            self.say(Note(s.diagnosis_failed, "warning", 8))
+
+    # ------------------------------------------------------------------------------- dialogs' answers
+    def say(self, *notes: Note) -> None:
+        """Show ``notes`` where the walk stays (no move, no bell)."""
+        self.apply(Move(False, notes))
+
+    def ask(self, prompt: PromptModal, act: Callable[[str], Move | None], repaint: bool = False) -> None:
+        """Show ``prompt``; a non-empty answer goes to ``act`` and the move it returns is shown (None: the act
+        shows what it did itself); ``repaint``: then the step is repainted, for an act that changes what shows
+        without moving. Escape or nothing typed: nothing happens."""
+        def answered(text: str | None) -> None:
+            if text:
+                move = act(text)
+                if move is not None:
+                    self.apply(move)
+                if repaint:
+                    self.render_step()
+
+        self.app.push_screen(prompt, answered)
+
+    def write_checked(self, path: str, write: Callable[[], object], nothing: str) -> None:
+        """``write`` to ``path`` (a fork saved, an export) unless the session refuses the path; when it would
+        replace a file, ask first, and keeping the file says "PATH kept; ``nothing``"."""
+        s = self.session
+        refused = s.refusal(path)
+        if refused is not None:
+            self.say(refused)
+        elif s.would_overwrite(path):
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    write()
+                else:
+                    self.say(Note(f"{path} kept; {nothing}", timeout=3))
+
+            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
+                                              "keeps the file."), answered)
+        else:
+            write()
 
     # ---------------------------------------------------------------------------------------- actions
     def action_next_step(self) -> None:
@@ -314,15 +352,12 @@ class DebuggerScreen(Screen):
         self.apply(self.session.previous_epoch())
 
     def action_goto_epoch(self) -> None:
-        self.app.push_screen(PromptModal("Go to epoch", self.session.epoch_hint(), placeholder="epoch number"),
-                             self._goto_answer)
+        self.ask(PromptModal("Go to epoch", self.session.epoch_hint(), placeholder="epoch number"), self._goto_answer)
 
-    def _goto_answer(self, text: str | None) -> None:
-        if not text:
-            return
+    def _goto_answer(self, text: str) -> None:
         epoch = self.session.parse_epoch(text)
         if isinstance(epoch, Note):
-            self.apply(Move(False, (epoch,)))
+            self.say(epoch)
         else:
             self.go_to_epoch(epoch)
 
@@ -360,12 +395,8 @@ class DebuggerScreen(Screen):
 
     def action_pick_param(self) -> None:
         s = self.session
-        self.app.push_screen(PromptModal("Select a parameter", s.scenario.params.describe_names(),
-                                         placeholder="w5", suggestions=s.param_names()), self._param_answer)
-
-    def _param_answer(self, text: str | None) -> None:
-        if text:
-            self.apply(self.session.select(text))
+        self.ask(PromptModal("Select a parameter", s.scenario.params.describe_names(), placeholder="w5",
+                             suggestions=s.param_names()), s.select)
 
     def action_filter_params(self) -> None:
         self.app.push_screen(PromptModal("Filter the parameters", FILTER_HELP, placeholder="layer 2 top 20",
@@ -377,7 +408,7 @@ class DebuggerScreen(Screen):
         try:
             flt = ParamFilter.parse(text)
         except ValueError as exc:
-            self.apply(Move(False, (Note(str(exc), "error"),)))
+            self.say(Note(str(exc), "error"))
             return
         self.query_one(ParamsTable).set_filter(flt, text)
 
@@ -431,30 +462,20 @@ class DebuggerScreen(Screen):
         self.render_step()
 
     def action_gradient_check(self) -> None:
-        self.apply(Move(False, (self.session.gradient_check(),)))
+        self.say(self.session.gradient_check())
 
     def action_watch(self) -> None:
         s = self.session
         names = [w.name for w in s.watches]
         hint = ("w5, grad.w1, delta2, a3, loss: its value here, at this step of the previous epoch, and the "
                 "change" + (f"; watching {', '.join(names)} (type one to remove it)" if names else ""))
-        self.app.push_screen(PromptModal("Watch a quantity", hint, placeholder="delta2",
-                                         suggestions=s.param_names() + ["loss", "error"]), self._watch_answer)
-
-    def _watch_answer(self, text: str | None) -> None:
-        if text:
-            self.apply(self.session.toggle_watch(text))
-            self.render_step()
+        self.ask(PromptModal("Watch a quantity", hint, placeholder="delta2",
+                             suggestions=s.param_names() + ["loss", "error"]), s.toggle_watch, repaint=True)
 
     def action_edit_value(self) -> None:
         s = self.session
-        self.app.push_screen(PromptModal(f"What if {s.selected.short} = …", s.edit_hint(),
-                                         placeholder=f"{s.step.param(s.selected):.7g}"), self._edit_answer)
-
-    def _edit_answer(self, text: str | None) -> None:
-        if text:
-            self.apply(self.session.fork(text))
-            self.render_step()
+        self.ask(PromptModal(f"What if {s.selected.short} = …", s.edit_hint(),
+                             placeholder=f"{s.step.param(s.selected):.7g}"), s.fork, repaint=True)
 
     def action_switch_run(self) -> None:
         self.apply(self.session.switch_run())
@@ -467,27 +488,11 @@ class DebuggerScreen(Screen):
     def action_save_fork(self) -> None:
         s = self.session
         if s.forked is None:
-            self.apply(Move(False, (Note("no what-if fork to save: e edits a value and forks the run", timeout=3),)))
+            self.say(Note("no what-if fork to save: e edits a value and forks the run", timeout=3))
             return
-        self.app.push_screen(PromptModal("Save the what-if fork as a scenario", "a new TOML file; the scenario "
-                                         "you opened is never changed", value=s.fork_path()), self._save_answer)
-
-    def _save_answer(self, path: str | None) -> None:
-        if not path:
-            return
-        s = self.session
-        refused = s.refusal(path)
-        if refused is not None:
-            self.apply(Move(False, (refused,)))
-        elif s.would_overwrite(path):
-            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
-                                              "keeps the file."), partial(self._save_overwrite, path))
-        else:
-            self.apply(Move(False, (s.save_fork(path),)))
-
-    def _save_overwrite(self, path: str, yes: bool | None) -> None:
-        note = self.session.save_fork(path) if yes else Note(f"{path} kept; nothing saved", timeout=3)
-        self.apply(Move(False, (note,)))
+        self.ask(PromptModal("Save the what-if fork as a scenario", "a new TOML file; the scenario you opened is "
+                             "never changed", value=s.fork_path()),
+                 lambda path: self.write_checked(path, lambda: self.say(s.save_fork(path)), "nothing saved"))
 
     def action_toggle_side(self) -> None:
         self.side = not self.side
@@ -531,24 +536,10 @@ class DebuggerScreen(Screen):
         self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
 
     def _export_answer(self, answer: tuple[str, str] | None) -> None:
-        if answer is None:
-            return
-        fmt, path = answer
-        s = self.session
-        refused = s.refusal(path)
-        if refused is not None:
-            self.apply(Move(False, (refused,)))
-        elif s.would_overwrite(path):
-            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
-                                              "keeps the file."), partial(self._overwrite_answer, fmt, path))
-        else:
-            self._export(fmt, path, s.export_epochs())
-
-    def _overwrite_answer(self, fmt: str, path: str, yes: bool | None) -> None:
-        if yes:
-            self._export(fmt, path, self.session.export_epochs())
-        else:
-            self.apply(Move(False, (Note(f"{path} kept; nothing exported", timeout=3),)))
+        if answer is not None:
+            fmt, path = answer
+            self.write_checked(path, lambda: self._export(fmt, path, self.session.export_epochs()),
+                               "nothing exported")
 
     @work(thread=True, group="export")
     def _export(self, fmt: str, path: str, epochs: int) -> None:
@@ -556,7 +547,7 @@ class DebuggerScreen(Screen):
 
     @on(Exported)
     def _exported(self, event: Exported) -> None:
-        self.apply(Move(False, (event.note,)))
+        self.say(event.note)
 
     def action_reload(self) -> None:
         """Re-read the scenario; keep the position when its shape is unchanged, else start over."""
@@ -565,7 +556,7 @@ class DebuggerScreen(Screen):
             self.query_one(ParamsTable).set_scenario(self.session.scenario)
             if not result.same_shape:
                 self.query_one(NetworkView).set_scenario(self.session.scenario)
-        self.apply(Move(False, (result.note,)))
+        self.say(result.note)
         if result.ok:
             self.render_step()  # the same position may show different numbers
 
@@ -579,7 +570,7 @@ class DebuggerScreen(Screen):
 
     def _practice_done(self, score: str | None) -> None:
         if score:
-            self.apply(Move(False, (Note(score, title="practice", timeout=8),)))
+            self.say(Note(score, title="practice", timeout=8))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_table(), LEGEND))
