@@ -36,6 +36,7 @@ from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
+from .widgets.footer import FittingFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
@@ -133,7 +134,7 @@ class DebuggerScreen(Screen):
         yield WatchPanel(id="watches", classes="-empty")
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         titles = {"#network": "network", "#params": "parameters", "#expectations": "printed figures",
@@ -575,12 +576,21 @@ class DebuggerScreen(Screen):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_table(), LEGEND))
 
-    def key_table(self) -> list[tuple[str, str]]:
-        """(keys as displayed, description) for every binding in :data:`KEYS`, after any keymap."""
+    def key_names(self) -> dict[str, list[str]]:
+        """The keys of every binding in :data:`KEYS` as displayed, by binding id, after any keymap; a binding
+        not offered here and now (Escape outside a long run, L without the loss curve) keeps its declared keys."""
         keys: dict[str, list[str]] = {b.id: [] for b in KEYS if b.id}
         for key, active in self.active_bindings.items():
             if active.binding.id in keys:
                 keys[active.binding.id].append(self.app.get_key_display(active.binding.with_key(key)))
+        for b in KEYS:
+            if b.id and not keys[b.id]:
+                keys[b.id] = [self.app.get_key_display(b.with_key(key.strip())) for key in b.key.split(",")]
+        return keys
+
+    def key_table(self) -> list[tuple[str, str]]:
+        """(keys as displayed, description) for every binding in :data:`KEYS`, after any keymap."""
+        keys = self.key_names()
         return [(" ".join(keys[b.id]), b.tooltip or b.description) for b in KEYS if b.id]
 
     # ------------------------------------------------------------------------------------------ mouse
@@ -647,9 +657,10 @@ class DebuggerApp(App[int]):
         """Every key's action is also in the command palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
         if isinstance(screen, DebuggerScreen):
+            keys = screen.key_names()
             for b in KEYS:
                 target = self if b.action.startswith("app.") else screen
-                yield SystemCommand(b.tooltip or b.description, f"key: {b.key.replace(',', ' / ')}",
+                yield SystemCommand(b.tooltip or b.description, f"key: {' / '.join(keys.get(b.id or '', []))}",
                                     partial(target.run_action, b.action.removeprefix("app.")))
 
 

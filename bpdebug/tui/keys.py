@@ -86,3 +86,6 @@ RUN_ACTIONS = frozenset({"cancel_run"})
 TABLE_ACTIONS = frozenset({"filter_params"})
 # actions on the picture panel, offered only while it shows
 PICTURE_ACTIONS = frozenset({"toggle_log"})
+# keys that leave the footer, in this order, while it is short of room (below 100 columns, during a long run):
+# the help screen and the command palette still list them; q quit and ? help always show
+SPARE_KEYS = ("practice", "cycle_picture", "export", "toggle_side", "filter_params")
