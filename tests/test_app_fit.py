@@ -157,3 +157,21 @@ async def test_a_small_screen_never_scrolls(steps):
         assert screen.virtual_size.height <= screen.size.height
         assert screen.query_one("#derivation-box").region.bottom <= screen.query_one("FittingFooter").region.y
         assert screen.query_one("#status").region.width == 80
+
+
+@pytest.mark.parametrize("fork", [False, True])
+async def test_on_a_small_screen_watches_and_a_fork_leave_the_chain_rule_its_rows(fork):
+    app = make_app(BLOG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for name in ("delta2", "w5"):
+            await pilot.press("a", *name, "enter")
+        if fork:
+            await pilot.press("e", "0", "full_stop", "5", "enter")
+        for _ in range(9):  # the update: the tallest step
+            await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        box = screen.query_one("#derivation-box")
+        assert box.region.height >= 5 and box.region.bottom <= screen.query_one("FittingFooter").region.y
+        assert not screen.query_one("#watches").has_class("-empty")
+        assert screen.query_one("#step").region.height >= 5

@@ -225,7 +225,9 @@ class DebuggerScreen(Screen):
             extra.append(("● " if compact else "breakpoints: ") + s.breakpoint_labels())
         self.query_one(ForkLine).show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
                                       s.differences(3 if compact else 6), compact)
-        self.query_one(WatchPanel).show(s.watch_rows(), compact)
+        rows = s.watch_rows()
+        self.query_one(WatchPanel).show(rows, compact)
+        self.set_class(bool(rows) or s.forked is not None, "-crowded")  # on a short screen the step panel yields
         self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, "  ·  ".join(extra),
                                        compact)
         self.query_one(NetworkView).show(step, p, compact=compact, row=s.row)
