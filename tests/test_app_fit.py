@@ -175,3 +175,20 @@ async def test_on_a_small_screen_watches_and_a_fork_leave_the_chain_rule_its_row
         assert box.region.height >= 5 and box.region.bottom <= screen.query_one("FittingFooter").region.y
         assert not screen.query_one("#watches").has_class("-empty")
         assert screen.query_one("#step").region.height >= 5
+
+
+async def test_practice_says_a_hint_is_h_then_enter_as_it_works():
+    from bpdebug.tui.widgets.practice import PracticeModal
+
+    app = make_app(BLOG)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("P")
+        await settle(pilot)
+        assert isinstance(app.screen, PracticeModal)
+        said = " ".join(str(label.content) for label in app.screen.query(".dialog-hint").results(Label))
+        assert "h then Enter" in said and "r then Enter" in said
+        await pilot.press("h")  # a letter in the answer field, nothing more
+        assert "hint:" not in app.screen.query_one("#practice-feedback", Static).content.plain
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "hint:" in app.screen.query_one("#practice-feedback", Static).content.plain

@@ -65,7 +65,7 @@ KEYS: tuple[Binding, ...] = (
     Binding("L", "toggle_log", "log", id="picture.log", show=False,
             tooltip="Loss curve: switch the y axis between linear and log scale (L)"),
     Binding("P", "practice", "practice", id="practice",
-            tooltip="Practice: type each next step's numbers before they are shown (h hint, r reveal)"),
+            tooltip="Practice: type each next step's numbers before they are shown (h or r, then Enter: hint, answer)"),
     Binding("x", "export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
     Binding("r", "reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
     Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
