@@ -192,3 +192,20 @@ async def test_practice_says_a_hint_is_h_then_enter_as_it_works():
         await pilot.press("enter")
         await pilot.pause()
         assert "hint:" in app.screen.query_one("#practice-feedback", Static).content.plain
+
+
+@pytest.mark.parametrize("size", [(120, 40), (120, 30), (80, 24)])
+async def test_the_picture_panel_leaves_the_chain_rule_room_or_takes_its_place(size):
+    app = make_app(BLOG)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("right_square_bracket", "v")
+        await settle(pilot)
+        screen = app.screen
+        pictures, box = screen.query_one("#pictures"), screen.query_one("#derivation-box")
+        footer = screen.query_one("FittingFooter").region.y
+        assert screen.has_class("-pictures") and pictures.region.height >= 8 and pictures.region.bottom <= footer
+        if size == (120, 40):  # room for both
+            assert box.display and 5 <= box.region.height and box.region.bottom <= footer
+        else:  # the picture in place of the step and the chain rule
+            assert not box.display and not screen.query_one("#step").display
+        assert screen.virtual_size.height <= screen.size.height
