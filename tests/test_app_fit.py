@@ -205,7 +205,25 @@ async def test_the_picture_panel_leaves_the_chain_rule_room_or_takes_its_place(s
         footer = screen.query_one("FittingFooter").region.y
         assert screen.has_class("-pictures") and pictures.region.height >= 8 and pictures.region.bottom <= footer
         if size == (120, 40):  # room for both
-            assert box.display and 5 <= box.region.height and box.region.bottom <= footer
+            assert box.display and box.region.height >= 5 and box.region.bottom <= footer
         else:  # the picture in place of the step and the chain rule
             assert not box.display and not screen.query_one("#step").display
         assert screen.virtual_size.height <= screen.size.height
+
+
+async def test_a_far_epoch_keeps_the_whole_position_line_on_a_small_screen():
+    app = make_app(BLOG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g", *"2345", "enter")
+        await settle(pilot)
+        for _ in range(4):
+            await pilot.press("n")
+        status = app.screen.query_one(StatusBar)
+        second = status.content.plain.split("\n")[1]
+        assert cell_len(second) <= status.content_size.width, second
+        steps = app.trace.steps_per_epoch
+        assert "epoch 2345/2345" in second and second.endswith(f"step 5/{steps}")
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert app.screen.query_one(StatusBar).content.plain.split("\n")[1].endswith(
+            f"step {2344 * steps + 5} of {2345 * steps}")  # wide: the step of the whole run

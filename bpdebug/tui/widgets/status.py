@@ -33,7 +33,12 @@ class StatusBar(Static):
             parts += [("  example ", "dim"), (example, "bold"), ("  ", "")]
         for phase in PHASES:
             parts.append((f" {phase} ", "reverse bold" if phase == step.phase else "dim"))
-        parts += [("  step ", "dim"), (f"{step.index + 1}", "bold"), (f" of {step.total}", "dim")]
+        per_epoch, uneven = divmod(step.total, epochs) if epochs > 0 else (0, 1)
+        if compact and per_epoch and not uneven:  # far epochs make the count of the whole run too long for 80
+            parts += [("  step ", "dim"), (f"{step.index - (step.epoch - 1) * per_epoch + 1}", "bold"),
+                      (f"/{per_epoch}", "dim")]
+        else:
+            parts += [("  step ", "dim"), (f"{step.index + 1}", "bold"), (f" of {step.total}", "dim")]
         head: list[str | tuple[str, str]] = [(title, "bold")]
         if extra:
             extra = "  ·  " + extra
