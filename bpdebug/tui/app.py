@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -35,7 +35,7 @@ from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
-from .widgets.key_footer import KeyFooter
+from .widgets.footer import FittingFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
 from .widgets.network import NetworkView
@@ -62,7 +62,6 @@ LEGEND = (
 )
 
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
-NARROW_FOOTER = 120  # below this many columns the footer leaves out the secondary keys (keys.SECONDARY_ACTIONS)
 ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
 
 
@@ -118,6 +117,7 @@ class DebuggerScreen(Screen):
         self.session = session
         self._painted_size: Size | None = None  # the size the panels were last laid out for
         self._deriving: Position | None = None  # the position a derivation worker is under way for
+        self.chain_shown: Position | None = None  # the position whose chain rule is painted (None: deriving)
         self._diagnosing: set[int] = set()  # the run generations whose printed figures are being diagnosed
 
     # ----------------------------------------------------------------------------------------- layout
@@ -135,7 +135,7 @@ class DebuggerScreen(Screen):
         yield WatchPanel(id="watches", classes="-empty")
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
-        yield KeyFooter()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         titles = {"#network": "network", "#params": "parameters", "#expectations": "printed figures",
@@ -151,10 +151,9 @@ class DebuggerScreen(Screen):
     def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
         # below 100 columns the palette's hint gives way; below ROOMY_FOOTER the footer tightens, so q shows
-        footer = self.query_one(KeyFooter)
+        footer = self.query_one(FittingFooter)
         footer.show_command_palette = not self.compact
         footer.compact = self.size.width < ROOMY_FOOTER
-        footer.narrow = self.size.width < NARROW_FOOTER
         self.refresh_bindings()  # the filter key shows only where the parameters table does
         if self.at is not None and self.size != self._painted_size:
             self._painted_size = self.size
@@ -227,7 +226,9 @@ class DebuggerScreen(Screen):
             extra.append(("● " if compact else "breakpoints: ") + s.breakpoint_labels())
         self.query_one(ForkLine).show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
                                       s.differences(3 if compact else 6), compact)
-        self.query_one(WatchPanel).show(s.watch_rows(), compact)
+        rows = s.watch_rows()
+        self.query_one(WatchPanel).show(rows, compact)
+        self.set_class(bool(rows) or s.forked is not None, "-crowded")  # on a short screen the step panel yields
         self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, "  ·  ".join(extra),
                                        compact, s.unit_status(short=compact))
         self.query_one(NetworkView).show(step, p, compact=compact, row=s.row, unit=s.unit)
@@ -246,9 +247,10 @@ class DebuggerScreen(Screen):
         if s.derivation_is_quick(at.param):
             # SymPy is loaded and the chain's symbols are built: substituting numbers takes well under a
             # millisecond, so do it now and paint the step in one frame
-            self._paint_derivation(s.derivation(at.index, at.param),
+            self._paint_derivation(at, s.derivation(at.index, at.param),
                                    s.derivation(at.index - 1, at.param) if at.index else None)
         else:
+            self.chain_shown = None
             self.query_one(DerivationPanel).show_message("deriving with SymPy …")
             if self._deriving != at:
                 self._deriving = at
@@ -270,9 +272,11 @@ class DebuggerScreen(Screen):
         if event.position == self._deriving:
             self._deriving = None
         if event.position == self.session.position:
-            self._paint_derivation(event.lines, event.previous)
+            self._paint_derivation(event.position, event.lines, event.previous)
 
-    def _paint_derivation(self, lines: list[str] | str | None, previous: list[str] | str | None) -> None:
+    def _paint_derivation(self, at: Position, lines: list[str] | str | None,
+                          previous: list[str] | str | None) -> None:
+        self.chain_shown = at
         panel = self.query_one(DerivationPanel)
         if isinstance(lines, str):
             panel.show_message(lines)
@@ -298,7 +302,45 @@ class DebuggerScreen(Screen):
         s = self.session
         self.query_one(ExpectationsPanel).show(s.results, s.index, s.diagnoses)
         if s.diagnosis_failed:
-            self.apply(Move(False, (Note(s.diagnosis_failed, "warning", 8),)))
+            self.say(Note(s.diagnosis_failed, "warning", 8))
+
+    # ------------------------------------------------------------------------------- dialogs' answers
+    def say(self, *notes: Note) -> None:
+        """Show ``notes`` where the walk stays (no move, no bell)."""
+        self.apply(Move(False, notes))
+
+    def ask(self, prompt: PromptModal, act: Callable[[str], Move | None], repaint: bool = False) -> None:
+        """Show ``prompt``; a non-empty answer goes to ``act`` and the move it returns is shown (None: the act
+        shows what it did itself); ``repaint``: then the step is repainted, for an act that changes what shows
+        without moving. Escape or nothing typed: nothing happens."""
+        def answered(text: str | None) -> None:
+            if text:
+                move = act(text)
+                if move is not None:
+                    self.apply(move)
+                if repaint:
+                    self.render_step()
+
+        self.app.push_screen(prompt, answered)
+
+    def write_checked(self, path: str, write: Callable[[], object], nothing: str) -> None:
+        """``write`` to ``path`` (a fork saved, an export) unless the session refuses the path; when it would
+        replace a file, ask first, and keeping the file says "PATH kept; ``nothing``"."""
+        s = self.session
+        refused = s.refusal(path)
+        if refused is not None:
+            self.say(refused)
+        elif s.would_overwrite(path):
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    write()
+                else:
+                    self.say(Note(f"{path} kept; {nothing}", timeout=3))
+
+            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
+                                              "keeps the file."), answered)
+        else:
+            write()
 
     # ---------------------------------------------------------------------------------------- actions
     def action_next_step(self) -> None:
@@ -314,15 +356,12 @@ class DebuggerScreen(Screen):
         self.apply(self.session.previous_epoch())
 
     def action_goto_epoch(self) -> None:
-        self.app.push_screen(PromptModal("Go to epoch", self.session.epoch_hint(), placeholder="epoch number"),
-                             self._goto_answer)
+        self.ask(PromptModal("Go to epoch", self.session.epoch_hint(), placeholder="epoch number"), self._goto_answer)
 
-    def _goto_answer(self, text: str | None) -> None:
-        if not text:
-            return
+    def _goto_answer(self, text: str) -> None:
         epoch = self.session.parse_epoch(text)
         if isinstance(epoch, Note):
-            self.apply(Move(False, (epoch,)))
+            self.say(epoch)
         else:
             self.go_to_epoch(epoch)
 
@@ -360,12 +399,8 @@ class DebuggerScreen(Screen):
 
     def action_pick_param(self) -> None:
         s = self.session
-        self.app.push_screen(PromptModal("Select a parameter", s.scenario.params.describe_names(),
-                                         placeholder="w5", suggestions=s.param_names()), self._param_answer)
-
-    def _param_answer(self, text: str | None) -> None:
-        if text:
-            self.apply(self.session.select(text))
+        self.ask(PromptModal("Select a parameter", s.scenario.params.describe_names(), placeholder="w5",
+                             suggestions=s.param_names()), s.select)
 
     def action_filter_params(self) -> None:
         self.app.push_screen(PromptModal("Filter the parameters", FILTER_HELP, placeholder="layer 2 top 20",
@@ -377,7 +412,7 @@ class DebuggerScreen(Screen):
         try:
             flt = ParamFilter.parse(text)
         except ValueError as exc:
-            self.apply(Move(False, (Note(str(exc), "error"),)))
+            self.say(Note(str(exc), "error"))
             return
         self.query_one(ParamsTable).set_filter(flt, text)
 
@@ -439,30 +474,20 @@ class DebuggerScreen(Screen):
         self.render_step()  # the status line says unit by unit, even on a step that stays whole
 
     def action_gradient_check(self) -> None:
-        self.apply(Move(False, (self.session.gradient_check(),)))
+        self.say(self.session.gradient_check())
 
     def action_watch(self) -> None:
         s = self.session
         names = [w.name for w in s.watches]
         hint = ("w5, grad.w1, delta2, a3, loss: its value here, at this step of the previous epoch, and the "
                 "change" + (f"; watching {', '.join(names)} (type one to remove it)" if names else ""))
-        self.app.push_screen(PromptModal("Watch a quantity", hint, placeholder="delta2",
-                                         suggestions=s.param_names() + ["loss", "error"]), self._watch_answer)
-
-    def _watch_answer(self, text: str | None) -> None:
-        if text:
-            self.apply(self.session.toggle_watch(text))
-            self.render_step()
+        self.ask(PromptModal("Watch a quantity", hint, placeholder="delta2",
+                             suggestions=s.param_names() + ["loss", "error"]), s.toggle_watch, repaint=True)
 
     def action_edit_value(self) -> None:
         s = self.session
-        self.app.push_screen(PromptModal(f"What if {s.selected.short} = …", s.edit_hint(),
-                                         placeholder=f"{s.step.param(s.selected):.7g}"), self._edit_answer)
-
-    def _edit_answer(self, text: str | None) -> None:
-        if text:
-            self.apply(self.session.fork(text))
-            self.render_step()
+        self.ask(PromptModal(f"What if {s.selected.short} = …", s.edit_hint(),
+                             placeholder=f"{s.step.param(s.selected):.7g}"), s.fork, repaint=True)
 
     def action_switch_run(self) -> None:
         self.apply(self.session.switch_run())
@@ -475,27 +500,11 @@ class DebuggerScreen(Screen):
     def action_save_fork(self) -> None:
         s = self.session
         if s.forked is None:
-            self.apply(Move(False, (Note("no what-if fork to save: e edits a value and forks the run", timeout=3),)))
+            self.say(Note("no what-if fork to save: e edits a value and forks the run", timeout=3))
             return
-        self.app.push_screen(PromptModal("Save the what-if fork as a scenario", "a new TOML file; the scenario "
-                                         "you opened is never changed", value=s.fork_path()), self._save_answer)
-
-    def _save_answer(self, path: str | None) -> None:
-        if not path:
-            return
-        s = self.session
-        refused = s.refusal(path)
-        if refused is not None:
-            self.apply(Move(False, (refused,)))
-        elif s.would_overwrite(path):
-            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
-                                              "keeps the file."), partial(self._save_overwrite, path))
-        else:
-            self.apply(Move(False, (s.save_fork(path),)))
-
-    def _save_overwrite(self, path: str, yes: bool | None) -> None:
-        note = self.session.save_fork(path) if yes else Note(f"{path} kept; nothing saved", timeout=3)
-        self.apply(Move(False, (note,)))
+        self.ask(PromptModal("Save the what-if fork as a scenario", "a new TOML file; the scenario you opened is "
+                             "never changed", value=s.fork_path()),
+                 lambda path: self.write_checked(path, lambda: self.say(s.save_fork(path)), "nothing saved"))
 
     def action_toggle_side(self) -> None:
         self.side = not self.side
@@ -539,24 +548,10 @@ class DebuggerScreen(Screen):
         self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
 
     def _export_answer(self, answer: tuple[str, str] | None) -> None:
-        if answer is None:
-            return
-        fmt, path = answer
-        s = self.session
-        refused = s.refusal(path)
-        if refused is not None:
-            self.apply(Move(False, (refused,)))
-        elif s.would_overwrite(path):
-            self.app.push_screen(ConfirmModal(f"{path} exists. Overwrite it?", "Enter or y overwrites; Escape or n "
-                                              "keeps the file."), partial(self._overwrite_answer, fmt, path))
-        else:
-            self._export(fmt, path, s.export_epochs())
-
-    def _overwrite_answer(self, fmt: str, path: str, yes: bool | None) -> None:
-        if yes:
-            self._export(fmt, path, self.session.export_epochs())
-        else:
-            self.apply(Move(False, (Note(f"{path} kept; nothing exported", timeout=3),)))
+        if answer is not None:
+            fmt, path = answer
+            self.write_checked(path, lambda: self._export(fmt, path, self.session.export_epochs()),
+                               "nothing exported")
 
     @work(thread=True, group="export")
     def _export(self, fmt: str, path: str, epochs: int) -> None:
@@ -564,7 +559,7 @@ class DebuggerScreen(Screen):
 
     @on(Exported)
     def _exported(self, event: Exported) -> None:
-        self.apply(Move(False, (event.note,)))
+        self.say(event.note)
 
     def action_reload(self) -> None:
         """Re-read the scenario; keep the position when its shape is unchanged, else start over."""
@@ -573,7 +568,7 @@ class DebuggerScreen(Screen):
             self.query_one(ParamsTable).set_scenario(self.session.scenario)
             if not result.same_shape:
                 self.query_one(NetworkView).set_scenario(self.session.scenario)
-        self.apply(Move(False, (result.note,)))
+        self.say(result.note)
         if result.ok:
             self.render_step()  # the same position may show different numbers
 
@@ -587,17 +582,26 @@ class DebuggerScreen(Screen):
 
     def _practice_done(self, score: str | None) -> None:
         if score:
-            self.apply(Move(False, (Note(score, title="practice", timeout=8),)))
+            self.say(Note(score, title="practice", timeout=8))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_table(), LEGEND))
 
-    def key_table(self) -> list[tuple[str, str]]:
-        """(keys as displayed, description) for every binding in :data:`KEYS`, after any keymap."""
+    def key_names(self) -> dict[str, list[str]]:
+        """The keys of every binding in :data:`KEYS` as displayed, by binding id, after any keymap; a binding
+        not offered here and now (Escape outside a long run, L without the loss curve) keeps its declared keys."""
         keys: dict[str, list[str]] = {b.id: [] for b in KEYS if b.id}
         for key, active in self.active_bindings.items():
             if active.binding.id in keys:
                 keys[active.binding.id].append(self.app.get_key_display(active.binding.with_key(key)))
+        for b in KEYS:
+            if b.id and not keys[b.id]:
+                keys[b.id] = [self.app.get_key_display(b.with_key(key.strip())) for key in b.key.split(",")]
+        return keys
+
+    def key_table(self) -> list[tuple[str, str]]:
+        """(keys as displayed, description) for every binding in :data:`KEYS`, after any keymap."""
+        keys = self.key_names()
         return [(" ".join(keys[b.id]), b.tooltip or b.description) for b in KEYS if b.id]
 
     # ------------------------------------------------------------------------------------------ mouse
@@ -664,9 +668,10 @@ class DebuggerApp(App[int]):
         """Every key's action is also in the command palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
         if isinstance(screen, DebuggerScreen):
+            keys = screen.key_names()
             for b in KEYS:
                 target = self if b.action.startswith("app.") else screen
-                yield SystemCommand(b.tooltip or b.description, f"key: {b.key.replace(',', ' / ')}",
+                yield SystemCommand(b.tooltip or b.description, f"key: {' / '.join(keys.get(b.id or '', []))}",
                                     partial(target.run_action, b.action.removeprefix("app.")))
 
 

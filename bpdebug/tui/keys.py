@@ -73,7 +73,7 @@ KEYS: tuple[Binding, ...] = (
     Binding("L", "toggle_log", "log", id="picture.log", show=False,
             tooltip="Loss curve: switch the y axis between linear and log scale (L)"),
     Binding("P", "practice", "practice", id="practice",
-            tooltip="Practice: type each next step's numbers before they are shown (h hint, r reveal)"),
+            tooltip="Practice: type each next step's numbers before they are shown (h or r, then Enter: hint, answer)"),
     Binding("x", "export", "export", id="export", tooltip="Export the transcript (a format and a path)"),
     Binding("r", "reload", "reload", id="reload", show=False, tooltip="Reload the scenario file from disk"),
     Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
@@ -89,11 +89,12 @@ BUSY_ACTIONS = frozenset({"next_step", "previous_step", "next_epoch", "previous_
                           "toggle_breakpoint", "edit_breakpoints", "gradient_check", "watch", "edit_value",
                           "switch_run", "drop_fork", "save_fork", "next_example", "practice",
                           "whole_batch", "toggle_units"})
-# actions whose keys leave the footer where it is too narrow for every key (help and the palette list them)
-SECONDARY_ACTIONS = frozenset({"toggle_units", "cycle_picture", "practice"})
 # actions shown only during a long run
 RUN_ACTIONS = frozenset({"cancel_run"})
 # actions on the parameters table, offered only where it shows
 TABLE_ACTIONS = frozenset({"filter_params"})
 # actions on the picture panel, offered only while it shows
 PICTURE_ACTIONS = frozenset({"toggle_log"})
+# keys that leave the footer, in this order, while it is short of room (below 100 columns, during a long run):
+# the help screen and the command palette still list them; q quit and ? help always show
+SPARE_KEYS = ("practice", "toggle_units", "cycle_picture", "export", "toggle_side", "filter_params")

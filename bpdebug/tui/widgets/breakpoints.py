@@ -16,7 +16,7 @@ from ...core.conditions import KINDS
 from ..session import Move, Session
 
 HINT = ("Enter adds the condition typed. ↓ or tab to the list: Enter or space turns one on or off, delete "
-        "removes it. Escape closes; c continues to the first that holds.")
+        "removes it. Escape closes the editor; then c continues to the first step where one holds.")
 
 
 class BreakpointsModal(ModalScreen[None]):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
@@ -123,10 +123,14 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):
             yield Label("bpdebug: keys", classes="dialog-title")
-            width = max(len(k) for k, _ in self.keys)
-            yield Static("\n".join(f"{k:<{width}}  {d}" for k, d in self.keys), markup=False)
+            with Grid(classes="help-keys"):  # two columns: a description wraps under itself, not under the keys
+                for keys, description in self.keys:
+                    yield Static(keys, classes="help-key", markup=False)
+                    yield Static(description, markup=False)
             yield Label("Reading the screen", classes="dialog-title")
-            yield Static("\n".join(self.legend), markup=False)
+            for line in self.legend:  # an indented line goes on the one above: it wraps under its own indent
+                yield Static(line.lstrip(), classes="help-legend" + (" -more" if line.startswith(" ") else ""),
+                             markup=False)
             yield Label("Escape, q or ? closes this help. Ctrl+P opens the command palette.", classes="dialog-hint")
 
     def action_close(self) -> None:

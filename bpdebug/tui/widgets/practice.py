@@ -22,7 +22,8 @@ from ...text.practice import Feedback, PracticeSession
 
 FEEDBACK_LINES = 4  # the latest feedback entries kept on screen
 HINT, REVEAL = ("h", "hint"), ("r", "reveal")
-HELP = "Enter checks · h a hint (formula, then numbers) · r reveals · Escape leaves with the score"
+HELP = ("Enter checks · h then Enter: a hint (formula, then numbers) · r then Enter: the answer · Escape leaves "
+        "with the score")
 
 
 class PracticeModal(ModalScreen[str]):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.content import Content
 from textual.widgets import Static
 
 from ...core.engine import PHASES, Step
 from . import set_content
+
+TITLE_KEEPS = 12  # characters of the title kept however long the rest of the first line is
 
 
 class StatusBar(Static):
@@ -31,10 +34,20 @@ class StatusBar(Static):
             parts += [("  example ", "dim"), (example, "bold"), ("  ", "")]
         for phase in PHASES:
             parts.append((f" {phase} ", "reverse bold" if phase == step.phase else "dim"))
-        parts += [("  step ", "dim"), (f"{step.index + 1}", "bold"), (f" of {step.total}", "dim")]
+        per_epoch, uneven = divmod(step.total, epochs) if epochs > 0 else (0, 1)
+        if compact and per_epoch and not uneven:  # far epochs make the count of the whole run too long for 80
+            parts += [("  step ", "dim"), (f"{step.index - (step.epoch - 1) * per_epoch + 1}", "bold"),
+                      (f"/{per_epoch}", "dim")]
+        else:
+            parts += [("  step ", "dim"), (f"{step.index + 1}", "bold"), (f" of {step.total}", "dim")]
         if unit:
             parts += [("  " if compact else "  ·  ", "dim"), (unit, "bold")]
         head: list[str | tuple[str, str]] = [(title, "bold")]
         if extra:
-            head.append(("  ·  " + extra, ""))
+            extra = "  ·  " + extra
+            # what the run says (stopped, diverged, the figures) matters more than the title: the title gives way
+            width = self.content_size.width  # 0 before the first layout
+            if width and cell_len(title) + cell_len(extra) > width:
+                title = title[:max(TITLE_KEEPS, width - cell_len(extra) - 1)].rstrip() + "…"
+            head = [(title, "bold"), (extra, "")]
         set_content(self, Content.assemble(*head, "\n", *parts))

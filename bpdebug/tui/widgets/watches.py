@@ -48,7 +48,7 @@ class ForkLine(Static):
         parts: list[str | tuple[str, str]] = [("what if ", "dim"), (fork, "bold"), ("  showing ", "dim"), which,
                                               ("  (o switches, O drops, s saves)" if not compact else "", "dim")]
         if rows:
-            parts.append(("\ndiffers: " if not compact else "\n", "dim"))
+            parts.append(("\ndiffers: " if not compact else "  ·  ", "dim"))  # compact: one line
             cells: list[str | tuple[str, str]] = []
             for name, original, forked in rows:
                 if cells:

@@ -1,0 +1,49 @@
+"""The footer: Textual's, but a footer short of room folds its spare keys (:data:`~bpdebug.tui.keys.SPARE_KEYS`)
+one at a time rather than clip the last ones (q quit among them). Help and the command palette still list them."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import ComposeResult
+from textual.geometry import Size
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+from ..keys import SPARE_KEYS
+
+
+class FittingFooter(Footer):
+    """Folds the actions of :data:`SPARE_KEYS`, in order, while its keys are wider than the screen; unfolds them
+    when the width or the keys change (a resize, a long run ending, the side panels toggled)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folded: tuple[str, ...] = ()  # the actions folded away, in the order of SPARE_KEYS
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if not (isinstance(widget, FooterKey) and widget.action in self.folded):
+                yield widget
+
+    def watch_virtual_size(self, size: Size) -> None:
+        """After each layout: fold the next spare key shown while the keys overflow the width."""
+        if size.width <= self.size.width:
+            return
+        shown = {key.action for key in self.query(FooterKey)}
+        spare = [action for action in SPARE_KEYS if action in shown and action not in self.folded]
+        if spare:
+            self.folded += (spare[0],)
+            self.refresh(recompose=True)
+
+    def _unfold(self) -> None:
+        if self.folded:
+            self.folded = ()
+            self.refresh(recompose=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._unfold()
+
+    def bindings_changed(self, screen: Screen) -> None:
+        self.folded = ()
+        super().bindings_changed(screen)
