@@ -117,7 +117,7 @@ def test_softmax_with_a_huge_rate_diverges_where_a_plain_loop_says():
     assert d.epoch == epoch and d.quantity == "error" and d.unit == f"o{col + 1}"
     assert d.step == trace.first_step_of(epoch, kind="error")
     assert d.cause == "log of 0"
-    assert d.describe() == f"epoch {epoch}, step error (error): E_o{col + 1} = nan (log of 0)"
+    assert d.describe() == f"epoch {epoch}, step error: E_o{col + 1} = nan (log of 0)"
     assert trace.divergence(epoch - 1) is None
     as_json = json.loads(json.dumps(d.as_dict(), allow_nan=False))
     assert as_json["epoch"] == epoch and as_json["message"] == d.describe()

@@ -43,7 +43,7 @@ class Divergence:
     def describe(self) -> str:
         """One line: ``epoch 3, example 2, step z3 (forward): net_o1 = inf (overflow in exp)``."""
         where = f"epoch {self.epoch}" + (f", example {self.example}" if self.example is not None else "")
-        phase = f" ({self.phase})" if self.phase else ""
+        phase = f" ({self.phase})" if self.phase and self.phase != self.quantity else ""  # not "error (error)"
         name = self.label or self.unit or self.quantity
         return f"{where}, step {self.quantity}{phase}: {name} = {fmt_nonfinite(self.value)} ({self.cause})"
 
