@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _diverging import diverging_softmax_text
 
 from bpdebug import cli
 from bpdebug.core.compute import Network, compute_pass
@@ -133,8 +134,7 @@ def test_check_json_is_one_strict_object_with_a_diagnosis_per_expectation(capsys
 
 
 def test_check_json_of_a_diverging_run_is_strict(capsys, tmp_path):
-    text = (SCENARIOS / "softmax.toml").read_text()
-    text = text.replace("learning_rate = ", "learning_rate = 1e6 #", 1).replace("epochs = ", "epochs = 3 #", 1)
+    text = diverging_softmax_text().replace("epochs = ", "epochs = 3 #", 1)
     path = tmp_path / "big.toml"
     path.write_text(text)
     code = cli.main(["check", str(path), "--json"])
