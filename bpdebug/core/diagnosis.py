@@ -296,6 +296,8 @@ def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.n
             value = _run(ctx.trace.net, weights, x, t, _Substitution(ctx.s, values, ctx.online), variant, e, row)
             if slip is None:
                 engine.append(value)
+            elif np.array_equal(value, engine[k]):  # the slip changes nothing here: it cannot be the cause
+                continue
             spread, used = _sensitivity(ctx, weights, x, t, values, variant, e, row, value)
             ok, truncated = _match(printed, value, e.tolerance, spread, truncation=slip is None)
             if not ok:
