@@ -78,6 +78,8 @@ def test_online_sheets_blank_the_weights_an_earlier_example_left():
     answers = key_of(key)
     names = [q for q, _ in answers.values()]
     assert "b1.after (theta1.after[1,0], example 1)" in names  # b1 after example 1 (Widrow-Hoff: 0.1)
+    assert {"z2[1] (example 1)", "a2[1] (example 3)", "delta2[1] (example 4)"} <= \
+        {q for q, _ in key_of(split(sheet("online.toml"), "Answers\n-------")[1]).values()}
     assert dict(answers.values())["b1.after (theta1.after[1,0], example 1)"] == pytest.approx(0.1)
     assert dict(answers.values())["w1.after (theta1.after[1,1], example 4)"] == pytest.approx(0.8124)
     # example 2 starts from example 1's weights: their blanks are pointed to, not shown

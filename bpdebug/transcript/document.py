@@ -300,7 +300,12 @@ def result_grid(part: str, label: str, cells: list[list[float]], bias: bool | No
                     entry = matrix_entry(r, c, bias)
                 else:
                     entry = f"[{r + 1}]" if single_col else f"[{r + 1},{c + 1}]"
-                out[r][c] = sheet.blank(label + entry, float(cells[r][c]), names(r, c) if names else None)
+                if names is not None:
+                    shown: str | None = names(r, c)
+                else:  # the unit before the pass's tag: z2[1] (example 3)
+                    base, sep, tag = label.partition(" (")
+                    shown = base + entry + sep + tag if sep else None
+                out[r][c] = sheet.blank(label + entry, float(cells[r][c]), shown)
     return Grid(out)
 
 
