@@ -34,6 +34,7 @@ class Variant:
     weights: Callable[[tuple], tuple] | None = None  # the weights the slipped pass uses, from the real ones
     hook: StateHook | None = None
     intermediate_only: bool = False  # the hook leaves the figure under diagnosis itself alone
+    backward_only: bool = False  # changes nothing before the backward pass (z, a, the error and the loss)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _updated_weights(net: Network, s: Scenario) -> Iterator[Variant]:
         d_next, a_l = state[f"delta{l + 1}"], state[f"a{l}"]
         weights[l - 1] = weights[l - 1] - net.lr * gradient(net, d_next, a_l)
         return hidden_delta(net, tuple(weights), l, d_next, state[f"z{l}"], a_l)
-    yield Variant(hook=hook)
+    yield Variant(hook=hook, backward_only=True)
 
 
 def _with_matrix(l: int, change: Callable[[np.ndarray], np.ndarray]) -> Callable[[tuple], tuple]:
@@ -170,21 +171,21 @@ def _function_for_derivative(net: Network, s: Scenario) -> Iterator[Variant]:
         def derivative(z: np.ndarray, a: np.ndarray, f: Callable[[np.ndarray], np.ndarray] = f) -> np.ndarray:
             return f(z)
         acts[l - 2] = replace(acts[l - 2], derivative=derivative)
-        yield Variant(f"layer {l}", net=_net(net, activations=tuple(acts)))
+        yield Variant(f"layer {l}", net=_net(net, activations=tuple(acts)), backward_only=True)
 
 
 def _sign_flipped(net: Network, s: Scenario) -> Iterator[Variant]:
-    yield Variant(net=_net(net, lr=-net.lr))
+    yield Variant(net=_net(net, lr=-net.lr), backward_only=True)
 
 
 def _no_learning_rate(net: Network, s: Scenario) -> Iterator[Variant]:
     if net.lr != 1:
-        yield Variant(net=_net(net, lr=1.0))
+        yield Variant(net=_net(net, lr=1.0), backward_only=True)
 
 
 def _learning_rate_twice(net: Network, s: Scenario) -> Iterator[Variant]:
     if net.lr != 1:
-        yield Variant(net=_net(net, lr=net.lr * net.lr))
+        yield Variant(net=_net(net, lr=net.lr * net.lr), backward_only=True)
 
 
 def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
@@ -251,7 +252,7 @@ def _rounded_in_derivative(net: Network, decimals: tuple[int, ...]) -> Iterator[
                 acts[l - 2] = replace(entry, derivative=derivative)
                 yield Variant(f"{d} decimals: layer {l}'s derivative {sympy.sstr(expr, order='none')} worked out "
                               f"as {sympy.sstr(shown, order='none')}",
-                              net=_net(net, activations=tuple(acts)))
+                              net=_net(net, activations=tuple(acts)), backward_only=True)
 
 
 def _occurrences(expr: Any, var: Any, path: tuple[int, ...] = ()) -> Iterator[tuple[int, ...]]:
