@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _diverging import diverging_softmax_text
 from textual.message import Message
 from textual.notifications import Notify
 
@@ -491,8 +492,7 @@ async def test_a_diverging_run_stops_once_at_the_first_non_finite_step_and_never
     import numpy as np
 
     path = tmp_path / "sm.toml"
-    path.write_text((ROOT / "scenarios" / "softmax.toml").read_text().replace("learning_rate = 0.5",
-                                                                             "learning_rate = 1e6"))
+    path.write_text(diverging_softmax_text())
     independent = Trace(load(path), 6)
     first = next(i for i in range(len(independent))
                  if any(not np.all(np.isfinite(independent[i].value(q))) for q in independent[i].computes))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _diverging import diverging_softmax_text
 
 from bpdebug import cli
 from bpdebug.core.compute import Network, compute_pass
@@ -68,6 +69,13 @@ def test_the_blog_has_the_slips_the_issue_names():
     assert de.diagnosis.verdict == FOLLOWS and set(de.diagnosis.follows_from) <= {3, 4}
     dadz, = q["dadz3[1]"]
     assert dadz.diagnosis.verdict == ROOT and dadz.diagnosis.recomputed == pytest.approx((0.7333 * 0.2667,))
+    # 0.1958 is 0.7333 (1 − 0.733) = 0.19579: the output rounded to 3 decimals in (1 − out) only
+    assert pytest.approx(0.1958, abs=0.00005) == 0.7333 * (1 - 0.733)
+    assert dadz.diagnosis.slips == ("rounded",)
+    assert dadz.diagnosis.cause == ("intermediate values rounded to the printed digits (3 decimals: layer 3's "
+                                    "derivative out*(1 - out) worked out as out*(1 - round(out, 3)))")
+    assert set(dadz.diagnosis.follows_from) <= {a3_forward.expectation.index, a3_backprop.expectation.index}
+    assert dadz.diagnosis.follows_from
     assert {de.expectation.index, dadz.expectation.index} <= set(after.diagnosis.follows_from)
 
 
@@ -133,8 +141,7 @@ def test_check_json_is_one_strict_object_with_a_diagnosis_per_expectation(capsys
 
 
 def test_check_json_of_a_diverging_run_is_strict(capsys, tmp_path):
-    text = (SCENARIOS / "softmax.toml").read_text()
-    text = text.replace("learning_rate = ", "learning_rate = 1e6 #", 1).replace("epochs = ", "epochs = 3 #", 1)
+    text = diverging_softmax_text().replace("epochs = ", "epochs = 3 #", 1)
     path = tmp_path / "big.toml"
     path.write_text(text)
     code = cli.main(["check", str(path), "--json"])
@@ -278,6 +285,26 @@ def test_each_catalogue_entry_names_the_slip_it_was_built_to_contain(name):
     consistent = diagnosis_of(scenario(ws, quantity, d.result.computed if len(d.result.computed) > 1
                                        else d.result.computed[0], extra=extra), quantity)
     assert consistent.diagnosis.verdict == HOLDS
+
+
+def test_a_derivative_worked_out_from_an_output_rounded_in_one_place_is_the_rounding_slip():
+    """The blog's slip made on purpose: o printed to 4 decimals, then σ'(z) = o·(1 − o) worked out with the
+    second o rounded to 3 (0.7215 · (1 − 0.722)); the first o rounded instead is the same slip, elsewhere. The
+    digits are those the text prints (4 and 3 here), never others."""
+    two = [W1, W2]
+    o = reference(two)["o"].round(4)
+    printed_o = f'[[expect]]\nquantity = "a3"\nvalue = {json.dumps(o.tolist())}\ntolerance = 0.00005\n'
+    for slipped, written in ((o[0] * (1 - o[0].round(3)), "out*(1 - round(out, 3))"),
+                             (o[0].round(3) * (1 - o[0]), "round(out, 3)*(1 - out)")):
+        figure = round(float(slipped), 4)
+        assert abs(figure - o[0] * (1 - o[0])) > 0.0001  # twice the figure's tolerance: a slip
+        text = scenario(two, "dadz3[1]", figure, tolerance=0.00005,
+                        extra=printed_o + '[[expect]]\nquantity = "z2"\nvalue = [0.345, 0.975]\ntolerance = 0.0005\n')
+        d = diagnosis_of(text, "dadz3[1]")
+        assert d.diagnosis.verdict == ROOT and d.diagnosis.slips == ("rounded",), d.diagnosis
+        assert f"worked out as {written}" in (d.diagnosis.cause or "")
+        assert d.diagnosis.follows_from == (1,)  # from the printed a3
+        assert d.diagnosis.recomputed == pytest.approx((o[0] * (1 - o[0]),))
 
 
 def test_a_figure_nothing_explains_says_so_and_a_follower_names_its_source():

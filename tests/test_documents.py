@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sympy
+from _diverging import diverging_softmax_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,11 +107,10 @@ def test_drawn_deep_networks_compile(text: str, tmp_path_factory: pytest.TempPat
 
 @pytest.fixture(scope="module")
 def diverging(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The softmax scenario with a learning rate of 10^6: the second epoch's log is of 0."""
-    text = (ROOT / "scenarios" / "softmax.toml").read_text(encoding="utf-8")
-    assert "learning_rate = 0.5" in text
+    """The softmax scenario with one point given two classes and a learning rate of 10^6: in the second
+    epoch one example's own class gets an output of 0, and its log is of 0."""
     path = tmp_path_factory.mktemp("nan") / "sm.toml"
-    path.write_text(text.replace("learning_rate = 0.5", "learning_rate = 1e6"), encoding="utf-8")
+    path.write_text(diverging_softmax_text(), encoding="utf-8")
     return path
 
 

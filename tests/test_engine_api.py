@@ -28,6 +28,12 @@ def softmax_text(lr: str = "1e6") -> str:
     return text.replace("learning_rate = 0.5", f"learning_rate = {lr}")
 
 
+def diverging_softmax_text() -> str:
+    from _diverging import diverging_softmax_text as text
+
+    return text()
+
+
 # ------------------------------------------------------------------------------------------ quantities
 
 @pytest.mark.parametrize("name, kind, layer, param, when", [
@@ -87,7 +93,7 @@ def test_check_has_no_side_effect_on_the_trace():
 # ---------------------------------------------------------------------------------------- divergence
 
 def test_softmax_with_a_huge_rate_diverges_where_a_plain_loop_says():
-    s = loads(softmax_text(), "<sm>")
+    s = loads(diverging_softmax_text(), "<sm>")
     trace = Trace(s)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning may escape the engine
@@ -105,7 +111,7 @@ def test_softmax_with_a_huge_rate_diverges_where_a_plain_loop_says():
             assert np.isfinite(zo).all() and np.isfinite(h).all()
             e = np.exp(zo - zo.max(axis=1, keepdims=True))
             o = e / e.sum(axis=1, keepdims=True)
-            terms = -t * np.log(o)
+            terms = np.where(t > 0, -t * np.log(np.where(t > 0, o, 1.0)), 0.0)  # 0·log 0 = 0
             if not np.isfinite(terms).all():
                 break
             d_out = o - t
@@ -117,10 +123,40 @@ def test_softmax_with_a_huge_rate_diverges_where_a_plain_loop_says():
     assert d.epoch == epoch and d.quantity == "error" and d.unit == f"o{col + 1}"
     assert d.step == trace.first_step_of(epoch, kind="error")
     assert d.cause == "log of 0"
-    assert d.describe() == f"epoch {epoch}, step error: E_o{col + 1} = nan (log of 0)"
+    assert terms[row, col] == np.inf  # −t·log 0 with t > 0
+    assert d.describe() == f"epoch {epoch}, step error: E_o{col + 1} = inf (log of 0)"
     assert trace.divergence(epoch - 1) is None
     as_json = json.loads(json.dumps(d.as_dict(), allow_nan=False))
     assert as_json["epoch"] == epoch and as_json["message"] == d.describe()
+
+
+def test_zero_log_zero_is_zero_so_a_huge_rate_that_only_underflows_wrong_classes_does_not_diverge():
+    """At a rate of 10^6 the softmax run's wrong classes underflow to exactly 0 while their targets are 0:
+    −0·log 0 is 0 (every textbook's convention), so the run stays finite; a plain loop agrees."""
+    s = loads(softmax_text(), "<sm>")
+    trace = Trace(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert trace.divergence() is None
+    w1, w2 = (np.array(w) for w in s.weights)
+    x, t = s.inputs, s.targets
+    underflowed = False
+    with np.errstate(all="ignore"):
+        for epoch in range(1, s.epochs + 1):
+            h = np.tanh(x @ w1[:, 1:].T + w1[:, 0])
+            zo = h @ w2[:, 1:].T + w2[:, 0]
+            e = np.exp(zo - zo.max(axis=1, keepdims=True))
+            o = e / e.sum(axis=1, keepdims=True)
+            underflowed |= bool(((o == 0) & (t == 0)).any())
+            assert (o[t > 0] > 0).all()  # no example's own class underflows: nothing really diverges
+            loss = float(np.mean([-math.log(o[i, k]) for i in range(len(x)) for k in range(3) if t[i, k] > 0]))
+            assert trace.loss(epoch) == pytest.approx(loss, rel=1e-9, abs=1e-300)
+            d_out = o - t
+            g2 = np.hstack([d_out.sum(0)[:, None], d_out.T @ h]) / len(x)
+            d_h = (d_out @ w2[:, 1:]) * (1 - h * h)
+            g1 = np.hstack([d_h.sum(0)[:, None], d_h.T @ x]) / len(x)
+            w1, w2 = w1 - s.learning_rate * g1, w2 - s.learning_rate * g2
+    assert underflowed  # the case the convention is for did occur
 
 
 def test_a_finite_run_has_no_divergence():
@@ -212,7 +248,7 @@ def test_check_reports_divergence_in_one_line_and_exits_1(tmp_path, capsys):
     from bpdebug import cli
 
     path = tmp_path / "sm.toml"
-    path.write_text(softmax_text())
+    path.write_text(diverging_softmax_text())
     assert cli.main(["check", str(path)]) == 1
     out, err = capsys.readouterr()
     assert err == ""  # no RuntimeWarning
@@ -228,7 +264,7 @@ def test_json_export_of_a_diverging_run_is_strict_json_saying_where(tmp_path, ca
     from bpdebug import cli
 
     path = tmp_path / "sm.toml"
-    path.write_text(softmax_text())
+    path.write_text(diverging_softmax_text())
     assert cli.main(["export", str(path), "--format", "json", "--epochs", "4"]) == 0
     out, err = capsys.readouterr()
     assert err == ""

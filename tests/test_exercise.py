@@ -35,7 +35,7 @@ def split(text: str, heading: str) -> tuple[str, str]:
 def key_of(key: str) -> dict[int, tuple[str, float]]:
     """(n) quantity answer rows of the txt answer table."""
     out = {}
-    for m in re.finditer(r"^\s*\((\d+)\)\s+(\S+(?: \(example \d+\))?(?:\[[\d,]+\])?)\s+(-?[\d.e+-]+)\s*$", key, re.M):
+    for m in re.finditer(r"^\s*\((\d+)\)\s+(\S.*?)\s{2,}(-?[\d.e+-]+)\s*$", key, re.M):
         out[int(m[1])] = (m[2], float(m[3]))
     return out
 
@@ -50,14 +50,14 @@ def test_the_blog_sheet_blanks_every_result_and_keys_every_blank():
     # the consistent worked example (blog-figures.md), computed independently of bpdebug
     published = {"z2[1]": 0.345, "z2[2]": 0.975, "a2[1]": 0.58540, "a2[2]": 0.72611, "z3[1]": 0.95200,
                  "z3[2]": 0.56531, "a3[1]": 0.72152, "a3[2]": 0.63768, "E": 0.0264773,
-                 "grad.theta2[1,1]": 0.0036483, "theta2.after[1,1]": 0.3996352}
+                 "grad.w5 (grad.theta2[1,1])": 0.0036483, "w5.after (theta2.after[1,1])": 0.3996352}
     for q, v in published.items():
         assert named[q] == pytest.approx(v, abs=6e-6), q
     # every result of the full transcript's pass is a blank: 2 z, 2 a per layer, 2 error terms and E,
     # 2 deltas per layer, 12 gradients and 12 new weights
     assert len(blanks) == 8 + 3 + 4 + 12 + 12
     # and no result is left in the body: none of the full transcript's computed numbers appear before the key
-    for q in ("a2[1]", "z3[1]", "E", "grad.theta2[1,1]", "theta2.after[1,1]"):
+    for q in ("a2[1]", "z3[1]", "E", "grad.w5 (grad.theta2[1,1])", "w5.after (theta2.after[1,1])"):
         assert f"{named[q]:.6g}"[:6] not in body, q
 
 
@@ -68,7 +68,8 @@ def test_a_sheet_blanks_only_the_parts_asked_for():
                                                     "a3[1]", "a3[2]"}
     assert "0.02647731" in full and "0.02647731" in forward_only  # the total error is still shown
     updates, key = split(sheet("blog.toml", parts=frozenset({"updates"})), "Answers\n-------")
-    assert all(q.startswith("theta") for q, _ in key_of(key).values()) and len(key_of(key)) == 12
+    assert all(re.fullmatch(r"[wb]\d+\.after \(theta\d\.after\[\d,\d\]\)", q) for q, _ in key_of(key).values())
+    assert len(key_of(key)) == 12
     assert "0.5854046" in updates
 
 
@@ -76,12 +77,30 @@ def test_online_sheets_blank_the_weights_an_earlier_example_left():
     body, key = split(sheet("online.toml", parts=frozenset({"updates"})), "Answers\n-------")
     answers = key_of(key)
     names = [q for q, _ in answers.values()]
-    assert "theta1.after (example 1)[1,0]" in names  # b1 after example 1 (Widrow-Hoff: 0.1)
-    assert dict(answers.values())["theta1.after (example 1)[1,0]"] == pytest.approx(0.1)
-    assert dict(answers.values())["theta1.after (example 4)[1,1]"] == pytest.approx(0.8124)
+    assert "b1.after (theta1.after[1,0], example 1)" in names  # b1 after example 1 (Widrow-Hoff: 0.1)
+    assert {"z2[1] (example 1)", "a2[1] (example 3)", "delta2[1] (example 4)"} <= \
+        {q for q, _ in key_of(split(sheet("online.toml"), "Answers\n-------")[1]).values()}
+    assert dict(answers.values())["b1.after (theta1.after[1,0], example 1)"] == pytest.approx(0.1)
+    assert dict(answers.values())["w1.after (theta1.after[1,1], example 4)"] == pytest.approx(0.8124)
     # example 2 starts from example 1's weights: their blanks are pointed to, not shown
     example2 = body[body.index("Example 2"):body.index("Example 3")]
     assert "(1)" in example2 and "0.19" not in example2.split("Errors")[0]
+
+
+@pytest.mark.parametrize("fmt", ["md", "txt", "tex"])
+def test_the_answer_key_names_parameters_by_their_short_names(fmt):
+    """Every gradient and new weight of the key by the scenario's name for it (w5, b3), the canonical name
+    once in brackets, and each of the blog's 12 parameters twice (its gradient and its new value)."""
+    s = load(SCENARIOS / "blog.toml")
+    _, key = split(sheet("blog.toml", fmt), {"md": "\n## Answers\n", "txt": "Answers\n-------", "tex": "Answers}"}[fmt])
+    found = re.findall(r"(grad\.)?([wb]\d+)(\.after)? \((grad\.)?theta(\d)(\.after)?\[(\d),(\d)\]\)",
+                       key.replace("\\_", "_"))
+    assert len(found) == 2 * len(s.params)
+    for grad, short, after, grad2, layer, after2, i, j in found:
+        assert (grad, after) == (grad2, after2) and bool(grad) != bool(after)
+        assert s.params.get(short).canonical == f"theta{layer}[{i},{j}]"
+    assert {short for _, short, *_ in found} == set(s.params.shorts)
+    assert "grad.theta" not in re.sub(r"\(grad\.theta\d\[\d,\d\]\)", "", key.replace("\\_", "_"))
 
 
 def test_markdown_sheet_has_its_answers_heading():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _diverging import diverging_softmax_text
 from hypothesis import given
 from hypothesis import strategies as st
 from textual.app import App, ComposeResult
@@ -72,7 +73,7 @@ def test_online_norms_sum_each_examples_gradient_along_the_epochs_updates():
 
 
 def test_norms_are_cached_and_a_diverging_run_gives_non_finite_norms_not_an_error(tmp_path):
-    text = SOFTMAX.read_text().replace("learning_rate = 0.5", "learning_rate = 1e6")
+    text = diverging_softmax_text()
     assert "1e6" in text
     path = tmp_path / "sm.toml"
     path.write_text(text)
@@ -238,7 +239,7 @@ def test_the_map_is_offered_only_for_two_inputs():
 
 async def test_a_diverging_run_draws_a_gap_and_a_mark_not_a_crash(tmp_path):
     path = tmp_path / "sm.toml"
-    path.write_text(SOFTMAX.read_text().replace("learning_rate = 0.5", "learning_rate = 1e6"))
+    path.write_text(diverging_softmax_text())
     app = DebuggerApp(path)
     async with app.run_test(size=(80, 24)) as pilot:
         await _goto(pilot, app, 50)

@@ -192,3 +192,76 @@ def test_custom_activation_runs_the_code_the_export_pastes(tmp_path: Path) -> No
 def test_registering_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="already registered"):
         functions.register(functions.activation("sigmoid"))
+
+
+# ----------------------------------------------------------------------------------------- 0·log 0 = 0
+
+LOG_LOSSES = [name for name, entry in functions.LOSSES.items() if "log" in entry.formula]
+
+
+@pytest.mark.parametrize("name", list(functions.LOSSES))
+def test_a_perfect_output_at_0_or_1_gives_the_limit_not_nan(name: str) -> None:
+    """Where an output equals its target at exactly 0 or 1 (an underflow), every loss term and its
+    derivative are the limit from inside (0·log 0 = 0), in the engine and in the derivation's numbers."""
+    from bpdebug.derivation.templates import loss_template
+
+    entry = functions.loss(name)
+    tiny = 1e-300
+    for c, inside in ((0.0, tiny), (1.0, 1.0 - 2.0 ** -53)):
+        o, t = np.full((2, 3), c), np.full((2, 3), c)
+        near = np.full((2, 3), inside)
+        with np.errstate(all="raise"):  # the convention is applied before any log(0) or 0/0 is taken
+            terms, grad = entry.terms(o, t), entry.grad(o, t)
+        with np.errstate(all="ignore"):
+            limit_terms, limit_grad = entry.terms(near, t), entry.grad(near, t)
+        assert np.all(terms == 0.0), (c, terms)
+        np.testing.assert_allclose(terms, limit_terms, atol=1e-12)
+        np.testing.assert_allclose(grad, limit_grad, rtol=1e-12, atol=1e-12)
+        fn = loss_template(name, True).fn
+        with np.errstate(all="raise"):
+            derived = np.array([[float(fn(o[i, k], t[i, k], 3, 2)) for k in range(3)] for i in range(2)])
+        np.testing.assert_allclose(derived, grad, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("name", LOG_LOSSES)
+def test_an_output_of_0_for_a_target_above_0_is_still_an_infinite_loss(name: str) -> None:
+    entry = functions.loss(name)
+    o, t = np.array([[0.0]]), np.array([[1.0]])
+    with np.errstate(all="ignore"):
+        terms, grad = entry.terms(o, t), entry.grad(o, t)
+    assert terms[0, 0] == np.inf and grad[0, 0] == -np.inf
+
+
+@pytest.mark.parametrize("name", LOG_LOSSES)
+def test_a_saturated_output_with_target_0_derives_the_engines_finite_numbers(name: str, tmp_path: Path) -> None:
+    """A sigmoid output saturated at exactly 0 (net −1000) for a target of 0: the engine's ∂E/∂o is the
+    limit of the loss's derivative (0 for −t·log o, 1 for −log(1 − o)), never nan, and the derivation's
+    factor shows the same number."""
+    path = tmp_path / "sat.toml"
+    path.write_text(textwrap.dedent(f"""\
+        [network]
+        layers = [1, 1]
+        activation = "sigmoid"
+        bias = true
+        [loss]
+        function = "{name}"
+        [training]
+        learning_rate = 0.1
+        epochs = 2
+        [data]
+        inputs = [[1.0]]
+        targets = [[0.0]]
+        [weights]
+        theta1 = [[0.0, -1000.0]]
+        """))
+    s = load(path)
+    trace = Trace(s)
+    assert trace.divergence() is None
+    step = trace[trace.first_step_of(1, kind="update")]
+    assert float(step.value("a2")[0, 0]) == 0.0 and trace.loss(1) == 0.0
+    limit = {"cross_entropy": 0.0, "binary_cross_entropy": 1.0}[name]  # d/do of −t·log o, −log(1 − o) at 0
+    assert float(step.value("dE_dout")[0, 0]) == limit
+    d = derive(step, "w1", scenario=s)
+    values = [f.value for path in d.terms for f in path]
+    assert limit in values and not any(v is None or np.isnan(v) for v in values)
+    assert d.value == 0.0 and float(d.substituted.doit()) == 0.0  # σ'(−1000) underflows to 0

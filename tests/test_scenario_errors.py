@@ -241,11 +241,11 @@ CASES = [
     Case("unknown-activation", edit('activation = "sigmoid"', 'activation = "sigmod"'), "network.activation",
          "unknown activation 'sigmod', expected one of sigmoid, tanh, relu, linear, softmax, soft", "activation"),
     Case("unknown-loss-name", edit('function = "half_sse"', 'function = "l2"'), "loss.function",
-         'unknown loss "l2" (a string), expected one of sse, half_sse', "function"),
+         'unknown loss "l2", expected one of sse, half_sse', "function"),
     Case("unknown-update", edit('update = "batch"', 'update = "stochastic"'), "training.update",
          'expected "batch" or "online"', "update"),
     Case("unknown-init", generated('init = "gaussian"'), "weights.init",
-         "unknown init \"gaussian\" (a string), expected one of uniform, xavier, he", "init"),
+         "unknown init \"gaussian\", expected one of uniform, xavier, he", "init"),
     Case("matrices-and-init", edit("theta1 = [[0.1", 'init = "uniform"\ntheta1 = [[0.1'), "weights.theta1",
          "expected either init or the matrices, never both", "theta1"),
     Case("range-without-init", edit("theta1 = [[0.1", "range = [0, 1]\ntheta1 = [[0.1"), "weights.range",
@@ -613,3 +613,51 @@ def test_an_error_shows_control_characters_escaped_on_one_line(tmp_path, capsys)
     assert cli.main(["check", str(path)]) == 2
     m = one_line(capsys.readouterr().err)
     assert m["key"] == "network.x\\x1b[31m\\ny" and m["line"] == str(BASE.splitlines().index("bias = true") + 2)
+
+
+# ------------------------------------------------------------------- a value of the wrong type, named
+
+NAMED_KEYS = [  # (the line as written in BASE, how to write the wrong value, the key, the kind, the names)
+    ('function = "half_sse"', "function = {}", "loss.function", "a loss name",
+     "sse, half_sse, mse, cross_entropy, binary_cross_entropy"),
+    ('update = "batch"', 'update = "batch"\noptimizer = {}', "training.optimizer", "an optimizer name",
+     "sgd, momentum, nesterov, adam, rmsprop"),
+    ('theta1 = [[0.1, 0.2, 0.3],\n          [0.4, 0.5, 0.6]]\ntheta2 = [[0.5, 0.4, 0.3],\n          [0.2, 0.5, 0.1]]',
+     "init = {}", "weights.init", "an init name", "uniform, xavier, he"),
+]
+WRONG_VALUES = [  # (TOML, how the message names it)
+    ("[]", "an empty list"),
+    ("[1]", "a list of 1 value"),
+    ('["sse", "mse"]', "a list of 2 values"),
+    ("{}", "an empty table"),
+    ("{ name = \"sse\" }", "a table"),
+    ("3", "3 (a number)"),
+    ("0.5", "0.5 (a number)"),
+    ("true", "true (a boolean)"),
+    ("1979-05-27", "1979-05-27 (a date)"),
+    ("1979-05-27T07:32:00", "1979-05-27 07:32:00 (a date and time)"),
+    ("07:32:00", "07:32:00 (a time of day)"),
+]
+
+
+@pytest.mark.parametrize("toml, named", WRONG_VALUES, ids=[w[0] for w in WRONG_VALUES])
+@pytest.mark.parametrize("old, new, key, kind, names", NAMED_KEYS, ids=[k[2] for k in NAMED_KEYS])
+def test_a_name_of_the_wrong_type_is_named_in_words(old, new, key, kind, names, toml, named):
+    assert old in BASE
+    text = BASE.replace(old, new.format(toml))
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith(key.split(".")[1] + " ="))
+    with pytest.raises(ScenarioError) as caught:
+        loads(text, "s.toml")
+    assert str(caught.value) == f"s.toml:{line}: {key}: expected {kind} (one of {names}), got {named}"
+
+
+def test_an_activation_of_the_wrong_type_is_named_in_words():
+    says = {toml: named for toml, named in WRONG_VALUES}
+    for toml in ("3", "true", "{}", "1979-05-27"):
+        with pytest.raises(ScenarioError) as caught:
+            loads(BASE.replace('activation = "sigmoid"', f"activation = {toml}"), "s.toml")
+        expected = f"expected a name or a list of 2 names, got {says[toml]}"
+        assert str(caught.value) == f"s.toml:6: network.activation: {expected}"
+    with pytest.raises(ScenarioError) as caught:
+        loads(BASE.replace('activation = "sigmoid"', 'activation = ["tanh", []]'), "s.toml")
+    assert str(caught.value) == "s.toml:6: network.activation: entry 2 is an empty list, expected an activation name"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _diverging import diverging_softmax_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -295,7 +296,7 @@ def _first_non_finite_step(trace: Trace, epochs: int) -> int | None:
 @pytest.fixture
 def diverging(tmp_path) -> Path:
     path = tmp_path / "sm.toml"
-    path.write_text(SOFTMAX.read_text().replace("learning_rate = 0.5", "learning_rate = 1e6"))
+    path.write_text(diverging_softmax_text())
     return path
 
 

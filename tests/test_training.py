@@ -184,17 +184,26 @@ def specs(draw, optimizer=None):
     batch_size = draw(st.one_of(st.none(), st.integers(1, max(1, n - 1))))
     if n == 1:
         batch_size = None
+    shuffle, seed = batch_size is not None and draw(st.booleans()), draw(st.integers(0, 1000))
+    learning_rate = draw(st.floats(0.001, 0.2))
+    hyper = {"momentum": draw(st.floats(0.05, 0.95)), "beta1": draw(st.floats(0.5, 0.95)),
+             "beta2": draw(st.floats(0.9, 0.9999)), "alpha": draw(st.floats(0.5, 0.99)),
+             # ε well above rounding noise: Adam and RMSProp divide by √v + ε, so a gradient that is 0 up to
+             # rounding (1e-17) would turn rounding differences into differences of lr·1e-17/ε in a step, over
+             # up to ~100 updates (mini-batches of 1) and more where v is that small too: at ε = 1e-4 two correct
+             # loops were found 4e-11 apart (all inputs 0, RMSProp), at 1e-3 3.7e-13, at 1e-2 1e-16
+             "epsilon": draw(st.sampled_from([1e-3, 1e-2])),
+             "weight_decay": draw(st.sampled_from([0.0, 0.0, 0.01, 0.1]))}
+    if name == "rmsprop":
+        # RMSProp has no bias correction: its first step moves each weight by lr/√(1 − α) (up to 10·lr at
+        # α = 0.99), a jump that can make training chaotic, and a chaotic run magnifies the last-digit
+        # differences of two correct loops beyond any fixed tolerance. Its first step is kept to the 0.2
+        # the other optimizers' rates are drawn up to.
+        learning_rate = min(learning_rate, 0.2 * math.sqrt(1.0 - hyper["alpha"]))
     return {
         "layers": layers, "activations": [*hidden, out], "loss": loss, "weights": weights, "inputs": inputs,
         "targets": targets, "frozen": frozen, "optimizer": name, "batch_size": batch_size,
-        "shuffle": batch_size is not None and draw(st.booleans()), "seed": draw(st.integers(0, 1000)),
-        "learning_rate": draw(st.floats(0.001, 0.2)),
-        "hyper": {"momentum": draw(st.floats(0.05, 0.95)), "beta1": draw(st.floats(0.5, 0.95)),
-                  "beta2": draw(st.floats(0.9, 0.9999)), "alpha": draw(st.floats(0.5, 0.99)),
-                  # ε well above rounding noise: Adam and RMSProp divide by √v + ε, so a gradient that is 0 up to
-                  # rounding (1e-17) would turn rounding differences into differences of 1e-17/ε in a step
-                  "epsilon": draw(st.sampled_from([1e-4, 1e-3, 1e-2])),
-                  "weight_decay": draw(st.sampled_from([0.0, 0.0, 0.01, 0.1]))},
+        "shuffle": shuffle, "seed": seed, "learning_rate": learning_rate, "hyper": hyper,
     }
 
 

@@ -61,7 +61,7 @@ def test_every_training_key_is_read():
 
 
 @pytest.mark.parametrize(("training", "key", "says"), [
-    ('optimizer = "adamw"', "training.optimizer", 'unknown optimizer "adamw" (a string), expected one of sgd, '
+    ('optimizer = "adamw"', "training.optimizer", 'unknown optimizer "adamw", expected one of sgd, '
                                                   "momentum, nesterov, adam, rmsprop"),
     ('optimizer = "momentum"\nbeta1 = 0.9', "training.beta1", 'not used by optimizer = "momentum", expected it only '
                                                             'with optimizer = "adam"'),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _diverging import diverging_softmax_text
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,9 +85,9 @@ seed = 3
 
 @pytest.fixture
 def diverging(tmp_path) -> Path:
-    """The issue's repro: softmax with a learning rate of 1e6 stops being finite within three epochs."""
+    """Softmax with a learning rate of 1e6 and one point in two classes: not finite within three epochs."""
     path = tmp_path / "sm.toml"
-    path.write_text((SCENARIOS / "softmax.toml").read_text().replace("learning_rate = 0.5", "learning_rate = 1e6"))
+    path.write_text(diverging_softmax_text())
     return path
 
 

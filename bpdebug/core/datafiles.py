@@ -39,6 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from .messages import describe as _describe
+from .messages import either as _either
+
 DATA_SUFFIXES = (".csv", ".npy", ".npz")
 WEIGHTS_SUFFIXES = (".npz", ".safetensors")
 
@@ -553,10 +556,6 @@ def _write_bytes_atomic(path: Path, data: bytes) -> Path:
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-def _either(options: Sequence[str]) -> str:
-    return ", ".join(options[:-1]) + " or " + options[-1] if len(options) > 1 else options[0]
-
-
 def _shape(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
@@ -564,17 +563,3 @@ def _shape(shape: Sequence[int]) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"{'true' if value else 'false'} (a boolean)"
-    if isinstance(value, str):
-        return f"\"{value}\" (a string)"
-    if isinstance(value, int | float):
-        return f"{value!r} (a number)"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__

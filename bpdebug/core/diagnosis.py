@@ -58,9 +58,14 @@ class Diagnosed:
         return self.result.expectation
 
 
+def backward_start(L: int) -> int:
+    """Where in a pass the backward pass starts: ∂E/∂a of the output layer (see :func:`position`)."""
+    return 2 * L + 4
+
+
 def position(e: Expectation, L: int) -> int:
     """Where in a pass the quantity of ``e`` is computed (the order of compute_pass's hook)."""
-    backward = 2 * L + 4
+    backward = backward_start(L)
     grads = backward + 3 * (L - 1)
     if e.kind == "param":
         return 0
@@ -290,12 +295,17 @@ def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.n
     engine: list[np.ndarray] = []  # the engine's own value from each combination of printed inputs
     candidates: list[tuple[Slip | None, Variant | None]] = [(None, None), *ctx.variants]
     found: list[tuple[Slip, Variant, tuple[int, ...], int]] = []
+    forward = position(e, ctx.L) < backward_start(ctx.L)
     for slip, variant in candidates:
+        if forward and variant is not None and variant.backward_only:
+            continue  # it cannot change a figure of the forward pass
         for k, combo in enumerate(combos):
             values = {u.index: (u, _read(u, reads)) for u in combo}
             value = _run(ctx.trace.net, weights, x, t, _Substitution(ctx.s, values, ctx.online), variant, e, row)
             if slip is None:
                 engine.append(value)
+            elif np.array_equal(value, engine[k]):  # the slip changes nothing here: it cannot be the cause
+                continue
             spread, used = _sensitivity(ctx, weights, x, t, values, variant, e, row, value)
             ok, truncated = _match(printed, value, e.tolerance, spread, truncation=slip is None)
             if not ok:

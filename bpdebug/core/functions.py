@@ -181,20 +181,25 @@ def mse_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return 2.0 * (o - t) / o.shape[1] / o.shape[0]
 
 
+# 0·log 0 = 0: a target of exactly 0 whose output is exactly 0 (an underflow) adds nothing to the loss and
+# nothing to its derivative, so that output is read as 1 there; a target above 0 whose output is 0 stays +inf.
+
 def cross_entropy_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return -t * np.log(o)
+    return -t * np.log(np.where((t == 0) & (o == 0), 1.0, o))
 
 
 def cross_entropy_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return -t / o / o.shape[0]
+    return -t / np.where((t == 0) & (o == 0), 1.0, o) / o.shape[0]
 
 
 def binary_cross_entropy_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return -(t * np.log(o) + (1.0 - t) * np.log(1.0 - o))
+    return -(t * np.log(np.where((t == 0) & (o == 0), 1.0, o))
+             + (1.0 - t) * np.log(np.where((t == 1) & (o == 1), 1.0, 1.0 - o)))
 
 
 def binary_cross_entropy_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return (-t / o + (1.0 - t) / (1.0 - o)) / o.shape[0]
+    return (-t / np.where((t == 0) & (o == 0), 1.0, o)
+            + (1.0 - t) / np.where((t == 1) & (o == 1), 1.0, 1.0 - o)) / o.shape[0]
 
 
 @dataclass(frozen=True)

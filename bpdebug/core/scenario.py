@@ -19,6 +19,10 @@ import numpy as np
 
 from . import activations as act
 from . import datafiles, losses, optimizers, toml_fast
+from .messages import count as _count
+from .messages import describe as _describe
+from .messages import one_of
+from .messages import short_number as _short_number
 from .params import Param, ParamIndex
 from .safe_text import escape_controls, strip_controls
 from .toml_locator import TomlLocator
@@ -390,8 +394,7 @@ class _Validator:
         loss_table = self.table(doc, ("loss",), {"function"}, False)
         loss_name = loss_table.get("function", "sse")
         if not isinstance(loss_name, str) or loss_name not in losses.NAMES:
-            raise self.fail(("loss", "function"), f"unknown loss {_describe(loss_name)}, expected one of "
-                            f"{', '.join(losses.NAMES)}")
+            raise self.fail(("loss", "function"), one_of("loss", loss_name, list(losses.NAMES)))
         loss = losses.get(loss_name)
 
         training = self.table(doc, ("training",), {"learning_rate", "epochs", "update", "frozen", "optimizer",
@@ -469,8 +472,7 @@ class _Validator:
         """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT version 2)."""
         name = training.get("optimizer", optimizers.DEFAULT)
         if not isinstance(name, str) or name not in optimizers.OPTIMIZERS:
-            raise self.fail(("training", "optimizer"), f"unknown optimizer {_describe(name)}, expected one of "
-                            f"{', '.join(optimizers.OPTIMIZERS)}")
+            raise self.fail(("training", "optimizer"), one_of("optimizer", name, list(optimizers.OPTIMIZERS)))
         opt = optimizers.get(name)
         values: dict[str, float] = {"learning_rate": lr}
         for key, hp in optimizers.HYPERPARAMETERS.items():
@@ -623,7 +625,7 @@ class _Validator:
                                     "output units")
                 out.append(act.builtin(name))
             else:
-                raise self.fail(key, f"unknown activation '{name}', expected one of {', '.join(known)}")
+                raise self.fail(key, one_of("activation", name, known, quote="'"))
         return tuple(out)
 
     def frozen(self, training: dict, params: ParamIndex) -> frozenset[str]:
@@ -682,8 +684,7 @@ class _Validator:
     def generated(self, table: dict, layers: tuple[int, ...], bias: bool) -> tuple[tuple[np.ndarray, ...], InitSpec]:
         method = table["init"]
         if method not in INIT_METHODS:
-            raise self.fail(("weights", "init"), f"unknown init {_describe(method)}, expected one of "
-                            f"{', '.join(INIT_METHODS)}")
+            raise self.fail(("weights", "init"), one_of("init", method, INIT_METHODS))
         low, high = -0.5, 0.5
         if "range" in table:
             if method != "uniform":
@@ -842,38 +843,7 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-def _short_number(value: int | float) -> str:
-    """A number for a message: an integer too long to show (str() refuses beyond 4300 digits) by its size."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 80:
-        sign = "-" if value < 0 else ""
-        if value.bit_length() > 14000:  # beyond str()'s limit of 4300 digits
-            return f"{sign}an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
-        text = str(abs(value))
-        beyond = ", beyond a 64-bit float" if len(text) > 308 else ""
-        return f"{sign}{text[:12]}... ({len(text)} digits{beyond})"
-    return repr(value)
-
-
 def _get(d: dict, k: str) -> Any:
     return d.get(k, _MISSING)
 
 
-def _describe(value: Any) -> str:
-    """A value as a user would name it in a message: type and a short rendering."""
-    if isinstance(value, bool):
-        return f"{'true' if value else 'false'} (a boolean)"
-    if isinstance(value, str):
-        s = value if len(value) <= 30 else value[:27] + "..."
-        return f"\"{s}\" (a string)"
-    if isinstance(value, int | float):
-        return f"{_short_number(value)} (a number)"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 number``, ``2 numbers``: a count with its noun in the right number."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -34,6 +34,7 @@ class Variant:
     weights: Callable[[tuple], tuple] | None = None  # the weights the slipped pass uses, from the real ones
     hook: StateHook | None = None
     intermediate_only: bool = False  # the hook leaves the figure under diagnosis itself alone
+    backward_only: bool = False  # changes nothing before the backward pass (z, a, the error and the loss)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _updated_weights(net: Network, s: Scenario) -> Iterator[Variant]:
         d_next, a_l = state[f"delta{l + 1}"], state[f"a{l}"]
         weights[l - 1] = weights[l - 1] - net.lr * gradient(net, d_next, a_l)
         return hidden_delta(net, tuple(weights), l, d_next, state[f"z{l}"], a_l)
-    yield Variant(hook=hook)
+    yield Variant(hook=hook, backward_only=True)
 
 
 def _with_matrix(l: int, change: Callable[[np.ndarray], np.ndarray]) -> Callable[[tuple], tuple]:
@@ -170,21 +171,21 @@ def _function_for_derivative(net: Network, s: Scenario) -> Iterator[Variant]:
         def derivative(z: np.ndarray, a: np.ndarray, f: Callable[[np.ndarray], np.ndarray] = f) -> np.ndarray:
             return f(z)
         acts[l - 2] = replace(acts[l - 2], derivative=derivative)
-        yield Variant(f"layer {l}", net=_net(net, activations=tuple(acts)))
+        yield Variant(f"layer {l}", net=_net(net, activations=tuple(acts)), backward_only=True)
 
 
 def _sign_flipped(net: Network, s: Scenario) -> Iterator[Variant]:
-    yield Variant(net=_net(net, lr=-net.lr))
+    yield Variant(net=_net(net, lr=-net.lr), backward_only=True)
 
 
 def _no_learning_rate(net: Network, s: Scenario) -> Iterator[Variant]:
     if net.lr != 1:
-        yield Variant(net=_net(net, lr=1.0))
+        yield Variant(net=_net(net, lr=1.0), backward_only=True)
 
 
 def _learning_rate_twice(net: Network, s: Scenario) -> Iterator[Variant]:
     if net.lr != 1:
-        yield Variant(net=_net(net, lr=net.lr * net.lr))
+        yield Variant(net=_net(net, lr=net.lr * net.lr), backward_only=True)
 
 
 def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
@@ -210,10 +211,70 @@ def printed_decimals(s: Scenario) -> tuple[int, ...]:
 
 
 def _rounded(net: Network, s: Scenario) -> Iterator[Variant]:
-    for d in printed_decimals(s):
+    decimals = printed_decimals(s)
+    for d in decimals:
         def hook(state: dict[str, Any], name: str, value: Any, d: int = d) -> Any:
             return np.round(value, d) if not name.endswith(".after") else value
         yield Variant(f"{d} decimals", hook=hook, intermediate_only=True)
+    yield from _rounded_in_derivative(net, decimals)
+
+
+def _rounded_in_derivative(net: Network, decimals: tuple[int, ...]) -> Iterator[Variant]:
+    """The derivative out·(1 − out) worked out by hand from a rounded out: in every place, or in one place
+    only, as the blog's 0.7333·(1 − 0.733) = 0.1958 (the same output written to 4 decimals, then to 3).
+    The places are the occurrences of out (or net) in the activation's closed form, from the registry."""
+    import sympy
+
+    for l in _elementwise_layers(net):
+        entry = net.activations[l - 2]
+        if entry.out_form is not None:
+            var = sympy.Symbol("out")
+            expr, of_out = entry.out_form(var), True
+        elif entry.expr_of is not None:
+            var = sympy.Symbol("net")
+            expr, of_out = sympy.diff(entry.expr_of(var), var), False
+        else:
+            continue
+        places = list(_occurrences(expr, var))
+        if not places:
+            continue
+        marker = sympy.Symbol("rounded")
+        for chosen in [places] + ([[p] for p in places] if len(places) > 1 else []):
+            slipped = _replace_at(expr, chosen, marker)
+            fn = sympy.lambdify((var, marker), slipped, modules="numpy")
+            for d in decimals:
+                def derivative(z: np.ndarray, a: np.ndarray, fn: Any = fn, d: int = d, of_out: bool = of_out
+                               ) -> np.ndarray:
+                    v = a if of_out else z
+                    return np.broadcast_to(np.asarray(fn(v, np.round(v, d)), dtype=float), np.shape(v))
+                shown = _replace_at(expr, chosen, sympy.Function("round")(var, d))
+                acts = list(net.activations)
+                acts[l - 2] = replace(entry, derivative=derivative)
+                yield Variant(f"{d} decimals: layer {l}'s derivative {sympy.sstr(expr, order='none')} worked out "
+                              f"as {sympy.sstr(shown, order='none')}",
+                              net=_net(net, activations=tuple(acts)), backward_only=True)
+
+
+def _occurrences(expr: Any, var: Any, path: tuple[int, ...] = ()) -> Iterator[tuple[int, ...]]:
+    """Where ``var`` occurs in the expression tree, as paths of argument indices."""
+    if expr == var:
+        yield path
+        return
+    for i, arg in enumerate(expr.args):
+        yield from _occurrences(arg, var, (*path, i))
+
+
+def _replace_at(expr: Any, paths: list[tuple[int, ...]], new: Any) -> Any:
+    """``expr`` with the occurrences at ``paths`` replaced by ``new`` (the tree kept as written)."""
+    if () in paths:
+        return new
+    args = list(expr.args)
+    for i in {p[0] for p in paths}:
+        args[i] = _replace_at(args[i], [p[1:] for p in paths if p[0] == i], new)
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:
+        return expr.func(*args)
 
 
 def _halved(v: np.ndarray) -> np.ndarray:

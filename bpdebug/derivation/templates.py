@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import sympy
 
 from ..core import functions
@@ -57,7 +58,22 @@ def loss_template(name: str, per_batch: bool) -> Template:
     derived = sympy.diff(entry.term(o, t, K), o) * scale
     factors = list(entry.textbook(o, t, K)) + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
     candidate = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
-    return template(_verified(derived, candidate, {}), LOSS_ROLES)
+    expr = _verified(derived, candidate, {})
+    general = sympy.lambdify(list(MARKERS), expr, modules="numpy")
+    # 0·log 0 = 0, as the engine takes it: where an output equals its target at exactly 0 or 1, a term
+    # t·log(out) (or (1 − t)·log(1 − out)) is identically 0, so its derivative is the closed form with that
+    # target put in first (−t/out is 0 at t = 0, not 0/0)
+    exact = [(c, sympy.lambdify(list(MARKERS), sympy.cancel(expr.subs(t, c)), modules="numpy")) for c in (0, 1)]
+
+    def fn(out: Any, target: Any, k: Any, n: Any) -> Any:
+        out, target = np.asarray(out, dtype=float), np.asarray(target, dtype=float)  # 1/0.0 is inf, not raised
+        with np.errstate(all="ignore"):
+            value = general(out, target, k, n)
+            for c, at_c in exact:
+                value = np.where((target == c) & (out == c), at_c(out, target, k, n), value)
+        return value
+
+    return Template(expr, LOSS_ROLES, fn)
 
 
 @lru_cache(maxsize=256)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -232,15 +232,18 @@ class Sheet:
     answers: list[tuple[int, str, float]] = field(default_factory=list)
     numbers: dict[str, int] = field(default_factory=dict)  # label -> blank number
 
-    def blank(self, label: str, v: float) -> Blank:
+    def blank(self, label: str, v: float, shown: str | None = None) -> Blank:
+        """The blank of the result ``label`` (a new number, or the one it already has); ``shown`` is how the
+        answer key names it, when not by ``label``."""
         if label in self.numbers:
             return Blank(f"({self.numbers[label]})")
         n = len(self.answers) + 1
         self.numbers[label] = n
-        self.answers.append((n, label, v))
+        self.answers.append((n, shown or label, v))
         return Blank(f"({n}) {BLANK}")
 
 
+Names = Callable[[int, int], str]  # entry (row, column) of a grid -> how an answer key names it
 _SHEET: ContextVar[Sheet | None] = ContextVar("exercise_sheet", default=None)
 
 
@@ -264,10 +267,27 @@ def matrix_entry(r: int, c: int, bias: bool) -> str:
     return f"[{r + 1},{c if bias else c + 1}]"
 
 
-def result_grid(part: str, label: str, cells: list[list[float]], bias: bool | None = None) -> Grid:
+def answer_name(q: Param, after: bool, example: int | None = None) -> str:
+    """How an answer key names a parameter's gradient or new value: by the scenario's short name, with the
+    canonical name once in brackets, ``grad.w5 (grad.theta2[1,1])``, ``w5.after (theta2.after[1,1], example 2)``."""
+    short, canonical = (f"{q.short}.after", q.canonical.replace("[", ".after[", 1)) if after else \
+        (f"grad.{q.short}", f"grad.{q.canonical}")
+    return f"{short} ({canonical}" + (f", example {example})" if example is not None else ")")
+
+
+def _param_answers(s: Scenario | None, l: int, after: bool, example: int | None) -> Names | None:
+    """The answer key's names of theta_l's entries (gradient or new value), when the scenario is known."""
+    if s is None:
+        return None
+    return lambda r, c: answer_name(s.params.at(l, r, c), after, example)
+
+
+def result_grid(part: str, label: str, cells: list[list[float]], bias: bool | None = None,
+                names: Names | None = None) -> Grid:
     """A grid of results: the numbers, or on an exercise sheet that blanks ``part`` numbered blanks (the
     same blank number again where a result already blanked is used). ``bias``: the grid is a weight matrix
-    (entries named theta_l[i,j], column 0 the bias when True); None: a layer's units by examples."""
+    (entries named theta_l[i,j], column 0 the bias when True); None: a layer's units by examples. ``names``:
+    how the answer key names entry (r, c), when not by the label."""
     sheet = _blanked(part)
     if sheet is None:
         return Grid(cells)
@@ -281,16 +301,22 @@ def result_grid(part: str, label: str, cells: list[list[float]], bias: bool | No
                     entry = matrix_entry(r, c, bias)
                 else:
                     entry = f"[{r + 1}]" if single_col else f"[{r + 1},{c + 1}]"
-                out[r][c] = sheet.blank(label + entry, float(cells[r][c]))
+                if names is not None:
+                    shown: str | None = names(r, c)
+                else:  # the unit before the pass's tag: z2[1] (example 3)
+                    base, sep, tag = label.partition(" (")
+                    shown = base + entry + sep + tag if sep else None
+                out[r][c] = sheet.blank(label + entry, float(cells[r][c]), shown)
     return Grid(out)
 
 
-def result_num(part: str, label: str, v: float) -> Math:
-    """A result number, or its blank on an exercise sheet that blanks ``part``."""
+def result_num(part: str, label: str, v: float, shown: str | None = None) -> Math:
+    """A result number, or its blank on an exercise sheet that blanks ``part`` (``shown``: how the answer key
+    names it, when not by the label)."""
     sheet = _blanked(part)
     if sheet is None:
         return num(v)
-    b = sheet.blank(label, float(v))
+    b = sheet.blank(label, float(v), shown)
     return Math(b._latex(None), b.name)
 
 
@@ -631,6 +657,11 @@ def _tag(p: PassRecord) -> str:
     return "" if p.example is None else f" (example {p.example})"
 
 
+def _example(p: PassRecord, update: int | None = None) -> int | None:
+    """The example of a pass (or of its ``update``-th, online) on an exercise sheet; None for a batch."""
+    return None if p.example is None else (p.example if update is None else update)
+
+
 def _after_label(l: int, p: PassRecord, update: int) -> str:
     """theta_l after ``update`` (an exercise sheet covers the first epoch: update k is example k's online)."""
     return f"theta{l}.after" + (f" (example {update})" if p.example is not None else "")
@@ -642,7 +673,8 @@ def _weights_before(p: PassRecord, l: int) -> Grid:
     if p.update == 1:
         return Grid(cells)
     bias = p.scenario.bias if p.scenario is not None else True
-    return result_grid("updates", _after_label(l, p, p.update - 1), cells, bias)
+    return result_grid("updates", _after_label(l, p, p.update - 1), cells, bias,
+                       _param_answers(p.scenario, l, True, _example(p, p.update - 1)))
 
 
 def _layer_out(s: Scenario, p: PassRecord, l: int) -> Grid:
@@ -707,7 +739,7 @@ def _backward(s: Scenario, p: PassRecord, level: int) -> list[Block]:
                               result_grid("gradients", f"delta{l + 1}{tag}", n.delta[l + 1].T.tolist()), "·",
                               Grid([list(row) for row in zip(*a_t.cells, strict=True)]), "=",
                               result_grid("gradients", f"grad.theta{l}{tag}", n.gradients[l - 1].tolist(),
-                                          s.bias)))
+                                          s.bias, _param_answers(s, l, False, _example(p)))))
     b.append(Display(tuple(lines)))
     return b
 
@@ -795,13 +827,15 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
                 gradient[q.row, q.col] = 0.0
         step = _partial("E", _theta(l))
         step = (r"\alpha " + step[0], "α⋅" + step[1])
-        shown_gradient = result_grid("gradients", f"grad.theta{l}{_tag(p)}", gradient.tolist(), s.bias)
+        shown_gradient = result_grid("gradients", f"grad.theta{l}{_tag(p)}", gradient.tolist(), s.bias,
+                                     _param_answers(s, l, False, _example(p)))
         lines.append(equation(_theta(l), "<-", _theta(l), "-", step, "=",
                               _weights_before(p, l), "-", (number_latex(s.learning_rate) + r" \cdot ",
                                                            number_text(s.learning_rate) + "⋅"),
                               shown_gradient, "=",
                               result_grid("updates", _after_label(l, p, p.update),
-                                          p.weights_after[l - 1].tolist(), s.bias)))
+                                          p.weights_after[l - 1].tolist(), s.bias,
+                                          _param_answers(s, l, True, _example(p, p.update)))))
     if frozen:
         names = _name_list(frozen)
         b.append(para(f"Gradient descent on every weight matrix; the frozen parameters ({names}) keep their value, "
@@ -823,9 +857,13 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
         if p.update == 1:
             shown_before = num(before)
         else:
-            shown_before = result_num("updates", _after_label(q.layer, p, p.update - 1) + entry, before)
-        rows.append((name, shown_before, result_num("gradients", f"grad.theta{q.layer}{_tag(p)}{entry}", grad),
-                     result_num("updates", _after_label(q.layer, p, p.update) + entry, after)))
+            shown_before = result_num("updates", _after_label(q.layer, p, p.update - 1) + entry, before,
+                                      answer_name(q, True, _example(p, p.update - 1)))
+        rows.append((name, shown_before,
+                     result_num("gradients", f"grad.theta{q.layer}{_tag(p)}{entry}", grad,
+                                answer_name(q, False, _example(p))),
+                     result_num("updates", _after_label(q.layer, p, p.update) + entry, after,
+                                answer_name(q, True, _example(p, p.update)))))
     b.append(Table(("parameter", "before", Math(r"\partial E/\partial p", "∂E/∂p"), "after"), tuple(rows), "lrrr"))
     return b
 
