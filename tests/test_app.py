@@ -547,9 +547,12 @@ async def test_the_breakpoint_editor_adds_toggles_and_deletes():
 async def test_continue_stops_at_a_condition_and_the_status_says_why():
     app = make_app(ROOT / "scenarios" / "xor.toml")
     async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # the first frame is up (a loaded machine may still be mounting when c comes)
         app.session.add_condition("step=update")
         await pilot.press("c")
         update = next(t.position for t in app.session.trace.templates if t.kind == "update")
+        await until(pilot, lambda: app.session.index == update)
+        await pilot.pause()
         assert app.session.index == update
         assert "stopped: step=update" in text(app.screen.query_one(StatusBar))
         await pilot.press("n")
