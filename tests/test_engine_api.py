@@ -331,3 +331,20 @@ def test_a_worker_advancing_while_the_view_steps_about_keeps_the_history_exact()
     assert trace.losses_computed == 3000
     assert np.array_equal(trace.loss_history(3000), Trace(s).loss_history(3000))
     assert seen and all(v == trace.loss(1 + i % 50) for i, v in enumerate(seen))
+
+
+def test_a_layers_chain_factors_are_known_from_its_delta_step_on():
+    trace = Trace(load(SCENARIOS / "blog.toml"))
+    for i in range(trace.steps_per_epoch):
+        step = trace.step(i)
+        for layer in (2, 3):
+            known = step.is_known(f"delta{layer}")
+            for factor in (f"dE/da{layer}", f"dadz{layer}"):
+                if not known:
+                    with pytest.raises(KeyError):
+                        step.value(factor)
+            if known:  # delta = ∂E/∂a · ∂a/∂z, elementwise, and the sigmoid's ∂a/∂z = a·(1 − a)
+                a = np.asarray(step.value(f"a{layer}"))
+                np.testing.assert_allclose(step.value(f"dadz{layer}"), a * (1 - a), rtol=1e-15)
+                np.testing.assert_allclose(np.asarray(step.value(f"dE/da{layer}")) * a * (1 - a),
+                                           step.value(f"delta{layer}"), rtol=1e-14)

@@ -258,8 +258,13 @@ class Step:
 
 
 def _base_name(q: Quantity) -> str:
-    """The name the known-sets use: the whole matrix; ∂E/∂o is known with the error."""
-    return "error" if q.kind is Kind.DE_DOUT else q.base.name
+    """The name the known-sets use: the whole matrix; ∂E/∂o is known with the error, and a layer's chain factors
+    ∂E/∂a and ∂a/∂z with its delta."""
+    if q.kind is Kind.DE_DOUT:
+        return "error"
+    if q.kind in (Kind.DADZ, Kind.DE_DA):
+        return f"delta{q.layer}"
+    return q.base.name
 
 
 @lru_cache(maxsize=64)
