@@ -228,20 +228,23 @@ def _rounded_in_derivative(net: Network, decimals: tuple[int, ...]) -> Iterator[
     for l in _elementwise_layers(net):
         entry = net.activations[l - 2]
         if entry.out_form is not None:
-            var = sympy.Symbol("out")
+            var = sympy.Symbol("out", real=True)
             expr, of_out = entry.out_form(var), True
         elif entry.expr_of is not None:
-            var = sympy.Symbol("net")
+            var = sympy.Symbol("net", real=True)  # as the activation's own derivative is worked out
             expr, of_out = sympy.diff(entry.expr_of(var), var), False
         else:
             continue
         places = list(_occurrences(expr, var))
         if not places:
             continue
-        marker = sympy.Symbol("rounded")
+        marker = sympy.Symbol("rounded", real=True)
         for chosen in [places] + ([[p] for p in places] if len(places) > 1 else []):
             slipped = _replace_at(expr, chosen, marker)
-            fn = sympy.lambdify((var, marker), slipped, modules="numpy")
+            try:
+                fn = sympy.lambdify((var, marker), slipped, modules="numpy")
+            except (TypeError, ValueError, NotImplementedError):  # a form NumPy cannot compute: no such slip
+                continue
             for d in decimals:
                 def derivative(z: np.ndarray, a: np.ndarray, fn: Any = fn, d: int = d, of_out: bool = of_out
                                ) -> np.ndarray:
