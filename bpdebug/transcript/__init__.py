@@ -20,6 +20,19 @@ FORMATS: dict[str, str] = {
 }
 
 
+# A document (md, tex, txt, py, ipynb, dot) is for reading: past this many epochs it is no document any more.
+# JSON is written an epoch at a time, in bounded memory, whatever the number of epochs.
+DOCUMENT_EPOCHS = 10_000
+
+
+def too_long(fmt: str, epochs: int) -> str | None:
+    """Why a transcript in ``fmt`` cannot cover ``epochs`` epochs (one line, pointing to json), or None."""
+    if fmt == "json" or epochs <= DOCUMENT_EPOCHS:
+        return None
+    return (f"a {fmt} transcript covers at most {DOCUMENT_EPOCHS} epochs; use json (written an epoch at a time) "
+            "for longer runs")
+
+
 @dataclass(frozen=True)
 class Options:
     """What a transcript covers: how many epochs and whose chain rule is written out in full."""

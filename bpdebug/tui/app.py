@@ -396,6 +396,7 @@ class DebuggerScreen(Screen):
 
     def action_cancel_run(self) -> None:
         self.workers.cancel_group(self, "run")
+        self.workers.cancel_group(self, "export")
 
     def action_pick_param(self) -> None:
         s = self.session
@@ -548,17 +549,37 @@ class DebuggerScreen(Screen):
         self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
 
     def _export_answer(self, answer: tuple[str, str] | None) -> None:
-        if answer is not None:
-            fmt, path = answer
-            self.write_checked(path, lambda: self._export(fmt, path, self.session.export_epochs()),
-                               "nothing exported")
+        if answer is None:
+            return
+        fmt, path = answer
+        epochs = self.session.export_epochs()
+        refused = self.session.export_refusal(fmt, epochs)
+        if refused is not None:
+            self.say(refused)
+        else:
+            self.write_checked(path, lambda: self.start_export(fmt, path, epochs), "nothing exported")
 
-    @work(thread=True, group="export")
+    def start_export(self, fmt: str, path: str, epochs: int) -> None:
+        """Export in a worker; a long one shows its progress and a note, and Escape stops it."""
+        if self.session.export_is_long(epochs):
+            self.busy = True
+            self.say(Note(f"exporting the {fmt} transcript of {epochs} epochs to {path} …; Escape stops",
+                          timeout=4))
+        self._export(fmt, path, epochs)
+
+    @work(thread=True, exclusive=True, group="export")
     def _export(self, fmt: str, path: str, epochs: int) -> None:
-        self.post_message(self.Exported(self.session.export(fmt, path, epochs)))
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.RunProgress(done, total))
+
+        self.post_message(self.Exported(self.session.export(fmt, path, epochs, progress,
+                                                            lambda: worker.is_cancelled)))
 
     @on(Exported)
     def _exported(self, event: Exported) -> None:
+        self.busy = False
         self.say(event.note)
 
     def action_reload(self) -> None:

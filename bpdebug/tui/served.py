@@ -121,7 +121,12 @@ class ServedScreen(DebuggerScreen):
         if answer is None:
             return
         fmt, name = answer
-        self._render_download(fmt, Path(name).name or f"{self.session.path.stem}.{fmt}", self.session.export_epochs())
+        epochs = self.session.export_epochs()
+        refused = self.session.export_refusal(fmt, epochs)
+        if refused is not None:
+            self.say(refused)
+            return
+        self._render_download(fmt, Path(name).name or f"{self.session.path.stem}.{fmt}", epochs)
 
     def action_save_fork(self) -> None:
         """The what-if fork as a scenario file, downloaded: nothing is written on the server."""
