@@ -117,23 +117,24 @@ class NetworkView(Static):
         first, last = selected.layer, selected.layer + 1
         wanted = [step.layer] if step.layer and step.kind in ("z", "a", "delta") else []
         wanted += [n for k in range(1, L) for n in (last + k, first - k)]
-        for digits in (7, 4, 3):
-            grid, width = self._grid(step, selected, False, digits, list(range(first, last + 1)))
+        for titled, digits in ((True, 7), (True, 4), (True, 3), (False, 3)):  # then "layer 3" without its role
+            grid, width = self._grid(step, selected, False, digits, list(range(first, last + 1)), titled)
             if width <= room:
                 break
         for layer in wanted:
             if not 1 <= layer <= L or first <= layer <= last:
                 continue
             lo, hi = min(first, layer), max(last, layer)
-            wider, width = self._grid(step, selected, False, digits, list(range(lo, hi + 1)))
+            wider, width = self._grid(step, selected, False, digits, list(range(lo, hi + 1)), titled)
             if width > room:
                 break
             grid, first, last = wider, lo, hi
         return grid
 
     def _grid(self, step: Step, selected: Param, compact: bool, digits: int,
-              layers: list[int]) -> tuple[list[Cell], int]:
-        """The lines of the drawing of ``layers`` (consecutive, 1-based; pieces of styled text) and its width."""
+              layers: list[int], titled: bool = True) -> tuple[list[Cell], int]:
+        """The lines of the drawing of ``layers`` (consecutive, 1-based; pieces of styled text) and its width;
+        ``titled`` False: each column's title is "layer N" alone (its role goes, for a narrow panel)."""
         s = self.scenario
         L = s.n_layers
         computed = set(step.computes)
@@ -141,7 +142,7 @@ class NetworkView(Static):
         for l in layers:
             role = "in" if l == 1 else "out" if l == L else "hidden"
             legend = "in" if l == 1 else "net → out"
-            title = f"layer {l}: {legend}" if compact else f"layer {l} · {role}"
+            title = (f"layer {l}: {legend}" if compact else f"layer {l} · {role}") if titled else f"layer {l}"
             units = list(range(1, s.layers[l - 1] + 1)) + ([0] if s.bias and l < L else [])
             focus = (selected.sending_unit if l == selected.layer else
                      selected.receiving_unit if l == selected.layer + 1 else 1)
@@ -165,11 +166,10 @@ class NetworkView(Static):
                 grid[r].append(("⋯ " if r == rows // 2 else "  ", "dim"))
             x += 2
         for l, ((title, col), width) in zip(layers, zip(columns, widths, strict=True), strict=True):
-            if l > 1:
-                link = f" Θ{l - 1} "
+            if l > 1:  # the weights that carry layer l-1 to l, on the arrow between them: the titles keep apart
+                link = f"Θ{l - 1}→ "
                 for r in range(rows):
-                    text = link if r == 0 else ("→".center(len(link)) if r == rows // 2 else " " * len(link))
-                    grid[r].append((text, "dim"))
+                    grid[r].append((link if r == max(1, rows // 2) else " " * len(link), "dim"))
                 x += len(link)
             grid[0].append((title.ljust(width), "italic dim"))
             r = 1
