@@ -34,6 +34,20 @@ def too_long(fmt: str, epochs: int) -> str | None:
 
 
 @dataclass(frozen=True)
+class WhatIf:
+    """A what-if fork being written out: the scenario file of the original run, the fork's edits (canonical
+    text, ``w5=0.5``) and the original's epoch it starts at (its epoch 1)."""
+
+    source: str
+    edits: tuple[str, ...]
+    epoch: int = 1
+
+    def describe(self) -> str:
+        """``w5=0.5 from epoch 3``."""
+        return ", ".join(self.edits) + (f" from epoch {self.epoch}" if self.epoch > 1 else "")
+
+
+@dataclass(frozen=True)
 class Options:
     """What a transcript covers: how many epochs and whose chain rule is written out in full."""
 
@@ -41,6 +55,7 @@ class Options:
     weights: tuple[str, ...] | None = None  # canonical names; None = every parameter
     full: bool = False  # full derivations for every epoch, not just the first and last
     exercise: frozenset[str] | None = None  # an exercise sheet blanking these parts (document.EXERCISE_PARTS)
+    what_if: WhatIf | None = None  # the run is a what-if fork of another: the md, tex and txt say so
 
 
 def render(fmt: str, trace: Trace, options: Options) -> str:

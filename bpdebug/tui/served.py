@@ -147,7 +147,7 @@ class ServedScreen(DebuggerScreen):
         from ..transcript import Options, render
 
         try:
-            text = render(fmt, Trace(self.session.scenario, epochs), Options(epochs))
+            text = render(fmt, Trace(self.session.scenario, epochs), Options(epochs, what_if=self.session.what_if()))
         except Exception as exc:  # noqa: BLE001 - a failed export must not end the session
             self.post_message(self.Rendered(None, filename, f"export failed: {type(exc).__name__}: {exc}"))
             return

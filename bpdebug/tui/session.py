@@ -39,6 +39,7 @@ from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
 if TYPE_CHECKING:
     from ..core.diagnosis import Diagnosis
+    from ..transcript import WhatIf
 
 Severity = Literal["information", "warning", "error"]
 
@@ -972,6 +973,14 @@ class Session:
             return Note(f"{path}: not overwritten: bpdebug read it to build this run; choose another path", "error")
         return None
 
+    def what_if(self) -> WhatIf | None:
+        """The what-if fork being shown, as a transcript names it (None: the original run shows)."""
+        from ..transcript import WhatIf
+
+        if not self.showing_fork:
+            return None
+        return WhatIf(self.path.name, self.run.edits, self.run.offset + 1)
+
     def export_refusal(self, fmt: str, epochs: int) -> Note | None:
         """Why a transcript in ``fmt`` cannot cover ``epochs`` epochs (the command line's limit), or None."""
         from ..transcript import too_long
@@ -1012,7 +1021,7 @@ class Session:
         if reached < epochs:
             return Note(f"export stopped at epoch {reached} of {epochs}; nothing written", timeout=4)
         try:
-            text = render(fmt, trace, Options(epochs))
+            text = render(fmt, trace, Options(epochs, what_if=self.what_if()))
             write_output(path, text, protect=self.protected_files())
         except OutputError as exc:
             return Note(str(exc), "error")
