@@ -38,7 +38,7 @@ from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import FittingFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
-from .widgets.network import NetworkView
+from .widgets.network import MIN_ROWS, NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
@@ -61,6 +61,7 @@ LEGEND = (
     "Long runs show a progress bar; Escape stops them at the last epoch computed.",
 )
 
+LEAST_PANEL = 3  # rows a panel keeps at the least: its borders and a line
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
 ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
 
@@ -238,6 +239,42 @@ class DebuggerScreen(Screen):
         if self.has_class("-pictures"):
             self._show_picture()
         self._show_derivation()
+        self.call_after_refresh(self._fit_network)
+
+    def _fit_network(self) -> None:
+        """Bound the top's and the network's heights so every other panel keeps its borders and a line (a tall
+        layer then elides units, as a wide one does); measured on the laid-out screen, so a change repaints
+        once more."""
+        if not self.is_attached:
+            return
+        top, view = self.query_one("#top"), self.query_one(NetworkView)
+        measured = [w for w in (*self.query("#status, #progress, #fork, #step, #watches"),
+                                self.query_one(FittingFooter)) if w.display and not w.has_class("-empty")]
+        rows = self.size.height - sum(w.outer_size.height for w in measured)
+        for child in self.query("#derivation-box, #pictures"):  # these two take the rest, down to their least
+            least = child.styles.min_height
+            rows -= int(least.value) if child.display and least is not None else 0
+        base = top.styles.base.height
+        if self.compact or base is None or not base.is_cells:
+            top.styles.inline.clear_rule("height")  # the stylesheet's height (auto below 100 columns)
+        else:  # beside the parameters: the top's height (less if need be), less the loss and a printed line
+            loss = self.query_one(LossPanel)
+            shown = [loss] if loss.display and not loss.has_class("-empty") else []
+            measured += shown
+            beside = sum(w.outer_size.height for w in shown) + (
+                LEAST_PANEL if self.query_one(ExpectationsPanel).display else 0)
+            height = min(int(base.value), max(rows, MIN_ROWS + beside))
+            if height < base.value:
+                top.styles.height = height
+            else:
+                top.styles.inline.clear_rule("height")
+            rows = height - beside
+        if not view.display:
+            return
+        if any(not w.outer_size.height for w in measured):  # shown since the last layout: measure after the next
+            self.call_after_refresh(self._fit_network)
+        elif view.fit(rows if rows > 0 else None):
+            self.render_step()
 
     # ------------------------------------------------------------------------------------- derivation
     def _show_derivation(self) -> None:

@@ -23,6 +23,7 @@ from ...text.numbers import PENDING
 from . import set_border, set_content
 
 Cell = list[tuple[str, str]]  # one line of a unit: (text, style) pieces
+MIN_ROWS = 5  # the least the panel takes when others need the room: its borders, the titles and 2 lines of units
 
 
 class NetworkView(Static):
@@ -199,12 +200,25 @@ class NetworkView(Static):
             x += len(str(layers[-1])) + 4
         return grid, x
 
+    def fit(self, rows: int | None) -> bool:
+        """Take at most ``rows`` rows (borders included; None: as the stylesheet says), eliding units past them
+        as a wide layer's are; whether that changed what the panel may take (then :meth:`show` it again)."""
+        base = self.styles.base.max_height
+        if rows is not None and base is not None and base.is_cells and rows >= base.value:
+            rows = None  # the stylesheet's limit is the tighter one
+        before = self.styles.inline.max_height
+        if rows is None:
+            self.styles.inline.clear_rule("max_height")
+        else:
+            self.styles.max_height = max(MIN_ROWS, rows)
+        return self.styles.inline.max_height != before
+
     def _unit_budget(self) -> int:
         """Lines a column of units may take: the panel's max-height less its border, padding and title."""
         limit = self.styles.max_height
         if limit is None or not limit.is_cells:
             return 11
-        return max(3, int(limit.value) - self.styles.gutter.height - 1)
+        return max(2, int(limit.value) - self.styles.gutter.height - 1)
 
     def _units_shown(self, units: list[int], focus: int, one_line: bool) -> list[int]:
         """``units`` (in drawing order; 0 = bias, one line, others ``one_line`` or two) cut to a window
