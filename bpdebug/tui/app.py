@@ -241,10 +241,10 @@ class DebuggerScreen(Screen):
         self._show_derivation()
         self.call_after_refresh(self._fit_network)
 
-    def _fit_network(self) -> None:
+    def _fit_network(self, retry: bool = True) -> None:
         """Bound the top's and the network's heights so every other panel keeps its borders and a line (a tall
         layer then elides units, as a wide one does); measured on the laid-out screen, so a change repaints
-        once more."""
+        once more; ``retry``: a panel not laid out yet is measured after the next refresh."""
         if not self.is_attached:
             return
         top, view = self.query_one("#top"), self.query_one(NetworkView)
@@ -271,8 +271,8 @@ class DebuggerScreen(Screen):
             rows = height - beside
         if not view.display:
             return
-        if any(not w.outer_size.height for w in measured):  # shown since the last layout: measure after the next
-            self.call_after_refresh(self._fit_network)
+        if retry and any(not w.outer_size.height for w in measured):  # shown since the last layout: once more
+            self.call_after_refresh(self._fit_network, False)
         elif view.fit(rows if rows > 0 else None):
             self.render_step()
 
