@@ -278,7 +278,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.format in WEIGHT_FORMATS:
         return _export_weights(args, scenario, epochs)
-    refused = too_long(args.format, epochs)
+    refused = too_long(args.format, epochs, "--format json")
     if refused is not None:
         print(f"bpdebug export: --epochs {epochs}: {refused}", file=sys.stderr)
         return EXIT_INVALID

@@ -89,5 +89,5 @@ def test_export_refuses_a_document_past_the_limit_with_the_apps_explanation(tmp_
     err = capsys.readouterr().err.strip()
     assert status == 2 and not target.exists()
     assert err == f"bpdebug export: --epochs {DOCUMENT_EPOCHS + 1}: a md transcript covers at most {DOCUMENT_EPOCHS}" \
-                  " epochs; use json (written an epoch at a time) for longer runs"
+                  " epochs; use --format json (written an epoch at a time) for longer runs"
     assert too_long("json", DOCUMENT_EPOCHS + 1) is None and too_long("md", DOCUMENT_EPOCHS) is None

@@ -25,12 +25,13 @@ FORMATS: dict[str, str] = {
 DOCUMENT_EPOCHS = 10_000
 
 
-def too_long(fmt: str, epochs: int) -> str | None:
-    """Why a transcript in ``fmt`` cannot cover ``epochs`` epochs (one line, pointing to json), or None."""
+def too_long(fmt: str, epochs: int, json: str = "json") -> str | None:
+    """Why a transcript in ``fmt`` cannot cover ``epochs`` epochs (one line, pointing to ``json``: how the
+    caller asks for it), or None."""
     if fmt == "json" or epochs <= DOCUMENT_EPOCHS:
         return None
-    return (f"a {fmt} transcript covers at most {DOCUMENT_EPOCHS} epochs; use json (written an epoch at a time) "
-            "for longer runs")
+    return (f"a {fmt} transcript covers at most {DOCUMENT_EPOCHS} epochs; use {json} (written an epoch at a "
+            "time) for longer runs")
 
 
 @dataclass(frozen=True)

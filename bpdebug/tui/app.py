@@ -248,15 +248,21 @@ class DebuggerScreen(Screen):
         if not self.is_attached:
             return
         top, view = self.query_one("#top"), self.query_one(NetworkView)
+        moved = False
         measured = [w for w in (*self.query("#status, #progress, #fork, #step, #watches"),
                                 self.query_one(FittingFooter)) if w.display and not w.has_class("-empty")]
         rows = self.size.height - sum(w.outer_size.height for w in measured)
+        step = self.query_one(StepPanel)
+        limit = step.styles.base.max_height
+        step_max = int(limit.resolve(self.size, self.size)) if step.display and limit is not None else 0
+        rows -= max(0, step_max - step.outer_size.height)  # the step grows with its lines up to its limit
         for child in self.query("#derivation-box, #pictures"):  # these two take the rest, down to their least
             least = child.styles.min_height
             rows -= int(least.value) if child.display and least is not None else 0
         base = top.styles.base.height
         if self.compact or base is None or not base.is_cells:
             top.styles.inline.clear_rule("height")  # the stylesheet's height (auto below 100 columns)
+            step.styles.inline.clear_rule("max_height")
         else:  # beside the parameters: the top's height (less if need be), less the loss and a printed line
             loss = self.query_one(LossPanel)
             shown = [loss] if loss.display and not loss.has_class("-empty") else []
@@ -264,6 +270,12 @@ class DebuggerScreen(Screen):
             beside = sum(w.outer_size.height for w in shown) + (
                 LEAST_PANEL if self.query_one(ExpectationsPanel).display else 0)
             height = min(int(base.value), max(rows, MIN_ROWS + beside))
+            moved = height != top.outer_size.height  # the top changes: measure again once it is laid out
+            short = MIN_ROWS + beside - rows  # rows the step gives up (it scrolls) so the chain rule keeps its own
+            if step_max and short > 0:
+                step.styles.max_height = max(LEAST_PANEL + 2, step_max - short)
+            else:
+                step.styles.inline.clear_rule("max_height")
             if height < base.value:
                 top.styles.height = height
             else:
@@ -271,7 +283,7 @@ class DebuggerScreen(Screen):
             rows = height - beside
         if not view.display:
             return
-        if retry and any(not w.outer_size.height for w in measured):  # shown since the last layout: once more
+        if retry and (moved or any(not w.outer_size.height for w in measured)):  # not laid out yet: once more
             self.call_after_refresh(self._fit_network, False)
         elif view.fit(rows if rows > 0 else None):
             self.render_step()
