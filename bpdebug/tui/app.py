@@ -255,7 +255,8 @@ class DebuggerScreen(Screen):
         step = self.query_one(StepPanel)
         limit = step.styles.base.max_height
         step_max = int(limit.resolve(self.size, self.size)) if step.display and limit is not None else 0
-        rows -= max(0, step_max - step.outer_size.height)  # the step grows with its lines up to its limit
+        if self.has_class("-short"):  # the step grows with its lines up to its limit: on a short screen keep that
+            rows -= max(0, step_max - step.outer_size.height)  # room (a tall one has rows to spare)
         for child in self.query("#derivation-box, #pictures"):  # these two take the rest, down to their least
             least = child.styles.min_height
             rows -= int(least.value) if child.display and least is not None else 0
