@@ -210,11 +210,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
-# A document (md, tex, txt, py) is for reading: past this many epochs it is no document any more. JSON is
-# streamed an epoch at a time, in bounded memory, whatever the number of epochs.
-DOCUMENT_EPOCHS = 10_000
-
-
 def _verify(scenario) -> None:
     """Refuse, in one line and with status 2, a data or weights file that changed since it was read."""
     from .core.scenario import ScenarioError
@@ -266,7 +261,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .core.atomic import OutputError, write_output
     from .core.engine import Trace
     from .core.safe_text import escape_controls
-    from .transcript import FORMATS, Options, render
+    from .transcript import FORMATS, Options, render, too_long
     from .transcript.json_format import chunks
 
     if args.format not in FORMATS and args.format != "svg" and args.format not in WEIGHT_FORMATS:
@@ -283,10 +278,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.format in WEIGHT_FORMATS:
         return _export_weights(args, scenario, epochs)
-    if epochs > DOCUMENT_EPOCHS and args.format != "json":
-        print(f"bpdebug export: --epochs {epochs}: a {args.format} transcript covers at most {DOCUMENT_EPOCHS} "
-              "epochs; use --format json (written an epoch at a time) or bpdebug run for longer runs",
-              file=sys.stderr)
+    refused = too_long(args.format, epochs, "--format json")
+    if refused is not None:
+        print(f"bpdebug export: --epochs {epochs}: {refused}", file=sys.stderr)
         return EXIT_INVALID
     weights = None
     if args.weight:

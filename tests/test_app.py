@@ -692,3 +692,71 @@ async def test_in_batch_mode_a_key_chooses_the_example_the_network_shows():
         for _ in range(3):
             await pilot.press("m")
         assert "values of example 1 of 4" in network.border_subtitle  # round the batch
+
+
+# ------------------------------------------------------------------------------ long exports and limits
+
+async def test_export_refuses_a_document_past_the_command_lines_limit_and_points_to_json(tmp_path):
+    from bpdebug.transcript import DOCUMENT_EPOCHS
+
+    app = make_app(BLOG)
+    notes = Notifications()
+    target = tmp_path / "long.md"
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("g")
+        await type_into_prompt(pilot, str(DOCUMENT_EPOCHS + 1))
+        await until(pilot, lambda: app.session.step.epoch == DOCUMENT_EPOCHS + 1)
+        await _export_to(pilot, target)
+        await settle(pilot)
+        assert not target.exists()
+        refused = [n.message for n in notes if n.severity == "error"]
+        assert refused and f"at most {DOCUMENT_EPOCHS} epochs" in refused[-1] and "json" in refused[-1]
+
+
+async def test_a_long_export_shows_its_progress_and_a_note_then_writes(tmp_path):
+    from bpdebug.tui.app import DebuggerScreen
+    from bpdebug.tui.session import SYNC_EPOCHS
+
+    epochs = 3 * SYNC_EPOCHS
+    seen: list[Message] = []
+    notes = Notifications()
+
+    def hook(message: Message) -> None:
+        notes(message)
+        if isinstance(message, DebuggerScreen.RunProgress):
+            seen.append(message)
+
+    app = make_app(BLOG)
+    target = tmp_path / "long.md"
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await pilot.press("g")
+        await type_into_prompt(pilot, str(epochs))
+        await until(pilot, lambda: app.session.step.epoch == epochs)
+        seen.clear()
+        await _export_to(pilot, target)
+        await until(pilot, target.exists)
+        await settle(pilot)
+        assert any(m.done == m.total == epochs for m in seen)  # the progress bar followed the export's training
+        assert any(n.message.startswith(f"exporting the md transcript of {epochs} epochs") for n in notes)
+        assert any(n.message.startswith(f"wrote the md transcript ({epochs} epochs)") for n in notes)
+        assert not app.screen.busy and not app.screen.query("#progress")
+        assert f"Epoch {epochs}" in target.read_text()
+
+
+def test_a_stopped_export_writes_nothing(tmp_path):
+    from bpdebug.tui.session import Session
+
+    session = Session(BLOG)
+    target = tmp_path / "stopped.md"
+    note = session.export("md", target, 500, should_stop=lambda: True)
+    assert "stopped" in note.text and not target.exists()
+
+
+def test_the_go_to_hint_reads_naturally_with_one_epoch_and_with_many():
+    from bpdebug.tui.session import Session
+
+    session = Session(BLOG)
+    assert session.trace.epochs == 1
+    assert session.epoch_hint().startswith("epoch 1 is the only one so far;")
+    session.go_to_epoch(4)
+    assert session.epoch_hint().startswith("epochs 1 to 4 so far;")

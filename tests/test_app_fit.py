@@ -230,3 +230,46 @@ async def test_a_far_epoch_keeps_the_whole_position_line_on_a_small_screen():
         await settle(pilot)
         assert app.screen.query_one(StatusBar).content.plain.split("\n")[1].endswith(
             f"step {2344 * steps + 5} of {2345 * steps}")  # wide: the step of the whole run
+
+
+# ------------------------------------------------------------------------- tall networks keep the panels
+
+PANELS = ("#network", "#loss", "#expectations", "#params", "#step", "#watches", "#derivation-box", "#pictures")
+
+
+def cut_panels(app) -> list[str]:
+    """The panels shown that lost their borders or their last line: each keeps at least 3 rows, inside the
+    screen above the footer, and inside its container."""
+    screen = app.screen
+    bottom = screen.query_one("FittingFooter").region.y
+    cut = []
+    for selector in PANELS:
+        for panel in screen.query(selector):
+            if not panel.display or panel.has_class("-empty") or not panel.parent.display:
+                continue
+            region, outer = panel.region, panel.parent.region
+            if region.height < 3 or region.bottom > bottom or region.bottom > outer.bottom:
+                cut.append(f"{selector} {region} in {outer}")
+    return cut
+
+
+@pytest.mark.parametrize("size", [(120, 40), (100, 30), (80, 24)])
+@pytest.mark.parametrize("scenario", ["blog", "softmax", "deep", "iris", "xor"])
+async def test_a_tall_network_leaves_every_panel_its_borders_and_a_line(scenario, size):
+    app = make_app(ROOT / "scenarios" / f"{scenario}.toml")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert cut_panels(app) == [], "at the start"
+        await pilot.press("g", "3", "enter")  # the loss panel appears
+        await settle(pilot)
+        for _ in range(5):
+            await pilot.pause(0.02)
+        assert cut_panels(app) == [], "with the loss"
+        await pilot.press("a", *"loss", "enter")  # a watch, and a what-if fork
+        await settle(pilot)
+        await pilot.press("e", *"0.5", "enter")
+        await settle(pilot)
+        for _ in range(5):
+            await pilot.pause(0.02)
+        assert app.session.forked is not None and app.session.watches
+        assert cut_panels(app) == [], "with a fork and a watch"

@@ -78,3 +78,16 @@ def test_a_reader_that_leaves_early_is_no_error():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert err == ""
+
+
+def test_export_refuses_a_document_past_the_limit_with_the_apps_explanation(tmp_path, capsys) -> None:
+    from bpdebug.cli import main
+    from bpdebug.transcript import DOCUMENT_EPOCHS, too_long
+
+    target = tmp_path / "long.md"
+    status = main(["export", str(BLOG), "--format", "md", "--epochs", str(DOCUMENT_EPOCHS + 1), "-o", str(target)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and not target.exists()
+    assert err == f"bpdebug export: --epochs {DOCUMENT_EPOCHS + 1}: a md transcript covers at most {DOCUMENT_EPOCHS}" \
+                  " epochs; use --format json (written an epoch at a time) for longer runs"
+    assert too_long("json", DOCUMENT_EPOCHS + 1) is None and too_long("md", DOCUMENT_EPOCHS) is None

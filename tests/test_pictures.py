@@ -25,7 +25,7 @@ from bpdebug.tui.app import DebuggerApp, DebuggerScreen
 from bpdebug.tui.session import Session
 from bpdebug.tui.widgets.decision_map import DecisionMapView
 from bpdebug.tui.widgets.gradient_flow import GradientFlowView
-from bpdebug.tui.widgets.loss_plot import LossPlot, Series, plot_cells
+from bpdebug.tui.widgets.loss_plot import FLAT_PAD, LossPlot, Series, plot_cells
 from bpdebug.tui.widgets.pictures import Picture, PicturePanel, pictures_for
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
@@ -214,6 +214,25 @@ async def test_the_loss_curve_marks_the_current_epoch_and_switches_to_log_on_L()
         await pilot.press("L")
         await pilot.pause()
         assert plot.log_scale and plot.y_range == pytest.approx((np.log10(losses.min()), np.log10(losses.max())))
+
+
+@given(st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=1e300, allow_subnormal=True)), st.booleans())
+def test_one_loss_gets_an_axis_around_it_never_below_zero(loss, log):
+    """One epoch's loss (or a flat run): an axis around the value, at most its own size either side, and never
+    below 0 for a loss ≥ 0 on a linear axis."""
+    series = Series("run", np.array([1]), np.array([loss]), np.array([loss]))
+    bits, _, yr = plot_cells([series], 1, 20, 6, log)
+    if log and loss == 0:  # left out on a log axis
+        assert yr is None
+        return
+    assert yr is not None
+    y0, y1 = yr
+    v = np.log10(loss) if log else loss
+    assert y0 <= v <= y1 and y0 < y1 and bits.any()
+    if not log:
+        assert y0 >= 0
+        if loss > 10 * FLAT_PAD:  # (a narrower span overflows the pixel scale)
+            assert y1 - y0 <= loss and y0 > 0  # the scale of the loss itself, not of 1
 
 
 async def test_deep_gradient_flow_shows_each_layers_norm_and_the_first_layers_is_the_smallest_at_the_start():

@@ -459,3 +459,36 @@ def test_the_gradient_check_of_the_selected_parameter_agrees_on_the_blog():
     note = s.gradient_check()
     analytic = float(Trace(load(BLOG)).epoch(1).passes[0].numbers.gradients[1][0, 1])
     assert f"{analytic:.10g}" in note.text and "agrees" in note.text and note.severity == "information"
+
+
+def test_a_forks_transcript_names_the_fork_and_its_edited_weights(tmp_path):
+    s = Session(BLOG)
+    s.go_to_epoch(3)
+    s.fork("w5=0.5")
+    assert s.showing_fork and s.step.epoch == 1
+    target = tmp_path / "fork.md"
+    note = s.export("md", target, s.export_epochs())
+    assert "wrote" in note.text
+    text = target.read_text()
+    assert "computed by bpdebug on a what-if fork of `blog.toml` (w5=0.5 from epoch 3)" in text
+    assert "computed by bpdebug from" not in text
+    assert "Its epoch 1 is epoch 3 of the original run" in text
+    # blog updates once an epoch: the fork starts from the weights after update 2, with w5 edited
+    assert "With the weights after update 2 of the original run, edited (w5=0.5), one column" in text
+    s.switch_run()  # the original's transcript is the plain one
+    original = tmp_path / "original.md"
+    s.export("md", original, s.export_epochs())
+    assert "computed by bpdebug from `" in original.read_text() and "what-if" not in original.read_text()
+
+
+def test_a_fork_from_epoch_1_says_its_starting_weights_are_edited(tmp_path):
+    s = Session(BLOG)
+    s.fork("learning_rate=1")
+    s.select("theta2[1,1]")
+    s.fork("0.25")
+    target = tmp_path / "fork.txt"
+    s.export("txt", target, 1)
+    text = target.read_text()
+    assert s.run.edits == ("learning_rate=1.0", "w5=0.25")
+    assert "what-if fork of blog.toml (learning_rate=1.0, w5=0.25): 1 epoch of" in " ".join(text.split())
+    assert "With the starting weights of the original run, edited (w5=0.25)" in text

@@ -222,6 +222,23 @@ async def test_wide_layers_show_a_window_around_the_selected_units(wide):
         assert left_out >= 784 - shown_inputs  # the inputs left out are counted
 
 
+@pytest.mark.parametrize("size", [(120, 40), (100, 30), (80, 24)])
+async def test_the_network_titles_keep_apart_and_each_theta_sits_on_its_arrow(size):
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n")
+        await settle(pilot)
+        view = app.screen.query_one(NetworkView)
+        lines = view.content.plain.splitlines()
+        titles = [t for t in lines[0].split("  ") if t.strip()]
+        assert titles and all(t.strip().startswith("layer ") for t in titles), lines[0]
+        assert all(len(line.rstrip()) <= view.content_size.width for line in lines[:1])  # no title cut
+        drawn = " ".join(lines)
+        for n in range(1, app.scenario.n_layers):
+            if f"layer {n + 1}" in lines[0] and f"layer {n}" in lines[0]:
+                assert f"Θ{n}→ ▌" in drawn
+
+
 # ------------------------------------------------------------------------------------------- step panel
 
 async def test_xor_step_shows_every_example():

@@ -31,7 +31,7 @@ from ..core.scenario import Scenario
 from ..text import numbers
 
 if TYPE_CHECKING:
-    from . import Options
+    from . import Options, WhatIf
 
 ALL_PARAMS_LIMIT = 24  # up to this many parameters, every chain rule is written out by default
 PER_LAYER = (2, 1)  # otherwise: the first 2 weights and the first bias of each weight matrix
@@ -439,8 +439,15 @@ def _build(trace: Trace, options: Options, sheet: Sheet | None) -> Document:
             if s.update == "online" else f"updates on mini-batches of {s.plan.batch_size}")
     if not s.plan.is_plain:
         mode += f" with {s.plan.optimizer.title}"
-    b.append(para("A worked example of backpropagation, computed by bpdebug from ", Code(s.path), ": ",
-                  f"{epochs} epoch{_s(epochs)} of {mode}."))
+    what_if = None if sheet is not None else getattr(options, "what_if", None)
+    if what_if is None:
+        b.append(para("A worked example of backpropagation, computed by bpdebug from ", Code(s.path), ": ",
+                      f"{epochs} epoch{_s(epochs)} of {mode}."))
+    else:
+        start = (f" Its epoch 1 is epoch {what_if.epoch} of the original run, whose training it continues."
+                 if what_if.epoch > 1 else "")
+        b.append(para("A worked example of backpropagation, computed by bpdebug on a what-if fork of ",
+                      Code(what_if.source), f" ({what_if.describe()}): {epochs} epoch{_s(epochs)} of {mode}.{start}"))
     if sheet is not None:
         b.append(para("An exercise: the results (" + ", ".join(p for p in EXERCISE_PARTS if p in sheet.parts)
                       + f") are blanked and numbered, {BLANK}; work each out from the numbers before it. "
@@ -454,7 +461,7 @@ def _build(trace: Trace, options: Options, sheet: Sheet | None) -> Document:
     full = set(range(1, finite + 1)) if options.full else {1, finite} - {0}
     for e in range(1, finite + 1):
         if e in full:
-            b += _epoch(trace, trace.epoch(e), chosen, note)
+            b += _epoch(trace, trace.epoch(e), chosen, note, what_if)
         elif e - 1 in full:
             last = max(x for x in full if x > e)
             b.append(Heading(2, f"Epochs {e} to {last - 1}" if last - 1 > e else f"Epoch {e}"))
@@ -569,11 +576,20 @@ def _data(s: Scenario) -> list[Block]:
     return b
 
 
-def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: str | None) -> list[Block]:
+def _forked_weights(s: Scenario, p: PassRecord, what_if: WhatIf) -> str:
+    """The weights the first pass of a what-if fork uses, in words: the original's, with the edits to them."""
+    edited = [e for e in what_if.edits if s.params.find(e.split("=")[0]) is not None]
+    shown = f"{p.weights_label} of the original run"
+    return f"{shown}, edited ({', '.join(edited)})" if edited else shown
+
+
+def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: str | None,
+           what_if: WhatIf | None = None) -> list[Block]:
     b: list[Block] = [Heading(2, f"Epoch {record.epoch}")]
     passes = record.passes
+    first = None if what_if is None or record.epoch != 1 else _forked_weights(trace.scenario, passes[0], what_if)
     if len(passes) == 1:
-        b += _pass(trace, passes[0], chosen, note, 3)
+        b += _pass(trace, passes[0], chosen, note, 3, first)
     else:
         b.append(para(("Online updates: one pass per example, in order." if passes[0].example is not None else
                        f"Mini-batch updates: one pass per mini-batch of {_batch_size(trace)} examples, in the epoch's "
@@ -588,7 +604,7 @@ def _epoch(trace: Trace, record: EpochRecord, chosen: tuple[Param, ...], note: s
                     b += _skipped(skipped)
                     skipped = []
                 b.append(Heading(3, _pass_name(p)))
-                b += _pass(trace, p, chosen, note, 4)
+                b += _pass(trace, p, chosen, note, 4, first if i == 0 else None)
             else:
                 skipped.append(p)
     b.append(para(f"Loss of epoch {record.epoch} before its update{'s' if len(passes) > 1 else ''}: ",
@@ -628,13 +644,16 @@ def _with_bias(s: Scenario, a: np.ndarray) -> list[list[float]]:
     return ([[1.0] * a.shape[0]] + cols) if s.bias else cols
 
 
-def _pass(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: str | None, level: int) -> list[Block]:
+def _pass(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: str | None, level: int,
+          weights: str | None = None) -> list[Block]:
+    """One pass written out; ``weights``: the weights it uses in words, when not :attr:`PassRecord.weights_label`
+    (a what-if fork's first pass)."""
     s = trace.scenario
     n = p.numbers
     L = s.n_layers
     b: list[Block] = [Heading(level, "Forward pass")]
     where = "the bias unit 1 on top of each layer's output" if s.bias else "each layer's output"
-    b.append(para(f"With {p.weights_label}, one column per example and {where}:"))
+    b.append(para(f"With {weights or p.weights_label}, one column per example and {where}:"))
     lines = []
     tag = _tag(p)
     for l in range(2, L + 1):

@@ -38,7 +38,7 @@ from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import FittingFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
-from .widgets.network import NetworkView
+from .widgets.network import MIN_ROWS, NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
@@ -61,6 +61,7 @@ LEGEND = (
     "Long runs show a progress bar; Escape stops them at the last epoch computed.",
 )
 
+LEAST_PANEL = 3  # rows a panel keeps at the least: its borders and a line
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
 ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
 
@@ -238,6 +239,55 @@ class DebuggerScreen(Screen):
         if self.has_class("-pictures"):
             self._show_picture()
         self._show_derivation()
+        self.call_after_refresh(self._fit_network)
+
+    def _fit_network(self, retry: bool = True) -> None:
+        """Bound the top's and the network's heights so every other panel keeps its borders and a line (a tall
+        layer then elides units, as a wide one does); measured on the laid-out screen, so a change repaints
+        once more; ``retry``: a panel not laid out yet is measured after the next refresh."""
+        if not self.is_attached:
+            return
+        top, view = self.query_one("#top"), self.query_one(NetworkView)
+        moved = False
+        measured = [w for w in (*self.query("#status, #progress, #fork, #step, #watches"),
+                                self.query_one(FittingFooter)) if w.display and not w.has_class("-empty")]
+        rows = self.size.height - sum(w.outer_size.height for w in measured)
+        step = self.query_one(StepPanel)
+        limit = step.styles.base.max_height
+        step_max = int(limit.resolve(self.size, self.size)) if step.display and limit is not None else 0
+        if self.has_class("-short"):  # the step grows with its lines up to its limit: on a short screen keep that
+            rows -= max(0, step_max - step.outer_size.height)  # room (a tall one has rows to spare)
+        for child in self.query("#derivation-box, #pictures"):  # these two take the rest, down to their least
+            least = child.styles.min_height
+            rows -= int(least.value) if child.display and least is not None else 0
+        base = top.styles.base.height
+        if self.compact or base is None or not base.is_cells:
+            top.styles.inline.clear_rule("height")  # the stylesheet's height (auto below 100 columns)
+            step.styles.inline.clear_rule("max_height")
+        else:  # beside the parameters: the top's height (less if need be), less the loss and a printed line
+            loss = self.query_one(LossPanel)
+            shown = [loss] if loss.display and not loss.has_class("-empty") else []
+            measured += shown
+            beside = sum(w.outer_size.height for w in shown) + (
+                LEAST_PANEL if self.query_one(ExpectationsPanel).display else 0)
+            height = min(int(base.value), max(rows, MIN_ROWS + beside))
+            moved = height != top.outer_size.height  # the top changes: measure again once it is laid out
+            short = MIN_ROWS + beside - rows  # rows the step gives up (it scrolls) so the chain rule keeps its own
+            if step_max and short > 0:
+                step.styles.max_height = max(LEAST_PANEL + 2, step_max - short)
+            else:
+                step.styles.inline.clear_rule("max_height")
+            if height < base.value:
+                top.styles.height = height
+            else:
+                top.styles.inline.clear_rule("height")
+            rows = height - beside
+        if not view.display:
+            return
+        if retry and (moved or any(not w.outer_size.height for w in measured)):  # not laid out yet: once more
+            self.call_after_refresh(self._fit_network, False)
+        elif view.fit(rows if rows > 0 else None):
+            self.render_step()
 
     # ------------------------------------------------------------------------------------- derivation
     def _show_derivation(self) -> None:
@@ -396,6 +446,7 @@ class DebuggerScreen(Screen):
 
     def action_cancel_run(self) -> None:
         self.workers.cancel_group(self, "run")
+        self.workers.cancel_group(self, "export")
 
     def action_pick_param(self) -> None:
         s = self.session
@@ -548,17 +599,37 @@ class DebuggerScreen(Screen):
         self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
 
     def _export_answer(self, answer: tuple[str, str] | None) -> None:
-        if answer is not None:
-            fmt, path = answer
-            self.write_checked(path, lambda: self._export(fmt, path, self.session.export_epochs()),
-                               "nothing exported")
+        if answer is None:
+            return
+        fmt, path = answer
+        epochs = self.session.export_epochs()
+        refused = self.session.export_refusal(fmt, epochs)
+        if refused is not None:
+            self.say(refused)
+        else:
+            self.write_checked(path, lambda: self.start_export(fmt, path, epochs), "nothing exported")
 
-    @work(thread=True, group="export")
+    def start_export(self, fmt: str, path: str, epochs: int) -> None:
+        """Export in a worker; a long one shows its progress and a note, and Escape stops it."""
+        if self.session.export_is_long(epochs):
+            self.busy = True
+            self.say(Note(f"exporting the {fmt} transcript of {epochs} epochs to {path} …; Escape stops",
+                          timeout=4))
+        self._export(fmt, path, epochs)
+
+    @work(thread=True, exclusive=True, group="export")
     def _export(self, fmt: str, path: str, epochs: int) -> None:
-        self.post_message(self.Exported(self.session.export(fmt, path, epochs)))
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.RunProgress(done, total))
+
+        self.post_message(self.Exported(self.session.export(fmt, path, epochs, progress,
+                                                            lambda: worker.is_cancelled)))
 
     @on(Exported)
     def _exported(self, event: Exported) -> None:
+        self.busy = False
         self.say(event.note)
 
     def action_reload(self) -> None:

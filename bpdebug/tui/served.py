@@ -121,7 +121,12 @@ class ServedScreen(DebuggerScreen):
         if answer is None:
             return
         fmt, name = answer
-        self._render_download(fmt, Path(name).name or f"{self.session.path.stem}.{fmt}", self.session.export_epochs())
+        epochs = self.session.export_epochs()
+        refused = self.session.export_refusal(fmt, epochs)
+        if refused is not None:
+            self.say(refused)
+            return
+        self._render_download(fmt, Path(name).name or f"{self.session.path.stem}.{fmt}", epochs)
 
     def action_save_fork(self) -> None:
         """The what-if fork as a scenario file, downloaded: nothing is written on the server."""
@@ -142,7 +147,7 @@ class ServedScreen(DebuggerScreen):
         from ..transcript import Options, render
 
         try:
-            text = render(fmt, Trace(self.session.scenario, epochs), Options(epochs))
+            text = render(fmt, Trace(self.session.scenario, epochs), Options(epochs, what_if=self.session.what_if()))
         except Exception as exc:  # noqa: BLE001 - a failed export must not end the session
             self.post_message(self.Rendered(None, filename, f"export failed: {type(exc).__name__}: {exc}"))
             return

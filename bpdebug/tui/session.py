@@ -39,6 +39,7 @@ from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
 if TYPE_CHECKING:
     from ..core.diagnosis import Diagnosis
+    from ..transcript import WhatIf
 
 Severity = Literal["information", "warning", "error"]
 
@@ -417,7 +418,10 @@ class Session:
         return epoch
 
     def epoch_hint(self) -> str:
-        return f"1 … {self.trace.epochs} walked so far; a larger number trains further"
+        """What the go-to prompt accepts, in words that fit how far the walk has come."""
+        walked = self.trace.epochs
+        so_far = "epoch 1 is the only one so far" if walked == 1 else f"epochs 1 to {walked} so far"
+        return f"{so_far}; a larger number trains further"
 
     # ---------------------------------------------------------------------------------------- long runs
     def run_to(self, epoch: int, progress: Callable[[int, int], None] | None = None,
@@ -969,10 +973,32 @@ class Session:
             return Note(f"{path}: not overwritten: bpdebug read it to build this run; choose another path", "error")
         return None
 
-    def export(self, fmt: str, path: str | Path, epochs: int) -> Note:
+    def what_if(self) -> WhatIf | None:
+        """The what-if fork being shown, as a transcript names it (None: the original run shows)."""
+        from ..transcript import WhatIf
+
+        if not self.showing_fork:
+            return None
+        return WhatIf(self.path.name, self.run.edits, self.run.offset + 1)
+
+    def export_refusal(self, fmt: str, epochs: int) -> Note | None:
+        """Why a transcript in ``fmt`` cannot cover ``epochs`` epochs (the command line's limit), or None."""
+        from ..transcript import too_long
+
+        why = None if fmt in ("npz", "safetensors") else too_long(fmt, epochs)
+        return None if why is None else Note(f"{_plural(epochs, 'epoch')}: {why}", "error", 8)
+
+    @staticmethod
+    def export_is_long(epochs: int) -> bool:
+        """Whether an export of ``epochs`` epochs trains long enough to show progress (and stop on Escape)."""
+        return epochs > SYNC_EPOCHS
+
+    def export(self, fmt: str, path: str | Path, epochs: int, progress: Callable[[int, int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Note:
         """Render the transcript on a trace of its own (so this may run in a worker) and write it; never over a
-        file read to build the run."""
-        refused = self.refusal(path)
+        file read to build the run, nor a document longer than the command line allows. ``progress(done,
+        total)`` follows the training, and ``should_stop()`` stops it (nothing is written then)."""
+        refused = self.refusal(path) or self.export_refusal(fmt, epochs)
         if refused is not None:
             return refused
         from ..core.atomic import OutputError, write_output
@@ -989,8 +1015,13 @@ class Session:
             except OSError as exc:
                 return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
             return Note(f"wrote the weights after epoch {epochs} ({fmt}) to {path}")
+        trace = Trace(self.scenario)
+        with np.errstate(all="ignore"):
+            reached = trace.advance(epochs, progress, should_stop)
+        if reached < epochs:
+            return Note(f"export stopped at epoch {reached} of {epochs}; nothing written", timeout=4)
         try:
-            text = render(fmt, Trace(self.scenario, epochs), Options(epochs))
+            text = render(fmt, trace, Options(epochs, what_if=self.what_if()))
             write_output(path, text, protect=self.protected_files())
         except OutputError as exc:
             return Note(str(exc), "error")

@@ -30,6 +30,7 @@ CURRENT = Style(bgcolor="#303848")
 DIVERGED = Style(color="#ff4040", bold=True)
 BIGGEST = float(np.finfo(float).max)
 MARGIN = 10  # columns for the y labels and the axis
+FLAT_PAD = 1e-300  # the least half-span of a flat run's axis (the pixel scale of a narrower one overflows)
 # braille dot bit of (row within the cell 0…3, column within the cell 0…1)
 CELLS = [" "] + [chr(0x2800 + b) for b in range(1, 256)]  # a cell's character from its dot bits
 DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
@@ -87,9 +88,10 @@ def plot_cells(series: Sequence[Series], last: int, columns: int, rows: int, log
     if every.size == 0:
         return bits, owner, None
     y0, y1 = float(every.min()), float(every.max())
-    if y1 - y0 < 1e-12 * max(1.0, abs(y1)):  # a flat run: widen by at least a few units of its last place
-        pad = max(0.5, abs(y1) * 1e-6)
-        y0, y1 = max(y0 - pad, -BIGGEST), min(y1 + pad, BIGGEST)
+    if y1 - y0 < 1e-12 * max(1.0, abs(y1)):  # one point, or a flat run: an axis around it
+        # half a decade on a log axis; else a tenth of the value either side, never below 0 for a loss ≥ 0
+        pad = 0.5 if log or y1 == 0 else max(abs(y1) * 0.1, FLAT_PAD)
+        y0, y1 = max(y0 - pad, 0.0 if y0 >= 0 and not log else -BIGGEST), min(y1 + pad, BIGGEST)
     span_x = max(1, last)
     py = np.arange(ph)[:, None]
     for k, (s, (lo, hi, ok)) in enumerate(zip(series, values, strict=True)):

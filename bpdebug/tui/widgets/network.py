@@ -23,6 +23,7 @@ from ...text.numbers import PENDING
 from . import set_border, set_content
 
 Cell = list[tuple[str, str]]  # one line of a unit: (text, style) pieces
+MIN_ROWS = 5  # the least the panel takes when others need the room: its borders, the titles and 2 lines of units
 
 
 class NetworkView(Static):
@@ -117,23 +118,24 @@ class NetworkView(Static):
         first, last = selected.layer, selected.layer + 1
         wanted = [step.layer] if step.layer and step.kind in ("z", "a", "delta") else []
         wanted += [n for k in range(1, L) for n in (last + k, first - k)]
-        for digits in (7, 4, 3):
-            grid, width = self._grid(step, selected, False, digits, list(range(first, last + 1)))
+        for titled, digits in ((True, 7), (True, 4), (True, 3), (False, 3)):  # then "layer 3" without its role
+            grid, width = self._grid(step, selected, False, digits, list(range(first, last + 1)), titled)
             if width <= room:
                 break
         for layer in wanted:
             if not 1 <= layer <= L or first <= layer <= last:
                 continue
             lo, hi = min(first, layer), max(last, layer)
-            wider, width = self._grid(step, selected, False, digits, list(range(lo, hi + 1)))
+            wider, width = self._grid(step, selected, False, digits, list(range(lo, hi + 1)), titled)
             if width > room:
                 break
             grid, first, last = wider, lo, hi
         return grid
 
     def _grid(self, step: Step, selected: Param, compact: bool, digits: int,
-              layers: list[int]) -> tuple[list[Cell], int]:
-        """The lines of the drawing of ``layers`` (consecutive, 1-based; pieces of styled text) and its width."""
+              layers: list[int], titled: bool = True) -> tuple[list[Cell], int]:
+        """The lines of the drawing of ``layers`` (consecutive, 1-based; pieces of styled text) and its width;
+        ``titled`` False: each column's title is "layer N" alone (its role goes, for a narrow panel)."""
         s = self.scenario
         L = s.n_layers
         computed = set(step.computes)
@@ -141,7 +143,7 @@ class NetworkView(Static):
         for l in layers:
             role = "in" if l == 1 else "out" if l == L else "hidden"
             legend = "in" if l == 1 else "net → out"
-            title = f"layer {l}: {legend}" if compact else f"layer {l} · {role}"
+            title = (f"layer {l}: {legend}" if compact else f"layer {l} · {role}") if titled else f"layer {l}"
             units = list(range(1, s.layers[l - 1] + 1)) + ([0] if s.bias and l < L else [])
             focus = (selected.sending_unit if l == selected.layer else
                      selected.receiving_unit if l == selected.layer + 1 else 1)
@@ -165,11 +167,10 @@ class NetworkView(Static):
                 grid[r].append(("⋯ " if r == rows // 2 else "  ", "dim"))
             x += 2
         for l, ((title, col), width) in zip(layers, zip(columns, widths, strict=True), strict=True):
-            if l > 1:
-                link = f" Θ{l - 1} "
+            if l > 1:  # the weights that carry layer l-1 to l, on the arrow between them: the titles keep apart
+                link = f"Θ{l - 1}→ "
                 for r in range(rows):
-                    text = link if r == 0 else ("→".center(len(link)) if r == rows // 2 else " " * len(link))
-                    grid[r].append((text, "dim"))
+                    grid[r].append((link if r == max(1, rows // 2) else " " * len(link), "dim"))
                 x += len(link)
             grid[0].append((title.ljust(width), "italic dim"))
             r = 1
@@ -199,12 +200,25 @@ class NetworkView(Static):
             x += len(str(layers[-1])) + 4
         return grid, x
 
+    def fit(self, rows: int | None) -> bool:
+        """Take at most ``rows`` rows (borders included; None: as the stylesheet says), eliding units past them
+        as a wide layer's are; whether that changed what the panel may take (then :meth:`show` it again)."""
+        base = self.styles.base.max_height
+        if rows is not None and base is not None and base.is_cells and rows >= base.value:
+            rows = None  # the stylesheet's limit is the tighter one
+        before = self.styles.inline.max_height
+        if rows is None:
+            self.styles.inline.clear_rule("max_height")
+        else:
+            self.styles.max_height = max(MIN_ROWS, rows)
+        return self.styles.inline.max_height != before
+
     def _unit_budget(self) -> int:
         """Lines a column of units may take: the panel's max-height less its border, padding and title."""
         limit = self.styles.max_height
         if limit is None or not limit.is_cells:
             return 11
-        return max(3, int(limit.value) - self.styles.gutter.height - 1)
+        return max(2, int(limit.value) - self.styles.gutter.height - 1)
 
     def _units_shown(self, units: list[int], focus: int, one_line: bool) -> list[int]:
         """``units`` (in drawing order; 0 = bias, one line, others ``one_line`` or two) cut to a window
