@@ -127,7 +127,7 @@ async def test_the_breakpoint_editor_says_c_works_once_it_is_closed():
         assert "Escape closes the editor; then c continues" in hint
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40)])
 async def test_the_status_line_shortens_the_title_before_what_the_run_says(size, tmp_path):
     diverging = tmp_path / "diverging.toml"
     diverging.write_text(diverging_softmax_text())
@@ -140,10 +140,12 @@ async def test_the_status_line_shortens_the_title_before_what_the_run_says(size,
         assert app.session.divergence is not None and "diverged" in first
         assert cell_len(first) <= status.content_size.width, first
         shortened, ellipsis, _ = first.partition("…")
-        assert ellipsis and len(shortened) >= 11 and app.session.title.startswith(shortened)
+        assert first.startswith(app.session.title + "  ·  ") or (  # the whole title, or its start and …
+            ellipsis and len(shortened) >= 11 and app.session.title.startswith(shortened))
         holding, failing = app.session.figure_counts()
         assert holding + failing
-        assert first.endswith(f"printed figures: {holding} hold, {failing} do not" if size[0] >= 100
+        # in words where they fit beside the title's first characters, else in signs
+        assert first.endswith(f"printed figures: {holding} hold, {failing} do not" if size[0] >= 120
                               else f"figures ✓{holding} ✗{failing}")
 
 

@@ -213,25 +213,30 @@ class DebuggerScreen(Screen):
             self._diagnosing.add(s.generation)
             self.call_after_refresh(self._diagnose, s.generation)
         holding, failing = s.figure_counts()
-        extra = []
+        long: list[str] = []  # what the run says, in words; and in signs where the words do not fit
+        short: list[str] = []
         d = s.divergence
         if d is not None:
-            extra.append(f"⚠ diverged at epoch {d.epoch}" if compact else f"⚠ diverged: {d.describe()}")
+            long.append(f"⚠ diverged: {d.describe()}")
+            short.append(f"⚠ diverged at epoch {d.epoch}")
         if holding + failing:
-            extra.append(f"figures ✓{holding} ✗{failing}" if compact else
-                         f"printed figures: {holding} hold, {failing} do not")
+            long.append(f"printed figures: {holding} hold, {failing} do not")
+            short.append(f"figures ✓{holding} ✗{failing}")
         stopped = s.stopped_here
         if stopped is not None:
-            extra.insert(0, ("■ " if compact else "stopped: ") + stopped)
+            long.insert(0, "stopped: " + stopped)
+            short.insert(0, "■ " + stopped)
         elif s.breakpoint_labels():
-            extra.append(("● " if compact else "breakpoints: ") + s.breakpoint_labels())
+            long.append("breakpoints: " + s.breakpoint_labels())
+            short.append("● " + s.breakpoint_labels())
         self.query_one(ForkLine).show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
                                       s.differences(3 if compact else 6), compact)
         rows = s.watch_rows()
         self.query_one(WatchPanel).show(rows, compact)
         self.set_class(bool(rows) or s.forked is not None, "-crowded")  # on a short screen the step panel yields
-        self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, "  ·  ".join(extra),
-                                       compact, s.unit_status(short=compact))
+        self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs,
+                                       "  ·  ".join(short if compact else long), compact,
+                                       s.unit_status(short=compact), extra_short="  ·  ".join(short))
         self.query_one(NetworkView).show(step, p, compact=compact, row=s.row, unit=s.unit)
         self.query_one(StepPanel).show(s.narration())
         self.query_one(ParamsTable).show(step, p)

@@ -16,9 +16,10 @@ class StatusBar(Static):
     """Two lines at the top: the scenario's title (and a summary), then the position with the four phases."""
 
     def show(self, title: str, step: Step, epochs: int, scenario_epochs: int, extra: str = "",
-             compact: bool = False, unit: str = "") -> None:
+             compact: bool = False, unit: str = "", extra_short: str = "") -> None:
         """Render the position of ``step`` (``epochs`` = epochs the trace covers now); ``unit``: where a
-        unit-by-unit walk is in the step (``unit h1 of 2``), after the step."""
+        unit-by-unit walk is in the step (``unit h1 of 2``), after the step. ``extra`` (what the run says) gives
+        way to ``extra_short`` where it does not fit beside the title's first characters."""
         example = ("batch" if compact else "all (batch)") if step.example is None else f"{step.example}"
         rows = step.record.rows
         if step.example is None and step.scenario is not None and len(rows) < step.scenario.n_examples:
@@ -43,10 +44,12 @@ class StatusBar(Static):
         if unit:
             parts += [("  " if compact else "  ·  ", "dim"), (unit, "bold")]
         head: list[str | tuple[str, str]] = [(title, "bold")]
+        width = self.content_size.width  # 0 before the first layout
+        if extra and extra_short and width and TITLE_KEEPS + 1 + cell_len("  ·  " + extra) > width:
+            extra = extra_short
         if extra:
             extra = "  ·  " + extra
             # what the run says (stopped, diverged, the figures) matters more than the title: the title gives way
-            width = self.content_size.width  # 0 before the first layout
             if width and cell_len(title) + cell_len(extra) > width:
                 title = title[:max(TITLE_KEEPS, width - cell_len(extra) - 1)].rstrip() + "…"
             head = [(title, "bold"), (extra, "")]
