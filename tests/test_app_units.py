@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from test_units import wide_scenario
+from _wide import wide_scenario
 
 from bpdebug.core.scenario import load
 from bpdebug.text.narrate import fmt

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _wide import wide_scenario
 
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
@@ -252,33 +253,6 @@ def test_a_divergence_lands_on_the_unit_it_names(tmp_path):
     assert np.isfinite(z3[0]) and np.isinf(z3[1])
     assert where(s) == ("z", 3, 2) and s.unit_status() == "unit o2 of 2"
     assert last_new(s.narration()) == "inf"
-
-
-def wide_scenario(path: Path) -> Path:
-    """A 784-128-10 sigmoid network on two examples, written to ``path``."""
-    rng = np.random.default_rng(5)
-    x = rng.uniform(0, 1, size=(2, 784))
-
-    def rows(m: np.ndarray) -> str:
-        return "[" + ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in m) + "]"
-
-    path.write_text(f"""title = "784-128-10"
-[network]
-layers = [784, 128, 10]
-activation = "sigmoid"
-[loss]
-function = "half_sse"
-[training]
-learning_rate = 0.01
-[data]
-inputs = {rows(x)}
-targets = {rows(np.eye(10)[[3, 7]])}
-[weights]
-init = "uniform"
-range = [-0.1, 0.1]
-seed = 3
-""")
-    return path
 
 
 def test_a_784_128_10_network_is_not_walked_unit_by_unit(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _diverging import diverging_softmax_text
+from _wide import wide_scenario
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -56,31 +57,7 @@ async def prompt(pilot, key: str, value: str) -> None:
 @pytest.fixture(scope="module")
 def wide(tmp_path_factory) -> Path:
     """A 784-128-10 network (101,770 parameters) on two examples."""
-    rng = np.random.default_rng(5)
-    x = rng.uniform(0, 1, size=(2, 784))
-    t = np.eye(10)[[3, 7]]
-
-    def rows(m: np.ndarray) -> str:
-        return "[" + ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in m) + "]"
-
-    path = tmp_path_factory.mktemp("wide") / "wide.toml"
-    path.write_text(f"""title = "784-128-10"
-[network]
-layers = [784, 128, 10]
-activation = "sigmoid"
-[loss]
-function = "half_sse"
-[training]
-learning_rate = 0.01
-[data]
-inputs = {rows(x)}
-targets = {rows(t)}
-[weights]
-init = "uniform"
-range = [-0.1, 0.1]
-seed = 3
-""")
-    return path
+    return wide_scenario(tmp_path_factory.mktemp("wide") / "wide.toml")
 
 
 @pytest.fixture
