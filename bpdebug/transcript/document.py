@@ -28,7 +28,7 @@ from ..core.engine import Divergence, EpochRecord, PassRecord, Trace
 from ..core.functions import Activation
 from ..core.params import Param
 from ..core.scenario import Scenario
-from ..text import numbers
+from ..text import numbers, symbolic
 
 if TYPE_CHECKING:
     from . import Options, WhatIf
@@ -376,7 +376,7 @@ def _function_name(a: Activation) -> str:
 def activation_formula(scenario: Scenario, layer: int) -> Math:
     """f(x) of a layer's activation, symbolically, from the registry's entry."""
     a = scenario.activation(layer)
-    expr = a.sympy(X)
+    expr = symbolic.activation(a, X)
     if expr is None:  # softmax, written per output unit k of K
         k, j, K = sp.symbols("k j K", integer=True, positive=True)
         xs = sp.IndexedBase("x")
@@ -395,9 +395,8 @@ def loss_term_formula(scenario: Scenario) -> tuple[Math, str]:
     """The per-output error term E_k = … (the registry's) and how a batch combines examples, in words."""
     t, o, K = sp.Symbol("t_k"), sp.Symbol("o_k"), sp.Symbol("K")
     loss = scenario.loss
-    assert loss.term is not None
     combine = "summed" if loss.reduction == "sum" else "averaged"
-    return sym(sp.Eq(sp.Symbol("E_k"), loss.term(o, t, K), evaluate=False)), combine
+    return sym(sp.Eq(sp.Symbol("E_k"), symbolic.loss_term(loss, o, t, K), evaluate=False)), combine
 
 
 # ----------------------------------------------------------------------------------------- the selection
