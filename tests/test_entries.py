@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -29,6 +30,7 @@ from bpdebug.core import engine, expr, functions
 from bpdebug.core.engine import Trace, batch_loss
 from bpdebug.core.functions import Activation
 from bpdebug.core.scenario import Scenario, ScenarioError, load, loads
+from bpdebug.core.scenario_writer import to_toml
 from bpdebug.derivation import derive
 from bpdebug.text import symbolic
 from bpdebug.transcript import FORMATS, Options, render
@@ -246,6 +248,38 @@ def test_every_transcript_is_written_and_the_script_is_the_engine(scenario_path:
     doc = json.loads(render("json", Trace(s), Options(epochs=2)))
     losses = [float(line.split()[3]) for line in run.stdout.splitlines() if line.startswith("epoch")]
     assert losses == [e["loss"] for e in doc["epochs"]]  # the very same bits
+    again = loads(to_toml(s))  # a fork saved as TOML carries its formulas
+    assert [Trace(again).loss(e) for e in (1, 2)] == [Trace(s).loss(e) for e in (1, 2)]
+
+
+LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<key>[^:]+): (?P<message>.+)$")
+
+
+@pytest.mark.parametrize(("tables", "key", "says"), [
+    ('[losses.bad]\nterm = "abs(t - y)"\n', "losses.bad.term", "unknown name 'y', expected only t, o"),
+    ('[losses.bad]\nterm = "t > o"\n', "losses.bad.term", "is not allowed outside a condition"),
+    ('[losses.bad]\nterm = "log(o - 5)"\n', "losses.bad.term", "not a finite number at o = 0.7, t = 0.2"),
+    ('[losses.bad]\nterm = "1/(o - o)"\n', "losses.bad.term", "'1 / (o - o)' is undefined"),
+    ('[losses.bad]\nterm = "(t - o)**2"\nreduction = "median"\n', "losses.bad.reduction", "expected one of"),
+    ('[losses.bad]\nterm = "(t - o)**2"\nscale = 2\n', "losses.bad.scale", "unknown key"),
+    ('[losses.bad]\nreduction = "sum"\n', "losses.bad.term", "missing"),
+    ('[losses.bad]\nterm = 3\n', "losses.bad.term", "expected a string"),
+    ('[losses.{builtin}]\nterm = "(t - o)**2"\n', "losses.{builtin}", "is built in"),
+    ('[activations.bad]\nexpr = "Piecewise((x, x > 0))"\n', "activations.bad.expr", "expected True"),
+])
+def test_a_bad_formula_is_refused_in_one_line(tables: str, key: str, says: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    builtin = next(iter(functions.LOSSES))
+    tables, key = tables.replace("{builtin}", builtin), key.replace("{builtin}", builtin)
+    path = tmp_path / "bad.toml"
+    path.write_text(scenario_text(Case("bad", f'"{_first_elementwise()}"', tables)), encoding="utf-8")
+    assert cli.main(["check", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith("\n") and err.count("\n") == 1, err
+    m = LINE.match(err.rstrip("\n"))
+    assert m and m["file"] == str(path) and m["key"] == key and says in m["message"], err
+    line = path.read_text(encoding="utf-8").splitlines()[int(m["line"]) - 1]
+    assert key.split(".")[-1] in line or key.split(".")[1] in line, (line, err)
 
 
 # ---------------------------------------------------------------------------- one entry, nothing else
