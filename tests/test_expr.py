@@ -268,3 +268,17 @@ def test_the_core_never_imports_sympy() -> None:
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_numbers_go_into_any_expression_and_print_readably() -> None:
+    from bpdebug.text import printing
+
+    x = X
+    e = (sympy.Piecewise((x, x > 0), (sympy.exp(x) - 1, True)) * sympy.Min(sympy.Abs(x - 1), 1)
+         + sympy.sign(x) + sympy.Heaviside(x, 0) + sympy.Max(x, 0))
+    shown = printing.rebuild(e, {x: printing.shown_number(-0.25)})
+    text, latex = printing.text(shown), printing.latex(shown)
+    assert "Piecewise(" not in text and "{−0.25 if −0.25 > 0, " in text and "otherwise}" in text
+    assert "step(−0.25)" in text and "sign(−0.25)" in text and "Max(0, −0.25)" in text
+    assert r"\begin{cases}" in latex and "H\\left(-0.25\\right)" in latex
+    assert printing.text(sympy.Piecewise((1, x >= 0), (0, True))) == "{1 if x ≥ 0, 0 otherwise}"
