@@ -231,6 +231,7 @@ class Loss:
     target_range: tuple[float, float] = (-math.inf, math.inf)  # what every target must lie within
     target_note: str = ""  # what a target is, in the message refusing one outside target_range
     softmax_shortcut: bool = False  # after a softmax, ∂E/∂net_k = out_k − t_k when an example's targets sum to 1
+    squared_error: float | None = None  # c when each error term is c·(t − o)² (the slips that halve or double it)
     expr: str | None = None  # a formula loss's term, as written in the scenario
     code: str = field(default="", repr=False, compare=False)  # a formula loss's terms and grad source
 
@@ -271,10 +272,10 @@ def _inv(sp: Any, x: Any) -> Any:
 
 BUILTIN_LOSSES: tuple[Loss, ...] = (
     Loss("sse", "sum", "Σ_k (t_k − o_k)²", sse_terms, sse_grad,
-         lambda sp, o, t, K: (t - o) ** 2, lambda sp, o, t, K: [2, _diff(sp, o, t)]),
+         lambda sp, o, t, K: (t - o) ** 2, lambda sp, o, t, K: [2, _diff(sp, o, t)], squared_error=1.0),
     Loss("half_sse", "sum", "½ Σ_k (t_k − o_k)²", half_sse_terms, half_sse_grad,
          lambda sp, o, t, K: sp.Mul(sp.Rational(1, 2), (t - o) ** 2, evaluate=False),
-         lambda sp, o, t, K: [_diff(sp, o, t)]),
+         lambda sp, o, t, K: [_diff(sp, o, t)], squared_error=0.5),
     Loss("mse", "mean", "(1/K) Σ_k (t_k − o_k)²", mse_terms, mse_grad,
          lambda sp, o, t, K: (t - o) ** 2 / K, lambda sp, o, t, K: [2, _diff(sp, o, t), _inv(sp, K)]),
     Loss("cross_entropy", "mean", "−Σ_k t_k log o_k", cross_entropy_terms, cross_entropy_grad,
