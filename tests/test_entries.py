@@ -234,6 +234,7 @@ def test_a_derivation_is_written_in_text_and_latex(scenario_path: Path) -> None:
         text, latex = "\n".join(d.text_lines()), "\n".join(d.latex_lines())
         assert text and latex and "Piecewise(" not in text and "…" not in text, p.short
     assert cli.main(["check", "--gradcheck", str(scenario_path)]) == 0
+    assert cli.main(["run", str(scenario_path)]) == 0
 
 
 @pytest.mark.parametrize("scenario_path", CASES, ids=[c.id for c in CASES], indirect=True)
