@@ -33,7 +33,7 @@ VARIADIC = ("Max", "Min")  # 2 to MAX_ARGUMENTS arguments; every other function 
 MAX_ARGUMENTS = 8
 MAX_LENGTH = 1000  # characters of one formula
 MAX_EXPONENT = 1000  # a numeric exponent beyond this is refused
-MAX_DEPTH = 200  # nesting of the tree (deeper formulas are refused, not recursed into)
+MAX_DEPTH = 500  # nesting of the tree (MAX_LENGTH characters cannot nest deeper; a guard all the same)
 KINK_RTOL = 1e-9  # default closeness of a non-smooth point, relative to max(1, the magnitudes compared)
 
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
