@@ -457,6 +457,10 @@ def sub(a: Expr, b: Expr) -> Expr:
     return Expr("sub", (a, b))
 
 
+def _minus_one(e: Expr) -> bool:
+    return _is(e, -1) or (e.op == "neg" and _is(e.args[0], 1))
+
+
 def mul(a: Expr, b: Expr) -> Expr:
     if _is(a, 0) or _is(b, 0):
         return ZERO
@@ -464,6 +468,10 @@ def mul(a: Expr, b: Expr) -> Expr:
         return b
     if _is(b, 1):
         return a
+    if _minus_one(a):
+        return neg(b)
+    if _minus_one(b):
+        return neg(a)
     return Expr("mul", (a, b))
 
 
@@ -494,7 +502,7 @@ def call(name: str, *args: Expr) -> Expr:
 
 
 def diff(e: Expr, var: str) -> Expr:
-    """d e / d ``var``, by the rules of calculus; only trivial 0 and 1 factors and terms are simplified away.
+    """d e / d ``var``, by the rules of calculus; only trivial factors and terms (0, 1, −1) are simplified away.
 
     At a non-smooth point the derivative takes one side: ``abs`` gives sign(u)·u' (0 at 0), ``relu`` and a
     Piecewise the branch whose condition holds (relu's u > 0), Max/Min the first argument that attains it."""

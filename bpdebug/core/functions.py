@@ -389,11 +389,11 @@ def formula_loss(name: str, term_text: str, reduction: str = "sum") -> Loss:
     per_output = " / o.shape[1]" if mean else ""
     per_batch = " / o.shape[1] / o.shape[0]" if mean else ""
     code = (f"def {ident}_terms(o, t):\n"
-            f"    \"\"\"{_doc(term_text)} (each output's term{', over the outputs' if mean else ''})\"\"\"\n"
-            f"    return np.broadcast_to(np.asarray({term}, dtype=float), np.shape(o)){per_output}\n\n\n"
+            f"    \"\"\"{_doc(term_text)}: each output's term{' over the K outputs' if mean else ''}\"\"\"\n"
+            f"    return np.broadcast_to(np.asarray({term}, dtype=float), np.shape(o)).copy(){per_output}\n\n\n"
             f"def {ident}_grad(o, t):\n"
-            f"    \"\"\"its derivative in o{', over the outputs and the examples' if mean else ''}\"\"\"\n"
-            f"    return np.broadcast_to(np.asarray({dterm}, dtype=float), np.shape(o)){per_batch}\n")
+            f"    \"\"\"its derivative in o{' over the K outputs and the N examples' if mean else ''}\"\"\"\n"
+            f"    return np.broadcast_to(np.asarray({dterm}, dtype=float), np.shape(o)).copy(){per_batch}\n")
     namespace = _compile(code, f"<loss {name}>")
     shown = f"(1/K) Σ_k [{term_text}]" if mean else f"Σ_k [{term_text}]"
     return Loss(name, reduction, shown, namespace[f"{ident}_terms"], namespace[f"{ident}_grad"], tree=tree,
