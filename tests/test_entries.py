@@ -259,6 +259,7 @@ LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<key>[^:]+): (?P<message>.+
 @pytest.mark.parametrize(("tables", "key", "says"), [
     ('[losses.bad]\nterm = "abs(t - y)"\n', "losses.bad.term", "unknown name 'y', expected only t, o"),
     ('[losses.bad]\nterm = "t > o"\n', "losses.bad.term", "is not allowed outside a condition"),
+    ('[losses.bad]\nterm = "t**2"\n', "losses.bad.term", "does not depend on o, expected one output's term"),
     ('[losses.bad]\nterm = "log(o - 5)"\n', "losses.bad.term", "not a finite number at o = 0.7, t = 0.2"),
     ('[losses.bad]\nterm = "1/(o - o)"\n', "losses.bad.term", "'1 / (o - o)' is undefined"),
     ('[losses.bad]\nterm = "(t - o)**2"\nreduction = "median"\n', "losses.bad.reduction", "expected one of"),

@@ -383,6 +383,9 @@ def formula_loss(name: str, term_text: str, reduction: str = "sum") -> Loss:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction {reduction!r}, expected one of {', '.join(REDUCTIONS)}")
     tree = expr.parse(term_text, LOSS_VARIABLES)
+    if "o" not in expr.names(tree):
+        raise expr.FormulaError(f"'{term_text}' does not depend on o, expected one output's term in t (target) "
+                                "and o (output) such as \"(t - o)**2\"")
     term, dterm = expr.numpy_code(tree), expr.numpy_code(expr.diff(tree, "o"))
     ident = f"loss_{name}"
     mean = reduction == "mean"
