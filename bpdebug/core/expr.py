@@ -638,7 +638,9 @@ def compile_numpy(e: Expr, args: Sequence[str]) -> Callable[..., np.ndarray]:
 
 
 def evaluate(e: Expr, env: Mapping[str, np.ndarray | float]) -> np.ndarray:
-    """``e``'s value with NumPy for the variables in ``env`` (the same operations numpy_code writes)."""
+    """``e``'s value with NumPy for the variables in ``env``, every number a float64 (a constant part too, never
+    Python's exact integers, so ``9**999`` is inf at once). The same operations as :func:`numpy_code`, to
+    rounding: ``x ** 0.5`` there may be NumPy's sqrt; the engine's numbers come from :func:`compile_numpy`."""
     values: dict[int, Any] = {}
     with np.errstate(all="ignore"):  # NaN and inf are values here, as in the engine
         return np.asarray(_eval(e, env, values))
