@@ -371,7 +371,7 @@ class _Validator:
     def scenario(self) -> Scenario:
         doc = self.doc
         top = {"title", "description", "network", "loss", "training", "data", "weights", "activations", "losses",
-               "expect"}
+               "optimizers", "expect"}
         for k in doc:
             if k not in top:
                 raise self.fail((k,), f"unknown key, expected one of {', '.join(sorted(top))}")
@@ -402,9 +402,11 @@ class _Validator:
             raise self.fail(("loss", "function"), one_of("loss", loss_name, list(known_losses)))
         loss = known_losses[loss_name]
 
+        own_optimizers = self.custom_optimizers()
         training = self.table(doc, ("training",), {"learning_rate", "epochs", "update", "frozen", "optimizer",
-                                                   "batch_size", "shuffle", "seed", *optimizers.HYPERPARAMETERS},
-                              True)
+                                                   "batch_size", "shuffle", "seed", optimizers.WEIGHT_DECAY.key,
+                                                   *optimizers.keys_of([*optimizers.OPTIMIZERS.values(),
+                                                                        *own_optimizers.values()])}, True)
         if "learning_rate" not in training:
             raise self.fail(("training", "learning_rate"), "missing, expected a number > 0")
         lr = self.number(training["learning_rate"], ("training", "learning_rate"))
@@ -447,7 +449,7 @@ class _Validator:
 
         self.targets_for(loss, targets)
 
-        plan = self.plan(training, lr, inputs.shape[0])
+        plan = self.plan(training, lr, inputs.shape[0], own_optimizers)
         weights, init = self.weights(layers, bias, files)
         expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer)
 
@@ -473,27 +475,35 @@ class _Validator:
         except datafiles.DataFileError as exc:
             raise self.fail(exc.key, exc.message) from None
 
-    def plan(self, training: dict, lr: float, n_examples: int) -> Plan:
-        """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT version 2)."""
+    def plan(self, training: dict, lr: float, n_examples: int,
+             own: dict[str, optimizers.Optimizer] | None = None) -> Plan:
+        """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT versions 2 and 3: ``own``
+        holds the scenario's [optimizers.NAME])."""
+        known = {**optimizers.OPTIMIZERS, **(own or {})}
         name = training.get("optimizer", optimizers.DEFAULT)
-        if not isinstance(name, str) or name not in optimizers.OPTIMIZERS:
-            raise self.fail(("training", "optimizer"), one_of("optimizer", name, list(optimizers.OPTIMIZERS)))
-        opt = optimizers.get(name)
-        values: dict[str, float] = {"learning_rate": lr}
-        for key, hp in optimizers.HYPERPARAMETERS.items():
-            if key == "learning_rate" or key not in training:
+        if not isinstance(name, str) or name not in known:
+            raise self.fail(("training", "optimizer"), one_of("optimizer", name, list(known)))
+        opt = known[name]
+        values: dict[str, float] = {}
+        users = optimizers.keys_of(known.values())
+        for key in (*users, optimizers.WEIGHT_DECAY.key):
+            if key not in training:
                 continue
-            if key != "weight_decay" and key not in opt.hyperparameters:
-                users = [o.name for o in optimizers.OPTIMIZERS.values() if key in o.hyperparameters]
+            if key != optimizers.WEIGHT_DECAY.key and key not in opt.hyperparameters:
                 raise self.fail(("training", key), f"not used by optimizer = \"{name}\", expected it only with "
-                                f"optimizer = {' or '.join(repr(u).replace(chr(39), chr(34)) for u in users)}")
+                                f"optimizer = {' or '.join(repr(u).replace(chr(39), chr(34)) for u in users[key])}")
+            hp = opt.hyperparameter(key)
             value = self.number(training[key], ("training", key))
             if not hp.accepts(value):
                 raise self.fail(("training", key), f"expected {hp.expected} ({hp.meaning}), got {value:g}")
             values[key] = value
-        if name == "nesterov" and values.get("momentum", optimizers.HYPERPARAMETERS["momentum"].default) == 0:
-            raise self.fail(("training", "momentum"), "Nesterov momentum needs a momentum > 0 (torch.optim refuses "
-                            "0 too), expected a number in (0, 1]")
+        hyper = opt.hyperparameters_with(lr, **values)
+        if opt.is_formula:
+            try:
+                optimizers.check_start(opt, hyper)
+            except optimizers.RuleError as exc:
+                where = next((k for k in opt.hyperparameters if k in training), "optimizer")
+                raise self.fail(("training", where), f"with these values, {exc}") from None
         update = training.get("update", "batch")
         if update not in ("batch", "online"):
             raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
@@ -517,7 +527,7 @@ class _Validator:
             raise self.fail(("training", "shuffle"), "every example is in the one batch of each epoch, so there is "
                             "nothing to shuffle, expected batch_size (fewer than the examples) or update = \"online\"")
         seed = self.integer(training.get("seed", 0), ("training", "seed"), 0, 2**63 - 1)
-        return Plan(optimizers.Hyperparameters(**values), opt, batch_size, shuffle, seed)
+        return Plan(hyper, opt, batch_size, shuffle, seed)
 
     def targets_for(self, loss: losses.Loss, targets: np.ndarray) -> None:
         """What a loss requires of its targets (the entry says: :meth:`~bpdebug.core.functions.Loss.check_targets`)."""
@@ -626,6 +636,55 @@ class _Validator:
                                 "outputs and targets usually are")
             out[name] = loss
         return out
+
+    def custom_optimizers(self) -> dict[str, optimizers.Optimizer]:
+        """The scenario's [optimizers.NAME] tables (SCENARIO-FORMAT version 3): hyper, state and rule."""
+        table = self.doc.get("optimizers", _MISSING)
+        if table is _MISSING:
+            return {}
+        if not isinstance(table, dict):
+            raise self.fail(("optimizers",), f"expected tables such as [optimizers.adagrad], got {_describe(table)}")
+        out = {}
+        for name, spec in table.items():
+            key = ("optimizers", name)
+            if not _IDENT.fullmatch(name):
+                raise self.fail(key, "expected a name of letters, digits and underscores")
+            if name in optimizers.OPTIMIZERS:
+                raise self.fail(key, f"'{name}' is built in, expected a new name for an optimizer of your own")
+            if not isinstance(spec, dict):
+                raise self.fail(key, "expected a table with hyper = { ... }, state = [...] and rule = [...], got "
+                                f"{_describe(spec)}")
+            for k in spec:
+                if k not in ("hyper", "state", "rule"):
+                    raise self.fail(key + (k,), "unknown key, expected one of hyper, rule, state")
+            hyper = spec.get("hyper", {})
+            if not isinstance(hyper, dict):
+                raise self.fail(key + ("hyper",), "expected a table of names and default values such as "
+                                f"{{ epsilon = 1e-10 }}, got {_describe(hyper)}")
+            defaults = {k: self.number(v, key + ("hyper", k)) for k, v in hyper.items()}
+            state = spec.get("state", [])
+            if not isinstance(state, list) or not all(isinstance(n, str) for n in state):
+                raise self.fail(key + ("state",), f"expected a list of names such as [\"r\"], got {_describe(state)}")
+            if "rule" not in spec:
+                raise self.fail(key + ("rule",), "missing, expected assignments such as [\"r = r + g**2\", "
+                                "\"p = p - learning_rate*g/(sqrt(r) + epsilon)\"]")
+            rule = spec["rule"]
+            if not isinstance(rule, list) or not rule or not all(isinstance(line, str) for line in rule):
+                raise self.fail(key + ("rule",), f"expected a list of assignments such as [\"p = p - "
+                                f"learning_rate*g\"], got {_describe(rule)}")
+            for other in (*state, *defaults):
+                if self.params_pattern.fullmatch(other):
+                    raise self.fail(key + ("state" if other in state else "hyper",), f"'{other}' is a parameter's "
+                                    "name, expected another name")
+            try:
+                out[name] = optimizers.from_formulas(name, defaults, [n.strip() for n in state],
+                                                     [" ".join(line.split()) for line in rule])
+            except optimizers.RuleError as exc:
+                where = key + (exc.part,) + ((exc.line,) if exc.line is not None else ())
+                raise self.fail(where, str(exc)) from None
+        return out
+
+    params_pattern = re.compile(r"^(?:[wb]\d+|theta\d+(?:\[.*)?)$")
 
     def activations(self, network: dict, layers: tuple[int, ...],
                     customs: dict[str, act.Activation]) -> tuple[act.Activation, ...]:
@@ -805,9 +864,9 @@ class _Validator:
         """(kind, layer, param, size, unit) for a quantity name."""
         L = len(layers)
         head, dot, rest = q.partition(".")
-        if dot and head in optimizers.STATE_QUANTITIES:
-            opt = optimizer or optimizers.get(optimizers.DEFAULT)
-            kept = opt.state_names + opt.shown_names
+        opt = optimizer or optimizers.get(optimizers.DEFAULT)
+        kept = opt.state_names + opt.shown_names
+        if dot and (head in optimizers.STATE_QUANTITIES or head in kept):
             if head not in kept:
                 raise self.fail(key, f"'{q}': optimizer \"{opt.name}\" keeps no {head}, expected "
                                 + (f"{' or '.join(n + '.NAME' for n in kept)}" if kept else "no optimizer state"))

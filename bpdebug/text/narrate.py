@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import optimizers
 from ..core.engine import Step
 from ..core.params import Param
 from ..core.scenario import Scenario
@@ -157,11 +156,11 @@ def activation_symbol(scenario: Scenario, layer: int) -> str:
 
 def _optimizer_lines(step: Step, s: Scenario) -> list[Line]:
     """An optimizer's update: its rule (the registry's, printed), then each matrix before, its state and after."""
-    from .update_rule import rule_text
+    from .update_rule import rule_text, symbol_text
 
     opt, plan = s.plan.optimizer, s.plan
     used = ("learning_rate", *opt.hyperparameters) + (("weight_decay",) if plan.hyper.weight_decay else ())
-    note = "   " + ", ".join(f"{optimizers.TEXT_NAMES.get(optimizers.HYPERPARAMETERS[k].symbol.name, 'η')} = "
+    note = "   " + ", ".join(f"{symbol_text(opt.hyperparameter(k).symbol)} = "
                              f"{fmt(getattr(plan.hyper, k))}" for k in used)
     if opt.uses_step_count:
         note += f", t = {step.record.update}"
@@ -174,7 +173,7 @@ def _optimizer_lines(step: Step, s: Scenario) -> list[Line]:
         lines.append((Span(f"Θ{l} = "), Span(fmt_matrix(_array(step, f"theta{l}")), GIVEN)))
         lines.append((Span(f"   g{l} = "), Span(fmt_matrix(_array(step, f"grad.theta{l}")), GIVEN)))
         for k, name in enumerate(opt.state_names):
-            label = optimizers.TEXT_NAMES.get(name, name)
+            label = symbol_text(name)
             lines.append((Span(f"   {label}{l} ← "), Span(fmt_matrix(record.state_after[l - 1][k]), NEW)))
         lines.append((Span("   = "), Span(fmt_matrix(_array(step, f"theta{l}.after")), NEW)))
     return lines

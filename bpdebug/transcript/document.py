@@ -23,7 +23,6 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from ..core import optimizers
 from ..core.engine import Divergence, EpochRecord, PassRecord, Trace
 from ..core.functions import Activation
 from ..core.params import Param
@@ -794,7 +793,7 @@ def _pair_lines(latex: list[str], text: list[str]) -> tuple[Math, ...]:
 def _optimizer_update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -> list[Block]:
     """An optimizer's update: its definition (the registry's rule, printed), each chosen parameter's rule with
     this pass's numbers, and a table with the state after the update."""
-    from ..text.update_rule import rule_lines, update_rule
+    from ..text.update_rule import rule_lines, symbol_text, update_rule
 
     opt, plan = s.plan.optimizer, s.plan
     b: list[Block] = [Heading(level, "Update")]
@@ -815,7 +814,7 @@ def _optimizer_update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], lev
         b.append(para(f"{q.short}:"))
         b.append(Display(tuple(Math(r.latex_line(), r.line()) for r in rows), group=True))
     header: tuple[Inline, ...] = ("parameter", "before", Math(r"\partial E/\partial p", "∂E/∂p"),
-                                  *(f"{optimizers.TEXT_NAMES.get(k, k)} after" for k in opt.state_names), "after")
+                                  *(f"{symbol_text(k)} after" for k in opt.state_names), "after")
     table: list[tuple[Inline, ...]] = []
     for q in _cut(list(chosen), TABLE_ROWS):
         if q is None:

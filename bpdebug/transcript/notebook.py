@@ -18,15 +18,16 @@ the final loss and parameters, the optimizer's state) to compare with ``--format
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..core import optimizers
 from ..core.engine import Trace
 from ..core.trace import PassRecord
+from ..text.update_rule import sympy_rule
 from .document import Block, Heading, build
 from .markdown import _block as markdown_block
 from .script import script
@@ -73,9 +74,9 @@ def _written_out(sections: list[_Section], i: int) -> bool:
     return False
 
 
-def _code_name(symbol: sp.Symbol) -> str:
+def _code_name(name: str) -> str:
     """A rule's symbol as the notebook's variable: ``lambda`` is a Python keyword."""
-    return "lambda_" if symbol.name == "lambda" else symbol.name
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 def _numpy(expr: sp.Expr) -> str:
@@ -88,7 +89,7 @@ def _numpy(expr: sp.Expr) -> str:
             return "np." + full[len("numpy."):] if full.startswith("numpy.") else full
 
         def _print_Symbol(self, expr: sp.Symbol) -> str:
-            return _code_name(expr)
+            return _code_name(expr.name)
 
     return str(Printer({"order": "none", "fully_qualified_modules": True}).doprint(expr))
 
@@ -118,7 +119,7 @@ class _Cells:
         keys = ["learning_rate", *opt.hyperparameters] + (["weight_decay"] if decay else [])
         lines = [f"# {opt.title}, as {opt.torch} defines it: its hyperparameters ..."]
         for k in keys:
-            hp = optimizers.HYPERPARAMETERS[k]
+            hp = opt.hyperparameter(k)
             lines.append(f"{_code_name(hp.symbol)} = {getattr(h, k)!r}  # {hp.meaning}")
         names = opt.state_names
         if names:
@@ -134,7 +135,7 @@ class _Cells:
         body = [f"def {opt.name}_rule(p, g{state_args}, t):",
                 f'    """One {opt.title} update of a weight matrix p whose gradient is g, every entry at once: the '
                 'rule top to bottom."""']
-        for target, expr in optimizers.rule(opt, decay):
+        for target, expr in sympy_rule(opt, decay):
             body.append(f"    {_code_name(target)} = {_numpy(expr)}")
         body.append(f"    return p, ({', '.join(names)}{',' if len(names) == 1 else ''})")
         keep = ("            # a frozen parameter keeps its value and its state\n"
