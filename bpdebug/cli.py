@@ -364,7 +364,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | None]:
     """(valid, the parts an exercise sheet blanks; None: not an exercise), after a one-line error if not valid."""
-    from .transcript.document import EXERCISE_PARTS
+    from .transcript.exercise import EXERCISE_PARTS
 
     if args.blank is not None and not args.exercise:
         print("bpdebug export: --blank: only with --exercise", file=sys.stderr)
