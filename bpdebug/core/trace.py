@@ -47,6 +47,30 @@ CHUNK_SECONDS = 0.02  # a long run trains in chunks of about this long, checking
 
 
 @dataclass(frozen=True)
+class EpochNumbers:
+    """One epoch as the fast path leaves it: its loss before its first update, the weights before and after."""
+
+    epoch: int
+    loss: float
+    weights_before: tuple[np.ndarray, ...]
+    weights_after: tuple[np.ndarray, ...]
+
+
+class _Pace:
+    """How many epochs the fast path trains at a time: doubled while a chunk takes under half of
+    :data:`CHUNK_SECONDS`, halved past twice it, so a chunk lasts about that long whatever an epoch costs."""
+
+    def __init__(self) -> None:
+        self.size = 1
+
+    def timed(self, elapsed: float) -> None:
+        if elapsed < CHUNK_SECONDS / 2:
+            self.size *= 2
+        elif elapsed > CHUNK_SECONDS * 2 and self.size > 1:
+            self.size //= 2
+
+
+@dataclass(frozen=True)
 class PassRecord:
     """All numbers of one update, for the steps that show it. Immutable; shared by its steps."""
 
@@ -529,9 +553,36 @@ class Trace:
             self.extend(reached)
         return reached
 
+    def fast_epochs(self, start: int, to_epoch: int) -> Iterator[EpochNumbers]:
+        """Each epoch ``start`` … ``to_epoch`` in turn (its loss, the weights before and after) by the fast path,
+        trained in chunks of about :data:`CHUNK_SECONDS`, each under the trace's lock (another thread waits at
+        most a chunk; a consumer that stops mid-chunk has trained at most that much more). The trace keeps its
+        checkpoints from this training, so stepping to an epoch reached, or past it, costs little."""
+        with self._lock:
+            weights, state = self.position_before(start)
+        epoch, pace = start, _Pace()
+        while epoch <= to_epoch:
+            n = min(pace.size, to_epoch - epoch + 1)
+            afters: list[tuple[np.ndarray, ...]] = []
+
+            def keep(e: int, packed: tuple, afters: list[tuple[np.ndarray, ...]] = afters) -> None:
+                afters.append(unpack(self.net, packed)[0])  # the weights (a checkpoint also keeps the state)
+                self._checkpoints.put(e, packed)
+
+            started = time.perf_counter()
+            with self._lock:
+                result = train(self.scenario, n, start=weights, first_epoch=epoch, net=self.net, keep=keep,
+                               state=state)
+            pace.timed(time.perf_counter() - started)
+            state = result.state
+            for i in range(n):
+                yield EpochNumbers(epoch + i, float(result.losses[i]), weights, afters[i])
+                weights = afters[i]
+            epoch += n
+
     def _run(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
              should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
-        chunk, reported = 1, time.monotonic()
+        pace, reported = _Pace(), time.monotonic()
         done = self._history.count
         while True:
             if should_stop is not None and should_stop():
@@ -540,7 +591,7 @@ class Trace:
                 done = self._history.count
                 if done >= to_epoch or (until_flagged and self._flagged is not None):
                     break
-                n = min(chunk, to_epoch - done)
+                n = min(pace.size, to_epoch - done)
                 started = time.perf_counter()
                 weights, state = self.position_before(done + 1)
                 result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
@@ -553,10 +604,7 @@ class Trace:
                     else:
                         self._flagged = (done + 1, done + n)
                 done += n
-            if elapsed < CHUNK_SECONDS / 2:
-                chunk *= 2
-            elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
-                chunk //= 2
+            pace.timed(elapsed)
             now = time.monotonic()
             if progress is not None and (now - reported >= PROGRESS_INTERVAL or done >= to_epoch):
                 progress(done, to_epoch)
