@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .computations import computation
 from .compute import (
     Network,
     PassNumbers,
@@ -716,34 +717,32 @@ class Trace:
         elif q.kind in (Kind.GRAD, Kind.THETA) and q.layer is not None:
             unit = next(prm.short for prm in s.params if (prm.layer, prm.row, prm.col) == (q.layer, *bad))
         l = q.layer or 0
+        # the numbers recomputed (under np.errstate, which names the trouble); the words from the step's description
+        about = computation(s, tpl.kind, tpl.layer, "theta.after" if q.kind is Kind.THETA else q.name)
+        where = f"{about.words} {unit}" if about.names_unit else about.words
         if q.kind is Kind.Z:
             kind = trouble(lambda: n.a[l - 1] @ w[l - 2][:, 1:].T + w[l - 2][:, 0] if net.bias
                            else n.a[l - 1] @ w[l - 2].T)
-            cause = cause_text(kind or product_trouble(value), f"the weighted sum into {unit}")
+            kind = kind or product_trouble(value)
         elif q.kind is Kind.A:
-            act = net.activations[l - 2]
-            cause = cause_text(trouble(lambda: act.function(n.z[l])), act.expr or act.name)
+            kind = trouble(lambda: net.activations[l - 2].function(n.z[l]))
         elif q.kind is Kind.ERROR:
-            cause = cause_text(trouble(lambda: s.loss.terms(n.a[L], p.targets)), s.loss.formula)
+            kind = trouble(lambda: s.loss.terms(n.a[L], p.targets))
         elif q.kind is Kind.LOSS:
-            cause = cause_text(trouble(lambda: s.loss.batch_loss(n.terms)), "the sum of the error terms")
+            kind = trouble(lambda: s.loss.batch_loss(n.terms))
         elif q.kind is Kind.DELTA and l == L:
-            act = net.activations[-1]
             kind = trouble(lambda: output_delta(net, n.z[L], n.a[L], s.loss.grad(n.a[L], p.targets)))
-            cause = cause_text(kind, f"∂E/∂o of {s.loss.name} times the derivative of {act.expr or act.name}")
         elif q.kind is Kind.DELTA:
             kind = trouble(lambda: hidden_delta(net, w, l, n.delta[l + 1], n.z[l], n.a[l]))
-            cause = cause_text(kind or product_trouble(value), f"the error sent back to {unit}")
+            kind = kind or product_trouble(value)
         elif q.kind is Kind.GRAD:
             kind = trouble(lambda: gradient(net, n.delta[l + 1], n.a[l]))
-            cause = cause_text(kind or product_trouble(value), f"delta{l + 1} times a{l}")
+            kind = kind or product_trouble(value)
         elif net.plain:  # theta.after
             kind = trouble(lambda: update(net, w, n.gradients))
-            cause = cause_text(kind, "the update w − η·∂E/∂w")
         else:
-            opt = s.plan.optimizer
             kind = trouble(lambda: optimizer_update(net, w, n.gradients, p.state_before, p.update))
-            cause = cause_text(kind, f"the {opt.title} update")
+        cause = cause_text(kind, where)
         return Divergence(record.epoch, p.example, index, q.name, unit, cause, value, str(tpl.phase),
                           label(q, unit))
 

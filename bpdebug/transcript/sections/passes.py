@@ -13,7 +13,7 @@ import sympy as sp
 from ...core import optimizers
 from ...core.engine import EpochRecord, PassRecord, Trace
 from ...core.params import Param
-from ...core.quantity import Phase
+from ...core.quantity import Phase, StepKind
 from ...core.scenario import Scenario
 from ..blocks import (
     TABLE_ROWS,
@@ -35,12 +35,12 @@ from ..blocks import (
     number_latex,
     number_text,
     para,
-    partial,
     pick,
     sym,
 )
 from ..exercise import Sheet, answer_name, blanks, matrix_entry, param_answers, result_grid, result_num
-from .setting import activation_call, loss_term_formula, name_list, theta
+from .forms import step_head
+from .setting import loss_term_formula, name_list
 
 if TYPE_CHECKING:
     from .. import WhatIf
@@ -133,11 +133,10 @@ def _pass(trace: Trace, p: PassRecord, chosen: tuple[Param, ...], note: str | No
     lines = []
     tag = _tag(p)
     for l in range(2, L + 1):
-        z, a_prev, a = sp.Symbol(f"z{l}"), sp.Symbol(f"a{l - 1}"), sp.Symbol(f"a{l}")
-        lines.append(equation(z, "=", theta(l - 1), "·", a_prev, "=", _weights_before(sheet, p, l - 1), "·",
+        lines.append(equation(*step_head(s, StepKind.Z, l), "=", _weights_before(sheet, p, l - 1), "·",
                               _layer_out(sheet, s, p, l - 1), "=",
                               result_grid(sheet, "forward", f"z{l}{tag}", n.z[l].T.tolist())))
-        lines.append(equation(a, "=", activation_call(s, l, z), "=",
+        lines.append(equation(*step_head(s, StepKind.A, l), "=",
                               result_grid(sheet, "forward", f"a{l}{tag}", n.a[l].T.tolist())))
     b.append(Display(tuple(lines)))
     b.append(para("The outputs are ", joined(sym("o"), " = ", sym(f"a{L}")), "."))
@@ -227,12 +226,11 @@ def _backward(sheet: Sheet | None, s: Scenario, p: PassRecord, level: int) -> li
     lines = []
     tag = _tag(p)
     for l in range(L, 1, -1):
-        lines.append(equation(sp.Symbol(f"delta{l}"), "=", partial("E", sp.Symbol(f"z{l}")), "=",
+        lines.append(equation(*step_head(s, StepKind.DELTA, l), "=",
                               result_grid(sheet, "gradients", f"delta{l}{tag}", n.delta[l].T.tolist())))
     for l in range(L - 1, 0, -1):
         a_t = _layer_out(sheet, s, p, l)
-        lines.append(equation(partial("E", theta(l)), "=", sp.Symbol(f"delta{l + 1}"), "·",
-                              sp.Symbol(f"a{l}") ** sp.Symbol("T"), "=",
+        lines.append(equation(*step_head(s, StepKind.GRADIENT, l), "=",
                               result_grid(sheet, "gradients", f"delta{l + 1}{tag}", n.delta[l + 1].T.tolist()), "·",
                               Grid([list(row) for row in zip(*a_t.cells, strict=True)]), "=",
                               result_grid(sheet, "gradients", f"grad.theta{l}{tag}", n.gradients[l - 1].tolist(),
@@ -322,11 +320,9 @@ def _update(sheet: Sheet | None, s: Scenario, p: PassRecord, chosen: tuple[Param
         for q in frozen:  # a frozen parameter takes no step: its entry of the step is 0
             if q.layer == l:
                 gradient[q.row, q.col] = 0.0
-        step = partial("E", theta(l))
-        step = (r"\alpha " + step[0], "α⋅" + step[1])
         shown_gradient = result_grid(sheet, "gradients", f"grad.theta{l}{_tag(p)}", gradient.tolist(), s.bias,
                                      param_answers(s, l, False, _example(p)))
-        lines.append(equation(theta(l), "<-", theta(l), "-", step, "=",
+        lines.append(equation(*step_head(s, StepKind.UPDATE, None, l), "=",
                               _weights_before(sheet, p, l), "-", (number_latex(s.learning_rate) + r" \cdot ",
                                                            number_text(s.learning_rate) + "⋅"),
                               shown_gradient, "=",
