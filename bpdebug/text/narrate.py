@@ -409,7 +409,7 @@ def _others(step: Step, row: int | None) -> list[Line]:
     others = len(step.record.rows) - 1
     if row is None or not others:
         return []
-    return [(Span(f"   + the same for the other {others} example{'s' if others > 1 else ''} of the pass", NOTE),)]
+    return [(Span(f"   + the same for the other {numbers.plural(others, 'example')} of the pass", NOTE),)]
 
 
 def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
