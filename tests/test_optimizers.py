@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -359,3 +361,20 @@ def test_the_formula_adagrad_on_the_blog_equals_torchs_adagrad_epoch_by_epoch():
 def test_a_bundled_scenario_still_loads_its_optimizer_with_its_own_defaults():
     adam = load(Path(__file__).resolve().parent.parent / "scenarios" / "adam.toml")
     assert adam.plan.hyper.keys == ("learning_rate", "beta1", "beta2", "epsilon", "weight_decay")
+
+
+def test_loading_and_training_with_any_optimizer_leaves_sympy_unimported():
+    """The core keeps rules as data (core/expr trees): SymPy is the text layer's, loaded when a rule is printed."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bpdebug.core.scenario import load, loads\n"
+        "from bpdebug.core.engine import Trace, train\n"
+        "for p in sorted(Path('scenarios').glob('*.toml')):\n"
+        "    s = load(p); train(s, 2); Trace(s).epoch(1)\n"
+        f"s = loads({BLOG_ADAGRAD!r}); train(s, 2); Trace(s).epoch(1)\n"
+        "assert 'sympy' not in sys.modules, sorted(m for m in sys.modules if m.startswith('sympy'))[:3]\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True, text=True,
+                   env={"PYTHONPATH": str(root), "PATH": ""})
