@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ from bpdebug.core import optimizers as opt
 from bpdebug.core.engine import train
 from bpdebug.core.optimizers import Hyperparameters, Optimizer
 from bpdebug.core.scenario import load, loads
-from bpdebug.text.update_rule import sympy_rule, worked
+from bpdebug.text.update_rule import rule_text, sympy_rule, worked
 
 ADAGRAD_RULE = ("r = r + g**2", "p = p - learning_rate*g/(sqrt(r) + epsilon)")  # SCENARIO-FORMAT version 3's
 ADAGRAD = opt.from_formulas("adagrad", {"epsilon": 1e-10}, ["r"], list(ADAGRAD_RULE))
@@ -378,3 +379,27 @@ def test_loading_and_training_with_any_optimizer_leaves_sympy_unimported():
     root = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, capture_output=True, text=True,
                    env={"PYTHONPATH": str(root), "PATH": ""})
+
+
+def _short_number(v: float) -> str:
+    return re.sub(r"e([+-])0(\d)", r"e\1\2", f"{v:g}")
+
+
+def test_the_readmes_optimizer_lists_are_the_registrys():
+    """The README's [training] keys and its table of optimizers, written from the registry (a new entry's line
+    is printed by the failure: paste it)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    names = ", ".join(f"{n} (default)" if n == opt.DEFAULT else n for n in opt.OPTIMIZERS)
+    keys = [f'optimizer = "adam"          # {names}']
+    for key, users in opt.keys_of(opt.OPTIMIZERS.values()).items():
+        default = opt.get(users[0]).hyperparameter(key).default
+        assert default is not None
+        keys.append(f"{key} = {_short_number(default)}".ljust(28) + "# " + ", ".join(users))
+    rows = []
+    for o in opt.OPTIMIZERS.values():
+        hyper = ", ".join(f"{h.key} = {_short_number(h.default or 0.0)} {h.expected.removeprefix('a number ')}"
+                          for h in o.hyper)
+        rows.append(f"| `{o.name}` | {';  '.join(rule_text(o, False))} | {hyper} | "
+                    f"`{o.torch.removeprefix('torch.optim.')}` |")
+    assert "\n".join(keys) in readme, "\n".join(keys)
+    assert "\n".join(rows) in readme, "\n".join(rows)
