@@ -29,7 +29,7 @@ from bpdebug.core import optimizers as opt
 from bpdebug.core.engine import train
 from bpdebug.core.optimizers import Hyperparameters, Optimizer
 from bpdebug.core.scenario import load, loads
-from bpdebug.text.update_rule import rule_text, sympy_rule, worked
+from bpdebug.text.update_rule import rule_text, symbol_name, sympy_rule, worked
 
 ADAGRAD_RULE = ("r = r + g**2", "p = p - learning_rate*g/(sqrt(r) + epsilon)")  # SCENARIO-FORMAT version 3's
 ADAGRAD = opt.from_formulas("adagrad", {"epsilon": 1e-10}, ["r"], list(ADAGRAD_RULE))
@@ -403,3 +403,21 @@ def test_the_readmes_optimizer_lists_are_the_registrys():
                     f"`{o.torch.removeprefix('torch.optim.')}` |")
     assert "\n".join(keys) in readme, "\n".join(keys)
     assert "\n".join(rows) in readme, "\n".join(rows)
+
+
+def _same_tree(a, b) -> bool:
+    if a.func != b.func or len(a.args) != len(b.args):
+        return False
+    return a == b if not a.args else all(_same_tree(x, y) for x, y in zip(a.args, b.args, strict=True))
+
+
+@pytest.mark.parametrize("o", ENTRIES, ids=IDS)
+def test_the_rule_is_made_sympy_as_sympys_parser_makes_it(o):
+    """The printed rule keeps the terms as written because its SymPy form is the one ``parse_expr(...,
+    evaluate=False)`` gives for the line's text, node for node (sums and products of a chain in one node)."""
+    from sympy.parsing.sympy_parser import parse_expr
+
+    for (target, tree), (symbol, form) in zip(opt.rule(o, True), sympy_rule(o, True), strict=True):
+        names = {n: sp.Symbol(symbol_name(o, n), real=True) for n in ex.names(tree) | {target}}
+        parsed = parse_expr(ex.text(tree), local_dict={**names, "sqrt": sp.sqrt}, evaluate=False)
+        assert symbol == names[target] and _same_tree(form, parsed), (sp.srepr(form), sp.srepr(parsed))
