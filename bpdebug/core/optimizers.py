@@ -231,7 +231,7 @@ def parse_rule(lines: Sequence[str], hyper: Iterable[str], state: Sequence[str])
         late = sorted(ex.names(tree) - defined)
         if late:
             raise RuleError(f"'{_short(line)}' reads {late[0]} before it is assigned, expected g, p, t, "
-                            f"{_or(['learning_rate', *hyper] + list(state))} or a name assigned above", i)
+                            f"{', '.join(['learning_rate', *hyper, *state])} or a name assigned above", i)
         if target in (GRADIENT, COUNT, LEARNING_RATE.key, *hyper) or target in RESERVED - {PARAMETER}:
             raise RuleError(f"'{_short(line)}' assigns {target}, expected p, a state "
                             f"({_or(list(state)) if state else 'none'}) or a new name", i)

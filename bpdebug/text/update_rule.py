@@ -61,10 +61,10 @@ def symbol_text(name: str) -> str:
     return str(sympy.pretty(sympy.Symbol(name), use_unicode=True))
 
 
-def to_sympy(e: ex.Expr, symbols: Mapping[str, Any]) -> Any:
-    """A rule's tree as SymPy, unevaluated and nested as SymPy's own parser nests it (``a - b`` is
-    ``a + (−1)·b``, ``a/b`` is ``a·b⁻¹``, a chain of sums or of products one node), so that the printers write
-    the terms in the order the rule does."""
+def parsed_form(e: ex.Expr, symbols: Mapping[str, Any]) -> Any:
+    """A rule's tree as SymPy, unevaluated and nested as SymPy's own parser nests a formula (``a - b`` is
+    ``a + (−1)·b``, ``a/b`` is ``a·b⁻¹``, a chain of sums or of products one node: ``η·m̂/(…)``, not
+    ``(η·m̂)/(…)``), so the printers write the rule as it is written and as they always have."""
     op, args = e.op, e.args
     if op == "num":
         assert e.value is not None
@@ -73,22 +73,22 @@ def to_sympy(e: ex.Expr, symbols: Mapping[str, Any]) -> Any:
         assert e.name is not None
         return symbols[e.name]
     if op in ("add", "sub"):
-        left, right = (to_sympy(a, symbols) for a in args)
+        left, right = (parsed_form(a, symbols) for a in args)
         if op == "sub":
             right = sympy.Mul(sympy.Integer(-1), right, evaluate=False)
         return sympy.Add(*_spliced(args[0], left, ("add", "sub")),
                          *_spliced(args[1], right, ("add", "sub") if op == "add" else ()), evaluate=False)
     if op in ("mul", "div"):
-        left, right = (to_sympy(a, symbols) for a in args)
+        left, right = (parsed_form(a, symbols) for a in args)
         if op == "div":
             right = sympy.Pow(right, sympy.Integer(-1), evaluate=False)
         return sympy.Mul(*_spliced(args[0], left, ("mul", "div")),
                          *_spliced(args[1], right, ("mul", "div") if op == "mul" else ()), evaluate=False)
     if op == "pow":
-        return sympy.Pow(*(to_sympy(a, symbols) for a in args), evaluate=False)
+        return sympy.Pow(*(parsed_form(a, symbols) for a in args), evaluate=False)
     if op == "neg":
-        return sympy.Mul(sympy.Integer(-1), to_sympy(args[0], symbols), evaluate=False)
-    parts = [to_sympy(a, symbols) for a in args]
+        return sympy.Mul(sympy.Integer(-1), parsed_form(args[0], symbols), evaluate=False)
+    parts = [parsed_form(a, symbols) for a in args]
     if op == "piecewise":
         pairs = [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
         return sympy.Piecewise(*pairs, (parts[-1], True), evaluate=False)
@@ -117,7 +117,7 @@ def sympy_rule(opt: optimizers.Optimizer, weight_decay: bool) -> tuple[tuple[Any
     out = []
     for target, tree in optimizers.rule(opt, weight_decay):
         names = {n: sympy.Symbol(symbol_name(opt, n), real=True) for n in ex.names(tree) | {target}}
-        out.append((names[target], to_sympy(tree, names)))
+        out.append((names[target], parsed_form(tree, names)))
     return tuple(out)
 
 
