@@ -108,3 +108,47 @@ def test_a_diverging_batch_run_agrees_bit_for_bit_nan_and_inf_included() -> None
     assert same_bits(result.losses, np.array(expected_losses))
     for w, expected in zip(result.weights, expected_weights[-1], strict=True):
         assert same_bits(w, expected)
+
+
+# ------------------------------------------------------------------------------ long runs: what is kept, when
+
+
+def test_checkpoints_kept_through_wanted_are_those_every_epoch_would_leave() -> None:
+    from bpdebug.core.compute import pack
+    from bpdebug.core.storage import Checkpoints, weights_bytes
+
+    s = as_batch(plain(load(SCENARIOS[0].parent / "blog.toml")))
+    start = pack(s.weights, ())
+    ceiling = 20 * weights_bytes(start)  # a small store: the grid thins several times within the run
+    every, narrowed = Checkpoints(start, ceiling), Checkpoints(start, ceiling)
+    total, first = 700, 1
+    weights_every = weights_narrowed = s.weights
+    for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 189):  # chunks, as a trace trains them
+        r1 = train(s, n, start=weights_every, first_epoch=first, keep=every.put)
+        r2 = train(s, n, start=weights_narrowed, first_epoch=first, keep=narrowed.put,
+                   wanted=lambda a, b: narrowed.wanted(a, b, total))
+        weights_every, weights_narrowed, first = r1.weights, r2.weights, first + n
+    assert first == total + 1
+    assert len(narrowed) == len(every)
+    for e in range(1, total + 2):
+        a, b = every.get(e), narrowed.get(e)
+        assert (a is None) == (b is None), e
+        if a is not None:
+            assert all(same_bits(x, y) for x, y in zip(a, b, strict=True)), e
+
+
+def test_a_search_skimming_chunks_stops_where_one_walking_every_epoch_does() -> None:
+    from bpdebug.core.conditions import first_stop, parse_condition
+    from bpdebug.core.engine import Trace
+
+    text = (SCENARIOS[0].parent / "blog.toml").read_text(encoding="utf-8")
+    text = text.replace("learning_rate = 0.1", "learning_rate = 30").replace('"sigmoid"', '"linear"')
+    s = loads(text.replace("epochs = 1\n", "epochs = 5000\n"), "<diverging>")
+    nan = parse_condition("nan", s)
+    assert nan.entry.skim is not None
+    never = parse_condition("w5>1e308", s)  # no skim: every epoch is walked
+    assert never.entry.skim is None
+    skimmed = first_stop(Trace(s, 5000), [nan], 0, 5000)
+    walked = first_stop(Trace(s, 5000), [nan, never], 0, 5000)
+    assert skimmed is not None and skimmed == walked
+    assert first_stop(Trace(load(SCENARIOS[0].parent / "blog.toml"), 3000), [nan], 0, 3000) is None

@@ -14,8 +14,9 @@ Floating-point trouble (overflow, log of 0, …) is never printed: the callers r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -225,22 +226,28 @@ class TrainResult:
 
 def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epoch: int = 1,
           net: Network | None = None, keep: Callable[[int, tuple], None] | None = None,
-          state: State | None = None) -> TrainResult:
+          state: State | None = None, wanted: Callable[[int, int], Container[int]] | None = None) -> TrainResult:
     """Train ``epochs`` epochs without materializing steps (bit-identical to the stepped path).
 
     ``start`` and ``state`` are the weights and the optimizer state before ``first_epoch`` (default: the
     scenario's weights, a zero state). ``keep(e, packed)``, when given, is called with :func:`pack` of the
     weights and state before each epoch ``e`` reached (``first_epoch + 1`` … ``first_epoch + epochs``): the
-    trace stores checkpoints this way."""
+    trace stores checkpoints this way. ``wanted(first_epoch, last)``, when given, narrows those to the epochs
+    it returns (``last`` = ``first_epoch + epochs``): :meth:`~.storage.Checkpoints.wanted`, so a long run
+    copies only what is kept."""
     net = net or Network(scenario)
     weights = tuple(np.array(w) for w in (start if start is not None else scenario.weights))
     state = state if state is not None else start_state(net, weights)
     x, t = scenario.inputs, scenario.targets
     plan, n = net.plan, net.n_examples
     losses = np.empty(epochs)
+    keep_all = keep
+    epochs_kept = None if keep is None or wanted is None else wanted(first_epoch, first_epoch + epochs)
+    if keep is not None and epochs_kept is not None:
+        keep = partial(_keep_wanted, keep, epochs_kept)
     with np.errstate(all="ignore"):
         if plan.mode == "batch" and net.plain and net.masks is None:
-            weights = _train_plain_batch(net, weights, state, x, t, losses, first_epoch, keep)
+            weights = _train_plain_batch(net, weights, state, x, t, losses, first_epoch, keep_all, epochs_kept)
         elif plan.mode == "batch":
             for e in range(epochs):
                 numbers = compute_pass(net, weights, x, t, state, plan.first_update(n, first_epoch + e))
@@ -263,8 +270,14 @@ def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epo
     return TrainResult(first_epoch - 1 + epochs, weights, losses, state)
 
 
+def _keep_wanted(keep: Callable[[int, tuple], None], epochs: Container[int], e: int, packed: tuple) -> None:
+    if e in epochs:
+        keep(e, packed)
+
+
 def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray, t: np.ndarray,
-                       losses: np.ndarray, first_epoch: int, keep: Callable[[int, tuple], None] | None) -> tuple:
+                       losses: np.ndarray, first_epoch: int, keep: Callable[[int, tuple], None] | None,
+                       epochs_kept: Container[int] | None) -> tuple:
     """The fast path's common case: plain gradient descent on the whole batch, nothing frozen.
 
     :func:`compute_pass`'s operations on the same operands, so bit-identical to it (the tests check it epoch
@@ -272,9 +285,11 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
     helpers (:func:`forward`, :func:`output_delta`, :func:`hidden_delta`, :func:`gradient`, :func:`update`)
     written out in one loop (a change to a helper's arithmetic is made here too). ``weights`` are this
     function's own arrays: each epoch's update is written into them (``w − lr·g`` computed in place is the
-    same subtraction), their views are taken once, and ``keep`` is given copies. Fills ``losses``; returns
-    the weights after the last epoch (``state``, empty for plain descent, is kept as it is)."""
+    same subtraction), their views are taken once, and ``keep`` is given copies (of ``epochs_kept`` only, when
+    given). Fills ``losses``; returns the weights after the last epoch (``state``, empty for
+    plain descent, is kept as it is)."""
     L, bias, lr = net.L, net.bias, net.lr
+    flat_state = pack((), state)
     functions = [act.function for act in net.activations]
     derivatives = [act.derivative for act in net.activations]
     out_derivative = derivatives[-1]
@@ -315,6 +330,6 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
                 assert derivative is not None, "softmax is an output activation"
                 delta = (delta @ blocks[l - 1]) * derivative(z[l], a[l])
             subtract(weights[l - 1], multiply(lr, g, out=g), out=weights[l - 1])  # w - lr * g
-        if keep is not None:
-            keep(first_epoch + e + 1, pack(tuple(w.copy() for w in weights), state))
+        if keep is not None and (epochs_kept is None or first_epoch + e + 1 in epochs_kept):
+            keep(first_epoch + e + 1, tuple([w.copy() for w in weights]) + flat_state)  # pack(copies, state)
     return weights

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -427,7 +427,7 @@ class Trace:
         start, packed = self._checkpoints.nearest(epoch)
         weights, state = unpack(self.net, packed)
         result = train(self.scenario, epoch - start, start=weights, first_epoch=start, net=self.net,
-                       keep=self._checkpoints.put, state=state)
+                       keep=self._checkpoints.put, state=state, wanted=self._checkpoints.wanted)
         return result.weights, result.state
 
     @property
@@ -533,6 +533,9 @@ class Trace:
              should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
         chunk, reported = 1, time.monotonic()
         done = self._history.count
+
+        def wanted(first: int, last: int) -> Container[int]:  # the checkpoints still held at to_epoch
+            return self._checkpoints.wanted(first, last, to_epoch)
         while True:
             if should_stop is not None and should_stop():
                 break
@@ -544,7 +547,7 @@ class Trace:
                 started = time.perf_counter()
                 weights, state = self.position_before(done + 1)
                 result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
-                               keep=self._checkpoints.put, state=state)
+                               keep=self._checkpoints.put, state=state, wanted=wanted)
                 elapsed = time.perf_counter() - started
                 self._history.append(result.losses)
                 if self._flagged is None:
