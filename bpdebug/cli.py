@@ -132,13 +132,16 @@ def _trailing_scenario(args: argparse.Namespace, argv: list[str]) -> None:
 
 
 def _load(path: str):
+    from .core import threads
     from .core.scenario import ScenarioError, load
 
     try:
-        return load(path)
+        scenario = load(path)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(EXIT_INVALID) from None
+    threads.apply()  # one BLAS thread unless the user set a count (measured: more were slower here)
+    return scenario
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -22,6 +22,7 @@ from .computations import computation
 from .compute import (
     Network,
     PassNumbers,
+    TrainResult,
     batch_loss,
     compute_pass,
     gradient,
@@ -52,7 +53,7 @@ class EpochNumbers:
     """One epoch as the fast path leaves it: its loss before its first update, the weights before and after."""
 
     epoch: int
-    loss: float
+    loss: float | None  # None: a chunk skimmed up to this epoch (see Trace.fast_epochs)
     weights_before: tuple[np.ndarray, ...]
     weights_after: tuple[np.ndarray, ...]
 
@@ -452,7 +453,7 @@ class Trace:
         start, packed = self._checkpoints.nearest(epoch)
         weights, state = unpack(self.net, packed)
         result = train(self.scenario, epoch - start, start=weights, first_epoch=start, net=self.net,
-                       keep=self._checkpoints.put, state=state)
+                       keep=self._checkpoints.put, state=state, wanted=self._checkpoints.wanted)
         return result.weights, result.state
 
     @property
@@ -554,16 +555,36 @@ class Trace:
             self.extend(reached)
         return reached
 
-    def fast_epochs(self, start: int, to_epoch: int) -> Iterator[EpochNumbers]:
+    def fast_epochs(self, start: int, to_epoch: int,
+                    skim: Callable[[TrainResult], bool] | None = None) -> Iterator[EpochNumbers]:
         """Each epoch ``start`` … ``to_epoch`` in turn (its loss, the weights before and after) by the fast path,
         trained in chunks of about :data:`CHUNK_SECONDS`, each under the trace's lock (another thread waits at
         most a chunk; a consumer that stops mid-chunk has trained at most that much more). The trace keeps its
-        checkpoints from this training, so stepping to an epoch reached, or past it, costs little."""
+        checkpoints from this training, so stepping to an epoch reached, or past it, costs little.
+
+        With ``skim``, a chunk is first trained keeping only the checkpoints the trace will still hold at
+        ``to_epoch``; when ``skim`` of its result says nothing of interest can be in it, one entry with loss
+        None stands for the chunk (its last epoch, the weights after it), else the chunk is trained again (the
+        same bits) keeping each epoch's weights."""
         with self._lock:
             weights, state = self.position_before(start)
         epoch, pace = start, _Pace()
+
+        def wanted(first: int, last: int) -> Container[int]:  # the checkpoints still held at to_epoch
+            return self._checkpoints.wanted(first, last, to_epoch)
+
         while epoch <= to_epoch:
             n = min(pace.size, to_epoch - epoch + 1)
+            if skim is not None:
+                started = time.perf_counter()
+                with self._lock:
+                    result = train(self.scenario, n, start=weights, first_epoch=epoch, net=self.net,
+                                   keep=self._checkpoints.put, state=state, wanted=wanted)
+                pace.timed(time.perf_counter() - started)
+                if not skim(result):
+                    weights, state, epoch = result.weights, result.state, epoch + n
+                    yield EpochNumbers(epoch - 1, None, weights, weights)
+                    continue
             afters: list[tuple[np.ndarray, ...]] = []
 
             def keep(e: int, packed: tuple, afters: list[tuple[np.ndarray, ...]] = afters) -> None:
@@ -574,7 +595,8 @@ class Trace:
             with self._lock:
                 result = train(self.scenario, n, start=weights, first_epoch=epoch, net=self.net, keep=keep,
                                state=state)
-            pace.timed(time.perf_counter() - started)
+            if skim is None:
+                pace.timed(time.perf_counter() - started)
             state = result.state
             for i in range(n):
                 yield EpochNumbers(epoch + i, float(result.losses[i]), weights, afters[i])
@@ -585,6 +607,9 @@ class Trace:
              should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
         pace, reported = _Pace(), time.monotonic()
         done = self._history.count
+
+        def wanted(first: int, last: int) -> Container[int]:  # the checkpoints still held at to_epoch
+            return self._checkpoints.wanted(first, last, to_epoch)
         while True:
             if should_stop is not None and should_stop():
                 break
@@ -596,7 +621,7 @@ class Trace:
                 started = time.perf_counter()
                 weights, state = self.position_before(done + 1)
                 result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
-                               keep=self._checkpoints.put, state=state)
+                               keep=self._checkpoints.put, state=state, wanted=wanted)
                 elapsed = time.perf_counter() - started
                 self._history.append(result.losses)
                 if self._flagged is None:
