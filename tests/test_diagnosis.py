@@ -268,6 +268,8 @@ def _made(name: str):
         return two, "w5.after", W2[0, 1] - LR * LR * g
     if name == "no_bias":
         return two, "z2", W1[:, 1:] @ X
+    if name == "learning_rate":  # the post says 0.5 and used 0.65
+        return two, "w5.after", W2[0, 1] - 0.65 * g
     assert name == "rounded"
     return two, "a3", sig(reference(two, rounding=3)["z"][3])  # z2, a2, z3 rounded; a3 is the figure
 
