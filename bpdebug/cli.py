@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true",
                    help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
     c.add_argument("--gradcheck", action="store_true",
-                   help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
+                   help="check the gradients against a central difference (exit 1 above 1e-6): every parameter of "
+                        "a small network, a sample of each larger weight matrix")
+    c.add_argument("--all", dest="every", action="store_true",
+                   help="with --gradcheck: check every parameter, however many")
     e = sub.add_parser("export", help="write the derivation transcript",
                        usage="bpdebug export SCENARIO [--epochs N] [--format FORMAT] [--weight NAME ...] [-o PATH] "
                              "[--full] [--exercise [--blank PARTS]] [--epoch N] [--example K]")
@@ -151,15 +154,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .text.summary import summary
 
     scenario = _load(args.scenario)
+    every = getattr(args, "every", False)
+    if every and not getattr(args, "gradcheck", False):
+        print("bpdebug check: --all: only with --gradcheck", file=sys.stderr)
+        return EXIT_INVALID
     if getattr(args, "gradcheck", False) and not getattr(args, "json", False):
-        return cmd_gradcheck(scenario)
+        return cmd_gradcheck(scenario, every)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
         if getattr(args, "json", False):
             from .text.summary import check_json
 
             text, ok = check_json(Trace(scenario))
             if getattr(args, "gradcheck", False):  # one object still: the check's, with the gradient check added
-                text, ok = _with_gradcheck(text, scenario)
+                text, ok = _with_gradcheck(text, scenario, every)
         else:
             text, ok = summary(Trace(scenario))
     _verify(scenario)
@@ -167,7 +174,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_EXPECTATION
 
 
-def _with_gradcheck(text: str, scenario) -> tuple[str, bool]:
+def _with_gradcheck(text: str, scenario, every: bool = False) -> tuple[str, bool]:
     """``check --json --gradcheck``: the check's object with ``gradcheck`` added; passing is the gradient
     check's, as with ``--gradcheck`` alone."""
     import json
@@ -175,17 +182,18 @@ def _with_gradcheck(text: str, scenario) -> tuple[str, bool]:
     from .core.gradcheck import check_scenario
     from .text.run_report import gradcheck_record
 
-    report = check_scenario(scenario)
+    report = check_scenario(scenario, every)
     doc = json.loads(text)
     doc["gradcheck"] = gradcheck_record(report)
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), report.passes
 
 
-def cmd_gradcheck(scenario) -> int:
+def cmd_gradcheck(scenario, every: bool = False) -> int:
     from .core.gradcheck import check_scenario
     from .text.run_report import render_gradcheck
 
-    report = check_scenario(scenario)
+    with Progress("gradient check", "parameters") as progress:
+        report = check_scenario(scenario, every, progress)
     sys.stdout.write(render_gradcheck(report, scenario))
     return EXIT_OK if report.passes else EXIT_EXPECTATION
 
@@ -196,8 +204,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .text.run_report import render_json, render_text, run
 
     scenario = _load(args.scenario)
-    if args.epochs is not None and args.epochs < 1:
-        print(f"bpdebug run: --epochs {args.epochs}: expected a whole number >= 1", file=sys.stderr)
+    refused = _epochs_refused(args.epochs)
+    if refused:
+        print(f"bpdebug run: {refused}", file=sys.stderr)
         return EXIT_INVALID
     try:
         edits = tuple(parse_edit(text, scenario) for text in args.edits)
@@ -209,9 +218,75 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConditionError as exc:
         print(f"bpdebug run: --break {exc}", file=sys.stderr)
         return EXIT_INVALID
-    report = run(scenario, args.epochs, conditions, edits)
+    with Progress("training", "epochs", enabled=not args.json) as progress:
+        report = run(scenario, args.epochs, conditions, edits, progress=progress)
     sys.stdout.write(render_json(report) if args.json else render_text(report))
     return report.exit_status
+
+
+def _epochs_refused(epochs: int | None) -> str | None:
+    """Why ``--epochs`` cannot be run, in one line (the cap a scenario file's ``epochs`` has), or None."""
+    from .core.scenario import MAX_EPOCHS
+
+    if epochs is None or 1 <= epochs <= MAX_EPOCHS:
+        return None
+    return f"--epochs {epochs}: expected a whole number from 1 to {MAX_EPOCHS:,} (as [training] epochs)"
+
+
+class Progress:
+    """A line on the terminal for long work: ``training: 12,345 of 1,000,000 epochs (1%), about 3m 20s left``.
+    Shown only when standard output and standard error are both a terminal, once the work has taken a second,
+    at most ten times a second, and wiped when the work ends. Called as ``progress(done, total)``."""
+
+    DELAY, INTERVAL = 1.0, 0.1  # seconds
+
+    def __init__(self, what: str, unit: str, enabled: bool = True) -> None:
+        self.what, self.unit = what, unit
+        self.enabled = enabled and _is_terminal(sys.stdout) and _is_terminal(sys.stderr)
+        self.shown = False
+        self.start = self.last = 0.0
+
+    def __enter__(self) -> Progress:
+        import time
+
+        self.start = self.last = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if not self.enabled or now - self.start < self.DELAY or now - self.last < self.INTERVAL:
+            return
+        self.last = now
+        sys.stderr.write("\r\x1b[K" + progress_line(self.what, self.unit, done, total, now - self.start))
+        sys.stderr.flush()
+        self.shown = True
+
+
+def progress_line(what: str, unit: str, done: int, total: int, elapsed: float) -> str:
+    """``gradient check: 1,234 of 101,770 parameters (1%), about 8m 55s left``."""
+    share = done / total if total else 1.0
+    line = f"{what}: {done:,} of {total:,} {unit} ({share:.0%})"
+    if 0 < done < total:
+        left = elapsed * (total - done) / done
+        minutes, seconds = divmod(round(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        line += ", about " + (f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s" if minutes
+                              else f"{seconds}s") + " left"
+    return line
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _verify(scenario) -> None:
@@ -275,11 +350,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     ok, exercise = _exercise_parts(args)
     if not ok:
         return EXIT_INVALID
+    refused = _epochs_refused(args.epochs)
+    if refused is None and args.epochs is not None and (exercise is not None or args.format in ("dot", "svg")):
+        refused = (f"--epochs {args.epochs}: an exercise sheet is epoch 1, expected no --epochs with --exercise"
+                   if exercise is not None else
+                   f"--epochs {args.epochs}: --format {args.format} draws one pass, expected --epoch N to choose "
+                   "its epoch")
+    if refused:
+        print(f"bpdebug export: {refused}", file=sys.stderr)
+        return EXIT_INVALID
     scenario = _load(args.scenario)
     epochs = args.epochs if args.epochs is not None else scenario.epochs
-    if epochs < 1:
-        print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
-        return EXIT_INVALID
     if args.format in WEIGHT_FORMATS:
         return _export_weights(args, scenario, epochs)
     refused = too_long(args.format, epochs, "--format json")
