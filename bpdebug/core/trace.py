@@ -666,7 +666,7 @@ class Trace:
         elif q.kind is Kind.ERROR:
             unit = unit_name(s.layers, L, bad[1] + 1)
         elif q.kind in (Kind.GRAD, Kind.THETA) and q.layer is not None:
-            unit = next(prm.short for prm in s.params if (prm.layer, prm.row, prm.col) == (q.layer, *bad))
+            unit = s.params.at(q.layer, *bad).short
         l = q.layer or 0
         if q.kind is Kind.Z:
             kind = trouble(lambda: n.a[l - 1] @ w[l - 2][:, 1:].T + w[l - 2][:, 0] if net.bias
