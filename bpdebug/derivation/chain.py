@@ -96,8 +96,9 @@ def factor_spec(shape: Shape, names: Names, fd: FD, p: Param) -> FactorSpec:
                           (Base(wname, f"theta{l}", (k - 1, col)),), None)
     l, j = fd[1], fd[2]  # input
     pname = names.param(p)
-    if j == 0:
-        return FactorSpec(names.net(l + 1, p.receiving_unit), pname, templates.one_template(), (), None)
+    if j == 0:  # the bias unit's 1 (a shared bias: into the unit its term is about)
+        unit = fd[3] if len(fd) > 3 else p.receiving_unit
+        return FactorSpec(names.net(l + 1, unit), pname, templates.one_template(), (), None)
     return FactorSpec(names.net(l + 1, p.receiving_unit), pname, templates.identity_template(), (out(l, j),),
                       None if l == 1 else f"a{l}")
 

@@ -66,7 +66,8 @@ class Names:
     def param(self, p: Param) -> Name:
         if self.canonical:
             col = p.canonical.split(",")[1][:-1]
-            return Name(p.canonical, f"\\theta^{{({p.layer})}}_{{{p.row + 1},{col}}}", False)
+            row = "*" if p.shared else p.row + 1  # theta1[*,0]: a shared bias, every row of column 0
+            return Name(p.canonical, f"\\theta^{{({p.layer})}}_{{{row},{col}}}", False)
         return Name(p.short, f"{p.short[0]}_{{{p.short[1:]}}}", False)
 
 

@@ -139,6 +139,10 @@ def param_connection(scenario: Scenario, p: Param) -> str:
     """``h1→o1`` or ``bias→o1``: where a parameter's connection runs."""
     layers = scenario.layers
     sender = "bias" if p.is_bias else unit_name(layers, p.layer, p.sending_unit)
+    if p.shared:  # one bias into every unit of its layer
+        n = layers[p.layer]
+        fed = [unit_name(layers, p.layer + 1, k) for k in ((1, n) if n > 3 else range(1, n + 1))]
+        return f"{sender}→" + (" … " if n > 3 else ", ").join(fed) + " (shared)"
     return f"{sender}→{unit_name(layers, p.layer + 1, p.receiving_unit)}"
 
 

@@ -503,8 +503,8 @@ def _names_grid(s: Scenario, l: int) -> Grid:
     w = s.weights[l - 1]
     names: list[list[sp.Basic]] = [[sp.Symbol("?")] * w.shape[1] for _ in range(w.shape[0])]
     for p in s.params:
-        if p.layer == l:
-            names[p.row][p.col] = sp.Symbol(p.short)
+        for r in (range(w.shape[0]) if p.shared else (p.row,)) if p.layer == l else ():  # shared: every row
+            names[r][p.col] = sp.Symbol(p.short)
     return Grid(names)
 
 
@@ -516,7 +516,11 @@ def _network(s: Scenario) -> list[Block]:
         a = s.activation(l)
         rows.append((label, str(s.layers[l - 1]), a.name, activation_formula(s, l)))
     b.append(Table(("layer", "units", "activation", "formula"), tuple(rows), "llll"))
-    if s.bias:
+    if s.shared_bias:
+        b.append(para("One bias per layer, shared by all its units (bias = \"shared\"): column 0 of each weight "
+                      "matrix holds it in every row, and its gradient is the sum over the units it feeds; column j "
+                      "holds the weights from unit j of the layer below; row i feeds unit i of the layer above."))
+    elif s.bias:
         b.append(para("A bias unit of value 1 feeds every layer after the input: column 0 of each weight "
                       "matrix holds the bias weights, column j the weights from unit j of the layer below; "
                       "row i feeds unit i of the layer above."))
@@ -843,7 +847,7 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
         gradient = np.array(n.gradients[l - 1])
         for q in frozen:  # a frozen parameter takes no step: its entry of the step is 0
             if q.layer == l:
-                gradient[q.row, q.col] = 0.0
+                gradient[q.cells] = 0.0
         step = _partial("E", _theta(l))
         step = (r"\alpha " + step[0], "α⋅" + step[1])
         shown_gradient = result_grid("gradients", f"grad.theta{l}{_tag(p)}", gradient.tolist(), s.bias,
@@ -872,7 +876,7 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
         grad = float(n.gradients[q.layer - 1][q.row, q.col])
         after = float(p.weights_after[q.layer - 1][q.row, q.col])
         name = q.short + (" (frozen)" if q.canonical in s.frozen else "")
-        entry = matrix_entry(q.row, q.col, s.bias)
+        entry = "[*,0]" if q.shared else matrix_entry(q.row, q.col, s.bias)
         if p.update == 1:
             shown_before = num(before)
         else:
