@@ -14,8 +14,8 @@ from bpdebug.core.scenario import load, loads
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 # exit status of `bpdebug check`: the blog records the post's printed figures, most of which do not hold
-EXIT_STATUS = {"blog.toml": 1, "mazur.toml": 0, "mazur_frozen.toml": 0, "xor.toml": 0, "deep.toml": 0, "softmax.toml": 0, "online.toml": 0,
-               "momentum.toml": 0, "adam.toml": 0, "iris.toml": 0}
+EXIT_STATUS = {"blog.toml": 1, "mazur.toml": 0, "mazur_frozen.toml": 0, "xor.toml": 0, "deep.toml": 0,
+               "softmax.toml": 0, "online.toml": 0, "momentum.toml": 0, "adam.toml": 0, "iris.toml": 0}
 
 
 def test_the_bundle_is_what_this_file_covers():

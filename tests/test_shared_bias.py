@@ -10,6 +10,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from _reference import reference_epochs
 
 from bpdebug import cli
 from bpdebug.core.compute import Network, batch_loss, train
@@ -20,8 +21,6 @@ from bpdebug.core.scenario import ScenarioError, loads
 from bpdebug.core.scenario_writer import to_toml
 from bpdebug.core.whatif import apply_edits, parse_edit
 from bpdebug.derivation.derive import derive
-
-from _reference import reference_epochs
 
 # A notebook's 2-2-2 sigmoid network with shared biases: w1 … w8 = 0.20, 0.25, 0.30, 0.35, 0.45, 0.50, 0.55, 0.60
 # (w1 = x1→h1, w2 = x2→h1, w3 = x1→h2, w4 = x2→h2, w5 = h1→o1, w6 = h2→o1, w7 = h1→o2, w8 = h2→o2), b1 = 0.40,

@@ -108,7 +108,7 @@ class _Substitution:
         out = [np.array(w, dtype=float) for w in weights]
         for e, values in self.params:
             assert e.param is not None
-            out[e.param.layer - 1][e.param.row, e.param.col] = values[0]
+            out[e.param.layer - 1][e.param.cells] = values[0]  # a shared bias: its whole column
         return tuple(out)
 
     def x(self, x: np.ndarray) -> np.ndarray:
@@ -128,7 +128,7 @@ class _Substitution:
         out = np.array(value, dtype=float)
         for row, e, values in entries:
             if e.param is not None:
-                out[e.param.row, e.param.col] = values[0]
+                out[e.param.cells] = values[0]
             else:
                 _put(out, row, e, values)
         return out

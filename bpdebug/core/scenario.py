@@ -667,8 +667,8 @@ class _Validator:
                 r = int(differ[0])
                 raise self.fail(("weights", "file" if from_file else f"theta{l}"),
                                 f"bias = \"shared\" gives layer {l + 1} one bias, expected column 0 of theta{l} to "
-                                f"hold the same number in every row, got {float(column[0])!r} in row 1 and {float(column[r])!r} "
-                                f"in row {r + 1}")
+                                f"hold the same number in every row, got {float(column[0])!r} in row 1 and "
+                                f"{float(column[r])!r} in row {r + 1}")
 
     def _weights(self, layers: tuple[int, ...], bias: bool, files: list[datafiles.FileStamp],
                  shared: bool) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
