@@ -11,6 +11,8 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from _reference import reference_epochs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bpdebug import cli
 from bpdebug.core.compute import Network, batch_loss, train
@@ -266,3 +268,89 @@ def test_the_bundled_mazur_trains_its_shared_biases():
     for l in (0, 1):  # per-unit biases would each take their own delta; the shared one takes their sum
         assert after[l][0, 0] == pytest.approx(ref.weights_before[l][0, 0] - 0.5 * ref.gradients[l][:, 0].sum())
         np.testing.assert_allclose(after[l][:, 1:], ref.weights_after[l][:, 1:], rtol=1e-15)
+
+
+ACTIVATIONS = {"sigmoid": lambda z: 1.0 / (1.0 + anp.exp(-z)), "tanh": anp.tanh, "linear": lambda z: z}
+LOSSES = {"sse": lambda o, t: anp.sum((t - o) ** 2), "half_sse": lambda o, t: 0.5 * anp.sum((t - o) ** 2),
+          "mse": lambda o, t: anp.sum((t - o) ** 2) / o.shape[1] / o.shape[0]}
+
+
+@st.composite
+def shared_networks(draw):
+    layers = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
+    acts = draw(st.lists(st.sampled_from(sorted(ACTIVATIONS)), min_size=len(layers) - 1,
+                         max_size=len(layers) - 1))
+    n = draw(st.integers(1, 3))
+    number = st.floats(-1.5, 1.5, allow_nan=False).map(lambda v: round(v, 3))
+    rows = lambda k, m: draw(st.lists(st.lists(number, min_size=m, max_size=m), min_size=k, max_size=k))  # noqa: E731
+    thetas = []
+    for l in range(1, len(layers)):
+        b = draw(number)
+        thetas.append([[b, *row] for row in rows(layers[l], layers[l - 1])])
+    return layers, acts, draw(st.sampled_from(sorted(LOSSES))), rows(n, layers[0]), rows(n, layers[-1]), thetas
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shared_networks())
+def test_any_shared_network_s_gradient_is_autograd_s(drawn):
+    layers, acts, loss, x, t, thetas = drawn
+    s = loads(f"""
+[network]
+layers = {layers}
+activation = {json.dumps(acts)}
+bias = "shared"
+[loss]
+function = "{loss}"
+[training]
+learning_rate = 0.1
+[data]
+inputs = {x}
+targets = {t}
+[weights]
+""" + "\n".join(f"theta{l} = {m}" for l, m in enumerate(thetas, start=1)))
+
+    def f(params):
+        ws, bs = params
+        a = anp.array(s.inputs)
+        for w, b, name in zip(ws, bs, acts, strict=True):
+            a = ACTIVATIONS[name](anp.dot(a, w.T) + b)
+        return LOSSES[loss](a, anp.array(s.targets))
+    start = ([np.array(w[:, 1:]) for w in s.weights], [float(w[0, 0]) for w in s.weights])
+    g_ws, g_bs = autograd.grad(f)(start)
+    record = Trace(s, 1).epoch(1).passes[0]
+    for g, gw, gb, before, after in zip(record.numbers.gradients, g_ws, g_bs, record.weights_before,
+                                        record.weights_after, strict=True):
+        np.testing.assert_allclose(g[:, 1:], gw, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(g[:, 0], np.full(g.shape[0], gb), rtol=1e-9, atol=1e-12)
+        assert len(set(after[:, 0])) == 1 and after[0, 0] == before[0, 0] - 0.1 * g[0, 0]
+
+
+def test_printed_figures_of_a_shared_bias_are_checked(tmp_path, capsys):
+    expects = "".join(f'\n[[expect]]\nquantity = "{q}"\nvalue = {v}\ntolerance = 5e-10\n'
+                      for q, v in (("b1.after", NOTEBOOK_PRINTS["b1"]), ("theta2[*,0].after", NOTEBOOK_PRINTS["b2"]),
+                                   ("a2", list(NOTEBOOK_PRINTS["out_h"])), ("loss", NOTEBOOK_PRINTS["E_total"])))
+    text = NOTEBOOK.format(training="", b2="0.65") + expects.replace('"a2"', '"a2"\nepoch = 2').replace(
+        '"loss"', '"loss"\nepoch = 2')
+    path = tmp_path / "notebook.toml"
+    path.write_text(text)
+    assert cli.main(["check", str(path)]) == 0
+    assert capsys.readouterr().out.count("holds  ") == 4
+
+
+def test_the_step_panel_watches_and_practice_say_the_bias_is_shared():
+    from bpdebug.text.narrate import narrate
+    from bpdebug.text.practice import PracticeSession
+    from bpdebug.tui.watching import parse_watch
+
+    s = notebook()
+    trace = Trace(s, 1)
+    gradient = trace[trace.first_step_of(1, kind="gradient", layer=1)]
+    lines = narrate(gradient, s).text_lines()
+    assert "   column 0 = b1, shared by the units of layer 2: Σ_i δ2_i, in every row" in lines
+    watch = parse_watch("grad.theta1[*,0]", s)
+    assert watch.name == "grad.b1" and watch.read(gradient) == pytest.approx(gradient.value("delta2").sum())
+    practice = PracticeSession(trace, s.params.get("b2"))
+    asked = next(q for q in practice.questions if q.names == ("∂E/∂b2",))
+    assert asked.formula.startswith("∂E/∂b2 = Σ_i δ3[i] · 1")
+    deltas = trace[-1].value("delta3")[0]
+    assert asked.answer == (pytest.approx(deltas.sum()),) and asked.substituted.count(" · 1") == 2

@@ -378,6 +378,9 @@ def _gradient_lines(step: Step, s: Scenario, row: int | None = None) -> list[Lin
     batch = ", summed over the examples" if len(step.record.rows) > 1 else ""
     lines: list[Line] = [(Span(f"∂E/∂Θ{l} = δ{l + 1} ⊗ {inputs}", SYMBOL),
                           Span(f"   row i = δ{l + 1}_i · {inputs}{batch}", NOTE))]
+    if s.shared_bias:  # column 0 is one parameter: the sum over the units it feeds, written in every row
+        lines.append((Span(f"   column 0 = {s.params.at(l, 0, 0).short}, shared by the units of layer {l + 1}: "
+                           f"Σ_i δ{l + 1}_i{batch}, in every row", NOTE),))
     rows, more = _rows(step, row)
     for r in rows:
         lines.append((_lead(step, r, row), Span(shown_vector(delta[r]), GIVEN), Span(" ⊗ "),
