@@ -354,3 +354,30 @@ def test_the_step_panel_watches_and_practice_say_the_bias_is_shared():
     assert asked.formula.startswith("∂E/∂b2 = Σ_i δ3[i] · 1")
     deltas = trace[-1].value("delta3")[0]
     assert asked.answer == (pytest.approx(deltas.sum()),) and asked.substituted.count(" · 1") == 2
+
+
+def test_a_wide_layer_s_shared_bias_writes_its_sum_as_one_factor():
+    hidden = 20  # more units than the chain writes term by term
+    text = f"""
+[network]
+layers = [2, {hidden}, 1]
+bias = "shared"
+[training]
+learning_rate = 0.1
+[data]
+inputs = [[0.3, -0.2], [0.5, 0.9]]
+targets = [[1.0], [0.0]]
+[weights]
+init = "uniform"
+seed = 4
+"""
+    s = loads(text)
+    trace = Trace(s, 1)
+    step = trace[-1]
+    d = derive(step, "b1")
+    assert d.form == "shared-compact" and d.fed == hidden and len(d.text_lines()) < 15
+    assert d.value == step.gradient(s.params.get("b1"))
+    delta = step.value("delta2")
+    assert [path[0].value for path in d.terms] == pytest.approx(list(delta.sum(axis=1)), rel=1e-14)
+    assert float(d.substituted.doit()) == pytest.approx(float(delta.sum()), rel=1e-13)
+    assert f"summed over the {hidden} units k" in "\n".join(d.text_lines())
