@@ -764,6 +764,9 @@ def _backward(s: Scenario, p: PassRecord, level: int) -> list[Block]:
                               result_grid("gradients", f"grad.theta{l}{tag}", n.gradients[l - 1].tolist(),
                                           s.bias, _param_answers(s, l, False, _example(p)))))
     b.append(Display(tuple(lines)))
+    if s.shared_bias:
+        b.append(para("The biases are shared, so column 0 of each gradient is not row i's δ·1 but the shared bias's "
+                      "gradient, the sum of those over the units it feeds, written in every row."))
     return b
 
 
@@ -865,6 +868,9 @@ def _update(s: Scenario, p: PassRecord, chosen: tuple[Param, ...], level: int) -
                       "so their entries of the gradient are written 0:"))
     else:
         b.append(para("Gradient descent on every weight matrix:"))
+    if s.shared_bias:
+        b.append(para("Column 0 of each gradient is its layer's shared bias: one number, the sum over the units it "
+                      "feeds, written in every row, so the bias stays one number."))
     b.append(Display(tuple(lines)))
     shown = chosen
     rows: list[tuple[Inline, ...]] = []
