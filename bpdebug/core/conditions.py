@@ -24,8 +24,8 @@ from enum import Enum
 
 import numpy as np
 
-from .compute import parameter_gradients, unpack
-from .engine import EpochRecord, PassRecord, StepKind, Trace, train
+from .compute import parameter_gradients
+from .engine import EpochRecord, PassRecord, StepKind, Trace
 from .params import Param
 from .scenario import Scenario
 
@@ -240,7 +240,8 @@ def _eval_grad(c: Condition, v: _EpochView) -> Hit | None:
     layers = [c.layer] if c.layer is not None else list(range(L - 1, 0, -1))  # the order of the steps
     for n, p in enumerate(v.record.passes):
         for l in layers:
-            norm = float(np.linalg.norm(parameter_gradients(p.numbers.gradients[l - 1], v.trace.scenario.shared_bias)))
+            shared = v.trace.scenario.shared_bias  # a shared bias counts once
+            norm = float(np.linalg.norm(parameter_gradients(p.numbers.gradients[l - 1], shared)))
             if _holds(c.op, norm, c.threshold):
                 step = v.step_of(n, "gradient", l)
                 if step >= v.from_step:
@@ -452,7 +453,8 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
     start = max(1, from_step // trace.steps_per_epoch + 1)
     state: dict = {}
     stepped = any(c.needs_steps(trace) for c in conditions)
-    epochs = _stepped_epochs(trace, start, to_epoch) if stepped else _fast_epochs(trace, start, to_epoch)
+    epochs = _stepped_epochs(trace, start, to_epoch) if stepped else (
+        (e.epoch, e.loss, e.weights_before, e.weights_after, None) for e in trace.fast_epochs(start, to_epoch))
     clock = time.monotonic()
     with np.errstate(all="ignore"):
         for epoch, loss, before, after, record in epochs:
@@ -475,40 +477,12 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
 
 
 _EpochNumbers = tuple[int, float, tuple, tuple, EpochRecord | None]  # epoch, loss, weights before / after, record
-CHUNK_SECONDS = 0.02  # the fast path trains in chunks of about this long
 
 
 def _stepped_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumbers]:
     for epoch in range(start, to_epoch + 1):
         record = trace.epoch(epoch)
         yield epoch, record.loss, record.weights_before, record.weights_after, record
-
-
-def _fast_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumbers]:
-    """Each epoch's loss and weights from the fast path, trained in chunks of about CHUNK_SECONDS (a search
-    that stops mid-chunk has trained at most that much more). The trace keeps its checkpoints from this
-    training, so looking at the stop, or at the end, costs little."""
-    (weights, state), epoch, chunk = trace.position_before(start), start, 1
-    while epoch <= to_epoch:
-        n = min(chunk, to_epoch - epoch + 1)
-        afters: list[tuple] = []
-
-        def keep(e: int, packed: tuple, afters: list[tuple] = afters) -> None:
-            afters.append(unpack(trace.net, packed)[0])  # the weights (a checkpoint also keeps the optimizer's state)
-            trace.checkpoints.put(e, packed)
-
-        started = time.perf_counter()
-        result = train(trace.scenario, n, start=weights, first_epoch=epoch, net=trace.net, keep=keep, state=state)
-        state = result.state
-        elapsed = time.perf_counter() - started
-        if elapsed < CHUNK_SECONDS / 2:
-            chunk *= 2
-        elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
-            chunk //= 2
-        for i in range(n):
-            yield epoch + i, float(result.losses[i]), weights, afters[i], None
-            weights = afters[i]
-        epoch += n
 
 
 def parameter_value_at(trace: Trace, step: int, p: Param) -> float:

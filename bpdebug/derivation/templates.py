@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..core import functions
-from ..core.functions import Activation
+from ..core.functions import Activation, Loss
+from ..text import symbolic
 
 MARKERS = sympy.symbols("Zqa Zqb Zqc Zqd")
 LOSS_ROLES = ("out", "t", "K", "N")
@@ -48,22 +48,25 @@ def _verified(derived: Any, candidate: Any, values: dict[Any, Any]) -> Any:
 
 
 @lru_cache(maxsize=64)
-def loss_template(name: str, per_batch: bool) -> Template:
+def loss_template(entry: Loss, per_batch: bool) -> Template:
     """∂E/∂out of one output unit for one example, derived from the loss's error term."""
-    entry = functions.loss(name)
     o, t, K, N = MARKERS
     mean = entry.reduction == "mean"
     scale = 1 / N if (mean and per_batch) else 1
-    assert entry.term is not None and entry.textbook is not None
-    derived = sympy.diff(entry.term(o, t, K), o) * scale
-    factors = list(entry.textbook(o, t, K)) + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
-    candidate = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
-    expr = _verified(derived, candidate, {})
+    derived = symbolic.loss_derivative(entry, o, t, K) * scale
+    textbook = symbolic.loss_textbook(entry, o, t, K)
+    if textbook is None:  # a formula loss: the derivative of its term, as the engine computes it
+        expr = derived
+    else:
+        factors = textbook + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
+        candidate = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+        expr = _verified(derived, candidate, {})
     general = sympy.lambdify(list(MARKERS), expr, modules="numpy")
     # 0·log 0 = 0, as the engine takes it: where an output equals its target at exactly 0 or 1, a term
     # t·log(out) (or (1 − t)·log(1 − out)) is identically 0, so its derivative is the closed form with that
     # target put in first (−t/out is 0 at t = 0, not 0/0)
-    exact = [(c, sympy.lambdify(list(MARKERS), sympy.cancel(expr.subs(t, c)), modules="numpy")) for c in (0, 1)]
+    exact = [] if textbook is None else [
+        (c, sympy.lambdify(list(MARKERS), sympy.cancel(expr.subs(t, c)), modules="numpy")) for c in (0, 1)]
 
     def fn(out: Any, target: Any, k: Any, n: Any) -> Any:
         out, target = np.asarray(out, dtype=float), np.asarray(target, dtype=float)  # 1/0.0 is inf, not raised
@@ -81,16 +84,17 @@ def activation_template(entry: Activation) -> Template:
     """∂out/∂net of one unit, derived from the activation, written in out where the textbook does."""
     a = MARKERS[0]
     x = sympy.Symbol("x", real=True)
-    f = entry.sympy(x)
-    derived = sympy.diff(f, x)
-    if entry.out_form is not None:
-        candidate = entry.out_form(a)
-        expr = _verified(derived, candidate, {a: f})
+    derived = symbolic.derivative(entry, x)
+    assert derived is not None, f"{entry.name} is not elementwise"
+    candidate = symbolic.out_form(entry, a)
+    if candidate is not None:
+        expr = _verified(derived, candidate, {a: symbolic.activation(entry, x)})
         if expr is candidate:
             return template(expr, ("out",))
         return template(expr.xreplace({x: a}), ("net",))
-    if entry.net_form is not None:
-        return template(entry.net_form(a), ("net",))
+    shown = symbolic.net_form(entry, a)
+    if shown is not None:
+        return template(shown, ("net",))
     if not derived.free_symbols:
         return template(derived, ())
     return template(derived.xreplace({x: a}), ("net",))
