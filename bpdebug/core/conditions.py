@@ -24,7 +24,7 @@ from enum import Enum
 
 import numpy as np
 
-from .compute import TrainResult
+from .compute import TrainResult, parameter_gradients
 from .engine import EpochRecord, PassRecord, StepKind, Trace
 from .params import Param
 from .scenario import Scenario
@@ -240,7 +240,8 @@ def _eval_grad(c: Condition, v: _EpochView) -> Hit | None:
     layers = [c.layer] if c.layer is not None else list(range(L - 1, 0, -1))  # the order of the steps
     for n, p in enumerate(v.record.passes):
         for l in layers:
-            norm = float(np.linalg.norm(p.numbers.gradients[l - 1]))
+            shared = v.trace.scenario.shared_bias  # a shared bias counts once
+            norm = float(np.linalg.norm(parameter_gradients(p.numbers.gradients[l - 1], shared)))
             if _holds(c.op, norm, c.threshold):
                 step = v.step_of(n, "gradient", l)
                 if step >= v.from_step:

@@ -209,7 +209,7 @@ def _put(out: np.ndarray, row: int, e: Expectation, values: np.ndarray) -> None:
 
 def _put_matrix(out: np.ndarray, e: Expectation, values: np.ndarray) -> None:
     if e.param is not None:
-        out[e.param.row, e.param.col] = values[0]
+        out[e.param.cells] = values[0]  # a shared bias: its whole column
     else:
         out[...] = np.asarray(values, dtype=float).reshape(out.shape)
 

@@ -80,7 +80,7 @@ class GradCheck:
 def _loss_at(net: Network, weights: tuple, p: Param, w: float, x: np.ndarray, t: np.ndarray) -> float:
     moved = list(weights)
     m = np.array(weights[p.layer - 1], dtype=float)
-    m[p.row, p.col] = w
+    m[p.cells] = w  # a shared bias: the whole column moves
     moved[p.layer - 1] = m
     return batch_loss(net, tuple(moved), x, t)[0]
 

@@ -116,6 +116,9 @@ class Scenario:
     # [data] file and [weights] file as they were read (size and SHA-256), for `check` and the re-check
     files: tuple[datafiles.FileStamp, ...] = field(default=(), repr=False, compare=False)
     classes: tuple[str, ...] | None = field(default=None, compare=False)  # one-hot order of a [data] file label column
+    # bias = "shared": one bias per layer shared by its units (column 0 of each theta, all rows equal; ``bias`` is
+    # True too). The gradient of the shared bias is the sum over the units it feeds.
+    shared_bias: bool = False
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -143,7 +146,8 @@ class Scenario:
 
     def same_shape(self, other: Scenario) -> bool:
         """True when positions in one scenario's trace mean the same in the other's (for reload)."""
-        return (self.layers == other.layers and self.bias == other.bias and self.update == other.update
+        return (self.layers == other.layers and self.bias == other.bias and self.shared_bias == other.shared_bias
+                and self.update == other.update
                 and self.n_examples == other.n_examples and self.plan.batch_size == other.plan.batch_size)
 
     def verify_files(self) -> None:
@@ -384,8 +388,11 @@ class _Validator:
         network = self.table(doc, ("network",), {"layers", "activation", "bias"}, True)
         layers = self.layers(network)
         bias = network.get("bias", True)
+        shared = bias == "shared"  # one bias per layer, shared by its units (SCENARIO-FORMAT version 3)
+        if shared:
+            bias = True
         if not isinstance(bias, bool):
-            raise self.fail(("network", "bias"), f"expected true or false, got {_describe(bias)}")
+            raise self.fail(("network", "bias"), f"expected true, false or \"shared\", got {_describe(bias)}")
 
         count = sum(layers[l] * (layers[l - 1] + (1 if bias else 0)) for l in range(1, len(layers)))
         if count > MAX_PARAMETERS:
@@ -416,7 +423,7 @@ class _Validator:
             raise self.fail(("training", "learning_rate"), f"expected a number > 0, got {lr:g}")
         epochs = self.integer(training.get("epochs", 1), ("training", "epochs"), 1, MAX_EPOCHS)
 
-        params = ParamIndex(layers, bias)
+        params = ParamIndex(layers, bias, shared)
         frozen = self.frozen(training, params)
 
         data = self.table(doc, ("data",), {"inputs", "targets", "file", "classes"}, True)
@@ -452,7 +459,7 @@ class _Validator:
         self.targets_for(loss, targets)
 
         plan = self.plan(training, lr, inputs.shape[0], own_optimizers)
-        weights, init = self.weights(layers, bias, files)
+        weights, init = self.weights(layers, bias, files, shared)
         expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer, bias)
 
         return Scenario(
@@ -460,7 +467,7 @@ class _Validator:
             bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=plan.mode, frozen=frozen,
             inputs=inputs, targets=targets, weights=weights, init=init, expectations=expectations,
             params=params, source_files=self.source_files + tuple(f.path.absolute() for f in files), plan=plan,
-            files=tuple(files), classes=classes,
+            files=tuple(files), classes=classes, shared_bias=shared,
         )
 
     @property
@@ -733,8 +740,28 @@ class _Validator:
             out.add(p.canonical)
         return frozenset(out)
 
-    def weights(self, layers: tuple[int, ...], bias: bool,
-                files: list[datafiles.FileStamp]) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+    def weights(self, layers: tuple[int, ...], bias: bool, files: list[datafiles.FileStamp],
+                shared: bool = False) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+        """The starting matrices; with shared biases, column 0 of each holds one number (refused otherwise)."""
+        weights, init = self._weights(layers, bias, files, shared)
+        if shared:
+            self.shared_columns(weights, "file" in self.doc.get("weights", {}))
+        return weights, init
+
+    def shared_columns(self, weights: tuple[np.ndarray, ...], from_file: bool) -> None:
+        """Refuse a bias column whose rows differ: a shared bias is one number."""
+        for l, w in enumerate(weights, start=1):
+            column = w[:, 0]
+            differ = np.flatnonzero(column != column[0])
+            if len(differ):
+                r = int(differ[0])
+                raise self.fail(("weights", "file" if from_file else f"theta{l}"),
+                                f"bias = \"shared\" gives layer {l + 1} one bias, expected column 0 of theta{l} to "
+                                f"hold the same number in every row, got {float(column[0])!r} in row 1 and "
+                                f"{float(column[r])!r} in row {r + 1}")
+
+    def _weights(self, layers: tuple[int, ...], bias: bool, files: list[datafiles.FileStamp],
+                 shared: bool) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
         names = [f"theta{l}" for l in range(1, len(layers))]
         table = self.table(self.doc, ("weights",), set(names) | {"init", "range", "seed", "file"}, True)
         given = [n for n in names if n in table]
@@ -750,7 +777,7 @@ class _Validator:
         if "init" in table:
             if given:
                 raise self.fail(("weights", given[0]), "expected either init or the matrices, never both")
-            return self.generated(table, layers, bias)
+            return self.generated(table, layers, bias, shared)
         for k in ("range", "seed"):
             if k in table:
                 raise self.fail(("weights", k), "only used with init, expected init = \"uniform\" beside it")
@@ -771,7 +798,8 @@ class _Validator:
             out.append(m)
         return tuple(out), None
 
-    def generated(self, table: dict, layers: tuple[int, ...], bias: bool) -> tuple[tuple[np.ndarray, ...], InitSpec]:
+    def generated(self, table: dict, layers: tuple[int, ...], bias: bool,
+                  shared: bool = False) -> tuple[tuple[np.ndarray, ...], InitSpec]:
         method = table["init"]
         if method not in INIT_METHODS:
             raise self.fail(("weights", "init"), one_of("init", method, INIT_METHODS))
@@ -804,6 +832,8 @@ class _Validator:
                 else:  # he
                     w = rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_out, n_in))
                 m = np.hstack([np.zeros((n_out, 1)), w]) if bias else w
+            if shared:  # one bias per layer: the first unit's draw for every unit
+                m[:, 0] = m[0, 0]
             m.setflags(write=False)
             out.append(m)
         return tuple(out), InitSpec(method, low, high, seed)

@@ -742,7 +742,7 @@ class Trace:
         elif q.kind is Kind.ERROR:
             unit = unit_name(s.layers, L, bad[1] + 1)
         elif q.kind in (Kind.GRAD, Kind.THETA) and q.layer is not None:
-            unit = next(prm.short for prm in s.params if (prm.layer, prm.row, prm.col) == (q.layer, *bad))
+            unit = s.params.at(q.layer, *bad).short
         l = q.layer or 0
         # the numbers recomputed (under np.errstate, which names the trouble); the words from the step's description
         about = computation(s, tpl.kind, tpl.layer, "theta.after" if q.kind is Kind.THETA else q.name)

@@ -185,6 +185,10 @@ class PracticeSession:
                                                                                   if not one else "")
             a_val = 1.0 if q.is_bias else float(n.a[q.layer][0, q.sending_unit - 1])
             substituted = f"{number(float(n.delta[q.layer + 1][0, q.row]))} · {number(a_val)}"
+            if q.shared:  # one bias fed to every unit of layer q.layer + 1: the sum of their deltas
+                formula = (f"∂E/∂{q.short} = Σ_i δ{q.layer + 1}[i] · 1, over the units it feeds"
+                           + (", summed over the examples" if not one else ""))
+                substituted = " + ".join(f"{number(float(d))} · 1" for d in n.delta[q.layer + 1][0])
             e = self._figure("grad", f"grad.{q.short}", (g,), ex, None, q)
             return [(f"∂E/∂{q.short}{where}, the gradient of {q.short}", (f"∂E/∂{q.short}",), (g,), formula,
                      substituted, e)]

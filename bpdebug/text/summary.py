@@ -127,7 +127,8 @@ def summary(trace: Trace) -> tuple[str, bool]:
     s = trace.scenario
     layers = "-".join(str(n) for n in s.layers)
     lines = [s.title, f"  file          {s.path}"]
-    lines.append(f"  network       {layers}, bias units {'on' if s.bias else 'off'}; activations "
+    bias = "one shared bias per layer" if s.shared_bias else f"bias units {'on' if s.bias else 'off'}"
+    lines.append(f"  network       {layers}, {bias}; activations "
                  + ", ".join(f"layer {i + 2} {a.name}" + (f" ({a.expr})" if a.expr else "")
                              for i, a in enumerate(s.activations)))
     per = "summed" if s.loss.reduction == "sum" else "averaged"
@@ -161,7 +162,7 @@ def summary(trace: Trace) -> tuple[str, bool]:
             row_names = []
             for i in range(w.shape[0]):
                 row_names.append(" ".join(f"{p.short}={fmt_number(s.param_value(p))}"
-                                          for p in s.params if p.layer == l and p.row == i))
+                                          for p in s.params if p.layer == l and (p.row == i or p.shared)))
             lines.append(f"  theta{l:<8}{' | '.join(row_names)}")
         else:
             lines.append(f"  theta{l:<8}{w.shape[0]}x{w.shape[1]} (theta{l}[i,j]: i = unit of layer {l + 1}, "

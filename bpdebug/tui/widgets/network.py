@@ -181,7 +181,7 @@ class NetworkView(Static):
                     continue
                 i = unit
                 ends = (l == selected.layer and i == selected.sending_unit) or (
-                    l == selected.layer + 1 and i == selected.receiving_unit)
+                    l == selected.layer + 1 and (i == selected.receiving_unit or selected.shared))
                 new = i > 0 and bool({f"z{l}", f"a{l}"} & computed) and self.unit in (None, i)
                 marker = ("▌", "$accent bold") if ends else ("▌", "$panel-lighten-2")
                 background = "on $success-muted" if new else "on $accent-muted" if ends else ""

@@ -144,7 +144,7 @@ class ParamsTable(ScrollView, can_focus=False):
         self._layer = layer
         self._flat = offsets[layer - 1] + row * ncols[layer - 1] + col
         self._ncols = ncols
-        self._by_flat = np.empty(n, dtype=np.intp)
+        self._by_flat = np.empty(self._offsets[-1], dtype=np.intp)  # more cells than parameters: shared biases
         self._by_flat[self._flat] = np.arange(n)
         self._names = None
         short, canonical = scenario.params.longest_names()
