@@ -299,7 +299,7 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
     same subtraction), their views are taken once, and ``keep`` is given copies (of ``epochs_kept`` only, when
     given). Fills ``losses``; returns the weights after the last epoch (``state``, empty for
     plain descent, is kept as it is)."""
-    L, bias, lr = net.L, net.bias, net.lr
+    L, bias, lr, shared = net.L, net.bias, net.lr, net.shared
     flat_state = pack((), state)
     functions = [act.function for act in net.activations]
     derivatives = [act.derivative for act in net.activations]
@@ -333,6 +333,8 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
             if bias:
                 g = grads[l - 1]
                 g[:, 0] = add_reduce(delta, axis=0)
+                if shared:  # one bias for the layer: the sum over the units it feeds, in every row
+                    g[:, 0] = g[:, 0].sum()
                 g[:, 1:] = delta.T @ a[l]
             else:
                 g = delta.T @ a[l]
