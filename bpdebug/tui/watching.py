@@ -40,7 +40,7 @@ class Watch:
         if self.param is not None:
             if self.gradient:
                 return step.gradient(self.param)
-            return step.param(self.param, "after" if step.kind == "update" else "before")
+            return step.param(self.param, "after" if step.is_known(f"theta{self.param.layer}.after") else "before")
         assert self.quantity is not None
         if not step.is_known(self.quantity):
             return None
