@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.engine import Step
 from ..core.params import Param
-from ..core.quantity import Quantity
+from ..core.quantity import Quantity, missing
 from ..core.scenario import Scenario
 
 UNKNOWN = "…"  # not computed yet at this step
@@ -60,9 +60,9 @@ def parse_watch(text: str, scenario: Scenario) -> Watch:
         q = Quantity.parse(name)
     except ValueError:
         raise WatchError(f"'{name}' cannot be watched, expected {EXPECTED}") from None
-    L = scenario.n_layers
-    if q.layer is not None and not 1 <= q.layer <= L:
-        raise WatchError(f"'{name}': no layer {q.layer} in this network (layers 1 to {L})")
+    why = missing(q, scenario.layers)  # the same names conditions, printed figures and practice know
+    if why is not None:
+        raise WatchError(why)
     return Watch(q.name, quantity=q)
 
 
