@@ -11,7 +11,7 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -88,6 +88,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _LaterHelp(str):
+    """A help text completed only when help is printed (``--break``'s forms come from the condition registry,
+    whose import costs a third of a second that ``bpdebug --version`` should not pay)."""
+
+    fill: Callable[[], str]
+
+    def __new__(cls, template: str, fill: Callable[[], str]) -> _LaterHelp:
+        text = super().__new__(cls, template)
+        text.fill = fill
+        return text
+
+    def __mod__(self, params: object) -> str:
+        return str.__str__(self).format(self.fill()) % params
+
+
+def _condition_forms() -> str:
+    from .core.conditions import grammar
+
+    return grammar()
+
+
 def _add_run_parser(sub) -> None:
     r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)",
                        usage="bpdebug run SCENARIO [--epochs N] [--break COND ...] [--set NAME=VALUE ...] [--json]")
@@ -95,8 +116,8 @@ def _add_run_parser(sub) -> None:
     r.set_defaults(command_parser=r)
     r.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to run (default: the scenario's)")
     r.add_argument("--break", dest="conditions", action="extend", nargs="+", default=[], metavar="COND",
-                   help="stop where a COND holds (one or more; repeatable): nan, loss-up, grad>X, grad<X, grad[L]<X, "
-                        "dead, NAME<X, NAME>X, NAME~sign, step=KIND[LAYER], expect; nan is always on")
+                   help=_LaterHelp("stop where a COND holds (one or more; repeatable): {}; nan is always on",
+                                   _condition_forms))
     r.add_argument("--set", dest="edits", action="extend", nargs="+", default=[], metavar="NAME=VALUE",
                    help="what if: change a parameter, learning_rate, an input xI[@N] or a target tK[@N] "
                         "before training (one or more; repeatable)")

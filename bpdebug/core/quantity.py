@@ -240,3 +240,24 @@ def resolve(text: str, layers: Sequence[int], params: Any, *, bias: bool = True,
     raise QuantityError(f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, error, loss, grad.NAME, NAME, "
                         f"NAME.after, NAME.delta, delta2..delta{L}, dadz2..dadz{L} or dE/da2..dE/da{L} (one unit: "
                         f"z{L}[1]; a whole matrix: theta1, grad.theta1, theta1.after, theta1.delta)")
+
+
+def missing(q: Quantity, layers: Sequence[int]) -> str | None:
+    """Why ``q`` is no quantity of a network with ``layers`` units per layer (its name is right, its layer or
+    entry is not), or None when the network has it: ``z``/``delta``/``dadz``/``dE/da`` of layers 2 … L, ``a`` of
+    1 … L, ``theta``/``grad.theta`` 1 … L-1 with entries [i, j] in 1 … units of l+1 and 0 … units of l."""
+    L = len(layers)
+    if q.layer is None:
+        return None
+    first, last = {Kind.A: (1, L), Kind.THETA: (1, L - 1), Kind.GRAD: (1, L - 1)}.get(q.kind, (2, L))
+    if not first <= q.layer <= last:
+        def named(layer: int) -> str:
+            return Quantity(q.kind, layer, None, q.when).name
+
+        return f"{q.name}: no {named(q.layer)} in this network, expected {named(first)} to {named(last)}"
+    if q.param is not None:
+        i, j = q.param
+        if not (1 <= i <= layers[q.layer] and 0 <= j <= layers[q.layer - 1]):
+            return (f"{q.name}: no entry [{i},{j}], expected [i,j] with i from 1 to {layers[q.layer]} and j from 0 "
+                    f"to {layers[q.layer - 1]}")
+    return None

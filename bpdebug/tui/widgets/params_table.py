@@ -275,7 +275,7 @@ class ParamsTable(ScrollView, can_focus=False):
         else:
             new = f"grad.theta{p.layer}" in step.computes
             grad_cell = (f"{fmt(grad):<{NUMBER_WIDTH}}", NEW if new else "")
-        if step.kind != "update":
+        if not step.is_known(f"theta{p.layer}.after"):
             after_cell = (f"{PENDING:<{NUMBER_WIDTH - 2}}", "dim")
         elif frozen:
             after_cell = (f"{'frozen':<{NUMBER_WIDTH - 2}}", "dim")
