@@ -299,7 +299,7 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
     same subtraction), their views are taken once, and ``keep`` is given copies (of ``epochs_kept`` only, when
     given). Fills ``losses``; returns the weights after the last epoch (``state``, empty for
     plain descent, is kept as it is)."""
-    L, bias, lr = net.L, net.bias, net.lr
+    L, bias, lr, shared = net.L, net.bias, net.lr, net.shared
     flat_state = pack((), state)
     functions = [act.function for act in net.activations]
     derivatives = [act.derivative for act in net.activations]
@@ -332,7 +332,8 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
         for l in range(L - 1, 0, -1):  # backward: theta_l's gradient from delta[l+1], then delta[l]
             if bias:
                 g = grads[l - 1]
-                g[:, 0] = add_reduce(delta, axis=0)
+                db = add_reduce(delta, axis=0)
+                g[:, 0] = add_reduce(db) if shared else db  # a shared bias: the sum over its units, every row
                 g[:, 1:] = delta.T @ a[l]
             else:
                 g = delta.T @ a[l]
