@@ -381,3 +381,13 @@ seed = 4
     assert [path[0].value for path in d.terms] == pytest.approx(list(delta.sum(axis=1)), rel=1e-14)
     assert float(d.substituted.doit()) == pytest.approx(float(delta.sum()), rel=1e-13)
     assert f"summed over the {hidden} units k" in "\n".join(d.text_lines())
+
+
+@pytest.mark.parametrize("training", ["", 'frozen = ["b2"]', 'optimizer = "adam"', "weight_decay = 0.01"])
+def test_the_fast_path_trains_shared_biases_as_the_steps_do(training):
+    s = notebook(training)
+    trace = Trace(s, 4)
+    stepped = trace.epoch(4).passes[-1].weights_after
+    fast = train(s, 4)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(stepped, fast.weights, strict=True))
+    assert all(len(set(w[:, 0])) == 1 for w in fast.weights)

@@ -332,9 +332,8 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
         for l in range(L - 1, 0, -1):  # backward: theta_l's gradient from delta[l+1], then delta[l]
             if bias:
                 g = grads[l - 1]
-                g[:, 0] = add_reduce(delta, axis=0)
-                if shared:  # one bias for the layer: the sum over the units it feeds, in every row
-                    g[:, 0] = g[:, 0].sum()
+                db = add_reduce(delta, axis=0)
+                g[:, 0] = add_reduce(db) if shared else db  # a shared bias: the sum over its units, every row
                 g[:, 1:] = delta.T @ a[l]
             else:
                 g = delta.T @ a[l]
