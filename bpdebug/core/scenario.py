@@ -838,7 +838,7 @@ class _Validator:
         head, dot, rest = q.partition(".")
         opt = optimizer or optimizers.get(optimizers.DEFAULT)
         kept = opt.state_names + opt.shown_names
-        if dot and (head in optimizers.STATE_QUANTITIES or head in kept):
+        if dot and (head in kept or head in optimizers.state_quantities(optimizers.OPTIMIZERS.values())):
             if head not in kept:
                 raise self.fail(key, f"'{q}': optimizer \"{opt.name}\" keeps no {head}, expected "
                                 + (f"{' or '.join(n + '.NAME' for n in kept)}" if kept else "no optimizer state"))
