@@ -133,17 +133,24 @@ def test_the_exported_script_pastes_the_engines_code_and_reproduces_the_json(tmp
     assert {k: float(v) for k, v in params.items()} == doc["epochs"][-1]["params_after"]
 
 
-def test_the_notebook_writes_the_rule_out_and_reproduces_the_json(tmp_path, capsys):
+# a hyperparameter called like a global the notebook binds (delta: the deltas of a pass) is renamed there
+CLASHING = (BLOG_ADAGRAD.replace("{ epsilon = 1e-10 }", "{ epsilon = 1e-10, delta = 0.5 }")
+            .replace("learning_rate*g/(", "learning_rate*delta*g/("))
+
+
+@pytest.mark.parametrize("text", [BLOG_ADAGRAD, CLASHING], ids=["adagrad", "a-hyperparameter-named-delta"])
+def test_the_notebook_writes_the_rule_out_and_reproduces_the_json(tmp_path, capsys, text):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    path = write(tmp_path, BLOG_ADAGRAD.replace("epochs = 6", "epochs = 3"))
+    path = write(tmp_path, text.replace("epochs = 6", "epochs = 3"))
     _, out, _ = run_cli(capsys, "export", path, "--format", "json")
     doc = json.loads(out)
-    _, text, _ = run_cli(capsys, "export", path, "--format", "ipynb", "--weight", "w5")
-    nb = nbformat.reads(text, as_version=4)
+    _, notebook, _ = run_cli(capsys, "export", path, "--format", "ipynb", "--weight", "w5")
+    nb = nbformat.reads(notebook, as_version=4)
     nbformat.validate(nb)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "def adagrad_rule(p, g, r, t):" in code and "r = g**2 + r" not in code and "r = r + g**2" in code
+    assert ("delta_ = 0.5  # adagrad's delta" in code) == (text is CLASHING)
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
