@@ -40,6 +40,7 @@ MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # z3, a2, delta3, dadz3 (f'(z)), dE/da3 (∂E/∂a); one unit of it with [u], 1-based: z3[2]
+_PARAM_NAME = re.compile(r"^(?:[wb]\d+|theta\d+(?:\[.*)?)$")  # w5, b1, theta2[1,1]: not a state's name
 _LAYER_QUANTITY = re.compile(r"^(z|a|delta|dadz|dE/da)(\d+)(?:\[(\d+)\])?$")
 
 
@@ -646,7 +647,7 @@ class _Validator:
                 raise self.fail(key + ("rule",), f"expected a list of assignments such as [\"p = p - "
                                 f"learning_rate*g\"], got {_describe(rule)}")
             for other in (*state, *defaults):
-                if self.params_pattern.fullmatch(other):
+                if _PARAM_NAME.fullmatch(other):
                     raise self.fail(key + ("state" if other in state else "hyper",), f"'{other}' is a parameter's "
                                     "name, expected another name")
             try:
@@ -656,8 +657,6 @@ class _Validator:
                 where = key + (exc.part,) + ((exc.line,) if exc.line is not None else ())
                 raise self.fail(where, str(exc)) from None
         return out
-
-    params_pattern = re.compile(r"^(?:[wb]\d+|theta\d+(?:\[.*)?)$")
 
     def activations(self, network: dict, layers: tuple[int, ...],
                     customs: dict[str, act.Activation]) -> tuple[act.Activation, ...]:
