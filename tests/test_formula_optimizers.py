@@ -133,17 +133,24 @@ def test_the_exported_script_pastes_the_engines_code_and_reproduces_the_json(tmp
     assert {k: float(v) for k, v in params.items()} == doc["epochs"][-1]["params_after"]
 
 
-def test_the_notebook_writes_the_rule_out_and_reproduces_the_json(tmp_path, capsys):
+# a hyperparameter called like a global the notebook binds (delta: the deltas of a pass) is renamed there
+CLASHING = (BLOG_ADAGRAD.replace("{ epsilon = 1e-10 }", "{ epsilon = 1e-10, delta = 0.5 }")
+            .replace("learning_rate*g/(", "learning_rate*delta*g/("))
+
+
+@pytest.mark.parametrize("text", [BLOG_ADAGRAD, CLASHING], ids=["adagrad", "a-hyperparameter-named-delta"])
+def test_the_notebook_writes_the_rule_out_and_reproduces_the_json(tmp_path, capsys, text):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    path = write(tmp_path, BLOG_ADAGRAD.replace("epochs = 6", "epochs = 3"))
+    path = write(tmp_path, text.replace("epochs = 6", "epochs = 3"))
     _, out, _ = run_cli(capsys, "export", path, "--format", "json")
     doc = json.loads(out)
-    _, text, _ = run_cli(capsys, "export", path, "--format", "ipynb", "--weight", "w5")
-    nb = nbformat.reads(text, as_version=4)
+    _, notebook, _ = run_cli(capsys, "export", path, "--format", "ipynb", "--weight", "w5")
+    nb = nbformat.reads(notebook, as_version=4)
     nbformat.validate(nb)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "def adagrad_rule(p, g, r, t):" in code and "r = g**2 + r" not in code and "r = r + g**2" in code
+    assert ("delta_ = 0.5  # adagrad's delta" in code) == (text is CLASHING)
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
@@ -237,3 +244,26 @@ def test_registering_a_built_in_adagrad_needs_no_other_edit(builtin_adagrad, tmp
     ran = subprocess.run([sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True, check=True)
     losses = [float(line.split()[-1]) for line in ran.stdout.splitlines() if line.startswith("epoch ")]
     assert losses == [e["loss"] for e in doc["epochs"]]
+
+
+def test_frozen_parameters_and_expectations_of_its_state_work_as_for_the_built_in_optimizers(tmp_path, capsys):
+    """b1 frozen keeps its value and its r stays 0; an [[expect]] of r (state) and of an intermediate value is
+    checked against the engine's numbers: r.w5 after update 1 is g5² (the blog's ∂E/∂w5 = 0.0036483, squared)."""
+    text = (BLOG_ADAGRAD.replace('"r = r + g**2", ', '"r = r + g**2", "root = sqrt(r)", ')
+            .replace("sqrt(r) + epsilon", "root + epsilon")
+            .replace("weight_decay = 0.01", 'frozen = ["b1"]')
+            .replace("learning_rate = 0.5", "learning_rate = 0.1"))
+    text += ('[[expect]]\nquantity = "r.w5"\nvalue = 1.3310e-5\ntolerance = 1e-8\n'
+             '[[expect]]\nquantity = "root.w5"\nvalue = 0.0036483\ntolerance = 1e-7\n'
+             '[[expect]]\nquantity = "w5.after"\nvalue = 0.3\ntolerance = 1e-6\n')
+    s = loads(text)
+    assert s.plan.optimizer.shown_names == ("root",)
+    result = train(s, 6)
+    b1 = s.params.get("b1")
+    assert result.weights[b1.layer - 1][b1.row, b1.col] == s.weights[b1.layer - 1][b1.row, b1.col]
+    assert result.state[b1.layer - 1][0][b1.row, b1.col] == 0.0
+    assert all(r.holds for r in Trace(s).check_all())
+    code, out, _ = run_cli(capsys, "check", write(tmp_path, text))
+    assert code == 0 and "3 of 3 hold" in out
+    with pytest.raises(ScenarioError, match="keeps no m, expected r.NAME or root.NAME"):
+        loads(text.replace('quantity = "r.w5"', 'quantity = "m.w5"'))

@@ -350,14 +350,9 @@ DEFAULT = "sgd"
 _WEIGHT_DECAY = (ex.parse_assignment(WEIGHT_DECAY_RULE, (GRADIENT, PARAMETER, WEIGHT_DECAY.key)),)
 
 
-def state_quantities(optimizers: Iterable[Optimizer] = ()) -> tuple[str, ...]:
-    """Every name of state or intermediate value an [[expect]] may ask for ("v.w5", "mhat.w5"): the
-    registry's and those of ``optimizers`` (a scenario's own)."""
-    entries = (*OPTIMIZERS.values(), *optimizers)
+def state_quantities(entries: Iterable[Optimizer]) -> tuple[str, ...]:
+    """Every name of state or intermediate value of ``entries`` an [[expect]] may ask for ("v.w5", "mhat.w5")."""
     return tuple(dict.fromkeys(n for o in entries for n in o.state_names + o.shown_names))
-
-
-STATE_QUANTITIES = state_quantities()
 
 
 def get(name: str) -> Optimizer:

@@ -42,6 +42,7 @@ MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 TYPICAL_OUTPUT, TYPICAL_TARGET = 0.7, 0.2  # where a formula loss and its derivative must be finite numbers
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PARAM_NAME = re.compile(r"^(?:[wb]\d+|theta\d+(?:\[.*)?)$")  # w5, b1, theta2[1,1]: not a state's name
 
 
 class ScenarioError(ValueError):
@@ -682,7 +683,7 @@ class _Validator:
                 raise self.fail(key + ("rule",), f"expected a list of assignments such as [\"p = p - "
                                 f"learning_rate*g\"], got {_describe(rule)}")
             for other in (*state, *defaults):
-                if self.params_pattern.fullmatch(other):
+                if _PARAM_NAME.fullmatch(other):
                     raise self.fail(key + ("state" if other in state else "hyper",), f"'{other}' is a parameter's "
                                     "name, expected another name")
             try:
@@ -692,8 +693,6 @@ class _Validator:
                 where = key + (exc.part,) + ((exc.line,) if exc.line is not None else ())
                 raise self.fail(where, str(exc)) from None
         return out
-
-    params_pattern = re.compile(r"^(?:[wb]\d+|theta\d+(?:\[.*)?)$")
 
     def activations(self, network: dict, layers: tuple[int, ...],
                     customs: dict[str, act.Activation]) -> tuple[act.Activation, ...]:
@@ -900,9 +899,10 @@ class _Validator:
                  optimizer: optimizers.Optimizer | None = None, bias: bool = True) -> Named:
         """The quantity a name means (the one grammar of :func:`~bpdebug.core.quantity.resolve`)."""
         opt = optimizer or optimizers.get(optimizers.DEFAULT)
+        kept = opt.state_names + opt.shown_names
+        every = (*optimizers.state_quantities(optimizers.OPTIMIZERS.values()), *kept)
         try:
-            return resolve(q, layers, params, bias=bias, state_names=opt.state_names + opt.shown_names,
-                           optimizer=opt.name, every_state=optimizers.STATE_QUANTITIES,
+            return resolve(q, layers, params, bias=bias, state_names=kept, optimizer=opt.name, every_state=every,
                            softmax_layers=tuple(getattr(self, "_softmax_layers", ())))
         except QuantityError as exc:
             raise self.fail(key, str(exc)) from None

@@ -18,6 +18,7 @@ the final loss and parameters, the optimizer's state) to compare with ``--format
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -56,12 +57,29 @@ def _sections(blocks: tuple[Block, ...]) -> list[_Section]:
     return [s for s in out if s.blocks]
 
 
-def _code_name(name: str) -> str:
-    """A rule's symbol as the notebook's variable: ``lambda`` is a Python keyword."""
-    return name + "_" if keyword.iskeyword(name) else name
+# the globals the notebook's own cells bind (the py export's are read from its text: _taken)
+_CELL_NAMES = frozenset({"x", "t", "z", "a", "o", "delta", "gradients", "weights", "state", "updates", "rows",
+                         "terms", "dE_dout", "epoch", "losses", "final_loss", "E", "json"})
 
 
-def _numpy(expr: sp.Expr) -> str:
+def _taken(code: str) -> frozenset[str]:
+    """The names the notebook binds at its top level: the py export's functions and constants, its own cells'."""
+    tree = ast.parse(code)
+    names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    names |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+              if isinstance(t, ast.Name)}
+    return frozenset(names) | _CELL_NAMES
+
+
+def _code_name(name: str, taken: frozenset[str] = frozenset()) -> str:
+    """A rule's symbol as the notebook's variable: ``lambda`` is a Python keyword, and a hyperparameter of a
+    scenario's own optimizer may be called like a name the notebook binds (``a``, ``softmax``): ``lambda_``."""
+    while keyword.iskeyword(name) or name in taken:
+        name += "_"
+    return name
+
+
+def _numpy(expr: sp.Expr, taken: frozenset[str] = frozenset()) -> str:
     """A rule's right-hand side as NumPy code, in the order the textbook writes it (``p - eta*v``)."""
     from sympy.printing.numpy import NumPyPrinter
 
@@ -71,7 +89,7 @@ def _numpy(expr: sp.Expr) -> str:
             return "np." + full[len("numpy."):] if full.startswith("numpy.") else full
 
         def _print_Symbol(self, expr: sp.Symbol) -> str:
-            return _code_name(expr.name)
+            return _code_name(expr.name, taken)
 
     return str(Printer({"order": "none", "fully_qualified_modules": True}).doprint(expr))
 
@@ -99,10 +117,12 @@ class _Cells:
         opt, h = plan.optimizer, plan.hyper
         decay = bool(h.weight_decay)
         keys = ["learning_rate", *opt.hyperparameters] + (["weight_decay"] if decay else [])
+        # a hyperparameter is a global the rule reads: renamed if the notebook binds its name for something else
+        taken = _taken(script(self.trace, 1)) & {opt.hyperparameter(k).symbol for k in keys}
         lines = [f"# {opt.title}, as {opt.torch} defines it: its hyperparameters ..."]
         for k in keys:
             hp = opt.hyperparameter(k)
-            lines.append(f"{_code_name(hp.symbol)} = {getattr(h, k)!r}  # {hp.meaning}")
+            lines.append(f"{_code_name(hp.symbol, taken)} = {getattr(h, k)!r}  # {hp.meaning}")
         names = opt.state_names
         if names:
             lines.append(f"# ... and its state: {', '.join(names)} of every parameter, starting at 0; "
@@ -118,7 +138,7 @@ class _Cells:
                 f'    """One {opt.title} update of a weight matrix p whose gradient is g, every entry at once: the '
                 'rule top to bottom."""']
         for target, expr in sympy_rule(opt, decay):
-            body.append(f"    {_code_name(target)} = {_numpy(expr)}")
+            body.append(f"    {_code_name(target.name)} = {_numpy(expr, taken)}")
         body.append(f"    return p, ({', '.join(names)}{',' if len(names) == 1 else ''})")
         keep = ("            # a frozen parameter keeps its value and its state\n"
                 "            p_new = np.where(MASKS[l], p_new, p)\n"
