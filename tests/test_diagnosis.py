@@ -540,3 +540,15 @@ def test_whole_matrices_and_the_change_of_an_update_are_checked_diagnosed_and_in
     # a printed change, wrong by its learning rate, is the same slip
     d = diagnosis_of(scenario([W1, W2], "w5.delta", -0.65 * ref["grad"][2][0, 1]), "w5.delta")
     assert d.diagnosis.cause == "the update used a learning rate of 0.65, not 0.5"
+
+
+@pytest.mark.parametrize("path", ["scenarios/blog.toml", "docs/examples/per-unit.toml", "docs/examples/mini-batch.toml"])
+def test_the_readmes_check_outputs_are_the_clis(path, monkeypatch, capsys):
+    """The README shows a per-unit text and a mini-batch text diagnosed right: what it shows is what check prints."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    start = readme.index(f"```console\n$ bpdebug check {path}\n") + len(f"```console\n$ bpdebug check {path}\n")
+    shown = readme[start:readme.index("```", start)]
+    monkeypatch.chdir(root)
+    assert cli.main(["check", path]) == 1
+    assert capsys.readouterr().out == shown
