@@ -382,7 +382,8 @@ def checked_scenarios(draw: st.DrawFn) -> str:
                 continue
             name, size = f"{draw(st.sampled_from(states))}.{draw(st.sampled_from(names))}", 1
         values = [draw(number) for _ in range(size)]
-        entry = f'[[expect]]\nquantity = "{name}"\nvalue = {values[0] if size == 1 and draw(st.booleans()) else values}\n'
+        value = values[0] if size == 1 and draw(st.booleans()) else values
+        entry = f'[[expect]]\nquantity = "{name}"\nvalue = {value}\n'
         if draw(st.booleans()):
             entry += f"example = {draw(st.integers(1, examples))}\n"
         if draw(st.booleans()):

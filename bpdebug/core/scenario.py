@@ -60,7 +60,7 @@ class Expectation:
     index: int  # position in the file, 0-based
     quantity: str  # as written: "z2", "grad.w5", "w5.after"
     kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" |
-    #            "change" | "state" (quantity.resolve); grad / param / param_after / change of a whole matrix: param None
+    #            "change" | "state" (quantity.resolve); a whole matrix's grad / param / param_after / change: no param
     value: tuple[float, ...]  # printed value(s); one entry for a scalar
     scalar: bool  # written as a number rather than a list
     epoch: int
