@@ -501,6 +501,22 @@ def test_one_learning_rate_behind_every_new_weight_is_one_slip(tmp_path):
         "(the update used a learning rate of 0.65, not 0.5).")
 
 
+def test_a_new_weight_with_a_small_gradient_takes_the_learning_rate_the_others_need():
+    """Printed to 5 decimals, w4's small gradient (−0.00013) is reproduced by many rates (0.6 among them) and,
+    by chance, by a catalogue entry; the update's other new weights need 0.65, and one rate explains them all."""
+    ref = reference([W1, W2])
+    names = {"w4": (1, 1, 2), "w5": (2, 0, 1), "w7": (2, 1, 1), "w8": (2, 1, 2)}
+    expects = "".join(expect(f"{n}.after", round(float([W1, W2][l - 1][i, j] - 0.65 * ref["grad"][l][i, j]), 5),
+                             0.000005) for n, (l, i, j) in names.items())
+    text = scenario([W1, W2], "z2", ref["z"][2], extra=expects)
+    alone = diagnosis_of(scenario([W1, W2], "w4.after", round(0.6 - 0.65 * ref["grad"][1][1, 2], 5), 0.000005),
+                         "w4.after")
+    assert alone.diagnosis.verdict == ROOT  # on its own, something else
+    assert alone.diagnosis.cause != "the update used a learning rate of 0.65, not 0.5"
+    afters = [d for d in diagnose(Trace(loads(text))) if d.expectation.quantity.endswith(".after")]
+    assert {d.diagnosis.cause for d in afters} == {"the update used a learning rate of 0.65, not 0.5"}
+
+
 def test_figures_that_all_follow_say_so_and_one_decimal_is_singular():
     # a2 printed to 2 decimals (holds within 0.005); z3 worked out from the printed a2: it fails its own tight
     # tolerance and follows from the printed a2, so the closing line has no empty list of slips
