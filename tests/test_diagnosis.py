@@ -600,3 +600,17 @@ def test_one_grammar_of_quantity_names():
     for name in ("delta1", "z1", "theta3", "grad.theta3", "w99.after", "z4", "nonsense"):
         with pytest.raises(QuantityError):
             resolve(name, layers, params)
+
+
+@pytest.mark.parametrize("example", [1, 2, 3, 4])
+def test_a_figure_of_a_shuffled_mini_batch_is_recomputed_at_its_row(example):
+    """Reshuffled mini-batches: the example's mini-batch and its row in it are the plan's (the order the epoch
+    uses them); the hand-written pass takes the same order."""
+    training = "batch_size = 2\nshuffle = true\nseed = 0"
+    batches = [list(rows) for rows in loads(many("", training)).plan.batches(4, 1)]
+    assert batches == [[3, 0], [2, 1]]  # example 1 is row 2 of the first mini-batch, example 2 of the second
+    befores, _ = hand_sgd([W1, W2], batches)
+    k = next(i for i, rows in enumerate(batches) if example - 1 in rows)
+    slipped = befores[k][0][:, 1:] @ XS[example - 1]
+    d = diagnosis_of(many(expect("z2", slipped, 1e-9, example=example), training), "z2")
+    assert d.diagnosis.verdict == ROOT and d.diagnosis.slips == ("no_bias",), (batches, d.diagnosis)

@@ -343,6 +343,7 @@ def checked_scenarios(draw: st.DrawFn) -> str:
     mode = draw(st.sampled_from(sorted(MODES)))
     if mode == "mini-batch" and examples < 3:
         mode = "batch"
+    shuffle = "shuffle = true\nseed = 7" if mode != "batch" and draw(st.booleans()) else ""  # rows in any order
     optimizer = draw(st.sampled_from(sorted(OPTIMIZERS)))
     opt_line, states = OPTIMIZERS[optimizer]
     bias = draw(st.booleans())
@@ -401,6 +402,7 @@ function = "{draw(st.sampled_from(['sse', 'half_sse', 'mse']))}"
 learning_rate = {draw(st.sampled_from([0.1, 0.5, 1.0]))}
 epochs = {epochs}
 {MODES[mode]}
+{shuffle}
 {opt_line}
 [data]
 inputs = {xs}
