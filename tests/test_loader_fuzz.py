@@ -328,7 +328,8 @@ def test_the_writer_writes_the_bundled_scenarios_back() -> None:
 
 MODES = {"batch": "", "online": 'update = "online"', "mini-batch": "batch_size = 2"}
 OPTIMIZERS = {"sgd": ("", ()), "momentum": ('optimizer = "momentum"', ("v",)),
-              "adam": ('optimizer = "adam"', ("m", "v", "mhat", "vhat"))}
+              "adam": ('optimizer = "adam"', ("m", "v", "mhat", "vhat")), "rmsprop": ('optimizer = "rmsprop"', ("v",)),
+              "decay": ("weight_decay = 0.01", ())}
 
 
 @st.composite
@@ -343,12 +344,22 @@ def checked_scenarios(draw: st.DrawFn) -> str:
     mode = draw(st.sampled_from(sorted(MODES)))
     if mode == "mini-batch" and examples < 3:
         mode = "batch"
+    shuffle = "shuffle = true\nseed = 7" if mode != "batch" and draw(st.booleans()) else ""  # rows in any order
     optimizer = draw(st.sampled_from(sorted(OPTIMIZERS)))
     opt_line, states = OPTIMIZERS[optimizer]
     bias = draw(st.booleans())
     number = st.floats(-2, 2).map(lambda v: round(v, draw(st.integers(1, 6))))
     xs = [[draw(number) for _ in range(layers[0])] for _ in range(examples)]
     ts = [[draw(number) for _ in range(layers[-1])] for _ in range(examples)]
+    loss = draw(st.sampled_from(["sse", "half_sse", "mse"]))
+    if layers[-1] >= 2 and draw(st.booleans()):  # a softmax output with cross-entropy and one-hot targets
+        activations = [activation] * (L - 2) + ["softmax"]
+        activation = "[" + ", ".join(f'"{a}"' for a in activations) + "]"
+        loss = "cross_entropy"
+        hot = [draw(st.integers(0, layers[-1] - 1)) for _ in range(examples)]
+        ts = [[1.0 if k == h else 0.0 for k in range(layers[-1])] for h in hot]
+    else:
+        activation = f'"{activation}"'
     thetas = {f"theta{l}": [[draw(number) for _ in range(layers[l - 1] + bias)] for _ in range(layers[l])]
               for l in range(1, L)}
     n_weights = sum(layers[l] * layers[l - 1] for l in range(1, L))
@@ -382,7 +393,8 @@ def checked_scenarios(draw: st.DrawFn) -> str:
                 continue
             name, size = f"{draw(st.sampled_from(states))}.{draw(st.sampled_from(names))}", 1
         values = [draw(number) for _ in range(size)]
-        entry = f'[[expect]]\nquantity = "{name}"\nvalue = {values[0] if size == 1 and draw(st.booleans()) else values}\n'
+        value = values[0] if size == 1 and draw(st.booleans()) else values
+        entry = f'[[expect]]\nquantity = "{name}"\nvalue = {value}\n'
         if draw(st.booleans()):
             entry += f"example = {draw(st.integers(1, examples))}\n"
         if draw(st.booleans()):
@@ -390,16 +402,19 @@ def checked_scenarios(draw: st.DrawFn) -> str:
         entry += f"tolerance = {draw(st.sampled_from([0.0, 1e-9, 0.0005, 0.05, 3.0]))}\n"
         entries.append(entry)
     weights = "\n".join(f"{k} = {v}" for k, v in thetas.items())
+    frozen = f"frozen = [\"{draw(st.sampled_from(names))}\"]" if draw(st.booleans()) else ""
     return f"""[network]
 layers = {layers}
-activation = "{activation}"
+activation = {activation}
 bias = {'true' if bias else 'false'}
 [loss]
-function = "{draw(st.sampled_from(['sse', 'half_sse', 'mse']))}"
+function = "{loss}"
 [training]
 learning_rate = {draw(st.sampled_from([0.1, 0.5, 1.0]))}
 epochs = {epochs}
+{frozen}
 {MODES[mode]}
+{shuffle}
 {opt_line}
 [data]
 inputs = {xs}

@@ -369,12 +369,24 @@ def test_continue_stops_where_loss_rises_and_says_why():
     assert s.stopped_here is None  # the reason goes once the walk moves on
 
 
-def test_a_long_search_reports_progress_and_can_be_stopped():
+def test_a_long_search_reports_progress_and_can_be_stopped(monkeypatch):
+    import itertools
+    import time
+    import types
+
+    from bpdebug.core import conditions
+
+    # the search reports about ten times a second: its clock here moves a second each time it is read, so its
+    # first report is due after its first epoch however fast the machine (it once finished before any was due)
+    clock = itertools.count(0.0, 1.0)
+    monkeypatch.setattr(conditions, "time", types.SimpleNamespace(monotonic=lambda: next(clock),
+                                                                  perf_counter=time.perf_counter))
     s = Session(XOR)
     s.add_condition("grad>1e9")  # needs the steps of every epoch: a long search
     assert s.search_is_long()
     seen: list[tuple[int, int]] = []
     found = s.search(lambda d, t: seen.append((d, t)), lambda: bool(seen))
+    assert seen and all(1 <= done <= total == s.trace.epochs for done, total in seen)
     assert found.stop is not None and found.stop.interrupted
     move = s.finish_search(found)
     assert move.moved and s.step.epoch == found.stop.epoch and "interrupted" in (s.stopped_here or "")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ USED = 1e-9  # |∂q/∂input| above this: the figure was computed from that inp
 
 HOLDS, FOLLOWS, ROOT = "holds", "follows", "root"
 PER_EXAMPLE = ("z", "a", "delta", "dadz", "dE/da", "error")  # kinds with one row per example of an update
+FITTED_KINDS = ("param_after", "change")  # the figures a fitted slip (another learning rate) may explain
 WEIGHTS_AFTER = ("param_after",)  # printed weights after an update: the next update's weights before
 
 
@@ -50,6 +51,7 @@ class Diagnosis:
     recomputed: tuple[float, ...] | None = None
     truncated: bool = False  # follows, but printed truncated rather than rounded
     slips: tuple[str, ...] = ()  # catalogue names of the causes
+    fitted: tuple[float, ...] = field(default=(), compare=False, repr=False)  # a fitted slip's numbers that fit
 
     @property
     def cause(self) -> str | None:
@@ -367,16 +369,20 @@ def diagnose(trace: Trace, results: Sequence[ExpectationResult] | None = None) -
     order = sorted(results, key=lambda r: walk_key(ctx, r.expectation))
     done: dict[int, Diagnosis] = {}
     reads: dict[int, Callable[[np.ndarray], np.ndarray]] = {}
+    retries: dict[int, _Retry] = {}
     with np.errstate(all="ignore"):
         for r in order:
             e = r.expectation
             if r.holds:
                 done[e.index] = Diagnosis(HOLDS)
                 continue
-            diagnosis, read = _diagnose_one(ctx, e, reads)
+            diagnosis, read, retry = _diagnose_one(ctx, e, reads)
             done[e.index] = diagnosis
             if read is not None:
                 reads[e.index] = read
+            if retry is not None:
+                retries[e.index] = retry
+        _one_number(ctx, done, retries)
     return tuple(Diagnosed(by_index[i], done[i]) for i in sorted(by_index))
 
 
@@ -389,7 +395,7 @@ def explain(trace: Trace, e: Expectation, known: Sequence[Expectation] = ()) -> 
 
 def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.ndarray], np.ndarray]],
                   pool: Sequence[Expectation] | None = None
-                  ) -> tuple[Diagnosis, Callable[[np.ndarray], np.ndarray] | None]:
+                  ) -> tuple[Diagnosis, Callable[[np.ndarray], np.ndarray] | None, _Retry | None]:
     key, row = locate(ctx.trace, e)
     p = ctx.the_pass(key)
     printed = np.array(e.value, dtype=float)
@@ -415,7 +421,7 @@ def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.n
         value, used, truncated = attempt(None, k, values, True)
         engine.append(value)
         if used is not None:
-            return Diagnosis(FOLLOWS, used, (), _floats(value), truncated), None
+            return Diagnosis(FOLLOWS, used, (), _floats(value), truncated), None, None
     for slip, variant in ctx.variants:
         if forward and variant.backward_only:
             continue  # it cannot change a figure of the forward pass
@@ -424,7 +430,10 @@ def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.n
             if used is not None:
                 found.append((slip, variant, used, k))
                 break
-    if not found and not forward:
+    fitted: list[float] = []
+    retry: _Retry | None = None
+    caught = bool(found)  # a catalogue entry reproduces it: a fitted slip then only names what it explains
+    if not forward:
         for slip in ctx.fits:
             assert slip.fit is not None
             for k, values in enumerate(printed_values):
@@ -432,18 +441,78 @@ def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.n
                     return _run(ctx, p, _Substitution(ctx.s, values, rows, carried), Variant(net=net), e, row)
                 for variant in slip.fit(ctx.trace.net, run, printed, e.tolerance, e.kind):
                     _, used, _ = attempt(variant, k, values, False)
-                    if used is not None:
-                        found.append((slip, variant, used, k))
-                        break
-                if found:
+                    if used is None:
+                        continue
+                    if retry is None:
+                        retry = _Retry(slip, _reproduces(attempt, k, values), used, _floats(engine[k]))
+                        if not caught:
+                            found.append((slip, variant, used, k))
+                    if variant.fitted is not None:
+                        fitted.append(variant.fitted)
+                if retry is not None:
                     break
+            if retry is not None:
+                break
     if not found:
-        return Diagnosis(ROOT, (), (), _floats(engine[0] if engine else None)), None
-    causes = tuple(dict.fromkeys((v.sentence or s.sentence) + (f" ({v.where})" if v.where else "")
-                                 for s, v, _, _ in found))
+        return Diagnosis(ROOT, (), (), _floats(engine[0] if engine else None)), None, None
+    causes = tuple(dict.fromkeys(_cause(s, v) for s, v, _, _ in found))
     names = tuple(dict.fromkeys(s.name for s, _, _, _ in found))
     read = next((s.read for s, _, _, _ in found if s.read is not None), None)
-    return Diagnosis(ROOT, found[0][2], causes, _floats(engine[found[0][3]]), False, names), read
+    return (Diagnosis(ROOT, found[0][2], causes, _floats(engine[found[0][3]]), False, names, tuple(fitted)), read,
+            retry)
+
+
+def _reproduces(attempt: Callable[..., tuple[np.ndarray, tuple[int, ...] | None, bool]], k: int,
+                values: dict[int, tuple[Expectation, np.ndarray]]) -> Callable[[Variant], bool]:
+    def reproduces(variant: Variant) -> bool:
+        return attempt(variant, k, values, False)[1] is not None
+    return reproduces
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """A fitted slip's figure again: whether another number of the slip reproduces it."""
+
+    slip: Slip
+    reproduces: Callable[[Variant], bool]
+    used: tuple[int, ...]  # the printed figures it was recomputed from
+    recomputed: tuple[float, ...] | None
+
+
+def _cause(slip: Slip, variant: Variant) -> str:
+    return (variant.sentence or slip.sentence) + (f" ({variant.where})" if variant.where else "")
+
+
+def _one_number(ctx: _Context, done: dict[int, Diagnosis], retries: dict[int, _Retry]) -> None:
+    """One number behind several figures of an update is one slip: when every root figure of an update that a
+    fitted slip could explain (every new weight, for another learning rate) is reproduced by one number, that
+    is their cause, over a catalogue entry that matches one of them by chance and over the different numbers
+    each reproduces alone (a weight with a small gradient allows many rates). The numbers found for most
+    figures are tried first, the shortest first."""
+    groups: dict[tuple, list[int]] = {}
+    for e in ctx.s.expectations:
+        d = done.get(e.index)
+        if d is not None and d.verdict == ROOT and e.kind in FITTED_KINDS:
+            key = locate(ctx.trace, e)[0]
+            groups.setdefault(key, []).append(e.index)
+    for indices in groups.values():
+        if len(indices) < 2 or any(i not in retries for i in indices):
+            continue
+        slip = retries[indices[0]].slip
+        if slip.refit is None or any(retries[i].slip is not slip for i in indices):
+            continue
+        votes: dict[float, int] = {}
+        for i in indices:
+            for value in done[i].fitted:
+                votes[value] = votes.get(value, 0) + 1
+        for value in sorted(votes, key=lambda v: (-votes[v], len(repr(v)))):
+            variant = slip.refit(ctx.trace.net, value)
+            if all(retries[i].reproduces(variant) for i in indices):
+                for i in indices:
+                    r = retries[i]
+                    done[i] = Diagnosis(ROOT, r.used, (_cause(slip, variant),), r.recomputed, False, (slip.name,),
+                                        done[i].fitted)
+                break
 
 
 def _read(u: Expectation, reads: dict[int, Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:

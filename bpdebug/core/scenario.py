@@ -63,7 +63,7 @@ class Expectation:
     index: int  # position in the file, 0-based
     quantity: str  # as written: "z2", "grad.w5", "w5.after"
     kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" |
-    #            "change" | "state" (quantity.resolve); grad / param / param_after / change of a whole matrix: param None
+    #            "change" | "state" (quantity.resolve); a whole matrix's grad / param / param_after / change: no param
     value: tuple[float, ...]  # printed value(s); one entry for a scalar
     scalar: bool  # written as a number rather than a list
     epoch: int
@@ -76,7 +76,7 @@ class Expectation:
     unit: int | None = None  # one unit (1-based) of a layered quantity: z3[2]; None for the whole layer
     state: str | None = None  # for "state": the optimizer's name for it ("v", "m", "mhat", "vhat")
     shape: tuple[int, int] | None = None  # a whole matrix (grad.theta1, theta1.after): its rows and columns
-    example_given: bool = False  # `example` written: "loss" is then that example's update's, not the epoch's
+    example_given: bool = False  # "loss" with `example` written: that example's update's loss, not the epoch's
 
 
 @dataclass(frozen=True)
@@ -892,7 +892,7 @@ class _Validator:
             source = strip_controls(self.string(entry["source"], base + ("source",))) if "source" in entry else None
             out.append(Expectation(n, quantity, named.kind, values, scalar, epoch, example, tol, source,
                                    named.layer, named.param, self.locator.line(base), named.unit, named.state,
-                                   named.shape, "example" in entry))
+                                   named.shape, named.kind == "loss" and "example" in entry))
         return tuple(out)
 
     def quantity(self, q: str, key: tuple, layers: tuple[int, ...], params: ParamIndex,

@@ -149,7 +149,10 @@ def to_toml(scenario: Scenario) -> str:
     for e in s.expectations:
         lines += ["", "[[expect]]", f"quantity = {toml_string(e.quantity)}"]
         lines.append("value = " + (toml_number(e.value[0]) if e.scalar else _row(e.value)))
-        lines += [f"epoch = {e.epoch}", f"example = {e.example}", f"tolerance = {toml_number(e.tolerance)}"]
+        lines.append(f"epoch = {e.epoch}")
+        if e.kind != "loss" or e.example_given:  # a loss without it is the epoch's, with it the example's update's
+            lines.append(f"example = {e.example}")
+        lines.append(f"tolerance = {toml_number(e.tolerance)}")
         if e.source is not None:
             lines.append(f"source = {toml_string(e.source)}")
     return "\n".join(lines) + "\n"

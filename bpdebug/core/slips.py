@@ -26,6 +26,7 @@ from .scenario import Scenario
 StateHook = Callable[[dict[str, Any], str, Any], Any]
 Fit = Callable[[Network, Callable[[Network], np.ndarray], np.ndarray, float, str], Iterator["Variant"]]
 MAX_RATE_DIGITS = 6  # another learning rate is named with at most this many significant digits
+RATES_PER_DIGITS = 4  # of as many digits, the rates nearest the middle of the range that fits
 MAX_UNITS_TO_SWAP = 6  # pairs of units are tried in layers of at most this many units
 
 
@@ -40,6 +41,7 @@ class Variant:
     intermediate_only: bool = False  # the hook leaves the figure under diagnosis itself alone
     backward_only: bool = False  # changes nothing before the backward pass (z, a, the error and the loss)
     sentence: str = ""  # in place of the slip's sentence, when the variant says more (the rate it used)
+    fitted: float | None = None  # the number a fitted slip found (Slip.fit)
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,11 @@ class Slip:
     # a printed figure made with this slip, read back as the engine's quantity (for the figures after it)
     read: Callable[[np.ndarray], np.ndarray] | None = None
     # a slip with a number to find: fit(net, run, printed, tolerance, kind) yields the variants that could have
-    # made the printed figure, ``run(net)`` computing it with another network; tried when no entry reproduces it
+    # made the printed figure (each with the number, ``fitted``; the likeliest first), ``run(net)`` computing it
+    # with another network; tried when no entry reproduces it. The figures of one update that a fitted slip
+    # explains are explained by one number where one number explains them all
     fit: Fit | None = None
+    refit: Callable[[Network, float], Variant] | None = None  # the variant of a fitted slip for a given number
 
 
 def _net(net: Network, **changes: Any) -> Network:
@@ -202,27 +207,43 @@ def _none(net: Network, s: Scenario) -> Iterator[Variant]:
 
 def _other_learning_rate(net: Network, run: Callable[[Network], np.ndarray], printed: np.ndarray, tolerance: float,
                          kind: str) -> Iterator[Variant]:
-    """The update w − η′·g with one η′ other than the scenario's: η′ from the printed figure (least squares
-    over its numbers), named with the fewest significant digits that still reproduce it."""
+    """The update w − η′·g with one η′ other than the scenario's: the rates within the printed figure's
+    tolerance (w − η′·g within it of every printed number), the shortest first and, of as many digits, the
+    nearest the middle of that range."""
     if kind not in ("param_after", "change") or not net.plain:
         return
     at_zero, at_one = run(_net(net, lr=0.0)), run(_net(net, lr=1.0))
     g = at_zero - at_one  # the step the update takes per unit of learning rate
-    moved = (at_zero if kind == "param_after" else 0.0) - printed
-    if not (np.all(np.isfinite(g)) and float(g @ g) > 0):
+    moved = (at_zero if kind == "param_after" else 0.0) - printed  # η′·g, as printed
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(moved))):
         return
-    rate = float(g @ moved) / float(g @ g)
-    if not np.isfinite(rate) or rate <= 0:
+    low, high = 0.0, np.inf
+    for gi, mi in zip(g, moved, strict=True):
+        if abs(gi) < 1e-300:
+            if abs(mi) > tolerance:
+                return  # no rate moves it
+            continue
+        a, b = (mi - tolerance) / gi, (mi + tolerance) / gi
+        low, high = max(low, min(a, b)), min(high, max(a, b))
+    if not (high > 0.0 and low <= high and np.isfinite(high)):
         return
+    middle = (low + high) / 2
+    seen: set[float] = set()
     for digits in range(1, MAX_RATE_DIGITS + 1):
-        named = float(f"{rate:.{digits}g}")
-        if abs(named - net.lr) <= 1e-12 * max(1.0, net.lr):
-            return  # the scenario's own rate: not this slip
-        other = _net(net, lr=named)
-        if np.all(np.abs(run(other) - printed) <= tolerance + 1e-12):
-            yield Variant(net=other, backward_only=True,
-                          sentence=f"the update used a learning rate of {named:g}, not {net.lr:g}")
-            return
+        step = 10.0 ** (np.floor(np.log10(middle)) - digits + 1)
+        first, last = int(np.ceil(low / step)), int(np.floor(high / step))
+        ks = sorted(range(max(first, 1), last + 1), key=lambda k: abs(k * step - middle))[:RATES_PER_DIGITS]
+        for k in ks:
+            rate = float(f"{k * step:.{digits + 1}g}")
+            if rate in seen or abs(rate - net.lr) <= 1e-12 * max(1.0, net.lr):
+                continue
+            seen.add(rate)
+            yield _learning_rate(net, rate)
+
+
+def _learning_rate(net: Network, rate: float) -> Variant:
+    return Variant(net=_net(net, lr=rate), backward_only=True, fitted=rate,
+                   sentence=f"the update used a learning rate of {rate:g}, not {net.lr:g}")
 
 
 def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
@@ -328,7 +349,8 @@ SLIPS: tuple[Slip, ...] = (
     Slip("learning_rate_twice", "the learning rate applied twice", _learning_rate_twice),
     Slip("no_bias", "the bias left out", _no_bias),
     Slip("rounded", "intermediate values rounded to the printed digits", _rounded),
-    Slip("learning_rate", "the update used another learning rate", _none, fit=_other_learning_rate),
+    Slip("learning_rate", "the update used another learning rate", _none, fit=_other_learning_rate,
+         refit=_learning_rate),
 )
 
 

@@ -221,7 +221,8 @@ def check_json(trace: Trace) -> tuple[str, bool]:
         e, r, g = d.expectation, d.result, d.diagnosis
         expectations.append({
             "index": e.index, "quantity": e.quantity, "epoch": e.epoch, "example": e.example,
-            "printed": _json_values(e.value, e.scalar, e.shape), "computed": _json_values(r.computed, e.scalar, e.shape),
+            "printed": _json_values(e.value, e.scalar, e.shape),
+            "computed": _json_values(r.computed, e.scalar, e.shape),
             "tolerance": e.tolerance, "holds": r.holds, "step": r.step, "source": e.source,
             "diagnosis": {"verdict": g.verdict, "follows_from": list(g.follows_from), "cause": g.cause,
                           "slips": list(g.slips), "recomputed": _json_values(g.recomputed, e.scalar, e.shape),
@@ -235,7 +236,8 @@ def check_json(trace: Trace) -> tuple[str, bool]:
     ok = all(r.holds for r in results) and diverged is None
     doc = {"scenario": s.path, "title": s.title, "expectations": expectations,
            "held": sum(r.holds for r in results), "roots": roots,
-           "slips": [{"cause": cause, "figures": [d.expectation.index for d in figures]} for cause, figures in explained],
+           "slips": [{"cause": cause, "figures": [d.expectation.index for d in figures]}
+                     for cause, figures in explained],
            "unexplained": [d.expectation.index for d in unexplained], "summary": slips_line(diagnosed, trace, names),
            "diverged": diverged.as_dict() if diverged is not None else None, "ok": ok}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), ok
