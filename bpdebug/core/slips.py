@@ -20,9 +20,13 @@ import numpy as np
 
 from . import expr
 from .compute import Network, gradient, hidden_delta
+from .messages import count
 from .scenario import Scenario
 
 StateHook = Callable[[dict[str, Any], str, Any], Any]
+Fit = Callable[[Network, Callable[[Network], np.ndarray], np.ndarray, float, str], Iterator["Variant"]]
+MAX_RATE_DIGITS = 6  # another learning rate is named with at most this many significant digits
+RATES_PER_DIGITS = 4  # of as many digits, the rates nearest the middle of the range that fits
 MAX_UNITS_TO_SWAP = 6  # pairs of units are tried in layers of at most this many units
 
 
@@ -36,6 +40,8 @@ class Variant:
     hook: StateHook | None = None
     intermediate_only: bool = False  # the hook leaves the figure under diagnosis itself alone
     backward_only: bool = False  # changes nothing before the backward pass (z, a, the error and the loss)
+    sentence: str = ""  # in place of the slip's sentence, when the variant says more (the rate it used)
+    fitted: float | None = None  # the number a fitted slip found (Slip.fit)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,12 @@ class Slip:
     variants: Callable[[Network, Scenario], Iterator[Variant]]
     # a printed figure made with this slip, read back as the engine's quantity (for the figures after it)
     read: Callable[[np.ndarray], np.ndarray] | None = None
+    # a slip with a number to find: fit(net, run, printed, tolerance, kind) yields the variants that could have
+    # made the printed figure (each with the number, ``fitted``; the likeliest first), ``run(net)`` computing it
+    # with another network; tried when no entry reproduces it. The figures of one update that a fitted slip
+    # explains are explained by one number where one number explains them all
+    fit: Fit | None = None
+    refit: Callable[[Network, float], Variant] | None = None  # the variant of a fitted slip for a given number
 
 
 def _net(net: Network, **changes: Any) -> Network:
@@ -189,6 +201,51 @@ def _learning_rate_twice(net: Network, s: Scenario) -> Iterator[Variant]:
         yield Variant(net=_net(net, lr=net.lr * net.lr), backward_only=True)
 
 
+def _none(net: Network, s: Scenario) -> Iterator[Variant]:
+    yield from ()
+
+
+def _other_learning_rate(net: Network, run: Callable[[Network], np.ndarray], printed: np.ndarray, tolerance: float,
+                         kind: str) -> Iterator[Variant]:
+    """The update w − η′·g with one η′ other than the scenario's: the rates within the printed figure's
+    tolerance (w − η′·g within it of every printed number), the shortest first and, of as many digits, the
+    nearest the middle of that range."""
+    if kind not in ("param_after", "change") or not net.plain:
+        return
+    at_zero, at_one = run(_net(net, lr=0.0)), run(_net(net, lr=1.0))
+    g = at_zero - at_one  # the step the update takes per unit of learning rate
+    moved = (at_zero if kind == "param_after" else 0.0) - printed  # η′·g, as printed
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(moved))):
+        return
+    low, high = 0.0, np.inf
+    for gi, mi in zip(g, moved, strict=True):
+        if abs(gi) < 1e-300:
+            if abs(mi) > tolerance:
+                return  # no rate moves it
+            continue
+        a, b = (mi - tolerance) / gi, (mi + tolerance) / gi
+        low, high = max(low, min(a, b)), min(high, max(a, b))
+    if not (high > 0.0 and low <= high and np.isfinite(high)):
+        return
+    middle = (low + high) / 2
+    seen: set[float] = set()
+    for digits in range(1, MAX_RATE_DIGITS + 1):
+        step = 10.0 ** (np.floor(np.log10(middle)) - digits + 1)
+        first, last = int(np.ceil(low / step)), int(np.floor(high / step))
+        ks = sorted(range(max(first, 1), last + 1), key=lambda k: abs(k * step - middle))[:RATES_PER_DIGITS]
+        for k in ks:
+            rate = float(f"{k * step:.{digits + 1}g}")
+            if rate in seen or abs(rate - net.lr) <= 1e-12 * max(1.0, net.lr):
+                continue
+            seen.add(rate)
+            yield _learning_rate(net, rate)
+
+
+def _learning_rate(net: Network, rate: float) -> Variant:
+    return Variant(net=_net(net, lr=rate), backward_only=True, fitted=rate,
+                   sentence=f"the update used a learning rate of {rate:g}, not {net.lr:g}")
+
+
 def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
     if not net.bias:
         return
@@ -216,7 +273,7 @@ def _rounded(net: Network, s: Scenario) -> Iterator[Variant]:
     for d in decimals:
         def hook(state: dict[str, Any], name: str, value: Any, d: int = d) -> Any:
             return np.round(value, d) if not name.endswith(".after") else value
-        yield Variant(f"{d} decimals", hook=hook, intermediate_only=True)
+        yield Variant(count(d, "decimal"), hook=hook, intermediate_only=True)
     yield from _rounded_in_derivative(net, decimals)
 
 
@@ -292,6 +349,8 @@ SLIPS: tuple[Slip, ...] = (
     Slip("learning_rate_twice", "the learning rate applied twice", _learning_rate_twice),
     Slip("no_bias", "the bias left out", _no_bias),
     Slip("rounded", "intermediate values rounded to the printed digits", _rounded),
+    Slip("learning_rate", "the update used another learning rate", _none, fit=_other_learning_rate,
+         refit=_learning_rate),
 )
 
 
