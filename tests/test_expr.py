@@ -3,6 +3,8 @@ kinks checked against SymPy, which the core itself never imports."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy
@@ -258,16 +260,42 @@ def test_to_sympy_writes_the_functions_as_sympy_does() -> None:
     assert isinstance(to_sympy(ex.parse("0.5", []), {}), sympy.Float)
 
 
-def test_the_core_never_imports_sympy() -> None:
+SCENARIO_WITH_FORMULAS = """\
+[activations.elu]
+expr = "Piecewise((x, x > 0), (exp(x) - 1, True))"
+[losses.huber]
+term = "Min(abs(t - o), 1)**2/2 + Max(abs(t - o) - 1, 0)"
+[network]
+layers = [2, 2, 1]
+activation = ["elu", "tanh"]
+[loss]
+function = "huber"
+[training]
+learning_rate = 0.1
+[data]
+inputs = [[0.5, -1.0]]
+targets = [[2.0]]
+[weights]
+theta1 = [[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]]
+theta2 = [[0.7, 0.8, 0.9]]
+[[expect]]
+quantity = "a2"
+value = [0.2, 0.5]
+"""
+
+
+def test_the_core_never_imports_sympy(tmp_path: Path) -> None:
+    """Loading a scenario with a custom activation and a formula loss, training it, checking its gradients and
+    its expectations: SymPy stays out (it is the derivation's and the text's)."""
     import subprocess
     import sys
 
-    # (scenario.py reaches optimizers.py, whose SymPy goes with the optimizer formulas: then test the loader too)
-    code = ("import sys\nfrom bpdebug.core import expr, functions, activations, losses\n"
-            "e = expr.parse('Piecewise((x, x > 0), (exp(x) - 1, True))', ['x'])\n"
-            "expr.kinks(e, {'x': 0.0}); functions.custom('elu', 'Max(x, 0) + Min(exp(x) - 1, 0)')\n"
-            "functions.formula_loss('huber', 'Min(abs(t - o), 1)**2/2 + Max(abs(t - o) - 1, 0)')\n"
-            "print('sympy' in sys.modules)")
+    path = tmp_path / "formulas.toml"
+    path.write_text(SCENARIO_WITH_FORMULAS, encoding="utf-8")
+    code = (f"import sys\nfrom bpdebug.core import diagnosis, gradcheck, slips\nfrom bpdebug.core.engine import Trace\n"
+            f"from bpdebug.core.scenario import load\ns = load({str(path)!r})\nTrace(s).loss_history(30)\n"
+            f"assert gradcheck.check_scenario(s).checks\nlist(Trace(s).check_all())\n"
+            f"print('sympy' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
 
