@@ -140,13 +140,32 @@ def _load(path: str):
         raise SystemExit(EXIT_INVALID) from None
 
 
+def _load_any(path: str):
+    """A network or a graph scenario (check, run and export read both; the graph commands are cli_graph's)."""
+    from .core.scenario import ScenarioError, load_any
+
+    try:
+        return load_any(path)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def _is_graph(scenario) -> bool:
+    return getattr(scenario, "kind", None) == "graph"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .core.engine import Trace
     from .text.summary import summary
 
-    scenario = _load(args.scenario)
+    scenario = _load_any(args.scenario)
+    if _is_graph(scenario):
+        from . import cli_graph
+
+        return cli_graph.check(args, scenario)
     if getattr(args, "gradcheck", False) and not getattr(args, "json", False):
         return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
@@ -191,10 +210,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .core.whatif import EditError, parse_edit
     from .text.run_report import render_json, render_text, run
 
-    scenario = _load(args.scenario)
+    scenario = _load_any(args.scenario)
     if args.epochs is not None and args.epochs < 1:
         print(f"bpdebug run: --epochs {args.epochs}: expected a whole number >= 1", file=sys.stderr)
         return EXIT_INVALID
+    if _is_graph(scenario):
+        from . import cli_graph
+
+        return cli_graph.run(args, scenario)
     try:
         edits = tuple(parse_edit(text, scenario) for text in args.edits)
     except EditError as exc:
@@ -271,11 +294,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     ok, exercise = _exercise_parts(args)
     if not ok:
         return EXIT_INVALID
-    scenario = _load(args.scenario)
+    scenario = _load_any(args.scenario)
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
         print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
         return EXIT_INVALID
+    if _is_graph(scenario):
+        from . import cli_graph
+
+        return cli_graph.export(args, scenario, epochs)
     if args.format in WEIGHT_FORMATS:
         return _export_weights(args, scenario, epochs)
     refused = too_long(args.format, epochs, "--format json")

@@ -182,8 +182,8 @@ class Builder:
         if self.last_name is None:
             raise GraphError("the program is empty, expected one assignment a line such as \"c = a + b\"", line)
         names_of: dict[int, list[tuple[str, int]]] = {}
-        for name, nodes in self.bindings.items():
-            for k, i in enumerate(nodes, start=1):
+        for name, bound_to in self.bindings.items():
+            for k, i in enumerate(bound_to, start=1):
                 names_of.setdefault(i, []).append((name, k))
         nodes = []
         users: list[list[tuple[int, int]]] = [[] for _ in self.ops]

@@ -28,7 +28,7 @@ from ..quantity import Phase
 from ..storage import CHECKPOINT_BYTES, Checkpoints, LossHistory, LossSummary
 from .engine import GraphPass, Tape, epoch_pass, learned_mask, tape, zero_state
 from .ops import OPS
-from .program import CONST, LEAF, Program
+from .program import CONST, LEAF, Node, Program
 from .scenario import GraphExpectation, GraphParam, GraphScenario
 
 RECORD_CACHE_BYTES = 64 << 20
@@ -482,8 +482,7 @@ class GraphTrace:
                 v = record.values[t.node]
                 if not np.isfinite(v):
                     node = nodes[t.node]
-                    x = [np.float64(record.values[j]) for j in node.args]
-                    kind = trouble(lambda node=node, x=x: OPS[node.op].forward(x, node.k))
+                    kind = trouble(_recompute(node, record.values))
                     return Divergence(epoch, None, base + t.position, node.key, None,
                                       cause_text(kind, self.program.text(t.node)), float(v), "forward", node.key)
             elif t.kind is GraphStepKind.BACKWARD and t.node is not None:
@@ -517,6 +516,13 @@ class GraphTrace:
 
     def check_all(self) -> tuple[GraphExpectationResult, ...]:
         return tuple(self.check(e) for e in self.scenario.expectations)
+
+
+def _recompute(node: Node, values: np.ndarray) -> Callable[[], object]:
+    """Node ``node``'s forward value from its arguments' values, to run again under np.errstate."""
+    x = [np.float64(values[j]) for j in node.args]
+    forward = OPS[node.op].forward
+    return lambda: forward(x, node.k)
 
 
 def _finite(record: GraphPass) -> bool:

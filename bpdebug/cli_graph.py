@@ -1,0 +1,98 @@
+"""The command line for graph scenarios: ``check`` (``--json``, ``--gradcheck``), ``run`` and ``export --format
+json|py``. cli.py hands a loaded graph scenario here; everything is one line and status 2 when refused."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .core.graph.scenario import GraphScenario
+
+EXIT_OK, EXIT_EXPECTATION, EXIT_INVALID = 0, 1, 2
+GRAPH_FORMATS = ("json", "py")  # the exports of a graph so far
+
+
+def check(args: argparse.Namespace, scenario: GraphScenario) -> int:
+    from .core.graph.gradcheck import check_scenario
+    from .core.graph.trace import GraphTrace
+    from .text import graph_report
+
+    gradcheck, as_json = getattr(args, "gradcheck", False), getattr(args, "json", False)
+    with np.errstate(all="ignore"):
+        if gradcheck and not as_json:
+            report = check_scenario(scenario)
+            sys.stdout.write(graph_report.render_gradcheck(report, scenario))
+            return EXIT_OK if report.passes else EXIT_EXPECTATION
+        trace = GraphTrace(scenario)
+        if as_json:
+            text, ok = graph_report.check_json(trace)
+            if gradcheck:
+                report = check_scenario(scenario)
+                doc = json.loads(text)
+                doc["gradcheck"] = graph_report.gradcheck_record(report)
+                text, ok = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), report.passes
+        else:
+            text, ok = graph_report.summary(trace)
+    print(text)
+    return EXIT_OK if ok else EXIT_EXPECTATION
+
+
+def run(args: argparse.Namespace, scenario: GraphScenario) -> int:
+    from .core.conditions import ConditionError
+    from .core.graph.conditions import parse_condition
+    from .text import graph_report
+
+    if args.edits:
+        print(f"bpdebug run: --set {args.edits[0]}: what-if edits of a graph are not built yet, expected no --set "
+              "with a graph scenario", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        conditions = tuple(parse_condition(text, scenario) for text in args.conditions)
+    except ConditionError as exc:
+        print(f"bpdebug run: --break {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    report = graph_report.run(scenario, args.epochs, conditions)
+    sys.stdout.write(graph_report.render_json(report) if args.json else graph_report.render_text(report))
+    return report.exit_status
+
+
+def export(args: argparse.Namespace, scenario: GraphScenario, epochs: int) -> int:
+    from .core.atomic import OutputError, write_output
+    from .core.graph.trace import GraphTrace
+    from .core.safe_text import escape_controls
+    from .transcript import graph_json, graph_script, too_long
+
+    if args.format not in GRAPH_FORMATS:
+        print(f"bpdebug export: --format {args.format}: not built for graph scenarios yet, expected "
+              f"{' or '.join(GRAPH_FORMATS)}", file=sys.stderr)
+        return EXIT_INVALID
+    for flag, given in (("--weight", args.weight), ("--exercise", args.exercise), ("--full", args.full),
+                        ("--epoch", args.epoch is not None), ("--example", args.example is not None)):
+        if given:
+            print(f"bpdebug export: {flag}: not for a graph scenario's {args.format} export, expected it without "
+                  f"{flag}", file=sys.stderr)
+            return EXIT_INVALID
+    refused = too_long(args.format, epochs, "--format json")
+    if refused is not None:
+        print(f"bpdebug export: --epochs {epochs}: {refused}", file=sys.stderr)
+        return EXIT_INVALID
+    trace = GraphTrace(scenario, epochs)
+    with np.errstate(all="ignore"):
+        pieces: Iterable[str] = (graph_json.chunks(trace, epochs) if args.format == "json"
+                                 else (graph_script.script(trace, epochs),))
+        if args.output:
+            try:
+                write_output(Path(args.output), pieces, protect=scenario.source_files)
+            except OutputError as exc:
+                print(f"bpdebug export: -o {exc}", file=sys.stderr)
+                return EXIT_INVALID
+            print(f"wrote {escape_controls(args.output)}", file=sys.stderr)
+        else:
+            for piece in pieces:
+                sys.stdout.write(piece)
+    return EXIT_OK
