@@ -51,7 +51,7 @@ def summary(trace: GraphTrace) -> tuple[str, bool]:
     record = trace.epoch(1)
     out = trace.layout.output_key
     lines = describe(s)
-    lines.append(f"  output        {out} = {_num(record.loss)}")
+    lines.append(f"  output        {s.output} = {_num(record.loss)}")
     grads = ", ".join(f"∂{out}/∂{n} = {_num(float(record.gradients[s.program.leaf(n)]))}" for n in s.program.leaves)
     if grads:
         lines.append(f"  gradients     {grads}")
@@ -95,8 +95,7 @@ def check_json(trace: GraphTrace) -> tuple[str, bool]:
 
 
 def render_gradcheck(report: GraphGradCheckReport, s: GraphScenario) -> str:
-    out = s.program.nodes[s.program.output].key
-    lines = [s.title, f"gradient check at the starting values: central difference of {out} with h = "
+    lines = [s.title, f"gradient check at the starting values: central difference of {s.output} with h = "
              f"{STEP:.2g}·max(1, |leaf|) against the backward pass",
              f"  {'leaf':<14} {'analytic':>18} {'numeric':>18} {'rel. error':>10}  verdict"]
     for c in report.checks:

@@ -38,7 +38,8 @@ def script(trace: GraphTrace, epochs: int) -> str:
              f"Written by: bpdebug export {_doc(s.path)} --format py --epochs {epochs}",
              "Run it: python this.py  (prints the epochs and final state of the JSON transcript)",
              '"""', "",
-             "import json", "import math", "from dataclasses import dataclass, field", "from types import SimpleNamespace",
+             "from __future__ import annotations", "", "import json", "import math", "from dataclasses import dataclass, field", "from types import SimpleNamespace", "from typing import NamedTuple", "",
+             "Arrays = tuple  # the optimizer's arrays, one per learned-leaf array", "State = tuple",
              "", "import numpy as np", "", ""]
     blocks = [a.source for a in activations]
     blocks += [op.source for op in ops]

@@ -102,7 +102,12 @@ class Layout:
 
     @property
     def output_key(self) -> str:
-        return self.program.nodes[self.program.output].key
+        """The output's name in ∂out/∂x: the name it is bound to last (g, not g@2), else its key."""
+        node = self.program.nodes[self.program.output]
+        for name, k in reversed(node.bindings):
+            if len(self.program.bindings[name]) == k:
+                return name
+        return node.key
 
     def node_of(self, name: str) -> tuple[str, int]:
         """(what, node) of a quantity name: "value", "grad" or "after"; "loss" is the output's value."""
