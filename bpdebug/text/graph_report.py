@@ -52,7 +52,8 @@ def summary(trace: GraphTrace) -> tuple[str, bool]:
     out = trace.layout.output_key
     lines = describe(s)
     lines.append(f"  output        {s.output} = {_num(record.loss)}")
-    grads = ", ".join(f"∂{out}/∂{n} = {_num(float(record.gradients[s.program.leaf(n)]))}" for n in s.program.leaves)
+    grads = ", ".join(f"∂{out}/∂{n} = {_num(float(record.gradients[s.program.leaf(n)]))}"
+                      for n in s.learn or s.program.leaves)
     if grads:
         lines.append(f"  gradients     {grads}")
     results = trace.check_all()
