@@ -29,6 +29,7 @@ MAX_NODES = 1_000_000  # every node is stepped through; a program larger than th
 _BINDING = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:@(?P<k>[0-9]+))?$")
 _NODE = re.compile(r"^#(?P<i>[0-9]+)$")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 
 
 class GraphError(ValueError):
@@ -215,7 +216,7 @@ class Builder:
 def build(program: str, values: Mapping[str, float], output: str | None = None) -> Program:
     """The program's lines, parsed by the formula parser, as nodes. GraphError names the program line
     (1-based within ``program``) and the column."""
-    from ..expr import FormulaError, parse_assignment
+    from ..expr import FormulaError, parse
 
     builder = Builder(values)
     functions = function_names()
@@ -228,15 +229,27 @@ def build(program: str, values: Mapping[str, float], output: str | None = None) 
         # every name the line reads is a variable to the parser, so an undefined one is named here, in words
         # about the program (bound above or not), with its column
         words = frozenset(_WORD.findall(code)) - set(functions) - {"Piecewise"}
+        m = _ASSIGNMENT.match(code)
+        if m is None:
+            raise GraphError("not an assignment, expected NAME = formula such as \"c = a + b\"", n,
+                             len(code) - len(code.lstrip()) + 1)
+        target, start = m["name"], m.end()  # the formula's columns count from the line's start
         try:
-            target, expr = parse_assignment(code, words | frozenset(builder.bindings), functions)
+            expr = _shift(parse(code[start:], words | frozenset(builder.bindings), functions), start)
         except FormulaError as exc:
-            col = getattr(exc, "col", None)
-            raise GraphError(_parser_message(str(exc)), n, col) from None
+            raise GraphError(_parser_message(str(exc)), n, None if exc.col is None else exc.col + start) from None
         node = _nodes(builder, expr, n)
         builder.bind(target, node)
         builder.last_name = target
     return builder.build(output, len(text_lines))
+
+
+def _shift(expr: Any, by: int) -> Any:
+    """``expr`` with every column moved ``by`` characters to the right."""
+    from ..expr import Expr
+
+    args = tuple(_shift(a, by) for a in expr.args)
+    return Expr(expr.op, args, expr.value, expr.name, None if expr.col is None else expr.col + by)
 
 
 def _parser_message(message: str) -> str:
