@@ -22,7 +22,7 @@ from micrograd.engine import Value
 
 from bpdebug import cli
 from bpdebug.core.graph.ops import OPS, function_names
-from bpdebug.core.graph.program import LEAF, build
+from bpdebug.core.graph.program import LEAF
 from bpdebug.core.graph.trace import GraphStepKind, GraphTrace
 from bpdebug.core.protocol import StepProtocol, TraceProtocol
 from bpdebug.core.scenario import ScenarioError, load, load_any, loads_any
@@ -422,7 +422,8 @@ def test_a_large_unrolled_rnn_builds_and_walks():
     lines = [f"h{t} = tanh(wx*x{t % 4} + wh*h{t - 1} + b)" for t in range(1, steps + 1)]
     lines.append(f"E = (h{steps} - 0.5)**2")
     values = {"wx": 0.5, "wh": -0.3, "b": 0.1, "h0": 0.0, "x0": 1.0, "x1": -0.5, "x2": 0.25, "x3": 0.8}
-    s = loads_any(graph_text(values, "\n".join(lines), 'learn = ["wx", "wh", "b"]\n') + "[training]\nlearning_rate = 0.1\n")
+    text = graph_text(values, "\n".join(lines), 'learn = ["wx", "wh", "b"]\n') + "[training]\nlearning_rate = 0.1\n"
+    s = loads_any(text)
     assert len(s.program.nodes) > 2500
     trace = GraphTrace(s)
     assert trace[len(trace) - 1].kind == "update"

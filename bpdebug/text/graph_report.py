@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.gradcheck import STEP, TOLERANCE
 from ..core.graph.conditions import GraphCondition, GraphStop, first_stop, parse_condition
 from ..core.graph.gradcheck import GraphGradCheckReport
 from ..core.graph.program import CONST, LEAF
 from ..core.graph.scenario import GraphScenario
 from ..core.graph.trace import GraphTrace
-from ..core.gradcheck import STEP, TOLERANCE
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_STOPPED = 0, 1, 3
 

@@ -38,9 +38,11 @@ def script(trace: GraphTrace, epochs: int) -> str:
              f"Written by: bpdebug export {_doc(s.path)} --format py --epochs {epochs}",
              "Run it: python this.py  (prints the epochs and final state of the JSON transcript)",
              '"""', "",
-             "from __future__ import annotations", "", "import json", "import math", "from dataclasses import dataclass, field", "from types import SimpleNamespace", "from typing import NamedTuple", "",
-             "Arrays = tuple  # the optimizer's arrays, one per learned-leaf array", "State = tuple",
-             "", "import numpy as np", "", ""]
+             "from __future__ import annotations", "", "import json", "import math",
+             "from dataclasses import dataclass, field", "from types import SimpleNamespace",
+             "from typing import NamedTuple",
+             "", "import numpy as np", "",
+             "Arrays = tuple  # the optimizer's arrays (one array: the learned leaves)", "State = tuple", "", ""]
     blocks = [a.source for a in activations]
     blocks += [op.source for op in ops]
     blocks += [_source(c) for c in ENGINE_CODE]

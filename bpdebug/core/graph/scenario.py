@@ -207,8 +207,8 @@ def _learn(v: Any, graph: dict, program: Program) -> tuple[str, ...]:
     for name in value:
         if name not in leaves:
             bound = name in program.bindings
-            raise v.fail(key, (f"'{name}' is computed by the program, not a leaf" if bound else f"unknown name '{name}'")
-                         + ", expected " + (f"leaves of [graph] values: {', '.join(leaves)}" if leaves
+            what = f"'{name}' is computed by the program, not a leaf" if bound else f"unknown name '{name}'"
+            raise v.fail(key, what + ", expected " + (f"leaves of [graph] values: {', '.join(leaves)}" if leaves
                                             else "leaves of [graph] values (there are none)"))
     wanted = set(value)
     return tuple(n for n in leaves if n in wanted)
