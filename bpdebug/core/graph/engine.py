@@ -50,27 +50,28 @@ def forward_pass(t, leaf_values):
     """Every node's value, in program order, from the leaves' values (float64 scalars throughout)."""
     values = t.constants.copy()
     values[t.leaves] = leaf_values
-    v = values.tolist()  # Python floats for the loop, float64 arithmetic through np.float64 below
+    v = list(values)  # np.float64 scalars: overflow gives inf, 0/0 nan, never an exception
+    args, k = t.args, t.k
     for i, f in enumerate(t.forward):
         if f is not None:
-            v[i] = float(f([np.float64(v[j]) for j in t.args[i]], t.k[i]))
+            v[i] = np.float64(f([v[j] for j in args[i]], k[i]))
     return np.array(v, dtype=float)
 
 
 def backward_pass(t, values):
     """Every node's gradient ∂output/∂node: the output's is 1; in reverse order each operation adds its
     gradient times its local derivative to each argument (micrograd's ``+=``)."""
-    grads = [0.0] * len(values)
-    grads[t.output] = 1.0
-    v = values.tolist()
+    grads = [np.float64(0.0)] * len(values)
+    grads[t.output] = np.float64(1.0)
+    v = list(values)
+    args, k = t.args, t.k
     for i in range(len(values) - 1, -1, -1):
         f = t.local[i]
         if f is None:
             continue
-        g = np.float64(grads[i])
-        x = [np.float64(v[j]) for j in t.args[i]]
-        for j, d in zip(t.args[i], f(x, np.float64(v[i]), t.k[i]), strict=True):
-            grads[j] = float(grads[j] + g * d)
+        g = grads[i]
+        for j, d in zip(args[i], f([v[j] for j in args[i]], v[i], k[i]), strict=True):
+            grads[j] = grads[j] + g * d
     return np.array(grads, dtype=float)
 
 

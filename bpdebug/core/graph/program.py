@@ -235,70 +235,73 @@ def build(program: str, values: Mapping[str, float], output: str | None = None) 
                              len(code) - len(code.lstrip()) + 1)
         target, start = m["name"], m.end()  # the formula's columns count from the line's start
         try:
-            expr = _shift(parse(code[start:], words | frozenset(builder.bindings), functions), start)
+            expr = parse(code[start:], words, functions)
         except FormulaError as exc:
             raise GraphError(_parser_message(str(exc)), n, None if exc.col is None else exc.col + start) from None
-        node = _nodes(builder, expr, n)
+        node = _Line(builder, n, start).nodes(expr)
         builder.bind(target, node)
         builder.last_name = target
     return builder.build(output, len(text_lines))
-
-
-def _shift(expr: Any, by: int) -> Any:
-    """``expr`` with every column moved ``by`` characters to the right."""
-    from ..expr import Expr
-
-    args = tuple(_shift(a, by) for a in expr.args)
-    return Expr(expr.op, args, expr.value, expr.name, None if expr.col is None else expr.col + by)
 
 
 def _parser_message(message: str) -> str:
     return message[:1].lower() + message[1:] if message else "cannot be read"
 
 
-def _col(expr: Any) -> int | None:
-    col = getattr(expr, "col", None)
-    return None if col is None else int(col)
+class _Line:
+    """One program line's expression turned into nodes; ``start`` is where the formula begins in the line."""
 
+    def __init__(self, builder: Builder, line: int, start: int) -> None:
+        self.b, self.line, self.start = builder, line, start
+        self.folded: dict[int, float | None] = {}  # id(expr) -> its number, or None when it reads a name
 
-def _constant(expr: Any) -> float | None:
-    """The number an expression made of numbers only works out to (with the ops' own forward functions);
-    None when it reads a name."""
-    op = expr.op
-    if op == "num":
-        return float(expr.value)
-    if op == "var":
-        return None
-    values = [_constant(a) for a in expr.args]
-    if any(v is None for v in values) or op not in OPS and op not in ("add", "sub", "mul", "div", "neg", "pow"):
-        return None
-    x = [np.float64(v) for v in values]
-    with np.errstate(all="ignore"):
+    def col(self, expr: Any) -> int | None:
+        """The 1-based column in the line where ``expr`` starts."""
+        return None if expr.col is None else int(expr.col) + self.start
+
+    def constant(self, expr: Any) -> float | None:
+        """The number an expression made of numbers only works out to (with the ops' own forward functions);
+        None when it reads a name. Each part is worked out once."""
+        key = id(expr)
+        if key not in self.folded:
+            self.folded[key] = self._constant(expr)
+        return self.folded[key]
+
+    def _constant(self, expr: Any) -> float | None:
+        op = expr.op
+        if op == "num":
+            return float(expr.value)
+        if op == "var" or op not in OPS:
+            return None
+        values = [self.constant(a) for a in expr.args]
+        if any(v is None for v in values):
+            return None
+        x = [np.float64(v) for v in values]
+        with np.errstate(all="ignore"):
+            if op == "pow":
+                return float(OPS["pow"].forward(x[:1], x[1]))
+            return float(OPS[op].forward(x, None))
+
+    def nodes(self, expr: Any) -> int:
+        """The node ``expr`` ends in, adding the nodes it needs."""
+        b, line, op, col = self.b, self.line, expr.op, self.col(expr)
+        if op == "var":
+            node = b.node_of(expr.name)
+            if node is None:
+                raise GraphError(f"undefined name '{expr.name}', expected a leaf of [graph] values or a name bound "
+                                 "on a line above", line, col)
+            return node
+        folded = self.constant(expr)
+        if folded is not None:
+            return b.const(folded, line, col)
         if op == "pow":
-            return float(OPS["pow"].forward(x[:1], x[1]))
-        return float(OPS[op].forward(x, None))
-
-
-def _nodes(b: Builder, expr: Any, line: int) -> int:
-    """The node ``expr`` ends in, adding the nodes it needs."""
-    op, col = expr.op, _col(expr)
-    if op == "var":
-        node = b.node_of(expr.name)
-        if node is None:
-            raise GraphError(f"undefined name '{expr.name}', expected a leaf of [graph] values or a name bound "
-                             "on a line above", line, col)
-        return node
-    folded = _constant(expr)
-    if folded is not None:
-        return b.const(folded, line, col)
-    if op == "pow":
-        exponent = _constant(expr.args[1])
-        if exponent is None:
-            raise GraphError("a power whose exponent is not a number, expected a numeric exponent such as x**2",
-                             line, _col(expr.args[1]))
-        return b.op("pow", (_nodes(b, expr.args[0], line),), exponent, line, col)
-    if op not in OPS:
-        raise GraphError(f"{op} is not allowed in a graph program, expected + - * / ** and the functions "
-                         f"{' '.join(function_names())}", line, col)
-    args = tuple(_nodes(b, a, line) for a in expr.args)
-    return b.op(op, args, None, line, col)
+            exponent = self.constant(expr.args[1])
+            if exponent is None:
+                raise GraphError("a power whose exponent is not a number, expected a numeric exponent such as "
+                                 "x**2", line, self.col(expr.args[1]))
+            return b.op("pow", (self.nodes(expr.args[0]),), exponent, line, col)
+        if op not in OPS:
+            raise GraphError(f"{op} is not allowed in a graph program, expected + - * / ** and the functions "
+                             f"{' '.join(function_names())}", line, col)
+        args = tuple(self.nodes(a) for a in expr.args)
+        return b.op(op, args, None, line, col)
