@@ -30,7 +30,8 @@ def rnn_text(steps: int) -> str:
     values = "wx = 0.5, wh = -0.3, b = 0.1, wy = 0.8, by = 0.0, h0 = 0.0, x0 = 1.0, x1 = -0.5, x2 = 0.25, x3 = 0.8, " \
              "y0 = 0.1, y1 = -0.2, y2 = 0.3"
     program = "\n".join(lines)
-    return (f'title = "RNN unrolled {steps} steps"\n[graph]\nvalues = {{ {values} }}\nlearn = ["wx", "wh", "b", "wy", "by"]\n'
+    learn = '["wx", "wh", "b", "wy", "by"]'
+    return (f'title = "RNN unrolled {steps} steps"\n[graph]\nvalues = {{ {values} }}\nlearn = {learn}\n'
             f'program = """\n{program}\n"""\n[training]\nlearning_rate = 0.001\n')
 
 

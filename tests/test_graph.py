@@ -504,3 +504,55 @@ def test_every_node_kind_is_in_the_json_and_leaves_come_first(capsys):
     assert ops[:5] == [LEAF] * 5 and {"mul", "add", "neg", "exp", "div"} <= set(ops)
     out = next(n for n in doc["nodes"] if n["key"] == "out")
     assert out["label"] == OPS["div"].label() and out["line"] is not None
+
+
+# ----------------------------------------------------------------------------------------------- slips
+
+def _slipped(path: str, slip: str, quantity: str) -> tuple[float, dict]:
+    from bpdebug.core.graph.slips import GRAPH_SLIPS, slipped_backward
+
+    s = load_any(path)
+    trace = GraphTrace(s)
+    grads = slipped_backward(trace.tape, trace.program, trace.epoch(1).values, GRAPH_SLIPS[slip])
+    return float(grads[s.program.resolve(quantity)]), GRAPH_SLIPS
+
+
+@pytest.mark.parametrize("path, slip, quantity", [
+    ("scenarios/micrograd.toml", "overwritten", "a"),
+    ("scenarios/micrograd.toml", "sub-sign", "b"),
+    ("scenarios/micrograd.toml", "pow-factor", "a"),
+    ("scenarios/neuron.toml", "no-upstream", "w0"),
+    ("scenarios/rnn.toml", "tanh-square", "wh"),
+])
+def test_a_printed_gradient_made_with_a_slip_is_named_as_that_slip(tmp_path, capsys, path, slip, quantity):
+    value, catalogue = _slipped(path, slip, quantity)
+    text = Path(path).read_text()
+    printed = f'\n[[expect]]\nquantity = "grad.{quantity}"\nvalue = {value!r}\ntolerance = 1e-9\n'
+    mine = tmp_path / "slipped.toml"
+    mine.write_text(text + printed)
+    assert cli.main(["check", str(mine)]) == 1
+    assert catalogue[slip].sentence in capsys.readouterr().out
+    cli.main(["check", "--json", str(mine)])
+    last = json.loads(capsys.readouterr().out)["expectations"][-1]
+    assert not last["holds"] and slip in last["diagnosis"]["slips"] and last["diagnosis"]["verdict"] == "root"
+
+
+def test_micrograd_with_equals_instead_of_plus_equals_is_named(tmp_path, capsys):
+    """micrograd's own _backward with = (one order of its set of children gives -7 for a and b)."""
+    text = Path("scenarios/micrograd.toml").read_text().replace("value = 138.8338", "value = -7.0")
+    mine = tmp_path / "equals.toml"
+    mine.write_text(text)
+    assert cli.main(["check", str(mine)]) == 1
+    assert "overwritten instead of added" in capsys.readouterr().out
+
+
+def test_slips_of_the_catalogue_leave_a_slip_free_graph_alone():
+    """With no value used twice, the overwriting slip is the engine itself (a tree has one use per value)."""
+    from bpdebug.core.graph.slips import GRAPH_SLIPS, slipped_backward
+
+    s = load_any("scenarios/circuit.toml")
+    trace = GraphTrace(s)
+    record = trace.epoch(1)
+    assert not GRAPH_SLIPS["overwritten"].applies(s.program)
+    same = slipped_backward(trace.tape, trace.program, record.values, GRAPH_SLIPS["overwritten"])
+    np.testing.assert_array_equal(same, record.gradients)

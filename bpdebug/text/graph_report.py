@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.gradcheck import STEP, TOLERANCE
+from ..core.graph import slips
 from ..core.graph.conditions import GraphCondition, GraphStop, first_stop, parse_condition
 from ..core.graph.gradcheck import GraphGradCheckReport
 from ..core.graph.program import CONST, LEAF
 from ..core.graph.scenario import GraphScenario
-from ..core.graph.trace import GraphTrace
+from ..core.graph.trace import GraphExpectationResult, GraphTrace
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_STOPPED = 0, 1, 3
 
@@ -67,10 +68,29 @@ def summary(trace: GraphTrace) -> tuple[str, bool]:
                          f"{_num(e.value[0])}, computed {_num(r.computed[0])} (tolerance {e.tolerance:g})")
             if e.source:
                 lines.append(f"         {e.source}")
+            if not r.holds:
+                lines.append(f"         {diagnosis(trace, r)['text']}")
     diverged = trace.divergence(s.epochs)
     if diverged is not None:
         lines.append(f"diverged: {diverged.describe()}")
     return "\n".join(lines), held == len(results) and diverged is None
+
+
+def diagnosis(trace: GraphTrace, r: GraphExpectationResult) -> dict[str, object]:
+    """A figure's diagnosis in check --json's shape: it holds, or it is a root whose slip (from the graph's slip
+    catalogue) reproduces it, when one does."""
+    if r.holds:
+        return {"verdict": "holds", "follows_from": [], "cause": None, "slips": [], "recomputed": None,
+                "truncated": False, "text": "holds"}
+    e = r.expectation
+    matches = slips.diagnose(trace, e.what, e.node, e.epoch, e.value[0], e.tolerance)
+    if matches:
+        cause = "; ".join(m.slip.sentence for m in matches)
+        text = f"root slip: {cause}"
+    else:
+        cause, text = None, "root slip: no slip in the graph catalogue reproduces it"
+    return {"verdict": "root", "follows_from": [], "cause": cause, "slips": [m.slip.name for m in matches],
+            "recomputed": [_finite(matches[0].recomputed)] if matches else None, "truncated": False, "text": text}
 
 
 def check_json(trace: GraphTrace) -> tuple[str, bool]:
@@ -84,9 +104,7 @@ def check_json(trace: GraphTrace) -> tuple[str, bool]:
             "index": r.expectation.index, "quantity": r.expectation.quantity, "epoch": r.expectation.epoch,
             "example": 1, "printed": list(r.expectation.value), "computed": [_finite(v) for v in r.computed],
             "tolerance": r.expectation.tolerance, "holds": r.holds, "step": r.step, "source": r.expectation.source,
-            "diagnosis": {"verdict": "holds" if r.holds else "root", "follows_from": [], "cause": None, "slips": [],
-                          "recomputed": None,
-                          "text": "holds" if r.holds else "not diagnosed: the slip catalogue has no graph slips yet"},
+            "diagnosis": diagnosis(trace, r),
         } for r in results],
         "holds": sum(r.holds for r in results), "total": len(results),
         "diverged": None if diverged is None else diverged.as_dict(),
