@@ -338,6 +338,8 @@ def test_each_ops_local_derivative_is_its_forward_functions_slope(op):
     ("c = a + b", 'learn = ["c"]\n', None, "graph.learn", "'c' is computed by the program, not a leaf"),
     ("c = a + b", 'learn = ["z"]\n', None, "graph.learn", "unknown name 'z'"),
     ("c = a + b", 'output = "zz"\n', None, "graph.output", "output 'zz' is never bound"),
+    ("exp = a + b", "", 5, "graph.program", "'exp' is a function's name"),
+    ("c = a +", "", 5, "graph.program", "line 1 of the program, column"),
 ])
 def test_program_errors_name_the_line_and_column(tmp_path, program, extra, line, key, words):
     path = tmp_path / "g.toml"
@@ -348,6 +350,13 @@ def test_program_errors_name_the_line_and_column(tmp_path, program, extra, line,
     assert "\n" not in message and f": {key}: " in message and words in message, message
     if line is not None:
         assert message.startswith(f"{path}:{line}: "), message
+
+
+def test_a_leaf_cannot_take_a_functions_name(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text(graph_text({"tanh": 1.0}, "c = tanh * 2"))
+    with pytest.raises(ScenarioError, match=r"graph\.values\.tanh: 'tanh' is a function's name"):
+        load_any(path)
 
 
 def test_a_graph_with_a_network_section_is_refused_in_one_line(tmp_path):

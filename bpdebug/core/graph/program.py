@@ -15,6 +15,7 @@ bound once, ``NAME@k`` when it is bound again, ``#i`` for an unnamed node.
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -234,6 +235,9 @@ def build(program: str, values: Mapping[str, float], output: str | None = None) 
             raise GraphError("not an assignment, expected NAME = formula such as \"c = a + b\"", n,
                              len(code) - len(code.lstrip()) + 1)
         target, start = m["name"], m.end()  # the formula's columns count from the line's start
+        if reserved(target):
+            raise GraphError(f"'{target}' is {reserved(target)}, expected another name on the left of =", n,
+                             code.index(target) + 1)
         try:
             expr = parse(code[start:], words, functions)
         except FormulaError as exc:
@@ -242,6 +246,15 @@ def build(program: str, values: Mapping[str, float], output: str | None = None) 
         builder.bind(target, node)
         builder.last_name = target
     return builder.build(output, len(text_lines))
+
+
+def reserved(name: str) -> str | None:
+    """Why ``name`` cannot name a value (a function's name, a Python keyword), or None."""
+    if name in function_names() or name == "Piecewise":
+        return "a function's name"
+    if keyword.iskeyword(name):
+        return "a Python keyword"
+    return None
 
 
 def _parser_message(message: str) -> str:

@@ -21,7 +21,7 @@ from .. import optimizers
 from ..messages import describe, one_of
 from ..safe_text import strip_controls
 from ..training import Plan
-from .program import LEAF, GraphError, Program, build
+from .program import LEAF, GraphError, Program, build, reserved
 
 NETWORK_SECTIONS = ("network", "loss", "data", "weights", "activations")  # what [graph] replaces
 TOP_KEYS = ("title", "description", "graph", "training", "expect")
@@ -194,6 +194,8 @@ def _values(v: Any, graph: dict) -> dict[str, float]:
     for name, value in table.items():
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
             raise v.fail(key + (name,), f"'{name}' is not a name, expected letters, digits and _ (not first a digit)")
+        if reserved(name):
+            raise v.fail(key + (name,), f"'{name}' is {reserved(name)}, expected another name for the leaf")
         out[name] = v.number(value, key + (name,))
     return out
 
