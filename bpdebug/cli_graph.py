@@ -14,7 +14,7 @@ import numpy as np
 from .core.graph.scenario import GraphScenario
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_INVALID = 0, 1, 2
-GRAPH_FORMATS = ("json", "py")  # the exports of a graph so far
+GRAPH_FORMATS = ("json", "py", "dot", "svg")  # the exports of a graph so far
 
 
 def check(args: argparse.Namespace, scenario: GraphScenario) -> int:
@@ -71,8 +71,9 @@ def export(args: argparse.Namespace, scenario: GraphScenario, epochs: int) -> in
         print(f"bpdebug export: --format {args.format}: not built for graph scenarios yet, expected "
               f"{' or '.join(GRAPH_FORMATS)}", file=sys.stderr)
         return EXIT_INVALID
+    picture = args.format in ("dot", "svg")
     for flag, given in (("--weight", args.weight), ("--exercise", args.exercise), ("--full", args.full),
-                        ("--epoch", args.epoch is not None), ("--example", args.example is not None)):
+                        ("--epoch", args.epoch is not None and not picture), ("--example", args.example is not None)):
         if given:
             print(f"bpdebug export: {flag}: not for a graph scenario's {args.format} export, expected it without "
                   f"{flag}", file=sys.stderr)
@@ -83,8 +84,15 @@ def export(args: argparse.Namespace, scenario: GraphScenario, epochs: int) -> in
         return EXIT_INVALID
     trace = GraphTrace(scenario, epochs)
     with np.errstate(all="ignore"):
-        pieces: Iterable[str] = (graph_json.chunks(trace, epochs) if args.format == "json"
-                                 else (graph_script.script(trace, epochs),))
+        pieces: Iterable[str]
+        if picture:
+            drawn = _picture(args, trace)
+            if drawn is None:
+                return EXIT_INVALID
+            pieces = (drawn,)
+        else:
+            pieces = (graph_json.chunks(trace, epochs) if args.format == "json"
+                      else (graph_script.script(trace, epochs),))
         if args.output:
             try:
                 write_output(Path(args.output), pieces, protect=scenario.source_files)
@@ -96,3 +104,26 @@ def export(args: argparse.Namespace, scenario: GraphScenario, epochs: int) -> in
             for piece in pieces:
                 sys.stdout.write(piece)
     return EXIT_OK
+
+
+def _picture(args: argparse.Namespace, trace) -> str | None:
+    """The dot (or svg) of one epoch's graph, or None after a one-line error."""
+    import subprocess
+
+    from .transcript import dot, graph_dot
+
+    epoch = 1 if args.epoch is None else args.epoch
+    if epoch < 1:
+        print(f"bpdebug export: --epoch {epoch}: expected a whole number >= 1", file=sys.stderr)
+        return None
+    text = graph_dot.graph(trace, epoch)
+    if args.format == "svg":
+        try:
+            text = dot.to_svg(text)
+        except dot.GraphvizMissing as exc:
+            print(f"bpdebug export: --format svg {exc}", file=sys.stderr)
+            return None
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            print(f"bpdebug export: --format svg: {exc}", file=sys.stderr)
+            return None
+    return text

@@ -582,3 +582,19 @@ def test_slips_of_the_catalogue_leave_a_slip_free_graph_alone():
     assert not GRAPH_SLIPS["overwritten"].applies(s.program)
     same = slipped_backward(trace.tape, trace.program, record.values, GRAPH_SLIPS["overwritten"])
     np.testing.assert_array_equal(same, record.gradients)
+
+
+def test_dot_draws_a_record_per_value_and_a_node_per_operation(capsys):
+    s = load_any("scenarios/circuit.toml")
+    assert cli.main(["export", "scenarios/circuit.toml", "--format", "dot"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("shape=record") == len(s.program.nodes)
+    assert text.count("shape=ellipse") == sum(n.computed for n in s.program.nodes)
+    assert '"{ q | data 3 | grad −4 }"' in text.replace("-", "−") and "op4 -> v4;" in text
+
+
+@pytest.mark.skipif(not __import__("shutil").which("dot"), reason="Graphviz is not installed")
+def test_svg_of_a_graph(tmp_path, capsys):
+    out = tmp_path / "m.svg"
+    assert cli.main(["export", "scenarios/micrograd.toml", "--format", "svg", "--epoch", "1", "-o", str(out)]) == 0
+    assert out.read_text().lstrip().startswith("<?xml") and "138.8338" in out.read_text()
