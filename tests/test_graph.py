@@ -598,3 +598,23 @@ def test_svg_of_a_graph(tmp_path, capsys):
     out = tmp_path / "m.svg"
     assert cli.main(["export", "scenarios/micrograd.toml", "--format", "svg", "--epoch", "1", "-o", str(out)]) == 0
     assert out.read_text().lstrip().startswith("<?xml") and "138.8338" in out.read_text()
+
+
+@pytest.mark.parametrize("path", GRAPHS, ids=lambda p: p.stem)
+def test_every_step_of_every_bundled_graph_is_narrated_from_known_numbers(path):
+    """narrate asks each step only for what it knows (value raises KeyError otherwise); a forward line ends in the
+    node's value, a backward sum in its gradient, an update in each leaf after it."""
+    from bpdebug.text.graph_narrate import narrate
+    from bpdebug.text.numbers import number
+
+    s = load_any(path)
+    trace = GraphTrace(s, 2 if s.learn else 1)
+    for step in trace:
+        lines = narrate(step)
+        assert lines and all("\n" not in line for line in lines)
+        if step.kind == "update":
+            for name in s.learn:
+                assert any(line.strip().startswith(name) and line.endswith(number(step.value(f"{name}.after")))
+                           for line in lines)
+        else:
+            assert number(step.value(step.computes[0])) in lines[0] + (lines[1] if len(lines) > 1 else "")

@@ -201,7 +201,7 @@ class Op:
     sympy_of: Callable[[Any, Sequence[Any], Any], Any] = field(repr=False, compare=False)  # (sympy, args, k)
     meaning: str = ""  # in words, for help and documents
     function: bool = False  # written as a function call in a program (exp(x)), not an operator
-    derivative_text: str = ""  # the local derivatives in words: "∂/∂a = 1, ∂/∂b = 1"
+    derivative_text: str = ""  # the local derivatives in words: "∂/∂{0} = 1, ∂/∂{1} = 1"
     activation: str | None = None  # the activation whose functions it calls (their source comes first)
 
     def label(self, k: Any = None) -> str:
@@ -209,6 +209,10 @@ class Op:
 
     def text(self, args: Sequence[str], k: Any = None) -> str:
         return self.text_of(args, k)
+
+    def derivatives(self, args: Sequence[str], k: Any = None) -> str:
+        """The local derivatives over the arguments' names: ``∂/∂c = d, ∂/∂d = c`` for ``c * d``."""
+        return self.derivative_text.format(*args, n=_number(k) if k is not None else "n")
 
     def sympy(self, sp: Any, args: Sequence[Any], k: Any = None) -> Any:
         return self.sympy_of(sp, args, k)
@@ -247,33 +251,33 @@ def _variadic(name: str, forward: Forward, local: Local, meaning: str, derivativ
 
 BUILTIN_OPS: tuple[Op, ...] = (
     _binary("add", "+", add_forward, add_local, lambda sp, a, b: sp.Add(a, b, evaluate=False), "sum",
-            "∂/∂a = 1, ∂/∂b = 1"),
+            "∂/∂{0} = 1, ∂/∂{1} = 1"),
     _binary("sub", "-", sub_forward, sub_local, lambda sp, a, b: sp.Add(a, sp.Mul(-1, b, evaluate=False),
                                                                          evaluate=False),
-            "difference", "∂/∂a = 1, ∂/∂b = −1"),
+            "difference", "∂/∂{0} = 1, ∂/∂{1} = −1"),
     _binary("mul", "*", mul_forward, mul_local, lambda sp, a, b: sp.Mul(a, b, evaluate=False), "product",
-            "∂/∂a = b, ∂/∂b = a"),
+            "∂/∂{0} = {1}, ∂/∂{1} = {0}"),
     _binary("div", "/", div_forward, div_local, lambda sp, a, b: sp.Mul(a, sp.Pow(b, -1, evaluate=False),
                                                                          evaluate=False),
-            "quotient", "∂/∂a = 1/b, ∂/∂b = −a/b²"),
+            "quotient", "∂/∂{0} = 1/{1}, ∂/∂{1} = −{0}/{1}²"),
     Op("neg", 1, neg_forward, neg_local, lambda k: "neg", lambda a, k: f"-{_wrap(a[0])}",
-       lambda sp, a, k: sp.Mul(-1, a[0], evaluate=False), "negation", False, "∂/∂a = −1"),
+       lambda sp, a, k: sp.Mul(-1, a[0], evaluate=False), "negation", False, "∂/∂{0} = −1"),
     Op("pow", 1, pow_forward, pow_local, lambda k: f"**{_number(k)}", lambda a, k: f"{_wrap(a[0])}**{_number(k)}",
        lambda sp, a, k: sp.Pow(a[0], sp.nsimplify(k), evaluate=False), "power by a number", False,
-       "∂/∂a = n·a^(n−1)"),
-    _call("exp", exp_forward, exp_local, lambda sp, x: sp.exp(x), "exponential", "∂/∂a = exp(a)"),
-    _call("log", log_forward, log_local, lambda sp, x: sp.log(x), "natural logarithm", "∂/∂a = 1/a"),
-    _call("sqrt", sqrt_forward, sqrt_local, lambda sp, x: sp.sqrt(x), "square root", "∂/∂a = 1/(2·sqrt(a))"),
-    _call("abs", abs_forward, abs_local, lambda sp, x: sp.Abs(x), "absolute value", "∂/∂a = sign(a)"),
-    _call("sin", sin_forward, sin_local, lambda sp, x: sp.sin(x), "sine", "∂/∂a = cos(a)"),
-    _call("cos", cos_forward, cos_local, lambda sp, x: sp.cos(x), "cosine", "∂/∂a = −sin(a)"),
-    _activation("tanh", tanh_forward, tanh_local, "tanh", "∂/∂a = 1 − tanh(a)²"),
-    _activation("sigmoid", sigmoid_forward, sigmoid_local, "σ", "∂/∂a = σ(a)·(1 − σ(a))"),
-    _activation("relu", relu_forward, relu_local, "ReLU", "∂/∂a = 1 if a > 0 else 0"),
+       "∂/∂{0} = {n}·{0}**({n} − 1)"),
+    _call("exp", exp_forward, exp_local, lambda sp, x: sp.exp(x), "exponential", "∂/∂{0} = exp({0})"),
+    _call("log", log_forward, log_local, lambda sp, x: sp.log(x), "natural logarithm", "∂/∂{0} = 1/{0}"),
+    _call("sqrt", sqrt_forward, sqrt_local, lambda sp, x: sp.sqrt(x), "square root", "∂/∂{0} = 1/(2·sqrt({0}))"),
+    _call("abs", abs_forward, abs_local, lambda sp, x: sp.Abs(x), "absolute value", "∂/∂{0} = sign({0})"),
+    _call("sin", sin_forward, sin_local, lambda sp, x: sp.sin(x), "sine", "∂/∂{0} = cos({0})"),
+    _call("cos", cos_forward, cos_local, lambda sp, x: sp.cos(x), "cosine", "∂/∂{0} = −sin({0})"),
+    _activation("tanh", tanh_forward, tanh_local, "tanh", "∂/∂{0} = 1 − tanh({0})²"),
+    _activation("sigmoid", sigmoid_forward, sigmoid_local, "σ", "∂/∂{0} = σ({0})·(1 − σ({0}))"),
+    _activation("relu", relu_forward, relu_local, "ReLU", "∂/∂{0} = 1 if {0} > 0 else 0"),
     _variadic("Max", max_forward, max_local, "the largest argument",
-              "∂/∂a = 1 for the largest (shared equally on a tie), else 0"),
+              "1 for the largest argument (shared equally on a tie), 0 for the others"),
     _variadic("Min", min_forward, min_local, "the smallest argument",
-              "∂/∂a = 1 for the smallest (shared equally on a tie), else 0"),
+              "1 for the smallest argument (shared equally on a tie), 0 for the others"),
 )
 
 
