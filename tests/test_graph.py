@@ -664,3 +664,28 @@ def test_every_step_of_every_bundled_graph_is_narrated_from_known_numbers(path):
                            for line in lines)
         else:
             assert number(step.value(step.computes[0])) in lines[0] + (lines[1] if len(lines) > 1 else "")
+
+
+@pytest.mark.parametrize("path", GRAPHS, ids=lambda p: p.stem)
+def test_the_sum_over_every_path_is_the_gradient(path):
+    """Program.paths: the chain rule as a sum over paths of products of local derivatives equals the engine's
+    gradient (path_counts says how many terms); depths put every argument left of its node."""
+    s = load_any(path)
+    p = s.program
+    record = GraphTrace(s).epoch(1)
+    counts, depth = p.path_counts(), p.depths()
+    for node in p.nodes:
+        assert all(depth[j] < depth[node.index] for j in node.args)
+    for name in p.leaves:
+        i = p.leaf(name)
+        paths = p.paths(i)
+        assert len(paths) == counts[i]
+        total = 0.0
+        for walk in paths:
+            product = 1.0
+            for user, position in walk:
+                u = p.nodes[user]
+                x = [np.float64(record.values[j]) for j in u.args]
+                product *= float(OPS[u.op].local(x, np.float64(record.values[user]), u.k)[position])
+            total += product
+        assert close(total, float(record.gradients[i]), 1 + magnitudes(s, record)[i] * 4)
