@@ -414,14 +414,19 @@ def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | No
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
-    import json
 
     import numpy as np
 
     from .core.engine import Trace
     from .text.practice import PracticeSession
 
-    scenario = _load(args.scenario)
+    scenario = _load_any(args.scenario)
+    if _is_graph(scenario):
+        from . import cli_graph
+
+        with np.errstate(all="ignore"):
+            graph_session = cli_graph.practice_session(args, scenario)
+        return EXIT_INVALID if graph_session is None else _practise(graph_session, scenario.title, args)
     param = None
     if args.param is not None:
         param = scenario.params.find(args.param)
@@ -429,10 +434,20 @@ def cmd_practice(args: argparse.Namespace) -> int:
             print(f"bpdebug practice: --param {args.param}: unknown parameter in {scenario.path}, expected "
                   f"{scenario.params.describe_names()}", file=sys.stderr)
             return EXIT_INVALID
-    out = sys.stderr if args.json else sys.stdout
     with np.errstate(all="ignore"):
         session = PracticeSession(Trace(scenario), param)
-        print(f"Practice: {scenario.title}. Type each result's numbers separated by spaces; h for a hint, r to "
+    return _practise(session, scenario.title, args)
+
+
+def _practise(session, title: str, args: argparse.Namespace) -> int:
+    """Ask the session's questions on standard input (a network's or a graph's session: the same interface)."""
+    import json
+
+    import numpy as np
+
+    out = sys.stderr if args.json else sys.stdout
+    with np.errstate(all="ignore"):
+        print(f"Practice: {title}. Type each result's numbers separated by spaces; h for a hint, r to "
               "reveal, q to stop.", file=out)
         while session.current is not None:
             print(session.prompt(), file=out)

@@ -127,3 +127,15 @@ def _picture(args: argparse.Namespace, trace) -> str | None:
             print(f"bpdebug export: --format svg: {exc}", file=sys.stderr)
             return None
     return text
+
+
+def practice_session(args: argparse.Namespace, scenario: GraphScenario):
+    """The practice session of a graph (every value, every gradient, the update), or None after a one-line error."""
+    from .core.graph.trace import GraphTrace
+    from .text.graph_practice import GraphPracticeSession
+
+    if args.param is not None:
+        print(f"bpdebug practice: --param {args.param}: a graph's practice asks every value and gradient, expected "
+              "no --param with a graph scenario", file=sys.stderr)
+        return None
+    return GraphPracticeSession(GraphTrace(scenario))

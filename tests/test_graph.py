@@ -689,3 +689,32 @@ def test_the_sum_over_every_path_is_the_gradient(path):
                 product *= float(OPS[u.op].local(x, np.float64(record.values[user]), u.k)[position])
             total += product
         assert close(total, float(record.gradients[i]), 1 + magnitudes(s, record)[i] * 4)
+
+
+def test_practice_on_a_graph_asks_values_then_gradients_and_names_a_slip():
+    from bpdebug.text.graph_practice import GraphPracticeSession
+
+    s = load_any("scenarios/micrograd.toml")
+    session = GraphPracticeSession(GraphTrace(s))
+    whats = [q.what for q in session.questions]
+    assert whats == sorted(whats, key=["value", "grad", "after"].index) and whats.count("after") == 2
+    assert session.answer("-2").correct  # c@1 = a + b
+    hint = session.hint() + session.hint()
+    assert "a * b" in hint and "(−4) * 2" in hint and "−8" not in hint.split(":")[-1]  # the numbers, not the answer
+    while session.current is not None and session.current.names[0] != "∂g/∂a":
+        session.reveal()
+    feedback = session.answer("-7")
+    assert not feedback.correct and "overwritten instead of added" in feedback.message
+    assert session.answer("138.8338").correct
+    record = session.record()
+    assert record["score"]["right"] == 2 and json.dumps(record, allow_nan=False)
+
+
+def test_practice_command_reads_a_graph(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("3\n-12\nq\n"))
+    assert cli.main(["practice", "scenarios/circuit.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "right: q = 3" in out and "right: f = −12" in out and "score: 2 of" in out
+    assert cli.main(["practice", "scenarios/circuit.toml", "--param", "x"]) == 2
