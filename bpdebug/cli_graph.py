@@ -45,18 +45,22 @@ def check(args: argparse.Namespace, scenario: GraphScenario) -> int:
 def run(args: argparse.Namespace, scenario: GraphScenario) -> int:
     from .core.conditions import ConditionError
     from .core.graph.conditions import parse_condition
+    from .core.graph.whatif import apply_edits, parse_edit
+    from .core.whatif import EditError
     from .text import graph_report
 
-    if args.edits:
-        print(f"bpdebug run: --set {args.edits[0]}: what-if edits of a graph are not built yet, expected no --set "
-              "with a graph scenario", file=sys.stderr)
+    try:
+        edits = tuple(parse_edit(text, scenario) for text in args.edits)
+    except EditError as exc:
+        print(f"bpdebug run: --set {exc}", file=sys.stderr)
         return EXIT_INVALID
+    scenario = apply_edits(scenario, edits) if edits else scenario
     try:
         conditions = tuple(parse_condition(text, scenario) for text in args.conditions)
     except ConditionError as exc:
         print(f"bpdebug run: --break {exc}", file=sys.stderr)
         return EXIT_INVALID
-    report = graph_report.run(scenario, args.epochs, conditions)
+    report = graph_report.run(scenario, args.epochs, conditions, tuple(e.text for e in edits))
     sys.stdout.write(graph_report.render_json(report) if args.json else graph_report.render_text(report))
     return report.exit_status
 

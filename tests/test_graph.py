@@ -718,3 +718,15 @@ def test_practice_command_reads_a_graph(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "right: q = 3" in out and "right: f = −12" in out and "score: 2 of" in out
     assert cli.main(["practice", "scenarios/circuit.toml", "--param", "x"]) == 2
+
+
+def test_what_if_a_leaf_starts_elsewhere(capsys):
+    assert cli.main(["run", "scenarios/circuit.toml", "--set", "x=-3", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["edits"] == ["x=-3"] and doc["state"]["loss"] == (-3 + 5) * -4
+    assert cli.main(["run", "scenarios/rnn.toml", "--set", "learning_rate=0.1", "--json"]) == 0
+    slower = json.loads(capsys.readouterr().out)["state"]["parameters"]["wx"]
+    text = Path("scenarios/rnn.toml").read_text().replace("learning_rate = 0.5", "learning_rate = 0.1")
+    assert slower == GraphTrace(loads_any(text)).final()[1][0]
+    assert cli.main(["run", "scenarios/rnn.toml", "--set", "h1=0.5"]) == 2
+    assert "not a leaf" in capsys.readouterr().err
