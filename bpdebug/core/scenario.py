@@ -216,7 +216,8 @@ def loads(raw: bytes | str, path: str = "<scenario>", *, source_files: tuple[Pat
     found = loads_any(raw, path, source_files=source_files)
     if not isinstance(found, Scenario):
         raise ScenarioError(path, "graph", "a graph scenario: the app view of graphs is not built yet (bpdebug "
-                            "check, run, practice and export --format json, py, dot or svg read it), expected [network] here",
+                            "check, run, practice and export --format json, py, dot or svg read it), expected "
+                            "[network] here",
                             found.line)
     return found
 
