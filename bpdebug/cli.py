@@ -140,32 +140,13 @@ def _load(path: str):
         raise SystemExit(EXIT_INVALID) from None
 
 
-def _load_any(path: str):
-    """A network or a graph scenario (check, run and export read both; the graph commands are cli_graph's)."""
-    from .core.scenario import ScenarioError, load_any
-
-    try:
-        return load_any(path)
-    except ScenarioError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(EXIT_INVALID) from None
-
-
-def _is_graph(scenario) -> bool:
-    return getattr(scenario, "kind", None) == "graph"
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .core.engine import Trace
     from .text.summary import summary
 
-    scenario = _load_any(args.scenario)
-    if _is_graph(scenario):
-        from . import cli_graph
-
-        return cli_graph.check(args, scenario)
+    scenario = _load(args.scenario)
     if getattr(args, "gradcheck", False) and not getattr(args, "json", False):
         return cmd_gradcheck(scenario)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
@@ -210,14 +191,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .core.whatif import EditError, parse_edit
     from .text.run_report import render_json, render_text, run
 
-    scenario = _load_any(args.scenario)
+    scenario = _load(args.scenario)
     if args.epochs is not None and args.epochs < 1:
         print(f"bpdebug run: --epochs {args.epochs}: expected a whole number >= 1", file=sys.stderr)
         return EXIT_INVALID
-    if _is_graph(scenario):
-        from . import cli_graph
-
-        return cli_graph.run(args, scenario)
     try:
         edits = tuple(parse_edit(text, scenario) for text in args.edits)
     except EditError as exc:
@@ -294,15 +271,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     ok, exercise = _exercise_parts(args)
     if not ok:
         return EXIT_INVALID
-    scenario = _load_any(args.scenario)
+    scenario = _load(args.scenario)
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
         print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
         return EXIT_INVALID
-    if _is_graph(scenario):
-        from . import cli_graph
-
-        return cli_graph.export(args, scenario, epochs)
     if args.format in WEIGHT_FORMATS:
         return _export_weights(args, scenario, epochs)
     refused = too_long(args.format, epochs, "--format json")
@@ -414,19 +387,12 @@ def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | No
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
-
     import numpy as np
 
     from .core.engine import Trace
     from .text.practice import PracticeSession
 
-    scenario = _load_any(args.scenario)
-    if _is_graph(scenario):
-        from . import cli_graph
-
-        with np.errstate(all="ignore"):
-            graph_session = cli_graph.practice_session(args, scenario)
-        return EXIT_INVALID if graph_session is None else _practise(graph_session, scenario.title, args)
+    scenario = _load(args.scenario)
     param = None
     if args.param is not None:
         param = scenario.params.find(args.param)
@@ -436,11 +402,11 @@ def cmd_practice(args: argparse.Namespace) -> int:
             return EXIT_INVALID
     with np.errstate(all="ignore"):
         session = PracticeSession(Trace(scenario), param)
-    return _practise(session, scenario.title, args)
+    return practise(session, scenario.title, args)
 
 
-def _practise(session, title: str, args: argparse.Namespace) -> int:
-    """Ask the session's questions on standard input (a network's or a graph's session: the same interface)."""
+def practise(session, title: str, args: argparse.Namespace) -> int:
+    """Ask a practice session's questions on standard input (a network's or a graph's: the same interface)."""
     import json
 
     import numpy as np
@@ -482,8 +448,10 @@ def cmd_app(path: str | None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
-                "serve": cmd_serve}
+    from .cli_graph import graph_aware  # a [graph] scenario goes to the graph's own commands
+
+    commands = graph_aware({"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
+                            "serve": cmd_serve})
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         parser = _parser()
         args = parser.parse_args(argv)
