@@ -730,3 +730,20 @@ def test_what_if_a_leaf_starts_elsewhere(capsys):
     assert slower == GraphTrace(loads_any(text)).final()[1][0]
     assert cli.main(["run", "scenarios/rnn.toml", "--set", "h1=0.5"]) == 2
     assert "not a leaf" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=lambda o: o.name)
+def test_each_ops_sympy_form_derives_to_its_local_derivative(op):
+    import sympy
+
+    arity = op.arity or 2
+    xs = sympy.symbols(f"x0:{arity}", real=True)
+    k = 3.0 if op.name == "pow" else None
+    form = op.sympy(sympy, list(xs), k)
+    point = [np.float64(v) for v in (0.7, -1.3)[:arity]]
+    if op.name in ("log", "sqrt"):
+        point = [abs(v) for v in point]
+    local = op.local(point, op.forward(point, k), k)
+    for i, x in enumerate(xs):
+        derived = float(sympy.diff(form, x).subs(dict(zip(xs, map(float, point), strict=True))).evalf())
+        assert derived == pytest.approx(float(local[i]), rel=1e-12, abs=1e-12)

@@ -58,6 +58,6 @@ def apply_edits(scenario: GraphScenario, edits: tuple[GraphEdit, ...]) -> GraphS
         i = program.leaf(e.name)
         assert nodes[i].op == LEAF
         nodes[i] = dataclasses.replace(nodes[i], value=e.value)
-    hyper: Hyperparameters = dataclasses.replace(scenario.plan.hyper, learning_rate=lr)
+    hyper: Hyperparameters = scenario.plan.hyper.replace(learning_rate=lr)
     return dataclasses.replace(scenario, program=dataclasses.replace(program, nodes=tuple(nodes)),
                                learning_rate=lr, plan=dataclasses.replace(scenario.plan, hyper=hyper))
