@@ -759,3 +759,15 @@ def test_the_graph_core_never_imports_sympy():
             "gradcheck.check_scenario(t.scenario)\n"
             "assert 'sympy' not in sys.modules and 'textual' not in sys.modules, 'imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_a_run_that_stops_being_finite_fails_check_and_json_says_where(tmp_path, capsys):
+    text = Path("scenarios/micrograd.toml").read_text()
+    text = text.replace("learning_rate = 0.01", "learning_rate = 0.01\nepochs = 10")
+    path = tmp_path / "far.toml"
+    path.write_text(text)
+    assert cli.main(["check", str(path)]) == 1
+    assert "diverged: epoch 5, step f (forward): f = inf (overflow in e**2)" in capsys.readouterr().out
+    assert cli.main(["export", str(path), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["epochs"]) == 5 and doc["diverged"]["quantity"] == "f" and doc["final"]["loss"] is None
