@@ -315,7 +315,9 @@ class DebuggerScreen(Screen):
 
     @work(thread=True, exclusive=True, group="derive")
     def _derive(self, at: Position) -> None:
-        """Build the derivation in a thread: the first use imports SymPy and builds the symbolic chain."""
+        """Build the derivation in a thread. The first use imports :mod:`bpdebug.derivation` and with it SymPy
+        (~250 ms): nothing the first frame needs imports it, so the first frame never waits for it, and this
+        worker is started only after that frame (see :meth:`_show_derivation`)."""
         if get_current_worker().is_cancelled:
             return
         s = self.session
