@@ -35,15 +35,17 @@ import asyncio, sys
 from bpdebug.tui import app as tui_app
 
 seen = []
-derive = tui_app.DebuggerScreen._derive
 
 
-def recording(self, at):  # called once the first frame is painted (call_after_refresh)
-    seen.append("sympy" in sys.modules)
-    return derive(self, at)
+def recording(method):  # the threads that may import SymPy start from these, after the first frame
+    def record(self, *args):
+        seen.append("sympy" in sys.modules)
+        return method(self, *args)
+    return record
 
 
-tui_app.DebuggerScreen._derive = recording
+for name in ("_derive", "_diagnose"):
+    setattr(tui_app.DebuggerScreen, name, recording(getattr(tui_app.DebuggerScreen, name)))
 
 
 async def main():
@@ -77,5 +79,6 @@ def test_loading_and_training_every_bundled_scenario_leaves_sympy_unimported() -
 
 @pytest.mark.xfail(strict=False, reason=SYMPY_IN_CORE)
 def test_the_apps_first_frame_comes_before_sympy_is_imported() -> None:
-    # [False]: not imported when the first frame asked for the chain rule; True: the worker imported it then
+    # [False]: not imported when the first frame started the chain rule's worker (or the diagnosis's thread);
+    # True: imported by then
     assert _run(FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] True"
