@@ -104,7 +104,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         (["--break", "w99<1"], "bpdebug run: --break w99<1: unknown parameter 'w99'"),
         (["--break", "sometimes"], "bpdebug run: --break sometimes: not a condition, expected one of nan,"),
         (["--set", "w5=x"], "bpdebug run: --set w5=x: value 'x' is not a number"),
-        (["--epochs", "0"], "bpdebug run: --epochs 0: expected a whole number >= 1"),
+        (["--epochs", "0"], "bpdebug run: --epochs 0: expected a whole number from 1 to 1,000,000"),
     ]:
         assert main(["run", str(BLOG), *args]) == 2
         captured = capsys.readouterr()

@@ -332,7 +332,7 @@ def test_knowing_the_divergence_trains_nothing_ahead_of_the_walk():
     assert s.trace.losses_computed <= max(before, 1)
 
 
-# ------------------------------------------------------------------------- issue 9: conditions, forks, watches
+# ------------------------------------------------------------------------------- conditions, forks, watches
 
 def test_nan_is_on_from_the_start_and_the_editor_adds_toggles_and_removes():
     s = Session(BLOG)
@@ -369,12 +369,24 @@ def test_continue_stops_where_loss_rises_and_says_why():
     assert s.stopped_here is None  # the reason goes once the walk moves on
 
 
-def test_a_long_search_reports_progress_and_can_be_stopped():
+def test_a_long_search_reports_progress_and_can_be_stopped(monkeypatch):
+    import itertools
+    import time
+    import types
+
+    from bpdebug.core import conditions
+
+    # the search reports about ten times a second: its clock here moves a second each time it is read, so its
+    # first report is due after its first epoch however fast the machine (it once finished before any was due)
+    clock = itertools.count(0.0, 1.0)
+    monkeypatch.setattr(conditions, "time", types.SimpleNamespace(monotonic=lambda: next(clock),
+                                                                  perf_counter=time.perf_counter))
     s = Session(XOR)
     s.add_condition("grad>1e9")  # needs the steps of every epoch: a long search
     assert s.search_is_long()
     seen: list[tuple[int, int]] = []
     found = s.search(lambda d, t: seen.append((d, t)), lambda: bool(seen))
+    assert seen and all(1 <= done <= total == s.trace.epochs for done, total in seen)
     assert found.stop is not None and found.stop.interrupted
     move = s.finish_search(found)
     assert move.moved and s.step.epoch == found.stop.epoch and "interrupted" in (s.stopped_here or "")
@@ -456,6 +468,9 @@ def test_watches_are_nan_safe(diverging):
 
 def test_the_gradient_check_of_the_selected_parameter_agrees_on_the_blog():
     s = Session(BLOG)
+    while not s.step.is_known(f"grad.theta{s.selected.layer}"):  # before it, the check says when it is available
+        assert "available from" in s.gradient_check().text
+        s.next_step()
     note = s.gradient_check()
     analytic = float(Trace(load(BLOG)).epoch(1).passes[0].numbers.gradients[1][0, 1])
     assert f"{analytic:.10g}" in note.text and "agrees" in note.text and note.severity == "information"

@@ -1,8 +1,8 @@
 """The closed forms of the chain's factor kinds (derivation/templates.py).
 
-At run time a textbook form is checked against SymPy's derivative at sample points only (``simplify`` cost
-~200 ms and imported ``sympy.physics`` on the first chain rule of a session); here every registry entry's form
-is proved equal symbolically, and a wrong form is shown to be refused."""
+At run time a textbook form is checked against the slope of what it differentiates, at sample points only
+(``diff`` and ``simplify`` cost ~300 ms and imported ``sympy.physics`` on the first chain rule of a session); here
+every registry entry's form is proved equal symbolically, and a wrong form is shown to be refused."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import sympy
 
-from bpdebug.core import functions
+from bpdebug.core import expr, functions
 from bpdebug.derivation import templates
+from bpdebug.text import symbolic
 
 ROOT = Path(__file__).resolve().parent.parent
-SHAPED = [e for e in functions.ACTIVATIONS.values() if e.expr_of is not None and e.out_form is not None]
-LOSSES = [e for e in functions.LOSSES.values() if e.term is not None and e.textbook is not None]
+SHAPED = [e for e in functions.ACTIVATIONS.values() if e.tree is not None and e.out_form is not None]
+LOSSES = [e for e in functions.LOSSES.values() if e.textbook is not None]
 
 
 def _zero(expr: sympy.Expr) -> bool:
@@ -30,20 +31,22 @@ def _zero(expr: sympy.Expr) -> bool:
 def test_an_activations_out_form_is_its_derivative_proved_symbolically(entry: functions.Activation) -> None:
     x = sympy.Symbol("x", real=True)
     a = templates.MARKERS[0]
-    f = entry.sympy(x)
-    assert _zero(sympy.diff(f, x) - entry.out_form(a).xreplace({a: f}))
+    f = symbolic.activation(entry, x)
+    assert _zero(sympy.diff(f, x) - symbolic.out_form(entry, a).xreplace({a: f}))
     chosen = templates.activation_template(entry)
-    assert chosen.roles == ("out",) and chosen.expr == entry.out_form(a)  # the run-time check took it
+    assert chosen.roles == ("out",) and chosen.expr == symbolic.out_form(entry, a)  # the run-time check took it
 
 
 @pytest.mark.parametrize("per_batch", [False, True])
 @pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.name)
 def test_a_losss_textbook_form_is_its_derivative_proved_symbolically(entry: functions.Loss, per_batch: bool) -> None:
     o, t, K, N = templates.MARKERS
-    chosen = templates.loss_template(entry.name, per_batch)
+    chosen = templates.loss_template(entry, per_batch)
     scale = 1 / N if (entry.reduction == "mean" and per_batch) else 1
-    assert _zero(sympy.diff(entry.term(o, t, K), o) * scale - chosen.expr)
-    factors = list(entry.textbook(o, t, K)) + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
+    assert _zero(sympy.diff(symbolic.loss_term(entry, o, t, K), o) * scale - chosen.expr)
+    textbook = symbolic.loss_textbook(entry, o, t, K)
+    assert textbook is not None
+    factors = textbook + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
     textbook = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
     assert chosen.expr == textbook  # the run-time check took the textbook's form
 
@@ -61,12 +64,12 @@ def test_softmax_forms_are_proved_symbolically() -> None:
 def test_a_wrong_textbook_form_is_refused_and_sympys_own_form_shown() -> None:
     a = templates.MARKERS[0]
     sigmoid = functions.activation("sigmoid")
-    wrong = functions.Activation("not_sigmoid", sigmoid.function, sigmoid.derivative, sigmoid.expr_of,
-                                 out_form=lambda out: out * (1 + out))
+    wrong = functions.Activation("not_sigmoid", sigmoid.function, sigmoid.derivative, sigmoid.tree,
+                                 out_form=expr.parse("out*(1 + out)", ["out"]))
     chosen = templates.activation_template(wrong)
-    assert chosen.roles == ("net",) and chosen.expr != wrong.out_form(a)
+    assert chosen.roles == ("net",) and chosen.expr != symbolic.out_form(wrong, a)
     x = sympy.Symbol("x", real=True)
-    assert _zero(chosen.expr.xreplace({a: x}) - sympy.diff(sigmoid.sympy(x), x))
+    assert _zero(chosen.expr.xreplace({a: x}) - sympy.diff(symbolic.activation(sigmoid, x), x))
     nets = np.array([-2.0, 0.0, 0.5, 3.0])
     assert np.allclose(chosen.fn(nets), sigmoid.derivative(nets, sigmoid.function(nets)), rtol=1e-12, atol=0)
 

@@ -71,7 +71,7 @@ def test_every_training_key_is_read():
                                                           "v), got 1"),
     ('optimizer = "adam"\nepsilon = 0', "training.epsilon", "expected a number > 0"),
     ('optimizer = "momentum"\nmomentum = -0.5', "training.momentum", "expected a number in [0, 1]"),
-    ('optimizer = "nesterov"\nmomentum = 0.0', "training.momentum", "Nesterov momentum needs a momentum > 0"),
+    ('optimizer = "nesterov"\nmomentum = 0.0', "training.momentum", "expected a number in (0, 1] (momentum), got 0"),
     ('optimizer = "rmsprop"\nalpha = "high"', "training.alpha", 'expected a number, got "high" (a string)'),
     ("weight_decay = -0.1", "training.weight_decay", "expected a number >= 0 (L2 weight decay), got -0.1"),
     ("batch_size = 0", "training.batch_size", "expected a whole number >= 1, got 0"),

@@ -18,14 +18,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
 
-from .compute import TrainResult, unpack
-from .engine import EpochRecord, PassRecord, StepKind, Trace, train
+from .compute import TrainResult, parameter_gradients
+from .engine import EpochRecord, PassRecord, StepKind, Trace
 from .params import Param
 from .scenario import Scenario
 
@@ -240,7 +240,8 @@ def _eval_grad(c: Condition, v: _EpochView) -> Hit | None:
     layers = [c.layer] if c.layer is not None else list(range(L - 1, 0, -1))  # the order of the steps
     for n, p in enumerate(v.record.passes):
         for l in layers:
-            norm = float(np.linalg.norm(p.numbers.gradients[l - 1]))
+            shared = v.trace.scenario.shared_bias  # a shared bias counts once
+            norm = float(np.linalg.norm(parameter_gradients(p.numbers.gradients[l - 1], shared)))
             if _holds(c.op, norm, c.threshold):
                 step = v.step_of(n, "gradient", l)
                 if step >= v.from_step:
@@ -387,6 +388,7 @@ class ConditionKind:
     pattern: re.Pattern[str] = field(repr=False)
     parse: Parser = field(repr=False)
     evaluate: Evaluator = field(repr=False)
+    examples: tuple[str, ...] = ()  # conditions of this kind as a user types them (on a 2-2-2 net with w5)
     # whether the condition may hold in a chunk of fast-path epochs, from the chunk's result alone (False only
     # when it surely does not); None: every epoch is evaluated. A search whose conditions all have one walks
     # only the chunks some condition may hold in, so a long run pays nothing per epoch for them.
@@ -394,36 +396,37 @@ class ConditionKind:
 
 
 def _kind(name: str, grammar: str, sentence: str, per: Per, stepped: bool, pattern: str, parse: Parser,
-          evaluate: Evaluator, skim: Skimmer | None = None) -> ConditionKind:
+          evaluate: Evaluator, examples: tuple[str, ...], skim: Skimmer | None = None) -> ConditionKind:
     return ConditionKind(name, grammar, sentence, per, stepped, re.compile(rf"^\s*{pattern}\s*$"), parse,
-                         evaluate, skim)
+                         evaluate, examples, skim)
 
 
 _NAME = r"(?P<name>[A-Za-z][A-Za-z0-9_]*(?:\s*\[\s*\d+\s*,\s*\d+\s*\])?)"
 _KINDS = (
     _kind("nan", "nan", "the first number that is not finite (NaN or ±inf): names epoch, example, step, "
-          "quantity, unit and cause; stops once", Per.STEP, False, r"nan", _parse_plain, _eval_nan, _skim_nan),
+          "quantity, unit and cause; stops once", Per.STEP, False, r"nan", _parse_plain, _eval_nan, ("nan",),
+          _skim_nan),
     _kind("loss-up", "loss-up", "the epoch's loss rose from the previous epoch's", Per.EPOCH, False,
-          r"loss-up", _parse_plain, _eval_loss_up),
+          r"loss-up", _parse_plain, _eval_loss_up, ("loss-up",)),
     _kind("grad", "grad>X, grad<X, grad[L]>X, grad[L]<X", "the L2 norm of the gradient of theta_L (the weights "
           "leaving layer L; without [L]: of any layer) is above or below X at an update",
           Per.UPDATE, True, rf"grad\s*(?:\[\s*(?P<layer>\d+)\s*\])?\s*(?P<op>[<>])\s*(?P<x>{_NUMBER})",
-          _parse_grad, _eval_grad),
+          _parse_grad, _eval_grad, ("grad[1]<1e-6", "grad>1e3")),
     _kind("dead", "dead", "a unit whose dE/dz is exactly 0 for every example over a whole epoch because its own "
           "slope f'(z) is (a dead relu, or a saturated unit), named; stops at the epoch a unit becomes dead",
           Per.EPOCH, True,
-          r"dead", _parse_plain, _eval_dead),
+          r"dead", _parse_plain, _eval_dead, ("dead",)),
     _kind("step", "step=KIND, step=KIND[LAYER]", "the next step of a kind (z, a, error, delta, gradient, "
           "update), of one layer if given: step=delta2, step=z3, step=update", Per.STEP, False,
           r"step\s*=\s*(?P<kind>[a-z]+)\s*(?:(?P<layer1>\d+)|\[\s*(?P<layer2>\d+)\s*\])?",
-          _parse_step, _eval_step),
+          _parse_step, _eval_step, ("step=delta2", "step=update")),
     _kind("expect", "expect", "a printed figure ([[expect]]) does not hold, at the step that computes it",
-          Per.STEP, True, r"expect", _parse_plain, _eval_expect),
+          Per.STEP, True, r"expect", _parse_plain, _eval_expect, ("expect",)),
     _kind("sign", "NAME~sign", "the parameter NAME (short or canonical) changes sign at an update",
-          Per.UPDATE, False, rf"{_NAME}\s*~\s*sign", _parse_sign, _eval_sign),
+          Per.UPDATE, False, rf"{_NAME}\s*~\s*sign", _parse_sign, _eval_sign, ("w5~sign",)),
     _kind("param", "NAME<X, NAME>X", "an update takes the parameter NAME (short or canonical) below or above "
           "X (it crosses X)", Per.UPDATE, False, rf"{_NAME}\s*(?P<op>[<>])\s*(?P<x>{_NUMBER})",
-          _parse_param, _eval_param),
+          _parse_param, _eval_param, ("w5<0.3", "w5>1")),
 )
 KINDS: dict[str, ConditionKind] = {k.name: k for k in _KINDS}
 
@@ -431,6 +434,38 @@ KINDS: dict[str, ConditionKind] = {k.name: k for k in _KINDS}
 def grammar() -> str:
     """Every form a condition may take, for messages and help."""
     return ", ".join(k.grammar for k in KINDS.values())
+
+
+def examples() -> tuple[str, ...]:
+    """One condition of each kind as a user types it (``w5<0.3``, ``loss-up``, …), for hints and tooltips."""
+    return tuple(k.examples[0] for k in KINDS.values() if k.examples)
+
+
+def suggestions(scenario: Scenario) -> list[str]:
+    """Every example condition that parses against ``scenario``, for completion as one types."""
+    out = []
+    for kind in KINDS.values():
+        for text in kind.examples:
+            try:
+                parse_condition(text, scenario)
+            except ConditionError:
+                continue
+            out.append(text)
+    return out
+
+
+def kind_of(text: str) -> ConditionKind | None:
+    """The kind a condition being typed is (it parses as one, or it starts one of the kind's examples), or None."""
+    text = text.strip()
+    if not text:
+        return None
+    for kind in KINDS.values():
+        if kind.pattern.match(text):
+            return kind
+    for kind in KINDS.values():
+        if any(e.startswith(text) for e in kind.examples):
+            return kind
+    return None
 
 
 def parse_condition(text: str, scenario: Scenario) -> Condition:
@@ -464,7 +499,8 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
     state: dict = {}
     stepped = any(c.needs_steps(trace) for c in conditions)
     skim = _skimmer(conditions, state)
-    epochs = _stepped_epochs(trace, start, to_epoch) if stepped else _fast_epochs(trace, start, to_epoch, skim)
+    epochs = _stepped_epochs(trace, start, to_epoch) if stepped else (
+        (e.epoch, e.loss, e.weights_before, e.weights_after, None) for e in trace.fast_epochs(start, to_epoch, skim))
     clock = time.monotonic()
     with np.errstate(all="ignore"):
         for epoch, loss, before, after, record in epochs:
@@ -497,63 +533,12 @@ def _skimmer(conditions: tuple[Condition, ...], state: dict) -> Callable[[TrainR
 
 # epoch, loss, weights before / after, record; loss None: the epochs up to this one were skimmed
 _EpochNumbers = tuple[int, float | None, tuple, tuple, EpochRecord | None]
-CHUNK_SECONDS = 0.02  # the fast path trains in chunks of about this long
 
 
 def _stepped_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumbers]:
     for epoch in range(start, to_epoch + 1):
         record = trace.epoch(epoch)
         yield epoch, record.loss, record.weights_before, record.weights_after, record
-
-
-def _fast_epochs(trace: Trace, start: int, to_epoch: int,
-                 skim: Callable[[TrainResult], bool] | None = None) -> Iterator[_EpochNumbers]:
-    """Each epoch's loss and weights from the fast path, trained in chunks of about CHUNK_SECONDS (a search
-    that stops mid-chunk has trained at most that much more). The trace keeps its checkpoints from this
-    training, so looking at the stop, or at the end, costs little. With ``skim``, a chunk is first trained
-    keeping only the checkpoints the trace will still hold at ``to_epoch``; when ``skim`` of its result says
-    no condition may hold in it, one entry with loss None stands for it, else it is trained again (the same
-    bits) keeping each epoch's weights."""
-    (weights, state), epoch, chunk = trace.position_before(start), start, 1
-
-    def wanted(first: int, last: int) -> Container[int]:  # what the checkpoints still hold when the search is done
-        return trace.checkpoints.wanted(first, last, to_epoch)
-
-    while epoch <= to_epoch:
-        n = min(chunk, to_epoch - epoch + 1)
-        if skim is not None:
-            started = time.perf_counter()
-            result = train(trace.scenario, n, start=weights, first_epoch=epoch, net=trace.net,
-                           keep=trace.checkpoints.put, state=state, wanted=wanted)
-            chunk = _next_chunk(chunk, time.perf_counter() - started)
-            if not skim(result):
-                weights, state, epoch = result.weights, result.state, epoch + n
-                yield epoch - 1, None, weights, weights, None
-                continue
-        afters: list[tuple] = []
-
-        def keep(e: int, packed: tuple, afters: list[tuple] = afters) -> None:
-            afters.append(unpack(trace.net, packed)[0])  # the weights (a checkpoint also keeps the optimizer's state)
-            trace.checkpoints.put(e, packed)
-
-        started = time.perf_counter()
-        result = train(trace.scenario, n, start=weights, first_epoch=epoch, net=trace.net, keep=keep, state=state)
-        state = result.state
-        if skim is None:
-            chunk = _next_chunk(chunk, time.perf_counter() - started)
-        for i in range(n):
-            yield epoch + i, float(result.losses[i]), weights, afters[i], None
-            weights = afters[i]
-        epoch += n
-
-
-def _next_chunk(chunk: int, elapsed: float) -> int:
-    """Epochs in the next chunk: doubled while a chunk takes under half of CHUNK_SECONDS, halved over twice."""
-    if elapsed < CHUNK_SECONDS / 2:
-        return chunk * 2
-    if elapsed > CHUNK_SECONDS * 2 and chunk > 1:
-        return chunk // 2
-    return chunk
 
 
 def parameter_value_at(trace: Trace, step: int, p: Param) -> float:

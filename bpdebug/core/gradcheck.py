@@ -16,17 +16,24 @@ would resolve more but straddle more kinks: with h ≈ 7e-4, deep.toml's relu un
 A kink (relu at z = 0, abs at 0) is recognised by its one-sided slopes: (E(w+h) − E(w))/h and
 (E(w) − E(w−h))/h differ by the jump in slope there (and the central difference is their mean, which no
 one-sided derivative equals), by about h·|E''| at a smooth point. When they differ by more than the analytic
-value misses the numeric one, the verdict is ``KINK`` rather than ``DISAGREES``.
+value misses the numeric one, the verdict is ``KINK`` rather than ``DISAGREES``. So is it when a formula the
+parameter's gradient goes through (an activation of a later layer, the loss) has a non-smooth point of its
+own or of its derivative within rounding of where it is evaluated (:func:`bpdebug.core.expr.kinks`): an elu
+written ``Max(x, 0) + Min(exp(x) - 1, 0)`` is smooth at 0, but at z ≈ −3e-17 both its Max and its Min are
+tied and the derivative the formula gives is a choice of branches, not elu's.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
 
+from . import expr
+from .compute import PassNumbers
 from .engine import Network, Step, Trace, batch_loss, compute_pass
 from .params import Param
 from .scenario import Scenario
@@ -35,6 +42,7 @@ EPS = float(np.finfo(float).eps)
 STEP = EPS ** (1.0 / 3.0)  # relative step of the central difference
 RESOLUTION = EPS ** (2.0 / 3.0)  # the difference's error, relative to max(1, |E|)
 TOLERANCE = 1e-6  # largest relative error that passes
+SAMPLE_PER_MATRIX = 64  # check --gradcheck checks this many parameters of a larger matrix unless told --all
 
 
 class Verdict(Enum):
@@ -72,17 +80,33 @@ class GradCheck:
 def _loss_at(net: Network, weights: tuple, p: Param, w: float, x: np.ndarray, t: np.ndarray) -> float:
     moved = list(weights)
     m = np.array(weights[p.layer - 1], dtype=float)
-    m[p.row, p.col] = w
+    m[p.cells] = w  # a shared bias: the whole column moves
     moved[p.layer - 1] = m
     return batch_loss(net, tuple(moved), x, t)[0]
 
 
+def formula_kinks(net: Network, numbers: PassNumbers, t: np.ndarray) -> tuple[bool, ...]:
+    """Per layer l (index l, from 2 to L; L + 1 for the loss alone): whether a formula from layer l up, or the
+    loss's, is within rounding of one of its non-smooth points in this pass."""
+    at = [False] * (net.L + 2)
+    loss = net.loss.tree
+    at[net.L + 1] = loss is not None and expr.kinks(loss, {"o": numbers.a[net.L], "t": t})
+    for l in range(net.L, 1, -1):
+        act = net.activations[l - 2]
+        here = act.tree is not None and expr.kinks(act.tree, {act.variable: numbers.z[l]})
+        at[l] = at[l + 1] or here
+    return tuple(at)
+
+
 def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, p: Param,
-                    analytic: float | None = None) -> GradCheck:
-    """Check ``p`` for the loss of examples ``x``, ``t`` at ``weights`` (the weights before a pass)."""
+                    analytic: float | None = None, kink: bool | None = None) -> GradCheck:
+    """Check ``p`` for the loss of examples ``x``, ``t`` at ``weights`` (the weights before a pass); ``kink``
+    says whether a formula its gradient goes through is at a non-smooth point (None: found out here)."""
     with np.errstate(all="ignore"):
-        if analytic is None:
-            analytic = float(compute_pass(net, weights, x, t).gradients[p.layer - 1][p.row, p.col])
+        if analytic is None or kink is None:
+            numbers = compute_pass(net, weights, x, t)
+            analytic = float(numbers.gradients[p.layer - 1][p.row, p.col]) if analytic is None else analytic
+            kink = formula_kinks(net, numbers, t)[p.layer + 1] if kink is None else kink
         w = float(weights[p.layer - 1][p.row, p.col])
         h = STEP * max(1.0, abs(w))
         h = (w + h) - w  # a step that is exactly representable around w
@@ -102,21 +126,32 @@ def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, 
     else:
         # at a smooth point the one-sided slopes differ by about h·|E''|, far less than a wrong gradient
         # misses by; at a kink they differ by the jump in slope, and the central difference is their mean
-        verdict = Verdict.KINK if abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
+        verdict = Verdict.KINK if kink or abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
     return GradCheck(p, w, analytic, numeric, h, error, resolution, left, right, verdict)
 
 
+Progress = Callable[[int, int], None]  # (parameters checked, parameters to check)
+
+
 def check_pass(scenario: Scenario, weights: tuple, rows: tuple[int, ...] | None = None,
-               params: tuple[Param, ...] | None = None, net: Network | None = None) -> tuple[GradCheck, ...]:
-    """Check every parameter (or ``params``) for the pass over examples ``rows`` (default all) at ``weights``."""
+               params: tuple[Param, ...] | None = None, net: Network | None = None,
+               progress: Progress | None = None) -> tuple[GradCheck, ...]:
+    """Check every parameter (or ``params``) for the pass over examples ``rows`` (default all) at ``weights``;
+    ``progress(done, total)`` after each parameter."""
     net = net or Network(scenario)
     idx = list(rows) if rows is not None else list(range(scenario.n_examples))
     x, t = scenario.inputs[idx], scenario.targets[idx]
     with np.errstate(all="ignore"):
-        gradients = compute_pass(net, weights, x, t).gradients
+        numbers = compute_pass(net, weights, x, t)
+        kinks = formula_kinks(net, numbers, t)
     chosen = params if params is not None else tuple(scenario.params)
-    return tuple(check_parameter(net, weights, x, t, p, float(gradients[p.layer - 1][p.row, p.col]))
-                 for p in chosen)
+    out = []
+    for p in chosen:
+        out.append(check_parameter(net, weights, x, t, p, float(numbers.gradients[p.layer - 1][p.row, p.col]),
+                                   kinks[p.layer + 1]))
+        if progress is not None:
+            progress(len(out), len(chosen))
+    return tuple(out)
 
 
 def check_step(step: Step, p: Param) -> GradCheck:
@@ -126,12 +161,36 @@ def check_step(step: Step, p: Param) -> GradCheck:
     return check_pass(record.scenario, record.weights_before, record.rows, (p,))[0]
 
 
+def sample(scenario: Scenario, per_matrix: int = SAMPLE_PER_MATRIX) -> tuple[Param, ...]:
+    """At most ``per_matrix`` parameters of each weight matrix, spread evenly over its entries row by row;
+    every parameter of a matrix that has no more. In the order of the names: the weights layer by layer, then
+    the biases."""
+    weights: list[Param] = []
+    biases: list[Param] = []
+    for l, w in enumerate(scenario.weights, 1):
+        rows, cols = w.shape
+        n = rows * cols
+        picks = range(n) if n <= per_matrix else np.unique(np.linspace(0, n - 1, per_matrix).round().astype(int))
+        for k in picks:
+            i, col = divmod(int(k), cols)
+            j = col if scenario.bias else col + 1
+            p = scenario.params.find(f"theta{l}[{i + 1},{j}]")
+            if p is not None:
+                (biases if p.is_bias else weights).append(p)
+    return tuple(dict.fromkeys((*weights, *biases)))
+
+
 @dataclass(frozen=True)
 class GradCheckReport:
-    """Every parameter checked at the scenario's starting weights, over the first update's examples."""
+    """Parameters checked at the scenario's starting weights, over the first update's examples."""
 
     checks: tuple[GradCheck, ...]
     rows: tuple[int, ...]  # 0-based examples whose loss was differenced
+    total: int = 0  # the network's parameters (``checks`` holds all of them, or a sample of each matrix)
+
+    @property
+    def sampled(self) -> bool:
+        return 0 < len(self.checks) < self.total
 
     @property
     def max_relative_error(self) -> float:
@@ -143,8 +202,11 @@ class GradCheckReport:
         return all(c.verdict.passes for c in self.checks)
 
 
-def check_scenario(scenario: Scenario) -> GradCheckReport:
-    """``bpdebug check --gradcheck``: every parameter, with the weights and examples of the first update
-    (the starting weights; all examples in batch mode, example 1 online)."""
+def check_scenario(scenario: Scenario, every: bool = False, progress: Progress | None = None) -> GradCheckReport:
+    """``bpdebug check --gradcheck``: the parameters (a sample of each matrix of more than
+    :data:`SAMPLE_PER_MATRIX`, unless ``every``), with the weights and examples of the first update (the
+    starting weights; all examples in batch mode, example 1 online, the first mini-batch)."""
     first = Trace(scenario, 1).epoch(1).passes[0]
-    return GradCheckReport(check_pass(scenario, first.weights_before, first.rows), first.rows)
+    chosen = None if every else sample(scenario)
+    checks = check_pass(scenario, first.weights_before, first.rows, chosen, progress=progress)
+    return GradCheckReport(checks, first.rows, len(scenario.params))

@@ -19,11 +19,13 @@ import numpy as np
 
 from . import activations as act
 from . import datafiles, losses, optimizers, toml_fast
+from .expr import FormulaError
 from .messages import count as _count
 from .messages import describe as _describe
 from .messages import one_of
 from .messages import short_number as _short_number
 from .params import Param, ParamIndex
+from .quantity import Named, QuantityError, resolve
 from .safe_text import escape_controls, strip_controls
 from .toml_locator import TomlLocator
 from .training import Plan
@@ -38,9 +40,9 @@ _TOO_DEEP = (f"values nested too deeply (arrays or tables more than {MAX_NESTING
              f"expected at most {MAX_NESTING}")
 MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 bytes of names and index
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
+TYPICAL_OUTPUT, TYPICAL_TARGET = 0.7, 0.2  # where a formula loss and its derivative must be finite numbers
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# z3, a2, delta3, dadz3 (f'(z)), dE/da3 (∂E/∂a); one unit of it with [u], 1-based: z3[2]
-_LAYER_QUANTITY = re.compile(r"^(z|a|delta|dadz|dE/da)(\d+)(?:\[(\d+)\])?$")
+_PARAM_NAME = re.compile(r"^(?:[wb]\d+|theta\d+(?:\[.*)?)$")  # w5, b1, theta2[1,1]: not a state's name
 
 
 class ScenarioError(ValueError):
@@ -60,18 +62,21 @@ class Expectation:
 
     index: int  # position in the file, 0-based
     quantity: str  # as written: "z2", "grad.w5", "w5.after"
-    kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" | "state"
+    kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" |
+    #            "change" | "state" (quantity.resolve); a whole matrix's grad / param / param_after / change: no param
     value: tuple[float, ...]  # printed value(s); one entry for a scalar
     scalar: bool  # written as a number rather than a list
     epoch: int
     example: int
     tolerance: float
     source: str | None = None
-    layer: int | None = None  # for z / a / delta / dadz / dE/da
+    layer: int | None = None  # for z / a / delta / dadz / dE/da; the l of a whole matrix theta_l
     param: Param | None = None  # for grad / param / param_after
     line: int | None = None
     unit: int | None = None  # one unit (1-based) of a layered quantity: z3[2]; None for the whole layer
     state: str | None = None  # for "state": the optimizer's name for it ("v", "m", "mhat", "vhat")
+    shape: tuple[int, int] | None = None  # a whole matrix (grad.theta1, theta1.after): its rows and columns
+    example_given: bool = False  # "loss" with `example` written: that example's update's loss, not the epoch's
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,9 @@ class Scenario:
     # [data] file and [weights] file as they were read (size and SHA-256), for `check` and the re-check
     files: tuple[datafiles.FileStamp, ...] = field(default=(), repr=False, compare=False)
     classes: tuple[str, ...] | None = field(default=None, compare=False)  # one-hot order of a [data] file label column
+    # bias = "shared": one bias per layer shared by its units (column 0 of each theta, all rows equal; ``bias`` is
+    # True too). The gradient of the shared bias is the sum over the units it feeds.
+    shared_bias: bool = False
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -139,7 +147,8 @@ class Scenario:
 
     def same_shape(self, other: Scenario) -> bool:
         """True when positions in one scenario's trace mean the same in the other's (for reload)."""
-        return (self.layers == other.layers and self.bias == other.bias and self.update == other.update
+        return (self.layers == other.layers and self.bias == other.bias and self.shared_bias == other.shared_bias
+                and self.update == other.update
                 and self.n_examples == other.n_examples and self.plan.batch_size == other.plan.batch_size)
 
     def verify_files(self) -> None:
@@ -368,7 +377,8 @@ class _Validator:
     # -- the document
     def scenario(self) -> Scenario:
         doc = self.doc
-        top = {"title", "description", "network", "loss", "training", "data", "weights", "activations", "expect"}
+        top = {"title", "description", "network", "loss", "training", "data", "weights", "activations", "losses",
+               "optimizers", "expect"}
         for k in doc:
             if k not in top:
                 raise self.fail((k,), f"unknown key, expected one of {', '.join(sorted(top))}")
@@ -379,8 +389,11 @@ class _Validator:
         network = self.table(doc, ("network",), {"layers", "activation", "bias"}, True)
         layers = self.layers(network)
         bias = network.get("bias", True)
+        shared = bias == "shared"  # one bias per layer, shared by its units (SCENARIO-FORMAT version 3)
+        if shared:
+            bias = True
         if not isinstance(bias, bool):
-            raise self.fail(("network", "bias"), f"expected true or false, got {_describe(bias)}")
+            raise self.fail(("network", "bias"), f"expected true, false or \"shared\", got {_describe(bias)}")
 
         count = sum(layers[l] * (layers[l - 1] + (1 if bias else 0)) for l in range(1, len(layers)))
         if count > MAX_PARAMETERS:
@@ -391,15 +404,19 @@ class _Validator:
         activations = self.activations(network, layers, customs)
         self._softmax_layers = {i + 2 for i, a in enumerate(activations) if a.is_softmax}
 
+        formula_losses = self.formula_losses()
         loss_table = self.table(doc, ("loss",), {"function"}, False)
         loss_name = loss_table.get("function", "sse")
-        if not isinstance(loss_name, str) or loss_name not in losses.NAMES:
-            raise self.fail(("loss", "function"), one_of("loss", loss_name, list(losses.NAMES)))
-        loss = losses.get(loss_name)
+        known_losses = {**losses.NAMES, **formula_losses}
+        if not isinstance(loss_name, str) or loss_name not in known_losses:
+            raise self.fail(("loss", "function"), one_of("loss", loss_name, list(known_losses)))
+        loss = known_losses[loss_name]
 
+        own_optimizers = self.custom_optimizers()
         training = self.table(doc, ("training",), {"learning_rate", "epochs", "update", "frozen", "optimizer",
-                                                   "batch_size", "shuffle", "seed", *optimizers.HYPERPARAMETERS},
-                              True)
+                                                   "batch_size", "shuffle", "seed", optimizers.WEIGHT_DECAY.key,
+                                                   *optimizers.keys_of([*optimizers.OPTIMIZERS.values(),
+                                                                        *own_optimizers.values()])}, True)
         if "learning_rate" not in training:
             raise self.fail(("training", "learning_rate"), "missing, expected a number > 0")
         lr = self.number(training["learning_rate"], ("training", "learning_rate"))
@@ -407,7 +424,7 @@ class _Validator:
             raise self.fail(("training", "learning_rate"), f"expected a number > 0, got {lr:g}")
         epochs = self.integer(training.get("epochs", 1), ("training", "epochs"), 1, MAX_EPOCHS)
 
-        params = ParamIndex(layers, bias)
+        params = ParamIndex(layers, bias, shared)
         frozen = self.frozen(training, params)
 
         data = self.table(doc, ("data",), {"inputs", "targets", "file", "classes"}, True)
@@ -442,16 +459,16 @@ class _Validator:
 
         self.targets_for(loss, targets)
 
-        plan = self.plan(training, lr, inputs.shape[0])
-        weights, init = self.weights(layers, bias, files)
-        expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer)
+        plan = self.plan(training, lr, inputs.shape[0], own_optimizers)
+        weights, init = self.weights(layers, bias, files, shared)
+        expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer, bias)
 
         return Scenario(
             path=self.path, title=title, description=description, layers=layers, activations=activations,
             bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=plan.mode, frozen=frozen,
             inputs=inputs, targets=targets, weights=weights, init=init, expectations=expectations,
             params=params, source_files=self.source_files + tuple(f.path.absolute() for f in files), plan=plan,
-            files=tuple(files), classes=classes,
+            files=tuple(files), classes=classes, shared_bias=shared,
         )
 
     @property
@@ -468,27 +485,35 @@ class _Validator:
         except datafiles.DataFileError as exc:
             raise self.fail(exc.key, exc.message) from None
 
-    def plan(self, training: dict, lr: float, n_examples: int) -> Plan:
-        """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT version 2)."""
+    def plan(self, training: dict, lr: float, n_examples: int,
+             own: dict[str, optimizers.Optimizer] | None = None) -> Plan:
+        """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT versions 2 and 3: ``own``
+        holds the scenario's [optimizers.NAME])."""
+        known = {**optimizers.OPTIMIZERS, **(own or {})}
         name = training.get("optimizer", optimizers.DEFAULT)
-        if not isinstance(name, str) or name not in optimizers.OPTIMIZERS:
-            raise self.fail(("training", "optimizer"), one_of("optimizer", name, list(optimizers.OPTIMIZERS)))
-        opt = optimizers.get(name)
-        values: dict[str, float] = {"learning_rate": lr}
-        for key, hp in optimizers.HYPERPARAMETERS.items():
-            if key == "learning_rate" or key not in training:
+        if not isinstance(name, str) or name not in known:
+            raise self.fail(("training", "optimizer"), one_of("optimizer", name, list(known)))
+        opt = known[name]
+        values: dict[str, float] = {}
+        users = optimizers.keys_of(known.values())
+        for key in (*users, optimizers.WEIGHT_DECAY.key):
+            if key not in training:
                 continue
-            if key != "weight_decay" and key not in opt.hyperparameters:
-                users = [o.name for o in optimizers.OPTIMIZERS.values() if key in o.hyperparameters]
+            if key != optimizers.WEIGHT_DECAY.key and key not in opt.hyperparameters:
                 raise self.fail(("training", key), f"not used by optimizer = \"{name}\", expected it only with "
-                                f"optimizer = {' or '.join(repr(u).replace(chr(39), chr(34)) for u in users)}")
+                                f"optimizer = {' or '.join(repr(u).replace(chr(39), chr(34)) for u in users[key])}")
+            hp = opt.hyperparameter(key)
             value = self.number(training[key], ("training", key))
             if not hp.accepts(value):
                 raise self.fail(("training", key), f"expected {hp.expected} ({hp.meaning}), got {value:g}")
             values[key] = value
-        if name == "nesterov" and values.get("momentum", optimizers.HYPERPARAMETERS["momentum"].default) == 0:
-            raise self.fail(("training", "momentum"), "Nesterov momentum needs a momentum > 0 (torch.optim refuses "
-                            "0 too), expected a number in (0, 1]")
+        hyper = opt.hyperparameters_with(lr, **values)
+        if opt.is_formula:
+            try:
+                optimizers.check_start(opt, hyper)
+            except optimizers.RuleError as exc:
+                where = next((k for k in opt.hyperparameters if k in training), "optimizer")
+                raise self.fail(("training", where), f"with these values, {exc}") from None
         update = training.get("update", "batch")
         if update not in ("batch", "online"):
             raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
@@ -512,30 +537,13 @@ class _Validator:
             raise self.fail(("training", "shuffle"), "every example is in the one batch of each epoch, so there is "
                             "nothing to shuffle, expected batch_size (fewer than the examples) or update = \"online\"")
         seed = self.integer(training.get("seed", 0), ("training", "seed"), 0, 2**63 - 1)
-        return Plan(optimizers.Hyperparameters(**values), opt, batch_size, shuffle, seed)
+        return Plan(hyper, opt, batch_size, shuffle, seed)
 
     def targets_for(self, loss: losses.Loss, targets: np.ndarray) -> None:
-        """What a loss requires of its targets.
-
-        binary_cross_entropy: every target from 0 to 1 (a probability; outside, the loss has no minimum).
-        cross_entropy: every target >= 0 (a negative one makes −t·log o fall without bound as o → 0). The
-        targets of an example need not sum to 1: with a softmax output the loss is then least where the
-        outputs are the targets divided by their sum, and the derivation writes the general chain rule
-        rather than the familiar out − t, which holds only for targets summing to 1.
-        """
-        if loss.name == "binary_cross_entropy":
-            bad = np.argwhere((targets < 0.0) | (targets > 1.0))
-            wanted = "a target from 0 to 1 for binary_cross_entropy (a probability)"
-        elif loss.name == "cross_entropy":
-            bad = np.argwhere(targets < 0.0)
-            wanted = ("a target >= 0 for cross_entropy (a class probability or weight; the targets of an example "
-                      "need not sum to 1)")
-        else:
-            return
-        if len(bad):
-            r, c = (int(v) for v in bad[0])
-            raise self.fail(("data", "targets"), f"row {r + 1}, column {c + 1} is {targets[r, c]:g}, expected "
-                            f"{wanted}")
+        """What a loss requires of its targets (the entry says: :meth:`~bpdebug.core.functions.Loss.check_targets`)."""
+        wrong = loss.check_targets(targets)
+        if wrong is not None:
+            raise self.fail(("data", "targets"), wrong)
 
     def layers(self, network: dict) -> tuple[int, ...]:
         key = ("network", "layers")
@@ -563,8 +571,6 @@ class _Validator:
         if not isinstance(table, dict):
             raise self.fail(("activations",), f"expected tables such as [activations.softplus], got "
                             f"{_describe(table)}")
-        from .formula import FormulaError
-
         out = {}
         for name, spec in table.items():
             key = ("activations", name)
@@ -591,12 +597,101 @@ class _Validator:
             except FormulaError as exc:
                 raise self.fail(key + ("expr",), str(exc)) from None
             except RecursionError:
-                raise self.fail(key + ("expr",), "nested too deeply for SymPy, expected a simpler formula") from None
-            except Exception as exc:  # noqa: BLE001 - SymPy or the generated NumPy code refused it: one line
+                raise self.fail(key + ("expr",), "nested too deeply, expected a simpler formula") from None
+            except Exception as exc:  # noqa: BLE001 - the generated NumPy code refused it: one line
                 first = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
                 raise self.fail(key + ("expr",), f"cannot be derived or computed ({type(exc).__name__}: {first}), "
                                 "expected a real formula in x") from None
             out[name] = activation
+        return out
+
+    def formula_losses(self) -> dict[str, losses.Loss]:
+        """``[losses.NAME] term = "…" reduction = "sum"|"mean"``: losses written as one output's term in t and o."""
+        table = self.doc.get("losses", _MISSING)
+        if table is _MISSING:
+            return {}
+        if not isinstance(table, dict):
+            raise self.fail(("losses",), f"expected tables such as [losses.huber], got {_describe(table)}")
+        out = {}
+        for name, spec in table.items():
+            key = ("losses", name)
+            if not _IDENT.fullmatch(name):
+                raise self.fail(key, "expected a name of letters, digits and underscores")
+            if name in losses.NAMES:
+                raise self.fail(key, f"'{name}' is built in, expected a new name for a formula loss")
+            if not isinstance(spec, dict):
+                raise self.fail(key, f"expected a table with term = \"...\", got {_describe(spec)}")
+            for k in spec:
+                if k not in ("term", "reduction"):
+                    raise self.fail(key + (k,), "unknown key, expected term or reduction")
+            if "term" not in spec:
+                raise self.fail(key + ("term",), "missing, expected one output's term in t (target) and o (output) "
+                                "such as \"(t - o)**2\"")
+            reduction = spec.get("reduction", "sum")
+            if reduction not in losses.REDUCTIONS:
+                raise self.fail(key + ("reduction",), one_of("reduction", reduction, list(losses.REDUCTIONS)))
+            term = " ".join(self.string(spec["term"], key + ("term",)).split())
+            try:
+                loss = losses.formula_loss(name, term, reduction)
+            except FormulaError as exc:
+                raise self.fail(key + ("term",), str(exc)) from None
+            except RecursionError:
+                raise self.fail(key + ("term",), "nested too deeply, expected a simpler formula") from None
+            with np.errstate(all="ignore"):  # a loss must be a number where outputs and targets usually are
+                o, t = np.array([[TYPICAL_OUTPUT]]), np.array([[TYPICAL_TARGET]])
+                values = (loss.terms(o, t), loss.grad(o, t))
+            if not all(np.isfinite(v).all() for v in values):
+                raise self.fail(key + ("term",), f"'{term}' or its derivative in o is not a finite number at "
+                                f"o = {TYPICAL_OUTPUT}, t = {TYPICAL_TARGET}, expected a formula defined where "
+                                "outputs and targets usually are")
+            out[name] = loss
+        return out
+
+    def custom_optimizers(self) -> dict[str, optimizers.Optimizer]:
+        """The scenario's [optimizers.NAME] tables (SCENARIO-FORMAT version 3): hyper, state and rule."""
+        table = self.doc.get("optimizers", _MISSING)
+        if table is _MISSING:
+            return {}
+        if not isinstance(table, dict):
+            raise self.fail(("optimizers",), f"expected tables such as [optimizers.adagrad], got {_describe(table)}")
+        out = {}
+        for name, spec in table.items():
+            key = ("optimizers", name)
+            if not _IDENT.fullmatch(name):
+                raise self.fail(key, "expected a name of letters, digits and underscores")
+            if name in optimizers.OPTIMIZERS:
+                raise self.fail(key, f"'{name}' is built in, expected a new name for an optimizer of your own")
+            if not isinstance(spec, dict):
+                raise self.fail(key, "expected a table with hyper = { ... }, state = [...] and rule = [...], got "
+                                f"{_describe(spec)}")
+            for k in spec:
+                if k not in ("hyper", "state", "rule"):
+                    raise self.fail(key + (k,), "unknown key, expected one of hyper, rule, state")
+            hyper = spec.get("hyper", {})
+            if not isinstance(hyper, dict):
+                raise self.fail(key + ("hyper",), "expected a table of names and default values such as "
+                                f"{{ epsilon = 1e-10 }}, got {_describe(hyper)}")
+            defaults = {k: self.number(v, key + ("hyper", k)) for k, v in hyper.items()}
+            state = spec.get("state", [])
+            if not isinstance(state, list) or not all(isinstance(n, str) for n in state):
+                raise self.fail(key + ("state",), f"expected a list of names such as [\"r\"], got {_describe(state)}")
+            if "rule" not in spec:
+                raise self.fail(key + ("rule",), "missing, expected assignments such as [\"r = r + g**2\", "
+                                "\"p = p - learning_rate*g/(sqrt(r) + epsilon)\"]")
+            rule = spec["rule"]
+            if not isinstance(rule, list) or not rule or not all(isinstance(line, str) for line in rule):
+                raise self.fail(key + ("rule",), f"expected a list of assignments such as [\"p = p - "
+                                f"learning_rate*g\"], got {_describe(rule)}")
+            for other in (*state, *defaults):
+                if _PARAM_NAME.fullmatch(other):
+                    raise self.fail(key + ("state" if other in state else "hyper",), f"'{other}' is a parameter's "
+                                    "name, expected another name")
+            try:
+                out[name] = optimizers.from_formulas(name, defaults, [n.strip() for n in state],
+                                                     [" ".join(line.split()) for line in rule])
+            except optimizers.RuleError as exc:
+                where = key + (exc.part,) + ((exc.line,) if exc.line is not None else ())
+                raise self.fail(where, str(exc)) from None
         return out
 
     def activations(self, network: dict, layers: tuple[int, ...],
@@ -617,13 +712,14 @@ class _Validator:
             if name in customs:
                 out.append(customs[name])
             elif name in act.BUILTIN:
-                if name == "softmax" and i != n - 1:
-                    raise self.fail(key, f"softmax in hidden layer {i + 2}, expected softmax only in the "
+                entry = act.builtin(name)
+                if entry.is_softmax and i != n - 1:
+                    raise self.fail(key, f"{name} in hidden layer {i + 2}, expected {name} only in the "
                                     "output layer")
-                if name == "softmax" and layers[-1] < 2:
-                    raise self.fail(key, "softmax over 1 output unit is always 1, expected at least 2 "
+                if entry.is_softmax and layers[-1] < 2:
+                    raise self.fail(key, f"{name} over 1 output unit is always 1, expected at least 2 "
                                     "output units")
-                out.append(act.builtin(name))
+                out.append(entry)
             else:
                 raise self.fail(key, one_of("activation", name, known, quote="'"))
         return tuple(out)
@@ -643,8 +739,28 @@ class _Validator:
             out.add(p.canonical)
         return frozenset(out)
 
-    def weights(self, layers: tuple[int, ...], bias: bool,
-                files: list[datafiles.FileStamp]) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+    def weights(self, layers: tuple[int, ...], bias: bool, files: list[datafiles.FileStamp],
+                shared: bool = False) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+        """The starting matrices; with shared biases, column 0 of each holds one number (refused otherwise)."""
+        weights, init = self._weights(layers, bias, files, shared)
+        if shared:
+            self.shared_columns(weights, "file" in self.doc.get("weights", {}))
+        return weights, init
+
+    def shared_columns(self, weights: tuple[np.ndarray, ...], from_file: bool) -> None:
+        """Refuse a bias column whose rows differ: a shared bias is one number."""
+        for l, w in enumerate(weights, start=1):
+            column = w[:, 0]
+            differ = np.flatnonzero(column != column[0])
+            if len(differ):
+                r = int(differ[0])
+                raise self.fail(("weights", "file" if from_file else f"theta{l}"),
+                                f"bias = \"shared\" gives layer {l + 1} one bias, expected column 0 of theta{l} to "
+                                f"hold the same number in every row, got {float(column[0])!r} in row 1 and "
+                                f"{float(column[r])!r} in row {r + 1}")
+
+    def _weights(self, layers: tuple[int, ...], bias: bool, files: list[datafiles.FileStamp],
+                 shared: bool) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
         names = [f"theta{l}" for l in range(1, len(layers))]
         table = self.table(self.doc, ("weights",), set(names) | {"init", "range", "seed", "file"}, True)
         given = [n for n in names if n in table]
@@ -660,7 +776,7 @@ class _Validator:
         if "init" in table:
             if given:
                 raise self.fail(("weights", given[0]), "expected either init or the matrices, never both")
-            return self.generated(table, layers, bias)
+            return self.generated(table, layers, bias, shared)
         for k in ("range", "seed"):
             if k in table:
                 raise self.fail(("weights", k), "only used with init, expected init = \"uniform\" beside it")
@@ -681,7 +797,8 @@ class _Validator:
             out.append(m)
         return tuple(out), None
 
-    def generated(self, table: dict, layers: tuple[int, ...], bias: bool) -> tuple[tuple[np.ndarray, ...], InitSpec]:
+    def generated(self, table: dict, layers: tuple[int, ...], bias: bool,
+                  shared: bool = False) -> tuple[tuple[np.ndarray, ...], InitSpec]:
         method = table["init"]
         if method not in INIT_METHODS:
             raise self.fail(("weights", "init"), one_of("init", method, INIT_METHODS))
@@ -714,12 +831,14 @@ class _Validator:
                 else:  # he
                     w = rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_out, n_in))
                 m = np.hstack([np.zeros((n_out, 1)), w]) if bias else w
+            if shared:  # one bias per layer: the first unit's draw for every unit
+                m[:, 0] = m[0, 0]
             m.setflags(write=False)
             out.append(m)
         return tuple(out), InitSpec(method, low, high, seed)
 
     def expectations(self, layers: tuple[int, ...], params: ParamIndex, n_examples: int,
-                     optimizer: optimizers.Optimizer | None = None) -> tuple[Expectation, ...]:
+                     optimizer: optimizers.Optimizer | None = None, bias: bool = True) -> tuple[Expectation, ...]:
         value = self.doc.get("expect", _MISSING)
         if value is _MISSING:
             return ()
@@ -743,10 +862,14 @@ class _Validator:
             if quantity != strip_controls(quantity):
                 raise self.fail(base + ("quantity",), "contains control characters, expected a quantity such as "
                                 "\"z2\", \"loss\" or \"grad.w5\"")
-            kind, layer, param, size, unit = self.quantity(quantity, base + ("quantity",), layers, params, optimizer)
+            named = self.quantity(quantity, base + ("quantity",), layers, params, optimizer, bias)
+            size = named.size
             raw = entry["value"]
             vkey = base + ("value",)
-            if isinstance(raw, list):
+            if named.shape is not None and isinstance(raw, list) and raw and all(isinstance(r, list) for r in raw):
+                values = tuple(float(v) for v in self.matrix(raw, vkey, "the matrix").ravel())  # rows of a matrix
+                scalar = False
+            elif isinstance(raw, list):
                 if not raw:
                     raise self.fail(vkey, "empty list, expected numbers")
                 values = tuple(self.number(v, vkey) for v in raw)
@@ -755,7 +878,8 @@ class _Validator:
                 values = (self.number(raw, vkey),)
                 scalar = True
             if len(values) != size:
-                what = "a number" if size == 1 else f"a list of {size} numbers"
+                what = ("a number" if size == 1 else f"a list of {size} numbers" if named.shape is None
+                        else f"{named.shape[0]} rows of {named.shape[1]} numbers")
                 raise self.fail(vkey, f"{quantity} has {size} value{'s' if size != 1 else ''}, expected {what}, "
                                 f"got {len(values)}")
             epoch = self.integer(entry.get("epoch", 1), base + ("epoch",), 1, MAX_EPOCHS)
@@ -766,64 +890,22 @@ class _Validator:
             if tol < 0:
                 raise self.fail(base + ("tolerance",), f"expected a tolerance >= 0, got {tol:g}")
             source = strip_controls(self.string(entry["source"], base + ("source",))) if "source" in entry else None
-            state = quantity.split(".", 1)[0] if kind == "state" else None
-            out.append(Expectation(n, quantity, kind, values, scalar, epoch, example, tol, source, layer, param,
-                                   self.locator.line(base), unit, state))
+            out.append(Expectation(n, quantity, named.kind, values, scalar, epoch, example, tol, source,
+                                   named.layer, named.param, self.locator.line(base), named.unit, named.state,
+                                   named.shape, named.kind == "loss" and "example" in entry))
         return tuple(out)
 
     def quantity(self, q: str, key: tuple, layers: tuple[int, ...], params: ParamIndex,
-                 optimizer: optimizers.Optimizer | None = None):
-        """(kind, layer, param, size, unit) for a quantity name."""
-        L = len(layers)
-        head, dot, rest = q.partition(".")
-        if dot and head in optimizers.STATE_QUANTITIES:
-            opt = optimizer or optimizers.get(optimizers.DEFAULT)
-            kept = opt.state_names + opt.shown_names
-            if head not in kept:
-                raise self.fail(key, f"'{q}': optimizer \"{opt.name}\" keeps no {head}, expected "
-                                + (f"{' or '.join(n + '.NAME' for n in kept)}" if kept else "no optimizer state"))
-            p = params.find(rest)
-            if p is None:
-                raise self.fail(key, f"'{q}': unknown parameter '{rest}', expected {params.describe_names()}")
-            return "state", None, p, 1, None
-        m = _LAYER_QUANTITY.match(q.strip())
-        if m:
-            kind, layer = m[1], int(m[2])
-            if kind != "a" and layer == 1:
-                raise self.fail(key, f"'{q}': the input layer has no {kind}, expected {kind}2..{kind}{L}"
-                                + (f" or a1..a{L}" if kind == "z" else ""))
-            if not 1 <= layer <= L:
-                raise self.fail(key, f"'{q}': no layer {layer}, expected layers 1..{L}")
-            if kind == "dadz" and layer in getattr(self, "_softmax_layers", ()):
-                raise self.fail(key, f"'{q}': layer {layer} is softmax, whose derivative is a Jacobian, expected "
-                                "dadz of an elementwise activation (or delta, dE/da)")
-            n = layers[layer - 1]
-            if m[3] is None:
-                return kind, layer, None, n, None
-            unit = int(m[3])
-            if not 1 <= unit <= n:
-                raise self.fail(key, f"'{q}': layer {layer} has units 1..{n}, "
-                                f"expected {kind}{layer}[1]..{kind}{layer}[{n}]")
-            return kind, layer, None, 1, unit
-        if q == "error":
-            return "error", None, None, layers[-1], None
-        if q == "loss":
-            return "loss", None, None, 1, None
-        if q.startswith("grad."):
-            p = params.find(q[5:])
-            if p is None:
-                raise self.fail(key, f"'{q}': unknown parameter '{q[5:]}', expected {params.describe_names()}")
-            return "grad", None, p, 1, None
-        if q.endswith(".after"):
-            p = params.find(q[:-6])
-            if p is None:
-                raise self.fail(key, f"'{q}': unknown parameter '{q[:-6]}', expected {params.describe_names()}")
-            return "param_after", None, p, 1, None
-        p = params.find(q)
-        if p is not None:
-            return "param", None, p, 1, None
-        raise self.fail(key, f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, error, loss, grad.NAME, NAME, "
-                        f"NAME.after, delta2..delta{L}, dadz2..dadz{L} or dE/da2..dE/da{L} (one unit: z{L}[1])")
+                 optimizer: optimizers.Optimizer | None = None, bias: bool = True) -> Named:
+        """The quantity a name means (the one grammar of :func:`~bpdebug.core.quantity.resolve`)."""
+        opt = optimizer or optimizers.get(optimizers.DEFAULT)
+        kept = opt.state_names + opt.shown_names
+        every = (*optimizers.state_quantities(optimizers.OPTIMIZERS.values()), *kept)
+        try:
+            return resolve(q, layers, params, bias=bias, state_names=kept, optimizer=opt.name, every_state=every,
+                           softmax_layers=tuple(getattr(self, "_softmax_layers", ())))
+        except QuantityError as exc:
+            raise self.fail(key, str(exc)) from None
 
 
 def _shape_text(layers: tuple[int, ...], l: int, bias: bool) -> str:

@@ -16,12 +16,14 @@ import textwrap
 
 import numpy as np
 
+from . import optimizers
 from .scenario import Scenario
 
 # Every field of Scenario, and how the writer treats it: a field added to Scenario must be added here (a test
 # checks), so a new key of the format cannot be silently dropped from saved scenarios.
 WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "loss", "learning_rate", "epochs",
                      "update", "frozen", "inputs", "targets", "weights", "expectations",
+                     "shared_bias",  # bias = "shared"
                      "plan"})  # the optimizer, its hyperparameters, batch_size, shuffle and seed (a fork's
 # plan.resume, the training state it continues from, has no key in the format: see restarted)
 NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
@@ -92,6 +94,15 @@ def restarted(scenario: Scenario, written: str = "the saved scenario",
             "its numbers differ from the fork's")
 
 
+def _formula_optimizer(opt: optimizers.Optimizer) -> list[str]:
+    """A scenario's own optimizer as its [optimizers.NAME] table: hyperparameters with their defaults, state,
+    rule."""
+    hyper = ", ".join(f"{h.key} = {toml_number(h.default if h.default is not None else 0.0)}" for h in opt.hyper)
+    return [f"[optimizers.{opt.name}]", f"hyper = {{ {hyper} }}" if hyper else "hyper = {}",
+            f"state = [{', '.join(toml_string(n) for n in opt.state_names)}]",
+            f"rule = [{', '.join(toml_string(line) for line in opt.rule)}]"]
+
+
 def to_toml(scenario: Scenario) -> str:
     """The scenario as TOML text that :func:`~bpdebug.core.scenario.loads` reads back to the same run (a
     continued run's training state excepted: a comment at the top then says what starts afresh)."""
@@ -106,18 +117,20 @@ def to_toml(scenario: Scenario) -> str:
     lines += ["", "[network]", f"layers = [{', '.join(str(n) for n in s.layers)}]"]
     names = [a.name for a in s.activations]
     lines.append(f"activation = [{', '.join(toml_string(n) for n in names)}]")
-    lines.append(f"bias = {'true' if s.bias else 'false'}")
+    lines.append("bias = " + ('"shared"' if s.shared_bias else "true" if s.bias else "false"))
     customs = {a.name: a.expr for a in s.activations if a.expr is not None}
     for name, expr in customs.items():
         lines += ["", f"[activations.{name}]", f"expr = {toml_string(expr or '')}"]
     lines += ["", "[loss]", f"function = {toml_string(s.loss.name)}"]
     plan = s.plan
+    if plan.optimizer.is_formula:
+        lines += ["", *_formula_optimizer(plan.optimizer)]
     lines += ["", "[training]", f"learning_rate = {toml_number(s.learning_rate)}", f"epochs = {s.epochs}"]
     if plan.mode == "mini-batch":
         lines.append(f"batch_size = {plan.batch_size}")
     else:
         lines.append(f"update = {toml_string(s.update)}")
-    if plan.optimizer.name != "sgd":
+    if plan.optimizer.name != optimizers.DEFAULT:
         lines.append(f"optimizer = {toml_string(plan.optimizer.name)}")
         lines += [f"{k} = {toml_number(getattr(plan.hyper, k))}" for k in plan.optimizer.hyperparameters]
     if plan.hyper.weight_decay:
@@ -136,7 +149,10 @@ def to_toml(scenario: Scenario) -> str:
     for e in s.expectations:
         lines += ["", "[[expect]]", f"quantity = {toml_string(e.quantity)}"]
         lines.append("value = " + (toml_number(e.value[0]) if e.scalar else _row(e.value)))
-        lines += [f"epoch = {e.epoch}", f"example = {e.example}", f"tolerance = {toml_number(e.tolerance)}"]
+        lines.append(f"epoch = {e.epoch}")
+        if e.kind != "loss" or e.example_given:  # a loss without it is the epoch's, with it the example's update's
+            lines.append(f"example = {e.example}")
+        lines.append(f"tolerance = {toml_number(e.tolerance)}")
         if e.source is not None:
             lines.append(f"source = {toml_string(e.source)}")
     return "\n".join(lines) + "\n"

@@ -18,10 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from . import expr
 from .compute import Network, gradient, hidden_delta
+from .messages import count
 from .scenario import Scenario
 
 StateHook = Callable[[dict[str, Any], str, Any], Any]
+Fit = Callable[[Network, Callable[[Network], np.ndarray], np.ndarray, float, str], Iterator["Variant"]]
+MAX_RATE_DIGITS = 6  # another learning rate is named with at most this many significant digits
+RATES_PER_DIGITS = 4  # of as many digits, the rates nearest the middle of the range that fits
 MAX_UNITS_TO_SWAP = 6  # pairs of units are tried in layers of at most this many units
 
 
@@ -35,6 +40,8 @@ class Variant:
     hook: StateHook | None = None
     intermediate_only: bool = False  # the hook leaves the figure under diagnosis itself alone
     backward_only: bool = False  # changes nothing before the backward pass (z, a, the error and the loss)
+    sentence: str = ""  # in place of the slip's sentence, when the variant says more (the rate it used)
+    fitted: float | None = None  # the number a fitted slip found (Slip.fit)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,12 @@ class Slip:
     variants: Callable[[Network, Scenario], Iterator[Variant]]
     # a printed figure made with this slip, read back as the engine's quantity (for the figures after it)
     read: Callable[[np.ndarray], np.ndarray] | None = None
+    # a slip with a number to find: fit(net, run, printed, tolerance, kind) yields the variants that could have
+    # made the printed figure (each with the number, ``fitted``; the likeliest first), ``run(net)`` computing it
+    # with another network; tried when no entry reproduces it. The figures of one update that a fitted slip
+    # explains are explained by one number where one number explains them all
+    fit: Fit | None = None
+    refit: Callable[[Network, float], Variant] | None = None  # the variant of a fitted slip for a given number
 
 
 def _net(net: Network, **changes: Any) -> Network:
@@ -143,7 +156,7 @@ def _swapped(net: Network, s: Scenario) -> Iterator[Variant]:
 def _elementwise_layers(net: Network) -> Iterator[int]:
     for l in range(2, net.L + 1):
         act = net.activations[l - 2]
-        if act.derivative is not None and act.name != "linear":
+        if act.derivative is not None and not act.is_identity:
             yield l
 
 
@@ -188,6 +201,51 @@ def _learning_rate_twice(net: Network, s: Scenario) -> Iterator[Variant]:
         yield Variant(net=_net(net, lr=net.lr * net.lr), backward_only=True)
 
 
+def _none(net: Network, s: Scenario) -> Iterator[Variant]:
+    yield from ()
+
+
+def _other_learning_rate(net: Network, run: Callable[[Network], np.ndarray], printed: np.ndarray, tolerance: float,
+                         kind: str) -> Iterator[Variant]:
+    """The update w − η′·g with one η′ other than the scenario's: the rates within the printed figure's
+    tolerance (w − η′·g within it of every printed number), the shortest first and, of as many digits, the
+    nearest the middle of that range."""
+    if kind not in ("param_after", "change") or not net.plain:
+        return
+    at_zero, at_one = run(_net(net, lr=0.0)), run(_net(net, lr=1.0))
+    g = at_zero - at_one  # the step the update takes per unit of learning rate
+    moved = (at_zero if kind == "param_after" else 0.0) - printed  # η′·g, as printed
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(moved))):
+        return
+    low, high = 0.0, np.inf
+    for gi, mi in zip(g, moved, strict=True):
+        if abs(gi) < 1e-300:
+            if abs(mi) > tolerance:
+                return  # no rate moves it
+            continue
+        a, b = (mi - tolerance) / gi, (mi + tolerance) / gi
+        low, high = max(low, min(a, b)), min(high, max(a, b))
+    if not (high > 0.0 and low <= high and np.isfinite(high)):
+        return
+    middle = (low + high) / 2
+    seen: set[float] = set()
+    for digits in range(1, MAX_RATE_DIGITS + 1):
+        step = 10.0 ** (np.floor(np.log10(middle)) - digits + 1)
+        first, last = int(np.ceil(low / step)), int(np.floor(high / step))
+        ks = sorted(range(max(first, 1), last + 1), key=lambda k: abs(k * step - middle))[:RATES_PER_DIGITS]
+        for k in ks:
+            rate = float(f"{k * step:.{digits + 1}g}")
+            if rate in seen or abs(rate - net.lr) <= 1e-12 * max(1.0, net.lr):
+                continue
+            seen.add(rate)
+            yield _learning_rate(net, rate)
+
+
+def _learning_rate(net: Network, rate: float) -> Variant:
+    return Variant(net=_net(net, lr=rate), backward_only=True, fitted=rate,
+                   sentence=f"the update used a learning rate of {rate:g}, not {net.lr:g}")
+
+
 def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
     if not net.bias:
         return
@@ -215,7 +273,7 @@ def _rounded(net: Network, s: Scenario) -> Iterator[Variant]:
     for d in decimals:
         def hook(state: dict[str, Any], name: str, value: Any, d: int = d) -> Any:
             return np.round(value, d) if not name.endswith(".after") else value
-        yield Variant(f"{d} decimals", hook=hook, intermediate_only=True)
+        yield Variant(count(d, "decimal"), hook=hook, intermediate_only=True)
     yield from _rounded_in_derivative(net, decimals)
 
 
@@ -223,61 +281,50 @@ def _rounded_in_derivative(net: Network, decimals: tuple[int, ...]) -> Iterator[
     """The derivative out·(1 − out) worked out by hand from a rounded out: in every place, or in one place
     only, as the blog's 0.7333·(1 − 0.733) = 0.1958 (the same output written to 4 decimals, then to 3).
     The places are the occurrences of out (or net) in the activation's closed form, from the registry."""
-    import sympy
-
     for l in _elementwise_layers(net):
         entry = net.activations[l - 2]
         if entry.out_form is not None:
-            var = sympy.Symbol("out", real=True)
-            expr, of_out = entry.out_form(var), True
-        elif entry.expr_of is not None:
-            var = sympy.Symbol("net", real=True)  # as the activation's own derivative is worked out
-            expr, of_out = sympy.diff(entry.expr_of(var), var), False
+            var, form, of_out = "out", entry.out_form, True
+        elif entry.tree is not None:  # as the activation's own derivative is worked out, in net
+            var, of_out = "net", False
+            form = expr.diff(expr.substitute(entry.tree, {entry.variable: expr.var(var)}), var)
         else:
             continue
-        places = list(_occurrences(expr, var))
+        places = list(_occurrences(form, var))
         if not places:
             continue
-        marker = sympy.Symbol("rounded", real=True)
         for chosen in [places] + ([[p] for p in places] if len(places) > 1 else []):
-            slipped = _replace_at(expr, chosen, marker)
-            try:
-                fn = sympy.lambdify((var, marker), slipped, modules="numpy")
-            except (TypeError, ValueError, NotImplementedError):  # a form NumPy cannot compute: no such slip
-                continue
+            fn = expr.compile_numpy(_replace_at(form, chosen, expr.var("rounded")), (var, "rounded"))
             for d in decimals:
                 def derivative(z: np.ndarray, a: np.ndarray, fn: Any = fn, d: int = d, of_out: bool = of_out
                                ) -> np.ndarray:
                     v = a if of_out else z
                     return np.broadcast_to(np.asarray(fn(v, np.round(v, d)), dtype=float), np.shape(v))
-                shown = _replace_at(expr, chosen, sympy.Function("round")(var, d))
+                shown = _replace_at(form, chosen, expr.call("round", expr.var(var), expr.num(d)))
                 acts = list(net.activations)
                 acts[l - 2] = replace(entry, derivative=derivative)
-                yield Variant(f"{d} decimals: layer {l}'s derivative {sympy.sstr(expr, order='none')} worked out "
-                              f"as {sympy.sstr(shown, order='none')}",
+                yield Variant(f"{d} decimals: layer {l}'s derivative {expr.text(form, spaced=False)} worked out "
+                              f"as {expr.text(shown, spaced=False)}",
                               net=_net(net, activations=tuple(acts)), backward_only=True)
 
 
-def _occurrences(expr: Any, var: Any, path: tuple[int, ...] = ()) -> Iterator[tuple[int, ...]]:
-    """Where ``var`` occurs in the expression tree, as paths of argument indices."""
-    if expr == var:
+def _occurrences(tree: expr.Expr, var: str, path: tuple[int, ...] = ()) -> Iterator[tuple[int, ...]]:
+    """Where the variable ``var`` occurs in the formula, as paths of argument indices."""
+    if tree.op == "var" and tree.name == var:
         yield path
         return
-    for i, arg in enumerate(expr.args):
+    for i, arg in enumerate(tree.args):
         yield from _occurrences(arg, var, (*path, i))
 
 
-def _replace_at(expr: Any, paths: list[tuple[int, ...]], new: Any) -> Any:
-    """``expr`` with the occurrences at ``paths`` replaced by ``new`` (the tree kept as written)."""
+def _replace_at(tree: expr.Expr, paths: list[tuple[int, ...]], new: expr.Expr) -> expr.Expr:
+    """``tree`` with the occurrences at ``paths`` replaced by ``new``."""
     if () in paths:
         return new
-    args = list(expr.args)
+    args = list(tree.args)
     for i in {p[0] for p in paths}:
         args[i] = _replace_at(args[i], [p[1:] for p in paths if p[0] == i], new)
-    try:
-        return expr.func(*args, evaluate=False)
-    except TypeError:
-        return expr.func(*args)
+    return replace(tree, args=tuple(args))
 
 
 def _halved(v: np.ndarray) -> np.ndarray:
@@ -302,6 +349,8 @@ SLIPS: tuple[Slip, ...] = (
     Slip("learning_rate_twice", "the learning rate applied twice", _learning_rate_twice),
     Slip("no_bias", "the bias left out", _no_bias),
     Slip("rounded", "intermediate values rounded to the printed digits", _rounded),
+    Slip("learning_rate", "the update used another learning rate", _none, fit=_other_learning_rate,
+         refit=_learning_rate),
 )
 
 

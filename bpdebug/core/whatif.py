@@ -122,7 +122,7 @@ def apply_edits(scenario: Scenario, edits: tuple[Edit, ...] | list[Edit],
     for e in edits:
         if e.target is Target.PARAMETER:
             assert e.param is not None
-            ws[e.param.layer - 1][e.param.row, e.param.col] = e.value
+            ws[e.param.layer - 1][e.param.cells] = e.value  # a shared bias: its whole column
         elif e.target is Target.LEARNING_RATE:
             lr = e.value
         else:
@@ -130,7 +130,7 @@ def apply_edits(scenario: Scenario, edits: tuple[Edit, ...] | list[Edit],
             data = inputs if e.target is Target.INPUT else targets
             rows = slice(None) if e.example is None else e.example - 1
             data[rows, e.unit - 1] = e.value
-    plan = dataclasses.replace(scenario.plan, hyper=dataclasses.replace(scenario.plan.hyper, learning_rate=lr))
+    plan = dataclasses.replace(scenario.plan, hyper=scenario.plan.hyper.replace(learning_rate=lr))
     return dataclasses.replace(scenario, weights=tuple(_readonly(w) for w in ws), inputs=_readonly(inputs),
                                targets=_readonly(targets), learning_rate=lr, init=None, plan=plan)
 

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..core import functions
-from ..core.functions import Activation
+from ..core.functions import Activation, Loss
+from ..text import symbolic
 
 MARKERS = sympy.symbols("Zqa Zqb Zqc Zqd")
 LOSS_ROLES = ("out", "t", "K", "N")
@@ -128,32 +128,34 @@ def _slope_agrees(f: Any, var: Any, candidate: Any, symbols: tuple[Any, ...] = (
 
 
 @lru_cache(maxsize=64)
-def loss_template(name: str, per_batch: bool) -> Template:
+def loss_template(entry: Loss, per_batch: bool) -> Template:
     """∂E/∂out of one output unit for one example, derived from the loss's error term."""
-    entry = functions.loss(name)
     o, t, K, N = MARKERS
     mean = entry.reduction == "mean"
     scale = 1 / N if (mean and per_batch) else 1
-    assert entry.term is not None and entry.textbook is not None
-    term = entry.term(o, t, K)
-    factors = list(entry.textbook(o, t, K)) + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
-    candidate = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
-    if _slope_agrees(term * scale, o, candidate, (o, t, K, N)):
-        expr = candidate
-    else:  # SymPy's own form of what it derives
-        expr = sympy.factor(sympy.diff(term, o) * scale)
+    textbook = symbolic.loss_textbook(entry, o, t, K)
+    if textbook is None:  # a formula loss: the derivative of its term, as the engine computes it
+        expr = symbolic.loss_derivative(entry, o, t, K) * scale
+    else:
+        factors = textbook + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
+        candidate = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+        if _slope_agrees(symbolic.loss_term(entry, o, t, K) * scale, o, candidate, (o, t, K, N)):
+            expr = candidate
+        else:  # SymPy's own form of what it derives
+            expr = sympy.factor(symbolic.loss_derivative(entry, o, t, K) * scale)
     general = lambdify(list(MARKERS), expr)
     # 0·log 0 = 0, as the engine takes it: where an output equals its target at exactly 0 or 1, a term
     # t·log(out) (or (1 − t)·log(1 − out)) is identically 0, so its derivative is the closed form with that
-    # target put in first (−t/out is 0 at t = 0, not 0/0)
-    # (built on first need: outputs that equal their targets at exactly 0 or 1 are rare)
+    # target put in first (−t/out is 0 at t = 0, not 0/0); a formula loss has no such rule (the engine runs
+    # its derivative as written). Built on first need: outputs that equal their targets at exactly 0 or 1 are rare.
     exact: dict[int, Callable[..., Any]] = {}
+    edges = () if textbook is None else (0, 1)
 
     def fn(out: Any, target: Any, k: Any, n: Any) -> Any:
         out, target = np.asarray(out, dtype=float), np.asarray(target, dtype=float)  # 1/0.0 is inf, not raised
         with np.errstate(all="ignore"):
             value = general(out, target, k, n)
-            for c in (0, 1):
+            for c in edges:
                 at = (target == c) & (out == c)
                 if at.any():
                     if c not in exact:
@@ -169,15 +171,19 @@ def activation_template(entry: Activation) -> Template:
     """∂out/∂net of one unit, derived from the activation, written in out where the textbook does."""
     a = MARKERS[0]
     x = sympy.Symbol("x", real=True)
-    f = entry.sympy(x)
-    if entry.out_form is not None:
-        candidate = entry.out_form(a)
+    candidate = symbolic.out_form(entry, a)
+    if candidate is not None:
+        f = symbolic.activation(entry, x)
+        assert f is not None, f"{entry.name} is not elementwise"
         if _slope_agrees(f, x, candidate.xreplace({a: f}), nets=(x,)):
             return template(candidate, ("out",))
-        return template(sympy.factor(sympy.diff(f, x)).xreplace({x: a}), ("net",))
-    if entry.net_form is not None:
-        return template(entry.net_form(a), ("net",))
-    derived = sympy.diff(f, x)
+    derived = symbolic.derivative(entry, x)
+    assert derived is not None, f"{entry.name} is not elementwise"
+    if candidate is not None:  # the textbook's form refused: SymPy's own, factored
+        return template(sympy.factor(derived).xreplace({x: a}), ("net",))
+    shown = symbolic.net_form(entry, a)
+    if shown is not None:
+        return template(shown, ("net",))
     if not derived.free_symbols:
         return template(derived, ())
     return template(derived.xreplace({x: a}), ("net",))

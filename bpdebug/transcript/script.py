@@ -87,6 +87,7 @@ def _data(s: Scenario, epochs: int) -> list[str]:
         f"SHUFFLE = {s.plan.shuffle!r}  # reshuffle the examples every epoch (the order: from SEED and the epoch)",
         f"SEED = {s.plan.seed!r}",
         f"BIAS = {s.bias!r}  # a bias unit of value 1 feeds every layer after the input (column 0 of each theta)",
+        f"SHARED = {s.shared_bias!r}  # one bias per layer shared by its units (column 0 equal; its gradient the sum)",
         "",
         "# one row per example",
         f"INPUTS = {_matrix(s.inputs, ' ' * 18)}",
@@ -106,7 +107,7 @@ def _data(s: Scenario, epochs: int) -> list[str]:
             mask = np.ones(w.shape, dtype=bool)
             for p in s.params:
                 if p.layer == l and p.canonical in s.frozen:
-                    mask[p.row, p.col] = False
+                    mask[p.cells] = False
             lines.append(f"    {_matrix(mask, ' ' * 13)},")
         lines.append("]")
     else:
@@ -159,6 +160,21 @@ if __name__ == "__main__":
 '''
 
 
+def _hyperparameters(opt: optimizers.Optimizer, hyper: optimizers.Hyperparameters) -> dict[str, float]:
+    """What the script's ``NET.hyper`` holds besides the learning rate: every built-in optimizer's
+    hyperparameters (the first entry's default where ``opt`` does not read one), ``opt``'s own values, the
+    weight decay: a learner may swap the step for another optimizer's and find its numbers there."""
+    out: dict[str, float] = {}
+    for entry in (*optimizers.OPTIMIZERS.values(), opt):
+        for h in entry.hyper:
+            if h.key in opt.hyperparameters:
+                out[h.key] = hyper[h.key]
+            elif h.default is not None:
+                out.setdefault(h.key, h.default)
+    out[optimizers.WEIGHT_DECAY.key] = hyper.weight_decay
+    return out
+
+
 def script(trace: Trace, epochs: int) -> str:
     """The script's text for ``epochs`` epochs."""
     s = trace.scenario
@@ -181,6 +197,7 @@ def script(trace: Trace, epochs: int) -> str:
         "NET = SimpleNamespace(",
         f"    L={s.n_layers},",
         "    bias=BIAS,",
+        "    shared=SHARED,",
         "    activations=[  # layers 2 to L",
         *[f"        {_namespace(a)}," for a in s.activations],
         "    ],",
@@ -191,8 +208,7 @@ def script(trace: Trace, epochs: int) -> str:
         f"    plain={s.plan.is_plain!r},  # plain gradient descent without weight decay: update(), no state",
         f"    optimizer=SimpleNamespace(step={opt.step.__name__}, state_names={opt.state_names!r}),",
         "    hyper=SimpleNamespace(learning_rate=LEARNING_RATE, "
-        + ", ".join(f"{k}={getattr(hyper, k)!r}" for k in ("momentum", "beta1", "beta2", "epsilon", "alpha",
-                                                          "weight_decay")) + "),",
+        + ", ".join(f"{k}={v!r}" for k, v in _hyperparameters(opt, hyper).items()) + "),",
         ")",
         "",
     ]
