@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "bpdebug" / "scenarios").glob("*.toml"))
 
@@ -62,9 +60,6 @@ async def main():
 asyncio.run(main())
 """
 
-SYMPY_IN_CORE = "bpdebug.core imports SymPy until h/formulas and h/optimizers (issue 17, item 1) are merged"
-
-
 def _run(code: str, *args: str) -> str:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
                          env={"PYTHONPATH": str(ROOT), "PATH": "", "HOME": str(ROOT)}, check=False)
@@ -72,12 +67,10 @@ def _run(code: str, *args: str) -> str:
     return out.stdout.strip()
 
 
-@pytest.mark.xfail(strict=False, reason=SYMPY_IN_CORE)
 def test_loading_and_training_every_bundled_scenario_leaves_sympy_unimported() -> None:
     assert _run(LOAD_AND_TRAIN, *map(str, SCENARIOS)) == "False"
 
 
-@pytest.mark.xfail(strict=False, reason=SYMPY_IN_CORE)
 def test_the_apps_first_frame_comes_before_sympy_is_imported() -> None:
     # [False]: not imported when the first frame started the chain rule's worker (or the diagnosis's thread);
     # True: imported by then
