@@ -38,7 +38,7 @@ from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import FittingFooter
 from .widgets.loss_panel import LossPanel
-from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
+from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal, prefix_suggester
 from .widgets.network import MIN_ROWS, NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
@@ -65,6 +65,7 @@ LEGEND = (
     "Long runs show a progress bar; Escape stops them at the last epoch computed.",
 )
 
+WATCH_EXTRA = ("loss", "error")  # quantities a watch completes to beside the parameters' names
 LEAST_PANEL = 3  # rows a panel keeps at the least: its borders and a line
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
 ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
@@ -321,7 +322,9 @@ class DebuggerScreen(Screen):
 
     @work(thread=True, exclusive=True, group="derive")
     def _derive(self, at: Position) -> None:
-        """Build the derivation in a thread: the first use imports SymPy and builds the symbolic chain."""
+        """Build the derivation in a thread. The first use imports :mod:`bpdebug.derivation` and with it SymPy
+        (~250 ms): nothing the first frame needs imports it, so the first frame never waits for it, and this
+        worker is started only after that frame (see :meth:`_show_derivation`)."""
         if get_current_worker().is_cancelled:
             return
         s = self.session
@@ -464,7 +467,7 @@ class DebuggerScreen(Screen):
     def action_pick_param(self) -> None:
         s = self.session
         self.ask(PromptModal("Select a parameter", s.scenario.params.describe_names(), placeholder="w5",
-                             suggestions=s.param_names()), s.select)
+                             suggestions=prefix_suggester(s.scenario.params, s.param_names)), s.select)
 
     def action_filter_params(self) -> None:
         self.app.push_screen(PromptModal("Filter the parameters", FILTER_HELP, placeholder="layer 2 top 20",
@@ -545,8 +548,9 @@ class DebuggerScreen(Screen):
         names = [w.name for w in s.watches]
         hint = ("w5, grad.w1, delta2, a3, loss: its value here, at this step of the previous epoch, and the "
                 "change" + (f"; watching {', '.join(names)} (type one to remove it)" if names else ""))
-        self.ask(PromptModal("Watch a quantity", hint, placeholder="delta2",
-                             suggestions=s.param_names() + ["loss", "error"]), s.toggle_watch, repaint=True)
+        suggester = prefix_suggester(s.scenario.params, s.param_names, WATCH_EXTRA)
+        self.ask(PromptModal("Watch a quantity", hint, placeholder="delta2", suggestions=suggester), s.toggle_watch,
+                 repaint=True)
 
     def action_edit_value(self) -> None:
         s = self.session
