@@ -201,6 +201,8 @@ class DebuggerScreen(Screen):
         """Show what an action of the session did: its notes, the bell when it refused, and the new position."""
         if move.refused:
             self.app.bell()
+        if move.notes:  # what this move says replaces what earlier ones said: toasts never pile up
+            self.app.clear_notifications()
         for note in move.notes:
             self.app.notify(note.text, title=note.title, severity=note.severity, timeout=note.timeout,
                             markup=False)
@@ -509,6 +511,7 @@ class DebuggerScreen(Screen):
             self._search()
         else:
             self.apply(self.session.continue_run())
+            self.render_step()  # the status line says why it stopped, or no longer does
 
     @work(thread=True, exclusive=True, group="run")
     def _search(self) -> None:

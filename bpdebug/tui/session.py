@@ -662,7 +662,8 @@ class Session:
         if found.generation != self.generation or found.origin != self._walk.index:
             return STAY
         stop = found.stop
-        if stop is None:
+        if stop is None:  # the status line no longer says why the walk stopped here: this search found nothing
+            self._walk.stopped = None
             return Move(False, (Note(f"no breakpoint holds and no printed figure fails ahead (to the end of epoch "
                                      f"{found.horizon}); g goes further", timeout=4),))
         self.trace.extend(stop.epoch)
