@@ -31,7 +31,7 @@ from ..core.params import Param
 from ..core.scenario import Scenario
 from ..text.numbers import PENDING
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
-from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios
+from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios, export_formats
 from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
@@ -608,11 +608,10 @@ class DebuggerScreen(Screen):
         panel.show()
 
     def action_export(self) -> None:
-        from ..transcript import FORMATS
-
-        formats = [*FORMATS, "npz", "safetensors"]  # the last two: the weights, as [weights] file reads them
-        default = "md" if "md" in formats else formats[0]
-        self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
+        choices = [(f.key, f.label, f.extension) for f in export_formats()]
+        keys = [key for key, _, _ in choices]
+        default = "md" if "md" in keys else keys[0]
+        self.app.push_screen(ExportModal(choices, default, self.session.export_stem()), self._export_answer)
 
     def _export_answer(self, answer: tuple[str, str] | None) -> None:
         if answer is None:

@@ -216,6 +216,33 @@ class Reload:
     same_shape: bool = True
 
 
+@dataclass(frozen=True)
+class ExportFormat:
+    """One choice of the export dialog: ``key`` (what the dialog answers: ``md``, ``svg``, ``md-exercise``,
+    ``npz``), how the list names it, and the file's extension."""
+
+    key: str
+    label: str
+    extension: str
+
+
+WEIGHT_FORMATS = ("npz", "safetensors")  # the weights after the run, as [weights] file reads them
+EXERCISE = "-exercise"  # the key of an exercise sheet: md-exercise
+
+
+def export_formats() -> tuple[ExportFormat, ...]:
+    """Every export the dialog offers, from the transcript formats' registry: each format, each picture drawn
+    from one, an exercise sheet in each format that writes one, and the weights."""
+    from ..transcript import EXERCISE_FORMATS, FORMATS, PICTURES
+
+    out = [ExportFormat(f, f, f) for f in FORMATS]
+    out += [ExportFormat(p, f"{p} (the {source} picture drawn by Graphviz)", p) for p, source in PICTURES.items()
+            if source in FORMATS]
+    out += [ExportFormat(f + EXERCISE, f"{f} exercise sheet (epoch 1, results blanked)", f) for f in EXERCISE_FORMATS]
+    out += [ExportFormat(w, f"{w} (the weights after the run)", w) for w in WEIGHT_FORMATS]
+    return tuple(out)
+
+
 @dataclass
 class _Walk:
     """The mutable part: where the walk is."""
@@ -1075,7 +1102,10 @@ class Session:
         """Why a transcript in ``fmt`` cannot cover ``epochs`` epochs (the command line's limit), or None."""
         from ..transcript import too_long
 
-        why = None if fmt in ("npz", "safetensors") else too_long(fmt, epochs)
+        from ..transcript import PICTURES
+
+        one = fmt in WEIGHT_FORMATS or fmt in PICTURES or fmt.endswith(EXERCISE)  # weights, a pass, epoch 1
+        why = None if one else too_long(fmt, epochs)
         return None if why is None else Note(f"{_plural(epochs, 'epoch')}: {why}", "error", 8)
 
     @staticmethod
@@ -1094,7 +1124,7 @@ class Session:
         from ..core.atomic import OutputError, write_output
         from ..transcript import Options, render
 
-        if fmt in ("npz", "safetensors"):  # the weights after the epoch, for [weights] file or PyTorch
+        if fmt in WEIGHT_FORMATS:  # the weights after the epoch, for [weights] file or PyTorch
             from ..core.datafiles import write_weights
             from ..core.engine import train
 
@@ -1105,13 +1135,22 @@ class Session:
             except OSError as exc:
                 return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
             return Note(f"wrote the weights after epoch {epochs} ({fmt}) to {path}")
+        from ..transcript import PICTURES
+
+        if fmt in PICTURES:
+            return self._export_picture(fmt, PICTURES[fmt], path)
+        exercise = None
+        if fmt.endswith(EXERCISE):  # an exercise sheet: the first epoch, every part blanked
+            from ..transcript.document import EXERCISE_PARTS
+
+            fmt, exercise, epochs = fmt.removesuffix(EXERCISE), frozenset(EXERCISE_PARTS), 1
         trace = Trace(self.scenario)
         with np.errstate(all="ignore"):
             reached = trace.advance(epochs, progress, should_stop)
         if reached < epochs:
             return Note(f"export stopped at epoch {reached} of {epochs}; nothing written", timeout=4)
         try:
-            text = render(fmt, trace, Options(epochs, what_if=self.what_if()))
+            text = render(fmt, trace, Options(epochs, what_if=self.what_if(), exercise=exercise))
             write_output(path, text, protect=self.protected_files())
         except OutputError as exc:
             return Note(str(exc), "error")
@@ -1119,7 +1158,8 @@ class Session:
             return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
         except Exception as exc:  # noqa: BLE001 - a failed export must not end the session
             return Note(f"export failed: {type(exc).__name__}: {exc}", "error")
-        wrote = f"wrote the {fmt} transcript ({_plural(epochs, 'epoch')}) to {path}"
+        what = f"{fmt} exercise sheet" if exercise else f"{fmt} transcript ({_plural(epochs, 'epoch')})"
+        wrote = f"wrote the {what} to {path}"
         if fmt in ("py", "ipynb"):  # their code trains from scratch: a continued what-if fork's state is not in it
             from ..core.scenario_writer import restarted
 
@@ -1127,6 +1167,27 @@ class Session:
             if differs:
                 return Note(f"{wrote}; {differs}", "warning", 12)
         return Note(wrote)
+
+    def _export_picture(self, fmt: str, source: str, path: str | Path) -> Note:
+        """The current pass drawn (its epoch and example) in picture format ``fmt``, from format ``source``."""
+        import subprocess
+
+        from ..core.atomic import OutputError, write_output
+        from ..transcript import dot
+
+        step = self.step
+        example = step.example or step.record.rows[0] + 1
+        try:
+            text = dot.graph(Trace(self.scenario, step.epoch), step.epoch, example, (self.param,))
+            text = dot.to_svg(text)
+            write_output(path, text, protect=self.protected_files())
+        except dot.GraphvizMissing as exc:
+            return Note(f"{fmt}: {exc}; nothing written", "error", 8)
+        except OutputError as exc:
+            return Note(str(exc), "error")
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            return Note(f"cannot write {path}: {exc}", "error")
+        return Note(f"wrote the {fmt} of epoch {step.epoch}, example {example} ({source} drawn by Graphviz) to {path}")
 
     # ---------------------------------------------------------------------------------------- derivation
     def derivation_is_quick(self, param: str | None = None) -> bool:
