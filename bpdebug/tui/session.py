@@ -1100,9 +1100,7 @@ class Session:
 
     def export_refusal(self, fmt: str, epochs: int) -> Note | None:
         """Why a transcript in ``fmt`` cannot cover ``epochs`` epochs (the command line's limit), or None."""
-        from ..transcript import too_long
-
-        from ..transcript import PICTURES
+        from ..transcript import PICTURES, too_long
 
         one = fmt in WEIGHT_FORMATS or fmt in PICTURES or fmt.endswith(EXERCISE)  # weights, a pass, epoch 1
         why = None if one else too_long(fmt, epochs)
