@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...core.conditions import Condition, ConditionError, Stop, first_stop, parse_condition
-from ...core.engine import ExpectationResult, StepTemplate
+from ...core.engine import ExpectationResult
 
 if TYPE_CHECKING:
     pass
@@ -25,7 +25,7 @@ DEFAULT_CONDITIONS = ("nan",)  # breakpoints on from the start
 
 @dataclass(frozen=True, order=True)
 class Breakpoint:
-    """Stop at every step of a kind (and layer): ``step=KIND`` in the condition language of issue 9."""
+    """Stop at every step of a kind (and layer): ``step=KIND`` in the condition language."""
 
     kind: str
     layer: int | None = None
@@ -39,9 +39,6 @@ class Breakpoint:
         if self.kind == "gradient":
             return f"∂E/∂Θ{self.layer}"
         return self.kind
-
-    def holds_at(self, template: StepTemplate) -> bool:
-        return (template.kind, template.layer) == (self.kind, self.layer)
 
     @property
     def condition(self) -> str:
