@@ -30,8 +30,10 @@ from ..core.engine import Step, Trace
 from ..core.params import Param
 from ..core.scenario import Scenario
 from ..text.numbers import PENDING
+from .fit import fit_top
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
 from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios, export_formats
+from .status import run_words
 from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
@@ -39,7 +41,7 @@ from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import FittingFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal
-from .widgets.network import MIN_ROWS, NetworkView
+from .widgets.network import NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
@@ -65,7 +67,6 @@ LEGEND = (
     "Long runs show a progress bar; Escape stops them at the last epoch computed.",
 )
 
-LEAST_PANEL = 3  # rows a panel keeps at the least: its borders and a line
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
 ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
 
@@ -218,31 +219,14 @@ class DebuggerScreen(Screen):
         if s.diagnoses is None and s.generation not in self._diagnosing:  # a new run: diagnose after this frame
             self._diagnosing.add(s.generation)
             self.call_after_refresh(self._diagnose, s.generation)
-        holding, failing = s.figure_counts()
-        long: list[str] = []  # what the run says, in words; and in signs where the words do not fit
-        short: list[str] = []
-        d = s.divergence
-        if d is not None:
-            long.append(f"⚠ diverged: {d.describe()}")
-            short.append(f"⚠ diverged at epoch {d.epoch}")
-        if holding + failing:
-            long.append(f"printed figures: {holding} hold, {failing} do not")
-            short.append(f"figures ✓{holding} ✗{failing}")
-        stopped = s.stopped_here
-        if stopped is not None:
-            long.insert(0, "stopped: " + stopped)
-            short.insert(0, "■ " + stopped)
-        elif s.breakpoint_labels():
-            long.append("breakpoints: " + s.breakpoint_labels())
-            short.append("● " + s.breakpoint_labels())
+        words = run_words(s)  # what the run says: in words, and in signs where the words do not fit
         self.query_one(ForkLine).show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
                                       s.differences(3 if compact else 6), compact)
         rows = s.watch_rows()
         self.query_one(WatchPanel).show(rows, compact)
         self.set_class(bool(rows) or s.forked is not None, "-crowded")  # on a short screen the step panel yields
-        self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs,
-                                       "  ·  ".join(short if compact else long), compact,
-                                       s.unit_status(short=compact), extra_short="  ·  ".join(short))
+        self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, words.text(short=compact),
+                                       compact, s.unit_status(short=compact), extra_short=words.text(short=True))
         self.query_one(NetworkView).show(step, p, compact=compact, row=s.row, unit=s.unit)
         self.query_one(StepPanel).show(s.narration())
         self.query_one(ParamsTable).show(step, p)
@@ -250,55 +234,7 @@ class DebuggerScreen(Screen):
         if self.has_class("-pictures"):
             self._show_picture()
         self._show_derivation()
-        self.call_after_refresh(self._fit_network)
-
-    def _fit_network(self, retry: bool = True) -> None:
-        """Bound the top's and the network's heights so every other panel keeps its borders and a line (a tall
-        layer then elides units, as a wide one does); measured on the laid-out screen, so a change repaints
-        once more; ``retry``: a panel not laid out yet is measured after the next refresh."""
-        if not self.is_attached:
-            return
-        top, view = self.query_one("#top"), self.query_one(NetworkView)
-        moved = False
-        measured = [w for w in (*self.query("#status, #progress, #fork, #step, #watches"),
-                                self.query_one(FittingFooter)) if w.display and not w.has_class("-empty")]
-        rows = self.size.height - sum(w.outer_size.height for w in measured)
-        step = self.query_one(StepPanel)
-        limit = step.styles.base.max_height
-        step_max = int(limit.resolve(self.size, self.size)) if step.display and limit is not None else 0
-        if self.has_class("-short"):  # the step grows with its lines up to its limit: on a short screen keep that
-            rows -= max(0, step_max - step.outer_size.height)  # room (a tall one has rows to spare)
-        for child in self.query("#derivation-box, #pictures"):  # these two take the rest, down to their least
-            least = child.styles.min_height
-            rows -= int(least.value) if child.display and least is not None else 0
-        base = top.styles.base.height
-        if self.compact or base is None or not base.is_cells:
-            top.styles.inline.clear_rule("height")  # the stylesheet's height (auto below 100 columns)
-            step.styles.inline.clear_rule("max_height")
-        else:  # beside the parameters: the top's height (less if need be), less the loss and a printed line
-            loss = self.query_one(LossPanel)
-            shown = [loss] if loss.display and not loss.has_class("-empty") else []
-            measured += shown
-            beside = sum(w.outer_size.height for w in shown) + (
-                LEAST_PANEL if self.query_one(ExpectationsPanel).display else 0)
-            height = min(int(base.value), max(rows, MIN_ROWS + beside))
-            moved = height != top.outer_size.height  # the top changes: measure again once it is laid out
-            short = MIN_ROWS + beside - rows  # rows the step gives up (it scrolls) so the chain rule keeps its own
-            if step_max and short > 0:
-                step.styles.max_height = max(LEAST_PANEL + 2, step_max - short)
-            else:
-                step.styles.inline.clear_rule("max_height")
-            if height < base.value:
-                top.styles.height = height
-            else:
-                top.styles.inline.clear_rule("height")
-            rows = height - beside
-        if not view.display:
-            return
-        if retry and (moved or any(not w.outer_size.height for w in measured)):  # not laid out yet: once more
-            self.call_after_refresh(self._fit_network, False)
-        elif view.fit(rows if rows > 0 else None):
-            self.render_step()
+        self.call_after_refresh(fit_top, self)
 
     # ------------------------------------------------------------------------------------- derivation
     def _show_derivation(self) -> None:
