@@ -32,8 +32,7 @@ from ..core.scenario import Scenario
 from ..text.numbers import PENDING
 from .fit import fit_top
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
-from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios, export_formats
-from .status import run_words
+from .session import Move, Note, Position, RunOutcome, Search, Session, View, bundled_scenarios, export_formats
 from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
@@ -80,6 +79,7 @@ class DebuggerScreen(Screen):
     at: reactive[Position | None] = reactive(None, init=False, repaint=False)
     busy: reactive[bool] = reactive(False, init=False, repaint=False)
     side: reactive[bool] = reactive(False, init=False, repaint=False)  # side panels toggled (f)
+    view: reactive[View | None] = reactive(None, init=False, repaint=False)  # what the bound children paint
 
     class RunProgress(Message):
         """A long run computed ``done`` of ``total`` epochs."""
@@ -125,11 +125,13 @@ class DebuggerScreen(Screen):
         self._deriving: Position | None = None  # the position a derivation worker is under way for
         self.chain_shown: Position | None = None  # the position whose chain rule is painted (None: deriving)
         self._diagnosing: set[int] = set()  # the run generations whose printed figures are being diagnosed
+        self._revision = 0  # repaints so far: each is a new view, so the bound children paint again
 
     # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        yield ForkLine(id="fork", classes="-empty")
+        # bound to the screen's view: each paints itself when it changes (``watch_view``)
+        yield StatusBar(self.session, id="status").data_bind(DebuggerScreen.view)
+        yield ForkLine(self.session, id="fork", classes="-empty").data_bind(DebuggerScreen.view)
         with Horizontal(id="top"):
             with Vertical(id="top-left"):
                 yield NetworkView(self.session.scenario, id="network")
@@ -138,7 +140,7 @@ class DebuggerScreen(Screen):
             with VerticalScroll(id="params", can_focus=False):
                 yield ParamsTable(id="params-table")
         yield StepPanel(id="step")
-        yield WatchPanel(id="watches", classes="-empty")
+        yield WatchPanel(self.session, id="watches", classes="-empty").data_bind(DebuggerScreen.view)
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
         yield FittingFooter()
@@ -219,14 +221,10 @@ class DebuggerScreen(Screen):
         if s.diagnoses is None and s.generation not in self._diagnosing:  # a new run: diagnose after this frame
             self._diagnosing.add(s.generation)
             self.call_after_refresh(self._diagnose, s.generation)
-        words = run_words(s)  # what the run says: in words, and in signs where the words do not fit
-        self.query_one(ForkLine).show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
-                                      s.differences(3 if compact else 6), compact)
-        rows = s.watch_rows()
-        self.query_one(WatchPanel).show(rows, compact)
-        self.set_class(bool(rows) or s.forked is not None, "-crowded")  # on a short screen the step panel yields
-        self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs, words.text(short=compact),
-                                       compact, s.unit_status(short=compact), extra_short=words.text(short=True))
+        self._revision += 1
+        self.view = View(s.position, compact, self._revision)  # the bound children (status, fork, watches) paint
+        # on a short screen the step panel yields to watches and a what-if line
+        self.set_class(bool(s.watches) or s.forked is not None, "-crowded")
         self.query_one(NetworkView).show(step, p, compact=compact, row=s.row, unit=s.unit)
         self.query_one(StepPanel).show(s.narration())
         self.query_one(ParamsTable).show(step, p)

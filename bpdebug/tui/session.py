@@ -31,7 +31,18 @@ from .parts.breakpoints import DEFAULT_CONDITIONS, STEPPED_SYNC, BreakEntry, Bre
 from .parts.exports import EXERCISE, WEIGHT_FORMATS, ExportFormat, Exports, export_formats
 from .parts.forks import Forks, LossCurve
 from .parts.runs import PROGRESS_EVERY, Reload, Run, RunOutcome, Runs
-from .parts.values import STAY, SYNC_EPOCHS, Move, Note, PendingStep, Position, Severity, Walk, bundled_scenarios
+from .parts.values import (
+    STAY,
+    SYNC_EPOCHS,
+    Move,
+    Note,
+    PendingStep,
+    Position,
+    Severity,
+    View,
+    Walk,
+    bundled_scenarios,
+)
 from .parts.walker import Walker
 from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
@@ -45,7 +56,7 @@ DERIVATION_CACHE = 512  # derivation texts kept, keyed by (generation, step, par
 __all__ = [
     "DEFAULT_CONDITIONS", "EXERCISE", "PROGRESS_EVERY", "STAY", "STEPPED_SYNC", "SYNC_EPOCHS", "WEIGHT_FORMATS",
     "BreakEntry", "Breakpoint", "ExportFormat", "LossCurve", "Move", "Note", "PendingStep", "Position", "Reload",
-    "Run", "RunOutcome", "Search", "Session", "Severity", "bundled_scenarios", "export_formats",
+    "Run", "RunOutcome", "Search", "Session", "Severity", "View", "bundled_scenarios", "export_formats",
 ]
 
 

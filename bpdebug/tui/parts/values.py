@@ -84,6 +84,16 @@ class PendingStep(Step):
         return self.before
 
 
+@dataclass(frozen=True)
+class View:
+    """What the panels bound to the screen paint from (``data_bind``): where the walk is, whether the screen is
+    narrow, and a count of repaints (an act that changes what shows without moving, a watch added, bumps it)."""
+
+    at: Position
+    compact: bool
+    revision: int
+
+
 @dataclass
 class Walk:
     """The mutable part of a session: where the walk is, its breakpoints and watches."""
