@@ -131,9 +131,10 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-async def key_latencies(build: Callable[[], App], keys: int) -> tuple[list[float], list[float]]:
+async def key_latencies(build: Callable[[], App], keys: int, key: str = "n",
+                        character: str | None = None) -> tuple[list[float], list[float]]:
     """Wall time from the key to the next frame, and the CPU time the UI thread spent in it (which other
-    processes on a busy machine do not inflate)."""
+    processes on a busy machine do not inflate). ``key``: its name (``right_square_bracket`` for ``]``)."""
     app = build()
     clock = FrameClock(app)
     out, cpu = [], []
@@ -143,7 +144,7 @@ async def key_latencies(build: Callable[[], App], keys: int) -> tuple[list[float
             await asyncio.sleep(0.03)  # let the previous derivation's repaint land first
             await settle(pilot)
             t0, c0 = time.perf_counter(), time.thread_time()
-            app.post_message(events.Key("n", None))
+            app.post_message(events.Key(key, character))
             out.append(await clock.next_frame(t0) - t0)
             cpu.append(time.thread_time() - c0)
         await settle(pilot)

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bundled import NETWORKS
 
 from bpdebug import cli
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 BLOG = next(p for p in SCENARIOS if p.name == "blog.toml")
 FORMATS = ("md", "tex", "txt", "json", "py")
 NUMBER = re.compile(r"[-−]?\d+\.\d+(?:e-?\d+)?")

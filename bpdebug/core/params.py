@@ -207,6 +207,15 @@ class ParamIndex(Sequence[Param]):
     def shorts(self) -> list[str]:
         return [f"w{k}" for k in range(1, self.n_weights + 1)] + [f"b{k}" for k in range(1, self.n_biases + 1)]
 
+    @property
+    def canonicals(self) -> list[str]:
+        """Every canonical name, in order (as ``[p.canonical for p in self]``, without making the Params)."""
+        names = [f"theta{l}[{i},{j}]" for l in range(1, len(self.layers))
+                 for i in range(1, self.layers[l] + 1) for j in range(1, self.layers[l - 1] + 1)]
+        if self.bias:
+            names += [f"theta{l}[{i},0]" for l in range(1, len(self.layers)) for i in range(1, self.layers[l] + 1)]
+        return names
+
     def longest_names(self) -> tuple[int, int]:
         """The length of the longest short and of the longest canonical name."""
         short = max(len(f"w{self.n_weights}") if self.n_weights else 0, len(f"b{self.n_biases}") if self.n_biases

@@ -57,13 +57,15 @@ class Checkpoints:
         return max(self._recent_epochs[-1] if self._recent_epochs else 1, self._grid_epochs[-1])
 
     def wanted(self, first: int, last: int, horizon: int = 0) -> Container[int]:
-        """Of the epochs ``first + 1`` … ``last`` a run trains through, those whose :meth:`put` can still matter
-        once training reaches ``max(last, horizon)``: the recent window's, and multiples of the spacing the grid
-        will have thinned to by then (it is thinned to it now). The fast path copies only these (a long run
-        skips most epochs); the store ends as it would have with every epoch put."""
+        """Of the epochs ``first + 1`` … ``last`` a chunk of training goes through, those whose :meth:`put` can
+        still matter: multiples of the spacing the grid will have thinned to by ``last`` (it is thinned to it
+        now), and the recent window's once training reaches ``max(last, horizon)`` (a run stopped before its
+        ``horizon`` then holds the grid's checkpoints near where it stopped, not the window's). The fast path
+        copies only these (a long run skips most epochs); a run that reaches its horizon leaves the store as
+        it would have with every epoch put."""
         end = max(last, horizon)
         with self._lock:
-            while end // self.spacing >= self.grid_size:
+            while last // self.spacing >= self.grid_size:
                 self._thin()
             spacing = self.spacing
         grid = range(-(-(first + 1) // spacing) * spacing, last + 1, spacing)

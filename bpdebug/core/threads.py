@@ -81,7 +81,9 @@ def restore() -> None:
 
 
 def blas_threads() -> list[int]:
-    """The thread count of each BLAS library loaded in this process (what threadpoolctl reports)."""
+    """The thread count of each BLAS library loaded in this process (what threadpoolctl reports); NumPy's
+    is loaded first."""
+    import numpy  # noqa: F401 - loads the BLAS asked about
     from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
 
     return [int(info["num_threads"]) for info in threadpool_info() if info.get("user_api") == "blas"]

@@ -2,10 +2,11 @@
 
 Each template is a SymPy expression in generic marker symbols (one per *role*: the unit's ``out``, its
 ``net``, the target ``t``, the ``K`` outputs, the ``N`` examples), lambdified once for its numbers. The
-textbook form an entry offers (``out(1 − out)``, ``2·(out − t)``) is used only where it equals the derivative
-SymPy derived at sample points (:func:`_agrees`); otherwise SymPy's own factored form is shown. That check
-takes well under a millisecond, where ``sympy.simplify`` took ~200 ms and imported ``sympy.physics`` on the
-first chain rule of a session; the built-in entries' forms are proved equal symbolically by the tests.
+textbook form an entry offers (``out(1 − out)``, ``2·(out − t)``) is used only where it equals the slope of
+what it differentiates at sample points (:func:`_slope_agrees`); otherwise SymPy derives and factors its own
+form. That check takes a few milliseconds, where ``sympy.diff`` and ``sympy.simplify`` took ~300 ms (and
+imported ``sympy.physics``) on the first chain rule of a session; the tests prove the registry's forms
+symbolically.
 Number functions are lambdified into an explicit namespace (:func:`lambdify`): NumPy's names the printed code
 uses, not ``from numpy import *`` (which loads ``numpy.testing`` and ``unittest``).
 """
@@ -53,29 +54,71 @@ def template(expr: Any, roles: tuple[str, ...]) -> Template:
     return Template(expr, roles, lambdify(list(MARKERS[: len(roles)]), expr))
 
 
-# where a derived form and a textbook form are compared: inside every built-in's domain (outputs in (0, 1),
-# targets in (0, 1), nets away from a kink at 0), irrational-looking so that no cancellation is a coincidence
+# where a textbook form is compared with the slope of what it differentiates: inside every built-in's domain
+# (outputs and targets in (0, 1), nets away from a kink at 0), irrational-looking so no agreement is a coincidence
 SAMPLES = (0.3183, 0.5772, 0.7071, 0.1414, 0.8862)
 SPREAD = 2.2361  # nets (and softmax inputs) spread over about ±1.6 around 0
+DIGITS = 60  # the slope is a central difference of step 1e-20 in 60-digit arithmetic: exact to ~1e-40
+STEP = "1e-20"
 
 
-def _value(expr: Any) -> complex | None:
+def _points(symbols: tuple[Any, ...], nets: tuple[Any, ...]) -> list[dict[Any, Any]]:
+    """Sample values of ``symbols`` (in (0, 1)) and ``nets`` (around 0), shifted from point to point."""
+    n = len(SAMPLES)
+    points = []
+    for k in range(n):
+        point = {s: sympy.Float(SAMPLES[(k + i) % n], DIGITS) for i, s in enumerate(symbols)}
+        point.update({s: sympy.Float((SAMPLES[(k + 2 * i + 1) % n] - 0.5) * SPREAD * (i + 1) + 0.05, DIGITS)
+                      for i, s in enumerate(nets)})
+        points.append(point)
+    return points
+
+
+def _number(expr: Any, point: dict[Any, Any]) -> Any:
+    """``expr`` at ``point`` as a SymPy number of DIGITS digits (evaluated without rebuilding the tree where
+    evalf can; by substitution where it cannot: Heaviside, Max, a Piecewise's conditions)."""
+    value = expr.evalf(DIGITS, subs=point)
+    if not value.is_number:
+        value = expr.xreplace(point).evalf(DIGITS)
+    return value
+
+
+def _finite(value: Any) -> complex | None:
     try:
-        value = complex(expr.evalf(15))
+        number = complex(value)
     except (TypeError, ValueError, ZeroDivisionError):
         return None
-    return value if value == value and abs(value) != float("inf") else None
+    return number if number == number and abs(number) != float("inf") else None
 
 
-def _agrees(derived: Any, candidate: Any, symbols: tuple[Any, ...], nets: tuple[Any, ...] = ()) -> bool:
-    """``derived`` equals ``candidate`` at every sample point where both have a finite value (at least three).
-    ``symbols`` take values in (0, 1), ``nets`` values around 0 (both shifted per point)."""
+def _value(expr: Any, point: dict[Any, Any]) -> complex | None:
+    try:
+        return _finite(_number(expr, point))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _slope(f: Any, var: Any, point: dict[Any, Any]) -> complex | None:
+    """∂f/∂var at ``point``: a central difference, in arithmetic precise enough to make it exact here."""
+    h = sympy.Float(STEP, DIGITS)
+    try:
+        up = _number(f, {**point, var: point[var] + h})
+        down = _number(f, {**point, var: point[var] - h})
+        return _finite((up - down) / (2 * h))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _slope_agrees(f: Any, var: Any, candidate: Any, symbols: tuple[Any, ...] = (),
+                  nets: tuple[Any, ...] = ()) -> bool:
+    """``candidate`` equals ∂f/∂var at every sample point where both have a finite value (at least three).
+
+    This is how a textbook form is accepted at run time: a few evaluations, where ``sympy.diff`` and
+    ``sympy.simplify`` of the difference cost ~200 ms on the first chain rule of a session (the tests prove
+    the registry's forms symbolically)."""
     agreed = 0
-    for k in range(len(SAMPLES)):
-        point = {s: sympy.Float(SAMPLES[(k + i) % len(SAMPLES)], 15) for i, s in enumerate(symbols)}
-        point.update({s: sympy.Float((SAMPLES[(k + 2 * i + 1) % len(SAMPLES)] - 0.5) * SPREAD * (i + 1) + 0.05, 15)
-                      for i, s in enumerate(nets)})
-        a, b = _value(derived.xreplace(point)), _value(candidate.xreplace(point))
+    for point in _points(symbols, nets):
+        a, b = _slope(f, var, point), _value(candidate, point)
         if a is None or b is None:
             continue
         if abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
@@ -84,28 +127,22 @@ def _agrees(derived: Any, candidate: Any, symbols: tuple[Any, ...], nets: tuple[
     return agreed >= 3
 
 
-def _verified(derived: Any, candidate: Any, values: dict[Any, Any], symbols: tuple[Any, ...] = (),
-              nets: tuple[Any, ...] = ()) -> Any:
-    """The textbook form when it equals what SymPy derived (at sample points), else SymPy's own factored form."""
-    if _agrees(derived, candidate.xreplace(values), symbols, nets):
-        return candidate
-    return sympy.factor(derived)
-
-
 @lru_cache(maxsize=64)
 def loss_template(entry: Loss, per_batch: bool) -> Template:
     """∂E/∂out of one output unit for one example, derived from the loss's error term."""
     o, t, K, N = MARKERS
     mean = entry.reduction == "mean"
     scale = 1 / N if (mean and per_batch) else 1
-    derived = symbolic.loss_derivative(entry, o, t, K) * scale
     textbook = symbolic.loss_textbook(entry, o, t, K)
     if textbook is None:  # a formula loss: the derivative of its term, as the engine computes it
-        expr = derived
+        expr = symbolic.loss_derivative(entry, o, t, K) * scale
     else:
         factors = textbook + ([] if scale == 1 else [sympy.Pow(N, -1, evaluate=False)])
         candidate = factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
-        expr = _verified(derived, candidate, {}, (o, t, K, N))
+        if _slope_agrees(symbolic.loss_term(entry, o, t, K) * scale, o, candidate, (o, t, K, N)):
+            expr = candidate
+        else:  # SymPy's own form of what it derives
+            expr = sympy.factor(symbolic.loss_derivative(entry, o, t, K) * scale)
     general = lambdify(list(MARKERS), expr)
     # 0·log 0 = 0, as the engine takes it: where an output equals its target at exactly 0 or 1, a term
     # t·log(out) (or (1 − t)·log(1 − out)) is identically 0, so its derivative is the closed form with that
@@ -134,14 +171,16 @@ def activation_template(entry: Activation) -> Template:
     """∂out/∂net of one unit, derived from the activation, written in out where the textbook does."""
     a = MARKERS[0]
     x = sympy.Symbol("x", real=True)
-    derived = symbolic.derivative(entry, x)
-    assert derived is not None, f"{entry.name} is not elementwise"
     candidate = symbolic.out_form(entry, a)
     if candidate is not None:
-        expr = _verified(derived, candidate, {a: symbolic.activation(entry, x)}, nets=(x,))
-        if expr is candidate:
-            return template(expr, ("out",))
-        return template(expr.xreplace({x: a}), ("net",))
+        f = symbolic.activation(entry, x)
+        assert f is not None, f"{entry.name} is not elementwise"
+        if _slope_agrees(f, x, candidate.xreplace({a: f}), nets=(x,)):
+            return template(candidate, ("out",))
+    derived = symbolic.derivative(entry, x)
+    assert derived is not None, f"{entry.name} is not elementwise"
+    if candidate is not None:  # the textbook's form refused: SymPy's own, factored
+        return template(sympy.factor(derived).xreplace({x: a}), ("net",))
     shown = symbolic.net_form(entry, a)
     if shown is not None:
         return template(shown, ("net",))
@@ -158,23 +197,23 @@ def softmax_templates() -> tuple[Template, Template]:
     om, ok = MARKERS[:2]
     diag_c = sympy.Mul(om, sympy.Add(1, sympy.Mul(-1, om, evaluate=False), evaluate=False), evaluate=False)
     off_c = sympy.Mul(-1, om, ok, evaluate=False)
-    diag = _verified(sympy.diff(soft[0], z[0]), diag_c, {om: soft[0]}, nets=z)
-    off = _verified(sympy.diff(soft[0], z[1]), off_c, {om: soft[0], ok: soft[1]}, nets=z)
-    return template(diag, ("out",)), template(off, ("out", "out_k"))
+    if not (_slope_agrees(soft[0], z[0], diag_c.xreplace({om: soft[0]}), nets=z)
+            and _slope_agrees(soft[0], z[1], off_c.xreplace({om: soft[0], ok: soft[1]}), nets=z)):
+        raise AssertionError("softmax's derivative is not out_m(1 - out_m), -out_m·out_k")  # pragma: no cover
+    return template(diag_c, ("out",)), template(off_c, ("out", "out_k"))
 
 
 @lru_cache(maxsize=2)
 def softmax_ce_template(per_batch: bool) -> Template:
     """∂E/∂net_k of softmax + cross-entropy when the targets sum to 1: (out_k − t_k), over N for a batch."""
     o, t, N = MARKERS[:3]
-    # derived for 3 outputs: Σ_m (−t_m/o_m) ∂o_m/∂z_1, then Σ t = 1 substituted
+    # checked for 3 outputs: the slope in z_1 of −Σ_m t_m log o_m with Σ t = 1 (t_3 = 1 − t_1 − t_2)
     z = sympy.symbols("z1:4")
     ts = sympy.symbols("t1:4")
     soft = [sympy.exp(zi) / sum(sympy.exp(zj) for zj in z) for zi in z]
-    derived = sum(-ts[m] / soft[m] * sympy.diff(soft[m], z[0]) for m in range(3))
-    derived = derived.subs(ts[2], 1 - ts[0] - ts[1])
+    loss = -sum(tm * sympy.log(sm) for tm, sm in zip((ts[0], ts[1], 1 - ts[0] - ts[1]), soft, strict=True))
     candidate = sympy.Add(o, sympy.Mul(-1, t, evaluate=False), evaluate=False)
-    if not _agrees(derived, candidate.xreplace({o: soft[0], t: ts[0]}), ts[:2], z):  # pragma: no cover
+    if not _slope_agrees(loss, z[0], candidate.xreplace({o: soft[0], t: ts[0]}), ts[:2], z):  # pragma: no cover
         raise AssertionError("softmax + cross-entropy is not out - t")
     if per_batch:
         return template(sympy.Mul(candidate, sympy.Pow(N, -1, evaluate=False), evaluate=False), ("out", "t", "N"))

@@ -1,0 +1,77 @@
+"""What start-up does not load: SymPy stays out of loading, training and the app's first frame.
+
+SymPy costs ~250 ms to import; only the chain-rule panel, the diagnosis, exports and an optimizer's printed rule
+need it, so it is imported by the derivation worker the first frame schedules, never before that frame. Each
+check runs in a fresh interpreter (this one has SymPy loaded by other tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "bpdebug" / "scenarios").glob("*.toml"))
+
+LOAD_AND_TRAIN = """
+import sys
+import numpy as np
+from bpdebug.core.engine import Trace, train
+from bpdebug.core.scenario import load
+for path in sys.argv[1:]:
+    s = load(path)
+    train(s, 3)
+    trace = Trace(s, 3)
+    trace.advance(3)
+    trace[len(trace) - 1]
+    trace.loss_history(3)
+print("sympy" in sys.modules)
+"""
+
+FIRST_FRAME = """
+import asyncio, sys
+from bpdebug.tui import app as tui_app
+
+seen = []
+
+
+def recording(method):  # the threads that may import SymPy start from these, after the first frame
+    def record(self, *args):
+        seen.append("sympy" in sys.modules)
+        return method(self, *args)
+    return record
+
+
+for name in ("_derive", "_diagnose"):
+    setattr(tui_app.DebuggerScreen, name, recording(getattr(tui_app.DebuggerScreen, name)))
+
+
+async def main():
+    app = tui_app.make_app(sys.argv[1])
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if seen:
+                break
+        await app.workers.wait_for_complete()
+    print(seen[:1], "sympy" in sys.modules)
+
+
+asyncio.run(main())
+"""
+
+def _run(code: str, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "", "HOME": str(ROOT)}, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_loading_and_training_every_bundled_scenario_leaves_sympy_unimported() -> None:
+    assert _run(LOAD_AND_TRAIN, *map(str, SCENARIOS)) == "False"
+
+
+def test_the_apps_first_frame_comes_before_sympy_is_imported() -> None:
+    # [False]: not imported when the first frame started the chain rule's worker (or the diagnosis's thread);
+    # True: imported by then
+    assert _run(FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] True"

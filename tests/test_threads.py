@@ -1,0 +1,74 @@
+"""The BLAS thread policy (core/threads.py): one thread, unless the user set a count."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bpdebug.core import threads
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOG = ROOT / "scenarios" / "blog.toml"
+
+
+def test_no_thread_count_set_chooses_one_thread() -> None:
+    assert threads.choose({}).threads == threads.BLAS_THREADS == 1
+    assert threads.choose({"PATH": "/bin", "OMP_NUM_THREADS": " "}).threads == 1  # blank: not a choice
+
+
+@pytest.mark.parametrize("variable", threads.USER_VARIABLES)
+def test_a_thread_count_the_user_set_is_left_alone(variable: str) -> None:
+    policy = threads.choose({variable: "3"})
+    assert policy.threads is None and variable in policy.reason
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in threads.USER_VARIABLES}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+PROBE = """
+import sys
+from bpdebug import cli
+from bpdebug.core import threads
+before = threads.blas_threads()
+cli.main(["check", sys.argv[1]])
+print(repr((before, threads.blas_threads())), file=sys.stderr)
+"""
+
+
+def _probe(**env: str) -> tuple[list[int], list[int]]:
+    """BLAS threads before and after ``bpdebug check`` in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", PROBE, str(BLOG)], capture_output=True, text=True, timeout=120,
+                         env=_clean_env(**env), check=False)
+    before, after = ast.literal_eval(out.stderr.strip().splitlines()[-1])
+    return before, after
+
+
+def test_the_cli_runs_blas_on_one_thread() -> None:
+    before, after = _probe()
+    assert before and after == [1] * len(before)
+
+
+def test_the_cli_keeps_the_users_thread_count() -> None:
+    assert _probe(OPENBLAS_NUM_THREADS="2") == ([2], [2])
+
+
+def test_apply_and_restore_in_this_process() -> None:
+    if any(os.environ.get(v, "").strip() for v in threads.USER_VARIABLES):
+        pytest.skip("a thread count is set in this environment: the policy leaves it")
+    original = threads.blas_threads()
+    try:
+        assert threads.apply().threads == 1
+        assert threads.apply().threads == 1  # idempotent
+        assert all(n == 1 for n in threads.blas_threads())
+    finally:
+        threads.restore()
+    assert threads.blas_threads() == original
