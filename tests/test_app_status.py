@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from _wide import wide_scenario
 from rich.cells import cell_len
 from textual.app import App
 
@@ -18,8 +18,6 @@ from bpdebug.tui.app import make_app
 from bpdebug.tui.widgets.status import StatusBar
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from _wide import wide_scenario  # noqa: E402
 
 IRIS = ROOT / "scenarios" / "iris.toml"
 BLOG = ROOT / "scenarios" / "blog.toml"

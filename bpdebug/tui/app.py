@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -135,12 +135,12 @@ class DebuggerScreen(Screen):
         yield ForkLine(self.session, id="fork", classes="-empty").data_bind(DebuggerScreen.view)
         with Horizontal(id="top"):
             with Vertical(id="top-left"):
-                yield NetworkView(self.session.scenario, id="network")
-                yield LossPanel(id="loss")
+                yield NetworkView(self.session.scenario, self.session, id="network").data_bind(DebuggerScreen.view)
+                yield LossPanel(self.session, id="loss").data_bind(DebuggerScreen.view)
                 yield ExpectationsPanel(id="expectations")
             with VerticalScroll(id="params", can_focus=False):
                 yield ParamsTable(id="params-table")
-        yield StepPanel(id="step")
+        yield StepPanel(self.session, id="step").data_bind(DebuggerScreen.view)
         yield WatchPanel(self.session, id="watches", classes="-empty").data_bind(DebuggerScreen.view)
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
@@ -214,7 +214,8 @@ class DebuggerScreen(Screen):
 
     # ----------------------------------------------------------------------------------------- render
     def render_step(self) -> None:
-        """Hand the current step and parameter to every panel."""
+        """Repaint: a new view for the bound children (status, what-if line, network, loss, step, watches),
+        then the printed figures, the parameters, the picture and the chain rule; the layout is fitted after."""
         s = self.session
         step, p = s.shown_step, s.selected  # practising, the step's results are hidden until answered
         compact = self.compact
@@ -223,13 +224,10 @@ class DebuggerScreen(Screen):
             self._diagnosing.add(s.generation)
             self.call_after_refresh(self._diagnose, s.generation)
         self._revision += 1
-        self.view = View(s.position, compact, self._revision)  # the bound children (status, fork, watches) paint
+        self.view = View(s.position, compact, self._revision)  # the bound children paint (their watch_view)
         # on a short screen the step panel yields to watches and a what-if line
         self.set_class(bool(s.watches) or s.forked is not None, "-crowded")
-        self.query_one(NetworkView).show(step, p, compact=compact, row=s.row, unit=s.unit)
-        self.query_one(StepPanel).show(s.narration())
         self.query_one(ParamsTable).show(step, p)
-        self.query_one(LossPanel).show(cast(Sequence[float], s.losses_reached()))  # an array is enough
         if self.has_class("-pictures"):
             self._show_picture()
         self._show_derivation()

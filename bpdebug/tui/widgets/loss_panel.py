@@ -14,9 +14,11 @@ import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widgets import Label, Sparkline
 
 from ...text.narrate import fmt
+from ..session import Session, View
 from . import set_content
 
 SPARK_VALUES = 10_000  # a longer history reaches the sparkline reduced to this many bucket maxima
@@ -60,6 +62,17 @@ class LossPanel(Vertical):
         width: 1fr;
     }
     """
+
+    view: reactive[View | None] = reactive(None, init=False, repaint=False)  # bound to the screen's (data_bind)
+
+    def __init__(self, session: Session | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+
+    def watch_view(self, view: View | None) -> None:
+        """Paint the loss of every epoch the session's walk has reached."""
+        if view is not None and self.session is not None:
+            self.show(self.session.losses_reached())
 
     def compose(self) -> ComposeResult:
         yield Label("", id="loss-label")

@@ -13,6 +13,7 @@ import numpy as np
 from textual import events
 from textual.content import Content
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from ...core.engine import Step
@@ -20,6 +21,7 @@ from ...core.params import Param
 from ...core.scenario import Scenario
 from ...text.narrate import fmt, param_connection, unit_name
 from ...text.numbers import PENDING
+from ..session import Session, View
 from . import set_border, set_content
 
 Cell = list[tuple[str, str]]  # one line of a unit: (text, style) pieces
@@ -36,13 +38,22 @@ class NetworkView(Static):
             super().__init__()
             self.layer, self.unit = layer, unit
 
-    def __init__(self, scenario: Scenario, **kwargs) -> None:
+    view: reactive[View | None] = reactive(None, init=False, repaint=False)  # bound to the screen's (data_bind)
+
+    def __init__(self, scenario: Scenario, session: Session | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
+        self.session = session
         self._hits: list[tuple[int, int, int, int, int, int]] = []  # x0, x1, y0, y1, layer, unit
         self._lines_cache: dict[tuple[int, int, int, bool, int], list[Cell]] = {}
         self.row = 0  # which example of a batch pass the units show (0-based within the pass)
         self.unit: int | None = None  # unit by unit: the unit of the step's layer computed so far (None: all)
+
+    def watch_view(self, view: View | None) -> None:
+        """Paint the session's step (as shown: practice hides what it asks) and selected parameter."""
+        s = self.session
+        if view is not None and s is not None:
+            self.show(s.shown_step, s.selected, compact=view.compact, row=s.row, unit=s.unit)
 
     def set_scenario(self, scenario: Scenario) -> None:
         """Draw another scenario's network (after a reload)."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.geometry import Region, Size
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...text.narrate import GIVEN, NEW, NOTE, SYMBOL, Line, Narration, wrap_indent, wrap_points
+from ..session import Session, View
 from . import content_strip, set_border
 
 # how each narration role looks: what this step computed stands out; notes recede
@@ -55,14 +57,22 @@ class StepPanel(ScrollView, can_focus=False):
     }
     """
 
-    def __init__(self, **kwargs) -> None:
+    view: reactive[View | None] = reactive(None, init=False, repaint=False)  # bound to the screen's (data_bind)
+
+    def __init__(self, session: Session | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.session = session
         self.narration: Narration | None = None
         self.lines: list[Content] = []
         self._width = 0
         self._frame = (0, 0)
         self._tallest = 0
         self._tallest_width = -1
+
+    def watch_view(self, view: View | None) -> None:
+        """Paint the session's narration of its step."""
+        if view is not None and self.session is not None:
+            self.show(self.session.narration())
 
     def show(self, narration: Narration) -> None:
         """Show ``narration`` from its first line (or keep the view when it is the same step again)."""

@@ -49,7 +49,7 @@ class WatchPanel(Static):
                 parts += [("  Δ ", "dim"), r.change]
             lines.append(Content.assemble(*parts))
         if more:
-            lines.append(Content.styled(f"+{more} more (a and a watched name removes it)", "dim"))
+            lines.append(Content.styled(f"+{more} more (a, then a watched name, removes one)", "dim"))
         set_content(self, Content("\n").join(lines))
 
     def _room(self) -> int:
