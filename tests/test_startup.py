@@ -17,11 +17,15 @@ LOAD_AND_TRAIN = """
 import sys
 import numpy as np
 from bpdebug.core.engine import Trace, train
-from bpdebug.core.scenario import load
+from bpdebug.core.graph.trace import GraphTrace
+from bpdebug.core.scenario import Scenario, load_any
 for path in sys.argv[1:]:
-    s = load(path)
-    train(s, 3)
-    trace = Trace(s, 3)
+    s = load_any(path)
+    if isinstance(s, Scenario):
+        train(s, 3)
+        trace = Trace(s, 3)
+    else:  # a computation graph: its own engine behind the same protocol
+        trace = GraphTrace(s, 3)
     trace.advance(3)
     trace[len(trace) - 1]
     trace.loss_history(3)
