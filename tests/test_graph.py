@@ -128,8 +128,9 @@ def magnitudes(s, record) -> np.ndarray:
 def engine(values: dict[str, float], program: str):
     try:
         s = loads_any(graph_text(values, program))
-    except ScenarioError as exc:  # a drawn part made of numbers only may be infinite (1/(0.5 - 0.5)): refused
-        assert "64-bit floats" in str(exc), exc
+    except ScenarioError as exc:  # a drawn part made of numbers only may be infinite (1/(0.5 - 0.5)), complex
+        # ((-0.5)**0.5) or undefined: refused where it is written
+        assert any(why in str(exc) for why in ("64-bit float", "is a complex number", "is undefined")), exc
         assume(False)
         raise
     record = GraphTrace(s).epoch(1)
