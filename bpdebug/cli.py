@@ -493,8 +493,6 @@ def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | No
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
-    import json
-
     import numpy as np
 
     from .core.engine import Trace
@@ -508,10 +506,20 @@ def cmd_practice(args: argparse.Namespace) -> int:
             print(f"bpdebug practice: --param {args.param}: unknown parameter in {scenario.path}, expected "
                   f"{scenario.params.describe_names()}", file=sys.stderr)
             return EXIT_INVALID
-    out = sys.stderr if args.json else sys.stdout
     with np.errstate(all="ignore"):
         session = PracticeSession(Trace(scenario), param)
-        print(f"Practice: {scenario.title}. Type each result's numbers separated by spaces; h for a hint, r to "
+    return practise(session, scenario.title, args)
+
+
+def practise(session, title: str, args: argparse.Namespace) -> int:
+    """Ask a practice session's questions on standard input (a network's or a graph's: the same interface)."""
+    import json
+
+    import numpy as np
+
+    out = sys.stderr if args.json else sys.stdout
+    with np.errstate(all="ignore"):
+        print(f"Practice: {title}. Type each result's numbers separated by spaces; h for a hint, r to "
               "reveal, q to stop.", file=out)
         while session.current is not None:
             print(session.prompt(), file=out)
@@ -546,8 +554,10 @@ def cmd_app(path: str | None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
-                "serve": cmd_serve}
+    from .cli_graph import graph_aware  # a [graph] scenario goes to the graph's own commands
+
+    commands = graph_aware({"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
+                            "serve": cmd_serve})
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         parser = _parser()
         args = parser.parse_args(argv)

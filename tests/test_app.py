@@ -560,9 +560,9 @@ async def test_continue_stops_at_a_condition_and_the_status_says_why():
 
 
 async def test_a_long_search_runs_in_a_worker_and_escape_stops_it(monkeypatch, tmp_path):
-    import bpdebug.tui.session as session_module
+    import bpdebug.tui.parts.breakpoints as breakpoints_part
 
-    monkeypatch.setattr(session_module, "STEPPED_SYNC", 0)
+    monkeypatch.setattr(breakpoints_part, "STEPPED_SYNC", 0)
     long_run = tmp_path / "xor.toml"  # a million epochs to search: still searching when Escape comes, on any machine
     long_run.write_text((ROOT / "scenarios" / "xor.toml").read_text().replace("epochs = 2000", "epochs = 1000000"))
     app = make_app(long_run)

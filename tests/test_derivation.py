@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+from _bundled import NETWORKS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ from bpdebug.core.engine import Network, Trace, batch_loss
 from bpdebug.core.scenario import Scenario, load, loads
 from bpdebug.derivation import Derivation, derive
 
-SCENARIOS = sorted((Path(__file__).parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 RTOL = 1e-12
 ATOL = 1e-14  # a floor for gradients that are 0 up to rounding (dead relu units, cancelling paths)
 

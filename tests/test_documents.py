@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sympy
+from _bundled import NETWORKS
 from _diverging import diverging_softmax_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from bpdebug.text.numbers import number, number_latex, vector
 from bpdebug.transcript import Options, render
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = sorted((ROOT / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 HAS_PDFLATEX = shutil.which("pdflatex") is not None
 
 

@@ -12,10 +12,10 @@ import math
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _bundled import NETWORKS
 
 from bpdebug import cli
 from bpdebug.core.engine import Trace
@@ -23,7 +23,7 @@ from bpdebug.core.scenario import load, loads
 from bpdebug.transcript import FORMATS, Options, render
 from bpdebug.transcript import dot as dot_format
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 MAZUR = next(p for p in SCENARIOS if p.name == "mazur.toml")
 BLOG = next(p for p in SCENARIOS if p.name == "blog.toml")
 XOR = next(p for p in SCENARIOS if p.name == "xor.toml")

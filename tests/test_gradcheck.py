@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bpdebug.cli import main
 from bpdebug.core.activations import Activation
@@ -153,3 +154,40 @@ def test_check_step_uses_the_steps_weights_and_examples():
     c = check_step(step, w1)
     assert c.value == step.param(w1) and c.analytic == step.gradient(w1)
     assert c.verdict.passes
+
+
+ELU_AT_ITS_BREAKPOINT = """\
+title = "elu where hidden unit 1 gets z = 0.1 - 0.4*1 + 0.3*1 (-2.8e-17)"
+[activations.elu]
+expr = "{formula}"
+[network]
+layers = [2, 3, 1]
+activation = ["elu", "sigmoid"]
+[training]
+learning_rate = 0.5
+[data]
+inputs = [[1.0, 1.0]]
+targets = [[1.0]]
+[weights]
+theta1 = [[0.1, -0.4, 0.3], [0.2, 0.5, -0.1], [-0.3, 0.2, 0.4]]
+theta2 = [[0.1, 0.7, -0.5, 0.3]]
+"""
+
+
+@pytest.mark.parametrize("formula", ["Max(x, 0) + Min(exp(x) - 1, 0)", "Piecewise((x, x > 0), (exp(x) - 1, True))"])
+def test_a_formula_at_its_breakpoint_is_a_kink_not_a_disagreement(formula):
+    """At z = −2.8e-17 both forms of elu sit on a breakpoint (a Max/Min tie; the Piecewise boundary): the
+    derivative they give is elu's (1, both sides agree), but elu'' jumps there, so the central difference is off
+    by about h/4 relative, more than the tolerance. The check says so: a kink, for the unit's three parameters."""
+    s = loads(ELU_AT_ITS_BREAKPOINT.format(formula=formula))
+    z = 0.1 - 0.4 * 1 + 0.3 * 1
+    assert z != 0 and abs(z) < 1e-16
+    report = check_scenario(s)
+    into_unit_1 = {"w1", "w2", "b1"}
+    for c in report.checks:
+        if c.param.short in into_unit_1:
+            assert c.verdict is Verdict.KINK, c.describe()
+            assert c.analytic == pytest.approx(c.numeric, rel=1e-5)  # elu'(0) = 1, not a branch's 0
+        else:
+            assert c.verdict.passes, c.describe()
+    assert not report.passes

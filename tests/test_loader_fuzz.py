@@ -17,13 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _bundled import NETWORKS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpdebug.core.scenario import Scenario, ScenarioError, load, loads
 from bpdebug.core.toml_locator import TomlLocator
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 REAL = [tomllib.loads(p.read_text(encoding="utf-8")) for p in SCENARIOS]
 # those that need no file beside them (iris.toml reads iris.csv), so their text alone loads anywhere
 SELF_CONTAINED = [d for d in REAL if "file" not in d.get("data", {}) and "file" not in d.get("weights", {})]

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _wide import wide_scenario
 
 from bpdebug import cli
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
-from _wide import wide_scenario
-
 from bpdebug.text.practice import MAX_ASKED, MIN_SIGNIFICANT, PracticeSession, parse_numbers, tolerance
 
 BLOG = str(Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios" / "blog.toml")

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _bundled import NETWORKS
 
 from bpdebug import cli
 from bpdebug.tui.app import make_app
@@ -122,7 +123,7 @@ async def test_a_session_reports_its_state_in_the_status_file(tmp_path, monkeypa
 
 def test_the_catalog_holds_the_named_scenarios_or_the_bundled_ones():
     bundled = Catalog.from_paths([])
-    assert bundled.names[0] == "blog" and set(bundled.names) == {p.stem for p in SCENARIOS.glob("*.toml")}
+    assert bundled.names[0] == "blog" and set(bundled.names) == {p.stem for p in NETWORKS}
     named = Catalog.from_paths([XOR, BLOG, SCENARIOS / "xor.toml"])
     assert named.names == ["xor", "blog", "xor-2"] and named.get("xor") == XOR.resolve()
     for typed in ("../xor", str(XOR), "/etc/passwd", "xor.toml", ""):

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bundled import NETWORKS
 
 from bpdebug import cli
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 BLOG = next(p for p in SCENARIOS if p.name == "blog.toml")
 FORMATS = ("md", "tex", "txt", "json", "py")
 NUMBER = re.compile(r"[-−]?\d+\.\d+(?:e-?\d+)?")
@@ -315,9 +316,9 @@ def test_python_script_retrains_to_the_json_numbers(capsys, extra, tmp_path, nam
 
 def test_python_script_writes_frozen_parameters_and_custom_formulas(capsys, extra) -> None:
     _, script, _ = export(capsys, extra["xor_online"], "--format", "py")
-    assert "MASKS = [" in script and "np.log(np.exp(x) + 1)" in script and "UPDATE = 'online'" in script
+    assert "MASKS = [" in script and "np.log(1 + np.exp(x))" in script and "UPDATE = 'online'" in script
     _, script, _ = export(capsys, extra["leaky_sse"], "--format", "py")
-    assert "import functools" in script
+    assert "np.maximum(x, 0.01 * x)" in script  # the formula as written, in plain NumPy
 
 
 # ---------------------------------------------------------------------------------------------- json

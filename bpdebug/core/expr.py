@@ -33,7 +33,7 @@ VARIADIC = ("Max", "Min")  # 2 to MAX_ARGUMENTS arguments; every other function 
 MAX_ARGUMENTS = 8
 MAX_LENGTH = 1000  # characters of one formula
 MAX_EXPONENT = 1000  # a numeric exponent beyond this is refused
-MAX_DEPTH = 200  # nesting of the tree (deeper formulas are refused, not recursed into)
+MAX_DEPTH = 500  # nesting of the tree (MAX_LENGTH characters cannot nest deeper; a guard all the same)
 KINK_RTOL = 1e-9  # default closeness of a non-smooth point, relative to max(1, the magnitudes compared)
 
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -111,7 +111,7 @@ class _Parser:
 
     def expected(self) -> str:
         allowed = ", ".join(self.variables)
-        return (f"numbers, the names {allowed or '(none)'}, + - * / ** and the functions "
+        return (f"only {allowed or 'numbers'}, numbers, + - * / ** and the functions "
                 f"{_listing(self.functions)}")
 
     def walk(self, node: ast.AST, depth: int = 0, condition: bool = False) -> Expr:
@@ -140,17 +140,22 @@ class _Parser:
             left = self.walk(node.left, depth + 1)
             right = self.walk(node.right, depth + 1)
             op = _BINARY[type(node.op)]
-            if op == "pow" and right.op == "num" and abs(float(right.value or 0)) > MAX_EXPONENT:
-                raise self.fail(f"exponent {_short(str(right.value))} is too large, expected an exponent of at "
-                                f"most {MAX_EXPONENT} in absolute value", node.right)
+            if op == "pow" and not names(right) and right.op not in COMPARISONS:
+                with np.errstate(all="ignore"):
+                    exponent = float(np.asarray(evaluate(right, {}), dtype=float))
+                if not abs(exponent) <= MAX_EXPONENT:  # NaN too
+                    shown = str(int(exponent)) if exponent.is_integer() and abs(exponent) < 1e16 else f"{exponent:g}"
+                    raise self.fail(f"exponent {shown} is too large, expected an exponent of at most "
+                                    f"{MAX_EXPONENT} in absolute value", node.right)
             return Expr(op, (left, right), col=col)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             operand = self.walk(node.operand, depth + 1)
             return Expr("neg", (operand,), col=col) if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.Compare):
             if not condition:
-                raise self.fail(f"comparison '{_short(ast.unparse(node))}' outside a condition, expected "
-                                "comparisons only in Piecewise((value, condition), ..., (value, True))", node)
+                raise self.fail(f"comparison '{_short(ast.unparse(node))}' is not allowed outside a condition, "
+                                "expected comparisons only in Piecewise((value, condition), ..., (value, True))",
+                                node)
             if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
                 raise self.fail(f"condition '{_short(ast.unparse(node))}' is not allowed, expected one comparison "
                                 "with >, >=, < or <= such as x > 0", node)
@@ -160,7 +165,7 @@ class _Parser:
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         if isinstance(node, ast.Attribute):
-            raise self.fail(f"attribute access '{_short(ast.unparse(node))}' is not allowed, expected "
+            raise self.fail(f"attribute access is not allowed ('{_short(ast.unparse(node))}'), expected "
                             f"{self.expected()}", node)
         kind = type(node).__name__.lower()
         raise self.fail(f"{kind} '{_short(ast.unparse(node))}' is not allowed, expected {self.expected()}", node)
@@ -237,7 +242,7 @@ def parse(text: str, variables: Collection[str], functions: Collection[str] = FU
         raise FormulaError("nested too deeply, expected a simpler formula") from None
     parser = _Parser(source, variables, functions, lead)
     expr = parser.walk(tree.body)
-    _check_constants(expr)
+    _check_defined(expr, variables)
     return expr
 
 
@@ -284,25 +289,58 @@ def _shift(e: Expr, by: int) -> Expr:
     return Expr(e.op, args, e.value, e.name, None if e.col is None else e.col + by)
 
 
-def _check_constants(e: Expr) -> None:
-    """Every part made of numbers only must be a finite real float64, as the engine computes it."""
-    pending = [e]
-    while pending:
-        node = pending.pop()
-        if node.op in COMPARISONS or node.op == "piecewise" or names(node):
-            pending.extend(node.args)
-            continue
-        with np.errstate(all="ignore"):
-            try:
-                v = float(np.asarray(evaluate(node, {}), dtype=float))
-            except (OverflowError, ZeroDivisionError, ValueError, TypeError):
-                v = math.nan
-        if not math.isfinite(v):
-            shown = _short(text(node))
-            kind = ("is infinite in 64-bit floats (a division by zero, log(0), or beyond about 1.8e308)"
-                    if np.isinf(v) else
-                    "is undefined in 64-bit floats (0/0, the log or square root of a negative number, or similar)")
-            raise FormulaError(f"'{shown}' {kind}, expected a formula finite for real values", node.col)
+# sample values of every variable: a part of a formula that is not a finite number at any of them (1/(x - x),
+# sqrt(-1 - x**2)) is undefined, not merely undefined somewhere (log(x) is fine); each variable takes them in
+# another order, so that t - o is not 0 at every sample
+SAMPLES = (-1000.0, -30.0, -2.0, -0.5, 0.0, 0.3, 0.7, 1.7, 30.0, 1000.0)
+
+
+def _samples(variables: Collection[str]) -> dict[str, np.ndarray]:
+    base = np.array(SAMPLES)
+    return {v: np.roll(base, 3 * i) for i, v in enumerate(sorted(variables))}
+
+
+def _check_defined(e: Expr, variables: Collection[str]) -> None:
+    """Refuse the innermost part of ``e`` that is not a finite real float64 at any sample point (for a part
+    made of numbers only: its one value, as the engine would compute it)."""
+    env = _samples(variables)
+    real = " and ".join(sorted(variables)) or "real values"
+    memo: dict[int, Any] = {}
+    with np.errstate(all="ignore"):
+        _check_node(e, env, memo, real)
+
+
+def _check_node(node: Expr, env: Mapping[str, np.ndarray], memo: dict[int, Any], real: str) -> None:
+    for arg in node.args:
+        _check_node(arg, env, memo, real)
+    if node.op in COMPARISONS or node.op in ("num", "var"):
+        return
+    try:
+        value = np.asarray(_eval(node, env, memo), dtype=float)
+    except (OverflowError, ZeroDivisionError, ValueError, TypeError):
+        value = np.array(math.nan)
+    finite = np.isfinite(value)
+    if finite.any():
+        return
+    shown, args = _short(text(node)), node.args
+    values = [np.asarray(_eval(a, env, memo), dtype=float) for a in args if a.op not in COMPARISONS]
+    finite_for = f"expected a formula finite for real {real}"
+    if node.op == "div" and np.all(values[1] == 0):
+        cause = "0/0 or similar" if np.all(values[0] == 0) else "a division by zero or log(0)"
+        raise FormulaError(f"'{shown}' is undefined ({cause}), {finite_for}", node.col)
+    if node.op == "log" and np.all(values[0] == 0):
+        raise FormulaError(f"'{shown}' is undefined (a division by zero or log(0)), {finite_for}", node.col)
+    negative = (node.op in ("log", "sqrt") and np.all(values[0] < 0)) or (
+        node.op == "pow" and np.all((values[0] < 0) & (values[1] != np.round(values[1]))))
+    if negative:
+        raise FormulaError(f"'{shown}' is a complex number, expected real values for real {real}", node.col)
+    if np.all(np.isnan(value)):
+        raise FormulaError(f"'{shown}' is undefined (0/0 or similar), {finite_for}", node.col)
+    if node.op == "pow":
+        raise FormulaError(f"'{shown}' is too large a number, expected a power within a 64-bit float "
+                           "(about 1.8e308)", node.col)
+    raise FormulaError(f"'{shown}' is beyond the range of a 64-bit float (about 1.8e308), expected smaller "
+                       "numbers", node.col)
 
 
 def names(e: Expr) -> frozenset[str]:
@@ -336,7 +374,7 @@ def _formula_atom(e: Expr) -> str:
     return e.name
 
 
-def _formula_call(op: str, parts: list[str]) -> str:
+def _formula_call(op: str, parts: list[str], precedences: list[int]) -> str:
     if op == "piecewise":
         pairs = [f"({parts[i]}, {parts[i + 1]})" for i in range(0, len(parts) - 1, 2)]
         return f"Piecewise({', '.join(pairs + [f'({parts[-1]}, True)'])})"
@@ -350,7 +388,8 @@ def _number(value: float | None) -> str:
     return repr(float(value))
 
 
-def _write(e: Expr, atom: Callable[[Expr], str], call: Callable[[str, list[str]], str], spaced: bool = True) -> str:
+def _write(e: Expr, atom: Callable[[Expr], str], call: Callable[[str, list[str], list[int]], str],
+           spaced: bool = True) -> str:
     """Write ``e`` with as few parentheses as keep Python's own nesting (so the text parses to ``e``)."""
 
     def go(node: Expr) -> tuple[str, int]:
@@ -381,7 +420,8 @@ def _write(e: Expr, atom: Callable[[Expr], str], call: Callable[[str, list[str]]
             left, _ = go(node.args[0])
             right, _ = go(node.args[1])
             return f"{left} {_SYMBOL[op]} {right}", 0
-        return call(op, [go(a)[0] for a in node.args]), 5
+        written = [go(a) for a in node.args]
+        return call(op, [w[0] for w in written], [w[1] for w in written]), 5
 
     return go(e)[0]
 
@@ -417,6 +457,10 @@ def sub(a: Expr, b: Expr) -> Expr:
     return Expr("sub", (a, b))
 
 
+def _minus_one(e: Expr) -> bool:
+    return _is(e, -1) or (e.op == "neg" and _is(e.args[0], 1))
+
+
 def mul(a: Expr, b: Expr) -> Expr:
     if _is(a, 0) or _is(b, 0):
         return ZERO
@@ -424,6 +468,10 @@ def mul(a: Expr, b: Expr) -> Expr:
         return b
     if _is(b, 1):
         return a
+    if _minus_one(a):
+        return neg(b)
+    if _minus_one(b):
+        return neg(a)
     return Expr("mul", (a, b))
 
 
@@ -454,7 +502,7 @@ def call(name: str, *args: Expr) -> Expr:
 
 
 def diff(e: Expr, var: str) -> Expr:
-    """d e / d ``var``, by the rules of calculus; only trivial 0 and 1 factors and terms are simplified away.
+    """d e / d ``var``, by the rules of calculus; only trivial factors and terms (0, 1, −1) are simplified away.
 
     At a non-smooth point the derivative takes one side: ``abs`` gives sign(u)·u' (0 at 0), ``relu`` and a
     Piecewise the branch whose condition holds (relu's u > 0), Max/Min the first argument that attains it."""
@@ -549,11 +597,12 @@ def numpy_code(e: Expr, rename: Mapping[str, str] | None = None) -> str:
         assert node.name is not None
         return names_.get(node.name, node.name)
 
-    def call_(op: str, parts: list[str]) -> str:
+    def call_(op: str, parts: list[str], precedences: list[int]) -> str:
         if op in _NUMPY:
             return f"{_NUMPY[op]}({parts[0]})"
-        if op == "sigmoid":
-            return f"1.0 / (1.0 + np.exp(-({parts[0]})))"
+        if op == "sigmoid":  # a call is an atom where it stands: the quotient is parenthesised
+            arg = parts[0] if precedences[0] > _PRECEDENCE["neg"] else f"({parts[0]})"
+            return f"(1.0 / (1.0 + np.exp(-{arg})))"
         if op == "relu":
             return f"np.maximum({parts[0]}, 0.0)"
         if op in VARIADIC:
@@ -589,9 +638,12 @@ def compile_numpy(e: Expr, args: Sequence[str]) -> Callable[..., np.ndarray]:
 
 
 def evaluate(e: Expr, env: Mapping[str, np.ndarray | float]) -> np.ndarray:
-    """``e``'s value with NumPy for the variables in ``env`` (the same operations numpy_code writes)."""
+    """``e``'s value with NumPy for the variables in ``env``, every number a float64 (a constant part too, never
+    Python's exact integers, so ``9**999`` is inf at once). The same operations as :func:`numpy_code`, to
+    rounding: ``x ** 0.5`` there may be NumPy's sqrt; the engine's numbers come from :func:`compile_numpy`."""
     values: dict[int, Any] = {}
-    return np.asarray(_eval(e, env, values))
+    with np.errstate(all="ignore"):  # NaN and inf are values here, as in the engine
+        return np.asarray(_eval(e, env, values))
 
 
 def _eval(e: Expr, env: Mapping[str, Any], memo: dict[int, Any]) -> Any:

@@ -231,6 +231,7 @@ class Loss:
     target_range: tuple[float, float] = (-math.inf, math.inf)  # what every target must lie within
     target_note: str = ""  # what a target is, in the message refusing one outside target_range
     softmax_shortcut: bool = False  # after a softmax, ∂E/∂net_k = out_k − t_k when an example's targets sum to 1
+    squared_error: float | None = None  # c when each error term is c·(t − o)² (the slips that halve or double it)
     expr: str | None = None  # a formula loss's term, as written in the scenario
     code: str = field(default="", repr=False, compare=False)  # a formula loss's terms and grad source
 
@@ -271,10 +272,10 @@ def _inv(sp: Any, x: Any) -> Any:
 
 BUILTIN_LOSSES: tuple[Loss, ...] = (
     Loss("sse", "sum", "Σ_k (t_k − o_k)²", sse_terms, sse_grad,
-         lambda sp, o, t, K: (t - o) ** 2, lambda sp, o, t, K: [2, _diff(sp, o, t)]),
+         lambda sp, o, t, K: (t - o) ** 2, lambda sp, o, t, K: [2, _diff(sp, o, t)], squared_error=1.0),
     Loss("half_sse", "sum", "½ Σ_k (t_k − o_k)²", half_sse_terms, half_sse_grad,
          lambda sp, o, t, K: sp.Mul(sp.Rational(1, 2), (t - o) ** 2, evaluate=False),
-         lambda sp, o, t, K: [_diff(sp, o, t)]),
+         lambda sp, o, t, K: [_diff(sp, o, t)], squared_error=0.5),
     Loss("mse", "mean", "(1/K) Σ_k (t_k − o_k)²", mse_terms, mse_grad,
          lambda sp, o, t, K: (t - o) ** 2 / K, lambda sp, o, t, K: [2, _diff(sp, o, t), _inv(sp, K)]),
     Loss("cross_entropy", "mean", "−Σ_k t_k log o_k", cross_entropy_terms, cross_entropy_grad,
@@ -382,17 +383,20 @@ def formula_loss(name: str, term_text: str, reduction: str = "sum") -> Loss:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction {reduction!r}, expected one of {', '.join(REDUCTIONS)}")
     tree = expr.parse(term_text, LOSS_VARIABLES)
+    if "o" not in expr.names(tree):
+        raise expr.FormulaError(f"'{term_text}' does not depend on o, expected one output's term in t (target) "
+                                "and o (output) such as \"(t - o)**2\"")
     term, dterm = expr.numpy_code(tree), expr.numpy_code(expr.diff(tree, "o"))
     ident = f"loss_{name}"
     mean = reduction == "mean"
     per_output = " / o.shape[1]" if mean else ""
     per_batch = " / o.shape[1] / o.shape[0]" if mean else ""
     code = (f"def {ident}_terms(o, t):\n"
-            f"    \"\"\"{_doc(term_text)} (each output's term{', over the outputs' if mean else ''})\"\"\"\n"
-            f"    return np.broadcast_to(np.asarray({term}, dtype=float), np.shape(o)){per_output}\n\n\n"
+            f"    \"\"\"{_doc(term_text)}: each output's term{' over the K outputs' if mean else ''}\"\"\"\n"
+            f"    return np.broadcast_to(np.asarray({term}, dtype=float), np.shape(o)).copy(){per_output}\n\n\n"
             f"def {ident}_grad(o, t):\n"
-            f"    \"\"\"its derivative in o{', over the outputs and the examples' if mean else ''}\"\"\"\n"
-            f"    return np.broadcast_to(np.asarray({dterm}, dtype=float), np.shape(o)){per_batch}\n")
+            f"    \"\"\"its derivative in o{' over the K outputs and the N examples' if mean else ''}\"\"\"\n"
+            f"    return np.broadcast_to(np.asarray({dterm}, dtype=float), np.shape(o)).copy(){per_batch}\n")
     namespace = _compile(code, f"<loss {name}>")
     shown = f"(1/K) Σ_k [{term_text}]" if mean else f"Σ_k [{term_text}]"
     return Loss(name, reduction, shown, namespace[f"{ident}_terms"], namespace[f"{ident}_grad"], tree=tree,

@@ -121,6 +121,9 @@ def to_toml(scenario: Scenario) -> str:
     customs = {a.name: a.expr for a in s.activations if a.expr is not None}
     for name, expr in customs.items():
         lines += ["", f"[activations.{name}]", f"expr = {toml_string(expr or '')}"]
+    if s.loss.expr is not None:  # a formula loss
+        lines += ["", f"[losses.{s.loss.name}]", f"term = {toml_string(s.loss.expr)}",
+                  f"reduction = {toml_string(s.loss.reduction)}"]
     lines += ["", "[loss]", f"function = {toml_string(s.loss.name)}"]
     plan = s.plan
     if plan.optimizer.is_formula:

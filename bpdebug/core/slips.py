@@ -74,8 +74,8 @@ def _scale(factors: dict[str, float]) -> StateHook:
 
 
 def _squared_error(net: Network, s: Scenario) -> Iterator[Variant]:
-    if net.loss.name in ("half_sse", "sse"):
-        f = 2.0 if net.loss.name == "half_sse" else 0.5
+    if net.loss.squared_error in (0.5, 1.0):  # ½(t − o)² or (t − o)², as the loss's entry says
+        f = 2.0 if net.loss.squared_error == 0.5 else 0.5
         where = "(t − o)² for ½(t − o)²" if f == 2 else "½(t − o)² for (t − o)²"
         yield Variant(where, hook=_scale({"error": f, f"dE/da{net.L}": f}))
 
@@ -92,7 +92,7 @@ def _mean_not_sum(net: Network, s: Scenario) -> Iterator[Variant]:
 
 
 def _per_output_squared(net: Network, s: Scenario) -> Iterator[Variant]:
-    if net.loss.name == "half_sse":  # each error printed as (t − o)², the total still ½ Σ
+    if net.loss.squared_error == 0.5:  # each error printed as (t − o)², the total still ½ Σ
         yield Variant(hook=_scale({"error": 2.0, "loss": 0.5}))
 
 

@@ -284,7 +284,8 @@ class PracticeSession:
 
     def _slips(self, q: Question, values: list[float], typed: list[str]) -> tuple[str, ...]:
         e = q.expectation
-        if not self._one or len(values) != len(e.value) or q.part is not None:  # several examples in a pass: it reads one row
+        # several examples in a pass, or a part of a wide layer: the catalogue reads one whole row
+        if not self._one or len(values) != len(e.value) or q.part is not None:
             return ()
         tol = max(tolerance(t, v) for t, v in zip(typed, e.value, strict=True))
         figure = Expectation(len(self._known), e.quantity, e.kind, tuple(values), e.scalar, e.epoch, e.example, tol,

@@ -20,6 +20,10 @@ FORMATS: dict[str, str] = {
 }
 
 
+PICTURES: dict[str, str] = {"svg": "dot"}  # a picture format -> the format Graphviz draws it from
+EXERCISE_FORMATS = ("md", "tex", "txt")  # the formats an exercise sheet (Options.exercise) is written in
+
+
 # A document (md, tex, txt, py, ipynb, dot) is for reading: past this many epochs it is no document any more.
 # JSON is written an epoch at a time, in bounded memory, whatever the number of epochs.
 DOCUMENT_EPOCHS = 10_000

@@ -30,8 +30,9 @@ from ..core.engine import Step, Trace
 from ..core.params import Param
 from ..core.scenario import Scenario
 from ..text.numbers import PENDING
+from .fit import fit_top
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
-from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios
+from .session import Move, Note, Position, RunOutcome, Search, Session, View, bundled_scenarios, export_formats
 from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
@@ -39,7 +40,7 @@ from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import FittingFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal, prefix_suggester
-from .widgets.network import MIN_ROWS, NetworkView
+from .widgets.network import NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
@@ -66,7 +67,6 @@ LEGEND = (
 )
 
 WATCH_EXTRA = ("loss", "error")  # quantities a watch completes to beside the parameters' names
-LEAST_PANEL = 3  # rows a panel keeps at the least: its borders and a line
 COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
 ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
 
@@ -80,6 +80,7 @@ class DebuggerScreen(Screen):
     at: reactive[Position | None] = reactive(None, init=False, repaint=False)
     busy: reactive[bool] = reactive(False, init=False, repaint=False)
     side: reactive[bool] = reactive(False, init=False, repaint=False)  # side panels toggled (f)
+    view: reactive[View | None] = reactive(None, init=False, repaint=False)  # what the bound children paint
 
     class RunProgress(Message):
         """A long run computed ``done`` of ``total`` epochs."""
@@ -125,11 +126,13 @@ class DebuggerScreen(Screen):
         self._deriving: Position | None = None  # the position a derivation worker is under way for
         self.chain_shown: Position | None = None  # the position whose chain rule is painted (None: deriving)
         self._diagnosing: set[int] = set()  # the run generations whose printed figures are being diagnosed
+        self._revision = 0  # repaints so far: each is a new view, so the bound children paint again
 
     # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        yield ForkLine(id="fork", classes="-empty")
+        # bound to the screen's view: each paints itself when it changes (``watch_view``)
+        yield StatusBar(self.session, id="status").data_bind(DebuggerScreen.view)
+        yield ForkLine(self.session, id="fork", classes="-empty").data_bind(DebuggerScreen.view)
         with Horizontal(id="top"):
             with Vertical(id="top-left"):
                 yield NetworkView(self.session.scenario, id="network")
@@ -138,7 +141,7 @@ class DebuggerScreen(Screen):
             with VerticalScroll(id="params", can_focus=False):
                 yield ParamsTable(id="params-table")
         yield StepPanel(id="step")
-        yield WatchPanel(id="watches", classes="-empty")
+        yield WatchPanel(self.session, id="watches", classes="-empty").data_bind(DebuggerScreen.view)
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
         yield FittingFooter()
@@ -202,6 +205,8 @@ class DebuggerScreen(Screen):
         """Show what an action of the session did: its notes, the bell when it refused, and the new position."""
         if move.refused:
             self.app.bell()
+        if move.notes:  # what this move says replaces what earlier ones said: toasts never pile up
+            self.app.clear_notifications()
         for note in move.notes:
             self.app.notify(note.text, title=note.title, severity=note.severity, timeout=note.timeout,
                             markup=False)
@@ -217,31 +222,10 @@ class DebuggerScreen(Screen):
         if s.diagnoses is None and s.generation not in self._diagnosing:  # a new run: diagnose after this frame
             self._diagnosing.add(s.generation)
             self.call_after_refresh(self._diagnose, s.generation)
-        holding, failing = s.figure_counts()
-        long: list[str] = []  # what the run says, in words; and in signs where the words do not fit
-        short: list[str] = []
-        d = s.divergence
-        if d is not None:
-            long.append(f"⚠ diverged: {d.describe()}")
-            short.append(f"⚠ diverged at epoch {d.epoch}")
-        if holding + failing:
-            long.append(f"printed figures: {holding} hold, {failing} do not")
-            short.append(f"figures ✓{holding} ✗{failing}")
-        stopped = s.stopped_here
-        if stopped is not None:
-            long.insert(0, "stopped: " + stopped)
-            short.insert(0, "■ " + stopped)
-        elif s.breakpoint_labels():
-            long.append("breakpoints: " + s.breakpoint_labels())
-            short.append("● " + s.breakpoint_labels())
-        self.query_one(ForkLine).show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
-                                      s.differences(3 if compact else 6), compact)
-        rows = s.watch_rows()
-        self.query_one(WatchPanel).show(rows, compact)
-        self.set_class(bool(rows) or s.forked is not None, "-crowded")  # on a short screen the step panel yields
-        self.query_one(StatusBar).show(s.title, step, s.trace.epochs, s.scenario.epochs,
-                                       "  ·  ".join(short if compact else long), compact,
-                                       s.unit_status(short=compact), extra_short="  ·  ".join(short))
+        self._revision += 1
+        self.view = View(s.position, compact, self._revision)  # the bound children (status, fork, watches) paint
+        # on a short screen the step panel yields to watches and a what-if line
+        self.set_class(bool(s.watches) or s.forked is not None, "-crowded")
         self.query_one(NetworkView).show(step, p, compact=compact, row=s.row, unit=s.unit)
         self.query_one(StepPanel).show(s.narration())
         self.query_one(ParamsTable).show(step, p)
@@ -249,55 +233,7 @@ class DebuggerScreen(Screen):
         if self.has_class("-pictures"):
             self._show_picture()
         self._show_derivation()
-        self.call_after_refresh(self._fit_network)
-
-    def _fit_network(self, retry: bool = True) -> None:
-        """Bound the top's and the network's heights so every other panel keeps its borders and a line (a tall
-        layer then elides units, as a wide one does); measured on the laid-out screen, so a change repaints
-        once more; ``retry``: a panel not laid out yet is measured after the next refresh."""
-        if not self.is_attached:
-            return
-        top, view = self.query_one("#top"), self.query_one(NetworkView)
-        moved = False
-        measured = [w for w in (*self.query("#status, #progress, #fork, #step, #watches"),
-                                self.query_one(FittingFooter)) if w.display and not w.has_class("-empty")]
-        rows = self.size.height - sum(w.outer_size.height for w in measured)
-        step = self.query_one(StepPanel)
-        limit = step.styles.base.max_height
-        step_max = int(limit.resolve(self.size, self.size)) if step.display and limit is not None else 0
-        if self.has_class("-short"):  # the step grows with its lines up to its limit: on a short screen keep that
-            rows -= max(0, step_max - step.outer_size.height)  # room (a tall one has rows to spare)
-        for child in self.query("#derivation-box, #pictures"):  # these two take the rest, down to their least
-            least = child.styles.min_height
-            rows -= int(least.value) if child.display and least is not None else 0
-        base = top.styles.base.height
-        if self.compact or base is None or not base.is_cells:
-            top.styles.inline.clear_rule("height")  # the stylesheet's height (auto below 100 columns)
-            step.styles.inline.clear_rule("max_height")
-        else:  # beside the parameters: the top's height (less if need be), less the loss and a printed line
-            loss = self.query_one(LossPanel)
-            shown = [loss] if loss.display and not loss.has_class("-empty") else []
-            measured += shown
-            beside = sum(w.outer_size.height for w in shown) + (
-                LEAST_PANEL if self.query_one(ExpectationsPanel).display else 0)
-            height = min(int(base.value), max(rows, MIN_ROWS + beside))
-            moved = height != top.outer_size.height  # the top changes: measure again once it is laid out
-            short = MIN_ROWS + beside - rows  # rows the step gives up (it scrolls) so the chain rule keeps its own
-            if step_max and short > 0:
-                step.styles.max_height = max(LEAST_PANEL + 2, step_max - short)
-            else:
-                step.styles.inline.clear_rule("max_height")
-            if height < base.value:
-                top.styles.height = height
-            else:
-                top.styles.inline.clear_rule("height")
-            rows = height - beside
-        if not view.display:
-            return
-        if retry and (moved or any(not w.outer_size.height for w in measured)):  # not laid out yet: once more
-            self.call_after_refresh(self._fit_network, False)
-        elif view.fit(rows if rows > 0 else None):
-            self.render_step()
+        self.call_after_refresh(fit_top, self)
 
     # ------------------------------------------------------------------------------------- derivation
     def _show_derivation(self) -> None:
@@ -512,6 +448,7 @@ class DebuggerScreen(Screen):
             self._search()
         else:
             self.apply(self.session.continue_run())
+            self.render_step()  # the status line says why it stopped, or no longer does
 
     @work(thread=True, exclusive=True, group="run")
     def _search(self) -> None:
@@ -609,11 +546,10 @@ class DebuggerScreen(Screen):
         panel.show()
 
     def action_export(self) -> None:
-        from ..transcript import FORMATS
-
-        formats = [*FORMATS, "npz", "safetensors"]  # the last two: the weights, as [weights] file reads them
-        default = "md" if "md" in formats else formats[0]
-        self.app.push_screen(ExportModal(formats, default, self.session.export_stem()), self._export_answer)
+        choices = [(f.key, f.label, f.extension) for f in export_formats()]
+        keys = [key for key, _, _ in choices]
+        default = "md" if "md" in keys else keys[0]
+        self.app.push_screen(ExportModal(choices, default, self.session.export_stem()), self._export_answer)
 
     def _export_answer(self, answer: tuple[str, str] | None) -> None:
         if answer is None:

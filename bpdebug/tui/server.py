@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..core.graph.scenario import is_graph_file
 from ..core.scenario import ScenarioError, load
 
 log = logging.getLogger("bpdebug.serve")
@@ -45,7 +46,8 @@ class Catalog:
         """Validate every scenario (one-line error for a bad one); with none, the bundled ones, blog first."""
         if not paths:
             folder = Path(str(resources.files("bpdebug") / "scenarios"))
-            bundled = sorted(folder.glob("*.toml"), key=lambda p: (p.stem != "blog", p.stem))
+            bundled = sorted((p for p in folder.glob("*.toml") if not is_graph_file(p)),  # no app view of graphs yet
+                             key=lambda p: (p.stem != "blog", p.stem))
             paths = list(bundled)
         entries: list[tuple[str, Path]] = []
         taken: set[str] = set()

@@ -74,6 +74,8 @@ class BreakpointsModal(ModalScreen[None]):
             options.highlighted = max(0, min(highlight, len(self.session.conditions) - 1))
 
     def _apply(self, move: Move, highlight: int | None = None) -> None:
+        if move.notes:  # the latest replaces the earlier ones (toasts never pile up)
+            self.app.clear_notifications()
         for note in move.notes:
             self.app.notify(note.text, severity=note.severity, timeout=note.timeout, markup=False)
         self._fill(highlight)

@@ -148,15 +148,19 @@ class LossPlot(Widget):
         self._key: tuple | None = None
         self._lines: list[Strip] = []
         self.y_range: tuple[float, float] | None = None
+        self.diverged: int | None = None  # the epoch whose numbers stop being finite, once the walk is there
 
-    def show(self, series: Sequence[Series], current: int, last: int, log: bool) -> None:
-        """Draw ``series`` over epochs 1 … ``last`` with ``current`` marked; ``log``: log10 y axis."""
+    def show(self, series: Sequence[Series], current: int, last: int, log: bool, diverged: int | None = None) -> None:
+        """Draw ``series`` over epochs 1 … ``last`` with ``current`` marked; ``log``: log10 y axis; ``diverged``:
+        an epoch the walk has seen diverge before its loss is computed (marked ✕ like a non-finite loss)."""
         self.series, self.current, self.last, self.log_scale = tuple(series), current, max(1, last), log
+        self.diverged = diverged
         self._key = None
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        key = (self.size.width, self.size.height, id(self.series), self.current, self.last, self.log_scale)
+        key = (self.size.width, self.size.height, id(self.series), self.current, self.last, self.log_scale,
+               self.diverged)
         if key != self._key:
             self._key = key
             self._lines = self._build(self.size.width, self.size.height)
@@ -184,7 +188,7 @@ class LossPlot(Widget):
         bits, owner, yr = plot_cells(self.series, self.last, columns, rows, self.log_scale)
         self.y_range = yr
         cur_col = min(columns - 1, ((self.current - 1) * 2 * columns // self.last) // 2)
-        diverged = [d for d in (s.diverged_at for s in self.series) if d is not None]
+        diverged = [d for d in (*(s.diverged_at for s in self.series), self.diverged) if d is not None]
         bad_col = min(columns - 1, ((min(diverged) - 1) * 2 * columns // self.last) // 2) if diverged else None
         styles = self.series_styles()
         label_rows = {0: yr[1], rows - 1: yr[0], (rows - 1) // 2: (yr[0] + yr[1]) / 2} if yr else {}

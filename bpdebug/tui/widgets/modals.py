@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, Select, Static
@@ -101,42 +102,64 @@ class PromptModal(ModalScreen[str | None]):
 
 
 class ExportModal(ModalScreen[tuple[str, str] | None]):
-    """Choose a transcript format and a path; the path's extension follows the format until edited."""
+    """Choose what to export and a path; the path's extension follows the choice until edited. ``formats``: the
+    choices, each a format name or (key, label, extension); the dialog answers (key, path)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel")]
 
-    def __init__(self, formats: Sequence[str], default_format: str, stem: str) -> None:
+    def __init__(self, formats: Sequence[str | tuple[str, str, str]], default_format: str, stem: str) -> None:
         super().__init__(classes="dialog-screen")
-        self.formats, self.default_format, self.stem = list(formats), default_format, stem
+        self.choices = [(f, f, f) if isinstance(f, str) else f for f in formats]
+        self.formats = [key for key, _, _ in self.choices]
+        self.default_format, self.stem = default_format, stem
+
+    def _path_for(self, key: str) -> str:
+        extension = next(ext for k, _, ext in self.choices if k == key)
+        suffix = "-exercise" if key != extension and key.endswith("exercise") else ""
+        return f"{self.stem}{suffix}.{extension}"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Export the transcript", classes="dialog-title")
-            yield Select([(f, f) for f in self.formats], value=self.default_format, allow_blank=False,
-                         id="export-format")
-            yield Input(f"{self.stem}.{self.default_format}", id="export-path")
+            yield Select([(label, key) for key, label, _ in self.choices], value=self.default_format,
+                         allow_blank=False, id="export-format")
+            # the path is not selected on focus: a key typed goes at its end, it never replaces the path
+            yield Input(self._path_for(self.default_format), id="export-path", select_on_focus=False)
+            yield Label("", id="export-why", classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="export-ok")
                 yield Button("Cancel", id="export-cancel")
             yield Label("Enter writes (asks before replacing a file). Escape cancels.", classes="dialog-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#export-path", Input).focus()
+        path = self.query_one("#export-path", Input)
+        path.focus()
+        path.cursor_position = len(path.value)
 
     @on(Select.Changed)
     def format_changed(self, event: Select.Changed) -> None:
         path = self.query_one("#export-path", Input)
-        for fmt in self.formats:
-            if path.value.endswith(f".{fmt}"):
-                path.value = path.value[: -len(fmt)] + str(event.value)
+        for key in sorted(self.formats, key=lambda k: -len(self._path_for(k))):  # md-exercise before md
+            old = self._path_for(key).removeprefix(self.stem)
+            if path.value.endswith(old):
+                path.value = path.value[: -len(old)] + self._path_for(str(event.value)).removeprefix(self.stem)
                 break
+
+    @on(Input.Changed, "#export-path")
+    def _typed(self) -> None:
+        self.query_one("#export-why", Label).update("")
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#export-ok")
     def accept(self) -> None:
         path = self.query_one("#export-path", Input).value.strip()
         fmt = str(self.query_one("#export-format", Select).value)
-        self.dismiss((fmt, path) if path else None)
+        if not path:  # say why nothing happens, and stay
+            self.query_one("#export-why", Label).update(
+                Content.styled("a path is needed: type where the file goes (nothing written)", "$text-error"))
+            self.query_one("#export-path", Input).focus()
+            return
+        self.dismiss((fmt, path))
 
     @on(Button.Pressed, "#export-cancel")
     def action_cancel(self) -> None:

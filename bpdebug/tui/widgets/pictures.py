@@ -120,7 +120,12 @@ class PicturePanel(Vertical):
             if not any(len(x.epochs) for x in series):
                 series = []
             current = s.run.offset + step.epoch
-            plot.show(series, max(1, min(current, reached or 1)), max(reached, 1), self.log_scale)
+            d = s.divergence
+            diverged = None
+            if d is not None and s.index >= d.step:  # the walk is past where the numbers stop being finite
+                diverged = s.run.offset + d.epoch
+                reached = max(reached, diverged)
+            plot.show(series, max(1, min(current, reached or 1)), max(reached, 1), self.log_scale, diverged)
             subtitle = f"L: {'linear' if self.log_scale else 'log'} scale"
             if s.forked is not None:
                 subtitle += "  o: original/fork  O: drop the fork"
