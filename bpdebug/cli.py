@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                        usage="bpdebug export SCENARIO [--epochs N] [--format FORMAT] [--weight NAME ...] [-o PATH] "
                              "[--full] [--exercise [--blank PARTS]] [--epoch N] [--example K]")
     e.add_argument("scenario", nargs="?")  # see _trailing_scenario
+    e.set_defaults(command_parser=e)  # what refuses its arguments there
     e.add_argument("--format", default="md", help="md, tex, txt, json, py, ipynb, dot or svg (default md); npz or "
                    "safetensors: the weights after --epochs, with -o")
     e.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to cover (default: the scenario's)")
@@ -88,6 +89,7 @@ def _add_run_parser(sub) -> None:
     r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)",
                        usage="bpdebug run SCENARIO [--epochs N] [--break COND ...] [--set NAME=VALUE ...] [--json]")
     r.add_argument("scenario", nargs="?")  # see _trailing_scenario
+    r.set_defaults(command_parser=r)
     r.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to run (default: the scenario's)")
     r.add_argument("--break", dest="conditions", action="extend", nargs="+", default=[], metavar="COND",
                    help="stop where a COND holds (one or more; repeatable): nan, loss-up, grad>X, grad<X, grad[L]<X, "
@@ -103,7 +105,7 @@ def _add_run_parser(sub) -> None:
 LIST_OPTIONS = {"export": {"--weight": "weight"}, "run": {"--break": "conditions", "--set": "edits"}}
 
 
-def _trailing_scenario(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> None:
+def _trailing_scenario(args: argparse.Namespace, argv: list[str]) -> None:
     """Give ``args.scenario`` the last value a list option took when the scenario was not given on its own
     (``export --weight w5 blog.toml --format txt``); otherwise refuse like argparse, in one line, status 2."""
     if getattr(args, "scenario", "") is not None:
@@ -126,18 +128,20 @@ def _trailing_scenario(parser: argparse.ArgumentParser, args: argparse.Namespace
     if last is not None:
         args.scenario = getattr(args, last[0]).pop(last[1])
         return
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    commands.choices[args.command].error("the following arguments are required: scenario")
+    args.command_parser.error("the following arguments are required: scenario")
 
 
 def _load(path: str):
+    from .core import threads
     from .core.scenario import ScenarioError, load
 
     try:
-        return load(path)
+        scenario = load(path)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(EXIT_INVALID) from None
+    threads.apply()  # one BLAS thread unless the user set a count (measured: more were slower here)
+    return scenario
 
 
 def _load_any(path: str):
@@ -391,7 +395,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | None]:
     """(valid, the parts an exercise sheet blanks; None: not an exercise), after a one-line error if not valid."""
-    from .transcript.document import EXERCISE_PARTS
+    from .transcript.exercise import EXERCISE_PARTS
 
     if args.blank is not None and not args.exercise:
         print("bpdebug export: --blank: only with --exercise", file=sys.stderr)
@@ -472,7 +476,7 @@ def _run(argv: list[str]) -> int:
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         parser = _parser()
         args = parser.parse_args(argv)
-        _trailing_scenario(parser, args, argv)
+        _trailing_scenario(args, argv)
         return commands[args.command](args)
     if len(argv) > 1:
         _parser().error(f"unexpected arguments {' '.join(argv[1:])}: expected bpdebug [SCENARIO] or bpdebug "

@@ -516,7 +516,7 @@ async def test_a_diverging_run_stops_once_at_the_first_non_finite_step_and_never
         assert app.return_code is None  # still running: no traceback
 
 
-# ------------------------------------------------------------------------- issue 9: conditions, forks, watches
+# ------------------------------------------------------------------------------- conditions, forks, watches
 
 async def test_the_breakpoint_editor_adds_toggles_and_deletes():
     from bpdebug.tui.widgets.breakpoints import BreakpointsModal

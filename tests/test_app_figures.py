@@ -1,4 +1,4 @@
-"""Issue 10 in the app: the printed-figures panel marks root slips apart from the figures that follow, and
+"""Printed figures in the app: the panel marks root slips apart from the figures that follow, and
 practice mode (P) asks for each next step's numbers (Textual Pilot, headless)."""
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ import pytest
 from _diverging import diverging_softmax_text
 from rich.cells import cell_len
 from textual.widgets import Label, Static
-from textual.widgets._footer import FooterKey
 
 from bpdebug.tui.app import make_app
 from bpdebug.tui.keys import KEYS
 from bpdebug.tui.widgets.breakpoints import BreakpointsModal
+from bpdebug.tui.widgets.footer import KEY
 from bpdebug.tui.widgets.modals import HelpScreen, PromptModal
 from bpdebug.tui.widgets.status import StatusBar
 
@@ -28,8 +28,8 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-def footer_keys(app) -> list[FooterKey]:
-    return list(app.screen.query(FooterKey))
+def footer_keys(app) -> list:
+    return list(app.screen.query(KEY))
 
 
 @pytest.mark.parametrize(("size", "scenario", "keys"), [

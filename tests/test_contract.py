@@ -23,8 +23,7 @@ import numpy as np
 import pytest
 
 from bpdebug import cli
-from bpdebug.core import toml_locator
-from bpdebug.core.optimizers import Hyperparameters
+from bpdebug.core import optimizers, toml_locator
 from bpdebug.core.scenario import ScenarioError, load, loads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -543,8 +542,10 @@ def test_json_transcript_non_finite_numbers_are_null_and_diverged_says_where(cap
 def test_training_v2_defaults_are_the_contracts():
     s = load(BLOG)
     assert s.plan.optimizer.name == "sgd" and s.plan.batch_size is None and s.plan.shuffle is False and s.plan.seed == 0
-    h = Hyperparameters(0.1)
-    assert (h.momentum, h.beta1, h.beta2, h.epsilon, h.alpha, h.weight_decay) == (0.9, 0.9, 0.999, 1e-8, 0.99, 0.0)
+    # each optimizer's own defaults (SCENARIO-FORMAT version 2's, torch.optim's)
+    h = {name: optimizers.get(name).hyperparameters_with(0.1) for name in ("momentum", "adam", "rmsprop", "sgd")}
+    assert (h["momentum"].momentum, h["adam"].beta1, h["adam"].beta2, h["adam"].epsilon, h["rmsprop"].alpha,
+            h["rmsprop"].epsilon, h["sgd"].weight_decay) == (0.9, 0.9, 0.999, 1e-8, 0.99, 1e-8, 0.0)
 
 
 def test_training_batch_size_1_is_online_and_update_may_agree_with_it(capsys, tmp_path):

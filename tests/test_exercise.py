@@ -14,7 +14,7 @@ from bpdebug import cli
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
 from bpdebug.transcript import Options, render
-from bpdebug.transcript.document import EXERCISE_PARTS
+from bpdebug.transcript.exercise import EXERCISE_PARTS
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 ALL = frozenset(EXERCISE_PARTS)

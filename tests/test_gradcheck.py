@@ -101,7 +101,7 @@ def test_a_custom_activation_with_its_sympy_derivative_passes(tmp_path, capsys):
 def test_a_wrong_derivative_is_found_and_named(tmp_path):
     s = loads(SOFTPLUS)
     good = s.activations[0]
-    wrong = Activation("softplus", good.function, lambda z, a: 1 / (1 + np.exp(z)), good.expr)  # sign slip
+    wrong = Activation("softplus", good.function, lambda z, a: 1 / (1 + np.exp(z)), good.tree)  # sign slip
     bad = dataclasses.replace(s, activations=(wrong, s.activations[1]))
     report = check_scenario(bad)
     assert not report.passes

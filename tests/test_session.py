@@ -332,7 +332,7 @@ def test_knowing_the_divergence_trains_nothing_ahead_of_the_walk():
     assert s.trace.losses_computed <= max(before, 1)
 
 
-# ------------------------------------------------------------------------- issue 9: conditions, forks, watches
+# ------------------------------------------------------------------------------- conditions, forks, watches
 
 def test_nan_is_on_from_the_start_and_the_editor_adds_toggles_and_removes():
     s = Session(BLOG)

@@ -222,9 +222,3 @@ def _replace_atomically(path: Path, target: Path, st: os.stat_result | None, pay
         if isinstance(exc, OSError):
             raise OutputError(path, _why(exc)) from None
         raise
-
-
-def write_atomic(path: str | Path, text: str | Iterable[str]) -> Path:
-    """Former name, kept for callers not yet moved: :func:`write_output` without protected files."""
-    write_output(path, text)
-    return Path(path)

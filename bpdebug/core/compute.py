@@ -14,8 +14,9 @@ Floating-point trouble (overflow, log of 0, …) is never printed: the callers r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -225,21 +226,29 @@ class TrainResult:
 
 def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epoch: int = 1,
           net: Network | None = None, keep: Callable[[int, tuple], None] | None = None,
-          state: State | None = None) -> TrainResult:
+          state: State | None = None, wanted: Callable[[int, int], Container[int]] | None = None) -> TrainResult:
     """Train ``epochs`` epochs without materializing steps (bit-identical to the stepped path).
 
     ``start`` and ``state`` are the weights and the optimizer state before ``first_epoch`` (default: the
     scenario's weights, a zero state). ``keep(e, packed)``, when given, is called with :func:`pack` of the
     weights and state before each epoch ``e`` reached (``first_epoch + 1`` … ``first_epoch + epochs``): the
-    trace stores checkpoints this way."""
+    trace stores checkpoints this way. ``wanted(first_epoch, last)``, when given, narrows those to the epochs
+    it returns (``last`` = ``first_epoch + epochs``): :meth:`~.storage.Checkpoints.wanted`, so a long run
+    copies only what is kept."""
     net = net or Network(scenario)
     weights = tuple(np.array(w) for w in (start if start is not None else scenario.weights))
     state = state if state is not None else start_state(net, weights)
     x, t = scenario.inputs, scenario.targets
     plan, n = net.plan, net.n_examples
     losses = np.empty(epochs)
+    keep_all = keep
+    epochs_kept = None if keep is None or wanted is None else wanted(first_epoch, first_epoch + epochs)
+    if keep is not None and epochs_kept is not None:
+        keep = partial(_keep_wanted, keep, epochs_kept)
     with np.errstate(all="ignore"):
-        if plan.mode == "batch":
+        if plan.mode == "batch" and net.plain and net.masks is None:
+            weights = _train_plain_batch(net, weights, state, x, t, losses, first_epoch, keep_all, epochs_kept)
+        elif plan.mode == "batch":
             for e in range(epochs):
                 numbers = compute_pass(net, weights, x, t, state, plan.first_update(n, first_epoch + e))
                 losses[e] = numbers.loss
@@ -259,3 +268,68 @@ def train(scenario: Scenario, epochs: int, start: tuple | None = None, first_epo
                 if keep is not None:
                     keep(epoch + 1, pack(weights, state))
     return TrainResult(first_epoch - 1 + epochs, weights, losses, state)
+
+
+def _keep_wanted(keep: Callable[[int, tuple], None], epochs: Container[int], e: int, packed: tuple) -> None:
+    if e in epochs:
+        keep(e, packed)
+
+
+def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray, t: np.ndarray,
+                       losses: np.ndarray, first_epoch: int, keep: Callable[[int, tuple], None] | None,
+                       epochs_kept: Container[int] | None) -> tuple:
+    """The fast path's common case: plain gradient descent on the whole batch, nothing frozen.
+
+    :func:`compute_pass`'s operations on the same operands, so bit-identical to it (the tests check it epoch
+    by epoch), without what only the stepped path keeps (hooks, the pass's quantities, its record): the
+    helpers (:func:`forward`, :func:`output_delta`, :func:`hidden_delta`, :func:`gradient`, :func:`update`)
+    written out in one loop (a change to a helper's arithmetic is made here too). ``weights`` are this
+    function's own arrays: each epoch's update is written into them (``w − lr·g`` computed in place is the
+    same subtraction), their views are taken once, and ``keep`` is given copies (of ``epochs_kept`` only, when
+    given). Fills ``losses``; returns the weights after the last epoch (``state``, empty for
+    plain descent, is kept as it is)."""
+    L, bias, lr = net.L, net.bias, net.lr
+    flat_state = pack((), state)
+    functions = [act.function for act in net.activations]
+    derivatives = [act.derivative for act in net.activations]
+    out_derivative = derivatives[-1]
+    terms_of, combine, grad_of = net.loss.terms, net.loss.combine, net.loss.grad
+    multiply, subtract, add_reduce = np.multiply, np.subtract, np.add.reduce
+    # per matrix theta_l (l = 1 … L-1): the block multiplying the units, its transpose, the bias column
+    # (views into the weights, which are updated in place), and the array its gradient is built in
+    blocks = [w[:, 1:] if bias else w for w in weights]
+    blocks_t = [b.T for b in blocks]
+    biases = [w[:, 0] if bias else None for w in weights]
+    grads = [np.empty(w.shape, dtype=w.dtype) for w in weights] if bias else []
+    z: list = [None] * (L + 1)
+    a: list = [None] * (L + 1)
+    a[1] = x
+    for e in range(len(losses)):
+        for l in range(1, L):  # forward: z[l+1] = a[l] · theta_l[:, 1:]ᵀ + theta_l[:, 0]
+            zl = a[l] @ blocks_t[l - 1]
+            if bias:
+                zl += biases[l - 1]
+            z[l + 1] = zl
+            a[l + 1] = functions[l - 1](zl)
+        o = a[L]
+        losses[e] = combine(terms_of(o, t))
+        dE_dout = grad_of(o, t)
+        if out_derivative is None:  # softmax: the Jacobian applied to ∂E/∂o
+            delta = o * (dE_dout - add_reduce(dE_dout * o, axis=1, keepdims=True))
+        else:
+            delta = dE_dout * out_derivative(z[L], o)
+        for l in range(L - 1, 0, -1):  # backward: theta_l's gradient from delta[l+1], then delta[l]
+            if bias:
+                g = grads[l - 1]
+                g[:, 0] = add_reduce(delta, axis=0)
+                g[:, 1:] = delta.T @ a[l]
+            else:
+                g = delta.T @ a[l]
+            if l > 1:
+                derivative = derivatives[l - 2]
+                assert derivative is not None, "softmax is an output activation"
+                delta = (delta @ blocks[l - 1]) * derivative(z[l], a[l])
+            subtract(weights[l - 1], multiply(lr, g, out=g), out=weights[l - 1])  # w - lr * g
+        if keep is not None and (epochs_kept is None or first_epoch + e + 1 in epochs_kept):
+            keep(first_epoch + e + 1, tuple([w.copy() for w in weights]) + flat_state)  # pack(copies, state)
+    return weights

@@ -24,8 +24,8 @@ from enum import Enum
 
 import numpy as np
 
-from .compute import unpack
-from .engine import EpochRecord, PassRecord, StepKind, Trace, train
+from .compute import TrainResult
+from .engine import EpochRecord, PassRecord, StepKind, Trace
 from .params import Param
 from .scenario import Scenario
 
@@ -364,8 +364,15 @@ def _eval_nan(c: Condition, v: _EpochView) -> Hit | None:
     return Hit(d.step, d.example, f"nan: {d.describe()}")
 
 
+def _skim_nan(c: Condition, result: TrainResult, state: dict) -> bool:
+    # weights that stop being finite never become finite again, so a chunk whose losses and final weights
+    # are finite holds no epoch _eval_nan would stop at (nor does any chunk once it is done)
+    return not state.get("nan:done") and not result.finite
+
+
 Parser = Callable[[re.Match[str], Scenario, str, str], Condition]
 Evaluator = Callable[[Condition, _EpochView], Hit | None]
+Skimmer = Callable[[Condition, TrainResult, dict], bool]
 
 
 @dataclass(frozen=True)
@@ -380,18 +387,22 @@ class ConditionKind:
     pattern: re.Pattern[str] = field(repr=False)
     parse: Parser = field(repr=False)
     evaluate: Evaluator = field(repr=False)
+    # whether the condition may hold in a chunk of fast-path epochs, from the chunk's result alone (False only
+    # when it surely does not); None: every epoch is evaluated. A search whose conditions all have one walks
+    # only the chunks some condition may hold in, so a long run pays nothing per epoch for them.
+    skim: Skimmer | None = field(default=None, repr=False)
 
 
 def _kind(name: str, grammar: str, sentence: str, per: Per, stepped: bool, pattern: str, parse: Parser,
-          evaluate: Evaluator) -> ConditionKind:
+          evaluate: Evaluator, skim: Skimmer | None = None) -> ConditionKind:
     return ConditionKind(name, grammar, sentence, per, stepped, re.compile(rf"^\s*{pattern}\s*$"), parse,
-                         evaluate)
+                         evaluate, skim)
 
 
 _NAME = r"(?P<name>[A-Za-z][A-Za-z0-9_]*(?:\s*\[\s*\d+\s*,\s*\d+\s*\])?)"
 _KINDS = (
     _kind("nan", "nan", "the first number that is not finite (NaN or ±inf): names epoch, example, step, "
-          "quantity, unit and cause; stops once", Per.STEP, False, r"nan", _parse_plain, _eval_nan),
+          "quantity, unit and cause; stops once", Per.STEP, False, r"nan", _parse_plain, _eval_nan, _skim_nan),
     _kind("loss-up", "loss-up", "the epoch's loss rose from the previous epoch's", Per.EPOCH, False,
           r"loss-up", _parse_plain, _eval_loss_up),
     _kind("grad", "grad>X, grad<X, grad[L]>X, grad[L]<X", "the L2 norm of the gradient of theta_L (the weights "
@@ -452,16 +463,19 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
     start = max(1, from_step // trace.steps_per_epoch + 1)
     state: dict = {}
     stepped = any(c.needs_steps(trace) for c in conditions)
-    epochs = _stepped_epochs(trace, start, to_epoch) if stepped else _fast_epochs(trace, start, to_epoch)
+    skim = _skimmer(conditions, state)
+    epochs = _stepped_epochs(trace, start, to_epoch) if stepped else (
+        (e.epoch, e.loss, e.weights_before, e.weights_after, None) for e in trace.fast_epochs(start, to_epoch, skim))
     clock = time.monotonic()
     with np.errstate(all="ignore"):
         for epoch, loss, before, after, record in epochs:
-            view = _EpochView(trace, epoch, from_step, loss, before, after, record, state)
-            hits = [(h.step, i, h, c) for i, c in enumerate(conditions)
-                    if (h := c.entry.evaluate(c, view)) is not None]
-            if hits:
-                step, _, hit, cond = min(hits, key=lambda x: (x[0], x[1]))
-                return Stop(step, epoch, hit.example, cond, hit.reason)
+            if loss is not None:  # None: a chunk skimmed, no condition can hold in it
+                view = _EpochView(trace, epoch, from_step, loss, before, after, record, state)
+                hits = [(h.step, i, h, c) for i, c in enumerate(conditions)
+                        if (h := c.entry.evaluate(c, view)) is not None]
+                if hits:
+                    step, _, hit, cond = min(hits, key=lambda x: (x[0], x[1]))
+                    return Stop(step, epoch, hit.example, cond, hit.reason)
             if progress is not None or should_stop is not None:
                 now = time.monotonic()
                 if now - clock >= 0.1:
@@ -474,41 +488,22 @@ def first_stop(trace: Trace, conditions: tuple[Condition, ...] | list[Condition]
     return None
 
 
-_EpochNumbers = tuple[int, float, tuple, tuple, EpochRecord | None]  # epoch, loss, weights before / after, record
-CHUNK_SECONDS = 0.02  # the fast path trains in chunks of about this long
+def _skimmer(conditions: tuple[Condition, ...], state: dict) -> Callable[[TrainResult], bool] | None:
+    """Whether any of ``conditions`` may hold in a chunk's result; None when one of them cannot tell."""
+    skims = [(c, c.entry.skim) for c in conditions]
+    if any(s is None for _, s in skims):
+        return None
+    return lambda result: any(s(c, result, state) for c, s in skims if s is not None)
+
+
+# epoch, loss, weights before / after, record; loss None: the epochs up to this one were skimmed
+_EpochNumbers = tuple[int, float | None, tuple, tuple, EpochRecord | None]
 
 
 def _stepped_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumbers]:
     for epoch in range(start, to_epoch + 1):
         record = trace.epoch(epoch)
         yield epoch, record.loss, record.weights_before, record.weights_after, record
-
-
-def _fast_epochs(trace: Trace, start: int, to_epoch: int) -> Iterator[_EpochNumbers]:
-    """Each epoch's loss and weights from the fast path, trained in chunks of about CHUNK_SECONDS (a search
-    that stops mid-chunk has trained at most that much more). The trace keeps its checkpoints from this
-    training, so looking at the stop, or at the end, costs little."""
-    (weights, state), epoch, chunk = trace.position_before(start), start, 1
-    while epoch <= to_epoch:
-        n = min(chunk, to_epoch - epoch + 1)
-        afters: list[tuple] = []
-
-        def keep(e: int, packed: tuple, afters: list[tuple] = afters) -> None:
-            afters.append(unpack(trace.net, packed)[0])  # the weights (a checkpoint also keeps the optimizer's state)
-            trace.checkpoints.put(e, packed)
-
-        started = time.perf_counter()
-        result = train(trace.scenario, n, start=weights, first_epoch=epoch, net=trace.net, keep=keep, state=state)
-        state = result.state
-        elapsed = time.perf_counter() - started
-        if elapsed < CHUNK_SECONDS / 2:
-            chunk *= 2
-        elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
-            chunk //= 2
-        for i in range(n):
-            yield epoch + i, float(result.losses[i]), weights, afters[i], None
-            weights = afters[i]
-        epoch += n
 
 
 def parameter_value_at(trace: Trace, step: int, p: Param) -> float:

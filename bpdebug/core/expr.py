@@ -323,9 +323,10 @@ def names(e: Expr) -> frozenset[str]:
 _PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
 
 
-def text(e: Expr) -> str:
-    """The formula as its language writes it (parses back to the same tree)."""
-    return _write(e, _formula_atom, _formula_call)
+def text(e: Expr, spaced: bool = True) -> str:
+    """The formula as its language writes it (parses back to the same tree); ``spaced=False`` writes
+    ``*``, ``/`` and ``**`` without spaces, as SymPy's ``str`` does (``out*(1 - out)``)."""
+    return _write(e, _formula_atom, _formula_call, spaced)
 
 
 def _formula_atom(e: Expr) -> str:
@@ -349,7 +350,7 @@ def _number(value: float | None) -> str:
     return repr(float(value))
 
 
-def _write(e: Expr, atom: Callable[[Expr], str], call: Callable[[str, list[str]], str]) -> str:
+def _write(e: Expr, atom: Callable[[Expr], str], call: Callable[[str, list[str]], str], spaced: bool = True) -> str:
     """Write ``e`` with as few parentheses as keep Python's own nesting (so the text parses to ``e``)."""
 
     def go(node: Expr) -> tuple[str, int]:
@@ -373,6 +374,8 @@ def _write(e: Expr, atom: Callable[[Expr], str], call: Callable[[str, list[str]]
             else:
                 left = left if lp >= mine else f"({left})"
                 right = right if rp > mine else f"({right})"
+            if not spaced and op in ("mul", "div", "pow"):
+                return f"{left}{_SYMBOL[op]}{right}", mine
             return f"{left} {_SYMBOL[op]} {right}", mine
         if op in COMPARISONS:
             left, _ = go(node.args[0])
@@ -381,6 +384,15 @@ def _write(e: Expr, atom: Callable[[Expr], str], call: Callable[[str, list[str]]
         return call(op, [go(a)[0] for a in node.args]), 5
 
     return go(e)[0]
+
+
+def substitute(e: Expr, mapping: Mapping[str, Expr]) -> Expr:
+    """``e`` with the variables named in ``mapping`` replaced by its trees."""
+    if e.op == "var" and e.name is not None and e.name in mapping:
+        return mapping[e.name]
+    if not e.args:
+        return e
+    return Expr(e.op, tuple(substitute(a, mapping) for a in e.args), e.value, e.name, e.col)
 
 
 # ------------------------------------------------------------------------------------------ derivative

@@ -6,46 +6,54 @@ here carries everything any part of bpdebug needs to know about one function:
 * the NumPy implementation the engine runs (``function``/``derivative``, ``terms``/``grad``), written as
   plain module-level functions whose *source* is what the py export pastes (:attr:`Activation.source`),
   so the engine and the exported script are the same code by construction;
-* the SymPy expression (``expr``), from which the derivation derives the derivative, and the closed form a
-  textbook writes (``out(1 − out)`` for the sigmoid), used only once SymPy confirms it equals the derivative;
+* its formula (``tree``, a :mod:`bpdebug.core.expr` tree), from which the derivation derives and prints the
+  derivative (in SymPy, converted by :mod:`bpdebug.text.symbolic`), the gradient check finds its kinks and the
+  slips catalogue works out a derivative from rounded numbers; and the closed form a textbook writes
+  (``out(1 − out)`` for the sigmoid), used only once it is confirmed to equal the derivative;
 * how it is named in text and in LaTeX (``symbol``, ``latex``).
 
-A custom activation (``[activations.NAME] expr = "…"``) becomes an entry too: its NumPy code is printed
-from the formula by SymPy's NumPy printer (the printer ``lambdify`` uses) and the engine runs that very
-text, compiled once, so the exported script pastes exactly what the engine ran.
+The core never imports SymPy: what only SymPy can say is a function of the ``sympy`` module and the
+symbols (``net_form``, a loss's ``term`` and ``textbook``), called from the derivation and text layers.
+
+A custom activation (``[activations.NAME] expr = "…"``) and a formula loss (``[losses.NAME] term = "…"``)
+become entries too: their derivative is :func:`bpdebug.core.expr.diff` of the formula, their NumPy code is
+printed by :func:`bpdebug.core.expr.numpy_code`, and the engine runs that very text, compiled once, so the
+exported script pastes exactly what the engine ran.
 
 Adding a built-in activation is one :func:`register` call with an :class:`Activation`; a loss one call with a
 :class:`Loss`. What an entry needs:
 
 ``Activation``
     ``name``; ``function(z) -> a`` and ``derivative(z, a) -> f'(z)`` (``None`` for a Jacobian, i.e. softmax),
-    both NumPy, elementwise, module-level ``def``s (their source is pasted); ``expr(x)`` the SymPy f(x);
-    optionally ``out_form(out)``, the derivative written in the unit's output (verified by SymPy before
-    use) or ``net_form(net)`` to override SymPy's own derivative; ``symbol`` (text) and ``latex``.
+    both NumPy, elementwise, module-level ``def``s (their source is pasted); ``tree`` f(x) as a formula
+    (``expr.parse("relu(x)", ("x",))``); optionally ``out_form``, the derivative as a formula in ``out``
+    (verified before use), or ``net_form(sympy, net)`` when the derivative the engine takes is not the
+    formula's (relu's step at 0); ``symbol`` (text) and ``latex``.
 ``Loss``
     ``name``; ``reduction`` (``"sum"``/``"mean"`` over a batch's examples); ``terms(o, t)`` the per-output
-    error terms and ``grad(o, t)`` ∂E/∂o of the batch loss, NumPy module-level ``def``s; ``term(o, t, K)``
-    the SymPy error term of one output unit; ``textbook(o, t, K)`` the factors of its derivative as a
-    textbook writes them (verified by SymPy); ``formula`` the per-example loss in text.
-An optimizer (planned) is the same idea: ``name``; its hyper-parameters with defaults; ``state(shape)`` the
-initial state arrays; ``step(p, g, state, hyper) -> (p, state)`` one NumPy update, a module-level ``def``
-whose source the py export pastes; ``rule`` its update as SymPy equations (for derivations and documents);
-``symbol``/``latex`` names for its state (``v``, ``m̂``). It would live in a third mapping beside
-:data:`ACTIVATIONS` and :data:`LOSSES`, registered the same way.
+    error terms and ``grad(o, t)`` ∂E/∂o of the batch loss, NumPy module-level ``def``s;
+    ``term(sympy, o, t, K)`` the SymPy error term of one output unit; ``textbook(sympy, o, t, K)`` the factors
+    of its derivative as a textbook writes them (verified); ``formula`` the per-example loss in text;
+    ``target_range``/``target_note`` what its targets must be; ``softmax_shortcut`` when after a softmax its
+    chain collapses to out − t.
+Optimizers live in :mod:`bpdebug.core.optimizers`, registered the same way.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import expr
+from .expr import Expr
+
 Array = np.ndarray
-SymFn = Callable[..., Any]  # builds a SymPy expression from SymPy symbols (SymPy is imported lazily)
+SymFn = Callable[..., Any]  # (the sympy module, symbols...) -> a SymPy expression; called by derivation and text
 
 
 # ------------------------------------------------------------------------------------------ activations
@@ -87,27 +95,39 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def _formula(text: str, variable: str = "x") -> Expr:
+    return expr.parse(text, (variable,))
+
+
 @dataclass(frozen=True)
 class Activation:
-    """A named activation: NumPy pair, SymPy expression, names, and the source the py export pastes.
+    """A named activation: NumPy pair, its formula, names, and the source the py export pastes.
 
     ``derivative(z, a)`` is f'(z) elementwise given ``a = f(z)``; softmax has none (a Jacobian)."""
 
     name: str
     function: Callable[[Array], Array] = field(repr=False, compare=False)
     derivative: Callable[[Array, Array], Array] | None = field(repr=False, compare=False)
-    expr_of: SymFn | None = field(default=None, repr=False, compare=False)  # x -> f(x) in SymPy
-    out_form: SymFn | None = field(default=None, repr=False, compare=False)  # out -> f' in the output
-    net_form: SymFn | None = field(default=None, repr=False, compare=False)  # net -> f' when SymPy's is not it
+    tree: Expr | None = field(default=None, repr=False, compare=False)  # f(x) as a formula; None: not elementwise
+    out_form: Expr | None = field(default=None, repr=False, compare=False)  # f' written in out (verified)
+    net_form: SymFn | None = field(default=None, repr=False, compare=False)  # (sympy, net) -> f', SymPy's not it
     symbol: str = ""  # text: σ, tanh, relu
     latex: str = ""  # LaTeX: \sigma, \tanh, \operatorname{relu}
     formula: str = ""  # the function in text, for notes: σ(z) = 1/(1 + e^−z)
     expr: str | None = None  # the formula of a custom activation, as written in the scenario
     code: str = field(default="", repr=False, compare=False)  # source of function and derivative
 
+    variable = "x"  # the variable of ``tree``
+
     @property
     def is_softmax(self) -> bool:
+        """Not elementwise: its derivative is a Jacobian (only in the output layer, over 2 units or more)."""
         return self.derivative is None
+
+    @property
+    def is_identity(self) -> bool:
+        """f(x) = x: leaving it out or applying it twice changes nothing."""
+        return self.tree == expr.var(self.variable)
 
     @property
     def source(self) -> str:
@@ -119,27 +139,20 @@ class Activation:
             parts.append(inspect.getsource(self.derivative))
         return "\n\n".join(p.rstrip() + "\n" for p in parts)
 
-    def sympy(self, x: Any) -> Any:
-        """f(x) as a SymPy expression (softmax: None, it is not elementwise)."""
-        return None if self.expr_of is None else self.expr_of(x)
 
-
-def _sp() -> Any:
-    import sympy
-
-    return sympy
+def _relu_step(sp: Any, net: Any) -> Any:
+    return sp.Heaviside(net, 0)  # the engine takes 0 at net = 0
 
 
 BUILTIN_ACTIVATIONS: tuple[Activation, ...] = (
-    Activation("sigmoid", sigmoid, sigmoid_derivative, lambda x: 1 / (1 + _sp().exp(-x)),
-               out_form=lambda a: _sp().Mul(a, _sp().Add(1, -a, evaluate=False), evaluate=False),
+    Activation("sigmoid", sigmoid, sigmoid_derivative, _formula("sigmoid(x)"),
+               out_form=_formula("out*(1 - out)", "out"),
                symbol="σ", latex=r"\sigma", formula="σ(z) = 1 / (1 + e^−z)"),
-    Activation("tanh", tanh, tanh_derivative, lambda x: _sp().tanh(x),
-               out_form=lambda a: _sp().Add(1, -a**2, evaluate=False), symbol="tanh", latex=r"\tanh"),
-    Activation("relu", relu, relu_derivative, lambda x: _sp().Max(0, x),
-               net_form=lambda n: _sp().Heaviside(n, 0),  # the engine takes 0 at net = 0
+    Activation("tanh", tanh, tanh_derivative, _formula("tanh(x)"), out_form=_formula("1 - out**2", "out"),
+               symbol="tanh", latex=r"\tanh"),
+    Activation("relu", relu, relu_derivative, _formula("relu(x)"), net_form=_relu_step,
                symbol="relu", latex=r"\operatorname{relu}", formula="relu(z) = max(0, z)"),
-    Activation("linear", linear, linear_derivative, lambda x: x, symbol="id", latex=r"\operatorname{id}",
+    Activation("linear", linear, linear_derivative, _formula("x"), symbol="id", latex=r"\operatorname{id}",
                formula="id(z) = z"),
     Activation("softmax", softmax, None, None, symbol="softmax", latex=r"\operatorname{softmax}"),
 )
@@ -212,8 +225,14 @@ class Loss:
     formula: str  # per example, in plain text, for summaries
     terms: Callable[[Array, Array], Array] = field(repr=False, compare=False)
     grad: Callable[[Array, Array], Array] = field(repr=False, compare=False)
-    term: SymFn | None = field(default=None, repr=False, compare=False)  # (o, t, K) -> one output's term
-    textbook: SymFn | None = field(default=None, repr=False, compare=False)  # (o, t, K) -> factors of ∂term/∂o
+    term: SymFn | None = field(default=None, repr=False, compare=False)  # (sympy, o, t, K) -> one output's term
+    textbook: SymFn | None = field(default=None, repr=False, compare=False)  # (sympy, o, t, K) -> factors of ∂/∂o
+    tree: Expr | None = field(default=None, repr=False, compare=False)  # a formula loss's term in t and o
+    target_range: tuple[float, float] = (-math.inf, math.inf)  # what every target must lie within
+    target_note: str = ""  # what a target is, in the message refusing one outside target_range
+    softmax_shortcut: bool = False  # after a softmax, ∂E/∂net_k = out_k − t_k when an example's targets sum to 1
+    expr: str | None = None  # a formula loss's term, as written in the scenario
+    code: str = field(default="", repr=False, compare=False)  # a formula loss's terms and grad source
 
     @property
     def combine(self) -> Callable[[Array], float]:
@@ -224,36 +243,51 @@ class Loss:
         """Combine error terms (examples × outputs) into the batch loss."""
         return self.combine(terms)
 
+    def check_targets(self, targets: Array) -> str | None:
+        """None when every target suits the loss, else what is wrong with the first that does not."""
+        low, high = self.target_range
+        with np.errstate(invalid="ignore"):
+            bad = np.argwhere((targets < low) | (targets > high))
+        if not len(bad):
+            return None
+        r, c = (int(v) for v in bad[0])
+        return f"row {r + 1}, column {c + 1} is {targets[r, c]:g}, expected {self.target_note}"
+
     @property
     def source(self) -> str:
         """The Python source of ``terms``, ``grad`` and the reduction, exactly what the engine runs."""
+        if self.code:
+            return self.code + "\n\n" + inspect.getsource(self.combine).rstrip() + "\n"
         return "\n\n".join(inspect.getsource(f).rstrip() + "\n" for f in (self.terms, self.grad, self.combine))
 
 
-def _diff(o: Any, t: Any) -> Any:
-    sp = _sp()
+def _diff(sp: Any, o: Any, t: Any) -> Any:
     return sp.Add(o, sp.Mul(-1, t, evaluate=False), evaluate=False)
 
 
-def _inv(x: Any) -> Any:
-    return _sp().Pow(x, -1, evaluate=False)
+def _inv(sp: Any, x: Any) -> Any:
+    return sp.Pow(x, -1, evaluate=False)
 
 
 BUILTIN_LOSSES: tuple[Loss, ...] = (
     Loss("sse", "sum", "Σ_k (t_k − o_k)²", sse_terms, sse_grad,
-         lambda o, t, K: (t - o) ** 2, lambda o, t, K: [2, _diff(o, t)]),
+         lambda sp, o, t, K: (t - o) ** 2, lambda sp, o, t, K: [2, _diff(sp, o, t)]),
     Loss("half_sse", "sum", "½ Σ_k (t_k − o_k)²", half_sse_terms, half_sse_grad,
-         lambda o, t, K: _sp().Mul(_sp().Rational(1, 2), (t - o) ** 2, evaluate=False),
-         lambda o, t, K: [_diff(o, t)]),
+         lambda sp, o, t, K: sp.Mul(sp.Rational(1, 2), (t - o) ** 2, evaluate=False),
+         lambda sp, o, t, K: [_diff(sp, o, t)]),
     Loss("mse", "mean", "(1/K) Σ_k (t_k − o_k)²", mse_terms, mse_grad,
-         lambda o, t, K: (t - o) ** 2 / K, lambda o, t, K: [2, _diff(o, t), _inv(K)]),
+         lambda sp, o, t, K: (t - o) ** 2 / K, lambda sp, o, t, K: [2, _diff(sp, o, t), _inv(sp, K)]),
     Loss("cross_entropy", "mean", "−Σ_k t_k log o_k", cross_entropy_terms, cross_entropy_grad,
-         lambda o, t, K: -t * _sp().log(o), lambda o, t, K: [-1, t, _inv(o)]),
+         lambda sp, o, t, K: -t * sp.log(o), lambda sp, o, t, K: [-1, t, _inv(sp, o)],
+         target_range=(0.0, math.inf), softmax_shortcut=True,
+         target_note="a target >= 0 for cross_entropy (a class probability or weight; the targets of an example "
+                     "need not sum to 1)"),
     Loss("binary_cross_entropy", "mean", "−Σ_k [t_k log o_k + (1 − t_k) log(1 − o_k)]",
          binary_cross_entropy_terms, binary_cross_entropy_grad,
-         lambda o, t, K: -(t * _sp().log(o) + (1 - t) * _sp().log(1 - o)),
-         lambda o, t, K: [_diff(o, t), _inv(o), _inv(_sp().Add(1, _sp().Mul(-1, o, evaluate=False),
-                                                               evaluate=False))]),
+         lambda sp, o, t, K: -(t * sp.log(o) + (1 - t) * sp.log(1 - o)),
+         lambda sp, o, t, K: [_diff(sp, o, t), _inv(sp, o),
+                              _inv(sp, sp.Add(1, sp.Mul(-1, o, evaluate=False), evaluate=False))],
+         target_range=(0.0, 1.0), target_note="a target from 0 to 1 for binary_cross_entropy (a probability)"),
 )
 
 
@@ -306,48 +340,63 @@ def loss(name: str) -> Loss:
     return LOSSES[name]  # type: ignore[no-any-return]
 
 
-# ------------------------------------------------------------------------------------ custom activations
+# ------------------------------------------------------------------------------------------- formulas
 
-def numpy_code(expr: Any) -> tuple[str, set[str]]:
-    """``expr`` as NumPy code (``np.exp(x)``) by SymPy's NumPy printer, and the other modules it needs."""
-    from sympy.printing.numpy import NumPyPrinter
+def _doc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', "'''")
 
-    class Printer(NumPyPrinter):
-        def _module_format(self, fqn: str, register: bool = True) -> str:
-            full = super()._module_format(fqn, register)
-            return "np." + full[len("numpy."):] if full.startswith("numpy.") else full
 
-    printer = Printer({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
-    code = printer.doprint(expr)
-    return code, {m for m in printer.module_imports if m != "numpy"}
+def _compile(code: str, where: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"np": np}
+    exec(compile(code, where, "exec"), namespace)  # noqa: S102 - our own code, printed from a parsed formula
+    return namespace
 
 
 def custom(name: str, expr_text: str) -> Activation:
-    """A custom activation from its formula: SymPy derives, its NumPy printer writes the code the engine
-    runs and the py export pastes (the variable stays ``x``: renamed, terms may print in another order)."""
-    import sympy
-
-    from .formula import parse_formula
-
-    expr = parse_formula(expr_text)
-    x = next(iter(s for s in expr.free_symbols if s.name == "x"), sympy.Symbol("x", real=True))
-    f, f_modules = numpy_code(expr)
-    df, df_modules = numpy_code(sympy.diff(expr, x))
+    """A custom activation from its formula in x: the derivative by :func:`bpdebug.core.expr.diff`, and
+    :func:`bpdebug.core.expr.numpy_code` writes the code the engine runs and the py export pastes."""
+    tree = expr.parse(expr_text, ("x",))
+    f, df = expr.numpy_code(tree), expr.numpy_code(expr.diff(tree, "x"))
     ident = f"custom_{name}"  # never clashes with a built-in's or the script's names
-    doc = expr_text.replace("\\", "\\\\").replace('"""', "'''")
     code = (f"def {ident}(x):\n"
-            f"    \"\"\"{doc} (custom)\"\"\"\n"
+            f"    \"\"\"{_doc(expr_text)} (custom)\"\"\"\n"
             f"    return np.broadcast_to(np.asarray({f}, dtype=float), np.shape(x)).copy()\n\n\n"
             f"def {ident}_derivative(x, a):\n"
-            f"    \"\"\"its derivative, by SymPy\"\"\"\n"
+            f"    \"\"\"its derivative\"\"\"\n"
             f"    return np.broadcast_to(np.asarray({df}, dtype=float), np.shape(x)).copy()\n")
-    namespace: dict[str, Any] = {"np": np}
-    for module in sorted(f_modules | df_modules):
-        namespace[module] = importlib.import_module(module)
-    exec(compile(code, f"<activation {name}>", "exec"), namespace)  # noqa: S102 - our own printed formula
-    return Activation(name, namespace[ident], namespace[f"{ident}_derivative"],
-                      lambda arg: expr.xreplace({x: arg}), symbol=name, latex=rf"\operatorname{{{_latex_name(name)}}}",
-                      formula=f"{name}(x) = {expr_text}", expr=expr_text, code=code)
+    namespace = _compile(code, f"<activation {name}>")
+    return Activation(name, namespace[ident], namespace[f"{ident}_derivative"], tree, symbol=name,
+                      latex=rf"\operatorname{{{_latex_name(name)}}}", formula=f"{name}(x) = {expr_text}",
+                      expr=expr_text, code=code)
+
+
+LOSS_VARIABLES = ("t", "o")
+REDUCTIONS = ("sum", "mean")
+
+
+def formula_loss(name: str, term_text: str, reduction: str = "sum") -> Loss:
+    """A loss from one output's term in ``t`` (target) and ``o`` (output): summed over the outputs and the
+    examples (``reduction = "sum"``) or averaged over both (``"mean"``, as mse and torch's reductions).
+    Its gradient is :func:`bpdebug.core.expr.diff` of the term; both are NumPy code the engine runs and the py
+    export pastes."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction {reduction!r}, expected one of {', '.join(REDUCTIONS)}")
+    tree = expr.parse(term_text, LOSS_VARIABLES)
+    term, dterm = expr.numpy_code(tree), expr.numpy_code(expr.diff(tree, "o"))
+    ident = f"loss_{name}"
+    mean = reduction == "mean"
+    per_output = " / o.shape[1]" if mean else ""
+    per_batch = " / o.shape[1] / o.shape[0]" if mean else ""
+    code = (f"def {ident}_terms(o, t):\n"
+            f"    \"\"\"{_doc(term_text)} (each output's term{', over the outputs' if mean else ''})\"\"\"\n"
+            f"    return np.broadcast_to(np.asarray({term}, dtype=float), np.shape(o)){per_output}\n\n\n"
+            f"def {ident}_grad(o, t):\n"
+            f"    \"\"\"its derivative in o{', over the outputs and the examples' if mean else ''}\"\"\"\n"
+            f"    return np.broadcast_to(np.asarray({dterm}, dtype=float), np.shape(o)){per_batch}\n")
+    namespace = _compile(code, f"<loss {name}>")
+    shown = f"(1/K) Σ_k [{term_text}]" if mean else f"Σ_k [{term_text}]"
+    return Loss(name, reduction, shown, namespace[f"{ident}_terms"], namespace[f"{ident}_grad"], tree=tree,
+                expr=term_text, code=code)
 
 
 def _latex_name(name: str) -> str:
@@ -355,5 +404,6 @@ def _latex_name(name: str) -> str:
 
 
 def modules_of(code: str) -> set[str]:
-    """Modules other than numpy a custom activation's code uses (``functools`` for Max/Min)."""
+    """Modules other than numpy an entry's code uses (none since formulas print plain NumPy; kept for
+    entries whose source imports one)."""
     return {m for m in ("functools", "math") if f"{m}." in code}

@@ -16,7 +16,11 @@ would resolve more but straddle more kinks: with h ≈ 7e-4, deep.toml's relu un
 A kink (relu at z = 0, abs at 0) is recognised by its one-sided slopes: (E(w+h) − E(w))/h and
 (E(w) − E(w−h))/h differ by the jump in slope there (and the central difference is their mean, which no
 one-sided derivative equals), by about h·|E''| at a smooth point. When they differ by more than the analytic
-value misses the numeric one, the verdict is ``KINK`` rather than ``DISAGREES``.
+value misses the numeric one, the verdict is ``KINK`` rather than ``DISAGREES``. So is it when a formula the
+parameter's gradient goes through (an activation of a later layer, the loss) has a non-smooth point of its
+own or of its derivative within rounding of where it is evaluated (:func:`bpdebug.core.expr.kinks`): an elu
+written ``Max(x, 0) + Min(exp(x) - 1, 0)`` is smooth at 0, but at z ≈ −3e-17 both its Max and its Min are
+tied and the derivative the formula gives is a choice of branches, not elu's.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from enum import Enum
 
 import numpy as np
 
+from . import expr
+from .compute import PassNumbers
 from .engine import Network, Step, Trace, batch_loss, compute_pass
 from .params import Param
 from .scenario import Scenario
@@ -77,12 +83,28 @@ def _loss_at(net: Network, weights: tuple, p: Param, w: float, x: np.ndarray, t:
     return batch_loss(net, tuple(moved), x, t)[0]
 
 
+def formula_kinks(net: Network, numbers: PassNumbers, t: np.ndarray) -> tuple[bool, ...]:
+    """Per layer l (index l, from 2 to L; L + 1 for the loss alone): whether a formula from layer l up, or the
+    loss's, is within rounding of one of its non-smooth points in this pass."""
+    at = [False] * (net.L + 2)
+    loss = net.loss.tree
+    at[net.L + 1] = loss is not None and expr.kinks(loss, {"o": numbers.a[net.L], "t": t})
+    for l in range(net.L, 1, -1):
+        act = net.activations[l - 2]
+        here = act.tree is not None and expr.kinks(act.tree, {act.variable: numbers.z[l]})
+        at[l] = at[l + 1] or here
+    return tuple(at)
+
+
 def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, p: Param,
-                    analytic: float | None = None) -> GradCheck:
-    """Check ``p`` for the loss of examples ``x``, ``t`` at ``weights`` (the weights before a pass)."""
+                    analytic: float | None = None, kink: bool | None = None) -> GradCheck:
+    """Check ``p`` for the loss of examples ``x``, ``t`` at ``weights`` (the weights before a pass); ``kink``
+    says whether a formula its gradient goes through is at a non-smooth point (None: found out here)."""
     with np.errstate(all="ignore"):
-        if analytic is None:
-            analytic = float(compute_pass(net, weights, x, t).gradients[p.layer - 1][p.row, p.col])
+        if analytic is None or kink is None:
+            numbers = compute_pass(net, weights, x, t)
+            analytic = float(numbers.gradients[p.layer - 1][p.row, p.col]) if analytic is None else analytic
+            kink = formula_kinks(net, numbers, t)[p.layer + 1] if kink is None else kink
         w = float(weights[p.layer - 1][p.row, p.col])
         h = STEP * max(1.0, abs(w))
         h = (w + h) - w  # a step that is exactly representable around w
@@ -102,7 +124,7 @@ def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, 
     else:
         # at a smooth point the one-sided slopes differ by about h·|E''|, far less than a wrong gradient
         # misses by; at a kink they differ by the jump in slope, and the central difference is their mean
-        verdict = Verdict.KINK if abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
+        verdict = Verdict.KINK if kink or abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
     return GradCheck(p, w, analytic, numeric, h, error, resolution, left, right, verdict)
 
 
@@ -113,10 +135,11 @@ def check_pass(scenario: Scenario, weights: tuple, rows: tuple[int, ...] | None 
     idx = list(rows) if rows is not None else list(range(scenario.n_examples))
     x, t = scenario.inputs[idx], scenario.targets[idx]
     with np.errstate(all="ignore"):
-        gradients = compute_pass(net, weights, x, t).gradients
+        numbers = compute_pass(net, weights, x, t)
+        kinks = formula_kinks(net, numbers, t)
     chosen = params if params is not None else tuple(scenario.params)
-    return tuple(check_parameter(net, weights, x, t, p, float(gradients[p.layer - 1][p.row, p.col]))
-                 for p in chosen)
+    return tuple(check_parameter(net, weights, x, t, p, float(numbers.gradients[p.layer - 1][p.row, p.col]),
+                                 kinks[p.layer + 1]) for p in chosen)
 
 
 def check_step(step: Step, p: Param) -> GradCheck:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .functions import LOSSES, Loss
+from .functions import LOSSES, REDUCTIONS, Loss, formula_loss
 from .functions import loss as get
 
 NAMES = LOSSES  # live: a loss registered later is known to the loader too
 
-__all__ = ["NAMES", "Loss", "get"]
+__all__ = ["NAMES", "REDUCTIONS", "Loss", "formula_loss", "get"]

@@ -1,11 +1,15 @@
 """Optimizers: how a gradient becomes an update. One registry entry per optimizer, each defined once.
 
-Every entry carries, side by side (micrograd-style): the names of its state (``v``; ``m`` and ``v``), the
-hyperparameters it reads, its NumPy step, its rule in SymPy for display, its display names, and the
-source of its step (what the py export pastes, so the exported script is the engine by construction).
+An entry is data: its hyperparameters (each with its own default and range), the names of its state, and its
+rule, assignments read top to bottom in the formula language of :mod:`.expr` (``g`` the gradient, ``p`` the
+parameter, ``t`` the update count from 1, a hyperparameter by its ``[training]`` key). Its NumPy step computes
+that rule; for a built-in optimizer the step is written by hand (the source the py export pastes), for one a
+scenario defines (``[optimizers.NAME]``, :func:`from_formulas`) it is the NumPy code generated from the rule,
+so the engine and the exported script run the same text. A test holds every built-in step to its rule bit for
+bit. SymPy never enters here: the text layer prints the rule (:mod:`bpdebug.text.update_rule`).
 
-The definitions are torch.optim's (documentation form, ``dampening = 0``, ``amsgrad = False``), so
-numbers agree with what users run. Assignments read top to bottom, each using the values above it:
+The built-in definitions are torch.optim's (documentation form, ``dampening = 0``, ``amsgrad = False``), so
+numbers agree with what users run:
 
 - ``sgd``:      p ← p − η·g
 - ``momentum``: v ← μ·v + g;  p ← p − η·v
@@ -24,15 +28,17 @@ State layout: ``state[l]`` is the tuple of arrays of weight matrix ``l`` (0-base
 from __future__ import annotations
 
 import inspect
+import keyword
 import math
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import numpy as np
-import sympy as sp
-from sympy.parsing.sympy_parser import parse_expr
+
+from . import expr as ex
 
 Arrays = tuple[np.ndarray, ...]
 State = tuple[Arrays, ...]  # state[layer][index in state_names]
@@ -40,72 +46,111 @@ State = tuple[Arrays, ...]  # state[layer][index in state_names]
 
 # --------------------------------------------------------------------------------------- hyperparameters
 
-@dataclass(frozen=True)
 class Hyperparameters:
-    """The numbers an optimizer reads; the defaults are the scenario format's (and torch.optim's)."""
+    """The numbers one update reads, by ``[training]`` key: the learning rate, the weight decay and the
+    optimizer's own (its entry's :attr:`Optimizer.hyper`, completed with their defaults by
+    :meth:`Optimizer.hyperparameters_with`). Read as attributes, as the steps do (``h.beta1``)."""
 
-    learning_rate: float
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    alpha: float = 0.99
-    weight_decay: float = 0.0
+    __slots__ = ("_values",)
+    _values: Mapping[str, float]
+
+    def __init__(self, learning_rate: float, weight_decay: float = 0.0, **own: float) -> None:
+        values = {"learning_rate": float(learning_rate), **{k: float(v) for k, v in own.items()},
+                  "weight_decay": float(weight_decay)}
+        object.__setattr__(self, "_values", MappingProxyType(values))
+
+    def __getattr__(self, key: str) -> float:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"no hyperparameter {key!r} (these are {', '.join(self._values)})") from None
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError("Hyperparameters are immutable")
+
+    def __getitem__(self, key: str) -> float:
+        return self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self._values)
+
+    def replace(self, **changes: float) -> Hyperparameters:
+        """The same numbers with ``changes`` (keys it has)."""
+        unknown = [k for k in changes if k not in self._values]
+        if unknown:
+            raise KeyError(unknown[0])
+        values = {**self._values, **{k: float(v) for k, v in changes.items()}}
+        lr, decay = values.pop("learning_rate"), values.pop("weight_decay")
+        return Hyperparameters(lr, decay, **values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hyperparameters) and dict(self._values) == dict(other._values)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        return f"Hyperparameters({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        own = {k: v for k, v in self._values.items() if k not in ("learning_rate", "weight_decay")}
+        return (_hyperparameters, (self.learning_rate, self.weight_decay, own))
+
+
+def _hyperparameters(learning_rate: float, weight_decay: float, own: dict[str, float]) -> Hyperparameters:
+    return Hyperparameters(learning_rate, weight_decay, **own)
 
 
 @dataclass(frozen=True)
 class Hyperparameter:
-    """One ``[training]`` key an optimizer reads: its symbol, its default and the values it accepts."""
+    """One ``[training]`` key an optimizer reads: its default and the values it accepts. ``symbol`` is the
+    name its rule is printed with (``eta`` prints η, ``beta1`` β₁); the rule itself reads ``key``."""
 
-    key: str  # the [training] key and the Hyperparameters field
-    symbol: sp.Symbol
-    low: float
-    high: float | None  # None: no upper bound
-    low_open: bool  # True: low itself is refused
-    high_open: bool
-    meaning: str
+    key: str  # the [training] key, and the name the rule reads
+    default: float | None  # None: required (the learning rate)
+    low: float | None = None  # None: no lower bound
+    high: float | None = None  # None: no upper bound
+    low_open: bool = False  # True: low itself is refused
+    high_open: bool = False
+    meaning: str = ""
+    symbol: str = ""  # default: the key
 
-    @property
-    def default(self) -> float | None:
-        """The value when the scenario does not give one; None for the learning rate (required)."""
-        value = next(f.default for f in fields(Hyperparameters) if f.name == self.key)
-        return float(value) if isinstance(value, float) else None
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            object.__setattr__(self, "symbol", self.key)
 
     def accepts(self, value: float) -> bool:
         if not math.isfinite(value):
             return False
-        if value < self.low or (self.low_open and value == self.low):
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
         return self.high is None or value < self.high or (not self.high_open and value == self.high)
 
     @property
     def expected(self) -> str:
         """What ``accepts`` takes, in words: "a number in [0, 1)", "a number > 0"."""
+        if self.low is None and self.high is None:
+            return "a finite number"
         if self.high is None:
+            assert self.low is not None
             return f"a number {'>' if self.low_open else '>='} {self.low:g}"
+        if self.low is None:
+            return f"a number {'<' if self.high_open else '<='} {self.high:g}"
         return f"a number in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
 
 
-# the symbols of every rule (SymPy's printers turn eta, beta1, mhat into η, β₁, m̂)
-P, G, T = sp.symbols("p g t", real=True)
-M, V, MHAT, VHAT = sp.symbols("m v mhat vhat", real=True)
-ETA, MU, BETA1, BETA2, EPSILON, ALPHA, LAMBDA = sp.symbols("eta mu beta1 beta2 epsilon alpha lambda", real=True)
-
-HYPERPARAMETERS: dict[str, Hyperparameter] = {h.key: h for h in (
-    Hyperparameter("learning_rate", ETA, 0.0, None, True, False, "learning rate"),
-    Hyperparameter("momentum", MU, 0.0, 1.0, False, False, "momentum"),
-    Hyperparameter("beta1", BETA1, 0.0, 1.0, False, True, "decay of the first moment m"),
-    Hyperparameter("beta2", BETA2, 0.0, 1.0, False, True, "decay of the second moment v"),
-    Hyperparameter("epsilon", EPSILON, 0.0, None, True, False, "added to the root for stability"),
-    Hyperparameter("alpha", ALPHA, 0.0, 1.0, False, False, "decay of the mean square v"),
-    Hyperparameter("weight_decay", LAMBDA, 0.0, None, False, False, "L2 weight decay"),
-)}
-
-# plain-text names for printers that do not know Greek (the LaTeX printer already writes \eta, \hat{m})
-TEXT_NAMES: dict[str, str] = {
-    "eta": "η", "mu": "μ", "beta1": "β₁", "beta2": "β₂", "epsilon": "ε", "alpha": "α", "lambda": "λ",
-    "mhat": "m̂", "vhat": "v̂",
-}
+# every optimizer reads these two; an entry lists only its own
+LEARNING_RATE = Hyperparameter("learning_rate", None, 0.0, None, True, False, "learning rate", "eta")
+WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, 0.0, None, False, False, "L2 weight decay", "lambda")
+# what every rule may read besides its hyperparameters and its state
+GRADIENT, PARAMETER, COUNT = "g", "p", "t"
+WEIGHT_DECAY_RULE = "g = g + weight_decay*p"  # L2 weight decay, before the optimizer's own rule
 
 
 # ------------------------------------------------------------------------------------ the NumPy steps
@@ -147,63 +192,172 @@ def rmsprop_step(p, g, state, t, h):
 Step = Callable[[np.ndarray, np.ndarray, Arrays, int, Hyperparameters], tuple[np.ndarray, Arrays, Arrays]]
 
 
+# ------------------------------------------------------------------------------------------- the rules
+
+class RuleError(ValueError):
+    """A rule that cannot run; ``line`` is its 0-based line (None: the rule as a whole), ``part`` the part of
+    the optimizer's table meant ("rule", "hyper", "state")."""
+
+    def __init__(self, message: str, line: int | None = None, part: str = "rule") -> None:
+        super().__init__(message)
+        self.line, self.part = line, part
+
+
+# names a formula optimizer may not give a hyperparameter, a state or a value of its rule: what every rule
+# reads, the learning rate and weight decay and their symbols, the other [training] keys (its hyperparameters
+# are set there), and what the generated step's code names
+RESERVED = frozenset({GRADIENT, PARAMETER, COUNT, LEARNING_RATE.key, LEARNING_RATE.symbol, WEIGHT_DECAY.key,
+                      WEIGHT_DECAY.symbol, "epochs", "update", "frozen", "optimizer", "batch_size", "shuffle",
+                      "seed", "h", "np", "state", "Piecewise", *ex.FUNCTIONS})
+
+
+def parse_rule(lines: Sequence[str], hyper: Iterable[str], state: Sequence[str]) -> tuple[tuple[str, ex.Expr], ...]:
+    """The assignments of ``lines`` as (target, tree); :class:`RuleError` for a rule that cannot run: a line
+    outside the formula language, a name read before it is defined (neither g, p, t, a hyperparameter, a state
+    nor assigned above), a target that is not p, a state or a new name, a name assigned twice, no p."""
+    hyper = tuple(hyper)
+    given = (GRADIENT, PARAMETER, COUNT, LEARNING_RATE.key, *hyper, *state)
+    targets = [line.split("=", 1)[0].strip() if isinstance(line, str) else "" for line in lines]
+    known = tuple(dict.fromkeys(given + tuple(t for t in targets if t.isidentifier())))
+    out: list[tuple[str, ex.Expr]] = []
+    defined = set(given)
+    for i, line in enumerate(lines):
+        if not isinstance(line, str):
+            raise RuleError(f"line {i + 1} is not a string, expected an assignment such as \"r = r + g**2\"", i)
+        try:
+            target, tree = ex.parse_assignment(line, known)
+        except ex.FormulaError as exc:
+            raise RuleError(f"'{_short(line)}': {exc}", i) from None
+        late = sorted(ex.names(tree) - defined)
+        if late:
+            raise RuleError(f"'{_short(line)}' reads {late[0]} before it is assigned, expected g, p, t, "
+                            f"{', '.join(['learning_rate', *hyper, *state])} or a name assigned above", i)
+        if target in (GRADIENT, COUNT, LEARNING_RATE.key, *hyper) or target in RESERVED - {PARAMETER}:
+            raise RuleError(f"'{_short(line)}' assigns {target}, expected p, a state "
+                            f"({_or(list(state)) if state else 'none'}) or a new name", i)
+        if keyword.iskeyword(target) or not target.isidentifier():
+            raise RuleError(f"'{_short(line)}' assigns '{target}', expected a name", i)
+        if any(target == done for done, _ in out):
+            raise RuleError(f"'{_short(line)}' assigns {target} a second time, expected each name assigned "
+                            "once (give the new value a new name)", i)
+        out.append((target, tree))
+        defined.add(target)
+    if not any(target == PARAMETER for target, _ in out):
+        raise RuleError("never assigns p, expected a line such as \"p = p - learning_rate*g\"")
+    return tuple(out)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _or(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
 # ----------------------------------------------------------------------------------------- the registry
 
 @dataclass(frozen=True)
 class Optimizer:
-    """One optimizer: names, state, hyperparameters, NumPy step and SymPy rule, all defined here once."""
+    """One optimizer: names, hyperparameters, state, rule and NumPy step, all defined here once."""
 
     name: str  # the scenario's `optimizer = "..."`
     title: str  # in prose: "Adam"
     latex: str  # in LaTeX: r"\text{Adam}"
-    torch: str  # the torch.optim class whose definition this is
+    torch: str  # the definition it follows: a torch.optim class, or the scenario's [optimizers.NAME] table
+    hyper: tuple[Hyperparameter, ...]  # its own [training] keys besides learning_rate and weight_decay
     state_names: tuple[str, ...]  # "v"; "m", "v"
-    shown_names: tuple[str, ...]  # intermediate values the rule names: Adam's "mhat", "vhat"
-    hyperparameters: tuple[str, ...]  # the [training] keys it reads besides learning_rate and weight_decay
+    rule: tuple[str, ...]  # assignments top to bottom, as written ("v = momentum*v + g")
     step: Step = field(repr=False, compare=False)
-    rule: tuple[tuple[sp.Symbol, sp.Expr], ...] = field(repr=False, compare=False)  # sequential assignments
+    plain: bool = False  # plain gradient descent: the engine's own update, no state (the default optimizer)
+    code: str | None = field(default=None, repr=False)  # a formula optimizer's generated step (None: built in)
+    assignments: tuple[tuple[str, ex.Expr], ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "assignments", parse_rule(self.rule, self.hyperparameters, self.state_names))
+
+    @property
+    def hyperparameters(self) -> tuple[str, ...]:
+        """The [training] keys it reads besides learning_rate and weight_decay."""
+        return tuple(h.key for h in self.hyper)
+
+    def hyperparameter(self, key: str) -> Hyperparameter:
+        """The learning rate, the weight decay or one of its own, by key (KeyError otherwise)."""
+        for h in (LEARNING_RATE, *self.hyper, WEIGHT_DECAY):
+            if h.key == key:
+                return h
+        raise KeyError(key)
+
+    def hyperparameters_with(self, learning_rate: float, **given: float) -> Hyperparameters:
+        """Its hyperparameters: ``given`` where given, its defaults elsewhere (keys it does not read: KeyError)."""
+        unknown = [k for k in given if k != WEIGHT_DECAY.key and k not in self.hyperparameters]
+        if unknown:
+            raise KeyError(f"optimizer {self.name!r} reads no {unknown[0]!r}")
+        own = {h.key: float(given.get(h.key, h.default if h.default is not None else math.nan)) for h in self.hyper}
+        return Hyperparameters(learning_rate, given.get(WEIGHT_DECAY.key, 0.0), **own)
+
+    def complete(self, h: Hyperparameters) -> Hyperparameters:
+        """``h`` with the defaults of whatever of its keys it lacks (and none it does not read)."""
+        return self.hyperparameters_with(h.learning_rate, weight_decay=h.weight_decay,
+                                         **{k: h[k] for k in self.hyperparameters if k in h})
+
+    @property
+    def shown_names(self) -> tuple[str, ...]:
+        """The intermediate values its rule names (Adam's ``mhat``, ``vhat``), in the order assigned."""
+        return tuple(t for t, _ in self.assignments if t != PARAMETER and t not in self.state_names)
+
+    @property
+    def uses_step_count(self) -> bool:
+        return any(COUNT in ex.names(tree) for _, tree in self.assignments)
+
+    @property
+    def is_formula(self) -> bool:
+        """Defined by a scenario's [optimizers.NAME] table (written back with the scenario)."""
+        return self.code is not None
 
     @property
     def source(self) -> str:
         """The step function's source, as the py export pastes it."""
-        return textwrap.dedent(inspect.getsource(self.step))
-
-    @property
-    def uses_step_count(self) -> bool:
-        return any(T in expr.free_symbols for _, expr in self.rule)
-
-
-def _rule(*lines: str) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
-    """Assignments ``"v = mu*v + g"`` as SymPy, unevaluated: the terms stay in the order torch's docs write."""
-    names = {s.name: s for s in (P, G, T, M, V, MHAT, VHAT, ETA, MU, BETA1, BETA2, EPSILON, ALPHA)}
-    names["lam"] = LAMBDA  # "lambda" is a Python keyword
-    out = []
-    for line in lines:
-        target, expr = (part.strip() for part in line.split("="))
-        out.append((names[target], parse_expr(expr, local_dict={**names, "sqrt": sp.sqrt}, evaluate=False)))
-    return tuple(out)
+        return self.code if self.code is not None else textwrap.dedent(inspect.getsource(self.step))
 
 
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
-    Optimizer("sgd", "gradient descent", r"\text{SGD}", "torch.optim.SGD", (), (), (), sgd_step,
-              _rule("p = p - eta*g")),
-    Optimizer("momentum", "momentum", r"\text{momentum}", "torch.optim.SGD(momentum=μ)", ("v",), (), ("momentum",),
-              momentum_step, _rule("v = mu*v + g", "p = p - eta*v")),
+    Optimizer("sgd", "gradient descent", r"\text{SGD}", "torch.optim.SGD", (), (), ("p = p - learning_rate*g",),
+              sgd_step, plain=True),
+    Optimizer("momentum", "momentum", r"\text{momentum}", "torch.optim.SGD(momentum=μ)",
+              (Hyperparameter("momentum", 0.9, 0.0, 1.0, meaning="momentum", symbol="mu"),), ("v",),
+              ("v = momentum*v + g", "p = p - learning_rate*v"), momentum_step),
     Optimizer("nesterov", "Nesterov momentum", r"\text{Nesterov}", "torch.optim.SGD(momentum=μ, nesterov=True)",
-              ("v",), (), ("momentum",), nesterov_step, _rule("v = mu*v + g", "p = p - eta*(g + mu*v)")),
-    Optimizer("adam", "Adam", r"\text{Adam}", "torch.optim.Adam", ("m", "v"), ("mhat", "vhat"),
-              ("beta1", "beta2", "epsilon"), adam_step,
-              _rule("m = beta1*m + (1 - beta1)*g", "v = beta2*v + (1 - beta2)*g**2", "mhat = m/(1 - beta1**t)",
-                    "vhat = v/(1 - beta2**t)", "p = p - eta*mhat/(sqrt(vhat) + epsilon)")),
-    Optimizer("rmsprop", "RMSProp", r"\text{RMSProp}", "torch.optim.RMSprop", ("v",), (), ("alpha", "epsilon"),
-              rmsprop_step, _rule("v = alpha*v + (1 - alpha)*g**2", "p = p - eta*g/(sqrt(v) + epsilon)")),
+              # torch.optim refuses Nesterov momentum without a momentum: 0 is out of its range
+              (Hyperparameter("momentum", 0.9, 0.0, 1.0, True, meaning="momentum",
+                              symbol="mu"),), ("v",),
+              ("v = momentum*v + g", "p = p - learning_rate*(g + momentum*v)"), nesterov_step),
+    Optimizer("adam", "Adam", r"\text{Adam}", "torch.optim.Adam",
+              (Hyperparameter("beta1", 0.9, 0.0, 1.0, False, True, "decay of the first moment m"),
+               Hyperparameter("beta2", 0.999, 0.0, 1.0, False, True, "decay of the second moment v"),
+               Hyperparameter("epsilon", 1e-8, 0.0, None, True, False, "added to the root for stability")),
+              ("m", "v"),
+              ("m = beta1*m + (1 - beta1)*g", "v = beta2*v + (1 - beta2)*g**2", "mhat = m/(1 - beta1**t)",
+               "vhat = v/(1 - beta2**t)", "p = p - learning_rate*mhat/(sqrt(vhat) + epsilon)"), adam_step),
+    Optimizer("rmsprop", "RMSProp", r"\text{RMSProp}", "torch.optim.RMSprop",
+              (Hyperparameter("alpha", 0.99, 0.0, 1.0, meaning="decay of the mean square v"),
+               Hyperparameter("epsilon", 1e-8, 0.0, None, True, False, "added to the root for stability")),
+              ("v",), ("v = alpha*v + (1 - alpha)*g**2", "p = p - learning_rate*g/(sqrt(v) + epsilon)"),
+              rmsprop_step),
 )}
 
 DEFAULT = "sgd"
-WEIGHT_DECAY_RULE = _rule("g = g + lam*p")  # L2 weight decay, before the optimizer's own rule
+_WEIGHT_DECAY = (ex.parse_assignment(WEIGHT_DECAY_RULE, (GRADIENT, PARAMETER, WEIGHT_DECAY.key)),)
 
-# every name of state or intermediate value an [[expect]] may ask for ("v.w5", "mhat.w5")
-STATE_QUANTITIES = tuple(dict.fromkeys(n for o in OPTIMIZERS.values() for n in o.state_names + o.shown_names))
+
+def state_quantities(optimizers: Iterable[Optimizer] = ()) -> tuple[str, ...]:
+    """Every name of state or intermediate value an [[expect]] may ask for ("v.w5", "mhat.w5"): the
+    registry's and those of ``optimizers`` (a scenario's own)."""
+    entries = (*OPTIMIZERS.values(), *optimizers)
+    return tuple(dict.fromkeys(n for o in entries for n in o.state_names + o.shown_names))
+
+
+STATE_QUANTITIES = state_quantities()
 
 
 def get(name: str) -> Optimizer:
@@ -211,9 +365,92 @@ def get(name: str) -> Optimizer:
     return OPTIMIZERS[name]
 
 
-def rule(opt: Optimizer, weight_decay: bool) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
+def rule(opt: Optimizer, weight_decay: bool) -> tuple[tuple[str, ex.Expr], ...]:
     """The optimizer's assignments, preceded by g ← g + λ·p when weight decay is on."""
-    return (WEIGHT_DECAY_RULE if weight_decay else ()) + opt.rule
+    return (_WEIGHT_DECAY if weight_decay else ()) + opt.assignments
+
+
+def keys_of(entries: Iterable[Optimizer]) -> dict[str, list[str]]:
+    """Each hyperparameter key of ``entries`` (besides learning_rate and weight_decay) and the optimizers
+    that read it, in registry order."""
+    out: dict[str, list[str]] = {}
+    for o in entries:
+        for k in o.hyperparameters:
+            out.setdefault(k, []).append(o.name)
+    return out
+
+
+# ------------------------------------------------------------------------------ formula optimizers
+
+def from_formulas(name: str, hyper: Mapping[str, float], state: Sequence[str], lines: Sequence[str]) -> Optimizer:
+    """An optimizer a scenario writes (``[optimizers.NAME]``): ``hyper`` its hyperparameters and their defaults
+    (any finite value accepted), ``state`` its per-parameter state (starting at 0), ``lines`` its rule. Its step
+    is the NumPy code generated from the rule. :class:`RuleError` for anything that cannot run, including a
+    rule that is not finite where training starts (:func:`check_start`)."""
+    for part, names_ in (("hyper", list(hyper)), ("state", list(state))):
+        for n in names_:
+            if not n.isidentifier() or keyword.iskeyword(n):
+                raise RuleError(f"'{_short(n)}' is not a name, expected letters, digits and underscores", None, part)
+            if n in RESERVED:
+                raise RuleError(f"'{n}' is a name every rule has or a [training] key, expected another name "
+                                f"(not {', '.join(sorted(RESERVED - set(ex.FUNCTIONS) - {'Piecewise'}))} or a "
+                                "function)", None, part)
+    clash = sorted(set(hyper) & set(state))
+    if clash:
+        raise RuleError(f"'{clash[0]}' is both a hyperparameter and a state, expected different names", None, "state")
+    if len(set(state)) != len(state):
+        raise RuleError("a state name is given twice, expected each once", None, "state")
+    hp = tuple(Hyperparameter(k, float(v), meaning=f"{name}'s {k}") for k, v in hyper.items())
+    assignments = parse_rule(lines, hyper, state)
+    code = step_code(name, hyper, tuple(state), assignments)
+    namespace: dict[str, Any] = {"np": np}
+    exec(compile(code, f"<optimizer {name}>", "exec"), namespace)  # noqa: S102 - code printed from a checked tree
+    opt = Optimizer(name, name, rf"\text{{{name}}}".replace("_", r"\_"), f"[optimizers.{name}]", hp, tuple(state),
+                    tuple(lines), namespace[f"{name}_step"], code=code)
+    check_start(opt, opt.hyperparameters_with(0.1))
+    return opt
+
+
+def step_code(name: str, hyper: Iterable[str], state: tuple[str, ...],
+              assignments: Sequence[tuple[str, ex.Expr]]) -> str:
+    """The step function of a formula optimizer: the rule's lines as NumPy code (:func:`.expr.numpy_code`),
+    the hyperparameters read from ``h``, the signature and results of the built-in steps."""
+    rename = {k: f"h.{k}" for k in (LEARNING_RATE.key, *hyper)}
+    shown = [t for t, _ in assignments if t != PARAMETER and t not in state]
+    lines = [f"def {name}_step(p, g, state, t, h):",
+             f'    """[optimizers.{name}]: its rule, line by line."""']
+    if state:
+        lines.append(f"    ({', '.join(state)},) = state")
+    lines += [f"    {target} = {ex.numpy_code(tree, rename)}" for target, tree in assignments]
+
+    def tup(names_: Sequence[str]) -> str:
+        return f"({', '.join(names_)},)" if names_ else "()"
+
+    lines.append(f"    return p, {tup(state)}, {tup(shown)}")
+    return "\n".join(lines) + "\n"
+
+
+START_P, START_G = (0.5, -0.5), (0.1, -0.2)  # where check_start evaluates a rule: typical p and g
+
+
+def check_start(opt: Optimizer, h: Hyperparameters) -> None:
+    """Refuse (:class:`RuleError`) a rule whose values are not finite where training starts: every state 0,
+    t = 1, p and g typical values (:data:`START_P`, :data:`START_G`), the hyperparameters ``h``."""
+    env: dict[str, Any] = {PARAMETER: np.array(START_P), GRADIENT: np.array(START_G), COUNT: 1.0,
+                           **{k: h[k] for k in h.keys}, **{s: np.zeros(len(START_P)) for s in opt.state_names}}
+    with np.errstate(all="ignore"):
+        for i, (target, tree) in enumerate(opt.assignments):
+            value = np.asarray(ex.evaluate(tree, env), dtype=float)
+            if not np.isfinite(value).all():
+                raise RuleError(f"'{_short(opt.rule[i])}' is not finite where training starts (every state 0, "
+                                f"t = 1, p = {START_P[0]:g}, g = {START_G[0]:g}; {target} = {_first_bad(value)}), "
+                                "expected a rule defined there (an epsilon in a denominator?)", i)
+            env[target] = value
+
+
+def _first_bad(value: np.ndarray) -> str:
+    bad = value[~np.isfinite(value)]
+    return str(float(bad.flat[0])) if bad.size else "nan"
 
 
 # ------------------------------------------------------------------------------------------ one update
@@ -255,55 +492,15 @@ def apply(opt, h, weights, gradients, state, t, masks=None):
     return Update(tuple(new_weights), tuple(new_state), tuple(used), tuple(shown))
 
 
-def state_value(opt: Optimizer, state: State, name: str, layer: int, row: int, col: int) -> float:
-    """One parameter's ``name`` state ("m", "v") in matrix ``layer`` (1-based), entry (row, col)."""
-    return float(state[layer - 1][opt.state_names.index(name)][row, col])
-
-
 # --------------------------------------------------------------------------------- the rule with numbers
-
-@dataclass(frozen=True)
-class RuleLine:
-    """One assignment of the rule for one parameter: ``target ← expr``, the value of each symbol of
-    ``expr`` at that point, and the engine's value of ``target`` after it."""
-
-    target: sp.Symbol
-    expr: sp.Expr
-    inputs: Mapping[sp.Symbol, float]
-    value: float
-
-    def substituted(self) -> sp.Expr:
-        """``expr`` with every symbol replaced by its number, unevaluated (for display); t stays whole."""
-        return self.expr.xreplace({s: sp.UnevaluatedExpr(sp.Integer(int(v)) if s == T else sp.Float(v))
-                                   for s, v in self.inputs.items()})
-
-
-def worked(opt: Optimizer, h: Hyperparameters, t: int, before: Mapping[str, float],
-           after: Mapping[str, float]) -> tuple[RuleLine, ...]:
-    """The rule for one parameter with its numbers.
-
-    ``before``: the values before the update under the symbols' names: ``p``, ``g`` (the gradient of the
-    loss) and each state name. ``after``: the engine's values after each assignment: ``p``, each state name,
-    each of ``opt.shown_names`` and, with weight decay, ``g`` (the decayed gradient). Nothing is recomputed:
-    every value shown is one the engine produced.
-    """
-    hyper = {HYPERPARAMETERS[k].symbol: float(getattr(h, k)) for k in HYPERPARAMETERS}
-    current: dict[sp.Symbol, float] = {**hyper, T: float(t)}
-    current.update({sp.Symbol(k, real=True): float(v) for k, v in before.items()})
-    lines = []
-    for target, expr in rule(opt, bool(h.weight_decay)):
-        inputs = {s: current[s] for s in sorted(expr.free_symbols, key=lambda s: s.name)}  # type: ignore[attr-defined]
-        value = float(after[target.name])
-        lines.append(RuleLine(target, expr, inputs, value))
-        current[target] = value
-    return tuple(lines)
-
 
 def values_at(opt: Optimizer, update: Update, weights_before: Sequence[np.ndarray],
               gradients: Sequence[np.ndarray], state_before: State, layer: int, row: int,
               col: int) -> tuple[dict[str, float], dict[str, float]]:
-    """``before`` and ``after`` for :func:`worked`, read from the engine's arrays for one parameter
-    (``layer`` 1-based, the matrix it sits in; ``row``, ``col`` 0-based)."""
+    """The values of one parameter (``layer`` 1-based, the matrix it sits in; ``row``, ``col`` 0-based) read
+    from the engine's arrays: ``before`` the update under the rule's names (``p``, ``g`` the gradient of the
+    loss, each state name) and ``after`` each assignment (``p``, each state name, each of
+    ``opt.shown_names`` and ``g``, the gradient with weight decay added). Nothing is recomputed."""
     l = layer - 1
     before = {"p": float(weights_before[l][row, col]), "g": float(gradients[l][row, col])}
     after = {"p": float(update.weights[l][row, col]), "g": float(update.gradients[l][row, col])}

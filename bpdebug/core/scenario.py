@@ -19,6 +19,7 @@ import numpy as np
 
 from . import activations as act
 from . import datafiles, losses, optimizers, toml_fast
+from .expr import FormulaError
 from .messages import count as _count
 from .messages import describe as _describe
 from .messages import one_of
@@ -41,6 +42,7 @@ _TOO_DEEP = (f"values nested too deeply (arrays or tables more than {MAX_NESTING
              f"expected at most {MAX_NESTING}")
 MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 bytes of names and index
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
+TYPICAL_OUTPUT, TYPICAL_TARGET = 0.7, 0.2  # where a formula loss and its derivative must be finite numbers
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # z3, a2, delta3, dadz3 (f'(z)), dE/da3 (∂E/∂a); one unit of it with [u], 1-based: z3[2]
 _LAYER_QUANTITY = re.compile(r"^(z|a|delta|dadz|dE/da)(\d+)(?:\[(\d+)\])?$")
@@ -394,7 +396,8 @@ class _Validator:
     # -- the document
     def scenario(self) -> Scenario:
         doc = self.doc
-        top = {"title", "description", "network", "loss", "training", "data", "weights", "activations", "expect"}
+        top = {"title", "description", "network", "loss", "training", "data", "weights", "activations", "losses",
+               "optimizers", "expect"}
         for k in doc:
             if k not in top:
                 raise self.fail((k,), f"unknown key, expected one of {', '.join(sorted(top))}")
@@ -417,15 +420,19 @@ class _Validator:
         activations = self.activations(network, layers, customs)
         self._softmax_layers = {i + 2 for i, a in enumerate(activations) if a.is_softmax}
 
+        formula_losses = self.formula_losses()
         loss_table = self.table(doc, ("loss",), {"function"}, False)
         loss_name = loss_table.get("function", "sse")
-        if not isinstance(loss_name, str) or loss_name not in losses.NAMES:
-            raise self.fail(("loss", "function"), one_of("loss", loss_name, list(losses.NAMES)))
-        loss = losses.get(loss_name)
+        known_losses = {**losses.NAMES, **formula_losses}
+        if not isinstance(loss_name, str) or loss_name not in known_losses:
+            raise self.fail(("loss", "function"), one_of("loss", loss_name, list(known_losses)))
+        loss = known_losses[loss_name]
 
+        own_optimizers = self.custom_optimizers()
         training = self.table(doc, ("training",), {"learning_rate", "epochs", "update", "frozen", "optimizer",
-                                                   "batch_size", "shuffle", "seed", *optimizers.HYPERPARAMETERS},
-                              True)
+                                                   "batch_size", "shuffle", "seed", optimizers.WEIGHT_DECAY.key,
+                                                   *optimizers.keys_of([*optimizers.OPTIMIZERS.values(),
+                                                                        *own_optimizers.values()])}, True)
         if "learning_rate" not in training:
             raise self.fail(("training", "learning_rate"), "missing, expected a number > 0")
         lr = self.number(training["learning_rate"], ("training", "learning_rate"))
@@ -468,7 +475,7 @@ class _Validator:
 
         self.targets_for(loss, targets)
 
-        plan = self.plan(training, lr, inputs.shape[0])
+        plan = self.plan(training, lr, inputs.shape[0], own_optimizers)
         weights, init = self.weights(layers, bias, files)
         expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer)
 
@@ -494,27 +501,35 @@ class _Validator:
         except datafiles.DataFileError as exc:
             raise self.fail(exc.key, exc.message) from None
 
-    def plan(self, training: dict, lr: float, n_examples: int) -> Plan:
-        """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT version 2)."""
+    def plan(self, training: dict, lr: float, n_examples: int,
+             own: dict[str, optimizers.Optimizer] | None = None) -> Plan:
+        """The optimizer, its hyperparameters and the mini-batches (SCENARIO-FORMAT versions 2 and 3: ``own``
+        holds the scenario's [optimizers.NAME])."""
+        known = {**optimizers.OPTIMIZERS, **(own or {})}
         name = training.get("optimizer", optimizers.DEFAULT)
-        if not isinstance(name, str) or name not in optimizers.OPTIMIZERS:
-            raise self.fail(("training", "optimizer"), one_of("optimizer", name, list(optimizers.OPTIMIZERS)))
-        opt = optimizers.get(name)
-        values: dict[str, float] = {"learning_rate": lr}
-        for key, hp in optimizers.HYPERPARAMETERS.items():
-            if key == "learning_rate" or key not in training:
+        if not isinstance(name, str) or name not in known:
+            raise self.fail(("training", "optimizer"), one_of("optimizer", name, list(known)))
+        opt = known[name]
+        values: dict[str, float] = {}
+        users = optimizers.keys_of(known.values())
+        for key in (*users, optimizers.WEIGHT_DECAY.key):
+            if key not in training:
                 continue
-            if key != "weight_decay" and key not in opt.hyperparameters:
-                users = [o.name for o in optimizers.OPTIMIZERS.values() if key in o.hyperparameters]
+            if key != optimizers.WEIGHT_DECAY.key and key not in opt.hyperparameters:
                 raise self.fail(("training", key), f"not used by optimizer = \"{name}\", expected it only with "
-                                f"optimizer = {' or '.join(repr(u).replace(chr(39), chr(34)) for u in users)}")
+                                f"optimizer = {' or '.join(repr(u).replace(chr(39), chr(34)) for u in users[key])}")
+            hp = opt.hyperparameter(key)
             value = self.number(training[key], ("training", key))
             if not hp.accepts(value):
                 raise self.fail(("training", key), f"expected {hp.expected} ({hp.meaning}), got {value:g}")
             values[key] = value
-        if name == "nesterov" and values.get("momentum", optimizers.HYPERPARAMETERS["momentum"].default) == 0:
-            raise self.fail(("training", "momentum"), "Nesterov momentum needs a momentum > 0 (torch.optim refuses "
-                            "0 too), expected a number in (0, 1]")
+        hyper = opt.hyperparameters_with(lr, **values)
+        if opt.is_formula:
+            try:
+                optimizers.check_start(opt, hyper)
+            except optimizers.RuleError as exc:
+                where = next((k for k in opt.hyperparameters if k in training), "optimizer")
+                raise self.fail(("training", where), f"with these values, {exc}") from None
         update = training.get("update", "batch")
         if update not in ("batch", "online"):
             raise self.fail(("training", "update"), f"expected \"batch\" or \"online\", got {_describe(update)}")
@@ -538,30 +553,13 @@ class _Validator:
             raise self.fail(("training", "shuffle"), "every example is in the one batch of each epoch, so there is "
                             "nothing to shuffle, expected batch_size (fewer than the examples) or update = \"online\"")
         seed = self.integer(training.get("seed", 0), ("training", "seed"), 0, 2**63 - 1)
-        return Plan(optimizers.Hyperparameters(**values), opt, batch_size, shuffle, seed)
+        return Plan(hyper, opt, batch_size, shuffle, seed)
 
     def targets_for(self, loss: losses.Loss, targets: np.ndarray) -> None:
-        """What a loss requires of its targets.
-
-        binary_cross_entropy: every target from 0 to 1 (a probability; outside, the loss has no minimum).
-        cross_entropy: every target >= 0 (a negative one makes −t·log o fall without bound as o → 0). The
-        targets of an example need not sum to 1: with a softmax output the loss is then least where the
-        outputs are the targets divided by their sum, and the derivation writes the general chain rule
-        rather than the familiar out − t, which holds only for targets summing to 1.
-        """
-        if loss.name == "binary_cross_entropy":
-            bad = np.argwhere((targets < 0.0) | (targets > 1.0))
-            wanted = "a target from 0 to 1 for binary_cross_entropy (a probability)"
-        elif loss.name == "cross_entropy":
-            bad = np.argwhere(targets < 0.0)
-            wanted = ("a target >= 0 for cross_entropy (a class probability or weight; the targets of an example "
-                      "need not sum to 1)")
-        else:
-            return
-        if len(bad):
-            r, c = (int(v) for v in bad[0])
-            raise self.fail(("data", "targets"), f"row {r + 1}, column {c + 1} is {targets[r, c]:g}, expected "
-                            f"{wanted}")
+        """What a loss requires of its targets (the entry says: :meth:`~bpdebug.core.functions.Loss.check_targets`)."""
+        wrong = loss.check_targets(targets)
+        if wrong is not None:
+            raise self.fail(("data", "targets"), wrong)
 
     def layers(self, network: dict) -> tuple[int, ...]:
         key = ("network", "layers")
@@ -589,8 +587,6 @@ class _Validator:
         if not isinstance(table, dict):
             raise self.fail(("activations",), f"expected tables such as [activations.softplus], got "
                             f"{_describe(table)}")
-        from .formula import FormulaError
-
         out = {}
         for name, spec in table.items():
             key = ("activations", name)
@@ -617,13 +613,104 @@ class _Validator:
             except FormulaError as exc:
                 raise self.fail(key + ("expr",), str(exc)) from None
             except RecursionError:
-                raise self.fail(key + ("expr",), "nested too deeply for SymPy, expected a simpler formula") from None
-            except Exception as exc:  # noqa: BLE001 - SymPy or the generated NumPy code refused it: one line
+                raise self.fail(key + ("expr",), "nested too deeply, expected a simpler formula") from None
+            except Exception as exc:  # noqa: BLE001 - the generated NumPy code refused it: one line
                 first = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
                 raise self.fail(key + ("expr",), f"cannot be derived or computed ({type(exc).__name__}: {first}), "
                                 "expected a real formula in x") from None
             out[name] = activation
         return out
+
+    def formula_losses(self) -> dict[str, losses.Loss]:
+        """``[losses.NAME] term = "…" reduction = "sum"|"mean"``: losses written as one output's term in t and o."""
+        table = self.doc.get("losses", _MISSING)
+        if table is _MISSING:
+            return {}
+        if not isinstance(table, dict):
+            raise self.fail(("losses",), f"expected tables such as [losses.huber], got {_describe(table)}")
+        out = {}
+        for name, spec in table.items():
+            key = ("losses", name)
+            if not _IDENT.fullmatch(name):
+                raise self.fail(key, "expected a name of letters, digits and underscores")
+            if name in losses.NAMES:
+                raise self.fail(key, f"'{name}' is built in, expected a new name for a formula loss")
+            if not isinstance(spec, dict):
+                raise self.fail(key, f"expected a table with term = \"...\", got {_describe(spec)}")
+            for k in spec:
+                if k not in ("term", "reduction"):
+                    raise self.fail(key + (k,), "unknown key, expected term or reduction")
+            if "term" not in spec:
+                raise self.fail(key + ("term",), "missing, expected one output's term in t (target) and o (output) "
+                                "such as \"(t - o)**2\"")
+            reduction = spec.get("reduction", "sum")
+            if reduction not in losses.REDUCTIONS:
+                raise self.fail(key + ("reduction",), one_of("reduction", reduction, list(losses.REDUCTIONS)))
+            term = " ".join(self.string(spec["term"], key + ("term",)).split())
+            try:
+                loss = losses.formula_loss(name, term, reduction)
+            except FormulaError as exc:
+                raise self.fail(key + ("term",), str(exc)) from None
+            except RecursionError:
+                raise self.fail(key + ("term",), "nested too deeply, expected a simpler formula") from None
+            with np.errstate(all="ignore"):  # a loss must be a number where outputs and targets usually are
+                o, t = np.array([[TYPICAL_OUTPUT]]), np.array([[TYPICAL_TARGET]])
+                values = (loss.terms(o, t), loss.grad(o, t))
+            if not all(np.isfinite(v).all() for v in values):
+                raise self.fail(key + ("term",), f"'{term}' or its derivative in o is not a finite number at "
+                                f"o = {TYPICAL_OUTPUT}, t = {TYPICAL_TARGET}, expected a formula defined where "
+                                "outputs and targets usually are")
+            out[name] = loss
+        return out
+
+    def custom_optimizers(self) -> dict[str, optimizers.Optimizer]:
+        """The scenario's [optimizers.NAME] tables (SCENARIO-FORMAT version 3): hyper, state and rule."""
+        table = self.doc.get("optimizers", _MISSING)
+        if table is _MISSING:
+            return {}
+        if not isinstance(table, dict):
+            raise self.fail(("optimizers",), f"expected tables such as [optimizers.adagrad], got {_describe(table)}")
+        out = {}
+        for name, spec in table.items():
+            key = ("optimizers", name)
+            if not _IDENT.fullmatch(name):
+                raise self.fail(key, "expected a name of letters, digits and underscores")
+            if name in optimizers.OPTIMIZERS:
+                raise self.fail(key, f"'{name}' is built in, expected a new name for an optimizer of your own")
+            if not isinstance(spec, dict):
+                raise self.fail(key, "expected a table with hyper = { ... }, state = [...] and rule = [...], got "
+                                f"{_describe(spec)}")
+            for k in spec:
+                if k not in ("hyper", "state", "rule"):
+                    raise self.fail(key + (k,), "unknown key, expected one of hyper, rule, state")
+            hyper = spec.get("hyper", {})
+            if not isinstance(hyper, dict):
+                raise self.fail(key + ("hyper",), "expected a table of names and default values such as "
+                                f"{{ epsilon = 1e-10 }}, got {_describe(hyper)}")
+            defaults = {k: self.number(v, key + ("hyper", k)) for k, v in hyper.items()}
+            state = spec.get("state", [])
+            if not isinstance(state, list) or not all(isinstance(n, str) for n in state):
+                raise self.fail(key + ("state",), f"expected a list of names such as [\"r\"], got {_describe(state)}")
+            if "rule" not in spec:
+                raise self.fail(key + ("rule",), "missing, expected assignments such as [\"r = r + g**2\", "
+                                "\"p = p - learning_rate*g/(sqrt(r) + epsilon)\"]")
+            rule = spec["rule"]
+            if not isinstance(rule, list) or not rule or not all(isinstance(line, str) for line in rule):
+                raise self.fail(key + ("rule",), f"expected a list of assignments such as [\"p = p - "
+                                f"learning_rate*g\"], got {_describe(rule)}")
+            for other in (*state, *defaults):
+                if self.params_pattern.fullmatch(other):
+                    raise self.fail(key + ("state" if other in state else "hyper",), f"'{other}' is a parameter's "
+                                    "name, expected another name")
+            try:
+                out[name] = optimizers.from_formulas(name, defaults, [n.strip() for n in state],
+                                                     [" ".join(line.split()) for line in rule])
+            except optimizers.RuleError as exc:
+                where = key + (exc.part,) + ((exc.line,) if exc.line is not None else ())
+                raise self.fail(where, str(exc)) from None
+        return out
+
+    params_pattern = re.compile(r"^(?:[wb]\d+|theta\d+(?:\[.*)?)$")
 
     def activations(self, network: dict, layers: tuple[int, ...],
                     customs: dict[str, act.Activation]) -> tuple[act.Activation, ...]:
@@ -643,13 +730,14 @@ class _Validator:
             if name in customs:
                 out.append(customs[name])
             elif name in act.BUILTIN:
-                if name == "softmax" and i != n - 1:
-                    raise self.fail(key, f"softmax in hidden layer {i + 2}, expected softmax only in the "
+                entry = act.builtin(name)
+                if entry.is_softmax and i != n - 1:
+                    raise self.fail(key, f"{name} in hidden layer {i + 2}, expected {name} only in the "
                                     "output layer")
-                if name == "softmax" and layers[-1] < 2:
-                    raise self.fail(key, "softmax over 1 output unit is always 1, expected at least 2 "
+                if entry.is_softmax and layers[-1] < 2:
+                    raise self.fail(key, f"{name} over 1 output unit is always 1, expected at least 2 "
                                     "output units")
-                out.append(act.builtin(name))
+                out.append(entry)
             else:
                 raise self.fail(key, one_of("activation", name, known, quote="'"))
         return tuple(out)
@@ -802,9 +890,9 @@ class _Validator:
         """(kind, layer, param, size, unit) for a quantity name."""
         L = len(layers)
         head, dot, rest = q.partition(".")
-        if dot and head in optimizers.STATE_QUANTITIES:
-            opt = optimizer or optimizers.get(optimizers.DEFAULT)
-            kept = opt.state_names + opt.shown_names
+        opt = optimizer or optimizers.get(optimizers.DEFAULT)
+        kept = opt.state_names + opt.shown_names
+        if dot and (head in optimizers.STATE_QUANTITIES or head in kept):
             if head not in kept:
                 raise self.fail(key, f"'{q}': optimizer \"{opt.name}\" keeps no {head}, expected "
                                 + (f"{' or '.join(n + '.NAME' for n in kept)}" if kept else "no optimizer state"))

@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 
+from . import optimizers
 from .scenario import Scenario
 
 # Every field of Scenario, and how the writer treats it: a field added to Scenario must be added here (a test
@@ -92,6 +93,15 @@ def restarted(scenario: Scenario, written: str = "the saved scenario",
             "its numbers differ from the fork's")
 
 
+def _formula_optimizer(opt: optimizers.Optimizer) -> list[str]:
+    """A scenario's own optimizer as its [optimizers.NAME] table: hyperparameters with their defaults, state,
+    rule."""
+    hyper = ", ".join(f"{h.key} = {toml_number(h.default if h.default is not None else 0.0)}" for h in opt.hyper)
+    return [f"[optimizers.{opt.name}]", f"hyper = {{ {hyper} }}" if hyper else "hyper = {}",
+            f"state = [{', '.join(toml_string(n) for n in opt.state_names)}]",
+            f"rule = [{', '.join(toml_string(line) for line in opt.rule)}]"]
+
+
 def to_toml(scenario: Scenario) -> str:
     """The scenario as TOML text that :func:`~bpdebug.core.scenario.loads` reads back to the same run (a
     continued run's training state excepted: a comment at the top then says what starts afresh)."""
@@ -112,12 +122,14 @@ def to_toml(scenario: Scenario) -> str:
         lines += ["", f"[activations.{name}]", f"expr = {toml_string(expr or '')}"]
     lines += ["", "[loss]", f"function = {toml_string(s.loss.name)}"]
     plan = s.plan
+    if plan.optimizer.is_formula:
+        lines += ["", *_formula_optimizer(plan.optimizer)]
     lines += ["", "[training]", f"learning_rate = {toml_number(s.learning_rate)}", f"epochs = {s.epochs}"]
     if plan.mode == "mini-batch":
         lines.append(f"batch_size = {plan.batch_size}")
     else:
         lines.append(f"update = {toml_string(s.update)}")
-    if plan.optimizer.name != "sgd":
+    if plan.optimizer.name != optimizers.DEFAULT:
         lines.append(f"optimizer = {toml_string(plan.optimizer.name)}")
         lines += [f"{k} = {toml_number(getattr(plan.hyper, k))}" for k in plan.optimizer.hyperparameters]
     if plan.hyper.weight_decay:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import expr
 from .compute import Network, gradient, hidden_delta
 from .scenario import Scenario
 
@@ -143,7 +144,7 @@ def _swapped(net: Network, s: Scenario) -> Iterator[Variant]:
 def _elementwise_layers(net: Network) -> Iterator[int]:
     for l in range(2, net.L + 1):
         act = net.activations[l - 2]
-        if act.derivative is not None and act.name != "linear":
+        if act.derivative is not None and not act.is_identity:
             yield l
 
 
@@ -223,61 +224,50 @@ def _rounded_in_derivative(net: Network, decimals: tuple[int, ...]) -> Iterator[
     """The derivative out·(1 − out) worked out by hand from a rounded out: in every place, or in one place
     only, as the blog's 0.7333·(1 − 0.733) = 0.1958 (the same output written to 4 decimals, then to 3).
     The places are the occurrences of out (or net) in the activation's closed form, from the registry."""
-    import sympy
-
     for l in _elementwise_layers(net):
         entry = net.activations[l - 2]
         if entry.out_form is not None:
-            var = sympy.Symbol("out", real=True)
-            expr, of_out = entry.out_form(var), True
-        elif entry.expr_of is not None:
-            var = sympy.Symbol("net", real=True)  # as the activation's own derivative is worked out
-            expr, of_out = sympy.diff(entry.expr_of(var), var), False
+            var, form, of_out = "out", entry.out_form, True
+        elif entry.tree is not None:  # as the activation's own derivative is worked out, in net
+            var, of_out = "net", False
+            form = expr.diff(expr.substitute(entry.tree, {entry.variable: expr.var(var)}), var)
         else:
             continue
-        places = list(_occurrences(expr, var))
+        places = list(_occurrences(form, var))
         if not places:
             continue
-        marker = sympy.Symbol("rounded", real=True)
         for chosen in [places] + ([[p] for p in places] if len(places) > 1 else []):
-            slipped = _replace_at(expr, chosen, marker)
-            try:
-                fn = sympy.lambdify((var, marker), slipped, modules="numpy")
-            except (TypeError, ValueError, NotImplementedError):  # a form NumPy cannot compute: no such slip
-                continue
+            fn = expr.compile_numpy(_replace_at(form, chosen, expr.var("rounded")), (var, "rounded"))
             for d in decimals:
                 def derivative(z: np.ndarray, a: np.ndarray, fn: Any = fn, d: int = d, of_out: bool = of_out
                                ) -> np.ndarray:
                     v = a if of_out else z
                     return np.broadcast_to(np.asarray(fn(v, np.round(v, d)), dtype=float), np.shape(v))
-                shown = _replace_at(expr, chosen, sympy.Function("round")(var, d))
+                shown = _replace_at(form, chosen, expr.call("round", expr.var(var), expr.num(d)))
                 acts = list(net.activations)
                 acts[l - 2] = replace(entry, derivative=derivative)
-                yield Variant(f"{d} decimals: layer {l}'s derivative {sympy.sstr(expr, order='none')} worked out "
-                              f"as {sympy.sstr(shown, order='none')}",
+                yield Variant(f"{d} decimals: layer {l}'s derivative {expr.text(form, spaced=False)} worked out "
+                              f"as {expr.text(shown, spaced=False)}",
                               net=_net(net, activations=tuple(acts)), backward_only=True)
 
 
-def _occurrences(expr: Any, var: Any, path: tuple[int, ...] = ()) -> Iterator[tuple[int, ...]]:
-    """Where ``var`` occurs in the expression tree, as paths of argument indices."""
-    if expr == var:
+def _occurrences(tree: expr.Expr, var: str, path: tuple[int, ...] = ()) -> Iterator[tuple[int, ...]]:
+    """Where the variable ``var`` occurs in the formula, as paths of argument indices."""
+    if tree.op == "var" and tree.name == var:
         yield path
         return
-    for i, arg in enumerate(expr.args):
+    for i, arg in enumerate(tree.args):
         yield from _occurrences(arg, var, (*path, i))
 
 
-def _replace_at(expr: Any, paths: list[tuple[int, ...]], new: Any) -> Any:
-    """``expr`` with the occurrences at ``paths`` replaced by ``new`` (the tree kept as written)."""
+def _replace_at(tree: expr.Expr, paths: list[tuple[int, ...]], new: expr.Expr) -> expr.Expr:
+    """``tree`` with the occurrences at ``paths`` replaced by ``new``."""
     if () in paths:
         return new
-    args = list(expr.args)
+    args = list(tree.args)
     for i in {p[0] for p in paths}:
         args[i] = _replace_at(args[i], [p[1:] for p in paths if p[0] == i], new)
-    try:
-        return expr.func(*args, evaluate=False)
-    except TypeError:
-        return expr.func(*args)
+    return replace(tree, args=tuple(args))
 
 
 def _halved(v: np.ndarray) -> np.ndarray:

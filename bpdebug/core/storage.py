@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,20 @@ class Checkpoints:
     def latest(self) -> int:
         """The furthest epoch whose starting weights are stored."""
         return max(self._recent_epochs[-1] if self._recent_epochs else 1, self._grid_epochs[-1])
+
+    def wanted(self, first: int, last: int, horizon: int = 0) -> Container[int]:
+        """Of the epochs ``first + 1`` … ``last`` a run trains through, those whose :meth:`put` can still matter
+        once training reaches ``max(last, horizon)``: the recent window's, and multiples of the spacing the grid
+        will have thinned to by then (it is thinned to it now). The fast path copies only these (a long run
+        skips most epochs); the store ends as it would have with every epoch put."""
+        end = max(last, horizon)
+        with self._lock:
+            while end // self.spacing >= self.grid_size:
+                self._thin()
+            spacing = self.spacing
+        grid = range(-(-(first + 1) // spacing) * spacing, last + 1, spacing)
+        recent = range(max(first + 1, end - self.recent_size + 1), last + 1)
+        return set(grid).union(recent)
 
     def put(self, epoch: int, weights: tuple) -> None:
         """Remember the weights before ``epoch`` if the grid or the recent window wants them."""

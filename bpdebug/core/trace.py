@@ -12,15 +12,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from .computations import computation
 from .compute import (
     Network,
     PassNumbers,
+    TrainResult,
     batch_loss,
     compute_pass,
     gradient,
@@ -44,6 +46,30 @@ PHASES = tuple(Phase)
 RECORD_CACHE_BYTES = 64 << 20  # the epochs kept whole (every z, a, delta, gradient) for stepping about
 PROGRESS_INTERVAL = 0.05  # seconds between progress reports of a long run (at most 20 a second)
 CHUNK_SECONDS = 0.02  # a long run trains in chunks of about this long, checking for cancellation between
+
+
+@dataclass(frozen=True)
+class EpochNumbers:
+    """One epoch as the fast path leaves it: its loss before its first update, the weights before and after."""
+
+    epoch: int
+    loss: float | None  # None: a chunk skimmed up to this epoch (see Trace.fast_epochs)
+    weights_before: tuple[np.ndarray, ...]
+    weights_after: tuple[np.ndarray, ...]
+
+
+class _Pace:
+    """How many epochs the fast path trains at a time: doubled while a chunk takes under half of
+    :data:`CHUNK_SECONDS`, halved past twice it, so a chunk lasts about that long whatever an epoch costs."""
+
+    def __init__(self) -> None:
+        self.size = 1
+
+    def timed(self, elapsed: float) -> None:
+        if elapsed < CHUNK_SECONDS / 2:
+            self.size *= 2
+        elif elapsed > CHUNK_SECONDS * 2 and self.size > 1:
+            self.size //= 2
 
 
 @dataclass(frozen=True)
@@ -427,7 +453,7 @@ class Trace:
         start, packed = self._checkpoints.nearest(epoch)
         weights, state = unpack(self.net, packed)
         result = train(self.scenario, epoch - start, start=weights, first_epoch=start, net=self.net,
-                       keep=self._checkpoints.put, state=state)
+                       keep=self._checkpoints.put, state=state, wanted=self._checkpoints.wanted)
         return result.weights, result.state
 
     @property
@@ -529,10 +555,61 @@ class Trace:
             self.extend(reached)
         return reached
 
+    def fast_epochs(self, start: int, to_epoch: int,
+                    skim: Callable[[TrainResult], bool] | None = None) -> Iterator[EpochNumbers]:
+        """Each epoch ``start`` … ``to_epoch`` in turn (its loss, the weights before and after) by the fast path,
+        trained in chunks of about :data:`CHUNK_SECONDS`, each under the trace's lock (another thread waits at
+        most a chunk; a consumer that stops mid-chunk has trained at most that much more). The trace keeps its
+        checkpoints from this training, so stepping to an epoch reached, or past it, costs little.
+
+        With ``skim``, a chunk is first trained keeping only the checkpoints the trace will still hold at
+        ``to_epoch``; when ``skim`` of its result says nothing of interest can be in it, one entry with loss
+        None stands for the chunk (its last epoch, the weights after it), else the chunk is trained again (the
+        same bits) keeping each epoch's weights."""
+        with self._lock:
+            weights, state = self.position_before(start)
+        epoch, pace = start, _Pace()
+
+        def wanted(first: int, last: int) -> Container[int]:  # the checkpoints still held at to_epoch
+            return self._checkpoints.wanted(first, last, to_epoch)
+
+        while epoch <= to_epoch:
+            n = min(pace.size, to_epoch - epoch + 1)
+            if skim is not None:
+                started = time.perf_counter()
+                with self._lock:
+                    result = train(self.scenario, n, start=weights, first_epoch=epoch, net=self.net,
+                                   keep=self._checkpoints.put, state=state, wanted=wanted)
+                pace.timed(time.perf_counter() - started)
+                if not skim(result):
+                    weights, state, epoch = result.weights, result.state, epoch + n
+                    yield EpochNumbers(epoch - 1, None, weights, weights)
+                    continue
+            afters: list[tuple[np.ndarray, ...]] = []
+
+            def keep(e: int, packed: tuple, afters: list[tuple[np.ndarray, ...]] = afters) -> None:
+                afters.append(unpack(self.net, packed)[0])  # the weights (a checkpoint also keeps the state)
+                self._checkpoints.put(e, packed)
+
+            started = time.perf_counter()
+            with self._lock:
+                result = train(self.scenario, n, start=weights, first_epoch=epoch, net=self.net, keep=keep,
+                               state=state)
+            if skim is None:
+                pace.timed(time.perf_counter() - started)
+            state = result.state
+            for i in range(n):
+                yield EpochNumbers(epoch + i, float(result.losses[i]), weights, afters[i])
+                weights = afters[i]
+            epoch += n
+
     def _run(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
              should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
-        chunk, reported = 1, time.monotonic()
+        pace, reported = _Pace(), time.monotonic()
         done = self._history.count
+
+        def wanted(first: int, last: int) -> Container[int]:  # the checkpoints still held at to_epoch
+            return self._checkpoints.wanted(first, last, to_epoch)
         while True:
             if should_stop is not None and should_stop():
                 break
@@ -540,11 +617,11 @@ class Trace:
                 done = self._history.count
                 if done >= to_epoch or (until_flagged and self._flagged is not None):
                     break
-                n = min(chunk, to_epoch - done)
+                n = min(pace.size, to_epoch - done)
                 started = time.perf_counter()
                 weights, state = self.position_before(done + 1)
                 result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
-                               keep=self._checkpoints.put, state=state)
+                               keep=self._checkpoints.put, state=state, wanted=wanted)
                 elapsed = time.perf_counter() - started
                 self._history.append(result.losses)
                 if self._flagged is None:
@@ -553,10 +630,7 @@ class Trace:
                     else:
                         self._flagged = (done + 1, done + n)
                 done += n
-            if elapsed < CHUNK_SECONDS / 2:
-                chunk *= 2
-            elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
-                chunk //= 2
+            pace.timed(elapsed)
             now = time.monotonic()
             if progress is not None and (now - reported >= PROGRESS_INTERVAL or done >= to_epoch):
                 progress(done, to_epoch)
@@ -668,34 +742,32 @@ class Trace:
         elif q.kind in (Kind.GRAD, Kind.THETA) and q.layer is not None:
             unit = next(prm.short for prm in s.params if (prm.layer, prm.row, prm.col) == (q.layer, *bad))
         l = q.layer or 0
+        # the numbers recomputed (under np.errstate, which names the trouble); the words from the step's description
+        about = computation(s, tpl.kind, tpl.layer, "theta.after" if q.kind is Kind.THETA else q.name)
+        where = f"{about.words} {unit}" if about.names_unit else about.words
         if q.kind is Kind.Z:
             kind = trouble(lambda: n.a[l - 1] @ w[l - 2][:, 1:].T + w[l - 2][:, 0] if net.bias
                            else n.a[l - 1] @ w[l - 2].T)
-            cause = cause_text(kind or product_trouble(value), f"the weighted sum into {unit}")
+            kind = kind or product_trouble(value)
         elif q.kind is Kind.A:
-            act = net.activations[l - 2]
-            cause = cause_text(trouble(lambda: act.function(n.z[l])), act.expr or act.name)
+            kind = trouble(lambda: net.activations[l - 2].function(n.z[l]))
         elif q.kind is Kind.ERROR:
-            cause = cause_text(trouble(lambda: s.loss.terms(n.a[L], p.targets)), s.loss.formula)
+            kind = trouble(lambda: s.loss.terms(n.a[L], p.targets))
         elif q.kind is Kind.LOSS:
-            cause = cause_text(trouble(lambda: s.loss.batch_loss(n.terms)), "the sum of the error terms")
+            kind = trouble(lambda: s.loss.batch_loss(n.terms))
         elif q.kind is Kind.DELTA and l == L:
-            act = net.activations[-1]
             kind = trouble(lambda: output_delta(net, n.z[L], n.a[L], s.loss.grad(n.a[L], p.targets)))
-            cause = cause_text(kind, f"∂E/∂o of {s.loss.name} times the derivative of {act.expr or act.name}")
         elif q.kind is Kind.DELTA:
             kind = trouble(lambda: hidden_delta(net, w, l, n.delta[l + 1], n.z[l], n.a[l]))
-            cause = cause_text(kind or product_trouble(value), f"the error sent back to {unit}")
+            kind = kind or product_trouble(value)
         elif q.kind is Kind.GRAD:
             kind = trouble(lambda: gradient(net, n.delta[l + 1], n.a[l]))
-            cause = cause_text(kind or product_trouble(value), f"delta{l + 1} times a{l}")
+            kind = kind or product_trouble(value)
         elif net.plain:  # theta.after
             kind = trouble(lambda: update(net, w, n.gradients))
-            cause = cause_text(kind, "the update w − η·∂E/∂w")
         else:
-            opt = s.plan.optimizer
             kind = trouble(lambda: optimizer_update(net, w, n.gradients, p.state_before, p.update))
-            cause = cause_text(kind, f"the {opt.title} update")
+        cause = cause_text(kind, where)
         return Divergence(record.epoch, p.example, index, q.name, unit, cause, value, str(tpl.phase),
                           label(q, unit))
 

@@ -46,6 +46,9 @@ class Plan:
     seed: int = 0
     resume: Resume | None = None  # None: a run from its start (zero optimizer state, update 1, epoch 1's order)
 
+    def __post_init__(self) -> None:  # the optimizer's own defaults for what ``hyper`` does not give
+        object.__setattr__(self, "hyper", self.optimizer.complete(self.hyper))
+
     @property
     def epochs_before(self) -> int:
         """Epochs of training before this plan's epoch 1 (0 unless it continues a run)."""
@@ -76,7 +79,7 @@ class Plan:
     @property
     def is_plain(self) -> bool:
         """Plain gradient descent without weight decay: version 1's training, no optimizer state."""
-        return self.optimizer.name == "sgd" and not self.hyper.weight_decay
+        return self.optimizer.plain and not self.hyper.weight_decay
 
 
 def order(n_examples: int, shuffle: bool, seed: int, epoch: int) -> Rows:

@@ -130,7 +130,7 @@ def apply_edits(scenario: Scenario, edits: tuple[Edit, ...] | list[Edit],
             data = inputs if e.target is Target.INPUT else targets
             rows = slice(None) if e.example is None else e.example - 1
             data[rows, e.unit - 1] = e.value
-    plan = dataclasses.replace(scenario.plan, hyper=dataclasses.replace(scenario.plan.hyper, learning_rate=lr))
+    plan = dataclasses.replace(scenario.plan, hyper=scenario.plan.hyper.replace(learning_rate=lr))
     return dataclasses.replace(scenario, weights=tuple(_readonly(w) for w in ws), inputs=_readonly(inputs),
                                targets=_readonly(targets), learning_rate=lr, init=None, plan=plan)
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.functions import Activation
+from ..core.functions import Activation, Loss
 from ..core.params import Param
 
 if TYPE_CHECKING:
@@ -49,9 +49,9 @@ class Shape:
     layers: tuple[int, ...]
     activations: tuple[Activation, ...]
     bias: bool
-    loss: str
+    loss: Loss
     n_examples: int  # examples per pass
-    softmax_ce: bool  # softmax output, cross-entropy, every target row summing to 1
+    softmax_ce: bool  # softmax output, a loss with the softmax shortcut (cross-entropy), targets summing to 1
 
     @property
     def L(self) -> int:
@@ -79,9 +79,9 @@ def shape_of(scenario: Scenario, n: int | None = None) -> Shape:
     k = scenario.layers[-1]
     with np.errstate(invalid="ignore"):
         sums = scenario.targets.sum(axis=1)
-        ce = softmax and scenario.loss.name == "cross_entropy" and bool(
+        ce = softmax and scenario.loss.softmax_shortcut and bool(
             np.all(np.abs(sums - 1.0) <= 8 * np.finfo(float).eps * k))
-    return Shape(scenario.layers, scenario.activations, scenario.bias, scenario.loss.name, n, ce)
+    return Shape(scenario.layers, scenario.activations, scenario.bias, scenario.loss, n, ce)
 
 
 def _top(shape: Shape, k: int) -> tuple[FD, ...]:

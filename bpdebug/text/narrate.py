@@ -14,7 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import optimizers
+from ..core.computations import (
+    Act,
+    Computation,
+    Descent,
+    How,
+    Loss,
+    LossTerms,
+    Product,
+    Q,
+    T,
+    Term,
+    WithBias,
+    computation,
+)
 from ..core.engine import Step
 from ..core.params import Param
 from ..core.scenario import Scenario
@@ -153,15 +166,92 @@ def activation_symbol(scenario: Scenario, layer: int) -> str:
     return a.symbol or a.name
 
 
+# ------------------------------------------------------------------------------------ how a step computes
+
+_OPERATORS = {How.MATRIX: "·", How.ELEMENTWISE: " ⊙ ", How.OUTER: " ⊗ "}
+
+
+def _name(name: str) -> str:
+    """A quantity as the step panel names it: Θ1, x (the inputs), a2, z2, δ3, ∂E/∂o, ∂E/∂Θ1, E."""
+    if name == "a1":
+        return "x"
+    if name == "dE_dout":
+        return "∂E/∂o"
+    if name == "loss":
+        return "E"
+    for prefix, shown in (("grad.theta", "∂E/∂Θ"), ("theta", "Θ"), ("delta", "δ")):
+        if name.startswith(prefix):
+            return shown + name[len(prefix):]
+    return name
+
+
+def _jacobian(term: Term, s: Scenario) -> bool:
+    """Whether ``term`` holds the derivative of an activation that couples its units (a Jacobian)."""
+    match term:
+        case Act(layer, _, True):
+            return s.activation(layer).derivative is None
+        case Product(_, left, right):
+            return _jacobian(left, s) or _jacobian(right, s)
+        case T(of) | WithBias(of):
+            return _jacobian(of, s)
+    return False
+
+
+def term_text(term: Term, s: Scenario) -> str:
+    """A computation's form as the step panel writes it: ``(Θ2ᵀ·δ3) ⊙ σ′(z2)``, ``δ2 ⊗ [1 x]``."""
+    match term:
+        case Q(name):
+            return _name(name)
+        case Act(layer, arg, derivative):
+            f = activation_symbol(s, layer)
+            if derivative and s.activation(layer).derivative is None:
+                return f"J_{f}({term_text(arg, s)})"
+            return f"{f}{'′' if derivative else ''}({term_text(arg, s)})"
+        case Product(how, left, right):
+            def operand(t: Term) -> str:
+                text = term_text(t, s)
+                nested = how is not How.MATRIX and isinstance(t, Product) and t.how is How.MATRIX
+                return f"({text})" if nested else text
+            return operand(left) + _OPERATORS[how] + operand(right)
+        case T(of):
+            return term_text(of, s) + "ᵀ"
+        case WithBias(of):
+            return f"[1 {term_text(of, s)}]" if s.bias else term_text(of, s)
+        case Loss() | LossTerms():
+            return s.loss.formula
+        case Descent(param, gradient):
+            p = term_text(param, s)
+            return f"{p} ← {p} − η·{term_text(gradient, s)}"
+    raise TypeError(f"no text for {term!r}")
+
+
+def computation_text(c: Computation, s: Scenario) -> str:
+    """``z2 = Θ1·x``: what a step computes, in symbols (a Jacobian's product after the derivative it is:
+    ``δ3 = ∂E/∂z3 = J_softmax(z3)ᵀ·∂E/∂o``; an update as the assignment it is)."""
+    form = term_text(c.form, s)
+    if isinstance(c.form, Descent):
+        return form
+    result = _name(c.result)
+    if c.derivative is not None and _jacobian(c.form, s):
+        of, by = c.derivative
+        result += f" = ∂{of}/∂{_name(by)}"
+    return f"{result} = {form}"
+
+
+def _formula(step: Step, s: Scenario, result: str | None = None) -> str:
+    """The step's computation (of ``result``, when it computes several) in symbols."""
+    return computation_text(computation(s, step.kind, step.layer, result), s)
+
+
 # ------------------------------------------------------------------------------------------ narration
 
 def _optimizer_lines(step: Step, s: Scenario) -> list[Line]:
     """An optimizer's update: its rule (the registry's, printed), then each matrix before, its state and after."""
-    from .update_rule import rule_text
+    from .update_rule import rule_text, symbol_text
 
     opt, plan = s.plan.optimizer, s.plan
     used = ("learning_rate", *opt.hyperparameters) + (("weight_decay",) if plan.hyper.weight_decay else ())
-    note = "   " + ", ".join(f"{optimizers.TEXT_NAMES.get(optimizers.HYPERPARAMETERS[k].symbol.name, 'η')} = "
+    note = "   " + ", ".join(f"{symbol_text(opt.hyperparameter(k).symbol)} = "
                              f"{fmt(getattr(plan.hyper, k))}" for k in used)
     if opt.uses_step_count:
         note += f", t = {step.record.update}"
@@ -174,7 +264,7 @@ def _optimizer_lines(step: Step, s: Scenario) -> list[Line]:
         lines.append((Span(f"Θ{l} = "), Span(fmt_matrix(_array(step, f"theta{l}")), GIVEN)))
         lines.append((Span(f"   g{l} = "), Span(fmt_matrix(_array(step, f"grad.theta{l}")), GIVEN)))
         for k, name in enumerate(opt.state_names):
-            label = optimizers.TEXT_NAMES.get(name, name)
+            label = symbol_text(name)
             lines.append((Span(f"   {label}{l} ← "), Span(fmt_matrix(record.state_after[l - 1][k]), NEW)))
         lines.append((Span("   = "), Span(fmt_matrix(_array(step, f"theta{l}.after")), NEW)))
     return lines
@@ -268,9 +358,8 @@ def _with_bias(scenario: Scenario, v: np.ndarray) -> str:
 def _z_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     l = _layer(step)
     theta, a_prev, z = _array(step, f"theta{l - 1}"), _array(step, f"a{l - 1}"), _array(step, f"z{l}")
-    a_name = "x" if l == 2 else f"a{l - 1}"
     note = f"   row i of Θ{l - 1}: the weights into unit i" + ("; 1 = the bias unit" if s.bias else "")
-    lines: list[Line] = [(Span(f"z{l} = Θ{l - 1}·{a_name}", SYMBOL), Span(note, NOTE))]
+    lines: list[Line] = [(Span(_formula(step, s), SYMBOL), Span(note, NOTE))]
     rows, more = _rows(step, row)
     for r in rows:
         lines.append((_lead(step, r, row), Span(shown_matrix(theta), GIVEN), Span(" · "),
@@ -284,7 +373,7 @@ def _a_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     f = activation_symbol(s, l)
     z, a = _array(step, f"z{l}"), _array(step, f"a{l}")
     act = s.activation(l)
-    lines: list[Line] = [(Span(f"a{l} = {f}(z{l})", SYMBOL),)]
+    lines: list[Line] = [(Span(_formula(step, s), SYMBOL),)]
     if act.formula:
         lines[0] += (Span(f"   {act.formula}, element by element", NOTE),)
     rows, more = _rows(step, row)
@@ -298,7 +387,7 @@ def _error_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     L = s.n_layers
     o, t, terms, loss = _array(step, f"a{L}"), _array(step, "targets"), _array(step, "error"), _array(step, "loss")
     combine = "summed" if s.loss.reduction == "sum" else "averaged"
-    lines: list[Line] = [(Span(f"E = {s.loss.formula}", SYMBOL),
+    lines: list[Line] = [(Span(_formula(step, s, "loss"), SYMBOL),
                           Span(f"   {s.loss.name} per example, {combine} over the batch", NOTE))]
     rows, more = _rows(step, row)
     several = len(step.record.rows) > 1 and row is None  # examples named line by line
@@ -319,7 +408,7 @@ def _others(step: Step, row: int | None) -> list[Line]:
     others = len(step.record.rows) - 1
     if row is None or not others:
         return []
-    return [(Span(f"   + the same for the other {others} example{'s' if others > 1 else ''} of the pass", NOTE),)]
+    return [(Span(f"   + the same for the other {numbers.plural(others, 'example')} of the pass", NOTE),)]
 
 
 def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
@@ -333,7 +422,6 @@ def _derivative_values(step: Step, s: Scenario, l: int) -> np.ndarray | None:
 
 def _delta_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     l, L = _layer(step), s.n_layers
-    f = activation_symbol(s, l)
     delta = _array(step, f"delta{l}")
     deriv = _derivative_values(step, s, l)
     rows, more = _rows(step, row)
@@ -341,9 +429,9 @@ def _delta_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     if l == L:
         dE = _array(step, "dE_dout")
         if deriv is None:
-            lines.append((Span(f"δ{l} = ∂E/∂z{l} = J_softmax(z{l})ᵀ·∂E/∂o", SYMBOL),))
+            lines.append((Span(_formula(step, s), SYMBOL),))
         else:
-            lines.append((Span(f"δ{l} = ∂E/∂o ⊙ {f}′(z{l})", SYMBOL), Span("   ⊙: element by element", NOTE)))
+            lines.append((Span(_formula(step, s), SYMBOL), Span("   ⊙: element by element", NOTE)))
         for r in rows:
             if deriv is not None:
                 lines.append((_lead(step, r, row), Span(shown_vector(dE[r]), GIVEN), Span(" ⊙ "),
@@ -355,7 +443,7 @@ def _delta_lines(step: Step, s: Scenario, row: int | None = None) -> list[Line]:
     theta, nxt = _array(step, f"theta{l}"), _array(step, f"delta{l + 1}")
     w = theta[:, 1:] if s.bias else theta
     note = f"   Θ{l} without its bias column (the bias unit has no input)" if s.bias else ""
-    lines.append((Span(f"δ{l} = (Θ{l}ᵀ·δ{l + 1}) ⊙ {f}′(z{l})", SYMBOL), Span(note, NOTE)))
+    lines.append((Span(_formula(step, s), SYMBOL), Span(note, NOTE)))
     lines.append((Span(f"   Θ{l}ᵀ = "), Span(shown_matrix(w.T), GIVEN)))
     for r in rows:
         parts = [_lead(step, r, row), Span("("), Span(f"Θ{l}ᵀ·"), Span(shown_vector(nxt[r]), GIVEN), Span(")")]
@@ -372,7 +460,7 @@ def _gradient_lines(step: Step, s: Scenario, row: int | None = None) -> list[Lin
     grad, delta, a = _array(step, f"grad.theta{l}"), _array(step, f"delta{l + 1}"), _array(step, f"a{l}")
     inputs = f"[1 {a_name}]" if s.bias else a_name
     batch = ", summed over the examples" if len(step.record.rows) > 1 else ""
-    lines: list[Line] = [(Span(f"∂E/∂Θ{l} = δ{l + 1} ⊗ {inputs}", SYMBOL),
+    lines: list[Line] = [(Span(_formula(step, s), SYMBOL),
                           Span(f"   row i = δ{l + 1}_i · {inputs}{batch}", NOTE))]
     rows, more = _rows(step, row)
     for r in rows:
@@ -390,7 +478,7 @@ def _update_lines(step: Step, s: Scenario) -> list[Line]:
     note = f"   η = {lr}"
     if s.frozen:
         note += f"; frozen (not updated): {', '.join(sorted(s.params.get(c).short for c in s.frozen))}"
-    lines: list[Line] = [(Span("Θ ← Θ − η·∂E/∂Θ", SYMBOL), Span(note, NOTE))]
+    lines: list[Line] = [(Span(_formula(step, s), SYMBOL), Span(note, NOTE))]
     for l in range(1, s.n_layers):
         before, grad, after = _array(step, f"theta{l}"), _array(step, f"grad.theta{l}"), _array(step, f"theta{l}.after")
         lines.append((Span(f"Θ{l} = "), Span(shown_matrix(before), GIVEN)))

@@ -69,5 +69,6 @@ def matrix(m: np.ndarray, digits: int = DIGITS) -> str:
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
-    """``1 number``, ``2 numbers``: a count with its noun."""
+    """``1 number``, ``2 numbers``, ``3 mini-batches`` (``words``: an irregular plural): a count with its noun,
+    the one way every layer above core writes one (core, which may not import text, has ``messages.count``)."""
     return f"{n} {word if n == 1 else (words or word + 's')}"

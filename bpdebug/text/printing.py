@@ -8,7 +8,8 @@ precedence of a sum, so the printers put it in parentheses wherever a sum would 
 
 from __future__ import annotations
 
-from functools import lru_cache
+import inspect
+from functools import cache, lru_cache
 from typing import Any
 
 import sympy
@@ -112,6 +113,21 @@ class TextPrinter(StrPrinter):
     def _print_Heaviside(self, expr: Any) -> str:
         return f"step({self._print(expr.args[0])})"
 
+    def _print_Piecewise(self, expr: Any) -> str:
+        """``{x if x > 0, exp(x) − 1 otherwise}``: each value with its condition, the last "otherwise"."""
+        parts = []
+        for value, cond in expr.args:
+            shown = self._print(value)
+            parts.append(f"{shown} otherwise" if cond is sympy.true else f"{shown} if {self._print(cond)}")
+        return "{" + ", ".join(parts) + "}"
+
+    def _print_Relational(self, expr: Any) -> str:
+        symbol = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "==": "=", "!=": "≠"}.get(expr.rel_op, expr.rel_op)
+        return f"{self._print(expr.lhs)} {symbol} {self._print(expr.rhs)}"
+
+    def _print_BooleanTrue(self, expr: Any) -> str:
+        return "otherwise"
+
     def _print_Abs(self, expr: Any) -> str:
         return f"|{self._print(expr.args[0])}|"
 
@@ -195,9 +211,22 @@ def latex(expr: Any) -> str:
 def rebuild(expr: Any, mapping: dict[Any, Any]) -> Any:
     """``expr`` with symbols replaced, nothing re-evaluated (keeps 2·(out − t) from becoming 2out − 2t).
 
+    Any expression: a node whose constructor takes ``evaluate`` is rebuilt with ``evaluate=False``; one that
+    has no such option (a Piecewise branch, an ``ExprCondPair``) builds its arguments as given anyway.
     Unlike ``with evaluate(False): xreplace(...)`` this does not clear SymPy's cache on every call."""
     if expr in mapping:
         return mapping[expr]
     if not expr.args:
         return expr
-    return expr.func(*(rebuild(a, mapping) for a in expr.args), evaluate=False)
+    args = tuple(rebuild(a, mapping) for a in expr.args)
+    return expr.func(*args, evaluate=False) if _takes_evaluate(expr.func) else expr.func(*args)
+
+
+@cache
+def _takes_evaluate(func: type) -> bool:
+    """Whether the constructor of ``func`` accepts ``evaluate`` (by name or as a keyword catch-all)."""
+    try:
+        parameters = inspect.signature(func.__new__).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: SymPy's classes without one take options
+        return True
+    return any(p.name == "evaluate" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)

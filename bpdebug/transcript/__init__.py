@@ -55,7 +55,7 @@ class Options:
     epochs: int
     weights: tuple[str, ...] | None = None  # canonical names; None = every parameter
     full: bool = False  # full derivations for every epoch, not just the first and last
-    exercise: frozenset[str] | None = None  # an exercise sheet blanking these parts (document.EXERCISE_PARTS)
+    exercise: frozenset[str] | None = None  # an exercise sheet blanking these parts (exercise.EXERCISE_PARTS)
     what_if: WhatIf | None = None  # the run is a what-if fork of another: the md, tex and txt say so
 
 

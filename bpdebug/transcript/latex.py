@@ -7,7 +7,8 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from ..core.engine import Trace
-from .document import Block, Code, Display, Heading, Inline, Math, Paragraph, Table, build
+from .blocks import Block, Code, Display, Heading, Inline, Math, Paragraph, Table
+from .document import build
 
 if TYPE_CHECKING:
     from . import Options
@@ -73,7 +74,8 @@ def _inline(part: Inline) -> str:
 _HEADINGS = {1: "section*", 2: "section*", 3: "subsection*", 4: "subsubsection*", 5: "paragraph*"}
 
 
-def _block(block: Block) -> str:
+def render_block(block: Block) -> str:
+    """One block as this format writes it."""
     if isinstance(block, Heading):
         return "\\" + _HEADINGS.get(block.level, "paragraph*") + "{" + escape(block.text) + "}"
     if isinstance(block, Paragraph):
@@ -100,5 +102,5 @@ def render(trace: Trace, options: Options) -> str:
     if title is not None:
         blocks.pop(0)
         body.append(r"\title{" + escape(title.text) + "}\n\\author{}\n\\date{}\n\\maketitle")
-    body += [_block(b) for b in blocks]
+    body += [render_block(b) for b in blocks]
     return PREAMBLE + "\n\\begin{document}\n\n" + "\n\n".join(body) + "\n\n\\end{document}\n"

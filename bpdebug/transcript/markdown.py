@@ -7,7 +7,8 @@ import re
 from typing import TYPE_CHECKING
 
 from ..core.engine import Trace
-from .document import Block, Code, Display, Heading, Inline, Math, Paragraph, Table, build
+from .blocks import Block, Code, Display, Heading, Inline, Math, Paragraph, Table
+from .document import build
 
 if TYPE_CHECKING:
     from . import Options
@@ -33,7 +34,8 @@ def _inline(part: Inline) -> str:
     return _escape(part)
 
 
-def _block(block: Block) -> str:
+def render_block(block: Block) -> str:
+    """One block as this format writes it."""
     if isinstance(block, Heading):
         return "#" * block.level + " " + _escape(block.text)
     if isinstance(block, Paragraph):
@@ -55,4 +57,4 @@ def _block(block: Block) -> str:
 def render(trace: Trace, options: Options) -> str:
     """The transcript as one string (see the module docstring)."""
     doc = build(trace, options)
-    return "\n\n".join(_block(b) for b in doc.blocks) + "\n"
+    return "\n\n".join(render_block(b) for b in doc.blocks) + "\n"

@@ -18,26 +18,25 @@ the final loss and parameters, the optimizer's state) to compare with ``--format
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..core import optimizers
 from ..core.engine import Trace
+from ..core.quantity import Phase
 from ..core.trace import PassRecord
-from .document import Block, Heading, build
-from .markdown import _block as markdown_block
+from ..text.update_rule import sympy_rule
+from .blocks import Block, ChainRule, Epochs, Heading, Passes, PhaseMark, Results
+from .document import build
+from .markdown import render_block as markdown_block
 from .script import script
 
 if TYPE_CHECKING:
     from . import Options
 
-_EPOCHS = re.compile(r"^Epochs? (\d+)(?: to (\d+))?$")
-# a pass's heading: "Example 3" (online), "Mini-batch 2 (examples 39, 118, …)"; skipped ones: "Examples 4 to 5"
-_PASSES = re.compile(r"^(Examples?|Mini-batch(?:es)?) (\d+)(?: to (\d+))?(?: \(examples [^)]*\))?$")
-_PARAM = re.compile(r"^(\S+) \((theta\d+\[\d+,\d+\])\)$")
 _UPDATE = "weights = update(NET, weights, gradients)"  # plain gradient descent (the engine's update, pasted)
 _OPTIMIZER_UPDATE = "updates += 1\nweights, state = update_every_matrix(weights, gradients, state, updates)"
 
@@ -57,25 +56,9 @@ def _sections(blocks: tuple[Block, ...]) -> list[_Section]:
     return [s for s in out if s.blocks]
 
 
-def _written_out(sections: list[_Section], i: int) -> bool:
-    """Whether the epoch or pass heading at ``i`` is followed by its passes (a Forward pass heading)
-    before the next heading of its level or above."""
-    heading = sections[i].heading
-    level = heading.level if heading is not None else 0
-    for s in sections[i + 1:]:
-        h = s.heading
-        if h is None:
-            continue
-        if h.level <= level:
-            return False
-        if h.text == "Forward pass":
-            return True
-    return False
-
-
-def _code_name(symbol: sp.Symbol) -> str:
+def _code_name(name: str) -> str:
     """A rule's symbol as the notebook's variable: ``lambda`` is a Python keyword."""
-    return "lambda_" if symbol.name == "lambda" else symbol.name
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 def _numpy(expr: sp.Expr) -> str:
@@ -88,7 +71,7 @@ def _numpy(expr: sp.Expr) -> str:
             return "np." + full[len("numpy."):] if full.startswith("numpy.") else full
 
         def _print_Symbol(self, expr: sp.Symbol) -> str:
-            return _code_name(expr)
+            return _code_name(expr.name)
 
     return str(Printer({"order": "none", "fully_qualified_modules": True}).doprint(expr))
 
@@ -118,7 +101,7 @@ class _Cells:
         keys = ["learning_rate", *opt.hyperparameters] + (["weight_decay"] if decay else [])
         lines = [f"# {opt.title}, as {opt.torch} defines it: its hyperparameters ..."]
         for k in keys:
-            hp = optimizers.HYPERPARAMETERS[k]
+            hp = opt.hyperparameter(k)
             lines.append(f"{_code_name(hp.symbol)} = {getattr(h, k)!r}  # {hp.meaning}")
         names = opt.state_names
         if names:
@@ -134,7 +117,7 @@ class _Cells:
         body = [f"def {opt.name}_rule(p, g{state_args}, t):",
                 f'    """One {opt.title} update of a weight matrix p whose gradient is g, every entry at once: the '
                 'rule top to bottom."""']
-        for target, expr in optimizers.rule(opt, decay):
+        for target, expr in sympy_rule(opt, decay):
             body.append(f"    {_code_name(target)} = {_numpy(expr)}")
         body.append(f"    return p, ({', '.join(names)}{',' if len(names) == 1 else ''})")
         keep = ("            # a frozen parameter keeps its value and its state\n"
@@ -289,14 +272,6 @@ def _setup(trace: Trace, epochs: int) -> list[str]:
     return [text[:cut.start()].rstrip(), text[cut.start():].rstrip()]
 
 
-def _pass_of(trace: Trace, epoch: int, kind: str, number: int) -> PassRecord:
-    """The pass a heading names: an online pass by its example, a mini-batch by its place in the epoch."""
-    passes = trace.epoch(epoch).passes
-    if kind.startswith("Example"):
-        return next(p for p in passes if p.example == number)
-    return passes[number - 1]
-
-
 def notebook(trace: Trace, options: Options) -> object:
     """The notebook as an ``nbformat`` node (validated)."""
     import nbformat
@@ -318,9 +293,8 @@ def notebook(trace: Trace, options: Options) -> object:
     current: PassRecord | None = None
     setup_done = False
     results_done = False
-    for i, section in enumerate(sections):
+    for section in sections:
         h = section.heading
-        text = h.text if h else ""
         if h is not None and h.level == 2 and not setup_done:  # before the first section after the introduction
             code(_setup(trace, options.epochs))
             code(cells_of.optimizer() + cells_of.backprop())
@@ -330,37 +304,34 @@ def notebook(trace: Trace, options: Options) -> object:
         markdown(section)
         if h is None:
             continue
-        m_epoch, m_pass, m_param = _EPOCHS.match(text), _PASSES.match(text), _PARAM.match(text)
-        if h.level == 2 and m_epoch:
-            first = int(m_epoch[1])
-            last = int(m_epoch[2] or first)
-            epoch, current = first, None
-            if _written_out(sections, i):
-                code(cells_of.epoch_loss(first))
-                if s.plan.mode == "batch":
-                    current = trace.epoch(first).passes[0]
-            else:
-                code(cells_of.skipped_epochs(first, last))
-        elif m_pass and s.plan.mode != "batch":
-            first_pass = _pass_of(trace, epoch, m_pass[1], int(m_pass[2]))
-            if _written_out(sections, i):
-                current = first_pass
-            else:
-                last_pass = _pass_of(trace, epoch, m_pass[1], int(m_pass[3] or m_pass[2]))
-                code(cells_of.skipped_passes(epoch, first_pass, last_pass))
-        elif text == "Forward pass":
-            code(cells_of.pass_start(epoch, current) + cells_of.forward())
-        elif text == "Errors":
-            code(cells_of.errors())
-        elif text == "Backward pass":
-            code(cells_of.backward())
-        elif text == "Update":
-            code(cells_of.update(current, chosen))
-        elif m_param and s.params.find(m_param[2]) is not None:
-            code(cells_of.gradient(m_param[2]))
-        elif h.level == 2 and text.startswith("After "):
-            code(cells_of.results())
-            results_done = True
+        match h.mark:
+            case Epochs(first, last, written):
+                epoch, current = first, None
+                if written:
+                    code(cells_of.epoch_loss(first))
+                    if s.plan.mode == "batch":
+                        current = trace.epoch(first).passes[0]
+                else:
+                    code(cells_of.skipped_epochs(first, last))
+            case Passes(first, last, written) if s.plan.mode != "batch":
+                passes = trace.epoch(epoch).passes
+                if written:
+                    current = passes[first - 1]
+                else:
+                    code(cells_of.skipped_passes(epoch, passes[first - 1], passes[last - 1]))
+            case PhaseMark(Phase.FORWARD):
+                code(cells_of.pass_start(epoch, current) + cells_of.forward())
+            case PhaseMark(Phase.ERROR):
+                code(cells_of.errors())
+            case PhaseMark(Phase.BACKWARD):
+                code(cells_of.backward())
+            case PhaseMark(Phase.UPDATE):
+                code(cells_of.update(current, chosen))
+            case ChainRule(param):
+                code(cells_of.gradient(param))
+            case Results():
+                code(cells_of.results())
+                results_done = True
     if not results_done:
         code(cells_of.results())
     for k, cell in enumerate(cells, start=1):

@@ -159,6 +159,21 @@ if __name__ == "__main__":
 '''
 
 
+def _hyperparameters(opt: optimizers.Optimizer, hyper: optimizers.Hyperparameters) -> dict[str, float]:
+    """What the script's ``NET.hyper`` holds besides the learning rate: every built-in optimizer's
+    hyperparameters (the first entry's default where ``opt`` does not read one), ``opt``'s own values, the
+    weight decay: a learner may swap the step for another optimizer's and find its numbers there."""
+    out: dict[str, float] = {}
+    for entry in (*optimizers.OPTIMIZERS.values(), opt):
+        for h in entry.hyper:
+            if h.key in opt.hyperparameters:
+                out[h.key] = hyper[h.key]
+            elif h.default is not None:
+                out.setdefault(h.key, h.default)
+    out[optimizers.WEIGHT_DECAY.key] = hyper.weight_decay
+    return out
+
+
 def script(trace: Trace, epochs: int) -> str:
     """The script's text for ``epochs`` epochs."""
     s = trace.scenario
@@ -191,8 +206,7 @@ def script(trace: Trace, epochs: int) -> str:
         f"    plain={s.plan.is_plain!r},  # plain gradient descent without weight decay: update(), no state",
         f"    optimizer=SimpleNamespace(step={opt.step.__name__}, state_names={opt.state_names!r}),",
         "    hyper=SimpleNamespace(learning_rate=LEARNING_RATE, "
-        + ", ".join(f"{k}={getattr(hyper, k)!r}" for k in ("momentum", "beta1", "beta2", "epsilon", "alpha",
-                                                          "weight_decay")) + "),",
+        + ", ".join(f"{k}={v!r}" for k, v in _hyperparameters(opt, hyper).items()) + "),",
         ")",
         "",
     ]

@@ -7,7 +7,8 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from ..core.engine import Trace
-from .document import Block, Code, Display, Heading, Inline, Math, Paragraph, Table, build
+from .blocks import Block, Code, Display, Heading, Inline, Math, Paragraph, Table
+from .document import build
 
 if TYPE_CHECKING:
     from . import Options
@@ -85,7 +86,8 @@ def _table(block: Table) -> str:
     return "\n".join(lines(rows[0]) + [rule] + body)
 
 
-def _block(block: Block) -> str:
+def render_block(block: Block) -> str:
+    """One block as this format writes it."""
     if isinstance(block, Heading):  # every level underlined, each with its own rule
         rule = UNDERLINES[min(block.level, len(UNDERLINES)) - 1]
         return f"{block.text}\n{rule * len(block.text)}"
@@ -101,5 +103,5 @@ def _block(block: Block) -> str:
 def render(trace: Trace, options: Options) -> str:
     """The transcript as one string (see the module docstring)."""
     doc = build(trace, options)
-    out = "\n\n".join(_block(b) for b in doc.blocks)
+    out = "\n\n".join(render_block(b) for b in doc.blocks)
     return "\n".join(line.rstrip() for line in out.split("\n")) + "\n"

@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from ..core.conditions import Condition, ConditionError, Stop, first_stop, parse_condition
-from ..core.engine import Divergence, ExpectationResult, Step, StepTemplate, Trace
+from ..core.engine import Divergence, ExpectationResult, Step, Trace
 from ..core.params import Param
 from ..core.scenario import Scenario, ScenarioError, load
 from ..core.storage import EXACT_EPOCHS
 from ..core.whatif import EditError
 from ..text.narrate import MAX_UNITS_WALKED, Narration, default_param, narrate, narrate_unit, unit_name, unit_walk
+from ..text.numbers import plural
 from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
 if TYPE_CHECKING:
@@ -53,10 +54,6 @@ DEFAULT_CONDITIONS = ("nan",)  # breakpoints on from the start
 def bundled_scenarios() -> Path:
     """The folder of the scenarios shipped inside the package."""
     return Path(str(resources.files("bpdebug") / "scenarios"))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,7 @@ class Position:
 
 @dataclass(frozen=True, order=True)
 class Breakpoint:
-    """Stop at every step of a kind (and layer): ``step=KIND`` in the condition language of issue 9."""
+    """Stop at every step of a kind (and layer): ``step=KIND`` in the condition language."""
 
     kind: str
     layer: int | None = None
@@ -112,9 +109,6 @@ class Breakpoint:
         if self.kind == "gradient":
             return f"∂E/∂Θ{self.layer}"
         return self.kind
-
-    def holds_at(self, template: StepTemplate) -> bool:
-        return (template.kind, template.layer) == (self.kind, self.layer)
 
     @property
     def condition(self) -> str:
@@ -371,7 +365,7 @@ class Session:
         if self._walk.index + 1 >= len(self.trace):
             self.trace.extend(self.trace.epochs + 1)
             e = self.scenario.epochs
-            notes = (Note(f"epoch {self.trace.epochs}: training past the scenario's {_plural(e, 'epoch')}",
+            notes = (Note(f"epoch {self.trace.epochs}: training past the scenario's {plural(e, 'epoch')}",
                           timeout=3),)
         move = self._land(self._walk.index + 1, "n")
         return Move(move.moved, notes + move.notes)
@@ -986,7 +980,7 @@ class Session:
         from ..transcript import too_long
 
         why = None if fmt in ("npz", "safetensors") else too_long(fmt, epochs)
-        return None if why is None else Note(f"{_plural(epochs, 'epoch')}: {why}", "error", 8)
+        return None if why is None else Note(f"{plural(epochs, 'epoch')}: {why}", "error", 8)
 
     @staticmethod
     def export_is_long(epochs: int) -> bool:
@@ -1029,7 +1023,7 @@ class Session:
             return Note(f"cannot write {path}: {exc.strerror or exc}", "error")
         except Exception as exc:  # noqa: BLE001 - a failed export must not end the session
             return Note(f"export failed: {type(exc).__name__}: {exc}", "error")
-        wrote = f"wrote the {fmt} transcript ({_plural(epochs, 'epoch')}) to {path}"
+        wrote = f"wrote the {fmt} transcript ({plural(epochs, 'epoch')}) to {path}"
         if fmt in ("py", "ipynb"):  # their code trains from scratch: a continued what-if fork's state is not in it
             from ..core.scenario_writer import restarted
 
@@ -1084,8 +1078,4 @@ def _same_file(a: str | Path, b: str | Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return Path(a).resolve() == Path(b).resolve() if str(a) and str(b) else False
-
-
-def breakpoint_labels(breakpoints: Iterable[Breakpoint]) -> str:
-    return ", ".join(bp.label for bp in sorted(breakpoints, key=lambda b: b.label))
 

@@ -59,11 +59,6 @@ def pixel_rgb(winner: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     return np.rint(bg + (base - bg) * f[..., None]).astype(np.int64)
 
 
-def pixel_colours(winner: np.ndarray, confidence: np.ndarray) -> list[list[tuple[int, int, int]]]:
-    """Colour of every pixel (rows × columns of RGB tuples)."""
-    return [[(int(r), int(g), int(b)) for r, g, b in row] for row in pixel_rgb(winner, confidence)]
-
-
 def _packed(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 

@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 from ..keys import SPARE_KEYS
+
+KEY = "FooterKey"  # Footer's key widgets, by their CSS type (their class is private to textual.widgets._footer)
 
 
 class FittingFooter(Footer):
@@ -23,14 +24,14 @@ class FittingFooter(Footer):
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
-            if not (isinstance(widget, FooterKey) and widget.action in self.folded):
+            if getattr(widget, "action", None) not in self.folded:  # a key widget holds its action
                 yield widget
 
     def watch_virtual_size(self, size: Size) -> None:
         """After each layout: fold the next spare key shown while the keys overflow the width."""
         if size.width <= self.size.width:
             return
-        shown = {key.action for key in self.query(FooterKey)}
+        shown = {getattr(key, "action", None) for key in self.query(KEY)}
         spare = [action for action in SPARE_KEYS if action in shown and action not in self.folded]
         if spare:
             self.folded += (spare[0],)
