@@ -153,6 +153,20 @@ def test_micrograd_readme_figures_and_the_reference():
     assert round(float(record.gradients[s.program.leaf("b")]), 4) == 645.5773
 
 
+@pytest.mark.parametrize("path", [p for p in GRAPHS if {n.op for n in load_any(p).program.nodes if n.computed}
+                                  <= set(MICROGRAD_OPS)], ids=lambda p: p.stem)
+def test_every_bundled_graph_micrograd_can_run_equals_micrograd(path):
+    s = load_any(path)
+    program = path.read_text().split('program = """', 1)[1].split('"""', 1)[0]
+    values = dict(zip(s.program.leaves, s.program.start.tolist(), strict=True))
+    record = GraphTrace(s).epoch(1)
+    data, grads = micrograd_run(values, program)
+    size = magnitudes(s, record)
+    assert close(record.loss, data, 1 + abs(data))
+    for k in values:
+        assert close(float(record.gradients[s.program.leaf(k)]), grads[k], 1 + size[s.program.leaf(k)])
+
+
 @pytest.mark.parametrize("path", GRAPHS, ids=lambda p: p.stem)
 def test_every_bundled_graph_equals_autograd_and_central_differences(path):
     s = load_any(path)
@@ -417,6 +431,29 @@ def test_steps_never_show_numbers_from_the_future():
     assert trace[n].epoch == 2 and trace[n].value("a") == trace[n - 1].value("a.after")
 
 
+@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(programs(tuple(OPS)), st.data())
+def test_a_drawn_programs_steps_know_each_number_from_its_step_on(drawn, data):
+    values, program = drawn
+    with np.errstate(all="ignore"):
+        s, record, _ = engine(values, program)
+        trace = GraphTrace(s, 1)
+        n = len(trace)
+        i = data.draw(st.integers(0, n - 1))
+        step = trace[i]
+        for name in step.computes:
+            assert step.is_known(name) and name in step.known
+            value = step.value(name)
+            assert value == value or math.isnan(value)
+            if i:
+                assert not trace[i - 1].is_known(name)
+                with pytest.raises(KeyError):
+                    trace[i - 1].value(name)
+        assert step.known <= trace[n - 1].known  # nothing known is forgotten later
+        if i:
+            assert trace[i - 1].known < step.known
+
+
 def test_far_epochs_report_progress_and_stop_when_asked():
     s = load_any("scenarios/rnn.toml")
     trace = GraphTrace(s)
@@ -426,6 +463,15 @@ def test_far_epochs_report_progress_and_stop_when_asked():
     assert trace.loss(2999) == GraphTrace(s).epoch(2999).loss
     stopped = GraphTrace(s)
     assert stopped.advance(10**6, should_stop=lambda: True) == 0
+
+
+def test_the_epoch_cache_stays_within_its_bytes():
+    s = load_any("scenarios/rnn.toml")
+    trace = GraphTrace(s, cache_bytes=4096)
+    for e in range(1, 60):
+        trace.epoch(e)
+    assert trace.cached_epochs <= max(2, 4096 // trace.epoch(1).nbytes())
+    assert trace.epoch(3).leaves_after.tolist() == GraphTrace(s).epoch(3).leaves_after.tolist()
 
 
 def test_divergence_names_the_node_and_the_cause():

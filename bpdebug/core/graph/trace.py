@@ -310,6 +310,11 @@ class GraphTrace:
     def checkpoints(self) -> Checkpoints:
         return self._checkpoints
 
+    @property
+    def cached_epochs(self) -> int:
+        """Epochs kept whole (every value and gradient) for stepping about; within the byte budget."""
+        return len(self._cache)
+
     # ------------------------------------------------------------------------------------------ epochs
     def _pass(self, leaves: np.ndarray, state: tuple, epoch: int) -> GraphPass:
         return epoch_pass(self.program, self.tape, self.plan, self.learned, self.mask, leaves, state, epoch)
