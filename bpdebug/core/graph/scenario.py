@@ -27,7 +27,8 @@ NETWORK_SECTIONS = ("network", "loss", "data", "weights", "activations")  # what
 TOP_KEYS = ("title", "description", "graph", "training", "expect")
 GRAPH_KEYS = ("values", "learn", "program", "output")
 # [training] keys that mean something for a graph: no examples, so no batches, order or shuffling
-TRAINING_KEYS = ("learning_rate", "epochs", "optimizer", "frozen", *optimizers.HYPERPARAMETERS)
+TRAINING_KEYS = ("learning_rate", "epochs", "optimizer", "frozen", optimizers.WEIGHT_DECAY.key,
+                 *optimizers.keys_of(optimizers.OPTIMIZERS.values()))
 _QUANTITY = re.compile(r"^(?P<grad>grad\.)?(?P<node>[A-Za-z_][A-Za-z0-9_]*(?:@[0-9]+)?|#[0-9]+)"
                        r"(?P<after>\.after)?$")
 QUANTITY_FORMS = "NAME, NAME@k, grad.NAME, grad.NAME@k, NAME.after or loss"
