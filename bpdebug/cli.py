@@ -462,7 +462,11 @@ def cmd_practice(args: argparse.Namespace) -> int:
 
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
-    scenario = _load(scenario_path)  # refuse a bad file with the one-line error before any screen
+    scenario = _load_any(scenario_path)  # refuse a bad file with the one-line error before any screen
+    if not _is_graph(scenario):
+        from .core import threads
+
+        threads.apply()
     from .tui.app import make_app
 
     app = make_app(scenario_path, scenario)  # read once

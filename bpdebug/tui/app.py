@@ -763,6 +763,10 @@ def make_app(scenario_path: str | Path, scenario: Scenario | None = None, served
     A caller that has already loaded the file (the CLI, to refuse a bad one first) passes ``scenario``
     so it is not read twice. ``served``: a browser visitor's session (:mod:`.served`): no reload, exports
     as downloads."""
+    if getattr(scenario, "kind", None) == "graph":  # a computation graph: its own screen (graph_app)
+        from .graph_app import GraphApp
+
+        return GraphApp(scenario_path, scenario)  # type: ignore[return-value,arg-type]
     if served:
         from .served import ServedApp
 

@@ -1,0 +1,353 @@
+"""The state and rules of the debugger on a graph scenario (no Textual here): where the walk is, the selected
+value, breakpoints, watches, what-if forks, practice and the gradient check, over a :class:`GraphTrace`.
+
+A network's :class:`~bpdebug.tui.session.Session` does the same over a network's trace; this one asks only the
+questions of :mod:`bpdebug.core.protocol` plus the graph's own (its program and nodes). Every method returns a
+short note for the status line; nothing here shows a number its step has not computed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..core.conditions import ConditionError
+from ..core.graph.conditions import GraphCondition, first_stop, grammar, parse_condition
+from ..core.graph.program import CONST, LEAF, Program
+from ..core.graph.scenario import GraphScenario
+from ..core.graph.trace import GraphStep, GraphStepKind, GraphTrace
+from ..text.numbers import number
+
+NETWORK_ONLY = ("the decision map", "the gradient flow per layer", "unit by unit", "examples of a batch")
+
+
+@dataclass(frozen=True)
+class Watch:
+    name: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """Practice: the number the next step computes, asked before it is shown."""
+
+    step: int
+    name: str  # the quantity asked: c@2, grad.a, a.after
+    answer: float
+
+
+class GraphSession:
+    """One graph scenario's walk: a position in the trace and what the views show there."""
+
+    def __init__(self, path: str | Path, scenario: GraphScenario) -> None:
+        self.path = Path(path)
+        self.original = scenario
+        self.scenario = scenario
+        self.trace = GraphTrace(scenario)
+        self.original_trace = self.trace
+        self.index = 0
+        self.by_line = False  # n/p step one program line at a time (all its operations)
+        self.selected = scenario.learn[0] if scenario.learn else scenario.program.leaves[0]
+        self.conditions: list[GraphCondition] = [parse_condition("nan", scenario)]
+        self.watches: list[str] = []
+        self.edits: tuple[str, ...] = ()
+        self.forked: GraphTrace | None = None
+        self.practising = False
+        self.score = (0, 0)  # right, asked
+
+    # ------------------------------------------------------------------------------------------ position
+    @property
+    def program(self) -> Program:
+        return self.scenario.program
+
+    @property
+    def step(self) -> GraphStep:
+        return self.trace.step(self.index)
+
+    @property
+    def epoch(self) -> int:
+        return self.index // self.trace.steps_per_epoch + 1
+
+    @property
+    def position(self) -> int:
+        return self.index % self.trace.steps_per_epoch
+
+    def _group(self, index: int) -> tuple[str, int | None]:
+        """What stepping by line keeps together: the steps of one phase over nodes of one program line."""
+        t = self.trace.templates[index % self.trace.steps_per_epoch]
+        if t.node is None:
+            return (t.kind, None)
+        line = self.program.nodes[t.node].line
+        return (t.kind, line if line is not None else -1 - t.node)
+
+    def next_step(self) -> str:
+        if self.index + 1 >= len(self.trace):
+            self.trace.extend(self.epoch + 1)
+        target = self.index + 1
+        if self.by_line:
+            group = self._group(target)
+            while target + 1 < len(self.trace) and self.epoch_of(target + 1) == self.epoch_of(target) \
+                    and self._group(target + 1) == group:
+                target += 1
+        self.index = target
+        return ""
+
+    def previous_step(self) -> str:
+        if self.index == 0:
+            return "at the first step"
+        target = self.index
+        if self.by_line:  # back past this line's steps: to the last step of the line before
+            group = self._group(target)
+            while target > 0 and self.epoch_of(target - 1) == self.epoch_of(target) \
+                    and self._group(target - 1) == group:
+                target -= 1
+        self.index = max(0, target - 1)
+        return ""
+
+    def epoch_of(self, index: int) -> int:
+        return index // self.trace.steps_per_epoch + 1
+
+    def toggle_by_line(self) -> str:
+        self.by_line = not self.by_line
+        return "n and p step one program line at a time" if self.by_line else "n and p step one operation at a time"
+
+    def next_epoch(self) -> str:
+        self.trace.extend(self.epoch + 1)
+        self.index += self.trace.steps_per_epoch
+        return ""
+
+    def previous_epoch(self) -> str:
+        if self.epoch == 1:
+            return "at the first epoch"
+        self.index -= self.trace.steps_per_epoch
+        return ""
+
+    def go_to_epoch(self, epoch: int, progress: Callable[[int, int], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> str:
+        """The same step of ``epoch`` (trains there first, in chunks, with progress; stops when asked)."""
+        if epoch < 1:
+            return f"epoch {epoch}: expected an epoch from 1"
+        reached = self.trace.advance(epoch, progress, should_stop) if epoch > 1 else 1
+        reached = max(1, min(reached, epoch))
+        self.trace.extend(reached)
+        self.index = (reached - 1) * self.trace.steps_per_epoch + self.position
+        return "" if reached == epoch else f"stopped at epoch {reached}"
+
+    # ----------------------------------------------------------------------------------------- selection
+    def select(self, name: str) -> str:
+        name = name.strip().removeprefix("grad.")
+        try:
+            node = self.program.resolve(name)
+        except KeyError as exc:
+            return str(exc.args[0]) if exc.args else f"{name}: no such value"
+        if self.program.nodes[node].op == CONST and not self.program.nodes[node].bindings:
+            return f"{name} is a constant: it has no gradient worth a chain rule"
+        self.selected = self.program.nodes[node].key
+        return ""
+
+    @property
+    def selected_node(self) -> int:
+        return self.program.resolve(self.selected)
+
+    def names(self) -> list[str]:
+        """Every value a user can select, leaves first (for suggestions)."""
+        return [n.key for n in self.program.nodes if n.op != CONST or n.bindings]
+
+    def paths_of_selected(self) -> frozenset[int]:
+        """The nodes on a path from the selected value to the output (the selected one included)."""
+        program, start = self.program, self.selected_node
+        reaches = [False] * len(program.nodes)
+        reaches[program.output] = True
+        for i in range(program.output - 1, start - 1, -1):
+            reaches[i] = any(reaches[u] for u, _ in program.users[i])
+        if not reaches[start]:
+            return frozenset({start})
+        on: set[int] = set()
+        stack = [start]
+        while stack:
+            i = stack.pop()
+            if i in on or not reaches[i]:
+                continue
+            on.add(i)
+            stack.extend(u for u, _ in program.users[i])
+        return frozenset(on)
+
+    # --------------------------------------------------------------------------------------------- views
+    def title(self) -> str:
+        return self.scenario.title
+
+    def status(self) -> str:
+        step = self.step
+        phase = {GraphStepKind.FORWARD: "forward", GraphStepKind.BACKWARD: "backward",
+                 GraphStepKind.UPDATE: "update"}[step.kind]
+        fork = f"  what if {', '.join(self.edits)}" if self.edits else ""
+        mode = "by line" if self.by_line else "by operation"
+        return (f"epoch {self.epoch}  {phase}  step {self.position + 1} of {self.trace.steps_per_epoch}  "
+                f"{mode}  ∂{self.trace.layout.output_key}/∂{self.selected}{fork}")
+
+    def narration(self) -> list[str]:
+        from ..text.graph_narrate import narrate
+
+        with np.errstate(all="ignore"):
+            return narrate(self.step)
+
+    def derivation(self) -> list[str]:
+        from ..derivation.graph import derive_graph
+
+        with np.errstate(all="ignore"):
+            return derive_graph(self.step, self.selected).text_lines()
+
+    def figures(self) -> list[str]:
+        """The printed figures: each checked once the walk reaches the step that computes it."""
+        out = []
+        for r in self.trace.check_all():
+            e = r.expectation
+            if r.step > self.index:
+                out.append(f"  …    {e.quantity} = {number(e.value[0])} (printed)")
+            else:
+                out.append(f"  {'holds' if r.holds else 'FAILS'}  {e.quantity} = {number(e.value[0])}, computed "
+                           f"{number(r.computed[0])}")
+        return out
+
+    # -------------------------------------------------------------------------------------- breakpoints
+    def add_condition(self, text: str) -> str:
+        try:
+            c = parse_condition(text, self.scenario)
+        except ConditionError as exc:
+            return str(exc)
+        if any(x.text == c.text for x in self.conditions):
+            self.conditions = [x for x in self.conditions if x.text != c.text]
+            return f"breakpoint {c.text} removed"
+        self.conditions.append(c)
+        return f"breakpoint {c.text} added"
+
+    @staticmethod
+    def condition_help() -> str:
+        return grammar()
+
+    def continue_run(self, to_epoch: int | None = None, progress: Callable[[int, int], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> str:
+        """To the first later step where a breakpoint holds (within the scenario's epochs, or ``to_epoch``)."""
+        last = max(to_epoch or self.trace.epochs, self.epoch)
+        found = first_stop(self.trace, tuple(self.conditions), self.index + 1, last, progress, should_stop)
+        if found is None:
+            self.index = len(self.trace) - 1
+            return f"no breakpoint holds through epoch {last}: at the last step"
+        if found.interrupted:
+            return "stopped"
+        self.trace.extend(found.epoch)
+        self.index = found.step
+        return f"stopped: {found.condition.text if found.condition else ''}: {found.reason}"
+
+    # ------------------------------------------------------------------------------------------ watches
+    def toggle_watch(self, name: str) -> str:
+        name = name.strip()
+        if name in self.watches:
+            self.watches.remove(name)
+            return f"no longer watching {name}"
+        try:
+            self.trace.layout.node_of(name)
+        except KeyError as exc:
+            return str(exc.args[0]) if exc.args else name
+        self.watches.append(name)
+        return f"watching {name}"
+
+    def watch_rows(self) -> list[str]:
+        step = self.step
+        return [f"  {name} = {number(step.value(name)) if step.is_known(name) else '…'}" for name in self.watches]
+
+    # ------------------------------------------------------------------------------------ gradient check
+    def gradient_check(self) -> str:
+        from ..core.graph.gradcheck import check_leaf
+
+        node = self.selected_node
+        if self.program.nodes[node].op != LEAF:
+            return f"the gradient check perturbs a leaf: select one ({', '.join(self.program.leaves)})"
+        step = self.step
+        if not step.is_known(f"grad.{self.selected}"):
+            return f"∂{self.trace.layout.output_key}/∂{self.selected} is not computed yet at this step"
+        p = next(p for p in (*self.scenario.params, *_all_leaves(self.scenario)) if p.name == self.selected)
+        with np.errstate(all="ignore"):
+            check = check_leaf(self.trace.tape, step.record.leaves_before, p, float(step.record.gradients[node]))
+        return check.describe()
+
+    # --------------------------------------------------------------------------------------------- what if
+    def fork(self, text: str) -> str:
+        """What if: ``NAME=VALUE`` for a leaf (one or more, comma-separated): a new run from these values."""
+        changes: dict[str, float] = {}
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            name, eq, raw = part.partition("=")
+            name = name.strip()
+            if not eq:
+                return f"{part}: expected NAME=VALUE with NAME a leaf ({', '.join(self.program.leaves)})"
+            if name not in self.program.leaves:
+                return f"{name}: what if changes a leaf's starting value, expected one of " \
+                       f"{', '.join(self.program.leaves)}"
+            try:
+                value = float(raw)
+            except ValueError:
+                return f"{raw.strip()}: expected a number"
+            if not math.isfinite(value):
+                return f"{raw.strip()}: expected a finite number"
+            changes[name] = value
+        if not changes:
+            return "expected NAME=VALUE, such as a=-3"
+        base = self.scenario
+        nodes = tuple(replace(n, value=changes[n.key]) if n.op == LEAF and n.key in changes else n
+                      for n in base.program.nodes)
+        scenario = replace(base, program=replace(base.program, nodes=nodes))
+        self.edits = (*self.edits, *(f"{k}={number(v)}" for k, v in changes.items()))
+        self.scenario = scenario
+        self.forked = self.trace = GraphTrace(scenario)
+        self.trace.extend(self.epoch)
+        return f"what if {', '.join(self.edits)}: a new run from these values (o: back to the original)"
+
+    def switch_run(self) -> str:
+        if self.forked is None:
+            return "no what-if fork (e NAME=VALUE makes one)"
+        if self.trace is self.forked:
+            self.trace, self.scenario = self.original_trace, self.original
+            return "the original run"
+        self.trace, self.scenario = self.forked, self.forked.scenario
+        return f"the fork: what if {', '.join(self.edits)}"
+
+    # -------------------------------------------------------------------------------------------- practice
+    def toggle_practice(self) -> str:
+        self.practising = not self.practising
+        if not self.practising:
+            right, asked = self.score
+            return f"practice over: {right} of {asked} right"
+        return "practice: type the number each next step computes before it is shown"
+
+    def question(self) -> Question | None:
+        """The number the next step computes (the first it computes), or None at the end."""
+        if self.index + 1 >= len(self.trace):
+            self.trace.extend(self.epoch + 1)
+        nxt = self.trace.step(self.index + 1)
+        name = nxt.computes[0]
+        return Question(nxt.index, name, nxt.value(name))
+
+    def answer(self, q: Question, text: str) -> str:
+        right, asked = self.score
+        try:
+            given = float(text.replace("−", "-"))
+        except ValueError:
+            return f"{text}: expected a number; the answer was {q.name} = {number(q.answer)}"
+        ok = math.isclose(given, q.answer, rel_tol=1e-3, abs_tol=1e-4)
+        self.score = (right + ok, asked + 1)
+        self.index = q.step
+        return (f"right: {q.name} = {number(q.answer)}" if ok else
+                f"not quite: {q.name} = {number(q.answer)}, you gave {number(given)}")
+
+    @staticmethod
+    def network_only() -> str:
+        return f"for a network only, not for a graph: {', '.join(NETWORK_ONLY)}"
+
+
+def _all_leaves(scenario: GraphScenario) -> tuple:
+    from ..core.graph.scenario import GraphParam
+
+    return tuple(GraphParam(n, scenario.program.leaf(n), k) for k, n in enumerate(scenario.program.leaves))
