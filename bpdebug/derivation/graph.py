@@ -33,6 +33,7 @@ from ..text.numbers import number, number_latex
 from ..text.printing import Shown, latex, rebuild, text
 
 MAX_PATHS = 6  # path sums with more paths than this are written in the δ form
+MAX_FACTORS = 24  # nor with more local derivatives in all than this (a long chain: an RNN's early state)
 MAX_TERMS = 8  # uses written out in the δ form; the others are summed in one number
 
 
@@ -122,7 +123,8 @@ class GraphDerivation:
             lines.append("  = " + " + ".join("·".join(_factor(f.value) for f in p.factors) for p in self.paths))
         else:
             n = len(self.uses) + self.rest
-            lines.append(f"{lhs}: {self.path_count:,} paths to {self.output}, written as the sum over its {n} "
+            lines.append(f"{lhs}: {_how_many(self.path_count)} path{'s' if self.path_count != 1 else ''} to "
+                         f"{self.output}, written as the sum over its {n} "
                          f"use{'s' if n != 1 else ''} (δ form): the upstream gradient times the local derivative")
             more = f" + … ({self.rest} more)" if self.rest else ""
             lines.append(f"{lhs} = " + " + ".join(f"∂{self.output}/∂{u.local.user}·{u.local.label}"
@@ -166,6 +168,11 @@ class GraphDerivation:
                                            for u in self.uses) + rest)
         lines.append(f"= {number_latex(self.value)}")
         return lines
+
+
+def _how_many(n: int) -> str:
+    """A count of paths, which grows exponentially with the depth: exact up to a billion, then its power of 10."""
+    return f"{n:,}" if n < 10**9 else f"about 10^{len(str(n)) - 1}"
 
 
 def _wrap(s: str) -> str:
@@ -225,17 +232,19 @@ def _operand(program: Program, j: int) -> Any:
     return Shown(node.key, _tex_name(node.key))
 
 
-_PROGRAMS: dict[int, tuple[Program, tuple[int, ...], dict[tuple[int, int], tuple[str, str]]]] = {}
+Counts = tuple[tuple[int, ...], tuple[int, ...]]  # per node: paths to the output, the longest one's factors
+Locals = dict[tuple[int, int], tuple[str, str]]  # (user, position) -> the local derivative, unicode and LaTeX
+_PROGRAMS: dict[int, tuple[Program, Counts, Locals]] = {}
 _KEEP = 8  # programs whose path counts and local derivatives are kept
 
 
-def _cached(program: Program) -> tuple[tuple[int, ...], dict[tuple[int, int], tuple[str, str]]]:
+def _cached(program: Program) -> tuple[Counts, Locals]:
     """The program's path counts and its cache of local derivatives in symbols (a program is immutable)."""
     found = _PROGRAMS.get(id(program))
     if found is None or found[0] is not program:
         if len(_PROGRAMS) >= _KEEP:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))
-        found = _PROGRAMS[id(program)] = (program, _count_paths(program), {})
+        found = _PROGRAMS[id(program)] = (program, (_count_paths(program), _longest_paths(program)), {})
     return found[1], found[2]
 
 
@@ -270,7 +279,16 @@ def _local(step: GraphStep, program: Program, user: int, position: int) -> Local
 
 def path_counts(program: Program) -> tuple[int, ...]:
     """For each node, the number of paths from it to the output (one per use along the way)."""
-    return _cached(program)[0]
+    return _cached(program)[0][0]
+
+
+def _longest_paths(program: Program) -> tuple[int, ...]:
+    """For each node, the most local derivatives a path from it to the output multiplies (0: no path)."""
+    counts = _count_paths(program)
+    longest = [0] * len(program.nodes)
+    for i in range(program.output - 1, -1, -1):
+        longest[i] = 1 + max((longest[u] for u, _ in program.users[i] if counts[u]), default=-1) if counts[i] else 0
+    return tuple(longest)
 
 
 def _count_paths(program: Program) -> tuple[int, ...]:
@@ -315,7 +333,7 @@ def derive_graph(step: GraphStep, name: str) -> GraphDerivation:
         return GraphDerivation(form="output", paths=(), uses=(), rest=0, rest_value=None, **common)  # type: ignore[arg-type]
     if counts[node] == 0:
         return GraphDerivation(form="none", paths=(), uses=(), rest=0, rest_value=None, **common)  # type: ignore[arg-type]
-    if counts[node] <= MAX_PATHS:
+    if counts[node] <= MAX_PATHS and counts[node] * _cached(program)[0][1][node] <= MAX_FACTORS:
         paths = tuple(PathTerm(tuple(_local(step, program, u, p) for u, p in reversed(path)))
                       for path in _paths(program, node, counts))
         return GraphDerivation(form="paths", paths=paths, uses=(), rest=0, rest_value=None, **common)  # type: ignore[arg-type]

@@ -99,6 +99,11 @@ class GraphScreen(Screen):
             super().__init__()
             self.note = note
 
+    class DerivationReady(Message):
+        def __init__(self, at: tuple, lines: list[str]) -> None:
+            super().__init__()
+            self.at, self.lines = at, lines
+
     def __init__(self, session: GraphSession) -> None:
         super().__init__(id="graph-debugger")
         self.session = session
@@ -135,8 +140,8 @@ class GraphScreen(Screen):
         step_panel.update("\n".join(s.narration()))
         set_border(step_panel, f"step: {s.step.title}")
         chain = self.query_one("#graph-chain", Static)
-        chain.update("\n".join(s.derivation()))
         set_border(chain, f"chain rule: ∂{s.trace.layout.output_key}/∂{s.selected}")
+        self._derive((s.trace, s.index, s.selected))
         side = ["printed figures:", *s.figures()] if s.scenario.expectations else []
         if s.watches:
             side += ["watches:", *s.watch_rows()]
@@ -147,6 +152,18 @@ class GraphScreen(Screen):
         self.query_one("#graph-side-text", Static).update("\n".join(side))
         set_border(self.query_one("#graph-side"), "figures · watches · breakpoints")
         self.query_one("#graph-note", Static).update(self.note)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="graph-derivation")
+    def _derive(self, at: tuple) -> None:
+        """The chain rule in a worker (SymPy is loaded on the first one, off the first frame)."""
+        lines = self.session.derivation_at(*at)
+        self.post_message(self.DerivationReady(at, lines))
+
+    @on(DerivationReady)
+    def _derived(self, event: DerivationReady) -> None:
+        s = self.session
+        if event.at == (s.trace, s.index, s.selected):  # still where the walk is
+            self.query_one("#graph-chain", Static).update("\n".join(event.lines))
 
     def show_note(self, note: str) -> None:
         self.note = note

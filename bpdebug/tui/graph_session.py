@@ -57,6 +57,7 @@ class GraphSession:
         self.forked: GraphTrace | None = None
         self.practising = False
         self.score = (0, 0)  # right, asked
+        self._paths: tuple[tuple[int, str], frozenset[int]] | None = None
 
     # ------------------------------------------------------------------------------------------ position
     @property
@@ -158,7 +159,13 @@ class GraphSession:
 
     def paths_of_selected(self) -> frozenset[int]:
         """The nodes on a path from the selected value to the output (the selected one included)."""
-        program, start = self.program, self.selected_node
+        key = (id(self.program), self.selected)
+        if self._paths is None or self._paths[0] != key:
+            self._paths = (key, self._paths_of(self.selected_node))
+        return self._paths[1]
+
+    def _paths_of(self, start: int) -> frozenset[int]:
+        program = self.program
         reaches = [False] * len(program.nodes)
         reaches[program.output] = True
         for i in range(program.output - 1, start - 1, -1):
@@ -195,10 +202,15 @@ class GraphSession:
             return narrate(self.step)
 
     def derivation(self) -> list[str]:
+        """The chain rule of the selected value at this step, as text lines."""
+        return self.derivation_at(self.trace, self.index, self.selected)
+
+    @staticmethod
+    def derivation_at(trace: GraphTrace, index: int, selected: str) -> list[str]:
         from ..derivation.graph import derive_graph
 
         with np.errstate(all="ignore"):
-            return derive_graph(self.step, self.selected).text_lines()
+            return derive_graph(trace.step(index), selected).text_lines()
 
     def figures(self) -> list[str]:
         """The printed figures: each checked once the walk reaches the step that computes it."""
