@@ -24,6 +24,7 @@ from bench_app import FrameClock  # noqa: E402
 from bench_graph import rnn_text  # noqa: E402
 from textual import events  # noqa: E402
 
+from bpdebug.core.graph.scenario import GraphScenario  # noqa: E402
 from bpdebug.core.scenario import loads_any  # noqa: E402
 from bpdebug.derivation.graph import derive_graph  # noqa: E402
 from bpdebug.tui.graph_app import GraphApp, GraphScreen  # noqa: E402
@@ -31,10 +32,16 @@ from bpdebug.tui.graph_app import GraphApp, GraphScreen  # noqa: E402
 SIZE = (120, 40)
 
 
+def graph(text: str) -> GraphScenario:
+    scenario = loads_any(text)
+    assert isinstance(scenario, GraphScenario)
+    return scenario
+
+
 async def first_frame(text: str, size: tuple[int, int] = SIZE) -> float:
     """From loading the file's text to the first frame the compositor hands the (headless) driver."""
     started = time.perf_counter()
-    app = GraphApp("rnn.toml", loads_any(text))
+    app = GraphApp("rnn.toml", graph(text))
     clock = FrameClock(app)
     async with app.run_test(size=size) as pilot:
         frame = await clock.next_frame(started)
@@ -44,7 +51,7 @@ async def first_frame(text: str, size: tuple[int, int] = SIZE) -> float:
 
 async def key_frames(text: str, presses: int = 40, size: tuple[int, int] = SIZE) -> list[float]:
     """Key ``n`` to the next frame, half in the forward pass and half in the backward pass."""
-    app = GraphApp("rnn.toml", loads_any(text))
+    app = GraphApp("rnn.toml", graph(text))
     clock = FrameClock(app)
     out = []
     async with app.run_test(size=size) as pilot:
@@ -64,7 +71,7 @@ async def key_frames(text: str, presses: int = 40, size: tuple[int, int] = SIZE)
 
 
 def chain_rules(text: str) -> list[tuple[str, float]]:
-    scenario = loads_any(text)
+    scenario = graph(text)
     from bpdebug.core.graph.trace import GraphStepKind, GraphTrace
 
     trace = GraphTrace(scenario)
@@ -84,7 +91,7 @@ def chain_rules(text: str) -> list[tuple[str, float]]:
 def main() -> None:
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     text = rnn_text(steps)
-    nodes = len(loads_any(text).program.nodes)
+    nodes = len(graph(text).program.nodes)
     asyncio.run(first_frame(rnn_text(4)))  # Textual's own first start (imports, CSS) is not the graph's
     first = asyncio.run(first_frame(text))
     times = asyncio.run(key_frames(text))
