@@ -11,7 +11,7 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true",
                    help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
     c.add_argument("--gradcheck", action="store_true",
-                   help="check every parameter's gradient against a central difference (exit 1 above 1e-6)")
+                   help="check the gradients against a central difference (exit 1 above 1e-6): every parameter of "
+                        "a small network, a sample of each larger weight matrix")
+    c.add_argument("--all", dest="every", action="store_true",
+                   help="with --gradcheck: check every parameter, however many")
     e = sub.add_parser("export", help="write the derivation transcript",
                        usage="bpdebug export SCENARIO [--epochs N] [--format FORMAT] [--weight NAME ...] [-o PATH] "
                              "[--full] [--exercise [--blank PARTS]] [--epoch N] [--example K]")
@@ -85,6 +88,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _LaterHelp(str):
+    """A help text completed only when help is printed (``--break``'s forms come from the condition registry,
+    whose import costs a third of a second that ``bpdebug --version`` should not pay)."""
+
+    fill: Callable[[], str]
+
+    def __new__(cls, template: str, fill: Callable[[], str]) -> _LaterHelp:
+        text = super().__new__(cls, template)
+        text.fill = fill
+        return text
+
+    def __mod__(self, params: object) -> str:
+        return str.__str__(self).format(self.fill()) % params
+
+
+def _condition_forms() -> str:
+    from .core.conditions import grammar
+
+    return grammar()
+
+
 def _add_run_parser(sub) -> None:
     r = sub.add_parser("run", help="train headless until a condition holds (exit 0: ran to the end, 3: stopped)",
                        usage="bpdebug run SCENARIO [--epochs N] [--break COND ...] [--set NAME=VALUE ...] [--json]")
@@ -92,8 +116,8 @@ def _add_run_parser(sub) -> None:
     r.set_defaults(command_parser=r)
     r.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to run (default: the scenario's)")
     r.add_argument("--break", dest="conditions", action="extend", nargs="+", default=[], metavar="COND",
-                   help="stop where a COND holds (one or more; repeatable): nan, loss-up, grad>X, grad<X, grad[L]<X, "
-                        "dead, NAME<X, NAME>X, NAME~sign, step=KIND[LAYER], expect; nan is always on")
+                   help=_LaterHelp("stop where a COND holds (one or more; repeatable): {}; nan is always on",
+                                   _condition_forms))
     r.add_argument("--set", dest="edits", action="extend", nargs="+", default=[], metavar="NAME=VALUE",
                    help="what if: change a parameter, learning_rate, an input xI[@N] or a target tK[@N] "
                         "before training (one or more; repeatable)")
@@ -144,41 +168,26 @@ def _load(path: str):
     return scenario
 
 
-def _load_any(path: str):
-    """A network or a graph scenario (check, run and export read both; the graph commands are cli_graph's)."""
-    from .core.scenario import ScenarioError, load_any
-
-    try:
-        return load_any(path)
-    except ScenarioError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(EXIT_INVALID) from None
-
-
-def _is_graph(scenario) -> bool:
-    return getattr(scenario, "kind", None) == "graph"
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .core.engine import Trace
     from .text.summary import summary
 
-    scenario = _load_any(args.scenario)
-    if _is_graph(scenario):
-        from . import cli_graph
-
-        return cli_graph.check(args, scenario)
+    scenario = _load(args.scenario)
+    every = getattr(args, "every", False)
+    if every and not getattr(args, "gradcheck", False):
+        print("bpdebug check: --all: only with --gradcheck", file=sys.stderr)
+        return EXIT_INVALID
     if getattr(args, "gradcheck", False) and not getattr(args, "json", False):
-        return cmd_gradcheck(scenario)
+        return cmd_gradcheck(scenario, every)
     with np.errstate(all="ignore"):  # a diverging run is reported in one line, never as RuntimeWarnings
         if getattr(args, "json", False):
             from .text.summary import check_json
 
             text, ok = check_json(Trace(scenario))
             if getattr(args, "gradcheck", False):  # one object still: the check's, with the gradient check added
-                text, ok = _with_gradcheck(text, scenario)
+                text, ok = _with_gradcheck(text, scenario, every)
         else:
             text, ok = summary(Trace(scenario))
     _verify(scenario)
@@ -186,7 +195,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_EXPECTATION
 
 
-def _with_gradcheck(text: str, scenario) -> tuple[str, bool]:
+def _with_gradcheck(text: str, scenario, every: bool = False) -> tuple[str, bool]:
     """``check --json --gradcheck``: the check's object with ``gradcheck`` added; passing is the gradient
     check's, as with ``--gradcheck`` alone."""
     import json
@@ -194,17 +203,18 @@ def _with_gradcheck(text: str, scenario) -> tuple[str, bool]:
     from .core.gradcheck import check_scenario
     from .text.run_report import gradcheck_record
 
-    report = check_scenario(scenario)
+    report = check_scenario(scenario, every)
     doc = json.loads(text)
     doc["gradcheck"] = gradcheck_record(report)
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), report.passes
 
 
-def cmd_gradcheck(scenario) -> int:
+def cmd_gradcheck(scenario, every: bool = False) -> int:
     from .core.gradcheck import check_scenario
     from .text.run_report import render_gradcheck
 
-    report = check_scenario(scenario)
+    with Progress("gradient check", "parameters") as progress:
+        report = check_scenario(scenario, every, progress)
     sys.stdout.write(render_gradcheck(report, scenario))
     return EXIT_OK if report.passes else EXIT_EXPECTATION
 
@@ -214,14 +224,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .core.whatif import EditError, parse_edit
     from .text.run_report import render_json, render_text, run
 
-    scenario = _load_any(args.scenario)
-    if args.epochs is not None and args.epochs < 1:
-        print(f"bpdebug run: --epochs {args.epochs}: expected a whole number >= 1", file=sys.stderr)
+    scenario = _load(args.scenario)
+    refused = _epochs_refused(args.epochs)
+    if refused:
+        print(f"bpdebug run: {refused}", file=sys.stderr)
         return EXIT_INVALID
-    if _is_graph(scenario):
-        from . import cli_graph
-
-        return cli_graph.run(args, scenario)
     try:
         edits = tuple(parse_edit(text, scenario) for text in args.edits)
     except EditError as exc:
@@ -232,9 +239,75 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConditionError as exc:
         print(f"bpdebug run: --break {exc}", file=sys.stderr)
         return EXIT_INVALID
-    report = run(scenario, args.epochs, conditions, edits)
+    with Progress("training", "epochs", enabled=not args.json) as progress:
+        report = run(scenario, args.epochs, conditions, edits, progress=progress)
     sys.stdout.write(render_json(report) if args.json else render_text(report))
     return report.exit_status
+
+
+def _epochs_refused(epochs: int | None) -> str | None:
+    """Why ``--epochs`` cannot be run, in one line (the cap a scenario file's ``epochs`` has), or None."""
+    from .core.scenario import MAX_EPOCHS
+
+    if epochs is None or 1 <= epochs <= MAX_EPOCHS:
+        return None
+    return f"--epochs {epochs}: expected a whole number from 1 to {MAX_EPOCHS:,} (as [training] epochs)"
+
+
+class Progress:
+    """A line on the terminal for long work: ``training: 12,345 of 1,000,000 epochs (1%), about 3m 20s left``.
+    Shown only when standard output and standard error are both a terminal, once the work has taken a second,
+    at most ten times a second, and wiped when the work ends. Called as ``progress(done, total)``."""
+
+    DELAY, INTERVAL = 1.0, 0.1  # seconds
+
+    def __init__(self, what: str, unit: str, enabled: bool = True) -> None:
+        self.what, self.unit = what, unit
+        self.enabled = enabled and _is_terminal(sys.stdout) and _is_terminal(sys.stderr)
+        self.shown = False
+        self.start = self.last = 0.0
+
+    def __enter__(self) -> Progress:
+        import time
+
+        self.start = self.last = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if not self.enabled or now - self.start < self.DELAY or now - self.last < self.INTERVAL:
+            return
+        self.last = now
+        sys.stderr.write("\r\x1b[K" + progress_line(self.what, self.unit, done, total, now - self.start))
+        sys.stderr.flush()
+        self.shown = True
+
+
+def progress_line(what: str, unit: str, done: int, total: int, elapsed: float) -> str:
+    """``gradient check: 1,234 of 101,770 parameters (1%), about 8m 55s left``."""
+    share = done / total if total else 1.0
+    line = f"{what}: {done:,} of {total:,} {unit} ({share:.0%})"
+    if 0 < done < total:
+        left = elapsed * (total - done) / done
+        minutes, seconds = divmod(round(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        line += ", about " + (f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s" if minutes
+                              else f"{seconds}s") + " left"
+    return line
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _verify(scenario) -> None:
@@ -298,15 +371,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     ok, exercise = _exercise_parts(args)
     if not ok:
         return EXIT_INVALID
-    scenario = _load_any(args.scenario)
-    epochs = args.epochs if args.epochs is not None else scenario.epochs
-    if epochs < 1:
-        print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
+    refused = _epochs_refused(args.epochs)
+    if refused is None and args.epochs is not None and (exercise is not None or args.format in ("dot", "svg")):
+        refused = (f"--epochs {args.epochs}: an exercise sheet is epoch 1, expected no --epochs with --exercise"
+                   if exercise is not None else
+                   f"--epochs {args.epochs}: --format {args.format} draws one pass, expected --epoch N to choose "
+                   "its epoch")
+    if refused:
+        print(f"bpdebug export: {refused}", file=sys.stderr)
         return EXIT_INVALID
-    if _is_graph(scenario):
-        from . import cli_graph
-
-        return cli_graph.export(args, scenario, epochs)
+    scenario = _load(args.scenario)
+    epochs = args.epochs if args.epochs is not None else scenario.epochs
     if args.format in WEIGHT_FORMATS:
         return _export_weights(args, scenario, epochs)
     refused = too_long(args.format, epochs, "--format json")
@@ -418,8 +493,6 @@ def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | No
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
-    import json
-
     import numpy as np
 
     from .core.engine import Trace
@@ -433,10 +506,20 @@ def cmd_practice(args: argparse.Namespace) -> int:
             print(f"bpdebug practice: --param {args.param}: unknown parameter in {scenario.path}, expected "
                   f"{scenario.params.describe_names()}", file=sys.stderr)
             return EXIT_INVALID
-    out = sys.stderr if args.json else sys.stdout
     with np.errstate(all="ignore"):
         session = PracticeSession(Trace(scenario), param)
-        print(f"Practice: {scenario.title}. Type each result's numbers separated by spaces; h for a hint, r to "
+    return practise(session, scenario.title, args)
+
+
+def practise(session, title: str, args: argparse.Namespace) -> int:
+    """Ask a practice session's questions on standard input (a network's or a graph's: the same interface)."""
+    import json
+
+    import numpy as np
+
+    out = sys.stderr if args.json else sys.stdout
+    with np.errstate(all="ignore"):
+        print(f"Practice: {title}. Type each result's numbers separated by spaces; h for a hint, r to "
               "reveal, q to stop.", file=out)
         while session.current is not None:
             print(session.prompt(), file=out)
@@ -475,8 +558,10 @@ def cmd_app(path: str | None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    commands = {"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
-                "serve": cmd_serve}
+    from .cli_graph import graph_aware  # a [graph] scenario goes to the graph's own commands
+
+    commands = graph_aware({"check": cmd_check, "export": cmd_export, "run": cmd_run, "practice": cmd_practice,
+                            "serve": cmd_serve})
     if argv and argv[0] in commands or any(a in ("-h", "--help", "--version") for a in argv[:1]):
         parser = _parser()
         args = parser.parse_args(argv)

@@ -1,23 +1,67 @@
-"""The command line for graph scenarios: ``check`` (``--json``, ``--gradcheck``), ``run`` and ``export --format
-json|py``. cli.py hands a loaded graph scenario here; everything is one line and status 2 when refused."""
+"""The command line for graph scenarios: ``check`` (``--json``, ``--gradcheck``), ``run`` (``--break``, ``--set``),
+``practice`` and ``export --format json|py|dot|svg``. :func:`graph_aware` wraps cli.py's commands: a file that
+looks like a graph scenario (a top-level ``graph`` key) is loaded here with ``load_any``, and a network found there
+after all goes back to cli.py's own command. Everything refused is one line and status 2."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from .core.graph.scenario import GraphScenario
+if TYPE_CHECKING:  # the command line starts fast: NumPy and the core load when a graph command runs
+    from .core.graph.scenario import GraphScenario
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_INVALID = 0, 1, 2
 GRAPH_FORMATS = ("json", "py", "dot", "svg")  # the exports of a graph so far
+# a top-level graph key: [graph], [graph.values], graph = {...}, graph.program = ... (a guess: load_any decides)
+_GRAPH_KEY = re.compile(rb"^[ \t]*(?:\[[ \t]*graph[ \t]*[\].]|graph[ \t]*[.=])", re.MULTILINE)
+Command = Callable[[argparse.Namespace], int]
+
+
+def looks_like_graph(path: str | None) -> bool:
+    """True when the file at ``path`` seems to be a graph scenario (unreadable files: False, the network
+    command then says why in its one line)."""
+    if not path:
+        return False
+    try:
+        with open(path, "rb") as f:
+            return _GRAPH_KEY.search(f.read(1 << 24)) is not None
+    except OSError:
+        return False
+
+
+def graph_aware(commands: dict[str, Command]) -> dict[str, Command]:
+    """cli.py's commands, each of check, run, export and practice reading a graph scenario here."""
+    def route(name: str, network: Command) -> Command:
+        def command(args: argparse.Namespace) -> int:
+            if not looks_like_graph(getattr(args, "scenario", None)):
+                return network(args)
+            scenario = _load(args.scenario)
+            if getattr(scenario, "kind", None) != "graph":
+                return network(args)  # a network after all (it reads its file again)
+            return COMMANDS[name](args, scenario)
+        return command
+    return {name: route(name, c) if name in COMMANDS else c for name, c in commands.items()}
+
+
+def _load(path: str):
+    from .core.scenario import ScenarioError, load_any
+
+    try:
+        return load_any(path)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
 
 
 def check(args: argparse.Namespace, scenario: GraphScenario) -> int:
+    import numpy as np
+
     from .core.graph.gradcheck import check_scenario
     from .core.graph.trace import GraphTrace
     from .text import graph_report
@@ -45,28 +89,38 @@ def check(args: argparse.Namespace, scenario: GraphScenario) -> int:
 def run(args: argparse.Namespace, scenario: GraphScenario) -> int:
     from .core.conditions import ConditionError
     from .core.graph.conditions import parse_condition
+    from .core.graph.whatif import apply_edits, parse_edit
+    from .core.whatif import EditError
     from .text import graph_report
 
-    if args.edits:
-        print(f"bpdebug run: --set {args.edits[0]}: what-if edits of a graph are not built yet, expected no --set "
-              "with a graph scenario", file=sys.stderr)
+    try:
+        edits = tuple(parse_edit(text, scenario) for text in args.edits)
+    except EditError as exc:
+        print(f"bpdebug run: --set {exc}", file=sys.stderr)
         return EXIT_INVALID
+    scenario = apply_edits(scenario, edits) if edits else scenario
     try:
         conditions = tuple(parse_condition(text, scenario) for text in args.conditions)
     except ConditionError as exc:
         print(f"bpdebug run: --break {exc}", file=sys.stderr)
         return EXIT_INVALID
-    report = graph_report.run(scenario, args.epochs, conditions)
+    report = graph_report.run(scenario, args.epochs, conditions, tuple(e.text for e in edits))
     sys.stdout.write(graph_report.render_json(report) if args.json else graph_report.render_text(report))
     return report.exit_status
 
 
-def export(args: argparse.Namespace, scenario: GraphScenario, epochs: int) -> int:
+def export(args: argparse.Namespace, scenario: GraphScenario) -> int:
+    import numpy as np
+
     from .core.atomic import OutputError, write_output
     from .core.graph.trace import GraphTrace
     from .core.safe_text import escape_controls
     from .transcript import graph_json, graph_script, too_long
 
+    epochs = args.epochs if args.epochs is not None else scenario.epochs
+    if epochs < 1:
+        print(f"bpdebug export: --epochs {epochs}: expected a whole number >= 1", file=sys.stderr)
+        return EXIT_INVALID
     if args.format not in GRAPH_FORMATS:
         print(f"bpdebug export: --format {args.format}: not built for graph scenarios yet, expected "
               f"{' or '.join(GRAPH_FORMATS)}", file=sys.stderr)
@@ -127,3 +181,24 @@ def _picture(args: argparse.Namespace, trace) -> str | None:
             print(f"bpdebug export: --format svg: {exc}", file=sys.stderr)
             return None
     return text
+
+
+def practice(args: argparse.Namespace, scenario: GraphScenario) -> int:
+    """Practice on a graph (every value, every gradient, the update), asked by cli.py's loop."""
+    import numpy as np
+
+    from .cli import practise
+    from .core.graph.trace import GraphTrace
+    from .text.graph_practice import GraphPracticeSession
+
+    if args.param is not None:
+        print(f"bpdebug practice: --param {args.param}: a graph's practice asks every value and gradient, expected "
+              "no --param with a graph scenario", file=sys.stderr)
+        return EXIT_INVALID
+    with np.errstate(all="ignore"):
+        session = GraphPracticeSession(GraphTrace(scenario))
+    return practise(session, scenario.title, args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, GraphScenario], int]] = {
+    "check": check, "run": run, "export": export, "practice": practice}

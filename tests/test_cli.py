@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import itertools
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from bpdebug.cli import bundled_blog, main
 
@@ -91,3 +97,95 @@ def test_export_refuses_a_document_past_the_limit_with_the_apps_explanation(tmp_
     assert err == f"bpdebug export: --epochs {DOCUMENT_EPOCHS + 1}: a md transcript covers at most {DOCUMENT_EPOCHS}" \
                   " epochs; use --format json (written an epoch at a time) for longer runs"
     assert too_long("json", DOCUMENT_EPOCHS + 1) is None and too_long("md", DOCUMENT_EPOCHS) is None
+
+
+# ------------------------------------------------------------------ long work on the command line (issue 18, §4)
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _on_a_terminal(monkeypatch, argv):
+    """Run ``bpdebug argv`` with standard output and error on a (pretend) terminal, progress shown at once."""
+    from bpdebug import cli
+
+    out, err = _Terminal(), _Terminal()
+    monkeypatch.setattr(cli.Progress, "DELAY", 0.0)
+    monkeypatch.setattr(cli.Progress, "INTERVAL", 0.0)
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_gradcheck_of_a_wide_net_samples_each_matrix_and_shows_progress_on_a_terminal(tmp_path, monkeypatch, capsys):
+    from _wide import wide_scenario
+
+    path = wide_scenario(tmp_path / "wide.toml")
+    code, out, err = _on_a_terminal(monkeypatch, ["check", str(path), "--gradcheck"])
+    assert code == 0, err
+    assert "a sample of 128 of the 101,770 parameters (up to 64 of each matrix, spread over its rows); --all " \
+           "checks every one" in out
+    assert len([line for line in out.splitlines() if line.endswith(("agrees", "below resolution"))]) == 128
+    assert "gradient check: 1 of 128 parameters (1%), about " in err and " left" in err
+    assert err.endswith("\r\x1b[K")  # the progress line is wiped at the end
+    monkeypatch.undo()
+    # piped, or as JSON: no progress at all
+    assert main(["check", str(path), "--gradcheck"]) == 0
+    assert capsys.readouterr().err == ""
+    code, out, err = _on_a_terminal(monkeypatch, ["check", str(path), "--gradcheck", "--json"])
+    assert err == "" and json.loads(out)["gradcheck"]["sampled"] is True
+
+
+def test_gradcheck_all_checks_every_parameter_and_a_small_net_says_every(capsys):
+    assert main(["check", str(BLOG), "--gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "every parameter (12)" in out
+    assert main(["check", str(BLOG), "--gradcheck", "--all"]) == 0
+    assert "every parameter (12)" in capsys.readouterr().out
+    assert main(["check", str(BLOG), "--all"]) == 2
+    assert capsys.readouterr().err == "bpdebug check: --all: only with --gradcheck\n"
+
+
+def test_a_sample_covers_every_matrix_and_all_checks_every_one(tmp_path):
+    from _wide import wide_scenario
+
+    from bpdebug.core.gradcheck import SAMPLE_PER_MATRIX, sample
+    from bpdebug.core.scenario import load
+
+    s = load(wide_scenario(tmp_path / "wide.toml"))
+    chosen = sample(s)
+    assert len(chosen) == 2 * SAMPLE_PER_MATRIX and len(set(chosen)) == len(chosen)
+    assert {p.layer for p in chosen} == {1, 2} and any(p.is_bias for p in chosen)
+    assert {p.row for p in chosen if p.layer == 1} > {0, 127}  # spread over the rows, first to last
+
+
+@pytest.mark.parametrize("command", ["run", "export"])
+def test_epochs_beyond_the_scenario_cap_are_refused_in_one_line(command, capsys):
+    assert main([command, str(BLOG), "--epochs", "99999999999"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (f"bpdebug {command}: --epochs 99999999999: expected a whole number from 1 to "
+                                 "1,000,000 (as [training] epochs)\n")
+    assert main([command, str(BLOG), "--epochs", "0"]) == 2
+    assert "--epochs 0: expected a whole number from 1 to 1,000,000" in capsys.readouterr().err
+
+
+def test_a_long_run_shows_its_progress_on_a_terminal_and_not_as_json(monkeypatch):
+    clock = itertools.count(0.0, 0.5)  # a clock that moves half a second each time it is read: every report is due
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    code, out, err = _on_a_terminal(monkeypatch, ["run", str(BLOG), "--epochs", "20000"])
+    assert code == 0 and out.startswith("ran to the end: 20000 epochs")
+    assert "training: " in err and " of 20,000 epochs (" in err and err.endswith("\r\x1b[K")
+    code, out, err = _on_a_terminal(monkeypatch, ["run", str(BLOG), "--epochs", "20000", "--json"])
+    assert code == 0 and err == "" and json.loads(out)["epochs"] == 20000
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--exercise"], "--epochs 3: an exercise sheet is epoch 1, expected no --epochs with --exercise"),
+    (["--format", "dot"], "--epochs 3: --format dot draws one pass, expected --epoch N to choose its epoch"),
+])
+def test_epochs_that_an_export_would_ignore_are_refused_in_one_line(args, said, capsys):
+    assert main(["export", str(BLOG), "--epochs", "3", *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"bpdebug export: {said}\n"

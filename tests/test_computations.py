@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _bundled import NETWORKS
 
 from bpdebug.core.computations import KINDS, Act, Descent, Loss, LossTerms, Product, Q, T, Term, WithBias, computations
 from bpdebug.core.engine import Trace
@@ -15,7 +16,7 @@ from bpdebug.core.scenario import load
 from bpdebug.text import narrate
 from bpdebug.text.narrate import computation_text
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 
 
 def leaves(term: Term) -> list[str]:

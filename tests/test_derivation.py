@@ -56,7 +56,7 @@ def finite_difference(step, scenario: Scenario, p) -> float | None:
 
     def loss(delta: float) -> float:
         weights = tuple(np.array(w) for w in record.weights_before)
-        weights[p.layer - 1][p.row, p.col] = w0 + delta
+        weights[p.layer - 1][p.cells] = w0 + delta  # a shared bias: its whole column
         with np.errstate(all="ignore"):
             return batch_loss(net, weights, x, t)[0]
 

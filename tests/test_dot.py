@@ -52,7 +52,8 @@ def edges(text: str) -> dict[str, dict]:
         tip_value = re.search(rf"= {FLOAT}; ∂E", tip)[1]
         tip_grad = re.search(rf"∂E/∂{name} = {FLOAT}", tip)[1]
         share = re.search(rf"this example's part = {FLOAT}", tip)
-        found[name] = {"tail": m[1], "head": m[2], "value": float(value), "gradient": float(shown_grad),
+        heads = found.get(name, {}).get("heads", []) + [m[2]]  # a shared bias has an edge to every unit it feeds
+        found[name] = {"tail": m[1], "head": m[2], "heads": heads, "value": float(value), "gradient": float(shown_grad),
                        "full_value": float(tip_value), "full_gradient": float(tip_grad),
                        "share": float(share[1]) if share else None, "hot": "penwidth=2" in m["rest"]}
     return found
@@ -111,7 +112,8 @@ def test_every_edge_carries_the_engines_weight_and_gradient(path):
         assert e["full_value"] == value and e["full_gradient"] == grad, p.short
         assert float(f"{value:.7g}") == e["value"] and float(f"{grad:.7g}") == e["gradient"], p.short
         sender = f"L{p.layer}_{p.sending_unit}"
-        assert (e["tail"], e["head"]) == (sender, f"L{p.layer + 1}_{p.receiving_unit}")
+        fed = range(1, scenario.layers[p.layer] + 1) if p.shared else [p.receiving_unit]
+        assert (e["tail"], e["heads"]) == (sender, [f"L{p.layer + 1}_{u}" for u in fed])
 
 
 def test_in_a_batch_each_examples_part_adds_up_to_the_gradient_on_the_edge():

@@ -692,10 +692,14 @@ def half_unit(printed: str) -> float:
     return 0.5 * 10.0 ** -len(printed.split(".")[1])
 
 
-def test_mazur_every_printed_figure():
-    s = load(SCENARIOS / "mazur.toml")
-    assert s.loss.name == "half_sse" and s.learning_rate == 0.5 and s.update == "batch"
-    assert s.frozen == {"theta1[1,0]", "theta1[2,0]", "theta2[1,0]", "theta2[2,0]"}
+@pytest.mark.parametrize("name", ["mazur.toml", "mazur_frozen.toml"])
+def test_mazur_every_printed_figure(name):
+    """The post's network has one bias per layer shared by its units: mazur.toml trains them, mazur_frozen.toml
+    keeps them as the post does; every figure the post prints of the first update is the same in both."""
+    s = load(SCENARIOS / name)
+    assert s.loss.name == "half_sse" and s.learning_rate == 0.5 and s.update == "batch" and s.shared_bias
+    assert s.params.shorts[-2:] == ["b1", "b2"] and len(s.params) == 10
+    assert s.frozen == ({"theta1[*,0]", "theta2[*,0]"} if name == "mazur_frozen.toml" else set())
     step = Trace(s)[-1]
     p = {n: s.params.get(n) for n in ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")}
     computed = {
@@ -708,9 +712,15 @@ def test_mazur_every_printed_figure():
     }
     for name, printed in MAZUR.items():
         assert abs(computed[name] - float(printed)) <= half_unit(printed), (name, computed[name], printed)
-    # the post never updates its biases
-    for b in ("b1", "b2", "b3", "b4"):
-        assert step.param(s.params.get(b), "after") == step.param(s.params.get(b), "before")
+    delta_h, delta_o = step.value("delta2")[0], step.value("delta3")[0]
+    for b, deltas in (("b1", delta_h), ("b2", delta_o)):
+        before, after = step.param(s.params.get(b), "before"), step.param(s.params.get(b), "after")
+        if s.frozen:  # the post never updates its biases
+            assert after == before
+        else:  # a shared bias learns from the sum of the deltas of the units it feeds
+            assert step.gradient(s.params.get(b)) == pytest.approx(deltas.sum(), rel=1e-15)
+            assert after == pytest.approx(before - 0.5 * deltas.sum(), rel=1e-15)
+        assert len(set(step.record.weights_after[s.params.get(b).layer - 1][:, 0])) == 1  # still one number
 
 
 def test_mazur_expectations_all_hold(capsys):

@@ -292,7 +292,7 @@ def test_json_export_is_streamed_and_documents_of_huge_runs_are_refused(capsys):
     assert small == json.dumps(document(Trace(load(SCENARIOS / "online.toml")), 3), indent=2,
                                ensure_ascii=False) + "\n"
     for fmt in ("md", "tex", "txt", "py"):
-        assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--format", fmt, "--epochs", "99999999"]) == 2
+        assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--format", fmt, "--epochs", "999999"]) == 2
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and "--format json" in err
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bundled import NETWORKS
 
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bundled import NETWORKS
 
 from bpdebug.core import optimizers
 from bpdebug.core.compute import Network, compute_pass, start_state, train, unpack
 from bpdebug.core.scenario import Scenario, load, loads
 from bpdebug.core.training import Plan
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = list(NETWORKS)
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:

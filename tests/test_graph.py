@@ -664,3 +664,86 @@ def test_every_step_of_every_bundled_graph_is_narrated_from_known_numbers(path):
                            for line in lines)
         else:
             assert number(step.value(step.computes[0])) in lines[0] + (lines[1] if len(lines) > 1 else "")
+
+
+@pytest.mark.parametrize("path", GRAPHS, ids=lambda p: p.stem)
+def test_the_sum_over_every_path_is_the_gradient(path):
+    """Program.paths: the chain rule as a sum over paths of products of local derivatives equals the engine's
+    gradient (path_counts says how many terms); depths put every argument left of its node."""
+    s = load_any(path)
+    p = s.program
+    record = GraphTrace(s).epoch(1)
+    counts, depth = p.path_counts(), p.depths()
+    for node in p.nodes:
+        assert all(depth[j] < depth[node.index] for j in node.args)
+    for name in p.leaves:
+        i = p.leaf(name)
+        paths = p.paths(i)
+        assert len(paths) == counts[i]
+        total = 0.0
+        for walk in paths:
+            product = 1.0
+            for user, position in walk:
+                u = p.nodes[user]
+                x = [np.float64(record.values[j]) for j in u.args]
+                product *= float(OPS[u.op].local(x, np.float64(record.values[user]), u.k)[position])
+            total += product
+        assert close(total, float(record.gradients[i]), 1 + magnitudes(s, record)[i] * 4)
+
+
+def test_practice_on_a_graph_asks_values_then_gradients_and_names_a_slip():
+    from bpdebug.text.graph_practice import GraphPracticeSession
+
+    s = load_any("scenarios/micrograd.toml")
+    session = GraphPracticeSession(GraphTrace(s))
+    whats = [q.what for q in session.questions]
+    assert whats == sorted(whats, key=["value", "grad", "after"].index) and whats.count("after") == 2
+    assert session.answer("-2").correct  # c@1 = a + b
+    hint = session.hint() + session.hint()
+    assert "a * b" in hint and "(−4) * 2" in hint and "−8" not in hint.split(":")[-1]  # the numbers, not the answer
+    while session.current is not None and session.current.names[0] != "∂g/∂a":
+        session.reveal()
+    feedback = session.answer("-7")
+    assert not feedback.correct and "overwritten instead of added" in feedback.message
+    assert session.answer("138.8338").correct
+    record = session.record()
+    assert record["score"]["right"] == 2 and json.dumps(record, allow_nan=False)
+
+
+def test_practice_command_reads_a_graph(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("3\n-12\nq\n"))
+    assert cli.main(["practice", "scenarios/circuit.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "right: q = 3" in out and "right: f = −12" in out and "score: 2 of" in out
+    assert cli.main(["practice", "scenarios/circuit.toml", "--param", "x"]) == 2
+
+
+def test_what_if_a_leaf_starts_elsewhere(capsys):
+    assert cli.main(["run", "scenarios/circuit.toml", "--set", "x=-3", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["edits"] == ["x=-3"] and doc["state"]["loss"] == (-3 + 5) * -4
+    assert cli.main(["run", "scenarios/rnn.toml", "--set", "learning_rate=0.1", "--json"]) == 0
+    slower = json.loads(capsys.readouterr().out)["state"]["parameters"]["wx"]
+    text = Path("scenarios/rnn.toml").read_text().replace("learning_rate = 0.5", "learning_rate = 0.1")
+    assert slower == GraphTrace(loads_any(text)).final()[1][0]
+    assert cli.main(["run", "scenarios/rnn.toml", "--set", "h1=0.5"]) == 2
+    assert "not a leaf" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=lambda o: o.name)
+def test_each_ops_sympy_form_derives_to_its_local_derivative(op):
+    import sympy
+
+    arity = op.arity or 2
+    xs = sympy.symbols(f"x0:{arity}", real=True)
+    k = 3.0 if op.name == "pow" else None
+    form = op.sympy(sympy, list(xs), k)
+    point = [np.float64(v) for v in (0.7, -1.3)[:arity]]
+    if op.name in ("log", "sqrt"):
+        point = [abs(v) for v in point]
+    local = op.local(point, op.forward(point, k), k)
+    for i, x in enumerate(xs):
+        derived = float(sympy.diff(form, x).subs(dict(zip(xs, map(float, point), strict=True))).evalf())
+        assert derived == pytest.approx(float(local[i]), rel=1e-12, abs=1e-12)

@@ -18,8 +18,8 @@ nbformat = pytest.importorskip("nbformat")
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
 # scenario, epochs: one epoch written out; batch epochs summarised in a loop; online epochs; softmax; 3 layers;
-# online with more examples than the Markdown writes out (the rest run in a loop cell)
-CASES = [("blog", 1), ("xor", 5), ("online", 3), ("softmax", 2), ("deep", 3), ("six_online", 3)]
+# online with more examples than the Markdown writes out (the rest run in a loop cell); mazur: shared biases
+CASES = [("blog", 1), ("xor", 5), ("online", 3), ("softmax", 2), ("deep", 3), ("six_online", 3), ("mazur", 3)]
 SIX_ONLINE = """
 title = "six examples, online"
 [network]

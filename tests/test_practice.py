@@ -9,14 +9,18 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bpdebug import cli
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
-from bpdebug.text.practice import PracticeSession, parse_numbers, tolerance
+from _wide import wide_scenario
+
+from bpdebug.text.practice import MAX_ASKED, MIN_SIGNIFICANT, PracticeSession, parse_numbers, tolerance
 
 BLOG = str(Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios" / "blog.toml")
+IRIS = str(Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios" / "iris.toml")
 ONLINE = str(Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios" / "online.toml")
 
 
@@ -74,7 +78,7 @@ def test_a_whole_walk_right_answers_advance_to_a_perfect_score(monkeypatch, caps
 
 def test_a_wrong_answer_does_not_advance_and_says_why(monkeypatch, capsys):
     no_bias = (0.2 * 0.85 + 0.3 * 0.25, 0.5 * 0.85 + 0.6 * 0.25)  # z2 without the bias
-    typed = f"{fmt(no_bias)}\n{fmt((Z2[0], 1.0))}\n{fmt(Z2)}\n{fmt((sig(no_bias[0]), sig(no_bias[1])))}\nq\n"
+    typed = f"{fmt(no_bias)}\n{Z2[0]:.6g} 1.00\n{fmt(Z2)}\n{fmt((sig(no_bias[0]), sig(no_bias[1])))}\nq\n"
     code, out, _ = run(["practice", BLOG], typed, monkeypatch, capsys)
     lines = out.splitlines()
     assert code == 0
@@ -117,3 +121,47 @@ def test_online_practice_asks_every_examples_pass(monkeypatch, capsys):
 def test_a_bad_param_is_a_one_line_error(monkeypatch, capsys):
     code, _, err = run(["practice", BLOG, "--param", "w99"], "", monkeypatch, capsys)
     assert code == 2 and err.count("\n") == 1 and "--param w99: unknown parameter" in err
+
+
+def test_practice_starts_at_the_step_asked_and_counts_from_there():
+    trace = Trace(load(BLOG))
+    session = PracticeSession(trace, start=2)  # at z3: z2 and a2 are behind
+    assert session.current.title.startswith("z3") and session.prompt().startswith("(3/10)")
+    assert session.asked == 8 and session.score()["questions"] == 8
+    trace.extend(2)
+    later = PracticeSession(trace, epoch=2, start=trace.steps_per_epoch + 1)  # a2 of epoch 2
+    assert later.current.step == trace.steps_per_epoch + 1 and later.current.title.startswith("a2")
+    assert later.current.answer == pytest.approx(tuple(trace[trace.steps_per_epoch + 1].value("a2")[0]))
+
+
+def test_a_mini_batch_question_names_its_batch_and_examples():
+    trace = Trace(load(IRIS))
+    session = PracticeSession(trace)
+    first = trace.epoch(1).passes[0]
+    listed = ", ".join(str(r + 1) for r in first.rows[:3])
+    assert f"(mini-batch 1: examples {listed}, …)" in session.questions[0].title
+    assert not any("(example 1)" in q.title for q in session.questions)
+
+
+def test_too_few_significant_digits_are_asked_again_not_called_off():
+    session = PracticeSession(Trace(load(BLOG)))
+    short = " ".join(f"{v:.{MIN_SIGNIFICANT - 1}g}" for v in Z2)  # 0.34 0.97: right to the digits typed
+    feedback = session.answer(short)
+    assert not feedback.correct and "significant digits" in feedback.message and "off" not in feedback.message
+    assert session.position == 0 and session.tries == 0
+    wrong = session.answer("0.1 0.97")  # 0.1 is wrong even at one digit: off
+    assert "z2[1] is off" in wrong.message
+    assert session.answer(fmt(Z2)).correct
+
+
+def test_a_wide_layer_is_asked_a_few_units_at_a_time(tmp_path):
+    trace = Trace(load(wide_scenario(tmp_path / "wide.toml")))
+    session = PracticeSession(trace)
+    z2 = [q for q in session.questions if q.title.startswith("z2")]
+    assert all(q.size <= MAX_ASKED for q in session.questions)
+    whole = np.ravel(trace[0].value("z2"))  # 2 examples × 128 units
+    assert len(z2) == -(-whole.size // MAX_ASKED) and sum(q.size for q in z2) == whole.size
+    assert z2[1].answer == pytest.approx(tuple(whole[MAX_ASKED:2 * MAX_ASKED]))
+    assert f"(part 2 of {len(z2)})" in z2[1].title
+    assert session.answer(" ".join(f"{v:.7g}" for v in z2[0].answer)).correct
+    assert session.current is z2[1]

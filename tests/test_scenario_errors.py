@@ -163,7 +163,7 @@ CASES = [
          'expected a number, got "0.1" (a string)', "learning_rate"),
     Case("date-learning-rate", edit("learning_rate = 0.1", "learning_rate = 1979-05-27"),
          "training.learning_rate", "expected a number", "learning_rate"),
-    Case("number-bias", edit("bias = true", "bias = 1"), "network.bias", "expected true or false, got 1",
+    Case("number-bias", edit("bias = true", "bias = 1"), "network.bias", "expected true, false or \"shared\", got 1",
          "bias = 1"),
     Case("string-layers", edit("layers = [2, 2, 2]", 'layers = "2, 2, 2"'), "network.layers",
          "expected a list of at least 2 unit counts", "layers"),

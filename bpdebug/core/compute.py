@@ -56,6 +56,7 @@ class Network:
     def __init__(self, scenario: Scenario) -> None:
         self.L = scenario.n_layers
         self.bias = scenario.bias
+        self.shared = scenario.shared_bias  # one bias per layer: its gradient the sum over the units it feeds
         self.activations = scenario.activations
         self.loss = scenario.loss
         self.lr = scenario.learning_rate
@@ -69,7 +70,7 @@ class Network:
             masks = [np.ones(w.shape, dtype=bool) for w in scenario.weights]
             for p in scenario.params:
                 if p.canonical in scenario.frozen:
-                    masks[p.layer - 1][p.row, p.col] = False
+                    masks[p.layer - 1][p.cells] = False
             self.masks: tuple | None = tuple(masks)
         else:
             self.masks = None
@@ -110,11 +111,21 @@ def hidden_delta(net: Network, weights: tuple, l: int, delta_next: np.ndarray, z
 
 
 def gradient(net: Network, delta_next: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """∂E/∂theta_l from the delta of layer l + 1 and the outputs of layer l."""
+    """∂E/∂theta_l from the delta of layer l + 1 and the outputs of layer l. A shared bias's gradient is the sum
+    over the units it feeds, written in every row of column 0 (so the update keeps the column equal)."""
     gw = delta_next.T @ a
     if net.bias:
-        gw = np.hstack([delta_next.sum(axis=0)[:, None], gw])
+        db = delta_next.sum(axis=0)
+        if net.shared:
+            db = np.full_like(db, db.sum())
+        gw = np.hstack([db[:, None], gw])
     return gw
+
+
+def parameter_gradients(g: np.ndarray, shared: bool) -> np.ndarray:
+    """The gradients of the parameters of one theta: the matrix itself, or with a shared bias its one gradient
+    (column 0 repeats it in every row) and the weights' (a layer's gradient norm counts the shared bias once)."""
+    return np.concatenate(([g[0, 0]], g[:, 1:].ravel())) if shared else g
 
 
 def update(net: Network, weights: tuple, gradients: tuple | list) -> tuple:
@@ -288,7 +299,7 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
     same subtraction), their views are taken once, and ``keep`` is given copies (of ``epochs_kept`` only, when
     given). Fills ``losses``; returns the weights after the last epoch (``state``, empty for
     plain descent, is kept as it is)."""
-    L, bias, lr = net.L, net.bias, net.lr
+    L, bias, lr, shared = net.L, net.bias, net.lr, net.shared
     flat_state = pack((), state)
     functions = [act.function for act in net.activations]
     derivatives = [act.derivative for act in net.activations]
@@ -322,6 +333,8 @@ def _train_plain_batch(net: Network, weights: tuple, state: State, x: np.ndarray
             if bias:
                 g = grads[l - 1]
                 g[:, 0] = add_reduce(delta, axis=0)
+                if shared:  # one bias for the layer: the sum over the units it feeds, in every row
+                    g[:, 0] = g[:, 0].sum()
                 g[:, 1:] = delta.T @ a[l]
             else:
                 g = delta.T @ a[l]

@@ -24,7 +24,7 @@ from enum import Enum
 
 import numpy as np
 
-from .compute import TrainResult
+from .compute import TrainResult, parameter_gradients
 from .engine import EpochRecord, PassRecord, StepKind, Trace
 from .params import Param
 from .scenario import Scenario
@@ -240,7 +240,8 @@ def _eval_grad(c: Condition, v: _EpochView) -> Hit | None:
     layers = [c.layer] if c.layer is not None else list(range(L - 1, 0, -1))  # the order of the steps
     for n, p in enumerate(v.record.passes):
         for l in layers:
-            norm = float(np.linalg.norm(p.numbers.gradients[l - 1]))
+            shared = v.trace.scenario.shared_bias  # a shared bias counts once
+            norm = float(np.linalg.norm(parameter_gradients(p.numbers.gradients[l - 1], shared)))
             if _holds(c.op, norm, c.threshold):
                 step = v.step_of(n, "gradient", l)
                 if step >= v.from_step:
@@ -387,6 +388,7 @@ class ConditionKind:
     pattern: re.Pattern[str] = field(repr=False)
     parse: Parser = field(repr=False)
     evaluate: Evaluator = field(repr=False)
+    examples: tuple[str, ...] = ()  # conditions of this kind as a user types them (on a 2-2-2 net with w5)
     # whether the condition may hold in a chunk of fast-path epochs, from the chunk's result alone (False only
     # when it surely does not); None: every epoch is evaluated. A search whose conditions all have one walks
     # only the chunks some condition may hold in, so a long run pays nothing per epoch for them.
@@ -394,36 +396,37 @@ class ConditionKind:
 
 
 def _kind(name: str, grammar: str, sentence: str, per: Per, stepped: bool, pattern: str, parse: Parser,
-          evaluate: Evaluator, skim: Skimmer | None = None) -> ConditionKind:
+          evaluate: Evaluator, examples: tuple[str, ...], skim: Skimmer | None = None) -> ConditionKind:
     return ConditionKind(name, grammar, sentence, per, stepped, re.compile(rf"^\s*{pattern}\s*$"), parse,
-                         evaluate, skim)
+                         evaluate, examples, skim)
 
 
 _NAME = r"(?P<name>[A-Za-z][A-Za-z0-9_]*(?:\s*\[\s*\d+\s*,\s*\d+\s*\])?)"
 _KINDS = (
     _kind("nan", "nan", "the first number that is not finite (NaN or ±inf): names epoch, example, step, "
-          "quantity, unit and cause; stops once", Per.STEP, False, r"nan", _parse_plain, _eval_nan, _skim_nan),
+          "quantity, unit and cause; stops once", Per.STEP, False, r"nan", _parse_plain, _eval_nan, ("nan",),
+          _skim_nan),
     _kind("loss-up", "loss-up", "the epoch's loss rose from the previous epoch's", Per.EPOCH, False,
-          r"loss-up", _parse_plain, _eval_loss_up),
+          r"loss-up", _parse_plain, _eval_loss_up, ("loss-up",)),
     _kind("grad", "grad>X, grad<X, grad[L]>X, grad[L]<X", "the L2 norm of the gradient of theta_L (the weights "
           "leaving layer L; without [L]: of any layer) is above or below X at an update",
           Per.UPDATE, True, rf"grad\s*(?:\[\s*(?P<layer>\d+)\s*\])?\s*(?P<op>[<>])\s*(?P<x>{_NUMBER})",
-          _parse_grad, _eval_grad),
+          _parse_grad, _eval_grad, ("grad[1]<1e-6", "grad>1e3")),
     _kind("dead", "dead", "a unit whose dE/dz is exactly 0 for every example over a whole epoch because its own "
           "slope f'(z) is (a dead relu, or a saturated unit), named; stops at the epoch a unit becomes dead",
           Per.EPOCH, True,
-          r"dead", _parse_plain, _eval_dead),
+          r"dead", _parse_plain, _eval_dead, ("dead",)),
     _kind("step", "step=KIND, step=KIND[LAYER]", "the next step of a kind (z, a, error, delta, gradient, "
           "update), of one layer if given: step=delta2, step=z3, step=update", Per.STEP, False,
           r"step\s*=\s*(?P<kind>[a-z]+)\s*(?:(?P<layer1>\d+)|\[\s*(?P<layer2>\d+)\s*\])?",
-          _parse_step, _eval_step),
+          _parse_step, _eval_step, ("step=delta2", "step=update")),
     _kind("expect", "expect", "a printed figure ([[expect]]) does not hold, at the step that computes it",
-          Per.STEP, True, r"expect", _parse_plain, _eval_expect),
+          Per.STEP, True, r"expect", _parse_plain, _eval_expect, ("expect",)),
     _kind("sign", "NAME~sign", "the parameter NAME (short or canonical) changes sign at an update",
-          Per.UPDATE, False, rf"{_NAME}\s*~\s*sign", _parse_sign, _eval_sign),
+          Per.UPDATE, False, rf"{_NAME}\s*~\s*sign", _parse_sign, _eval_sign, ("w5~sign",)),
     _kind("param", "NAME<X, NAME>X", "an update takes the parameter NAME (short or canonical) below or above "
           "X (it crosses X)", Per.UPDATE, False, rf"{_NAME}\s*(?P<op>[<>])\s*(?P<x>{_NUMBER})",
-          _parse_param, _eval_param),
+          _parse_param, _eval_param, ("w5<0.3", "w5>1")),
 )
 KINDS: dict[str, ConditionKind] = {k.name: k for k in _KINDS}
 
@@ -431,6 +434,38 @@ KINDS: dict[str, ConditionKind] = {k.name: k for k in _KINDS}
 def grammar() -> str:
     """Every form a condition may take, for messages and help."""
     return ", ".join(k.grammar for k in KINDS.values())
+
+
+def examples() -> tuple[str, ...]:
+    """One condition of each kind as a user types it (``w5<0.3``, ``loss-up``, …), for hints and tooltips."""
+    return tuple(k.examples[0] for k in KINDS.values() if k.examples)
+
+
+def suggestions(scenario: Scenario) -> list[str]:
+    """Every example condition that parses against ``scenario``, for completion as one types."""
+    out = []
+    for kind in KINDS.values():
+        for text in kind.examples:
+            try:
+                parse_condition(text, scenario)
+            except ConditionError:
+                continue
+            out.append(text)
+    return out
+
+
+def kind_of(text: str) -> ConditionKind | None:
+    """The kind a condition being typed is (it parses as one, or it starts one of the kind's examples), or None."""
+    text = text.strip()
+    if not text:
+        return None
+    for kind in KINDS.values():
+        if kind.pattern.match(text):
+            return kind
+    for kind in KINDS.values():
+        if any(e.startswith(text) for e in kind.examples):
+            return kind
+    return None
 
 
 def parse_condition(text: str, scenario: Scenario) -> Condition:

@@ -1,12 +1,17 @@
 """Which printed figure is the first slip, and which only follow from one.
 
-For each printed figure that does not hold, the pass is run again with the *printed* values of the quantities
-before it (same epoch and example; where a quantity is printed twice, each) substituted for the engine's own,
-through :func:`~bpdebug.core.compute.compute_pass`'s hook. The figure **follows** when it is that recomputation,
-within its tolerance plus the rounding of the printed inputs carried through (Σ |∂q/∂input|·tolerance_input:
-the printed inputs are only known to their digits), or that recomputation truncated rather than rounded to the
-digits it shows. Otherwise it is a **root** slip, and every entry of the slip catalogue
-(:data:`~bpdebug.core.slips.SLIPS`) that reproduces it from the same printed inputs is named.
+For each printed figure that does not hold, the update that computes it is run again (the example's own
+mini-batch, its row in it, the weights and optimizer state that update started from) with the *printed* values
+of the quantities before it substituted for the engine's own, through
+:func:`~bpdebug.core.compute.compute_pass`'s hook: every printed figure of the same update computed earlier
+(each printed unit of a layer, each example's row; where a quantity is printed twice, each in turn), and the
+weights the text printed after the update before (``NAME.after``, ``thetaL.after``: the next example's, or the
+next epoch's, starting weights). The figure **follows** when it is that recomputation, within its tolerance
+plus the rounding of the printed inputs carried through (Σ |∂q/∂input|·tolerance_input: the printed inputs
+are only known to their digits), or that recomputation truncated rather than rounded to the digits it shows.
+Otherwise it is a **root** slip, and every entry of the slip catalogue (:data:`~bpdebug.core.slips.SLIPS`)
+that reproduces it from the same printed inputs is named (an entry with a ``fit``, such as another learning
+rate, is tried when no other entry reproduces it).
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from .trace import ExpectationResult, Trace, expectation_value
 
 MAX_COMBINATIONS = 64  # of the figures printed more than once, this many choices are tried at most
 SENSITIVITY_STEP = 1e-7
+SENSITIVITY_ENTRIES = 64  # a printed input of more numbers is bumped all at once (its spread bounded, not summed)
 USED = 1e-9  # |∂q/∂input| above this: the figure was computed from that input
 
 HOLDS, FOLLOWS, ROOT = "holds", "follows", "root"
+PER_EXAMPLE = ("z", "a", "delta", "dadz", "dE/da", "error")  # kinds with one row per example of an update
+WEIGHTS_AFTER = ("param_after",)  # printed weights after an update: the next update's weights before
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,12 @@ def backward_start(L: int) -> int:
     return 2 * L + 4
 
 
+def _matrix_of(e: Expectation) -> int:
+    layer = e.param.layer if e.param is not None else e.layer
+    assert layer is not None
+    return layer
+
+
 def position(e: Expectation, L: int) -> int:
     """Where in a pass the quantity of ``e`` is computed (the order of compute_pass's hook)."""
     backward = backward_start(L)
@@ -79,36 +93,71 @@ def position(e: Expectation, L: int) -> int:
     if e.kind in ("dE/da", "dadz", "delta"):
         assert e.layer is not None
         return backward + 3 * (L - e.layer) + ("dE/da", "dadz", "delta").index(e.kind)
-    assert e.param is not None
     if e.kind == "grad":
-        return grads + (L - 1 - e.param.layer)
-    return grads + L  # param_after
+        return grads + (L - 1 - _matrix_of(e))
+    return grads + L  # param_after, change, state
+
+
+# ------------------------------------------------------------------------------------- where a figure is
+
+PassKey = tuple[int, int]  # (epoch, 0-based update of the epoch); update -1: the epoch's loss over every example
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """The update a figure belongs to, as the engine ran it: its weights, rows, targets and optimizer state."""
+
+    key: PassKey
+    weights: tuple
+    x: np.ndarray
+    t: np.ndarray
+    state: tuple | None
+    count: int
+
+
+def locate(trace: Trace, e: Expectation) -> tuple[PassKey, int]:
+    """The update that computes ``e`` and the example's row in it: the mini-batch that holds the example
+    (batch mode: the one update of the epoch; online: the example's own)."""
+    if trace.passes_per_epoch > 1 and trace.epoch_loss(e):
+        return (e.epoch, -1), 0
+    k, row = trace.pass_of(e.epoch, e.example)
+    return (e.epoch, k), row
+
+
+def walk_key(ctx_or_trace: _Context | Trace, e: Expectation) -> tuple[int, int, int, int]:
+    """The order of the walk: epoch, update, where in the update, the example's row."""
+    trace = ctx_or_trace.trace if isinstance(ctx_or_trace, _Context) else ctx_or_trace
+    (epoch, k), row = locate(trace, e)
+    return (epoch, max(k, 0), position(e, trace.scenario.n_layers), row)
 
 
 class _Substitution:
     """The printed values put in place of the engine's, by hook name."""
 
-    def __init__(self, s: Scenario, printed: dict[int, tuple[Expectation, np.ndarray]], online: bool) -> None:
+    def __init__(self, s: Scenario, printed: dict[int, tuple[Expectation, np.ndarray]], rows: dict[int, int],
+                 carried: frozenset[int] = frozenset()) -> None:
         self.L = s.n_layers
+        self.carried: list[tuple[Expectation, np.ndarray]] = []
         self.params: list[tuple[Expectation, np.ndarray]] = []
         self.inputs: list[tuple[int, Expectation, np.ndarray]] = []
         self.at: dict[str, list[tuple[int, Expectation, np.ndarray]]] = {}
-        for e, values in printed.values():
-            row = 0 if online else e.example - 1
-            if e.kind == "param":
+        for index, (e, values) in printed.items():
+            row = rows.get(index, 0)
+            if index in carried:
+                self.carried.append((e, values))
+            elif e.kind == "param":
                 self.params.append((e, values))
             elif e.kind == "a" and e.layer == 1:
                 self.inputs.append((row, e, values))
-            else:
+            elif e.kind != "state":
                 self.at.setdefault(_hook_name(e), []).append((row, e, values))
 
     def weights(self, weights: tuple) -> tuple:
-        if not self.params:
+        if not self.params and not self.carried:
             return weights
         out = [np.array(w, dtype=float) for w in weights]
-        for e, values in self.params:
-            assert e.param is not None
-            out[e.param.layer - 1][e.param.row, e.param.col] = values[0]
+        for e, values in (*self.carried, *self.params):  # the text's weights after the update before, then its own
+            _put_matrix(out[_matrix_of(e) - 1], e, values)
         return tuple(out)
 
     def x(self, x: np.ndarray) -> np.ndarray:
@@ -119,7 +168,7 @@ class _Substitution:
             _put(out, row, e, values)
         return out
 
-    def put(self, name: str, value: Any) -> Any:
+    def put(self, name: str, value: Any, weights: tuple | None = None) -> Any:
         entries = self.at.get(name)
         if not entries:
             return value
@@ -127,8 +176,14 @@ class _Substitution:
             return float(entries[-1][2][0])
         out = np.array(value, dtype=float)
         for row, e, values in entries:
-            if e.param is not None:
-                out[e.param.row, e.param.col] = values[0]
+            if e.kind == "change":  # the change printed: the weights before it plus that change
+                assert weights is not None
+                before = np.asarray(weights[_matrix_of(e) - 1], dtype=float)
+                changed = np.array(out - before)
+                _put_matrix(changed, e, values)
+                out = before + changed
+            elif e.kind in ("grad", "param_after"):
+                _put_matrix(out, e, values)
             else:
                 _put(out, row, e, values)
         return out
@@ -142,8 +197,7 @@ def _hook_name(e: Expectation) -> str:
         return f"{e.kind}{e.layer}"
     if e.kind in ("error", "loss"):
         return e.kind
-    assert e.param is not None
-    return f"grad.theta{e.param.layer}" if e.kind == "grad" else f"theta{e.param.layer}.after"
+    return f"grad.theta{_matrix_of(e)}" if e.kind == "grad" else f"theta{_matrix_of(e)}.after"
 
 
 def _put(out: np.ndarray, row: int, e: Expectation, values: np.ndarray) -> None:
@@ -153,15 +207,23 @@ def _put(out: np.ndarray, row: int, e: Expectation, values: np.ndarray) -> None:
         out[row, :] = values
 
 
-def _run(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, subs: _Substitution,
-         variant: Variant | None, e: Expectation, row: int) -> np.ndarray:
-    """The value of ``e`` in a pass with the printed values substituted (and the slip's variant, if any)."""
+def _put_matrix(out: np.ndarray, e: Expectation, values: np.ndarray) -> None:
+    if e.param is not None:
+        out[e.param.cells] = values[0]  # a shared bias: its whole column
+    else:
+        out[...] = np.asarray(values, dtype=float).reshape(out.shape)
+
+
+def _run(ctx: _Context, p: _Pass, subs: _Substitution, variant: Variant | None, e: Expectation,
+         row: int) -> np.ndarray:
+    """The value of ``e`` in the update ``p`` with the printed values substituted (and the slip's variant)."""
+    net = ctx.trace.net
     if variant is not None and variant.net is not None:
         net = variant.net
-    weights = subs.weights(weights)
+    weights = subs.weights(p.weights)
     if variant is not None and variant.weights is not None:
         weights = variant.weights(weights)
-    x = subs.x(x)
+    x = subs.x(p.x)
     slip_hook = variant.hook if variant is not None else None
     own = _hook_name(e) if variant is not None and variant.intermediate_only else None
     state: dict[str, Any] = {"weights": weights, "a1": x}
@@ -172,12 +234,26 @@ def _run(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, subs: _Subs
             value = slip_hook(state, name, value)
         if name.startswith("delta"):
             value = _factors(net, state, int(name[5:]), value, subs, L)
-        value = subs.put(name, value)
+        value = subs.put(name, value, weights)
         state[name] = value
         return value
 
-    numbers = compute_pass(net, weights, x, t, hook=hook)
+    numbers = compute_pass(net, weights, x, p.t, p.state, p.count, hook=hook)
+    if e.kind == "state":
+        return np.array([_state_value(ctx.s, numbers, e)])
     return np.asarray(expectation_value(numbers, weights, net.activations, e, row), dtype=float)
+
+
+def _state_value(s: Scenario, numbers: Any, e: Expectation) -> float:
+    """An optimizer's state (or Adam's m̂, v̂) after the update, as :meth:`PassRecord.state` reads it."""
+    upd, opt, prm = numbers.optimizer, s.plan.optimizer, e.param
+    if upd is None or prm is None:
+        return float("nan")
+    if e.state in opt.state_names:
+        return float(upd.state[prm.layer - 1][opt.state_names.index(e.state)][prm.row, prm.col])
+    if e.state in opt.shown_names:
+        return float(upd.shown[prm.layer - 1][opt.shown_names.index(e.state)][prm.row, prm.col])
+    return float("nan")
 
 
 def _factors(net: Network, state: dict[str, Any], l: int, value: Any, subs: _Substitution, L: int) -> Any:
@@ -200,7 +276,7 @@ def _match(printed: np.ndarray, value: np.ndarray, tolerance: float, spread: np.
            truncation: bool = True) -> tuple[bool, bool]:
     """(matches, truncated): every entry within tolerance + spread of the value, or (``truncation``) the
     value cut, not rounded, to the digits printed (printed ≤ |value| < printed + one unit of the last digit)."""
-    if not np.all(np.isfinite(value)):
+    if value.shape != printed.shape or not np.all(np.isfinite(value)):
         return False, False
     slack = tolerance + spread + 1e-15
     near = np.abs(printed - value) <= slack
@@ -217,37 +293,70 @@ class _Context:
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.s = trace.scenario
-        self.online = trace.passes_per_epoch > 1
         self.L = self.s.n_layers
         self.variants: list[tuple[Slip, Variant]] = [(slip, v) for slip in SLIPS
                                                      for v in slip.variants(trace.net, self.s)]
+        self.fits: list[Slip] = [slip for slip in SLIPS if slip.fit is not None]
+        self._passes: dict[PassKey, _Pass] = {}
 
-    def pass_of(self, e: Expectation) -> tuple[tuple, np.ndarray, np.ndarray, int]:
-        """(weights, x, t, row) of the pass that computes e."""
-        s, record = self.s, self.trace.epoch(e.epoch)
-        if self.online and e.kind != "loss":
-            p = record.passes[e.example - 1]
-            i = e.example - 1
-            return p.weights_before, s.inputs[i:i + 1], s.targets[i:i + 1], 0
-        return record.weights_before, s.inputs, s.targets, e.example - 1
+    def the_pass(self, key: PassKey) -> _Pass:
+        """The update ``key`` as the engine ran it."""
+        if key not in self._passes:
+            epoch, k = key
+            s, record = self.s, self.trace.epoch(epoch)
+            first = record.passes[0]
+            if k < 0:  # the epoch's loss over every example, with the epoch's starting weights
+                self._passes[key] = _Pass(key, record.weights_before, s.inputs, s.targets, first.state_before or None,
+                                          first.update)
+            else:
+                p = record.passes[k]
+                rows = list(p.rows)
+                self._passes[key] = _Pass(key, p.weights_before, s.inputs[rows], s.targets[rows],
+                                          p.state_before or None, p.update)
+        return self._passes[key]
 
-    def upstream(self, e: Expectation, pool: Sequence[Expectation] | None = None) -> list[Expectation]:
+    def previous(self, key: PassKey) -> PassKey | None:
+        """The update before ``key`` (the last of the epoch before, for an epoch's first)."""
+        epoch, k = key
+        if k > 0:
+            return epoch, k - 1
+        return (epoch - 1, self.trace.passes_per_epoch - 1) if epoch > 1 else None
+
+    def upstream(self, e: Expectation, pool: Sequence[Expectation] | None = None
+                 ) -> tuple[list[Expectation], dict[int, int], frozenset[int]]:
+        """The printed figures ``e`` may be computed from, their rows, and which of them are the weights after
+        the update before (carried over as this update's weights before)."""
+        key, _ = locate(self.trace, e)
         here = position(e, self.L)
-        out = []
+        same = {key, (key[0], 0)} if key[1] < 0 else {key}  # the epoch's loss: the first update's weights
+        before = self.previous((key[0], max(key[1], 0)))
+        out, rows, carried = [], {}, set()
         for u in self.s.expectations if pool is None else pool:
-            if u.epoch != e.epoch or u is e or position(u, self.L) >= here:
+            if u is e or u.kind == "state":
                 continue
-            if self.online and (u.example != e.example if e.kind != "loss" else u.kind != "param" or u.example != 1):
+            ukey, row = locate(self.trace, u)
+            if ukey in same and position(u, self.L) < here and (ukey == key or u.kind == "param"):
+                out.append(u)
+            elif before is not None and ukey == before and u.kind in WEIGHTS_AFTER:
+                out.append(u)
+                carried.add(u.index)
+            else:
                 continue
-            out.append(u)
-        return out
+            rows[u.index] = row
+        return out, rows, frozenset(carried)
 
 
-def _group(upstream: Sequence[Expectation]) -> list[list[Expectation]]:
+def _group(upstream: Sequence[Expectation], ctx: _Context) -> list[list[Expectation]]:
+    """The printed figures by the quantity they give (one group per unit, per example's row, per update; a
+    quantity printed twice is one group of two choices), whole layers and matrices before their entries."""
     groups: dict[tuple, list[Expectation]] = {}
     for u in upstream:
-        groups.setdefault((u.kind, u.layer, u.param.canonical if u.param else None, u.example), []).append(u)
-    return list(groups.values())
+        ukey, row = locate(ctx.trace, u)
+        where = row if u.kind in PER_EXAMPLE else None
+        key = (u.unit is not None or u.param is not None, u.kind, u.layer, u.unit,
+               u.param.canonical if u.param else None, ukey, where)
+        groups.setdefault(key, []).append(u)
+    return [groups[k] for k in sorted(groups, key=lambda k: (k[0], k[5], str(k[1:5]), str(k[6])))]
 
 
 def diagnose(trace: Trace, results: Sequence[ExpectationResult] | None = None) -> tuple[Diagnosed, ...]:
@@ -271,13 +380,6 @@ def diagnose(trace: Trace, results: Sequence[ExpectationResult] | None = None) -
     return tuple(Diagnosed(by_index[i], done[i]) for i in sorted(by_index))
 
 
-def walk_key(ctx_or_trace: _Context | Trace, e: Expectation) -> tuple[int, int, int, int]:
-    """The order of the walk: epoch, example (online), where in the pass, example."""
-    online = ctx_or_trace.online if isinstance(ctx_or_trace, _Context) else ctx_or_trace.passes_per_epoch > 1
-    L = ctx_or_trace.L if isinstance(ctx_or_trace, _Context) else ctx_or_trace.scenario.n_layers
-    return (e.epoch, e.example if online else 0, position(e, L), e.example)
-
-
 def explain(trace: Trace, e: Expectation, known: Sequence[Expectation] = ()) -> Diagnosis:
     """The diagnosis of one figure that is not the engine's (a learner's answer, say), given the figures
     ``known`` before it (they are substituted as printed ones are; give them distinct indices)."""
@@ -288,36 +390,57 @@ def explain(trace: Trace, e: Expectation, known: Sequence[Expectation] = ()) -> 
 def _diagnose_one(ctx: _Context, e: Expectation, reads: dict[int, Callable[[np.ndarray], np.ndarray]],
                   pool: Sequence[Expectation] | None = None
                   ) -> tuple[Diagnosis, Callable[[np.ndarray], np.ndarray] | None]:
-    weights, x, t, row = ctx.pass_of(e)
+    key, row = locate(ctx.trace, e)
+    p = ctx.the_pass(key)
     printed = np.array(e.value, dtype=float)
-    groups = _group(ctx.upstream(e, pool))
+    upstream, rows, carried = ctx.upstream(e, pool)
+    rows[e.index] = row
+    groups = _group(upstream, ctx)
     combos = list(itertools.islice(itertools.product(*groups), MAX_COMBINATIONS))
     engine: list[np.ndarray] = []  # the engine's own value from each combination of printed inputs
-    candidates: list[tuple[Slip | None, Variant | None]] = [(None, None), *ctx.variants]
     found: list[tuple[Slip, Variant, tuple[int, ...], int]] = []
     forward = position(e, ctx.L) < backward_start(ctx.L)
-    for slip, variant in candidates:
-        if forward and variant is not None and variant.backward_only:
+
+    def attempt(variant: Variant | None, k: int, values: dict[int, tuple[Expectation, np.ndarray]],
+                truncation: bool) -> tuple[np.ndarray, tuple[int, ...] | None, bool]:
+        value = _run(ctx, p, _Substitution(ctx.s, values, rows, carried), variant, e, row)
+        if variant is not None and np.array_equal(value, engine[k]):  # the slip changes nothing here
+            return value, None, False
+        spread, used = _sensitivity(ctx, p, rows, carried, values, variant, e, row, value)
+        ok, truncated = _match(printed, value, e.tolerance, spread, truncation=truncation)
+        return value, (used if ok else None), truncated
+
+    printed_values = [{u.index: (u, _read(u, reads)) for u in combo} for combo in combos]
+    for k, values in enumerate(printed_values):
+        value, used, truncated = attempt(None, k, values, True)
+        engine.append(value)
+        if used is not None:
+            return Diagnosis(FOLLOWS, used, (), _floats(value), truncated), None
+    for slip, variant in ctx.variants:
+        if forward and variant.backward_only:
             continue  # it cannot change a figure of the forward pass
-        for k, combo in enumerate(combos):
-            values = {u.index: (u, _read(u, reads)) for u in combo}
-            value = _run(ctx.trace.net, weights, x, t, _Substitution(ctx.s, values, ctx.online), variant, e, row)
-            if slip is None:
-                engine.append(value)
-            elif np.array_equal(value, engine[k]):  # the slip changes nothing here: it cannot be the cause
-                continue
-            spread, used = _sensitivity(ctx, weights, x, t, values, variant, e, row, value)
-            ok, truncated = _match(printed, value, e.tolerance, spread, truncation=slip is None)
-            if not ok:
-                continue
-            if slip is None:
-                return Diagnosis(FOLLOWS, used, (), _floats(value), truncated), None
-            assert variant is not None
-            found.append((slip, variant, used, k))
-            break
+        for k, values in enumerate(printed_values):
+            _, used, _ = attempt(variant, k, values, False)
+            if used is not None:
+                found.append((slip, variant, used, k))
+                break
+    if not found and not forward:
+        for slip in ctx.fits:
+            assert slip.fit is not None
+            for k, values in enumerate(printed_values):
+                def run(net: Network, values: dict = values) -> np.ndarray:
+                    return _run(ctx, p, _Substitution(ctx.s, values, rows, carried), Variant(net=net), e, row)
+                for variant in slip.fit(ctx.trace.net, run, printed, e.tolerance, e.kind):
+                    _, used, _ = attempt(variant, k, values, False)
+                    if used is not None:
+                        found.append((slip, variant, used, k))
+                        break
+                if found:
+                    break
     if not found:
         return Diagnosis(ROOT, (), (), _floats(engine[0] if engine else None)), None
-    causes = tuple(dict.fromkeys(s.sentence + (f" ({v.where})" if v.where else "") for s, v, _, _ in found))
+    causes = tuple(dict.fromkeys((v.sentence or s.sentence) + (f" ({v.where})" if v.where else "")
+                                 for s, v, _, _ in found))
     names = tuple(dict.fromkeys(s.name for s, _, _, _ in found))
     read = next((s.read for s, _, _, _ in found if s.read is not None), None)
     return Diagnosis(ROOT, found[0][2], causes, _floats(engine[found[0][3]]), False, names), read
@@ -329,7 +452,7 @@ def _read(u: Expectation, reads: dict[int, Callable[[np.ndarray], np.ndarray]]) 
     return read(values) if read is not None else values
 
 
-def _sensitivity(ctx: _Context, weights: tuple, x: np.ndarray, t: np.ndarray,
+def _sensitivity(ctx: _Context, p: _Pass, rows: dict[int, int], carried: frozenset[int],
                  values: dict[int, tuple[Expectation, np.ndarray]], variant: Variant | None, e: Expectation,
                  row: int, base: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     """Σ |∂q/∂input|·tolerance over the printed inputs (per entry of q), and which inputs q depends on."""
@@ -337,14 +460,15 @@ def _sensitivity(ctx: _Context, weights: tuple, x: np.ndarray, t: np.ndarray,
     used: list[int] = []
     for index, (u, vals) in values.items():
         depends = False
-        for k in range(vals.size):
-            h = SENSITIVITY_STEP * max(1.0, abs(float(vals[k])))
-            bumped = vals.copy()
-            bumped[k] += h
+        # each number of a printed input bumped in turn; a large one (a whole matrix) all at once
+        bumps = ([np.eye(vals.size)[k] for k in range(vals.size)] if vals.size <= SENSITIVITY_ENTRIES
+                 else [np.ones(vals.size)])
+        for direction in bumps:
+            h = SENSITIVITY_STEP * max(1.0, float(np.max(np.abs(vals * direction))))
             moved = dict(values)
-            moved[index] = (u, bumped)
-            value = _run(ctx.trace.net, weights, x, t, _Substitution(ctx.s, moved, ctx.online), variant, e, row)
-            slope = np.abs(value - base) / h
+            moved[index] = (u, vals + h * direction)
+            value = _run(ctx, p, _Substitution(ctx.s, moved, rows, carried), variant, e, row)
+            slope = np.abs(value - base) / h if value.shape == base.shape else np.zeros_like(base)
             slope = np.where(np.isfinite(slope), slope, 0.0)
             if np.any(slope > USED):
                 depends = True

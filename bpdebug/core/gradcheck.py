@@ -26,6 +26,7 @@ tied and the derivative the formula gives is a choice of branches, not elu's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -41,6 +42,7 @@ EPS = float(np.finfo(float).eps)
 STEP = EPS ** (1.0 / 3.0)  # relative step of the central difference
 RESOLUTION = EPS ** (2.0 / 3.0)  # the difference's error, relative to max(1, |E|)
 TOLERANCE = 1e-6  # largest relative error that passes
+SAMPLE_PER_MATRIX = 64  # check --gradcheck checks this many parameters of a larger matrix unless told --all
 
 
 class Verdict(Enum):
@@ -78,7 +80,7 @@ class GradCheck:
 def _loss_at(net: Network, weights: tuple, p: Param, w: float, x: np.ndarray, t: np.ndarray) -> float:
     moved = list(weights)
     m = np.array(weights[p.layer - 1], dtype=float)
-    m[p.row, p.col] = w
+    m[p.cells] = w  # a shared bias: the whole column moves
     moved[p.layer - 1] = m
     return batch_loss(net, tuple(moved), x, t)[0]
 
@@ -128,9 +130,14 @@ def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, 
     return GradCheck(p, w, analytic, numeric, h, error, resolution, left, right, verdict)
 
 
+Progress = Callable[[int, int], None]  # (parameters checked, parameters to check)
+
+
 def check_pass(scenario: Scenario, weights: tuple, rows: tuple[int, ...] | None = None,
-               params: tuple[Param, ...] | None = None, net: Network | None = None) -> tuple[GradCheck, ...]:
-    """Check every parameter (or ``params``) for the pass over examples ``rows`` (default all) at ``weights``."""
+               params: tuple[Param, ...] | None = None, net: Network | None = None,
+               progress: Progress | None = None) -> tuple[GradCheck, ...]:
+    """Check every parameter (or ``params``) for the pass over examples ``rows`` (default all) at ``weights``;
+    ``progress(done, total)`` after each parameter."""
     net = net or Network(scenario)
     idx = list(rows) if rows is not None else list(range(scenario.n_examples))
     x, t = scenario.inputs[idx], scenario.targets[idx]
@@ -138,8 +145,13 @@ def check_pass(scenario: Scenario, weights: tuple, rows: tuple[int, ...] | None 
         numbers = compute_pass(net, weights, x, t)
         kinks = formula_kinks(net, numbers, t)
     chosen = params if params is not None else tuple(scenario.params)
-    return tuple(check_parameter(net, weights, x, t, p, float(numbers.gradients[p.layer - 1][p.row, p.col]),
-                                 kinks[p.layer + 1]) for p in chosen)
+    out = []
+    for p in chosen:
+        out.append(check_parameter(net, weights, x, t, p, float(numbers.gradients[p.layer - 1][p.row, p.col]),
+                                   kinks[p.layer + 1]))
+        if progress is not None:
+            progress(len(out), len(chosen))
+    return tuple(out)
 
 
 def check_step(step: Step, p: Param) -> GradCheck:
@@ -149,12 +161,36 @@ def check_step(step: Step, p: Param) -> GradCheck:
     return check_pass(record.scenario, record.weights_before, record.rows, (p,))[0]
 
 
+def sample(scenario: Scenario, per_matrix: int = SAMPLE_PER_MATRIX) -> tuple[Param, ...]:
+    """At most ``per_matrix`` parameters of each weight matrix, spread evenly over its entries row by row;
+    every parameter of a matrix that has no more. In the order of the names: the weights layer by layer, then
+    the biases."""
+    weights: list[Param] = []
+    biases: list[Param] = []
+    for l, w in enumerate(scenario.weights, 1):
+        rows, cols = w.shape
+        n = rows * cols
+        picks = range(n) if n <= per_matrix else np.unique(np.linspace(0, n - 1, per_matrix).round().astype(int))
+        for k in picks:
+            i, col = divmod(int(k), cols)
+            j = col if scenario.bias else col + 1
+            p = scenario.params.find(f"theta{l}[{i + 1},{j}]")
+            if p is not None:
+                (biases if p.is_bias else weights).append(p)
+    return tuple(dict.fromkeys((*weights, *biases)))
+
+
 @dataclass(frozen=True)
 class GradCheckReport:
-    """Every parameter checked at the scenario's starting weights, over the first update's examples."""
+    """Parameters checked at the scenario's starting weights, over the first update's examples."""
 
     checks: tuple[GradCheck, ...]
     rows: tuple[int, ...]  # 0-based examples whose loss was differenced
+    total: int = 0  # the network's parameters (``checks`` holds all of them, or a sample of each matrix)
+
+    @property
+    def sampled(self) -> bool:
+        return 0 < len(self.checks) < self.total
 
     @property
     def max_relative_error(self) -> float:
@@ -166,8 +202,11 @@ class GradCheckReport:
         return all(c.verdict.passes for c in self.checks)
 
 
-def check_scenario(scenario: Scenario) -> GradCheckReport:
-    """``bpdebug check --gradcheck``: every parameter, with the weights and examples of the first update
-    (the starting weights; all examples in batch mode, example 1 online)."""
+def check_scenario(scenario: Scenario, every: bool = False, progress: Progress | None = None) -> GradCheckReport:
+    """``bpdebug check --gradcheck``: the parameters (a sample of each matrix of more than
+    :data:`SAMPLE_PER_MATRIX`, unless ``every``), with the weights and examples of the first update (the
+    starting weights; all examples in batch mode, example 1 online, the first mini-batch)."""
     first = Trace(scenario, 1).epoch(1).passes[0]
-    return GradCheckReport(check_pass(scenario, first.weights_before, first.rows), first.rows)
+    chosen = None if every else sample(scenario)
+    checks = check_pass(scenario, first.weights_before, first.rows, chosen, progress=progress)
+    return GradCheckReport(checks, first.rows, len(scenario.params))

@@ -21,17 +21,17 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .compute import compute_pass
+from .compute import compute_pass, parameter_gradients
 from .trace import Trace
 from .training import select
 
 CACHE = 1 << 16  # epochs whose norms are kept at most
 
 
-def layer_norms(gradients: tuple | list) -> np.ndarray:
-    """The L2 (Frobenius) norm of each layer's gradient, one value per weight layer."""
+def layer_norms(gradients: tuple | list, shared: bool = False) -> np.ndarray:
+    """The L2 (Frobenius) norm of each layer's gradient, one value per weight layer (a shared bias once)."""
     with np.errstate(all="ignore"):
-        return np.array([np.sqrt(np.sum(np.square(g))) for g in gradients], dtype=float)
+        return np.array([np.sqrt(np.sum(np.square(parameter_gradients(g, shared)))) for g in gradients], dtype=float)
 
 
 def _pow2_at_least(n: int) -> int:
@@ -132,7 +132,7 @@ class GradientFlow:
         count = plan.first_update(n, epoch)
         with np.errstate(all="ignore"):
             if plan.mode == "batch":
-                return layer_norms(compute_pass(net, weights, s.inputs, s.targets, state, count).gradients)
+                return layer_norms(compute_pass(net, weights, s.inputs, s.targets, state, count).gradients, net.shared)
             total = [np.zeros_like(w) for w in weights]
             for rows in plan.batches(n, epoch):
                 x, t = select(s.inputs, s.targets, rows)
@@ -140,7 +140,7 @@ class GradientFlow:
                 for g_sum, g in zip(total, numbers.gradients, strict=True):
                     g_sum += g
                 weights, state, count = numbers.weights_after, numbers.state_after, count + 1
-            return layer_norms(total)
+            return layer_norms(total, net.shared)
 
     def norms(self, epochs: np.ndarray | list[int]) -> np.ndarray:
         """Norms for each epoch of ``epochs`` (rows) and weight layer (columns)."""

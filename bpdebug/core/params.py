@@ -1,5 +1,9 @@
 """Parameter names: canonical ``theta{l}[i,j]`` and the blog's short ``w1 … b1 …``.
 
+With shared biases (``[network] bias = "shared"``) each layer has one bias, fed to all its units: ``b1`` is the
+bias into layer 2, ``b2`` into layer 3, …, canonical ``theta1[*,0]``, ``theta2[*,0]``, … (every row of column 0,
+all equal); ``theta1[i,0]`` names it too.
+
 Every place a parameter is named (command line, ``frozen``, ``[[expect]]``, transcripts, the app)
 goes through :class:`ParamIndex`, so both forms are accepted everywhere.
 """
@@ -17,13 +21,14 @@ from typing import overload
 import numpy as np
 
 _SHORT = re.compile(r"^([wb])([1-9][0-9]*)$")  # w5, b12 (already lower case and stripped)
-_CANONICAL = re.compile(r"^\s*theta\s*(\d+)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*$", re.IGNORECASE)
+_CANONICAL = re.compile(r"^\s*theta\s*(\d+)\s*\[\s*(\d+|\*)\s*,\s*(\d+)\s*\]\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Param:
     """One parameter: entry ``(i, j)`` (0-based row, column) of weight matrix ``layer`` (1-based, the
-    layer it leaves). ``j == 0`` is the bias column when the network has bias units."""
+    layer it leaves). ``j == 0`` is the bias column when the network has bias units. A shared bias (``shared``) is
+    the whole column 0 (all rows equal): ``row`` is 0 and :attr:`cells` indexes every row."""
 
     short: str  # "w5", "b3"
     canonical: str  # "theta2[1,1]"
@@ -32,10 +37,16 @@ class Param:
     col: int  # column in theta_l: 0 = bias when bias is on, else the sending unit
     is_bias: bool
     network_has_bias: bool = True
+    shared: bool = False  # one bias shared by every unit of layer ``layer + 1`` (column 0, every row)
+
+    @property
+    def cells(self) -> tuple[int | slice, int]:
+        """Its entries of theta_``layer`` as an index: ``(row, col)``, or every row of column 0 when shared."""
+        return (slice(None), 0) if self.shared else (self.row, self.col)
 
     @property
     def receiving_unit(self) -> int:
-        """1-based unit of layer ``layer + 1`` this parameter feeds."""
+        """1-based unit of layer ``layer + 1`` this parameter feeds (a shared bias: the first of them all)."""
         return self.row + 1
 
     @property
@@ -53,14 +64,16 @@ class ParamIndex(Sequence[Param]):
     from the layer shapes when it is asked for (by position, name or iteration), and the first full
     iteration keeps them all for the next."""
 
-    def __init__(self, layers: tuple[int, ...], bias: bool) -> None:
+    def __init__(self, layers: tuple[int, ...], bias: bool, shared: bool = False) -> None:
         self.bias = bias
+        self.shared = shared and bias  # one bias per layer, shared by its units
         self.layers = layers
         n_in = [layers[l - 1] for l in range(1, len(layers))]
         n_out = [layers[l] for l in range(1, len(layers))]
         # where each layer's weights and biases start in the order w1 … wN, b1 … bM
         self._w_starts = [0, *accumulate(o * i for o, i in zip(n_out, n_in, strict=True))]
-        self._b_starts = [0, *accumulate(n_out)] if bias else [0] * (len(layers))
+        self._b_starts = ([0, *accumulate(1 if self.shared else o for o in n_out)] if bias
+                          else [0] * (len(layers)))
         self.n_weights = self._w_starts[-1]
         self.n_biases = self._b_starts[-1]
         self._all: tuple[Param, ...] | None = None
@@ -113,7 +126,7 @@ class ParamIndex(Sequence[Param]):
                     yield self._weight(k, l, i, j)
                     k += 1
         for l in range(1, len(self.layers) if self.bias else 1):
-            for i in range(self.layers[l]):
+            for i in range(1 if self.shared else self.layers[l]):
                 yield self._bias(self._b_starts[l - 1] + i, l, i)
 
     def _weight(self, k: int, l: int, i: int, j: int) -> Param:
@@ -122,13 +135,15 @@ class ParamIndex(Sequence[Param]):
         return Param(f"w{k + 1}", f"theta{l}[{i + 1},{j + 1}]", l, i, col, False, self.bias)
 
     def _bias(self, b: int, l: int, i: int) -> Param:
-        """Bias number ``b`` (0-based): the one into row ``i`` of layer ``l``."""
+        """Bias number ``b`` (0-based): the one into row ``i`` of layer ``l`` (shared: into every row)."""
+        if self.shared:
+            return Param(f"b{b + 1}", f"theta{l}[*,0]", l, 0, 0, True, True, True)
         return Param(f"b{b + 1}", f"theta{l}[{i + 1},0]", l, i, 0, True, self.bias)
 
     def position(self, p: Param) -> int:
         """Where ``p`` stands in the order (what ``list.index`` gives, without a search)."""
         if p.is_bias:
-            k = self.n_weights + self._b_starts[p.layer - 1] + p.row
+            k = self.n_weights + self._b_starts[p.layer - 1] + (0 if self.shared else p.row)
         else:
             k = self._w_starts[p.layer - 1] + p.row * self.layers[p.layer - 1] + p.sending_unit - 1
         if self[k] != p:
@@ -156,6 +171,8 @@ class ParamIndex(Sequence[Param]):
             raise IndexError(f"no entry ({row}, {col}) in theta{layer}")
         n_in = self.layers[layer - 1]
         if self.bias and col == 0:
+            if self.shared:
+                return self._bias(self._b_starts[layer - 1], layer, 0)
             return self._bias(self._b_starts[layer - 1] + row, layer, row)
         j = col - 1 if self.bias else col
         if not 0 <= j < n_in:
@@ -178,7 +195,7 @@ class ParamIndex(Sequence[Param]):
             bias.append(np.zeros(n_out * n_in, dtype=bool))
         if self.bias:
             for l in range(1, len(self.layers)):
-                n_out = self.layers[l]
+                n_out = 1 if self.shared else self.layers[l]
                 layer.append(np.full(n_out, l))
                 row.append(np.arange(n_out))
                 col.append(np.zeros(n_out, dtype=np.intp))
@@ -212,7 +229,10 @@ class ParamIndex(Sequence[Param]):
             return self[self.n_weights + k] if k < self.n_biases else None
         m = _CANONICAL.match(key)
         if m:
-            l, i, j = int(m[1]), int(m[2]), int(m[3])
+            l, j = int(m[1]), int(m[3])
+            if m[2] == "*":  # theta1[*,0]: a shared bias, every row of column 0
+                return self.at(l, 0, 0) if self.shared and j == 0 and 1 <= l < len(self.layers) else None
+            i = int(m[2])
             if not 1 <= l < len(self.layers) or not 1 <= i <= self.layers[l]:
                 return None
             if j == 0:
@@ -233,7 +253,7 @@ class ParamIndex(Sequence[Param]):
         """A short human list of valid names, for error messages."""
         parts = [f"w1..w{self.n_weights}"] if self.n_weights else []
         if self.n_biases:
-            parts.append(f"b1..b{self.n_biases}")
+            parts.append(f"b1..b{self.n_biases}" + (" (one shared bias per layer)" if self.shared else ""))
         last = len(self.layers) - 1
-        parts.append(f"or theta1[i,j]..theta{last}[i,j]")
+        parts.append(f"or theta1[i,j]..theta{last}[i,j]" + (" (theta1[*,0]: b1)" if self.shared else ""))
         return ", ".join(parts)

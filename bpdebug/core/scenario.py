@@ -25,6 +25,7 @@ from .messages import describe as _describe
 from .messages import one_of
 from .messages import short_number as _short_number
 from .params import Param, ParamIndex
+from .quantity import Named, QuantityError, resolve
 from .safe_text import escape_controls, strip_controls
 from .toml_locator import TomlLocator
 from .training import Plan
@@ -44,8 +45,6 @@ MAX_PARAMETERS = 1_000_000  # 784-128-10 has 101,770; each parameter costs ~400 
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
 TYPICAL_OUTPUT, TYPICAL_TARGET = 0.7, 0.2  # where a formula loss and its derivative must be finite numbers
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# z3, a2, delta3, dadz3 (f'(z)), dE/da3 (∂E/∂a); one unit of it with [u], 1-based: z3[2]
-_LAYER_QUANTITY = re.compile(r"^(z|a|delta|dadz|dE/da)(\d+)(?:\[(\d+)\])?$")
 
 
 class ScenarioError(ValueError):
@@ -65,18 +64,21 @@ class Expectation:
 
     index: int  # position in the file, 0-based
     quantity: str  # as written: "z2", "grad.w5", "w5.after"
-    kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" | "state"
+    kind: str  # "z" | "a" | "delta" | "dadz" | "dE/da" | "error" | "loss" | "grad" | "param" | "param_after" |
+    #            "change" | "state" (quantity.resolve); grad / param / param_after / change of a whole matrix: param None
     value: tuple[float, ...]  # printed value(s); one entry for a scalar
     scalar: bool  # written as a number rather than a list
     epoch: int
     example: int
     tolerance: float
     source: str | None = None
-    layer: int | None = None  # for z / a / delta / dadz / dE/da
+    layer: int | None = None  # for z / a / delta / dadz / dE/da; the l of a whole matrix theta_l
     param: Param | None = None  # for grad / param / param_after
     line: int | None = None
     unit: int | None = None  # one unit (1-based) of a layered quantity: z3[2]; None for the whole layer
     state: str | None = None  # for "state": the optimizer's name for it ("v", "m", "mhat", "vhat")
+    shape: tuple[int, int] | None = None  # a whole matrix (grad.theta1, theta1.after): its rows and columns
+    example_given: bool = False  # `example` written: "loss" is then that example's update's, not the epoch's
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,9 @@ class Scenario:
     # [data] file and [weights] file as they were read (size and SHA-256), for `check` and the re-check
     files: tuple[datafiles.FileStamp, ...] = field(default=(), repr=False, compare=False)
     classes: tuple[str, ...] | None = field(default=None, compare=False)  # one-hot order of a [data] file label column
+    # bias = "shared": one bias per layer shared by its units (column 0 of each theta, all rows equal; ``bias`` is
+    # True too). The gradient of the shared bias is the sum over the units it feeds.
+    shared_bias: bool = False
 
     def __post_init__(self) -> None:
         if self.plan is None:
@@ -144,7 +149,8 @@ class Scenario:
 
     def same_shape(self, other: Scenario) -> bool:
         """True when positions in one scenario's trace mean the same in the other's (for reload)."""
-        return (self.layers == other.layers and self.bias == other.bias and self.update == other.update
+        return (self.layers == other.layers and self.bias == other.bias and self.shared_bias == other.shared_bias
+                and self.update == other.update
                 and self.n_examples == other.n_examples and self.plan.batch_size == other.plan.batch_size)
 
     def verify_files(self) -> None:
@@ -218,7 +224,8 @@ def loads(raw: bytes | str, path: str = "<scenario>", *, source_files: tuple[Pat
     found = loads_any(raw, path, source_files=source_files)
     if not isinstance(found, Scenario):
         raise ScenarioError(path, "graph", "a graph scenario: the app view of graphs is not built yet (bpdebug "
-                            "check, run and export --format json, py, dot or svg read it), expected [network] here",
+                            "check, run, practice and export --format json, py, dot or svg read it), expected "
+                            "[network] here",
                             found.line)
     return found
 
@@ -408,8 +415,11 @@ class _Validator:
         network = self.table(doc, ("network",), {"layers", "activation", "bias"}, True)
         layers = self.layers(network)
         bias = network.get("bias", True)
+        shared = bias == "shared"  # one bias per layer, shared by its units (SCENARIO-FORMAT version 3)
+        if shared:
+            bias = True
         if not isinstance(bias, bool):
-            raise self.fail(("network", "bias"), f"expected true or false, got {_describe(bias)}")
+            raise self.fail(("network", "bias"), f"expected true, false or \"shared\", got {_describe(bias)}")
 
         count = sum(layers[l] * (layers[l - 1] + (1 if bias else 0)) for l in range(1, len(layers)))
         if count > MAX_PARAMETERS:
@@ -440,7 +450,7 @@ class _Validator:
             raise self.fail(("training", "learning_rate"), f"expected a number > 0, got {lr:g}")
         epochs = self.integer(training.get("epochs", 1), ("training", "epochs"), 1, MAX_EPOCHS)
 
-        params = ParamIndex(layers, bias)
+        params = ParamIndex(layers, bias, shared)
         frozen = self.frozen(training, params)
 
         data = self.table(doc, ("data",), {"inputs", "targets", "file", "classes"}, True)
@@ -476,15 +486,15 @@ class _Validator:
         self.targets_for(loss, targets)
 
         plan = self.plan(training, lr, inputs.shape[0], own_optimizers)
-        weights, init = self.weights(layers, bias, files)
-        expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer)
+        weights, init = self.weights(layers, bias, files, shared)
+        expectations = self.expectations(layers, params, inputs.shape[0], plan.optimizer, bias)
 
         return Scenario(
             path=self.path, title=title, description=description, layers=layers, activations=activations,
             bias=bias, loss=loss, learning_rate=lr, epochs=epochs, update=plan.mode, frozen=frozen,
             inputs=inputs, targets=targets, weights=weights, init=init, expectations=expectations,
             params=params, source_files=self.source_files + tuple(f.path.absolute() for f in files), plan=plan,
-            files=tuple(files), classes=classes,
+            files=tuple(files), classes=classes, shared_bias=shared,
         )
 
     @property
@@ -757,8 +767,28 @@ class _Validator:
             out.add(p.canonical)
         return frozenset(out)
 
-    def weights(self, layers: tuple[int, ...], bias: bool,
-                files: list[datafiles.FileStamp]) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+    def weights(self, layers: tuple[int, ...], bias: bool, files: list[datafiles.FileStamp],
+                shared: bool = False) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
+        """The starting matrices; with shared biases, column 0 of each holds one number (refused otherwise)."""
+        weights, init = self._weights(layers, bias, files, shared)
+        if shared:
+            self.shared_columns(weights, "file" in self.doc.get("weights", {}))
+        return weights, init
+
+    def shared_columns(self, weights: tuple[np.ndarray, ...], from_file: bool) -> None:
+        """Refuse a bias column whose rows differ: a shared bias is one number."""
+        for l, w in enumerate(weights, start=1):
+            column = w[:, 0]
+            differ = np.flatnonzero(column != column[0])
+            if len(differ):
+                r = int(differ[0])
+                raise self.fail(("weights", "file" if from_file else f"theta{l}"),
+                                f"bias = \"shared\" gives layer {l + 1} one bias, expected column 0 of theta{l} to "
+                                f"hold the same number in every row, got {float(column[0])!r} in row 1 and "
+                                f"{float(column[r])!r} in row {r + 1}")
+
+    def _weights(self, layers: tuple[int, ...], bias: bool, files: list[datafiles.FileStamp],
+                 shared: bool) -> tuple[tuple[np.ndarray, ...], InitSpec | None]:
         names = [f"theta{l}" for l in range(1, len(layers))]
         table = self.table(self.doc, ("weights",), set(names) | {"init", "range", "seed", "file"}, True)
         given = [n for n in names if n in table]
@@ -774,7 +804,7 @@ class _Validator:
         if "init" in table:
             if given:
                 raise self.fail(("weights", given[0]), "expected either init or the matrices, never both")
-            return self.generated(table, layers, bias)
+            return self.generated(table, layers, bias, shared)
         for k in ("range", "seed"):
             if k in table:
                 raise self.fail(("weights", k), "only used with init, expected init = \"uniform\" beside it")
@@ -795,7 +825,8 @@ class _Validator:
             out.append(m)
         return tuple(out), None
 
-    def generated(self, table: dict, layers: tuple[int, ...], bias: bool) -> tuple[tuple[np.ndarray, ...], InitSpec]:
+    def generated(self, table: dict, layers: tuple[int, ...], bias: bool,
+                  shared: bool = False) -> tuple[tuple[np.ndarray, ...], InitSpec]:
         method = table["init"]
         if method not in INIT_METHODS:
             raise self.fail(("weights", "init"), one_of("init", method, INIT_METHODS))
@@ -828,12 +859,14 @@ class _Validator:
                 else:  # he
                     w = rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_out, n_in))
                 m = np.hstack([np.zeros((n_out, 1)), w]) if bias else w
+            if shared:  # one bias per layer: the first unit's draw for every unit
+                m[:, 0] = m[0, 0]
             m.setflags(write=False)
             out.append(m)
         return tuple(out), InitSpec(method, low, high, seed)
 
     def expectations(self, layers: tuple[int, ...], params: ParamIndex, n_examples: int,
-                     optimizer: optimizers.Optimizer | None = None) -> tuple[Expectation, ...]:
+                     optimizer: optimizers.Optimizer | None = None, bias: bool = True) -> tuple[Expectation, ...]:
         value = self.doc.get("expect", _MISSING)
         if value is _MISSING:
             return ()
@@ -857,10 +890,14 @@ class _Validator:
             if quantity != strip_controls(quantity):
                 raise self.fail(base + ("quantity",), "contains control characters, expected a quantity such as "
                                 "\"z2\", \"loss\" or \"grad.w5\"")
-            kind, layer, param, size, unit = self.quantity(quantity, base + ("quantity",), layers, params, optimizer)
+            named = self.quantity(quantity, base + ("quantity",), layers, params, optimizer, bias)
+            size = named.size
             raw = entry["value"]
             vkey = base + ("value",)
-            if isinstance(raw, list):
+            if named.shape is not None and isinstance(raw, list) and raw and all(isinstance(r, list) for r in raw):
+                values = tuple(float(v) for v in self.matrix(raw, vkey, "the matrix").ravel())  # rows of a matrix
+                scalar = False
+            elif isinstance(raw, list):
                 if not raw:
                     raise self.fail(vkey, "empty list, expected numbers")
                 values = tuple(self.number(v, vkey) for v in raw)
@@ -869,7 +906,8 @@ class _Validator:
                 values = (self.number(raw, vkey),)
                 scalar = True
             if len(values) != size:
-                what = "a number" if size == 1 else f"a list of {size} numbers"
+                what = ("a number" if size == 1 else f"a list of {size} numbers" if named.shape is None
+                        else f"{named.shape[0]} rows of {named.shape[1]} numbers")
                 raise self.fail(vkey, f"{quantity} has {size} value{'s' if size != 1 else ''}, expected {what}, "
                                 f"got {len(values)}")
             epoch = self.integer(entry.get("epoch", 1), base + ("epoch",), 1, MAX_EPOCHS)
@@ -880,64 +918,21 @@ class _Validator:
             if tol < 0:
                 raise self.fail(base + ("tolerance",), f"expected a tolerance >= 0, got {tol:g}")
             source = strip_controls(self.string(entry["source"], base + ("source",))) if "source" in entry else None
-            state = quantity.split(".", 1)[0] if kind == "state" else None
-            out.append(Expectation(n, quantity, kind, values, scalar, epoch, example, tol, source, layer, param,
-                                   self.locator.line(base), unit, state))
+            out.append(Expectation(n, quantity, named.kind, values, scalar, epoch, example, tol, source,
+                                   named.layer, named.param, self.locator.line(base), named.unit, named.state,
+                                   named.shape, "example" in entry))
         return tuple(out)
 
     def quantity(self, q: str, key: tuple, layers: tuple[int, ...], params: ParamIndex,
-                 optimizer: optimizers.Optimizer | None = None):
-        """(kind, layer, param, size, unit) for a quantity name."""
-        L = len(layers)
-        head, dot, rest = q.partition(".")
+                 optimizer: optimizers.Optimizer | None = None, bias: bool = True) -> Named:
+        """The quantity a name means (the one grammar of :func:`~bpdebug.core.quantity.resolve`)."""
         opt = optimizer or optimizers.get(optimizers.DEFAULT)
-        kept = opt.state_names + opt.shown_names
-        if dot and (head in optimizers.STATE_QUANTITIES or head in kept):
-            if head not in kept:
-                raise self.fail(key, f"'{q}': optimizer \"{opt.name}\" keeps no {head}, expected "
-                                + (f"{' or '.join(n + '.NAME' for n in kept)}" if kept else "no optimizer state"))
-            p = params.find(rest)
-            if p is None:
-                raise self.fail(key, f"'{q}': unknown parameter '{rest}', expected {params.describe_names()}")
-            return "state", None, p, 1, None
-        m = _LAYER_QUANTITY.match(q.strip())
-        if m:
-            kind, layer = m[1], int(m[2])
-            if kind != "a" and layer == 1:
-                raise self.fail(key, f"'{q}': the input layer has no {kind}, expected {kind}2..{kind}{L}"
-                                + (f" or a1..a{L}" if kind == "z" else ""))
-            if not 1 <= layer <= L:
-                raise self.fail(key, f"'{q}': no layer {layer}, expected layers 1..{L}")
-            if kind == "dadz" and layer in getattr(self, "_softmax_layers", ()):
-                raise self.fail(key, f"'{q}': layer {layer} is softmax, whose derivative is a Jacobian, expected "
-                                "dadz of an elementwise activation (or delta, dE/da)")
-            n = layers[layer - 1]
-            if m[3] is None:
-                return kind, layer, None, n, None
-            unit = int(m[3])
-            if not 1 <= unit <= n:
-                raise self.fail(key, f"'{q}': layer {layer} has units 1..{n}, "
-                                f"expected {kind}{layer}[1]..{kind}{layer}[{n}]")
-            return kind, layer, None, 1, unit
-        if q == "error":
-            return "error", None, None, layers[-1], None
-        if q == "loss":
-            return "loss", None, None, 1, None
-        if q.startswith("grad."):
-            p = params.find(q[5:])
-            if p is None:
-                raise self.fail(key, f"'{q}': unknown parameter '{q[5:]}', expected {params.describe_names()}")
-            return "grad", None, p, 1, None
-        if q.endswith(".after"):
-            p = params.find(q[:-6])
-            if p is None:
-                raise self.fail(key, f"'{q}': unknown parameter '{q[:-6]}', expected {params.describe_names()}")
-            return "param_after", None, p, 1, None
-        p = params.find(q)
-        if p is not None:
-            return "param", None, p, 1, None
-        raise self.fail(key, f"unknown quantity '{q}', expected z2..z{L}, a1..a{L}, error, loss, grad.NAME, NAME, "
-                        f"NAME.after, delta2..delta{L}, dadz2..dadz{L} or dE/da2..dE/da{L} (one unit: z{L}[1])")
+        try:
+            return resolve(q, layers, params, bias=bias, state_names=opt.state_names + opt.shown_names,
+                           optimizer=opt.name, every_state=optimizers.STATE_QUANTITIES,
+                           softmax_layers=tuple(getattr(self, "_softmax_layers", ())))
+        except QuantityError as exc:
+            raise self.fail(key, str(exc)) from None
 
 
 def _shape_text(layers: tuple[int, ...], l: int, bias: bool) -> str:

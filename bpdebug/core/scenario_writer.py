@@ -23,6 +23,7 @@ from .scenario import Scenario
 # checks), so a new key of the format cannot be silently dropped from saved scenarios.
 WRITTEN = frozenset({"title", "description", "layers", "activations", "bias", "loss", "learning_rate", "epochs",
                      "update", "frozen", "inputs", "targets", "weights", "expectations",
+                     "shared_bias",  # bias = "shared"
                      "plan"})  # the optimizer, its hyperparameters, batch_size, shuffle and seed (a fork's
 # plan.resume, the training state it continues from, has no key in the format: see restarted)
 NOT_WRITTEN = frozenset({"path",  # where it was read from, not part of it
@@ -116,7 +117,7 @@ def to_toml(scenario: Scenario) -> str:
     lines += ["", "[network]", f"layers = [{', '.join(str(n) for n in s.layers)}]"]
     names = [a.name for a in s.activations]
     lines.append(f"activation = [{', '.join(toml_string(n) for n in names)}]")
-    lines.append(f"bias = {'true' if s.bias else 'false'}")
+    lines.append("bias = " + ('"shared"' if s.shared_bias else "true" if s.bias else "false"))
     customs = {a.name: a.expr for a in s.activations if a.expr is not None}
     for name, expr in customs.items():
         lines += ["", f"[activations.{name}]", f"expr = {toml_string(expr or '')}"]

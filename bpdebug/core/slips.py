@@ -20,9 +20,12 @@ import numpy as np
 
 from . import expr
 from .compute import Network, gradient, hidden_delta
+from .messages import count
 from .scenario import Scenario
 
 StateHook = Callable[[dict[str, Any], str, Any], Any]
+Fit = Callable[[Network, Callable[[Network], np.ndarray], np.ndarray, float, str], Iterator["Variant"]]
+MAX_RATE_DIGITS = 6  # another learning rate is named with at most this many significant digits
 MAX_UNITS_TO_SWAP = 6  # pairs of units are tried in layers of at most this many units
 
 
@@ -36,6 +39,7 @@ class Variant:
     hook: StateHook | None = None
     intermediate_only: bool = False  # the hook leaves the figure under diagnosis itself alone
     backward_only: bool = False  # changes nothing before the backward pass (z, a, the error and the loss)
+    sentence: str = ""  # in place of the slip's sentence, when the variant says more (the rate it used)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class Slip:
     variants: Callable[[Network, Scenario], Iterator[Variant]]
     # a printed figure made with this slip, read back as the engine's quantity (for the figures after it)
     read: Callable[[np.ndarray], np.ndarray] | None = None
+    # a slip with a number to find: fit(net, run, printed, tolerance, kind) yields the variants that could have
+    # made the printed figure, ``run(net)`` computing it with another network; tried when no entry reproduces it
+    fit: Fit | None = None
 
 
 def _net(net: Network, **changes: Any) -> Network:
@@ -189,6 +196,35 @@ def _learning_rate_twice(net: Network, s: Scenario) -> Iterator[Variant]:
         yield Variant(net=_net(net, lr=net.lr * net.lr), backward_only=True)
 
 
+def _none(net: Network, s: Scenario) -> Iterator[Variant]:
+    yield from ()
+
+
+def _other_learning_rate(net: Network, run: Callable[[Network], np.ndarray], printed: np.ndarray, tolerance: float,
+                         kind: str) -> Iterator[Variant]:
+    """The update w − η′·g with one η′ other than the scenario's: η′ from the printed figure (least squares
+    over its numbers), named with the fewest significant digits that still reproduce it."""
+    if kind not in ("param_after", "change") or not net.plain:
+        return
+    at_zero, at_one = run(_net(net, lr=0.0)), run(_net(net, lr=1.0))
+    g = at_zero - at_one  # the step the update takes per unit of learning rate
+    moved = (at_zero if kind == "param_after" else 0.0) - printed
+    if not (np.all(np.isfinite(g)) and float(g @ g) > 0):
+        return
+    rate = float(g @ moved) / float(g @ g)
+    if not np.isfinite(rate) or rate <= 0:
+        return
+    for digits in range(1, MAX_RATE_DIGITS + 1):
+        named = float(f"{rate:.{digits}g}")
+        if abs(named - net.lr) <= 1e-12 * max(1.0, net.lr):
+            return  # the scenario's own rate: not this slip
+        other = _net(net, lr=named)
+        if np.all(np.abs(run(other) - printed) <= tolerance + 1e-12):
+            yield Variant(net=other, backward_only=True,
+                          sentence=f"the update used a learning rate of {named:g}, not {net.lr:g}")
+            return
+
+
 def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
     if not net.bias:
         return
@@ -216,7 +252,7 @@ def _rounded(net: Network, s: Scenario) -> Iterator[Variant]:
     for d in decimals:
         def hook(state: dict[str, Any], name: str, value: Any, d: int = d) -> Any:
             return np.round(value, d) if not name.endswith(".after") else value
-        yield Variant(f"{d} decimals", hook=hook, intermediate_only=True)
+        yield Variant(count(d, "decimal"), hook=hook, intermediate_only=True)
     yield from _rounded_in_derivative(net, decimals)
 
 
@@ -292,6 +328,7 @@ SLIPS: tuple[Slip, ...] = (
     Slip("learning_rate_twice", "the learning rate applied twice", _learning_rate_twice),
     Slip("no_bias", "the bias left out", _no_bias),
     Slip("rounded", "intermediate values rounded to the printed digits", _rounded),
+    Slip("learning_rate", "the update used another learning rate", _none, fit=_other_learning_rate),
 )
 
 

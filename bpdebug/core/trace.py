@@ -37,7 +37,7 @@ from .compute import (
 )
 from .divergence import Divergence, cause_text, first_bad, label, product_trouble, trouble
 from .params import Param
-from .quantity import Kind, Phase, Quantity, StepKind, UpdateMode, When, unit_name
+from .quantity import LAYER_KINDS, Kind, Phase, Quantity, StepKind, UpdateMode, When, unit_name
 from .scenario import Expectation, Scenario
 from .storage import CHECKPOINT_BYTES, Checkpoints, LossHistory, LossSummary
 from .training import select
@@ -368,12 +368,9 @@ def chain_factor(n: PassNumbers, weights: tuple, activations: tuple, kind: Kind,
     return derivative(n.z[l], n.a[l])
 
 
-LAYER_KINDS = ("z", "a", "delta", "dadz", "dE/da")  # the expectation kinds that name a layer (and maybe a unit)
-
-
 def expectation_value(n: PassNumbers, weights: tuple, activations: tuple, e: Expectation, row: int) -> np.ndarray:
     """The engine's value of expectation ``e`` in a pass (``row``: the example's row in it; the pass's loss for
-    "loss"), as a 1-d array of as many numbers as were printed."""
+    "loss"), as a 1-d array of as many numbers as were printed (a whole matrix row by row)."""
     kind = e.kind
     if kind in LAYER_KINDS:
         assert e.layer is not None
@@ -387,10 +384,15 @@ def expectation_value(n: PassNumbers, weights: tuple, activations: tuple, e: Exp
         return np.atleast_1d(n.terms[row])
     if kind == "loss":
         return np.array([n.loss])
-    p = e.param
-    assert p is not None
-    matrix = {"grad": n.gradients, "param": weights, "param_after": n.weights_after}[kind][p.layer - 1]
-    return np.array([matrix[p.row, p.col]])
+    l = e.param.layer if e.param is not None else e.layer
+    assert l is not None
+    if kind == "change":
+        matrix = np.asarray(n.weights_after[l - 1]) - np.asarray(weights[l - 1])
+    else:
+        matrix = {"grad": n.gradients, "param": weights, "param_after": n.weights_after}[kind][l - 1]
+    if e.param is None:
+        return np.asarray(matrix, dtype=float).ravel()
+    return np.array([matrix[e.param.row, e.param.col]])
 
 
 class Trace:
@@ -740,7 +742,7 @@ class Trace:
         elif q.kind is Kind.ERROR:
             unit = unit_name(s.layers, L, bad[1] + 1)
         elif q.kind in (Kind.GRAD, Kind.THETA) and q.layer is not None:
-            unit = next(prm.short for prm in s.params if (prm.layer, prm.row, prm.col) == (q.layer, *bad))
+            unit = s.params.at(q.layer, *bad).short
         l = q.layer or 0
         # the numbers recomputed (under np.errstate, which names the trouble); the words from the step's description
         about = computation(s, tpl.kind, tpl.layer, "theta.after" if q.kind is Kind.THETA else q.name)
@@ -787,17 +789,16 @@ class Trace:
         elif kind in ("delta", "dadz", "dE/da"):
             step = self.first_step_of(e.epoch, e.example, "delta", e.layer)
         elif kind in ("error", "loss"):  # the epoch's loss is shown at its first pass's error step
-            step = self.first_step_of(e.epoch, None if kind == "loss" else e.example, "error")
+            step = self.first_step_of(e.epoch, None if self.epoch_loss(e) else e.example, "error")
         elif kind == "grad":
-            assert e.param is not None
-            step = self.first_step_of(e.epoch, e.example, "gradient", e.param.layer)
+            step = self.first_step_of(e.epoch, e.example, "gradient", e.param.layer if e.param else e.layer)
         elif kind == "param":
             step = self.first_step_of(e.epoch, e.example)
         elif kind == "state":
             step = self.first_step_of(e.epoch, e.example, "update")
         else:  # param_after
             step = self.first_step_of(e.epoch, e.example, "update")
-        if kind == "loss":
+        if kind == "loss" and self.epoch_loss(e):
             computed = np.array([record.loss])
         elif kind == "state":  # the optimizer's state (or Adam's m̂, v̂) after the pass's update
             assert e.param is not None and e.state is not None
@@ -809,6 +810,12 @@ class Trace:
         with np.errstate(all="ignore"):
             holds = bool(np.all(np.abs(printed - computed) <= e.tolerance + 1e-15))
         return ExpectationResult(e, tuple(float(v) for v in computed), holds, step)
+
+    def epoch_loss(self, e: Expectation) -> bool:
+        """Whether a printed ``loss`` is the epoch's (over every example, before its first update): always in
+        batch mode; in online or mini-batch mode unless ``example = k`` was written, which makes it that
+        example's (that mini-batch's) loss at its update, as a text prints it."""
+        return e.kind == "loss" and (self.passes_per_epoch == 1 or not e.example_given)
 
     def check_all(self) -> tuple[ExpectationResult, ...]:
         return tuple(self.check(e) for e in self.scenario.expectations)

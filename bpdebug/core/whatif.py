@@ -122,7 +122,7 @@ def apply_edits(scenario: Scenario, edits: tuple[Edit, ...] | list[Edit],
     for e in edits:
         if e.target is Target.PARAMETER:
             assert e.param is not None
-            ws[e.param.layer - 1][e.param.row, e.param.col] = e.value
+            ws[e.param.layer - 1][e.param.cells] = e.value  # a shared bias: its whole column
         elif e.target is Target.LEARNING_RATE:
             lr = e.value
         else:

@@ -87,6 +87,14 @@ def factor_spec(shape: Shape, names: Names, fd: FD, p: Param) -> FactorSpec:
         where = f", from the delta step of {what} layer {r}"
         return FactorSpec(None, names.delta(r, k), templates.identity_template(),
                           (Base(names.delta(r, k), f"delta{r}", (k - 1,)),), f"delta{r}", names.net(r, k), where)
+    if kind == "delta_sum":  # Σ_k δ_k over every unit of layer r: what a wide layer's shared bias sums
+        r = fd[1]
+        what = "output" if r == L else "hidden"
+        each = names.delta(r, "k")  # the generic unit k
+        total = Name(f"Σ_k {each.text}", f"\\sum_{{k}} {each.latex}", True)
+        where = f" summed over the {shape.layers[r - 1]} units k, from the delta step of {what} layer {r}"
+        return FactorSpec(None, total, templates.identity_template(), (Base(total, f"delta{r}", ()),), f"delta{r}",
+                          names.net(r, "k"), where)
     if kind == "weight":
         l, k, j = fd[1], fd[2], fd[3]
         col = j if shape.bias else j - 1
@@ -96,8 +104,9 @@ def factor_spec(shape: Shape, names: Names, fd: FD, p: Param) -> FactorSpec:
                           (Base(wname, f"theta{l}", (k - 1, col)),), None)
     l, j = fd[1], fd[2]  # input
     pname = names.param(p)
-    if j == 0:
-        return FactorSpec(names.net(l + 1, p.receiving_unit), pname, templates.one_template(), (), None)
+    if j == 0:  # the bias unit's 1 (a shared bias: into the unit its term is about)
+        unit = fd[3] if len(fd) > 3 else p.receiving_unit
+        return FactorSpec(names.net(l + 1, unit), pname, templates.one_template(), (), None)
     return FactorSpec(names.net(l + 1, p.receiving_unit), pname, templates.identity_template(), (out(l, j),),
                       None if l == 1 else f"a{l}")
 

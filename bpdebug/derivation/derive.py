@@ -69,6 +69,8 @@ class _Numbers:
                 out.append(b.constant)
             elif b.quantity.startswith("theta"):
                 out.append(float(self.quantity(b.quantity)[b.index]))
+            elif not b.index:  # the sum over every unit of the layer (a wide layer's shared bias)
+                out.append(np.asarray(self.quantity(b.quantity))[row].sum(axis=-1))
             else:
                 out.append(self.quantity(b.quantity)[row, b.index[0]])
         return out
@@ -118,6 +120,7 @@ def derive(step: Step, param: Param | str, names: str = "text", scenario: Scenar
         new_value=step.param(p, "after") if step.is_known(f"theta{p.layer}.after") else None,
         plain=scenario.plan.is_plain,
         frozen=p.canonical in scenario.frozen, names=names, form=sym.form, n_examples=N,
+        fed=scenario.layers[p.layer] if p.shared else None,
         example=shown if sym.summed else None, contributions=contributions, error_name=(err.text, err.latex),
         name_latex=pname.latex,
         generic_terms=tuple(tuple(_symbols_only(f) for f in path) for path in sym.paths) if sym.summed else (),

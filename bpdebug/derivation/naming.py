@@ -31,7 +31,7 @@ class Names:
         self.layers, self.mode, self.L = layers, mode, len(layers)
         self.canonical = mode == "canonical"
 
-    def _unit(self, l: int, u: int) -> tuple[str, str]:
+    def _unit(self, l: int, u: int | str) -> tuple[str, str]:
         return naming.unit(self.L, l, u), naming.unit_latex(self.L, l, u)
 
     def out(self, l: int, u: int) -> Name:
@@ -42,7 +42,7 @@ class Names:
             return Name(t, f"i_{{{u}}}", True)
         return Name(f"out_{t}", f"out_{{{x}}}", True)
 
-    def net(self, l: int, u: int) -> Name:
+    def net(self, l: int, u: int | str) -> Name:
         if self.canonical:
             return Name(f"z{l}_{u}", f"{{z^{{({l})}}_{{{u}}}}}", True)
         t, x = self._unit(l, u)
@@ -53,7 +53,7 @@ class Names:
             return Name(f"t_{u}", f"t_{{{u}}}", True)
         return Name(f"t_o{u}", f"t_{{o{u}}}", True)
 
-    def delta(self, l: int, u: int) -> Name:
+    def delta(self, l: int, u: int | str) -> Name:
         if self.canonical:
             return Name(f"δ{l}_{u}", f"{{\\delta^{{({l})}}_{{{u}}}}}", True)
         t, x = self._unit(l, u)
@@ -66,7 +66,8 @@ class Names:
     def param(self, p: Param) -> Name:
         if self.canonical:
             col = p.canonical.split(",")[1][:-1]
-            return Name(p.canonical, f"\\theta^{{({p.layer})}}_{{{p.row + 1},{col}}}", False)
+            row = "*" if p.shared else p.row + 1  # theta1[*,0]: a shared bias, every row of column 0
+            return Name(p.canonical, f"\\theta^{{({p.layer})}}_{{{row},{col}}}", False)
         return Name(p.short, f"{p.short[0]}_{{{p.short[1:]}}}", False)
 
 

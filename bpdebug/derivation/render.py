@@ -79,6 +79,11 @@ def lines(d: Derivation, nt: Notation) -> list[str]:
     lhs = (f"\\frac{{\\partial {d.error_name[1]}}}{{\\partial {d.name_latex}}}" if nt.latex
            else f"∂{d.error_name[0]}/∂{d.name}")
     out: list[str] = []
+    if d.form.startswith("shared"):  # one bias fed to every unit of its layer
+        delta = "\\delta" if nt.latex else "δ"
+        fed = d.fed if d.fed is not None else len(d.terms)
+        out.append(nt.words.format(body=f"{d.param.short} is one bias shared by the {fed} units it feeds, "
+                                        "the sum over them of each unit's ") + delta + nt.dot + "1")
     total_lhs = lhs
     if d.example is not None:
         out += _summand_header(d, nt, lhs)

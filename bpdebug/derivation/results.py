@@ -47,7 +47,8 @@ class Derivation:
     new_value: float | None  # after the update; None before the update step has run
     frozen: bool
     names: str = "text"
-    form: str = "output"  # "output" | "paths" | "delta" | "delta-compact"
+    form: str = "output"  # "output" | "paths" | "delta" | "delta-compact" | "shared" | "shared-compact"
+    fed: int | None = None  # a shared bias: how many units it feeds
     n_examples: int = 1  # examples the gradient sums over in this pass
     example: int | None = None  # the example whose factors `terms` show when the chain is Σ_n (else None)
     contributions: tuple[float, ...] | None = None  # per-example ∂E/∂p terms when Σ_n; None while pending

@@ -18,7 +18,14 @@ A factor descriptor (:data:`FD`) is a tuple ``(kind, *indices)``:
 ``("delta", r, k)``     δ of unit k of layer r, a known number from the backward pass
 ``("weight", l, k, j)`` ∂net_{l+1,k}/∂out_{l,j} = theta_l[k, j] (unit numbers 1-based)
 ``("input", l, j)``     ∂net/∂p = out of unit j of layer l (j = 0: the bias unit, 1)
+``("input", l, 0, i)``  ∂net_{l+1,i}/∂b = 1 for a bias shared by the units of layer l + 1 (unit i's term)
+``("delta_sum", r)``    Σ_k δ of every unit k of layer r, a known number (a wide layer's shared bias)
 =====================  ===========================================================================
+
+A shared bias (``[network] bias = "shared"``) feeds every unit of its layer, so its chain is the sum over those
+units, each term the unit's δ (a known number from the backward pass) times ∂net/∂b = 1: the ``shared`` form;
+a layer of more than :data:`MAX_DELTA_PATHS` units writes that sum as one factor, Σ_k δ_k · ∂net_k/∂b
+(``shared-compact``), so the chain stays short.
 """
 
 from __future__ import annotations
@@ -94,8 +101,13 @@ def _top(shape: Shape, k: int) -> tuple[FD, ...]:
 
 
 def paths(shape: Shape, p: Param) -> tuple[str, Paths]:
-    """The form of the chain (``output``, ``paths``, ``delta``, ``delta-compact``) and its paths."""
+    """The form of the chain (``output``, ``paths``, ``delta``, ``delta-compact``, ``shared``) and its paths."""
     L, r, i = shape.L, p.layer + 1, p.receiving_unit
+    if p.shared:  # Σ over the units it feeds of δ_unit · ∂net_unit/∂b
+        fed = shape.layers[r - 1]
+        if fed > MAX_DELTA_PATHS:
+            return "shared-compact", ((("delta_sum", r), ("input", p.layer, 0, "k")),)
+        return "shared", tuple((("delta", r, k), ("input", p.layer, 0, k)) for k in range(1, fed + 1))
     K = shape.layers[-1]
     inp: FD = ("input", p.layer, p.sending_unit)
     if r == L:

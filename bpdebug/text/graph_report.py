@@ -153,13 +153,15 @@ class GraphRunReport:
     loss: float
     leaves: dict[str, float]
     diverged: object = None
+    edits: tuple[str, ...] = ()  # what-if edits made before training ("a=-3")
 
     @property
     def exit_status(self) -> int:
         return EXIT_STOPPED if self.stop is not None else EXIT_OK
 
 
-def run(s: GraphScenario, epochs: int | None, conditions: tuple[GraphCondition, ...]) -> GraphRunReport:
+def run(s: GraphScenario, epochs: int | None, conditions: tuple[GraphCondition, ...],
+        edits: tuple[str, ...] = ()) -> GraphRunReport:
     """Train ``epochs`` epochs of a graph, stopping at the first condition that holds (nan always on)."""
     epochs = epochs or s.epochs
     if not any(c.kind == "nan" for c in conditions):
@@ -174,10 +176,10 @@ def run(s: GraphScenario, epochs: int | None, conditions: tuple[GraphCondition, 
             diverged = trace.divergence(epochs) if stop.condition is not None and stop.condition.kind == "nan" else None
             return GraphRunReport(s, epochs, conditions, stop, stop.epoch, step.title,
                                   stop.step % trace.steps_per_epoch + 1, trace.steps_per_epoch, record.loss, leaves,
-                                  diverged)
+                                  diverged, edits)
         loss, after = trace.final(epochs)
     return GraphRunReport(s, epochs, conditions, None, epochs, None, None, trace.steps_per_epoch, loss,
-                          {n: float(after[s.program.leaf(n)]) for n in s.learn})
+                          {n: float(after[s.program.leaf(n)]) for n in s.learn}, None, edits)
 
 
 def render_text(r: GraphRunReport) -> str:
@@ -189,7 +191,8 @@ def render_text(r: GraphRunReport) -> str:
         watched = ", ".join(c.text for c in r.conditions)
         head = f"ran to the end: {r.epochs} epoch{'s' if r.epochs != 1 else ''}, no condition held ({watched})"
         loss_is, leaves_are = "after the last update", "after the last update"
-    lines = [head, f"  epoch    {r.epoch}", f"  {r.scenario.output:<8} {_num(r.loss)} (the output, {loss_is})"]
+    lines = [head] + ([f"  what if  {', '.join(r.edits)}"] if r.edits else [])
+    lines += [f"  epoch    {r.epoch}", f"  {r.scenario.output:<8} {_num(r.loss)} (the output, {loss_is})"]
     for name, v in r.leaves.items():
         lines.append(f"  {name:<8} {_num(v)} ({leaves_are})")
     return "\n".join(lines) + "\n"
@@ -205,7 +208,7 @@ def render_json(r: GraphRunReport) -> str:
     diverged = getattr(r.diverged, "as_dict", None)
     doc = {
         "format": "bpdebug-run/1", "scenario": {"title": r.scenario.title, "path": r.scenario.path},
-        "epochs": r.epochs, "conditions": [c.text for c in r.conditions], "edits": [],
+        "epochs": r.epochs, "conditions": [c.text for c in r.conditions], "edits": list(r.edits),
         "stopped": r.stop is not None, "reason": r.stop.reason if r.stop else None, "stop": stop,
         "diverged": diverged() if diverged else None,
         "state": {"epoch": r.epoch, "loss": _finite(r.loss),

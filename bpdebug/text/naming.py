@@ -7,8 +7,9 @@ With more than one hidden layer a hidden unit carries its hidden layer's number 
 from __future__ import annotations
 
 
-def unit(n_layers: int, layer: int, unit: int) -> str:
-    """Unit ``unit`` (1-based; 0 = the bias unit) of ``layer`` (1 = inputs) in a network of ``n_layers``."""
+def unit(n_layers: int, layer: int, unit: int | str) -> str:
+    """Unit ``unit`` (1-based; 0 = the bias unit; a letter such as ``"k"`` for any unit) of ``layer`` (1 = inputs)
+    in a network of ``n_layers``."""
     if unit == 0:
         return "bias"
     if layer == 1:
@@ -20,7 +21,7 @@ def unit(n_layers: int, layer: int, unit: int) -> str:
     return f"h{unit}"
 
 
-def unit_latex(n_layers: int, layer: int, unit_: int) -> str:
+def unit_latex(n_layers: int, layer: int, unit_: int | str) -> str:
     """The same name as a LaTeX subscript's content: ``o1``, ``h1``, ``h2,1``."""
     if unit_ != 0 and 1 < layer < n_layers and n_layers > 3:
         return f"h{layer - 1},{unit_}"

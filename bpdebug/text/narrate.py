@@ -152,6 +152,10 @@ def param_connection(scenario: Scenario, p: Param) -> str:
     """``h1→o1`` or ``bias→o1``: where a parameter's connection runs."""
     layers = scenario.layers
     sender = "bias" if p.is_bias else unit_name(layers, p.layer, p.sending_unit)
+    if p.shared:  # one bias into every unit of its layer
+        n = layers[p.layer]
+        fed = [unit_name(layers, p.layer + 1, k) for k in ((1, n) if n > 3 else range(1, n + 1))]
+        return f"{sender}→" + (" … " if n > 3 else ", ").join(fed) + " (shared)"
     return f"{sender}→{unit_name(layers, p.layer + 1, p.receiving_unit)}"
 
 
@@ -462,6 +466,9 @@ def _gradient_lines(step: Step, s: Scenario, row: int | None = None) -> list[Lin
     batch = ", summed over the examples" if len(step.record.rows) > 1 else ""
     lines: list[Line] = [(Span(_formula(step, s), SYMBOL),
                           Span(f"   row i = δ{l + 1}_i · {inputs}{batch}", NOTE))]
+    if s.shared_bias:  # column 0 is one parameter: the sum over the units it feeds, written in every row
+        lines.append((Span(f"   column 0 = {s.params.at(l, 0, 0).short}, shared by the units of layer {l + 1}: "
+                           f"Σ_i δ{l + 1}_i{batch}, in every row", NOTE),))
     rows, more = _rows(step, row)
     for r in rows:
         lines.append((_lead(step, r, row), Span(shown_vector(delta[r]), GIVEN), Span(" ⊗ "),

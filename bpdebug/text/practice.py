@@ -26,6 +26,8 @@ from ..core.scenario import Expectation
 from .numbers import number
 
 MIN_SIGNIFICANT = 3
+MAX_ASKED = 8  # a layer wider than this is asked this many units at a time
+LISTED_EXAMPLES = 3  # a mini-batch's question names this many of its examples, then "…"
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", re.I)
 
 
@@ -45,10 +47,15 @@ class Question:
     formula: str  # hint 1
     substituted: str  # hint 2
     expectation: Expectation = field(repr=False)  # the answer as a figure, for the slip catalogue
+    part: tuple[int, int] | None = None  # a wide layer asked a few units at a time: (this part, of how many)
 
     @property
     def size(self) -> int:
         return len(self.answer)
+
+    @property
+    def last_part(self) -> bool:
+        return self.part is None or self.part[0] == self.part[1]
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,12 @@ class Feedback:
     slips: tuple[str, ...] = ()  # the catalogue's sentences that reproduce the answer
     revealed: bool = False
     done: bool = False  # no question left
+
+
+def significant_digits(typed: str) -> int:
+    """How many significant digits a typed number has: ``0.35`` 2, ``0.3450`` 4, ``3.5e-2`` 2."""
+    mantissa = typed.strip().lower().lstrip("+-−").partition("e")[0]
+    return len(mantissa.replace(".", "").lstrip("0")) or 1
 
 
 def tolerance(typed: str, answer: float) -> float:
@@ -80,32 +93,40 @@ def parse_numbers(text: str) -> list[str] | None:
 
 
 class PracticeSession:
-    """The questions of a scenario's first epoch and the learner's progress through them."""
+    """The questions of one epoch (the first by default) and the learner's progress through them, from the first
+    question at or after step ``start`` (a trace index; the app starts where the walk is)."""
 
-    def __init__(self, trace: Trace, param: Param | None = None) -> None:
+    def __init__(self, trace: Trace, param: Param | None = None, epoch: int = 1, start: int = 0) -> None:
         self.trace = trace
+        self.epoch = epoch
         s = trace.scenario
         last = s.n_layers - 1
         self.param = param or next((p for p in s.params if p.layer == last and not p.is_bias), s.params.params[0])
         self.questions = tuple(self._questions())
-        self.position = 0
+        self.position = self.first = next((q.number - 1 for q in self.questions if q.step >= start), 0)
         self.hints = 0  # hints taken on the current question
         self.tries = 0
         self.log: list[dict[str, Any]] = []
         self._known: list[Expectation] = []  # the answers revealed or right so far, as figures
-        self._one = trace.epoch(1).passes[0].numbers.a[1].shape[0] == 1  # one example per pass
+        self._one = trace.epoch(epoch).passes[0].numbers.a[1].shape[0] == 1  # one example per pass
 
     # --------------------------------------------------------------------------------- the questions
     def _questions(self) -> list[Question]:
         trace, s = self.trace, self.trace.scenario
         out: list[Question] = []
-        for record in trace.epoch(1).passes:
-            ex = record.example or 1
+        for n, record in enumerate(trace.epoch(self.epoch).passes):
+            ex = record.example or record.rows[0] + 1
             for tpl in trace.templates:
-                step = trace.first_step_of(1, record.example, None, None) + tpl.position
+                step = (self.epoch - 1) * trace.steps_per_epoch + n * trace.steps_per_pass + tpl.position
                 for q in self._ask(record, tpl.kind, tpl.layer, ex):
                     title, names, answer, formula, substituted, e = q
-                    out.append(Question(len(out) + 1, step, title, names, answer, formula, substituted, e))
+                    parts = -(-len(answer) // MAX_ASKED)
+                    for k in range(parts):  # a wide layer: a few units at a time
+                        cut = slice(k * MAX_ASKED, (k + 1) * MAX_ASKED)
+                        part = (k + 1, parts) if parts > 1 else None
+                        what = f"{title} (part {k + 1} of {parts})" if part else title
+                        out.append(Question(len(out) + 1, step, what, names[cut], answer[cut], formula, substituted,
+                                            e, part))
             if s.update == "batch":
                 break
         return out
@@ -114,12 +135,16 @@ class PracticeSession:
                 param: Param | None = None) -> Expectation:
         return Expectation(-1, quantity, kind, values, len(values) == 1 and kind not in ("z", "a", "delta",
                                                                                          "error"),
-                           1, example, 0.0, None, layer, param)
+                           self.epoch, example, 0.0, None, layer, param)
 
     def _ask(self, p: PassRecord, kind: str, layer: int | None, ex: int) -> list[tuple]:
         s, n = self.trace.scenario, p.numbers
         one = n.a[1].shape[0] == 1  # one example in the pass: vectors, not matrices
-        where = "" if s.update == "batch" or s.n_examples == 1 else f" (example {ex})"
+        if len(p.rows) > 1 and len(p.rows) < s.n_examples:  # a mini-batch: which examples it holds
+            listed = ", ".join(str(r + 1) for r in p.rows[:LISTED_EXAMPLES])
+            where = f" (mini-batch {p.batch}: examples {listed}{', …' if len(p.rows) > LISTED_EXAMPLES else ''})"
+        else:
+            where = "" if s.update == "batch" or s.n_examples == 1 else f" (example {ex})"
 
         def names(base: str, values: np.ndarray) -> tuple[str, ...]:
             rows, cols = values.shape
@@ -185,6 +210,10 @@ class PracticeSession:
                                                                                   if not one else "")
             a_val = 1.0 if q.is_bias else float(n.a[q.layer][0, q.sending_unit - 1])
             substituted = f"{number(float(n.delta[q.layer + 1][0, q.row]))} · {number(a_val)}"
+            if q.shared:  # one bias fed to every unit of layer q.layer + 1: the sum of their deltas
+                formula = (f"∂E/∂{q.short} = Σ_i δ{q.layer + 1}[i] · 1, over the units it feeds"
+                           + (", summed over the examples" if not one else ""))
+                substituted = " + ".join(f"{number(float(d))} · 1" for d in n.delta[q.layer + 1][0])
             e = self._figure("grad", f"grad.{q.short}", (g,), ex, None, q)
             return [(f"∂E/∂{q.short}{where}, the gradient of {q.short}", (f"∂E/∂{q.short}",), (g,), formula,
                      substituted, e)]
@@ -210,6 +239,11 @@ class PracticeSession:
         what = "1 number" if q.size == 1 else f"{q.size} numbers ({', '.join(q.names)})"
         return f"({q.number}/{len(self.questions)}) {q.title}: {what}"
 
+    @property
+    def asked(self) -> int:
+        """How many questions this session asks (from the one it started at)."""
+        return len(self.questions) - self.first
+
     def answer(self, text: str) -> Feedback:
         """Check what the learner typed; a right answer advances to the next question."""
         q = self.current
@@ -223,6 +257,14 @@ class PracticeSession:
         values = [float(v) for v in typed]
         off = tuple(k for k, (v, t, want) in enumerate(zip(values, typed, q.answer, strict=True))
                     if not abs(v - want) <= tolerance(t, want) + 1e-15)
+        short = [k for k in off if significant_digits(typed[k]) < MIN_SIGNIFICANT
+                 and abs(values[k] - q.answer[k]) <= 0.5 * 10.0 ** _last_digit(typed[k]) + 1e-15]
+        digits = (", ".join(f"{q.names[k]} = {typed[k]}" for k in short)
+                  + f": give at least {MIN_SIGNIFICANT} significant digits")
+        if off and len(short) == len(off):  # right as far as it goes: ask for the digits, do not call it off
+            self.tries -= 1
+            return Feedback(False, f"{digits}, then Enter again", tuple(short))
+        off = tuple(k for k in off if k not in short)
         if not off:
             self._close(q, "right", values)
             return Feedback(True, f"right: {q.names[0] if q.size == 1 else q.title.split(',')[0]} = "
@@ -233,6 +275,8 @@ class PracticeSession:
         message = f"not yet: {wrong} {'is' if len(off) == 1 else 'are'} off"
         if slips:
             message += "; your answer is what " + " or ".join(slips) + " gives"
+        if short:
+            message += f"; {digits}"
         message += ". Type h for a hint, r to reveal, or try again."
         self.log.append({"question": q.number, "typed": values, "off": [q.names[k] for k in off],
                          "slips": list(slips)})
@@ -240,7 +284,7 @@ class PracticeSession:
 
     def _slips(self, q: Question, values: list[float], typed: list[str]) -> tuple[str, ...]:
         e = q.expectation
-        if not self._one or len(values) != len(e.value):  # several examples in a pass: it reads one row
+        if not self._one or len(values) != len(e.value) or q.part is not None:  # several examples in a pass: it reads one row
             return ()
         tol = max(tolerance(t, v) for t, v in zip(typed, e.value, strict=True))
         figure = Expectation(len(self._known), e.quantity, e.kind, tuple(values), e.scalar, e.epoch, e.example, tol,
@@ -269,7 +313,7 @@ class PracticeSession:
         self.log.append({"question": q.number, "title": q.title, "result": how, "tries": self.tries,
                          "hints": self.hints, "typed": values, "answer": list(q.answer)})
         e = q.expectation
-        if self._one:
+        if self._one and q.part is None:
             self._known.append(Expectation(len(self._known), e.quantity, e.kind, e.value, e.scalar, e.epoch, e.example,
                                            1e-12, None, e.layer, e.param))
         self.position += 1
@@ -278,7 +322,7 @@ class PracticeSession:
     # ------------------------------------------------------------------------------------ the score
     def score(self) -> dict[str, int]:
         closed = [x for x in self.log if "result" in x]
-        return {"questions": len(self.questions), "answered": len(closed),
+        return {"questions": self.asked, "answered": len(closed),
                 "right": sum(x["result"] == "right" for x in closed),
                 "first_try": sum(x["result"] == "right" and x["tries"] == 1 and x["hints"] == 0 for x in closed),
                 "revealed": sum(x["result"] == "revealed" for x in closed)}
@@ -292,6 +336,13 @@ class PracticeSession:
         s = self.trace.scenario
         return _finite({"scenario": s.path, "title": s.title, "parameter": self.param.short,
                         "score": self.score(), "log": self.log})
+
+
+def _last_digit(typed: str) -> int:
+    """The power of ten of the last digit typed: ``0.35`` -2, ``350`` 0, ``3.5e-2`` -3."""
+    mantissa, _, exponent = typed.strip().lower().lstrip("+-−").partition("e")
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return -decimals + (int(exponent) if exponent else 0)
 
 
 def _finite(value: Any) -> Any:

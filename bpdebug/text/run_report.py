@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.conditions import Condition, Stop, first_stop, parameter_value_at, parse_condition
 from ..core.engine import Divergence, Trace
-from ..core.gradcheck import STEP, TOLERANCE, GradCheckReport
+from ..core.gradcheck import SAMPLE_PER_MATRIX, STEP, TOLERANCE, GradCheckReport
 from ..core.params import Param
 from ..core.scenario import Scenario
 from ..core.whatif import Edit, fork
@@ -55,9 +56,11 @@ def named_parameters(conditions: tuple[Condition, ...], edits: tuple[Edit, ...])
 
 
 def run(scenario: Scenario, epochs: int | None = None, conditions: tuple[Condition, ...] = (),
-        edits: tuple[Edit, ...] = (), nan: bool = True) -> RunReport:
+        edits: tuple[Edit, ...] = (), nan: bool = True,
+        progress: Callable[[int, int], None] | None = None) -> RunReport:
     """Train ``epochs`` epochs (default the scenario's) of ``scenario`` with ``edits`` applied, stopping at
-    the first condition that holds. ``nan`` (on by default) adds the nan condition when not given."""
+    the first condition that holds. ``nan`` (on by default) adds the nan condition when not given;
+    ``progress(epoch, epochs)`` is told how far a long run has got."""
     if edits:
         scenario = fork(scenario, scenario.weights, edits)
     epochs = epochs or scenario.epochs
@@ -65,7 +68,7 @@ def run(scenario: Scenario, epochs: int | None = None, conditions: tuple[Conditi
     if nan and not any(c.kind == "nan" for c in conditions):
         conditions += (parse_condition("nan", scenario),)
     trace = Trace(scenario, epochs)
-    stop = first_stop(trace, conditions, 0, epochs)
+    stop = first_stop(trace, conditions, 0, epochs, progress)
     params = named_parameters(conditions, edits)
     if stop is not None:
         step = trace.step(stop.step)
@@ -144,6 +147,10 @@ def render_gradcheck(report: GradCheckReport, scenario: Scenario) -> str:
              "all examples" if n == s.n_examples else f"{n} examples")
     lines = [f"{s.title}", f"gradient check of the first update (the starting weights, the loss of {where}): "
              f"central difference with h = {STEP:.2g}·max(1, |w|) against the backward pass"]
+    checked = len(report.checks)
+    lines.append(f"  a sample of {checked:,} of the {report.total:,} parameters (up to {SAMPLE_PER_MATRIX} of each "
+                 "matrix, spread over its rows); --all checks every one" if report.sampled
+                 else f"  every parameter ({checked:,})")
     lines.append(f"  {'param':<14} {'analytic':>18} {'numeric':>18} {'rel. error':>10}  verdict")
     for c in report.checks:
         name = f"{c.param.short} {c.param.canonical}"
@@ -158,7 +165,8 @@ def render_gradcheck(report: GradCheckReport, scenario: Scenario) -> str:
 def gradcheck_record(report: GradCheckReport) -> dict[str, object]:
     """``check --gradcheck --json``: the gradient check as JSON values (a non-finite number is None)."""
     return {
-        "examples": [r + 1 for r in report.rows], "tolerance": TOLERANCE,
+        "examples": [r + 1 for r in report.rows], "tolerance": TOLERANCE, "sampled": report.sampled,
+        "parameters": report.total,
         "checks": [{"parameter": c.param.short, "canonical": c.param.canonical, "value": _finite(c.value),
                     "analytic": _finite(c.analytic), "numeric": _finite(c.numeric), "step": _finite(c.step),
                     "relative_error": _finite(c.relative_error), "left": _finite(c.left),

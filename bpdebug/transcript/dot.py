@@ -137,7 +137,7 @@ def _drawn_params(trace: Trace, drawn: list[list[int]]) -> list[Param]:
     for layer in range(1, s.n_layers):
         cols = ([0] if s.bias else []) + [u if s.bias else u - 1 for u in drawn[layer - 1]]
         found += [s.params.at(layer, r - 1, c) for r in drawn[layer] for c in cols]
-    return sorted(found, key=s.params.position)
+    return sorted(set(found), key=s.params.position)  # a shared bias is found once per unit it feeds
 
 
 def _highlighted(trace: Trace, selected: Iterable[Param], drawn: list[list[int]],
@@ -149,12 +149,13 @@ def _highlighted(trace: Trace, selected: Iterable[Param], drawn: list[list[int]]
     for p in selected:
         hot.add(p.canonical)
         nodes.add(_node_id(p.layer, p.sending_unit))
-        nodes.add(_node_id(p.layer + 1, p.receiving_unit))
+        fed = drawn[p.layer] if p.shared else [p.receiving_unit]  # a shared bias feeds every unit of its layer
+        nodes.update(_node_id(p.layer + 1, u) for u in fed)
         for layer in range(p.layer + 2, L + 1):  # every unit after the next layer is reached
             nodes.update(_node_id(layer, u) for u in drawn[layer - 1])
         # from the receiving unit on: the weights leaving it, then every weight of the later layers
         hot.update(q.canonical for q in params if not q.is_bias and (
-            (q.layer == p.layer + 1 and q.sending_unit == p.receiving_unit) or q.layer > p.layer + 1))
+            (q.layer == p.layer + 1 and q.sending_unit in fed) or q.layer > p.layer + 1))
         nodes.add("loss")
     return nodes, hot
 
@@ -230,12 +231,12 @@ def graph(trace: Trace, epoch: int = 1, example: int = 1, weights: Iterable[str]
     for p in params:
         w = float(rec.weights_before[p.layer - 1][p.row, p.col])
         g = float(n.gradients[p.layer - 1][p.row, p.col])
-        share = None
-        if share_shown:
-            sender = 1.0 if p.is_bias else float(n.a[p.layer][row, p.sending_unit - 1])
-            share = float(n.delta[p.layer + 1][row, p.row]) * sender
-        edges.append(_Edge(_node_id(p.layer, p.sending_unit), _node_id(p.layer + 1, p.receiving_unit), p, w, g,
-                           share))
+        for unit in drawn[p.layer] if p.shared else [p.receiving_unit]:  # a shared bias: an edge per unit it feeds
+            share = None
+            if share_shown:
+                sender = 1.0 if p.is_bias else float(n.a[p.layer][row, p.sending_unit - 1])
+                share = float(n.delta[p.layer + 1][row, unit - 1]) * sender
+            edges.append(_Edge(_node_id(p.layer, p.sending_unit), _node_id(p.layer + 1, unit), p, w, g, share))
     for e in edges:
         p = e.param
         text = f"{p.short} = {number(e.value)}\n∂E/∂{p.short} = {number(e.gradient)}"

@@ -53,7 +53,7 @@ def script(trace: GraphTrace, epochs: int) -> str:
     constants = ", ".join(repr(float(n.value)) if n.value is not None else "0.0" for n in p.nodes)
     leaves = [i for i, n in enumerate(p.nodes) if n.op == "leaf"]
     index = {name: k for k, name in enumerate(p.leaves)}
-    hyper = ", ".join(f"{k}={getattr(h, k)!r}" for k in h.__dataclass_fields__)
+    hyper = ", ".join(f"{k}={h[k]!r}" for k in h.keys)
     lines += ["", "",
               "# the program's nodes: leaves first, then each operation in the order the program computes it",
               "# (forward and local derivative of its op, the nodes it reads, a power's exponent, a leaf's or a",

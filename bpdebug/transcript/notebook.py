@@ -202,6 +202,8 @@ class _Cells:
         cells.append(f"gradients = [None] * {L - 1}  # gradients[l - 1] = ∂E/∂Θl")
         for l in range(L - 1, 0, -1):
             cells.append(f"# ∂E/∂Θ{l} = δ{l + 1}ᵀ · a{l}" + (" (the bias column first)" if self.s.bias else "")
+                         + (": the shared bias's, the sum over the units it feeds, in every row" if self.s.shared_bias
+                            else "")
                          + f"\ngradients[{l - 1}] = gradient(NET, delta[{l + 1}], a[{l}])\ngradients[{l - 1}]")
         return cells
 

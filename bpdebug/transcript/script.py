@@ -87,6 +87,7 @@ def _data(s: Scenario, epochs: int) -> list[str]:
         f"SHUFFLE = {s.plan.shuffle!r}  # reshuffle the examples every epoch (the order: from SEED and the epoch)",
         f"SEED = {s.plan.seed!r}",
         f"BIAS = {s.bias!r}  # a bias unit of value 1 feeds every layer after the input (column 0 of each theta)",
+        f"SHARED = {s.shared_bias!r}  # one bias per layer shared by its units (column 0 equal; its gradient the sum)",
         "",
         "# one row per example",
         f"INPUTS = {_matrix(s.inputs, ' ' * 18)}",
@@ -106,7 +107,7 @@ def _data(s: Scenario, epochs: int) -> list[str]:
             mask = np.ones(w.shape, dtype=bool)
             for p in s.params:
                 if p.layer == l and p.canonical in s.frozen:
-                    mask[p.row, p.col] = False
+                    mask[p.cells] = False
             lines.append(f"    {_matrix(mask, ' ' * 13)},")
         lines.append("]")
     else:
@@ -196,6 +197,7 @@ def script(trace: Trace, epochs: int) -> str:
         "NET = SimpleNamespace(",
         f"    L={s.n_layers},",
         "    bias=BIAS,",
+        "    shared=SHARED,",
         "    activations=[  # layers 2 to L",
         *[f"        {_namespace(a)}," for a in s.activations],
         "    ],",

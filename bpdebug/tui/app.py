@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 from ..core.engine import Step, Trace
 from ..core.params import Param
 from ..core.scenario import Scenario
+from ..text.numbers import PENDING
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
 from .session import Move, Note, Position, RunOutcome, Search, Session, bundled_scenarios
 from .widgets import set_border
@@ -43,6 +44,9 @@ from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
 from .widgets.watches import ForkLine, WatchPanel
+
+if TYPE_CHECKING:
+    from ..text.practice import Question
 
 __all__ = ["KEYS", "LEGEND", "DebuggerApp", "DebuggerScreen", "bundled_scenarios", "make_app"]
 
@@ -206,9 +210,9 @@ class DebuggerScreen(Screen):
     def render_step(self) -> None:
         """Hand the current step and parameter to every panel."""
         s = self.session
-        step, p = s.step, s.selected
+        step, p = s.shown_step, s.selected  # practising, the step's results are hidden until answered
         compact = self.compact
-        self.query_one(ExpectationsPanel).show(s.results, step.index, s.diagnoses)
+        self.query_one(ExpectationsPanel).show(s.results, s.reached, s.diagnoses)
         if s.diagnoses is None and s.generation not in self._diagnosing:  # a new run: diagnose after this frame
             self._diagnosing.add(s.generation)
             self.call_after_refresh(self._diagnose, s.generation)
@@ -299,11 +303,14 @@ class DebuggerScreen(Screen):
         s, at = self.session, self.session.position
         p = s.selected
         set_border(self.query_one("#derivation-box"), title=f"chain rule of {p.short} = {p.canonical}")
-        if s.derivation_is_quick(at.param):
+        index = at.index - at.pending  # practising: as the step before (its results are the question)
+        if at.pending and not s.step.template.position:
+            self._paint_derivation(at, f"{PENDING} the chain rule of {p.short} fills in as you answer", None)
+        elif s.derivation_is_quick(at.param):
             # SymPy is loaded and the chain's symbols are built: substituting numbers takes well under a
             # millisecond, so do it now and paint the step in one frame
-            self._paint_derivation(at, s.derivation(at.index, at.param),
-                                   s.derivation(at.index - 1, at.param) if at.index else None)
+            self._paint_derivation(at, s.derivation(index, at.param),
+                                   s.derivation(index - 1, at.param) if index else None)
         else:
             self.chain_shown = None
             self.query_one(DerivationPanel).show_message("deriving with SymPy …")
@@ -318,8 +325,9 @@ class DebuggerScreen(Screen):
         if get_current_worker().is_cancelled:
             return
         s = self.session
-        lines = s.derivation(at.index, at.param, at.generation)
-        previous = s.derivation(at.index - 1, at.param, at.generation) if at.index else None
+        index = at.index - at.pending
+        lines = s.derivation(index, at.param, at.generation)
+        previous = s.derivation(index - 1, at.param, at.generation) if index else None
         self.post_message(self.DerivationReady(at, lines, previous))
 
     @on(DerivationReady)
@@ -355,7 +363,7 @@ class DebuggerScreen(Screen):
     @on(Diagnosed)
     def _diagnosed(self) -> None:
         s = self.session
-        self.query_one(ExpectationsPanel).show(s.results, s.index, s.diagnoses)
+        self.query_one(ExpectationsPanel).show(s.results, s.reached, s.diagnoses)
         if s.diagnosis_failed:
             self.say(Note(s.diagnosis_failed, "warning", 8))
 
@@ -649,14 +657,18 @@ class DebuggerScreen(Screen):
             self.render_step()  # the same position may show different numbers
 
     def action_practice(self) -> None:
-        """Practice mode on the first epoch, asking for the selected parameter's gradient and update."""
-        from ..text.practice import PracticeSession  # with the slip catalogue: imported when first used
+        """Practice mode from the current step, asking for the selected parameter's gradient and update; the
+        panels follow the questions and show … for what is not answered yet."""
         from .widgets.practice import PracticeModal
 
-        self.app.push_screen(PracticeModal(PracticeSession(self.session.trace, self.session.selected)),
-                             self._practice_done)
+        self.app.push_screen(PracticeModal(self.session.start_practice(), self._practice_asks), self._practice_done)
+
+    def _practice_asks(self, question: Question | None) -> None:
+        self.session.ask(question)
+        self.at = self.session.position
 
     def _practice_done(self, score: str | None) -> None:
+        self._practice_asks(None)
         if score:
             self.say(Note(score, title="practice", timeout=8))
 

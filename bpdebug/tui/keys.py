@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from ..core.conditions import examples as condition_examples
 from ..text.narrate import MAX_UNITS_WALKED
 
 STEP_KEYS = Binding.Group("step")
@@ -34,8 +35,8 @@ KEYS: tuple[Binding, ...] = (
     Binding("shift+tab,up", "previous_param", "prev param", id="param.previous", show=False,
             tooltip="Select the previous parameter (shift+tab, ↑)"),
     Binding("b", "edit_breakpoints", "break", id="breakpoint.edit", show=False,
-            tooltip="Breakpoints: conditions to stop on (nan, loss-up, grad[1]<1e-6, dead, w5<0.3, w5~sign, "
-                    "step=delta2, expect); add, turn on or off, delete"),
+            tooltip=f"Breakpoints: conditions to stop on ({', '.join(condition_examples())}); add, turn on or "
+                    "off, delete"),
     Binding("B", "toggle_breakpoint", "break here", id="breakpoint.toggle", show=False,
             tooltip="Toggle a breakpoint on this kind of step (step=delta2: every delta of layer 2)"),
     Binding("c", "continue_run", "continue", id="breakpoint.continue", show=False,

@@ -34,12 +34,24 @@ from ..core.params import Param
 from ..core.scenario import Scenario, ScenarioError, load
 from ..core.storage import EXACT_EPOCHS
 from ..core.whatif import EditError
-from ..text.narrate import MAX_UNITS_WALKED, Narration, default_param, narrate, narrate_unit, unit_name, unit_walk
-from ..text.numbers import plural
+from ..text.narrate import (
+    MAX_UNITS_WALKED,
+    NEW,
+    NOTE,
+    Narration,
+    Span,
+    default_param,
+    narrate,
+    narrate_unit,
+    unit_name,
+    unit_walk,
+)
+from ..text.numbers import PENDING, plural
 from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
 if TYPE_CHECKING:
     from ..core.diagnosis import Diagnosis
+    from ..text.practice import PracticeSession, Question
     from ..transcript import WhatIf
 
 Severity = Literal["information", "warning", "error"]
@@ -91,6 +103,19 @@ class Position:
     index: int
     param: str
     unit: int | None = None
+    pending: bool = False  # practising: the step's results are the question, not shown yet
+
+
+@dataclass(frozen=True)
+class PendingStep(Step):
+    """A step whose results are not shown yet (practice asks for them): it knows only what the step before it
+    in the pass knew, so every panel that reads :meth:`Step.value` shows … for them."""
+
+    before: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> frozenset[str]:
+        return self.before
 
 
 @dataclass(frozen=True, order=True)
@@ -214,6 +239,8 @@ class Session:
         self._derive_lock = threading.Lock()  # one symbolic build at a time; a burst of keys waits for it
         self._warm: set[tuple[int, str]] = set()  # (generation, param) whose symbolic chain is built
         self._derivation = functools.lru_cache(maxsize=DERIVATION_CACHE)(self._derive_text)
+        self.practice: PracticeSession | None = None  # practice mode (P): the questions, while it lasts
+        self._pending = False  # practising: the current step is the question, its results hidden
 
     def _make_run(self, scenario: Scenario, trace: Trace, offset: int = 0, edits: tuple[str, ...] = ()) -> Run:
         self._generations += 1
@@ -275,7 +302,7 @@ class Session:
     # ------------------------------------------------------------------------------------------- where
     @property
     def position(self) -> Position:
-        return Position(self.generation, self._walk.index, self._walk.param, self.unit)
+        return Position(self.generation, self._walk.index, self._walk.param, self.unit, self._pending)
 
     @property
     def index(self) -> int:
@@ -293,6 +320,32 @@ class Session:
         return self.trace[self._walk.index]
 
     @property
+    def pending(self) -> bool:
+        """Whether the current step's results are hidden (the question practice asks)."""
+        return self._pending
+
+    @property
+    def shown_step(self) -> Step:
+        """The current step as the panels show it: while practice asks for its results, a
+        :class:`PendingStep` that does not know them yet."""
+        step = self.step
+        if not self._pending:
+            return step
+        before = (self.trace[step.index - 1].known if step.template.position else
+                  step.known - frozenset(step.computes))
+        return PendingStep(step.index, step.template, step.record, step.total, before)
+
+    @property
+    def reached(self) -> int:
+        """The last step whose results show: the current one, or the one before while its results are hidden
+        (practice asks for them) or only some of its units are walked (unit by unit)."""
+        index = self._walk.index
+        unit = self.unit
+        if self._pending or (unit is not None and unit < self.unit_count):
+            return index - 1
+        return index
+
+    @property
     def selected(self) -> Param:
         """The selected parameter."""
         return self.scenario.params.get(self._walk.param)
@@ -303,7 +356,7 @@ class Session:
 
     def figure_counts(self) -> tuple[int, int]:
         """(holding, failing) among the printed figures the walk has reached."""
-        reached = [r for r in self.results if r.step <= self._walk.index]
+        reached = [r for r in self.results if r.step <= self.reached]
         holding = sum(r.holds for r in reached)
         return holding, len(reached) - holding
 
@@ -666,7 +719,12 @@ class Session:
         unit, row = self.unit, self.chosen_row
         if unit is not None:
             return narrate_unit(self.step, self.scenario, unit, row)
-        return narrate(self.step, self.scenario, row)
+        told = narrate(self.step, self.scenario, row)
+        if not self._pending:
+            return told
+        # practising: what the step computes is the question; its formula and the numbers it uses show
+        lines = tuple(tuple(Span(PENDING, NOTE) if span.role == NEW else span for span in line) for line in told.lines)
+        return Narration(told.heading + " · practising: type the result in the dialog", lines)
 
     # -------------------------------------------------------------------------------------- unit by unit
     units_on: bool = False  # unit-by-unit steps (u): n and p walk a narrow layer's z, a and δ one unit at a time
@@ -757,16 +815,46 @@ class Session:
 
     def watch_rows(self) -> list[WatchRow]:
         """Each watch at this step, at the same step of the previous epoch, and the change."""
-        step = self.step
+        step = self.shown_step
         spe = self.trace.steps_per_epoch
         previous = self.trace[step.index - spe] if step.index >= spe else None
         return [watch_row(w, step, previous) for w in self._walk.watches]
+
+    # ------------------------------------------------------------------------------------------ practice
+    def start_practice(self) -> PracticeSession:
+        """Practice mode from the current step: its questions ask for the results of this epoch's steps from
+        here on, about the selected parameter; :meth:`ask` follows them."""
+        from ..text.practice import PracticeSession  # with the slip catalogue: imported when first used
+
+        step = self.step
+        self.practice = PracticeSession(self.trace, self.selected, step.epoch, step.index)
+        return self.practice
+
+    def ask(self, question: Question | None) -> Move:
+        """Go to the step whose results ``question`` asks, with them hidden until it is answered (None: the
+        practice has ended, or every question is answered: the step shows whole again)."""
+        if question is None:
+            moved = self._pending
+            self._pending = False
+            self.practice = None
+            return Move(moved)
+        self._walk.unit = None
+        self._walk.stopped = None
+        self._walk.index = question.step
+        self._pending = True
+        return Move()
 
     # ------------------------------------------------------------------------------------ gradient check
     def gradient_check(self) -> Note:
         """The selected parameter's numeric gradient check with this step's weights and examples."""
         from ..core.gradcheck import check_step
 
+        p, step = self.selected, self.shown_step
+        if not step.is_known(f"grad.theta{p.layer}"):
+            at = step.index - step.template.position + next(
+                t.position for t in self.trace.templates if t.kind == "gradient" and t.layer == p.layer)
+            return Note(f"the gradient check of {p.short} is available from the step that computes ∂E/∂{p.short} "
+                        f"on (step {at + 1}); here it is not computed yet", timeout=6, title="gradient check")
         c = check_step(self.step, self.selected)
         where = f"epoch {self.step.epoch}" + (f" example {self.step.example}" if self.step.example else "")
         text = (f"{c.param.short} at {where}: analytic ∂E/∂{c.param.short} = {c.analytic:.10g}\n"

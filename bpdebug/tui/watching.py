@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.engine import Step
 from ..core.params import Param
-from ..core.quantity import Quantity
+from ..core.quantity import Quantity, missing
 from ..core.scenario import Scenario
 
 UNKNOWN = "…"  # not computed yet at this step
@@ -40,7 +40,7 @@ class Watch:
         if self.param is not None:
             if self.gradient:
                 return step.gradient(self.param)
-            return step.param(self.param, "after" if step.kind == "update" else "before")
+            return step.param(self.param, "after" if step.is_known(f"theta{self.param.layer}.after") else "before")
         assert self.quantity is not None
         if not step.is_known(self.quantity):
             return None
@@ -60,9 +60,9 @@ def parse_watch(text: str, scenario: Scenario) -> Watch:
         q = Quantity.parse(name)
     except ValueError:
         raise WatchError(f"'{name}' cannot be watched, expected {EXPECTED}") from None
-    L = scenario.n_layers
-    if q.layer is not None and not 1 <= q.layer <= L:
-        raise WatchError(f"'{name}': no layer {q.layer} in this network (layers 1 to {L})")
+    why = missing(q, scenario.layers)  # the same names conditions, printed figures and practice know
+    if why is not None:
+        raise WatchError(why)
     return Watch(q.name, quantity=q)
 
 

@@ -237,10 +237,11 @@ def _call(name: str, forward: Forward, local: Local, sympy_of: Callable[[Any, An
               lambda sp, a, k: sympy_of(sp, a[0]), meaning, True, derivative_text)
 
 
-def _activation(name: str, forward: Forward, local: Local, label: str, derivative_text: str) -> Op:
+def _activation(name: str, forward: Forward, local: Local, label: str, derivative_text: str,
+                sympy_of: Callable[[Any, Any], Any]) -> Op:
     """An op that is also an activation: its value and derivative are the activation's own functions."""
     entry = functions.activation(name)
-    op = _call(name, forward, local, lambda sp, x: entry.sympy(x), entry.formula or name, derivative_text, label)
+    op = _call(name, forward, local, sympy_of, entry.formula or name, derivative_text, label)
     return replace(op, activation=name)
 
 
@@ -271,9 +272,11 @@ BUILTIN_OPS: tuple[Op, ...] = (
     _call("abs", abs_forward, abs_local, lambda sp, x: sp.Abs(x), "absolute value", "∂/∂{0} = sign({0})"),
     _call("sin", sin_forward, sin_local, lambda sp, x: sp.sin(x), "sine", "∂/∂{0} = cos({0})"),
     _call("cos", cos_forward, cos_local, lambda sp, x: sp.cos(x), "cosine", "∂/∂{0} = −sin({0})"),
-    _activation("tanh", tanh_forward, tanh_local, "tanh", "∂/∂{0} = 1 − tanh({0})²"),
-    _activation("sigmoid", sigmoid_forward, sigmoid_local, "σ", "∂/∂{0} = σ({0})·(1 − σ({0}))"),
-    _activation("relu", relu_forward, relu_local, "ReLU", "∂/∂{0} = 1 if {0} > 0 else 0"),
+    _activation("tanh", tanh_forward, tanh_local, "tanh", "∂/∂{0} = 1 − tanh({0})²", lambda sp, x: sp.tanh(x)),
+    _activation("sigmoid", sigmoid_forward, sigmoid_local, "σ", "∂/∂{0} = σ({0})·(1 − σ({0}))",
+                lambda sp, x: 1 / (1 + sp.exp(-x))),
+    _activation("relu", relu_forward, relu_local, "ReLU", "∂/∂{0} = 1 if {0} > 0 else 0",
+                lambda sp, x: sp.Max(0, x)),
     _variadic("Max", max_forward, max_local, "the largest argument",
               "1 for the largest argument (shared equally on a tie), 0 for the others"),
     _variadic("Min", min_forward, min_local, "the smallest argument",

@@ -126,6 +126,43 @@ class Program:
         node = self.nodes[j]
         return f"{node.value:g}" if node.op == CONST and not node.bindings else node.key
 
+    def depths(self) -> tuple[int, ...]:
+        """Each node's column in a left-to-right picture (draw_dot's): 0 for a leaf or a constant, else one more
+        than its deepest argument's."""
+        depth = [0] * len(self.nodes)
+        for node in self.nodes:
+            if node.args:
+                depth[node.index] = 1 + max(depth[j] for j in node.args)
+        return tuple(depth)
+
+    def path_counts(self) -> tuple[int, ...]:
+        """How many paths lead from each node to the output (one per use, along every use after it): the terms of
+        its chain rule written as a sum of products. 0 for a node the output does not use."""
+        count = [0] * len(self.nodes)
+        count[self.output] = 1
+        for node in reversed(self.nodes):
+            for j in node.args:
+                count[j] += count[node.index]
+        return tuple(count)
+
+    def paths(self, node: int, limit: int = 1000) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Every path from ``node`` to the output, at most ``limit`` of them: each a tuple of (user, argument
+        position) steps, the node's use first. Its chain rule is the sum over them of the products of the local
+        derivatives ∂user/∂(argument at position)."""
+        out: list[tuple[tuple[int, int], ...]] = []
+        if node == self.output:
+            return ((),)
+        pending: list[tuple[int, tuple[tuple[int, int], ...]]] = [(node, ())]
+        while pending and len(out) < limit:
+            at, path = pending.pop()
+            for use in sorted(self.users[at], reverse=True):
+                walked = path + (use,)
+                if use[0] == self.output:
+                    out.append(walked)
+                else:
+                    pending.append((use[0], walked))
+        return tuple(out[:limit])
+
     @property
     def stepped(self) -> tuple[int, ...]:
         """The nodes whose gradient a backward step shows: every node but the unnamed constants."""

@@ -23,12 +23,12 @@ from ..safe_text import strip_controls
 from ..training import Plan
 from .program import LEAF, GraphError, Program, build, reserved
 
-NETWORK_SECTIONS = ("network", "loss", "data", "weights", "activations")  # what [graph] replaces
-TOP_KEYS = ("title", "description", "graph", "training", "expect")
+NETWORK_SECTIONS = ("network", "loss", "data", "weights", "activations", "losses")  # what [graph] replaces
+TOP_KEYS = ("title", "description", "graph", "training", "optimizers", "expect")
 GRAPH_KEYS = ("values", "learn", "program", "output")
-# [training] keys that mean something for a graph: no examples, so no batches, order or shuffling
-TRAINING_KEYS = ("learning_rate", "epochs", "optimizer", "frozen", optimizers.WEIGHT_DECAY.key,
-                 *optimizers.keys_of(optimizers.OPTIMIZERS.values()))
+# [training] keys that mean something for a graph (no examples, so no batches, order or shuffling), besides every
+# optimizer's hyperparameters
+TRAINING_KEYS = ("learning_rate", "epochs", "optimizer", "frozen", optimizers.WEIGHT_DECAY.key)
 _QUANTITY = re.compile(r"^(?P<grad>grad\.)?(?P<node>[A-Za-z_][A-Za-z0-9_]*(?:@[0-9]+)?|#[0-9]+)"
                        r"(?P<after>\.after)?$")
 QUANTITY_FORMS = "NAME, NAME@k, grad.NAME, grad.NAME@k, NAME.after or loss"
@@ -153,7 +153,9 @@ def read(v: Any) -> GraphScenario:
         raise ScenarioError(v.path, "graph.program", message,
                             line if line is not None else v.locator.line(("graph", "program"))) from None
     learn = _learn(v, graph, program)
-    training = v.table(doc, ("training",), set(TRAINING_KEYS), bool(learn))
+    own = v.custom_optimizers()  # [optimizers.NAME], as for a network
+    hyper_keys = optimizers.keys_of([*optimizers.OPTIMIZERS.values(), *own.values()])
+    training = v.table(doc, ("training",), {*TRAINING_KEYS, *hyper_keys}, bool(learn))
     if learn and "learning_rate" not in training:
         raise v.fail(("training", "learning_rate"), "missing, expected a number > 0 (the leaves in learn are "
                      "updated)")
@@ -164,7 +166,7 @@ def read(v: Any) -> GraphScenario:
 
     epochs = v.integer(training.get("epochs", 1), ("training", "epochs"), 1, MAX_EPOCHS)
     frozen = _frozen(v, training, learn)
-    plan = v.plan(training, lr, 1)
+    plan = v.plan(training, lr, 1, own)
     out_name = output if output is not None else next(n for n, nodes in program.bindings.items()
                                                       if nodes[-1] == program.output)
     scenario = GraphScenario(v.path, title, description, program, learn, frozen, lr, epochs, plan, out_name,

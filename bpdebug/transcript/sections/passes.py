@@ -235,6 +235,9 @@ def _backward(sheet: Sheet | None, s: Scenario, p: PassRecord, level: int) -> li
                               result_grid(sheet, "gradients", f"grad.theta{l}{tag}", n.gradients[l - 1].tolist(),
                                           s.bias, param_answers(s, l, False, _example(p)))))
     b.append(Display(tuple(lines)))
+    if s.shared_bias:
+        b.append(para("The biases are shared, so column 0 of each gradient is not row i's δ·1 but the shared bias's "
+                      "gradient, the sum of those over the units it feeds, written in every row."))
     return b
 
 
@@ -318,7 +321,7 @@ def _update(sheet: Sheet | None, s: Scenario, p: PassRecord, chosen: tuple[Param
         gradient = np.array(n.gradients[l - 1])
         for q in frozen:  # a frozen parameter takes no step: its entry of the step is 0
             if q.layer == l:
-                gradient[q.row, q.col] = 0.0
+                gradient[q.cells] = 0.0
         shown_gradient = result_grid(sheet, "gradients", f"grad.theta{l}{_tag(p)}", gradient.tolist(), s.bias,
                                      param_answers(s, l, False, _example(p)))
         lines.append(equation(*step_head(s, StepKind.UPDATE, None, l), "=",
@@ -334,6 +337,9 @@ def _update(sheet: Sheet | None, s: Scenario, p: PassRecord, chosen: tuple[Param
                       "so their entries of the gradient are written 0:"))
     else:
         b.append(para("Gradient descent on every weight matrix:"))
+    if s.shared_bias:
+        b.append(para("Column 0 of each gradient is its layer's shared bias: one number, the sum over the units it "
+                      "feeds, written in every row, so the bias stays one number."))
     b.append(Display(tuple(lines)))
     shown = chosen
     rows: list[tuple[Inline, ...]] = []
@@ -345,7 +351,7 @@ def _update(sheet: Sheet | None, s: Scenario, p: PassRecord, chosen: tuple[Param
         grad = float(n.gradients[q.layer - 1][q.row, q.col])
         after = float(p.weights_after[q.layer - 1][q.row, q.col])
         name = q.short + (" (frozen)" if q.canonical in s.frozen else "")
-        entry = matrix_entry(q.row, q.col, s.bias)
+        entry = "[*,0]" if q.shared else matrix_entry(q.row, q.col, s.bias)
         if p.update == 1:
             shown_before = num(before)
         else:

@@ -87,8 +87,8 @@ def _names_grid(s: Scenario, l: int) -> Grid:
     w = s.weights[l - 1]
     names: list[list[sp.Basic]] = [[sp.Symbol("?")] * w.shape[1] for _ in range(w.shape[0])]
     for p in s.params:
-        if p.layer == l:
-            names[p.row][p.col] = sp.Symbol(p.short)
+        for r in (range(w.shape[0]) if p.shared else (p.row,)) if p.layer == l else ():  # shared: every row
+            names[r][p.col] = sp.Symbol(p.short)
     return Grid(names)
 
 
@@ -100,7 +100,11 @@ def network(s: Scenario) -> list[Block]:
         a = s.activation(l)
         rows.append((label, str(s.layers[l - 1]), a.name, activation_formula(s, l)))
     b.append(Table(("layer", "units", "activation", "formula"), tuple(rows), "llll"))
-    if s.bias:
+    if s.shared_bias:
+        b.append(para("One bias per layer, shared by all its units (bias = \"shared\"): column 0 of each weight "
+                      "matrix holds it in every row, and its gradient is the sum over the units it feeds; column j "
+                      "holds the weights from unit j of the layer below; row i feeds unit i of the layer above."))
+    elif s.bias:
         b.append(para("A bias unit of value 1 feeds every layer after the input: column 0 of each weight "
                       "matrix holds the bias weights, column j the weights from unit j of the layer below; "
                       "row i feeds unit i of the layer above."))

@@ -12,7 +12,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from ...core.conditions import KINDS
+from ...core.conditions import KINDS, examples, kind_of, suggestions
 from ..session import Move, Session
 
 HINT = ("Enter adds the condition typed. ↓ or tab to the list: Enter or space turns one on or off, delete "
@@ -35,13 +35,26 @@ class BreakpointsModal(ModalScreen[None]):
         with Vertical(classes="dialog breakpoints"):
             yield Label("Breakpoints: stop where a condition holds", classes="dialog-title")
             yield OptionList(id="breakpoint-list")
-            forms = [k.grammar for k in KINDS.values()]
-            yield Input(self.session.suggested_condition(), placeholder="w5<0.3, loss-up, grad[1]<1e-6, dead …",
-                        suggester=SuggestFromList(["nan", "loss-up", "dead", "expect", "grad>", "grad<",
-                                                   "step=update", self.session.suggested_condition()]),
+            yield Input(self.session.suggested_condition(), placeholder=", ".join(examples()) + " …",
+                        suggester=SuggestFromList([*suggestions(self.session.scenario),
+                                                   self.session.suggested_condition()]),
                         id="breakpoint-input")
-            yield Label(Content("Conditions: " + "; ".join(forms)), classes="dialog-hint")
+            yield Label(self._form(self.session.suggested_condition()), id="breakpoint-form", classes="dialog-hint")
             yield Label(HINT, classes="dialog-hint")
+
+    @staticmethod
+    def _form(text: str) -> Content:
+        """What the condition being typed is: its kind's forms and sentence; else every kind's forms."""
+        if not text.strip():
+            return Content("Type a condition (tab completes); what it means shows here.")
+        kind = kind_of(text)
+        if kind is None:
+            return Content("Not a condition yet: " + "; ".join(k.grammar for k in KINDS.values()))
+        return Content.assemble((kind.grammar, "bold"), ": " + kind.sentence)
+
+    @on(Input.Changed, "#breakpoint-input")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#breakpoint-form", Label).update(self._form(event.value))
 
     def on_mount(self) -> None:
         self._fill()

@@ -101,14 +101,15 @@ class NetworkView(Static):
             grid = self._window(step, selected, room)
         set_content(self, Content("\n").join(Content.assemble(*line) for line in grid))
         s = self.scenario
-        value = step.param(selected, "after" if step.kind == "update" else "before")
+        new = step.is_known(f"theta{selected.layer}.after")
+        value = step.param(selected, "after" if new else "before")
         rows = step.record.rows
         batch = ""
         if len(rows) > 1:  # a mini-batch's examples are numbered in the data set: its own count in parentheses
             whole = len(rows) == s.n_examples
             batch = f" · values of example {rows[row] + 1}" + (f" of {len(rows)}" if whole else
                                                                 f" ({row + 1} of {len(rows)})")
-        set_border(self, subtitle=f"{selected.short} = {fmt(value)}{' (new)' if step.kind == 'update' else ''} "
+        set_border(self, subtitle=f"{selected.short} = {fmt(value)}{' (new)' if new else ''} "
                                   f"on {param_connection(s, selected)}{batch}")
 
     def _window(self, step: Step, selected: Param, room: int) -> list[Cell]:
@@ -181,7 +182,7 @@ class NetworkView(Static):
                     continue
                 i = unit
                 ends = (l == selected.layer and i == selected.sending_unit) or (
-                    l == selected.layer + 1 and i == selected.receiving_unit)
+                    l == selected.layer + 1 and (i == selected.receiving_unit or selected.shared))
                 new = i > 0 and bool({f"z{l}", f"a{l}"} & computed) and self.unit in (None, i)
                 marker = ("▌", "$accent bold") if ends else ("▌", "$panel-lighten-2")
                 background = "on $success-muted" if new else "on $accent-muted" if ends else ""

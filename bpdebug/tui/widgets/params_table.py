@@ -144,7 +144,7 @@ class ParamsTable(ScrollView, can_focus=False):
         self._layer = layer
         self._flat = offsets[layer - 1] + row * ncols[layer - 1] + col
         self._ncols = ncols
-        self._by_flat = np.empty(n, dtype=np.intp)
+        self._by_flat = np.empty(self._offsets[-1], dtype=np.intp)  # more cells than parameters: shared biases
         self._by_flat[self._flat] = np.arange(n)
         self._names = None
         short, canonical = scenario.params.longest_names()
@@ -275,7 +275,7 @@ class ParamsTable(ScrollView, can_focus=False):
         else:
             new = f"grad.theta{p.layer}" in step.computes
             grad_cell = (f"{fmt(grad):<{NUMBER_WIDTH}}", NEW if new else "")
-        if step.kind != "update":
+        if not step.is_known(f"theta{p.layer}.after"):
             after_cell = (f"{PENDING:<{NUMBER_WIDTH - 2}}", "dim")
         elif frozen:
             after_cell = (f"{'frozen':<{NUMBER_WIDTH - 2}}", "dim")

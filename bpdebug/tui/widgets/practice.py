@@ -8,6 +8,8 @@ dismissing the dialog with the score line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,7 +20,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from ...text.practice import Feedback, PracticeSession
+from ...text.practice import Feedback, PracticeSession, Question
 
 FEEDBACK_LINES = 4  # the latest feedback entries kept on screen
 HINT, REVEAL = ("h", "hint"), ("r", "reveal")
@@ -45,20 +47,25 @@ class PracticeModal(ModalScreen[str]):
             super().__init__()
             self.feedback = feedback
 
-    def __init__(self, practice: PracticeSession) -> None:
+    def __init__(self, practice: PracticeSession, follow: Callable[[Question | None], None] | None = None) -> None:
+        """``follow(question)`` is told each question as it is asked (None once every one is answered), so the
+        debugger behind the dialog can go to its step and hide its results."""
         super().__init__(classes="dialog-screen")
         self.practice = practice
+        self.follow = follow or (lambda question: None)
         self._feedback: list[Content] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog practice"):
-            yield Label("Practice: work out each next result of epoch 1", classes="dialog-title")
+            yield Label(f"Practice: work out each next result of epoch {self.practice.epoch}",
+                        classes="dialog-title")
             yield Label(self.practice.prompt(), id="practice-prompt", markup=False)
             yield Input(placeholder="the numbers, separated by spaces", id="practice-input")
             yield Static(id="practice-feedback")
             yield Label(HELP, classes="dialog-hint", markup=False)
 
     def on_mount(self) -> None:
+        self.follow(self.practice.current)
         self.query_one(Input).focus()
         self._say(Content.styled("Work out each result, then type it; the walk goes on when it is right.", "dim"))
 
@@ -105,6 +112,8 @@ class PracticeModal(ModalScreen[str]):
         else:
             self._say(Content.styled("✗ " + feedback.message, "$text-error"))
         prompt = self.query_one("#practice-prompt", Label)
+        if feedback.correct or feedback.revealed:
+            self.follow(self.practice.current)
         if self.practice.current is None:
             prompt.update(f"Done. {self.practice.score_line()}")
             self._say(Content.styled("Enter or Escape leaves.", "dim"))

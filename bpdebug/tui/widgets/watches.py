@@ -20,7 +20,12 @@ class WatchPanel(Static):
         if not rows:
             set_content(self, Content(""))
             return
-        name_w = max(len(r.name) for r in rows)
+        room = self._room()
+        more = len(rows) - room if len(rows) > room else 0
+        if more:  # the last line says how many more there are
+            more += 1
+            rows = rows[:room - 1]
+        name_w = max(len(r.name) for r in rows) if rows else 0
         now_w = max(len(r.now) for r in rows)
         before_w = max(len(r.before) for r in rows)
         lines: list[Content] = []
@@ -31,7 +36,17 @@ class WatchPanel(Static):
             elif r.before:  # narrow: the change only
                 parts += [("  Δ ", "dim"), r.change]
             lines.append(Content.assemble(*parts))
+        if more:
+            lines.append(Content.styled(f"+{more} more (a and a watched name removes it)", "dim"))
         set_content(self, Content("\n").join(lines))
+
+    def _room(self) -> int:
+        """The lines the panel shows at the most (its max-height less its borders), at least 1."""
+        limit = self.styles.max_height
+        if limit is None or not self.is_attached:
+            return 10_000
+        size = self.screen.size
+        return max(1, int(limit.resolve(size, size)) - self.styles.gutter.height)
 
 
 class ForkLine(Static):
