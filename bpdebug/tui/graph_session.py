@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ class GraphSession:
         self.conditions: list[GraphCondition] = [parse_condition("nan", scenario)]
         self.watches: list[str] = []
         self.edits: tuple[str, ...] = ()
+        self._edits: tuple = ()  # core.graph.whatif.GraphEdit, in order
         self.forked: GraphTrace | None = None
         self.practising = False
         self.score = (0, 0)  # right, asked
@@ -288,32 +289,21 @@ class GraphSession:
 
     # --------------------------------------------------------------------------------------------- what if
     def fork(self, text: str) -> str:
-        """What if: ``NAME=VALUE`` for a leaf (one or more, comma-separated): a new run from these values."""
-        changes: dict[str, float] = {}
-        for part in (p.strip() for p in text.split(",") if p.strip()):
-            name, eq, raw = part.partition("=")
-            name = name.strip()
-            if not eq:
-                return f"{part}: expected NAME=VALUE with NAME a leaf ({', '.join(self.program.leaves)})"
-            if name not in self.program.leaves:
-                return f"{name}: what if changes a leaf's starting value, expected one of " \
-                       f"{', '.join(self.program.leaves)}"
-            try:
-                value = float(raw)
-            except ValueError:
-                return f"{raw.strip()}: expected a number"
-            if not math.isfinite(value):
-                return f"{raw.strip()}: expected a finite number"
-            changes[name] = value
-        if not changes:
+        """What if: ``NAME=VALUE`` for a leaf's starting value or ``learning_rate`` (one or more, comma-separated):
+        a new run from the original with every edit so far (core/graph/whatif)."""
+        from ..core.graph.whatif import apply_edits, parse_edit
+        from ..core.whatif import EditError
+
+        try:
+            edits = tuple(parse_edit(part.strip(), self.original) for part in text.split(",") if part.strip())
+        except EditError as exc:
+            return str(exc)
+        if not edits:
             return "expected NAME=VALUE, such as a=-3"
-        base = self.scenario
-        nodes = tuple(replace(n, value=changes[n.key]) if n.op == LEAF and n.key in changes else n
-                      for n in base.program.nodes)
-        scenario = replace(base, program=replace(base.program, nodes=nodes))
-        self.edits = (*self.edits, *(f"{k}={number(v)}" for k, v in changes.items()))
-        self.scenario = scenario
-        self.forked = self.trace = GraphTrace(scenario)
+        self._edits = (*self._edits, *edits)
+        self.edits = tuple(e.text for e in self._edits)
+        self.scenario = apply_edits(self.original, self._edits)
+        self.forked = self.trace = GraphTrace(self.scenario)
         self.trace.extend(self.epoch)
         return f"what if {', '.join(self.edits)}: a new run from these values (o: back to the original)"
 
