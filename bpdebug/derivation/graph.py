@@ -139,9 +139,20 @@ class GraphDerivation:
             lines.append(f"update ({self.optimizer}): {self.name} = {number(self.before)} → {number(self.after)}")
         return lines
 
+    def summary(self) -> str:
+        """What the lines below it say, in one sentence (the first text line for a sum, else '')."""
+        return self.text_lines()[0] if self.form in ("paths", "delta") else ""
+
+    def display(self) -> list[tuple[str, str]]:
+        """The chain rule as (LaTeX, unicode) pairs, line by line, for documents that write both."""
+        texts = self.text_lines()
+        if self.form in ("output", "none"):
+            return [(self.latex_lines()[0], texts[0])]
+        return list(zip(self.latex_lines(), texts[1:], strict=False))
+
     def latex_lines(self) -> list[str]:
         """The same in LaTeX math, one display line each (no ``$`` delimiters)."""
-        out, name = _tex_name(self.output), _tex_name(self.name)
+        out, name = tex_name(self.output), tex_name(self.name)
         lhs = rf"\frac{{\partial {out}}}{{\partial {name}}}"
         if self.form == "output":
             return [f"{lhs} = 1"]
@@ -149,7 +160,7 @@ class GraphDerivation:
             return [f"{lhs} = 0"]
 
         def frac(a: str, b: str) -> str:
-            return rf"\frac{{\partial {_tex_name(a)}}}{{\partial {_tex_name(b)}}}"
+            return rf"\frac{{\partial {tex_name(a)}}}{{\partial {tex_name(b)}}}"
 
         lines: list[str] = []
         if self.form == "paths":
@@ -163,6 +174,9 @@ class GraphDerivation:
             more = rf" + \ldots\ (\text{{{self.rest} more}})" if self.rest else ""
             lines.append(f"{lhs} = " + " + ".join(frac(self.output, u.local.user) + r" \cdot "
                                                   + frac(u.local.user, u.local.arg) for u in self.uses) + more)
+            lines.append("= " + " + ".join(
+                rf"\delta_{{{tex_name(u.local.user)}}} \cdot {_wrap_tex(u.local.symbolic_latex)}" for u in self.uses)
+                + more)
             rest = f" + {_factor_tex(self.rest_value)}" if self.rest else ""
             lines.append("= " + " + ".join(rf"{_factor_tex(u.upstream)} \cdot {_factor_tex(u.local.value)}"
                                            for u in self.uses) + rest)
@@ -193,7 +207,7 @@ def _factor_tex(v: float | None) -> str:
     return rf"\left({s}\right)" if s.startswith("-") else s
 
 
-def _tex_name(key: str) -> str:
+def tex_name(key: str) -> str:
     """A node's key in LaTeX: c@2 as c^{(2)}, #7 as v_{7}, a name with an underscore as a subscript."""
     if key.startswith("#"):
         return f"v_{{{key[1:]}}}"
@@ -229,7 +243,7 @@ def _operand(program: Program, j: int) -> Any:
     if node.op == CONST and not node.bindings:
         return sympy.Integer(int(node.value)) if node.value is not None and float(node.value).is_integer() \
             else sympy.Float(node.value)
-    return Shown(node.key, _tex_name(node.key))
+    return Shown(node.key, tex_name(node.key))
 
 
 Counts = tuple[tuple[int, ...], tuple[int, ...]]  # per node: paths to the output, the longest one's factors
