@@ -258,7 +258,7 @@ def _cached(program: Program) -> tuple[Counts, Locals]:
     if found is None or found[0] is not program:
         if len(_PROGRAMS) >= _KEEP:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))
-        found = _PROGRAMS[id(program)] = (program, (_count_paths(program), _longest_paths(program)), {})
+        found = _PROGRAMS[id(program)] = (program, (program.path_counts(), _longest_paths(program)), {})
     return found[1], found[2]
 
 
@@ -298,30 +298,11 @@ def path_counts(program: Program) -> tuple[int, ...]:
 
 def _longest_paths(program: Program) -> tuple[int, ...]:
     """For each node, the most local derivatives a path from it to the output multiplies (0: no path)."""
-    counts = _count_paths(program)
+    counts = program.path_counts()
     longest = [0] * len(program.nodes)
     for i in range(program.output - 1, -1, -1):
         longest[i] = 1 + max((longest[u] for u, _ in program.users[i] if counts[u]), default=-1) if counts[i] else 0
     return tuple(longest)
-
-
-def _count_paths(program: Program) -> tuple[int, ...]:
-    counts = [0] * len(program.nodes)
-    counts[program.output] = 1
-    for i in range(program.output - 1, -1, -1):
-        counts[i] = sum(counts[u] for u, _ in program.users[i])
-    return tuple(counts)
-
-
-def _paths(program: Program, node: int, counts: tuple[int, ...]) -> list[list[tuple[int, int]]]:
-    """Every path from ``node`` to the output as (user, position) edges (only called with few paths)."""
-    if node == program.output:
-        return [[]]
-    out = []
-    for user, position in sorted(program.users[node], reverse=True):
-        if counts[user]:
-            out.extend([[(user, position), *rest] for rest in _paths(program, user, counts)])
-    return out
 
 
 def derive_graph(step: GraphStep, name: str) -> GraphDerivation:
@@ -349,7 +330,7 @@ def derive_graph(step: GraphStep, name: str) -> GraphDerivation:
         return GraphDerivation(form="none", paths=(), uses=(), rest=0, rest_value=None, **common)  # type: ignore[arg-type]
     if counts[node] <= MAX_PATHS and counts[node] * _cached(program)[0][1][node] <= MAX_FACTORS:
         paths = tuple(PathTerm(tuple(_local(step, program, u, p) for u, p in reversed(path)))
-                      for path in _paths(program, node, counts))
+                      for path in program.paths(node, MAX_PATHS))
         return GraphDerivation(form="paths", paths=paths, uses=(), rest=0, rest_value=None, **common)  # type: ignore[arg-type]
     edges = [(u, p) for u, p in sorted(program.users[node], reverse=True) if counts[u]]
     shown = edges[:MAX_TERMS]

@@ -50,10 +50,7 @@ class GraphView(ScrollView, can_focus=False):
         self.program = program
         self.shown = tuple(n.index for n in program.nodes if n.op != CONST or n.bindings)
         self._row_of = {i: k for k, i in enumerate(self.shown)}
-        depth = [0] * len(program.nodes)
-        for n in program.nodes:
-            depth[n.index] = 1 + max((depth[j] for j in n.args if j in self._row_of), default=-1) \
-                if n.args else 0
+        depth = program.depths()  # draw_dot's columns: leaves left, the output right
         columns: dict[int, list[int]] = {}
         for i in self.shown:
             columns.setdefault(depth[i], []).append(i)
@@ -121,11 +118,11 @@ class GraphView(ScrollView, can_focus=False):
         """Whether the picture by depth fits ``width`` × ``height`` cells."""
         if len(self.shown) > 400:
             return False
-        return sum(self.column_width(c) for c in range(len(self.columns))) <= width and \
+        return 1 + sum(self.column_width(c) for c in range(len(self.columns))) <= width and \
             2 * max((len(col) for col in self.columns), default=0) <= height
 
     def picture_row(self, y: int) -> Content:
-        pieces: list[tuple[str, str]] = []
+        pieces: list[tuple[str, str]] = [(" ", "")]
         r, part = divmod(y, 2)
         for c, col in enumerate(self.columns):
             w = self.column_width(c)
