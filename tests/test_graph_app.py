@@ -169,3 +169,75 @@ def test_session_refusals_are_one_line():
     assert "learning_rate=0.5" in s.fork("learning_rate=0.5") and s.trace.scenario.learning_rate == 0.5
     assert "layers" in s.add_condition("dead")
     assert "watching" in s.toggle_watch("grad.b") and "no longer" in s.toggle_watch("grad.b")
+
+
+def test_export_every_format_of_the_run_shown(tmp_path):
+    import shutil
+
+    s = GraphSession(MICROGRAD, load_any(MICROGRAD))
+    for fmt in s.EXPORTS:
+        if fmt == "svg" and shutil.which("dot") is None:
+            continue
+        target = tmp_path / f"m.{fmt}"
+        assert s.export(fmt, target) == f"wrote {target}"
+        text = target.read_text(encoding="utf-8")
+        assert ("138.8338" in text) if fmt in ("md", "tex", "txt") else text
+    assert "not written" in s.export("md", MICROGRAD)  # the scenario's own file is never overwritten
+    s.fork("a=-3")
+    s.export("txt", tmp_path / "fork.txt")
+    assert "a ← a − η·∂g/∂a = −3" in (tmp_path / "fork.txt").read_text(encoding="utf-8")
+
+
+def test_x_exports_from_the_app(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    async def run():
+        app = make_app(MICROGRAD, load_any(MICROGRAD))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await _keys(pilot, "x", "enter")
+            for _ in range(100):
+                if (tmp_path / "micrograd.md").exists() and not app.screen.busy:
+                    break
+                await asyncio.sleep(0.05)
+            await pilot.pause()
+            assert "wrote micrograd.md" in app.screen.note
+    asyncio.run(run())
+    assert "138.8338" in (tmp_path / "micrograd.md").read_text(encoding="utf-8")
+
+
+def test_go_to_a_far_epoch_and_help():
+    path = GRAPHS[[p.stem for p in GRAPHS].index("rnn")]
+
+    async def run():
+        app = make_app(path, load_any(path))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await _keys(pilot, "n", "n", "g", "=40")
+            for _ in range(100):
+                if not app.screen.busy:
+                    break
+                await asyncio.sleep(0.05)
+            await pilot.pause()
+            assert app.session.epoch == 40 and app.session.position == 2
+            await _keys(pilot, "[")
+            assert app.session.epoch == 39
+            await _keys(pilot, "question_mark")
+            assert "Chain rule" in screen_text(app) or "chain rule" in screen_text(app)
+            await _keys(pilot, "escape")
+    asyncio.run(run())
+
+
+def test_the_selected_values_paths_are_highlighted():
+    async def run():
+        app = make_app(MICROGRAD, load_any(MICROGRAD))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await _keys(pilot, "w", "=e")
+            view = app.screen.query_one(GraphView)
+            program = app.session.program
+            on = {program.nodes[i].key for i in app.session.paths_of_selected()}
+            assert on == {"e", "f", "g@1", "#32", "g@2"}
+            assert all("accent" in view._style(program.resolve(k)) for k in on - {"e"})
+            assert "accent" not in view._style(program.resolve("c@1"))
+    asyncio.run(run())

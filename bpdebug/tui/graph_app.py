@@ -25,7 +25,7 @@ from .graph_session import GraphSession, Question
 from .keys import QUIT_ANYWHERE
 from .widgets import set_border
 from .widgets.graph import GraphView
-from .widgets.modals import HelpScreen, PromptModal
+from .widgets.modals import ExportModal, HelpScreen, PromptModal
 
 GRAPH_KEYS: tuple[Binding, ...] = (
     Binding("n,space,right", "next_step", "next", id="step.next",
@@ -56,6 +56,8 @@ GRAPH_KEYS: tuple[Binding, ...] = (
             tooltip="Practice: type each next step's number before it is shown"),
     Binding("v", "network_only", "picture", id="picture.cycle", show=False,
             tooltip="Pictures of a network (decision map, gradient flow per layer): not for a graph"),
+    Binding("x", "export", "export", id="export",
+            tooltip="Export the run shown: md, tex, txt (the worked example gate by gate), json, py, dot, svg"),
     Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
     Binding("q", "app.quit", "quit", id="quit", tooltip="Quit bpdebug"),
 )
@@ -289,6 +291,15 @@ class GraphScreen(Screen):
 
     def action_practice(self) -> None:
         self.show_note(self.session.toggle_practice())
+
+    def action_export(self) -> None:
+        def picked(choice: tuple[str, str] | None) -> None:
+            if choice is not None:
+                fmt, path = choice
+                self._long(lambda progress, stop: self.session.export(fmt, path))
+
+        if not self.busy:
+            self.app.push_screen(ExportModal(self.session.EXPORTS, "md", self.session.path.stem), picked)
 
     def action_network_only(self) -> None:
         self.show_note(self.session.network_only())

@@ -9,7 +9,7 @@ short note for the status line; nothing here shows a number its step has not com
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -343,6 +343,39 @@ class GraphSession:
         self.index = q.step
         return (f"right: {q.name} = {number(q.answer)}" if ok else
                 f"not quite: {q.name} = {number(q.answer)}, you gave {number(given)}")
+
+    # --------------------------------------------------------------------------------------------- exports
+    EXPORTS = ("md", "tex", "txt", "json", "py", "dot", "svg")
+
+    def export(self, fmt: str, path: str | Path) -> str:
+        """Write the run shown (the original or the fork) as ``fmt`` to ``path``: md/tex/txt/json/py over the
+        scenario's epochs (or as far as the walk went), dot/svg the picture of the epoch shown. The scenario's
+        own files are never overwritten."""
+        from ..core.atomic import OutputError, write_output
+        from ..transcript import dot, graph_document, graph_dot, graph_json, graph_script
+
+        if fmt not in self.EXPORTS:
+            return f"{fmt}: expected one of {', '.join(self.EXPORTS)}"
+        epochs = max(self.scenario.epochs, self.epoch)
+        trace = GraphTrace(self.scenario, epochs)
+        try:
+            with np.errstate(all="ignore"):
+                pieces: Iterable[str]
+                if fmt in graph_document.FORMATS:
+                    pieces = (graph_document.render(fmt, trace, epochs),)
+                elif fmt == "json":
+                    pieces = graph_json.chunks(trace, epochs)
+                elif fmt == "py":
+                    pieces = (graph_script.script(trace, epochs),)
+                else:
+                    picture = graph_dot.graph(trace, self.epoch)
+                    pieces = (dot.to_svg(picture) if fmt == "svg" else picture,)
+                write_output(Path(path), pieces, protect=self.scenario.source_files)
+        except OutputError as exc:
+            return f"not written: {exc}"
+        except (dot.GraphvizMissing, RuntimeError, OSError) as exc:
+            return f"not written: {exc}"
+        return f"wrote {path}"
 
     @staticmethod
     def network_only() -> str:
