@@ -26,9 +26,14 @@ Command = Callable[[argparse.Namespace], int]
 def looks_like_graph(path: str | None) -> bool:
     """True when the file at ``path`` seems to be a graph scenario (unreadable files: False, the network
     command then says why in its one line)."""
+    import os
+    import stat
+
     if not path:
         return False
-    try:
+    try:  # a FIFO, a device or a directory is no graph: the network command refuses it in its one line
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             return _GRAPH_KEY.search(f.read(1 << 24)) is not None
     except OSError:
