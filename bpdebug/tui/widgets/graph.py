@@ -95,10 +95,12 @@ class GraphView(ScrollView, can_focus=False):
         text = self._texts.get(i) or self._op_text(i)
         value, grad = self._numbers(i)
         width = self._frame[1] or 60
-        room = max(8, width - 26)
+        digits = 11 if width >= 60 else 9  # a narrow panel keeps room for the operation
+        room = max(8, width - 4 - 2 * digits)
         if len(text) > room:
             text = text[: room - 1] + "…"
-        line = Content.assemble((f" {text:<{room}}", ""), (f" {value:>11}", ""), (f" ∂ {grad:>10}", "dim"))
+        line = Content.assemble((f" {text:<{room}}", ""), (f" {value:>{digits}}", ""), (f" ∂ {grad:>{digits - 1}}",
+                                                                                        "dim"))
         style = self._style(i)
         return line.stylize(style) if style else line
 
