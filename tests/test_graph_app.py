@@ -241,3 +241,13 @@ def test_the_selected_values_paths_are_highlighted():
             assert all("accent" in view._style(program.resolve(k)) for k in on - {"e"})
             assert "accent" not in view._style(program.resolve("c@1"))
     asyncio.run(run())
+
+
+def test_the_app_refuses_a_bad_graph_in_one_line_before_any_screen(tmp_path, capsys):
+    from bpdebug.cli import main
+
+    bad = tmp_path / "g.toml"
+    bad.write_text('title = "t"\n[graph]\nvalues = { a = 1.0 }\nprogram = """\nc = a + q\n"""\n', encoding="utf-8")
+    assert main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{bad}:5:") and "undefined name 'q'" in err
