@@ -747,3 +747,27 @@ def test_each_ops_sympy_form_derives_to_its_local_derivative(op):
     for i, x in enumerate(xs):
         derived = float(sympy.diff(form, x).subs(dict(zip(xs, map(float, point), strict=True))).evalf())
         assert derived == pytest.approx(float(local[i]), rel=1e-12, abs=1e-12)
+
+
+def test_the_graph_core_never_imports_sympy():
+    code = ("import sys\n"
+            "from bpdebug.core.scenario import load_any\n"
+            "from bpdebug.core.graph.trace import GraphTrace\n"
+            "from bpdebug.core.graph import conditions, gradcheck, slips, whatif\n"
+            "t = GraphTrace(load_any('scenarios/micrograd.toml'), 2)\n"
+            "[t[i].value(t[i].computes[0]) for i in range(len(t))]\n"
+            "gradcheck.check_scenario(t.scenario)\n"
+            "assert 'sympy' not in sys.modules and 'textual' not in sys.modules, 'imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_a_run_that_stops_being_finite_fails_check_and_json_says_where(tmp_path, capsys):
+    text = Path("scenarios/micrograd.toml").read_text()
+    text = text.replace("learning_rate = 0.01", "learning_rate = 0.01\nepochs = 10")
+    path = tmp_path / "far.toml"
+    path.write_text(text)
+    assert cli.main(["check", str(path)]) == 1
+    assert "diverged: epoch 5, step f (forward): f = inf (overflow in e**2)" in capsys.readouterr().out
+    assert cli.main(["export", str(path), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["epochs"]) == 5 and doc["diverged"]["quantity"] == "f" and doc["final"]["loss"] is None
