@@ -131,15 +131,27 @@ def test_select_breakpoint_continue_watch_whatif_gradcheck():
     asyncio.run(run())
 
 
-def test_practice_asks_the_next_number_before_it_is_shown():
+def test_practice_asks_each_number_before_it_is_shown():
     async def run():
         app = make_app(MICROGRAD, load_any(MICROGRAD))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            await _keys(pilot, "P", "n", "=-8")  # #4 = a*b = -4·2
-            assert app.session.score == (1, 1) and app.session.index == 1
-            await _keys(pilot, "n", "=5")  # #5 = b**3 = 8
-            assert app.session.score == (1, 2) and "= 8" in app.screen.note
+            view = app.screen.query_one(GraphView)
+            await _keys(pilot, "P")
+            assert app.session.practising and app.session.hidden() == ("value", "c@1")
+            row = next(r for r in view.visible_text() if r.strip().startswith("c@1"))
+            assert " ? " in row and "−2" not in row  # c@1 = a + b is asked, not shown
+            assert "138.8338" not in screen_text(app)  # nor the chain rule, nor the printed figures
+            await _keys(pilot, "n", "=-2")
+            assert "right" in app.screen.note and app.session.hidden() == ("value", "#4")
+            await _keys(pilot, "n", "=5")  # #4 = a*b = -8
+            assert "not yet" in app.screen.note and app.session.hidden() == ("value", "#4")
+            await _keys(pilot, "n", "=h")
+            assert "hint" in app.screen.note
+            await _keys(pilot, "n", "=r")
+            assert "#4 = −8" in app.screen.note and app.session.hidden() == ("value", "#5")
+            await _keys(pilot, "P")
+            assert not app.session.practising and "score: 1 of" in app.screen.note
     asyncio.run(run())
 
 

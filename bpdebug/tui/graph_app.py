@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..core.graph.scenario import GraphScenario
-from .graph_session import GraphSession, Question
+from .graph_session import GraphSession
 from .keys import QUIT_ANYWHERE
 from .widgets import set_border
 from .widgets.graph import GraphView
@@ -136,21 +136,25 @@ class GraphScreen(Screen):
         graph = self.query_one(GraphView)
         if graph.program is not s.program:
             graph.set_program(s.program)
-        graph.show(s.step, s.selected_node, s.paths_of_selected())
+        graph.show(s.step, s.selected_node, s.paths_of_selected(), s.hidden())
         set_border(graph, "graph" + (" (by depth: leaves left)" if graph.picture else " (program order)"))
         step_panel = self.query_one("#graph-step", Static)
-        step_panel.update("\n".join(s.narration()))
-        set_border(step_panel, f"step: {s.step.title}")
         chain = self.query_one("#graph-chain", Static)
         set_border(chain, f"chain rule: ∂{s.trace.layout.output_key}/∂{s.selected}")
-        self._derive((s.trace, s.index, s.selected))
-        side = ["printed figures:", *s.figures()] if s.scenario.expectations else []
+        if s.practising:  # nothing that would give the answer away
+            step_panel.update(f"practice: {s.practice_prompt()}\nn: answer (the number shown as ? in the graph)")
+            set_border(step_panel, "practice")
+            chain.update("the chain rule shows again when practice ends (P)")
+        else:
+            step_panel.update("\n".join(s.narration()))
+            set_border(step_panel, f"step: {s.step.title}")
+            self._derive((s.trace, s.index, s.selected))
+        side = ["printed figures:", *s.figures()] if s.scenario.expectations and not s.practising else []
         if s.watches:
             side += ["watches:", *s.watch_rows()]
         side += ["breakpoints: " + ", ".join(c.text for c in s.conditions)]
-        if s.practising:
-            right, asked = s.score
-            side.append(f"practice: {right} of {asked} right")
+        if s.practice is not None:
+            side.append(s.practice.score_line())
         self.query_one("#graph-side-text", Static).update("\n".join(side))
         set_border(self.query_one("#graph-side"), "figures · watches · breakpoints")
         self.query_one("#graph-note", Static).update(self.note)
@@ -176,23 +180,17 @@ class GraphScreen(Screen):
         if self.busy:
             return
         if self.session.practising:
-            self._ask(self.session.question())
+            self._ask()
             return
         self.show_note(self.session.next_step())
 
-    def _ask(self, q: Question | None) -> None:
-        if q is None:
-            self.show_note("nothing left to ask")
-            return
-
+    def _ask(self) -> None:
         def answered(text: str | None) -> None:
-            if text is None:
-                self.show_note("practice: skipped (n asks again, P ends practice)")
-                return
-            self.show_note(self.session.answer(q, text))
+            if text:
+                self.show_note(self.session.practice_answer(text))
 
-        self.app.push_screen(PromptModal(f"practice: {q.name} = ?", "the number the next step computes "
-                                         "(Enter; Escape skips)", "a number"), answered)
+        self.app.push_screen(PromptModal(self.session.practice_prompt(), "the number shown as ? (Enter); h: a hint, "
+                                         "r: reveal; Escape: later", "a number"), answered)
 
     def action_previous_step(self) -> None:
         if not self.busy:

@@ -8,10 +8,10 @@ short note for the status line; nothing here shows a number its step has not com
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,21 +22,15 @@ from ..core.graph.scenario import GraphScenario
 from ..core.graph.trace import GraphStep, GraphStepKind, GraphTrace
 from ..text.numbers import number
 
+if TYPE_CHECKING:
+    from ..text.graph_practice import GraphPracticeSession
+
 NETWORK_ONLY = ("the decision map", "the gradient flow per layer", "unit by unit", "examples of a batch")
 
 
 @dataclass(frozen=True)
 class Watch:
     name: str
-
-
-@dataclass(frozen=True)
-class Question:
-    """Practice: the number the next step computes, asked before it is shown."""
-
-    step: int
-    name: str  # the quantity asked: c@2, grad.a, a.after
-    answer: float
 
 
 class GraphSession:
@@ -56,8 +50,7 @@ class GraphSession:
         self.edits: tuple[str, ...] = ()
         self._edits: tuple = ()  # core.graph.whatif.GraphEdit, in order
         self.forked: GraphTrace | None = None
-        self.practising = False
-        self.score = (0, 0)  # right, asked
+        self.practice: GraphPracticeSession | None = None  # text/graph_practice: epoch 1's questions
         self._paths: tuple[tuple[int, str], frozenset[int]] | None = None
 
     # ------------------------------------------------------------------------------------------ position
@@ -269,8 +262,16 @@ class GraphSession:
         return f"watching {name}"
 
     def watch_rows(self) -> list[str]:
-        step = self.step
-        return [f"  {name} = {number(step.value(name)) if step.is_known(name) else '…'}" for name in self.watches]
+        step, hidden = self.step, self._hidden_names()
+        return [f"  {name} = " + ("?" if name in hidden else number(step.value(name)) if step.is_known(name) else "…")
+                for name in self.watches]
+
+    def _hidden_names(self) -> frozenset[str]:
+        found = self.hidden()
+        if found is None:
+            return frozenset()
+        what, key = found
+        return frozenset({key} if what == "value" else {f"grad.{key}"} if what == "grad" else {f"{key}.after"})
 
     # ------------------------------------------------------------------------------------ gradient check
     def gradient_check(self) -> str:
@@ -317,32 +318,54 @@ class GraphSession:
         return f"the fork: what if {', '.join(self.edits)}"
 
     # -------------------------------------------------------------------------------------------- practice
+    @property
+    def practising(self) -> bool:
+        return self.practice is not None
+
     def toggle_practice(self) -> str:
-        self.practising = not self.practising
-        if not self.practising:
-            right, asked = self.score
-            return f"practice over: {right} of {asked} right"
-        return "practice: type the number each next step computes before it is shown"
+        """Practice (text/graph_practice): epoch 1's values, then gradients, then the learned leaves after the
+        update, each typed before it is shown; P again ends it with the score."""
+        if self.practice is not None:
+            line = self.practice.score_line()
+            self.practice = None
+            return f"practice over: {line}"
+        from ..text.graph_practice import GraphPracticeSession
 
-    def question(self) -> Question | None:
-        """The number the next step computes (the first it computes), or None at the end."""
-        if self.index + 1 >= len(self.trace):
-            self.trace.extend(self.epoch + 1)
-        nxt = self.trace.step(self.index + 1)
-        name = nxt.computes[0]
-        return Question(nxt.index, name, nxt.value(name))
-
-    def answer(self, q: Question, text: str) -> str:
-        right, asked = self.score
-        try:
-            given = float(text.replace("−", "-"))
-        except ValueError:
-            return f"{text}: expected a number; the answer was {q.name} = {number(q.answer)}"
-        ok = math.isclose(given, q.answer, rel_tol=1e-3, abs_tol=1e-4)
-        self.score = (right + ok, asked + 1)
+        self.practice = GraphPracticeSession(self.trace)
+        q = self.practice.current
+        if q is None:
+            self.practice = None
+            return "nothing to practise: the graph computes nothing"
         self.index = q.step
-        return (f"right: {q.name} = {number(q.answer)}" if ok else
-                f"not quite: {q.name} = {number(q.answer)}, you gave {number(given)}")
+        return "practice: n asks the number hidden as ?, h in the answer gives a hint, r reveals; P ends it"
+
+    def hidden(self) -> tuple[str, str] | None:
+        """While practising: (what, key) of the number asked ("value", "grad" or "after"), shown as ?."""
+        q = self.practice.current if self.practice is not None else None
+        return None if q is None else (q.what, self.program.nodes[q.node].key)
+
+    def practice_prompt(self) -> str:
+        return self.practice.prompt() if self.practice is not None else ""
+
+    def practice_answer(self, text: str) -> str:
+        """The learner's answer (``h`` a hint, ``r`` reveal): right or revealed, the walk shows it and moves to
+        the next question's step; wrong, the slips that give that answer are named."""
+        p = self.practice
+        if p is None or p.current is None:
+            return "not practising (P starts)"
+        typed = text.strip().lower()
+        if typed in ("h", "hint"):
+            return "hint: " + p.hint()
+        feedback = p.reveal() if typed in ("r", "reveal") else p.answer(text)
+        if not (feedback.correct or feedback.revealed):
+            return feedback.message
+        if p.current is None:
+            self.index = self.trace.steps_per_epoch - 1
+            line = p.score_line()
+            self.practice = None
+            return f"{feedback.message}. Practice done, {line}"
+        self.index = p.current.step
+        return feedback.message
 
     # --------------------------------------------------------------------------------------------- exports
     EXPORTS = ("md", "tex", "txt", "json", "py", "dot", "svg")

@@ -44,6 +44,7 @@ class GraphView(ScrollView, can_focus=False):
         self._step: GraphStep | None = None
         self._selected = -1
         self._on_path: frozenset[int] = frozenset()
+        self._hidden: tuple[str, str] | None = None
         self.set_program(program)
 
     def set_program(self, program: Program) -> None:
@@ -73,8 +74,11 @@ class GraphView(ScrollView, can_focus=False):
         if step is None:
             return PENDING, PENDING
         value = number(step.value(key), 4) if step.is_known(key) else PENDING
-        grad = f"grad.{key}"
-        return value, number(step.value(grad), 4) if step.is_known(grad) else PENDING
+        grad = number(step.value(f"grad.{key}"), 4) if step.is_known(f"grad.{key}") else PENDING
+        if self._hidden is not None and self._hidden[1] == key:
+            return ("?", grad) if self._hidden[0] == "value" else (value, "?") if self._hidden[0] == "grad" \
+                else (value, grad)
+        return value, grad
 
     def _style(self, i: int) -> str:
         step = self._step
@@ -140,8 +144,10 @@ class GraphView(ScrollView, can_focus=False):
         return 2 * max((len(col) for col in self.columns), default=0) if self.picture else len(self.shown)
 
     # ----------------------------------------------------------------------------------------------- show
-    def show(self, step: GraphStep, selected: int, on_path: frozenset[int]) -> None:
-        self._step, self._selected, self._on_path = step, selected, on_path
+    def show(self, step: GraphStep, selected: int, on_path: frozenset[int],
+             hidden: tuple[str, str] | None = None) -> None:
+        """Show ``step``; ``hidden`` (practice): ("value" or "grad", key) of a number written as ?."""
+        self._step, self._selected, self._on_path, self._hidden = step, selected, on_path, hidden
         region = self.scrollable_content_region
         width, height = (region.width, region.height) if region.width else (self.size.width, self.size.height)
         self.picture = self.fits(width, height) if width else False
@@ -155,7 +161,7 @@ class GraphView(ScrollView, can_focus=False):
 
     def on_resize(self) -> None:
         if self._step is not None:
-            self.show(self._step, self._selected, self._on_path)
+            self.show(self._step, self._selected, self._on_path, self._hidden)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
