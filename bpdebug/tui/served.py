@@ -28,7 +28,7 @@ from textual.widgets import Label
 from textual.worker import get_current_worker
 
 from ..core.atomic import write_output
-from ..core.scenario import Scenario, ScenarioError, load_any
+from ..core.scenario import Scenario, ScenarioError, load
 from .app import DebuggerApp, DebuggerScreen
 from .widgets.modals import ExportModal
 
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bpdebug.tui.served SCENARIO (started by bpdebug serve)", file=sys.stderr)
         return 2
     try:
-        scenario = load_any(args[0])  # a graph scenario opens the graph screen
+        scenario = load(args[0])
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         return 2
