@@ -561,7 +561,7 @@ def test_export_json_is_strict_and_the_py_export_reproduces_it(path, tmp_path, c
 
 
 def test_export_refuses_what_a_graph_has_not_yet_in_one_line(capsys):
-    assert cli.main(["export", "scenarios/micrograd.toml", "--format", "md"]) == 2
+    assert cli.main(["export", "scenarios/micrograd.toml", "--format", "ipynb"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "json or py" in err
 
