@@ -155,6 +155,17 @@ def _trailing_scenario(args: argparse.Namespace, argv: list[str]) -> None:
     args.command_parser.error("the following arguments are required: scenario")
 
 
+def _load_graph(path: str):
+    """A scenario the app opens that looks like a graph (load_any decides: a network after all is read too)."""
+    from .core.scenario import ScenarioError, load_any
+
+    try:
+        return load_any(path)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
 def _load(path: str):
     from .core import threads
     from .core.scenario import ScenarioError, load
@@ -545,7 +556,10 @@ def practise(session, title: str, args: argparse.Namespace) -> int:
 
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
-    scenario = _load(scenario_path)  # refuse a bad file with the one-line error before any screen
+    from .cli_graph import looks_like_graph
+
+    # refuse a bad file with the one-line error before any screen; a graph opens the app's graph screen
+    scenario = _load_graph(scenario_path) if looks_like_graph(scenario_path) else _load(scenario_path)
     from .tui.app import make_app
 
     app = make_app(scenario_path, scenario)  # read once

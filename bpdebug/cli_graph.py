@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the command line starts fast: NumPy and the core load when 
     from .core.graph.scenario import GraphScenario
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_INVALID = 0, 1, 2
-GRAPH_FORMATS = ("json", "py", "dot", "svg")  # the exports of a graph so far
+GRAPH_FORMATS = ("json", "py", "dot", "svg", "md", "tex", "txt")  # the exports of a graph so far
 # a top-level graph key: [graph], [graph.values], graph = {...}, graph.program = ... (a guess: load_any decides)
 _GRAPH_KEY = re.compile(rb"^[ \t]*(?:\[[ \t]*graph[ \t]*[\].]|graph[ \t]*[.=])", re.MULTILINE)
 Command = Callable[[argparse.Namespace], int]
@@ -120,7 +120,7 @@ def export(args: argparse.Namespace, scenario: GraphScenario) -> int:
     from .core.atomic import OutputError, write_output
     from .core.graph.trace import GraphTrace
     from .core.safe_text import escape_controls
-    from .transcript import graph_json, graph_script, too_long
+    from .transcript import graph_document, graph_json, graph_script, too_long
 
     epochs = args.epochs if args.epochs is not None else scenario.epochs
     if epochs < 1:
@@ -151,7 +151,8 @@ def export(args: argparse.Namespace, scenario: GraphScenario) -> int:
             pieces = (drawn,)
         else:
             pieces = (graph_json.chunks(trace, epochs) if args.format == "json"
-                      else (graph_script.script(trace, epochs),))
+                      else (graph_script.script(trace, epochs),) if args.format == "py"
+                      else (graph_document.render(args.format, trace, epochs),))
         if args.output:
             try:
                 write_output(Path(args.output), pieces, protect=scenario.source_files)

@@ -381,12 +381,9 @@ def test_a_graph_with_a_network_section_is_refused_in_one_line(tmp_path):
         load_any(path)
 
 
-def test_a_network_reader_refuses_a_graph_and_the_app_says_so(capsys):
-    with pytest.raises(ScenarioError, match="app view of graphs is not built yet"):
+def test_a_network_reader_refuses_a_graph_in_one_line():  # the app opens it: tests/test_graph_app.py
+    with pytest.raises(ScenarioError, match="a graph scenario, which this reads only as a network"):
         load("scenarios/micrograd.toml")
-    assert cli.main(["scenarios/micrograd.toml"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "app view of graphs is not built yet" in err
 
 
 def test_names_bound_again_are_name_at_k():
@@ -565,7 +562,7 @@ def test_export_json_is_strict_and_the_py_export_reproduces_it(path, tmp_path, c
 
 
 def test_export_refuses_what_a_graph_has_not_yet_in_one_line(capsys):
-    assert cli.main(["export", "scenarios/micrograd.toml", "--format", "md"]) == 2
+    assert cli.main(["export", "scenarios/micrograd.toml", "--format", "ipynb"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "json or py" in err
 

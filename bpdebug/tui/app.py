@@ -49,6 +49,9 @@ from .widgets.watches import ForkLine, WatchPanel
 if TYPE_CHECKING:
     from ..text.practice import Question
 
+if TYPE_CHECKING:
+    from ..core.graph.scenario import GraphScenario
+
 __all__ = ["KEYS", "LEGEND", "DebuggerApp", "DebuggerScreen", "bundled_scenarios", "make_app"]
 
 LEGEND = (
@@ -708,11 +711,17 @@ def _startup_done() -> None:
     gc.enable()
 
 
-def make_app(scenario_path: str | Path, scenario: Scenario | None = None, served: bool = False) -> DebuggerApp:
+def make_app(scenario_path: str | Path, scenario: Scenario | GraphScenario | None = None,
+             served: bool = False) -> DebuggerApp:
     """The debugger for ``scenario_path``; raises ScenarioError for an invalid file (before any screen).
     A caller that has already loaded the file (the CLI, to refuse a bad one first) passes ``scenario``
     so it is not read twice. ``served``: a browser visitor's session (:mod:`.served`): no reload, exports
     as downloads."""
+    if getattr(scenario, "kind", None) == "graph":  # a computation graph: its own screen (graph_app)
+        from .graph_app import GraphApp
+
+        return GraphApp(scenario_path, cast("GraphScenario", scenario))  # type: ignore[return-value]
+    scenario = cast("Scenario | None", scenario)
     if served:
         from .served import ServedApp
 

@@ -53,9 +53,8 @@ def loads(raw: bytes | str, path: str = "<scenario>", *, source_files: tuple[Pat
     A graph scenario is refused in one line: what reads a network cannot read it (see :func:`loads_any`)."""
     found = loads_any(raw, path, source_files=source_files)
     if not isinstance(found, Scenario):
-        raise ScenarioError(path, "graph", "a graph scenario: the app view of graphs is not built yet (bpdebug "
-                            "check, run, practice and export --format json, py, dot or svg read it), expected "
-                            "[network] here",
+        raise ScenarioError(path, "graph", "a graph scenario, which this reads only as a network (the app, bpdebug "
+                            "check, run, practice and export read it), expected [network] here",
                             found.line)
     return found
 
