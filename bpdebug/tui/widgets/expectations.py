@@ -5,12 +5,13 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
+import numpy as np
 from textual.content import Content
 from textual.widgets import Static
 
 from ...core.engine import ExpectationResult
 from ...core.scenario import Expectation
-from ...text.narrate import fmt, fmt_vector
+from ...text.narrate import fmt, fmt_matrix, fmt_vector
 from . import set_border, set_content
 
 if TYPE_CHECKING:  # core.diagnosis is imported where the diagnosis runs (a worker), not at startup
@@ -19,8 +20,13 @@ if TYPE_CHECKING:  # core.diagnosis is imported where the diagnosis runs (a work
 FOLLOWS = "follows"  # core.diagnosis.FOLLOWS
 
 
-def _values(values: tuple[float, ...], scalar: bool) -> str:
-    return fmt(values[0]) if scalar else fmt_vector(values)
+def figure_text(values: tuple[float, ...], scalar: bool, shape: tuple[int, int] | None = None) -> str:
+    """A figure as the panel shows it; a whole matrix (``shape``) row by row, as ``check`` does."""
+    if scalar:
+        return fmt(values[0])
+    if shape is not None and len(values) == shape[0] * shape[1]:
+        return fmt_matrix(np.reshape(values, shape))
+    return fmt_vector(values)
 
 
 class ExpectationsPanel(Static):
@@ -58,9 +64,10 @@ class ExpectationsPanel(Static):
                 mark = (" ✗ ", "bold $text-error")
             where = "" if e.epoch == 1 and e.example == 1 else f" (epoch {e.epoch}, example {e.example})"
             lines.append(Content.assemble(mark, (f"{e.quantity}{where}", "bold reverse" if here else "bold"),
-                                          ("  printed ", "dim"), _values(e.value, e.scalar)))
+                                          ("  printed ", "dim"), figure_text(e.value, e.scalar, e.shape)))
             verdict = ("holds", "$text-success") if r.holds else ("does not hold", "$text-error")
-            lines.append(Content.assemble(("   computed ", "dim"), _values(r.computed, e.scalar), "  ", verdict))
+            lines.append(Content.assemble(("   computed ", "dim"), figure_text(r.computed, e.scalar, e.shape), "  ",
+                                          verdict))
             if not r.holds:
                 lines.extend(self._mark(results, r, diagnoses, here))
             if here and e.source:
