@@ -11,7 +11,7 @@ import pytest
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import loads
 from bpdebug.transcript import Options, render
-from bpdebug.tui.widgets.expectations import figure_text
+from bpdebug.tui.widgets.expectations import figure_lines
 
 THETA1 = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
 THETA2 = [[0.7, 0.8, 0.9]]
@@ -75,6 +75,35 @@ def test_the_checked_figures_section_shows_a_matrix_figure_as_rows(quantity, fmt
 
 def test_the_panel_shows_a_matrix_figure_row_by_row():
     values = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-    assert figure_text(values, False, (2, 3)) == "[[0.1 0.2 0.3] [0.4 0.5 0.6]]"
-    assert figure_text(values, False, None) == "[0.1 0.2 0.3 0.4 0.5 0.6]"
-    assert figure_text((0.25,), True) == "0.25"
+    assert figure_lines(values, False, (2, 3)) == ["[[0.1 0.2 0.3]", " [0.4 0.5 0.6]]"]
+    assert figure_lines(values, False, (3, 2)) == ["[[0.1 0.2]", " [0.3 0.4]", " [0.5 0.6]]"]
+    assert figure_lines(values[:3], False, (1, 3)) == ["[[0.1 0.2 0.3]]"]
+    assert figure_lines(values, False, None) == ["[0.1 0.2 0.3 0.4 0.5 0.6]"]
+    assert figure_lines((0.25,), True) == ["0.25"]
+
+
+async def test_the_app_panel_shows_a_matrix_figure_a_row_a_line(tmp_path):
+    from textual.widgets import Static
+
+    from bpdebug.text.narrate import fmt
+    from bpdebug.tui.app import make_app
+    from bpdebug.tui.widgets.expectations import ExpectationsPanel
+
+    path = tmp_path / "m.toml"
+    path.write_text(text("grad.theta1", [[0.01, 0.02, 0.03], [0.04, 0.05, 0.06]]))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        (result,) = app.session.results
+        while app.session.index < result.step:
+            await pilot.press("n")
+        await pilot.pause()
+        panel: Static = app.screen.query_one(ExpectationsPanel)
+        lines = [line.rstrip() for line in panel.content.plain.split("\n")]  # type: ignore[union-attr]
+        first = next(i for i, line in enumerate(lines) if "printed [[0.01 0.02 0.03]" in line)
+        assert lines[first].endswith("printed [[0.01 0.02 0.03]")
+        assert lines[first + 1].strip() == "[0.04 0.05 0.06]]"
+        assert lines[first + 1].index("[") == lines[first].index("[[") + 1  # under the first row's numbers
+        rows = np.reshape(result.computed, (2, 3))
+        assert lines[first + 2].strip().startswith("computed [[") and lines[first + 3].strip().endswith("]]")
+        assert lines[first + 3].strip() == "[" + " ".join(fmt(v) for v in rows[1]) + "]]"
+        assert lines[first + 4].strip() == "does not hold"
