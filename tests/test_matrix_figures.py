@@ -107,3 +107,17 @@ async def test_the_app_panel_shows_a_matrix_figure_a_row_a_line(tmp_path):
         assert lines[first + 2].strip().startswith("computed [[") and lines[first + 3].strip().endswith("]]")
         assert lines[first + 3].strip() == "[" + " ".join(fmt(v) for v in rows[1]) + "]]"
         assert lines[first + 4].strip() == "does not hold"
+
+
+def test_check_names_a_matrix_printed_twice_by_its_rows():
+    from bpdebug.core.diagnosis import diagnose
+    from bpdebug.text.summary import figure_names, slips_line
+
+    once = text("grad.theta1", [[0.01, 0.02, 0.03], [0.04, 0.05, 0.06]])
+    twice = once + '[[expect]]\nquantity = "grad.theta1"\nvalue = [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]\n'
+    trace = Trace(loads(twice))
+    results = trace.check_all()
+    names = figure_names(results)
+    assert names[0] == "grad.theta1 [[0.01, 0.02, 0.03], [0.04, 0.05, 0.06]]"
+    assert "grad.theta1 [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]" in (slips_line(diagnose(trace, results), trace, names)
+                                                                 or "")
