@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bpdebug.core.engine import Trace
-from bpdebug.core.scenario import load
+from bpdebug.core.scenario import load, loads
 from bpdebug.core.slips import slip
 from bpdebug.text.practice import PracticeSession
 
@@ -39,3 +39,15 @@ def test_the_loss_question_of_a_batch_run_is_the_epochs_loss():
     session = PracticeSession(Trace(load(SCENARIOS / "blog.toml")))
     (q,) = [q for q in session.questions if q.expectation.kind == "loss"]
     assert "this update" not in q.title
+
+
+def test_the_loss_question_of_a_mini_batch_is_that_mini_batchs_loss():
+    text = (SCENARIOS / "online.toml").read_text().replace('update = "online"', "batch_size = 2")
+    trace = Trace(loads(text[:text.index("[[expect]]")], "mini.toml"))  # online.toml's unit, 2 examples a batch
+    session = PracticeSession(trace)
+    q = [q for q in session.questions if q.expectation.kind == "loss"][1]  # the second mini-batch's
+    assert "mini-batch 2" in q.title and "this update" in q.title
+    second = trace.epoch(1).passes[1]
+    assert q.answer == pytest.approx((second.loss,)) and second.loss != pytest.approx(trace.epoch(1).loss)
+    # the figure the catalogue reads is the same number: the engine's value for it is the mini-batch's loss
+    assert trace.check(q.expectation).computed == pytest.approx((second.loss,))
