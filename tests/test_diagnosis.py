@@ -205,7 +205,7 @@ def reference(ws, x=X, t=T, lr=LR, act=sig, deriv=lambda z, a: a * (1 - a), roun
     return out
 
 
-def scenario(ws, expect: str, value, tolerance: float = 1e-9, extra: str = "") -> str:
+def scenario(ws, expect: str, value, tolerance: float = 1e-9, extra: str = "", bias: str = "true") -> str:
     layers = [2] + [w.shape[0] for w in ws]
     weights = "\n".join(f"theta{l} = {json.dumps(w.tolist())}" for l, w in enumerate(ws, 1))
     value_text = repr(float(value)) if np.ndim(value) == 0 else json.dumps(np.asarray(value, dtype=float).tolist())
@@ -213,7 +213,7 @@ def scenario(ws, expect: str, value, tolerance: float = 1e-9, extra: str = "") -
 [network]
 layers = {layers}
 activation = "sigmoid"
-bias = true
+bias = {bias}
 [loss]
 function = "half_sse"
 [training]
@@ -272,22 +272,26 @@ def _made(name: str):
         return two, "z2", W1[:, 1:] @ X
     if name == "learning_rate":  # the post says 0.5 and used 0.65
         return two, "w5.after", W2[0, 1] - 0.65 * g
+    if name == "one_units_delta":  # shared biases (z2 as W1's): b1 updated with unit 1's δ2 only
+        shared = [np.array([[0.1, 0.2, 0.3], [0.1, 0.5, 1.8]]), np.array([[0.5, 0.4, 0.3], [0.5, 0.7, 0.1]])]
+        return shared, "b1.after", 0.1 - LR * reference(shared)["delta"][2][0], '"shared"'
     assert name == "rounded"
     return two, "a3", sig(reference(two, rounding=3)["z"][3])  # z2, a2, z3 rounded; a3 is the figure
 
 
 @pytest.mark.parametrize("name", [s.name for s in SLIPS])
 def test_each_catalogue_entry_names_the_slip_it_was_built_to_contain(name):
-    ws, quantity, value = _made(name)
+    ws, quantity, value, *bias = _made(name)
+    bias = bias or ["true"]
     # z2 printed as the engine has it, rounded to 3 decimals: the digits of the text (for the rounding slip)
     extra = '[[expect]]\nquantity = "z2"\nvalue = [0.345, 0.975]\ntolerance = 0.0005\n' if quantity != "z2" else ""
-    text = scenario(ws, quantity, value, extra=extra)
+    text = scenario(ws, quantity, value, extra=extra, bias=bias[0])
     d = diagnosis_of(text, quantity)
     assert not d.result.holds, "the slip changes the figure"
     assert d.diagnosis.verdict == ROOT and name in d.diagnosis.slips, d.diagnosis
     # and the consistent figure holds, so nothing is diagnosed
     consistent = diagnosis_of(scenario(ws, quantity, d.result.computed if len(d.result.computed) > 1
-                                       else d.result.computed[0], extra=extra), quantity)
+                                       else d.result.computed[0], extra=extra, bias=bias[0]), quantity)
     assert consistent.diagnosis.verdict == HOLDS
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from _bundled import NETWORKS
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bpdebug.core.scenario import Scenario, ScenarioError, load, loads
@@ -348,7 +348,8 @@ def checked_scenarios(draw: st.DrawFn) -> str:
     shuffle = "shuffle = true\nseed = 7" if mode != "batch" and draw(st.booleans()) else ""  # rows in any order
     optimizer = draw(st.sampled_from(sorted(OPTIMIZERS)))
     opt_line, states = OPTIMIZERS[optimizer]
-    bias = draw(st.booleans())
+    bias_kind = draw(st.sampled_from(["true", "false", "shared"]))  # shared: one bias per layer (version 3)
+    bias = bias_kind != "false"
     number = st.floats(-2, 2).map(lambda v: round(v, draw(st.integers(1, 6))))
     xs = [[draw(number) for _ in range(layers[0])] for _ in range(examples)]
     ts = [[draw(number) for _ in range(layers[-1])] for _ in range(examples)]
@@ -363,12 +364,16 @@ def checked_scenarios(draw: st.DrawFn) -> str:
         activation = f'"{activation}"'
     thetas = {f"theta{l}": [[draw(number) for _ in range(layers[l - 1] + bias)] for _ in range(layers[l])]
               for l in range(1, L)}
+    if bias_kind == "shared":  # a valid shared bias: column 0 one number in every row
+        for theta in thetas.values():
+            for row in theta:
+                row[0] = theta[0][0]
     n_weights = sum(layers[l] * layers[l - 1] for l in range(1, L))
-    n_biases = sum(layers[1:]) if bias else 0
+    n_biases = (L - 1 if bias_kind == "shared" else sum(layers[1:])) if bias else 0
     names = [f"w{k}" for k in range(1, n_weights + 1)] + [f"b{k}" for k in range(1, n_biases + 1)]
     entries = []
     for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["layer", "unit", "error", "loss", "param", "matrix", "state"]))
+        kind = draw(st.sampled_from(["layer", "unit", "error", "loss", "param", "matrix", "state", "bias"]))
         if kind in ("layer", "unit"):
             q = draw(st.sampled_from(["z", "a", "delta", "dadz", "dE/da"]))
             layer = draw(st.integers(1 if q == "a" else 2, L))
@@ -385,6 +390,11 @@ def checked_scenarios(draw: st.DrawFn) -> str:
             name = draw(st.sampled_from(["", "grad.", "", ""])) + draw(st.sampled_from(names))
             name += draw(st.sampled_from(["", ".after", ".delta"])) if not name.startswith("grad.") else ""
             size = 1
+        elif kind == "bias":  # a bias (shared or not): its value, gradient, new value or change
+            if not n_biases:
+                continue
+            b = f"b{draw(st.integers(1, n_biases))}"
+            name, size = draw(st.sampled_from([b, f"grad.{b}", f"{b}.after", f"{b}.delta"])), 1
         elif kind == "matrix":
             l = draw(st.integers(1, L - 1))
             name = draw(st.sampled_from(["theta{}", "grad.theta{}", "theta{}.after", "theta{}.delta"])).format(l)
@@ -407,7 +417,7 @@ def checked_scenarios(draw: st.DrawFn) -> str:
     return f"""[network]
 layers = {layers}
 activation = {activation}
-bias = {'true' if bias else 'false'}
+bias = {'"shared"' if bias_kind == "shared" else bias_kind}
 [loss]
 function = "{loss}"
 [training]
@@ -425,8 +435,27 @@ targets = {ts}
 """ + "\n".join(entries)
 
 
+SHARED = """[network]
+layers = [2, 2, 2]
+bias = "shared"
+[training]
+learning_rate = 0.3
+update = "online"
+[loss]
+function = "half_sse"
+[data]
+inputs = [[0.1, 0.2], [0.3, -0.4]]
+targets = [[0.05, 0.95], [0.5, 0.5]]
+[weights]
+theta1 = [[0.4, 0.2, 0.25], [0.4, 0.3, 0.35]]
+theta2 = [[0.65, 0.45, 0.5], [0.65, 0.55, 0.6]]
+""" + "".join(f'[[expect]]\nquantity = "{q}"\nvalue = 0.1\nexample = 2\n' for q in ("b1", "grad.b1", "b1.after",
+                                                                                     "b1.delta", "b2.after"))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(checked_scenarios())
+@example(SHARED)  # shared biases, each kind of figure on one, every run
 def test_check_of_any_scenario_the_loader_accepts_is_one_json_object(text: str) -> None:
     import contextlib
     import io

@@ -257,6 +257,24 @@ def _no_bias(net: Network, s: Scenario) -> Iterator[Variant]:
         yield Variant(f"theta{l}", weights=_with_matrix(l, zero))
 
 
+def _one_units_delta(net: Network, s: Scenario) -> Iterator[Variant]:
+    """A shared bias updated with the delta of one unit it feeds, not the sum over them all: per layer, per unit
+    (in layers of at most :data:`MAX_UNITS_TO_SWAP` units)."""
+    if not net.shared:
+        return
+    for p in s.params:
+        if not p.shared or not 1 < s.layers[p.layer] <= MAX_UNITS_TO_SWAP:
+            continue
+        for k in range(s.layers[p.layer]):
+            def hook(state: dict[str, Any], name: str, value: Any, l: int = p.layer, k: int = k) -> Any:
+                if name != f"grad.theta{l}":
+                    return value
+                g = np.array(value, dtype=float)
+                g[:, 0] = np.sum(state[f"delta{l + 1}"][:, k])
+                return g
+            yield Variant(f"{p.short} from unit {k + 1} of layer {p.layer + 1}", hook=hook, backward_only=True)
+
+
 def printed_decimals(s: Scenario) -> tuple[int, ...]:
     """The numbers of decimals the scenario's printed figures show (as written: 0.7333 shows 4)."""
     out: set[int] = set()
@@ -348,6 +366,8 @@ SLIPS: tuple[Slip, ...] = (
     Slip("no_learning_rate", "the learning rate left out of the update", _no_learning_rate),
     Slip("learning_rate_twice", "the learning rate applied twice", _learning_rate_twice),
     Slip("no_bias", "the bias left out", _no_bias),
+    Slip("one_units_delta", "a shared bias updated with one unit's delta instead of the sum over the units it feeds",
+         _one_units_delta),
     Slip("rounded", "intermediate values rounded to the printed digits", _rounded),
     Slip("learning_rate", "the update used another learning rate", _none, fit=_other_learning_rate,
          refit=_learning_rate),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -135,7 +135,7 @@ class PracticeSession:
                 param: Param | None = None) -> Expectation:
         return Expectation(-1, quantity, kind, values, len(values) == 1 and kind not in ("z", "a", "delta",
                                                                                          "error"),
-                           self.epoch, example, 0.0, None, layer, param)
+                           self.epoch, example, 0.0, None, layer, param, example_given=kind == "loss")
 
     def _ask(self, p: PassRecord, kind: str, layer: int | None, ex: int) -> list[tuple]:
         s, n = self.trace.scenario, p.numbers
@@ -186,7 +186,9 @@ class PracticeSession:
                     "E = " + " + ".join(number(float(v)) for v in n.terms.ravel()))
             return [(f"the error terms{where}", names("E", n.terms), flat(n.terms), *error_hints,
                      self._figure("error", "error", flat(n.terms[0]), ex)),
-                    (f"the total error E{where}", ("E",), (float(n.loss),), *loss_hints,
+                    (f"the total error E{where}" + (", the loss of this update, not the epoch's"
+                                                    if self.trace.passes_per_epoch > 1 else ""),
+                     ("E",), (float(n.loss),), *loss_hints,
                      self._figure("loss", "loss", (float(n.loss),), ex))]
         if kind == "delta" and layer is not None:
             values = n.delta[layer]
@@ -288,8 +290,7 @@ class PracticeSession:
         if not self._one or len(values) != len(e.value) or q.part is not None:
             return ()
         tol = max(tolerance(t, v) for t, v in zip(typed, e.value, strict=True))
-        figure = Expectation(len(self._known), e.quantity, e.kind, tuple(values), e.scalar, e.epoch, e.example, tol,
-                             None, e.layer, e.param)
+        figure = replace(e, index=len(self._known), value=tuple(values), tolerance=tol)
         causes = explain(self.trace, figure, self._known).causes
         # a slip made earlier and carried on (σ of a z2 without its bias) shows without the answers before it
         return causes or (explain(self.trace, figure).causes if self._known else ())
@@ -315,8 +316,7 @@ class PracticeSession:
                          "hints": self.hints, "typed": values, "answer": list(q.answer)})
         e = q.expectation
         if self._one and q.part is None:
-            self._known.append(Expectation(len(self._known), e.quantity, e.kind, e.value, e.scalar, e.epoch, e.example,
-                                           1e-12, None, e.layer, e.param))
+            self._known.append(replace(e, index=len(self._known), tolerance=1e-12))
         self.position += 1
         self.hints = self.tries = 0
 

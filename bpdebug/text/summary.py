@@ -57,7 +57,7 @@ def figure_names(results: tuple[ExpectationResult, ...]) -> dict[int, str]:
     out = {}
     for r in results:
         e = r.expectation
-        out[e.index] = e.quantity + (f" {fmt_values(e.value, e.scalar)}" if counts[e.quantity] > 1 else "")
+        out[e.index] = e.quantity + (f" {fmt_values(e.value, e.scalar, e.shape)}" if counts[e.quantity] > 1 else "")
     return out
 
 

@@ -158,18 +158,26 @@ def num(v: float) -> Math:
     return Math(number_latex(v), number_text(v))
 
 
-def printed_value(values: Sequence[float], scalar: bool) -> Math:
-    """A figure as a text printed it (``repr``: exactly what the scenario records)."""
+def _listed(items: Sequence[Math], shape: tuple[int, int] | None) -> Math:
+    """``[a, b, c]``, or a whole matrix (``shape``: its rows and columns) row by row: ``[[a, b], [c, d]]``."""
+    if shape is not None and len(items) == shape[0] * shape[1] > 0:
+        rows = [_listed(items[i * shape[1]:(i + 1) * shape[1]], None) for i in range(shape[0])]
+        return _listed(rows, None)
+    return Math(r"\left[" + ", ".join(m.latex for m in items) + r"\right]",
+                "[" + ", ".join(m.text for m in items) + "]")
+
+
+def printed_value(values: Sequence[float], scalar: bool, shape: tuple[int, int] | None = None) -> Math:
+    """A figure as a text printed it (``repr``: exactly what the scenario records); a whole matrix row by row."""
     items = [repr(float(v)) for v in values]
     if scalar:
         return Math(items[0], items[0])
-    return Math(r"\left[" + ", ".join(items) + r"\right]", "[" + ", ".join(items) + "]")
+    return _listed([Math(v, v) for v in items], shape)
 
 
-def values(vs: Iterable[float]) -> Math:
-    items = [num(v) for v in vs]
-    return Math(r"\left[" + ", ".join(m.latex for m in items) + r"\right]",
-                "[" + ", ".join(m.text for m in items) + "]")
+def values(vs: Iterable[float], shape: tuple[int, int] | None = None) -> Math:
+    """Computed numbers as a list; a whole matrix (``shape``) row by row."""
+    return _listed([num(v) for v in vs], shape)
 
 
 # ---------------------------------------------------------------------------------------------- formulas

@@ -40,8 +40,14 @@ def _matrix(a: np.ndarray) -> list[list[float | None]]:
     return [[number(v) for v in row] for row in a]
 
 
-def _values(values: tuple[float, ...], scalar: bool) -> Any:
-    return number(values[0]) if scalar else [number(v) for v in values]
+def _values(values: tuple[float, ...], scalar: bool, shape: tuple[int, int] | None = None) -> Any:
+    """A figure's numbers: a number, a list, or a whole matrix (``shape``) as a list of its rows."""
+    if scalar:
+        return number(values[0])
+    out = [number(v) for v in values]
+    if shape is not None and len(out) == shape[0] * shape[1]:
+        return [out[i * shape[1]:(i + 1) * shape[1]] for i in range(shape[0])]
+    return out
 
 
 def _state(trace: Trace, p: PassRecord) -> dict[str, dict[str, float | None]]:
@@ -91,7 +97,8 @@ def _tail(trace: Trace, epochs: int) -> dict[str, Any]:
         e = r.expectation
         expectations.append({
             "quantity": e.quantity, "epoch": e.epoch, "example": e.example,
-            "printed": _values(e.value, e.scalar), "computed": _values(r.computed, e.scalar), "holds": r.holds,
+            "printed": _values(e.value, e.scalar, e.shape), "computed": _values(r.computed, e.scalar, e.shape),
+            "holds": r.holds,
             "tolerance": e.tolerance, "source": e.source,
         })
     diverged = trace.divergence(epochs)

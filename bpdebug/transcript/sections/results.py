@@ -73,10 +73,10 @@ def expectations(trace: Trace) -> list[Block]:
     for r in results:
         e = r.expectation
         where = f"epoch {e.epoch}" + (f", example {e.example}" if trace.scenario.n_examples > 1 else "")
-        computed: Inline = num(r.computed[0]) if e.scalar else values(r.computed)
+        computed: Inline = num(r.computed[0]) if e.scalar else values(r.computed, e.shape)
         if not all(math.isfinite(v) for v in r.computed):
             computed = "not finite: the run diverged"
-        rows.append((Code(e.quantity), where, printed_value(e.value, e.scalar), computed,
+        rows.append((Code(e.quantity), where, printed_value(e.value, e.scalar, e.shape), computed,
                      "yes" if r.holds else "no", e.source or ""))
     b.append(Table(("quantity", "where", "printed", "computed", "holds", "source"), tuple(rows), "llrrlp"))
     return b

@@ -5,12 +5,13 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
+import numpy as np
 from textual.content import Content
 from textual.widgets import Static
 
 from ...core.engine import ExpectationResult
 from ...core.scenario import Expectation
-from ...text.narrate import fmt, fmt_vector
+from ...text.narrate import fmt, fmt_matrix, fmt_vector
 from . import set_border, set_content
 
 if TYPE_CHECKING:  # core.diagnosis is imported where the diagnosis runs (a worker), not at startup
@@ -19,8 +20,17 @@ if TYPE_CHECKING:  # core.diagnosis is imported where the diagnosis runs (a work
 FOLLOWS = "follows"  # core.diagnosis.FOLLOWS
 
 
-def _values(values: tuple[float, ...], scalar: bool) -> str:
-    return fmt(values[0]) if scalar else fmt_vector(values)
+def figure_lines(values: tuple[float, ...], scalar: bool, shape: tuple[int, int] | None = None) -> list[str]:
+    """A figure as the panel shows it: one line, or a whole matrix (``shape``) a row a line, as ``check`` has
+    it row by row (``[[0.1 0.2]`` then `` [0.3 0.4]]``, the second under the first's row)."""
+    if scalar:
+        return [fmt(values[0])]
+    if shape is not None and len(values) == shape[0] * shape[1] and shape[0] > 1:
+        rows = [fmt_vector(row) for row in np.reshape(values, shape)]
+        return ["[" + rows[0], *(" " + row for row in rows[1:-1]), " " + rows[-1] + "]"]
+    if shape is not None and len(values) == shape[0] * shape[1]:
+        return [fmt_matrix(np.reshape(values, shape))]
+    return [fmt_vector(values)]
 
 
 class ExpectationsPanel(Static):
@@ -57,10 +67,18 @@ class ExpectationsPanel(Static):
                 failing += 1
                 mark = (" ✗ ", "bold $text-error")
             where = "" if e.epoch == 1 and e.example == 1 else f" (epoch {e.epoch}, example {e.example})"
+            printed = figure_lines(e.value, e.scalar, e.shape)
             lines.append(Content.assemble(mark, (f"{e.quantity}{where}", "bold reverse" if here else "bold"),
-                                          ("  printed ", "dim"), _values(e.value, e.scalar)))
+                                          ("  printed ", "dim"), printed[0]))
+            indent = " " * (len(mark[0]) + len(f"{e.quantity}{where}") + len("  printed "))
+            lines.extend(Content(indent + row) for row in printed[1:])
             verdict = ("holds", "$text-success") if r.holds else ("does not hold", "$text-error")
-            lines.append(Content.assemble(("   computed ", "dim"), _values(r.computed, e.scalar), "  ", verdict))
+            computed = figure_lines(r.computed, e.scalar, e.shape)
+            lines.append(Content.assemble(("   computed ", "dim"), computed[0],
+                                          *(("  ", verdict) if len(computed) == 1 else ())))
+            lines.extend(Content(" " * len("   computed ") + row) for row in computed[1:])
+            if len(computed) > 1:  # a matrix's rows fill the width: the verdict on a line of its own
+                lines.append(Content.assemble("   ", verdict))
             if not r.holds:
                 lines.extend(self._mark(results, r, diagnoses, here))
             if here and e.source:
