@@ -27,8 +27,26 @@ def bundled_blog() -> Path:
 
 
 class _Parser(argparse.ArgumentParser):
+    describe: Callable[[], str] | None = None  # the description, worked out when the help is printed
+
+    def format_help(self) -> str:
+        if self.describe is not None:
+            self.description = self.describe()
+        return super().format_help()
+
     def error(self, message: str) -> NoReturn:  # one line and status 2, like a bad scenario
         self.exit(EXIT_INVALID, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _check_description() -> str:
+    """``check``'s help: what it does, and the slips its diagnosis knows, from the catalogues."""
+    from .core.graph.slips import GRAPH_SLIPS
+    from .core.slips import SLIPS
+
+    return ("Validate a scenario and check its expectations. A printed figure that does not hold is either computed "
+            "right from earlier printed figures or a root slip, named when an entry of the slip catalogue reproduces "
+            "it: " + "; ".join(s.sentence for s in SLIPS) + ". In a computation graph: "
+            + "; ".join(s.sentence for s in GRAPH_SLIPS.values()) + ".")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{check,export,run,practice,serve}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
+    c.describe = _check_description
     c.add_argument("scenario")
     c.add_argument("--json", action="store_true",
                    help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
