@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from . import slips as catalogue
 from .compute import Network, compute_pass
 from .scenario import Expectation, Scenario
-from . import slips as catalogue
 from .slips import Slip, Variant
 from .trace import ExpectationResult, Trace, expectation_value
 
