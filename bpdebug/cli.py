@@ -489,6 +489,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | None]:
     """(valid, the parts an exercise sheet blanks; None: not an exercise), after a one-line error if not valid."""
+    from .core.messages import either
+    from .transcript import EXERCISE_FORMATS
     from .transcript.exercise import EXERCISE_PARTS
 
     if args.blank is not None and not args.exercise:
@@ -496,9 +498,9 @@ def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | No
         return False, None
     if not args.exercise:
         return True, None
-    if args.format not in ("md", "tex", "txt"):
-        print(f"bpdebug export: --exercise: not available as {args.format}, expected --format md, tex or txt",
-              file=sys.stderr)
+    if args.format not in EXERCISE_FORMATS:
+        print(f"bpdebug export: --exercise: not available as {args.format}, expected --format "
+              f"{either(EXERCISE_FORMATS)}", file=sys.stderr)
         return False, None
     if args.blank is None:
         return True, frozenset(EXERCISE_PARTS)
