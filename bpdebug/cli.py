@@ -68,8 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                              "[--full] [--exercise [--blank PARTS]] [--epoch N] [--example K]")
     e.add_argument("scenario", nargs="?")  # see _trailing_scenario
     e.set_defaults(command_parser=e)  # what refuses its arguments there
-    e.add_argument("--format", default="md", help="md, tex, txt, json, py, ipynb, dot or svg (default md); npz or "
-                   "safetensors: the weights after --epochs, with -o")
+    e.add_argument("--format", default="md", help=_LaterHelp("{}", _export_formats))
     e.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to cover (default: the scenario's)")
     # NAME ...: one or more names after the flag, and the flag again for more (SCENARIO-FORMAT's synopsis)
     e.add_argument("--weight", action="extend", nargs="+", default=None, metavar="NAME",
@@ -77,11 +76,11 @@ def _parser() -> argparse.ArgumentParser:
                         "every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
     e.add_argument("--exercise", action="store_true",
-                   help="an exercise sheet (md, tex, txt): the first epoch with its results blanked and numbered, "
-                        "the answers at the end")
+                   help=_LaterHelp("an exercise sheet ({}): the first epoch with its results blanked and numbered, "
+                                   "the answers at the end", _exercise_formats))
     e.add_argument("--blank", default=None, metavar="PARTS",
-                   help="with --exercise, what is blanked: forward, error, gradients, updates, comma-separated "
-                        "(default all)")
+                   help=_LaterHelp("with --exercise, what is blanked: {}, comma-separated (default all)",
+                                   _exercise_parts_list))
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     _add_run_parser(sub)
@@ -126,6 +125,26 @@ def _condition_forms() -> str:
     from .core.conditions import grammar
 
     return grammar()
+
+
+def _export_formats() -> str:
+    from .core.messages import either
+    from .transcript import FORMATS, PICTURES
+
+    return (either([*FORMATS, *PICTURES]) + " (default md); " + either(WEIGHT_FORMATS)
+            + ": the weights after --epochs, with -o")
+
+
+def _exercise_formats() -> str:
+    from .transcript import EXERCISE_FORMATS
+
+    return ", ".join(EXERCISE_FORMATS)
+
+
+def _exercise_parts_list() -> str:
+    from .transcript.exercise import EXERCISE_PARTS
+
+    return ", ".join(EXERCISE_PARTS)
 
 
 def _add_run_parser(sub) -> None:

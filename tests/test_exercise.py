@@ -144,7 +144,7 @@ def test_the_exercise_options_name_the_registrys_formats_and_parts(capsys):
 
     assert cli.main(["export", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    assert all(f in help_text for f in (*EXERCISE_FORMATS, *EXERCISE_PARTS))
+    assert all(f in help_text for f in (*EXERCISE_FORMATS, *EXERCISE_PARTS, *FORMATS))
     other = next(f for f in FORMATS if f not in EXERCISE_FORMATS)
     assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--exercise", "--format", other]) == 2
     err = capsys.readouterr().err
