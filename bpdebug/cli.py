@@ -27,8 +27,26 @@ def bundled_blog() -> Path:
 
 
 class _Parser(argparse.ArgumentParser):
+    describe: Callable[[], str] | None = None  # the description, worked out when the help is printed
+
+    def format_help(self) -> str:
+        if self.describe is not None:
+            self.description = self.describe()
+        return super().format_help()
+
     def error(self, message: str) -> NoReturn:  # one line and status 2, like a bad scenario
         self.exit(EXIT_INVALID, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _check_description() -> str:
+    """``check``'s help: what it does, and the slips its diagnosis knows, from the catalogues."""
+    from .core.graph.slips import GRAPH_SLIPS
+    from .core.slips import SLIPS
+
+    return ("Validate a scenario and check its expectations. A printed figure that does not hold is either computed "
+            "right from earlier printed figures or a root slip, named when an entry of the slip catalogue reproduces "
+            "it: " + "; ".join(s.sentence for s in SLIPS) + ". In a computation graph: "
+            + "; ".join(s.sentence for s in GRAPH_SLIPS.values()) + ".")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"bpdebug {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{check,export,run,practice,serve}")
     c = sub.add_parser("check", help="validate a scenario and check its expectations")
+    c.describe = _check_description
     c.add_argument("scenario")
     c.add_argument("--json", action="store_true",
                    help="print one JSON object: each expectation with its diagnosis (holds, follows, root)")
@@ -49,8 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                              "[--full] [--exercise [--blank PARTS]] [--epoch N] [--example K]")
     e.add_argument("scenario", nargs="?")  # see _trailing_scenario
     e.set_defaults(command_parser=e)  # what refuses its arguments there
-    e.add_argument("--format", default="md", help="md, tex, txt, json, py, ipynb, dot or svg (default md); npz or "
-                   "safetensors: the weights after --epochs, with -o")
+    e.add_argument("--format", default="md", help=_LaterHelp("{}", _export_formats))
     e.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs to cover (default: the scenario's)")
     # NAME ...: one or more names after the flag, and the flag again for more (SCENARIO-FORMAT's synopsis)
     e.add_argument("--weight", action="extend", nargs="+", default=None, metavar="NAME",
@@ -58,11 +76,11 @@ def _parser() -> argparse.ArgumentParser:
                         "every parameter)")
     e.add_argument("--full", action="store_true", help="full derivations for every epoch, not only first and last")
     e.add_argument("--exercise", action="store_true",
-                   help="an exercise sheet (md, tex, txt): the first epoch with its results blanked and numbered, "
-                        "the answers at the end")
+                   help=_LaterHelp("an exercise sheet ({}): the first epoch with its results blanked and numbered, "
+                                   "the answers at the end", _exercise_formats))
     e.add_argument("--blank", default=None, metavar="PARTS",
-                   help="with --exercise, what is blanked: forward, error, gradients, updates, comma-separated "
-                        "(default all)")
+                   help=_LaterHelp("with --exercise, what is blanked: {}, comma-separated (default all)",
+                                   _exercise_parts_list))
     e.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="write here instead of stdout (a file is replaced atomically, a device or FIFO written into)")
     _add_run_parser(sub)
@@ -107,6 +125,26 @@ def _condition_forms() -> str:
     from .core.conditions import grammar
 
     return grammar()
+
+
+def _export_formats() -> str:
+    from .core.messages import either
+    from .transcript import FORMATS, PICTURES
+
+    return (either([*FORMATS, *PICTURES]) + " (default md); " + either(WEIGHT_FORMATS)
+            + ": the weights after --epochs, with -o")
+
+
+def _exercise_formats() -> str:
+    from .transcript import EXERCISE_FORMATS
+
+    return ", ".join(EXERCISE_FORMATS)
+
+
+def _exercise_parts_list() -> str:
+    from .transcript.exercise import EXERCISE_PARTS
+
+    return ", ".join(EXERCISE_PARTS)
 
 
 def _add_run_parser(sub) -> None:
@@ -481,6 +519,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | None]:
     """(valid, the parts an exercise sheet blanks; None: not an exercise), after a one-line error if not valid."""
+    from .core.messages import either
+    from .transcript import EXERCISE_FORMATS
     from .transcript.exercise import EXERCISE_PARTS
 
     if args.blank is not None and not args.exercise:
@@ -488,9 +528,9 @@ def _exercise_parts(args: argparse.Namespace) -> tuple[bool, frozenset[str] | No
         return False, None
     if not args.exercise:
         return True, None
-    if args.format not in ("md", "tex", "txt"):
-        print(f"bpdebug export: --exercise: not available as {args.format}, expected --format md, tex or txt",
-              file=sys.stderr)
+    if args.format not in EXERCISE_FORMATS:
+        print(f"bpdebug export: --exercise: not available as {args.format}, expected --format "
+              f"{either(EXERCISE_FORMATS)}", file=sys.stderr)
         return False, None
     if args.blank is None:
         return True, frozenset(EXERCISE_PARTS)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from bpdebug import cli
-from bpdebug.core import optimizers, toml_locator
+from bpdebug.core import conditions, optimizers, toml_locator
 from bpdebug.core.scenario import ScenarioError, load, loads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -594,8 +594,7 @@ def test_training_shuffle_reshuffles_each_epoch_from_the_seed(capsys, tmp_path):
 
 # ----------------------------------------------------------------------------- Version 2: Command line
 
-CONDITIONS = ["nan", "loss-up", "grad>1e9", "grad<1e-12", "grad[1]<1e-12", "dead", "w5<0", "w5>10", "w5~sign",
-              "theta2[1,1]<0", "step=delta2", "expect"]
+CONDITIONS = [example for kind in conditions.KINDS.values() for example in kind.examples]  # every kind's examples
 
 
 @pytest.mark.parametrize("condition", CONDITIONS)

@@ -275,8 +275,9 @@ def _made(name: str):
     if name == "one_units_delta":  # shared biases (z2 as W1's): b1 updated with unit 1's δ2 only
         shared = [np.array([[0.1, 0.2, 0.3], [0.1, 0.5, 1.8]]), np.array([[0.5, 0.4, 0.3], [0.5, 0.7, 0.1]])]
         return shared, "b1.after", 0.1 - LR * reference(shared)["delta"][2][0], '"shared"'
-    assert name == "rounded"
-    return two, "a3", sig(reference(two, rounding=3)["z"][3])  # z2, a2, z3 rounded; a3 is the figure
+    if name == "rounded":
+        return two, "a3", sig(reference(two, rounding=3)["z"][3])  # z2, a2, z3 rounded; a3 is the figure
+    pytest.fail(f"the slip {name!r} has no hand-written reference here: add one to _made")
 
 
 @pytest.mark.parametrize("name", [s.name for s in SLIPS])

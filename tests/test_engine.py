@@ -20,13 +20,14 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from bpdebug import cli
+from bpdebug.core import functions
 from bpdebug.core.engine import Network, Trace, batch_loss, compute_pass, step_templates, train
 from bpdebug.core.params import ParamIndex
 from bpdebug.core.scenario import load, loads
 from bpdebug.transcript import Options, json_format
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "bpdebug" / "scenarios"
-LOSSES = ("sse", "half_sse", "mse", "cross_entropy", "binary_cross_entropy")
+LOSSES = tuple(functions.LOSSES)  # every registered loss; each needs its entries in REFERENCE_LOSSES and GRAD_SCALES
 ELEMENTWISE = ("sigmoid", "tanh", "relu", "linear", "softplus")  # softplus: the custom activation below
 SOFTPLUS = "log(1 + exp(x))"
 
@@ -90,10 +91,9 @@ def networks(draw, max_epochs: int = 1, rates: str = "any"):
     n_weight_layers = draw(st.integers(1, 4))
     layers = [draw(st.integers(1, 6)) for _ in range(n_weight_layers + 1)]
     loss = draw(st.sampled_from(LOSSES))
-    if loss == "binary_cross_entropy":
-        output = "sigmoid"  # logs of o and 1 - o are defined
-    elif loss == "cross_entropy":
-        output = draw(st.sampled_from(("softmax", "sigmoid") if layers[-1] >= 2 else ("sigmoid",)))
+    if needs_probabilities(functions.LOSSES[loss]):  # its logs are defined for outputs in (0, 1) only
+        softmax = functions.LOSSES[loss].softmax_shortcut and layers[-1] >= 2
+        output = draw(st.sampled_from(("softmax", "sigmoid") if softmax else ("sigmoid",)))
     else:
         output = draw(st.sampled_from(ELEMENTWISE + (("softmax",) if layers[-1] >= 2 else ())))
     activations = [draw(st.sampled_from(ELEMENTWISE)) for _ in range(n_weight_layers - 1)] + [output]
@@ -145,21 +145,36 @@ def reference_forward(thetas, x_rows, activations, bias):
     return zs, a
 
 
+REFERENCE_LOSSES = {  # the batch loss of o and t (outputs × examples), as the table of the format document defines it
+    "sse": lambda o, t, k, n: anp.sum((t - o) ** 2),
+    "half_sse": lambda o, t, k, n: 0.5 * anp.sum((t - o) ** 2),
+    "mse": lambda o, t, k, n: anp.sum(anp.sum((t - o) ** 2, axis=0) / k) / n,
+    "cross_entropy": lambda o, t, k, n: anp.sum(-anp.sum(t * anp.log(o), axis=0)) / n,
+    "binary_cross_entropy": lambda o, t, k, n: anp.sum(-anp.sum(t * anp.log(o) + (1.0 - t) * anp.log(1.0 - o),
+                                                               axis=0)) / n,
+}
+
+
+def needs_probabilities(loss) -> bool:
+    """True for a loss not defined at outputs outside (0, 1) (its logs): the random networks end in a sigmoid."""
+    with np.errstate(all="ignore"):
+        return not np.all(np.isfinite(loss.terms(np.array([[-0.5, 2.0]]), np.array([[0.5, 0.5]]))))
+
+
+def reference_of(table: dict, name: str):
+    """The table's entry for the loss ``name``, or a failure saying it has none (a newly registered loss)."""
+    if name not in table:
+        which = "REFERENCE_LOSSES" if table is REFERENCE_LOSSES else "GRAD_SCALES"
+        pytest.fail(f"the loss {name!r} has no independent reference in test_engine.py's {which}: add one")
+    return table[name]
+
+
 def reference_loss(thetas, x_rows, t_rows, activations, loss, bias):
     """The batch loss, as the table of the format document defines it."""
     _, o = reference_forward(thetas, x_rows, activations, bias)
     t = t_rows.T  # outputs × examples
     k, n = o.shape
-    if loss == "sse":
-        return anp.sum((t - o) ** 2)
-    if loss == "half_sse":
-        return 0.5 * anp.sum((t - o) ** 2)
-    if loss == "mse":
-        return anp.sum(anp.sum((t - o) ** 2, axis=0) / k) / n
-    if loss == "cross_entropy":
-        return anp.sum(-anp.sum(t * anp.log(o), axis=0)) / n
-    assert loss == "binary_cross_entropy"
-    return anp.sum(-anp.sum(t * anp.log(o) + (1.0 - t) * anp.log(1.0 - o), axis=0)) / n
+    return reference_of(REFERENCE_LOSSES, loss)(o, t, k, n)
 
 
 EPS = np.finfo(float).eps
@@ -219,6 +234,22 @@ def output_scale(s, p):
     return forward_scales(s, p)[s.n_layers][1]
 
 
+GRAD_SCALES = {  # |∂E/∂o| plus what cancels in it and |d²E/do²| times the scale of o, per loss (rows = examples)
+    "sse": lambda o, t, os, k, m: 2.0 * (np.abs(o) + np.abs(t) + os),
+    "half_sse": lambda o, t, os, k, m: np.abs(o) + np.abs(t) + os,
+    "mse": lambda o, t, os, k, m: 2.0 / k / m * (np.abs(o) + np.abs(t) + os),
+    "cross_entropy": lambda o, t, os, k, m: (np.abs(t) / np.abs(o) + np.abs(t) / o**2 * os) / m,
+    "binary_cross_entropy": lambda o, t, os, k, m: (np.abs(t) / np.abs(o) + np.abs(1 - t) / np.abs(1 - o)
+                                                    + (np.abs(t) / o**2 + np.abs(1 - t) / (1 - o) ** 2) * os) / m,
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_registered_loss_has_an_independent_reference(name):
+    reference_of(REFERENCE_LOSSES, name)
+    reference_of(GRAD_SCALES, name)
+
+
 def rounding_scale(s, p):
     """A bound on the size of the float64 rounding error of each gradient entry, up to a constant factor.
 
@@ -233,15 +264,7 @@ def rounding_scale(s, p):
     o, t = n.a[L], p.targets
     o_scale = fwd[L][1]
     k, m = o.shape[1], o.shape[0]
-    name = s.loss.name
-    if name in ("sse", "half_sse", "mse"):
-        c = {"sse": 2.0, "half_sse": 1.0, "mse": 2.0 / k / m}[name]
-        g = c * (np.abs(o) + np.abs(t) + o_scale)
-    elif name == "cross_entropy":
-        g = (np.abs(t) / np.abs(o) + np.abs(t) / o**2 * o_scale) / m
-    else:
-        g = (np.abs(t) / np.abs(o) + np.abs(1 - t) / np.abs(1 - o)
-             + (np.abs(t) / o**2 + np.abs(1 - t) / (1 - o) ** 2) * o_scale) / m
+    g = reference_of(GRAD_SCALES, s.loss.name)(o, t, o_scale, k, m)
     out = s.activations[-1]
     if out.derivative is None:
         d = o_scale * (g + (g * o_scale).sum(axis=1, keepdims=True))
@@ -283,7 +306,7 @@ def test_every_gradient_matches_finite_differences_and_autograd(drawn):
             if name == "relu":
                 assume(np.all(np.abs(p.numbers.z[l]) > 1e-4))
         o = p.numbers.a[-1]
-        if loss_name in ("cross_entropy", "binary_cross_entropy"):
+        if needs_probabilities(s.loss):
             assert np.all((o > 1e-9) & (o < 1 - 1e-9))  # tame: the logs are far from 0
 
         def f(ws, x=x, t=t):
@@ -735,3 +758,16 @@ def test_mazur_expectations_all_hold(capsys):
         assert r.expectation.tolerance == pytest.approx(coarsest)
     assert cli.main(["check", str(SCENARIOS / "mazur.toml")]) == 0
     assert "hold" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_the_hand_written_reference_has_every_registered_loss(name):
+    """tests/_reference.py's batch descent (conditions, runs, optimizers) against each registered loss's entry."""
+    from _reference import loss_and_grad
+
+    rng = np.random.default_rng(7)
+    o, t = rng.uniform(0.1, 0.9, size=(3, 2)), rng.uniform(0.0, 1.0, size=(3, 2))
+    entry = functions.LOSSES[name]
+    value, grad = loss_and_grad(name, o, t)
+    assert value == pytest.approx(entry.batch_loss(entry.terms(o, t)), rel=1e-12)
+    np.testing.assert_allclose(grad, entry.grad(o, t), rtol=1e-12)

@@ -28,7 +28,7 @@ import sympy
 from bpdebug import cli
 from bpdebug.core import engine, expr, functions
 from bpdebug.core.engine import Trace, batch_loss
-from bpdebug.core.functions import Activation
+from bpdebug.core.functions import Activation, Loss
 from bpdebug.core.scenario import Scenario, ScenarioError, load, loads
 from bpdebug.core.scenario_writer import to_toml
 from bpdebug.derivation import derive
@@ -50,6 +50,20 @@ def elu_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 ELU = Activation("elu", elu, elu_derivative, expr.parse("Piecewise((x, x > 0), (exp(x) - 1, True))", ("x",)),
                  symbol="elu", latex=r"\operatorname{elu}", formula="elu(z) = z if z > 0, e^z − 1 otherwise")
+
+
+def huber_terms(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+    d = np.abs(t - o)
+    return np.where(d <= 1.0, 0.5 * d * d, d - 0.5)
+
+
+def huber_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.clip(o - t, -1.0, 1.0)
+
+
+HUBER = Loss("huber", "sum", "Σ_k huber(t_k − o_k)", huber_terms, huber_grad,
+             lambda sp, o, t, K: sp.Piecewise((o - t - sp.Rational(1, 2), o - t > 1),
+                                              (t - o - sp.Rational(1, 2), t - o > 1), ((t - o) ** 2 / 2, True)))
 
 
 @pytest.fixture
@@ -81,7 +95,7 @@ class Case:
     activation: str  # the network's activation line
     tables: str = ""  # [activations.X] / [losses.Y] tables
     loss: str | None = None  # [loss] function, None: the default
-    registers: bool = False  # the elu entry must be registered first
+    registers: Activation | Loss | None = None  # a built-in entry registered first (ELU, HUBER)
 
 
 def _first_elementwise() -> str:
@@ -93,7 +107,7 @@ def _activation_cases() -> list[Case]:
     for name, entry in functions.ACTIVATIONS.items():
         line = f'["{_first_elementwise()}", "{name}"]' if entry.is_softmax else f'"{name}"'
         out.append(Case(f"activation-{name}", line))
-    out.append(Case("activation-elu-registered", '"elu"', registers=True))
+    out.append(Case("activation-elu-registered", '"elu"', registers=ELU))
     for name, formula in FORMULA_ACTIVATIONS.items():
         out.append(Case(f"formula-activation-{name}", f'"{name}"', f'[activations.{name}]\nexpr = "{formula}"\n'))
     return out
@@ -101,6 +115,7 @@ def _activation_cases() -> list[Case]:
 
 def _loss_cases() -> list[Case]:
     out = [Case(f"loss-{name}", f'"{_first_elementwise()}"', loss=name) for name in functions.LOSSES]
+    out.append(Case("loss-huber-registered", f'"{_first_elementwise()}"', loss="huber", registers=HUBER))
     for name, (term, reduction) in FORMULA_LOSSES.items():
         out.append(Case(f"formula-loss-{name}", f'"{_first_elementwise()}"',
                         f'[losses.{name}]\nterm = "{term}"\nreduction = "{reduction}"\n', loss=name))
@@ -134,15 +149,15 @@ def scenario_text(case: Case) -> str:
 @pytest.fixture
 def scenario_path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
     case: Case = request.param
-    if case.registers:
-        functions.register(ELU)
+    if case.registers is not None:
+        functions.register(case.registers)
     try:
         path = tmp_path / f"{case.id}.toml"
         path.write_text(scenario_text(case), encoding="utf-8")
         yield path
     finally:
-        if case.registers:
-            functions.unregister(ELU)
+        if case.registers is not None:
+            functions.unregister(case.registers)
 
 
 # ------------------------------------------------------------------------- the independent reference
@@ -293,6 +308,18 @@ def test_a_registered_activation_is_known_to_the_loader_and_its_lists(elu_regist
         assert name in info.value.message
     assert "elu" in info.value.message
     assert "elu" in activations_sentence()
+
+
+def test_a_registered_loss_is_known_to_the_loader_and_its_lists() -> None:
+    functions.register(HUBER)
+    try:
+        s = loads(scenario_text(Case("x", f'"{_first_elementwise()}"', loss="huber")))
+        assert s.loss is HUBER
+        with pytest.raises(ScenarioError) as info:
+            loads(scenario_text(Case("x", f'"{_first_elementwise()}"', loss="no_such_loss")))
+        assert all(name in info.value.message for name in functions.LOSSES) and "huber" in info.value.message
+    finally:
+        functions.unregister(HUBER)
 
 
 def test_an_unknown_loss_lists_every_loss_and_the_scenarios_own() -> None:

@@ -136,3 +136,16 @@ def test_bad_exercise_arguments_are_one_line_errors(args, message, capsys):
     assert cli.main(["export", str(SCENARIOS / "blog.toml"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_exercise_options_name_the_registrys_formats_and_parts(capsys):
+    """--help and the refusal of another format list what the transcript package says, never a list of their own."""
+    from bpdebug.transcript import EXERCISE_FORMATS, FORMATS
+
+    assert cli.main(["export", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert all(f in help_text for f in (*EXERCISE_FORMATS, *EXERCISE_PARTS, *FORMATS))
+    other = next(f for f in FORMATS if f not in EXERCISE_FORMATS)
+    assert cli.main(["export", str(SCENARIOS / "blog.toml"), "--exercise", "--format", other]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(f in err.split("expected")[1] for f in EXERCISE_FORMATS)

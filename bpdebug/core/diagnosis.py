@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from . import slips as catalogue
 from .compute import Network, compute_pass
 from .scenario import Expectation, Scenario
-from .slips import SLIPS, Slip, Variant
+from .slips import Slip, Variant
 from .trace import ExpectationResult, Trace, expectation_value
 
 MAX_COMBINATIONS = 64  # of the figures printed more than once, this many choices are tried at most
@@ -296,9 +297,9 @@ class _Context:
         self.trace = trace
         self.s = trace.scenario
         self.L = self.s.n_layers
-        self.variants: list[tuple[Slip, Variant]] = [(slip, v) for slip in SLIPS
+        self.variants: list[tuple[Slip, Variant]] = [(slip, v) for slip in catalogue.SLIPS
                                                      for v in slip.variants(trace.net, self.s)]
-        self.fits: list[Slip] = [slip for slip in SLIPS if slip.fit is not None]
+        self.fits: list[Slip] = [slip for slip in catalogue.SLIPS if slip.fit is not None]
         self._passes: dict[PassKey, _Pass] = {}
 
     def the_pass(self, key: PassKey) -> _Pass:

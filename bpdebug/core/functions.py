@@ -405,9 +405,3 @@ def formula_loss(name: str, term_text: str, reduction: str = "sum") -> Loss:
 
 def _latex_name(name: str) -> str:
     return name.replace("_", r"\_")
-
-
-def modules_of(code: str) -> set[str]:
-    """Modules other than numpy an entry's code uses (none since formulas print plain NumPy; kept for
-    entries whose source imports one)."""
-    return {m for m in ("functools", "math") if f"{m}." in code}

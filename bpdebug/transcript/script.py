@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import compute, optimizers
 from ..core.engine import Trace
-from ..core.functions import Activation, modules_of
+from ..core.functions import Activation
 from ..core.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', "'''")
 
 
-def _header(s: Scenario, epochs: int, imports: set[str], diverged: str | None) -> list[str]:
+def _header(s: Scenario, epochs: int, diverged: str | None) -> list[str]:
     cmd = f"bpdebug export {s.path} --format py --epochs {epochs}"
     stops = ["", f"The numbers stop being finite at {_doc(diverged)}: the script stops there."] if diverged else []
     return [
@@ -69,7 +69,6 @@ def _header(s: Scenario, epochs: int, imports: set[str], diverged: str | None) -
         "",
         "from __future__ import annotations",
         "",
-        *[f"import {m}" for m in sorted(imports)],
         "from types import SimpleNamespace",
         "from typing import NamedTuple",
         "",
@@ -180,10 +179,9 @@ def script(trace: Trace, epochs: int) -> str:
     s = trace.scenario
     acts = _activations(s)
     functions = [a.source for a in acts] + [s.loss.source]
-    imports = set().union(*(modules_of(code) for code in functions))
     loss = s.loss
     diverged = trace.divergence(epochs)
-    lines = _header(s, epochs, imports, diverged.describe() if diverged else None) + _data(s, epochs)
+    lines = _header(s, epochs, diverged.describe() if diverged else None) + _data(s, epochs)
     lines += ["# ---- the activations and the loss: the functions the engine runs", "", ""]
     lines.append("\n\n".join(functions))
     opt, hyper = s.plan.optimizer, s.plan.hyper

@@ -1,14 +1,8 @@
 """The graph's classic slips, as data: each :class:`GraphSlip` is one entry of :data:`GRAPH_SLIPS`, a name, the
 sentence that tells a reader what went wrong, and how the backward pass runs when the slip is made. The
 diagnosis (:func:`diagnose`) reruns the engine's backward pass with each slip and names the ones that reproduce a
-printed gradient (or a leaf after an update made with such a gradient).
-
-- ``overwritten``: a gradient **overwritten instead of added** where a value is used more than once (``=`` in
-  micrograd's ``_backward`` instead of ``+=``): only one use's term is left.
-- ``no-upstream``: the local derivative without the upstream gradient (∂u/∂x instead of ∂out/∂u · ∂u/∂x).
-- ``sub-sign``: the derivative of a − b taken as +1 for b.
-- ``pow-factor``: x**n differentiated without its factor n (x**(n−1)).
-- ``tanh-square``: tanh′ taken as 1 − tanh instead of 1 − tanh².
+printed gradient (or a leaf after an update made with such a gradient). Adding a slip is adding one entry to
+:data:`GRAPH_SLIPS` (``check --help`` and the README's table list them from it).
 """
 
 from __future__ import annotations
