@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -108,16 +109,39 @@ def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, 
             analytic = float(numbers.gradients[p.layer - 1][p.row, p.col]) if analytic is None else analytic
             kink = formula_kinks(net, numbers, t)[p.layer + 1] if kink is None else kink
         w = float(weights[p.layer - 1][p.row, p.col])
+        e0 = batch_loss(net, weights, x, t)[0]
+    return GradCheck(p, *difference(lambda v: _loss_at(net, weights, p, v, x, t), w, e0, analytic, kink))
+
+
+class Difference(NamedTuple):
+    """A central difference of the loss at one parameter's value, and its verdict (a check's fields after its
+    parameter)."""
+
+    value: float
+    analytic: float
+    numeric: float
+    step: float
+    relative_error: float
+    resolution: float
+    left: float
+    right: float
+    verdict: Verdict
+
+
+def difference(loss_at: Callable[[float], float], w: float, e0: float, analytic: float,
+               kink: bool = False) -> Difference:
+    """The central difference of ``loss_at`` (the loss with the parameter moved to a value) around ``w`` (where the
+    loss is ``e0``) against ``analytic``; ``kink``: a formula the gradient goes through is at a non-smooth point."""
+    with np.errstate(all="ignore"):
         h = STEP * max(1.0, abs(w))
         h = (w + h) - w  # a step that is exactly representable around w
-        e0 = batch_loss(net, weights, x, t)[0]
-        ep, em = _loss_at(net, weights, p, w + h, x, t), _loss_at(net, weights, p, w - h, x, t)
+        ep, em = loss_at(w + h), loss_at(w - h)
         numeric = (ep - em) / (2 * h)
         right, left = (ep - e0) / h, (e0 - em) / h
     resolution = RESOLUTION * max(1.0, abs(e0))
     finite = all(np.isfinite(v) for v in (analytic, numeric, e0, ep, em))
     if not finite:
-        return GradCheck(p, w, analytic, numeric, h, float("nan"), resolution, left, right, Verdict.NOT_FINITE)
+        return Difference(w, analytic, numeric, h, float("nan"), resolution, left, right, Verdict.NOT_FINITE)
     floor = resolution / TOLERANCE  # below this, TOLERANCE is finer than the difference can resolve
     error = abs(analytic - numeric) / max(abs(analytic), abs(numeric), floor)
     if error <= TOLERANCE:
@@ -127,7 +151,7 @@ def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, 
         # at a smooth point the one-sided slopes differ by about h·|E''|, far less than a wrong gradient
         # misses by; at a kink they differ by the jump in slope, and the central difference is their mean
         verdict = Verdict.KINK if kink or abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
-    return GradCheck(p, w, analytic, numeric, h, error, resolution, left, right, verdict)
+    return Difference(w, analytic, numeric, h, error, resolution, left, right, verdict)
 
 
 Progress = Callable[[int, int], None]  # (parameters checked, parameters to check)

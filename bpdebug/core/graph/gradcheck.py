@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..gradcheck import RESOLUTION, STEP, TOLERANCE, Verdict
+from ..gradcheck import Verdict, difference
 from .engine import Tape, backward_pass, forward_pass
 from .scenario import GraphParam, GraphScenario
 
@@ -57,23 +57,9 @@ def _output_at(t: Tape, leaves: np.ndarray, i: int, x: float) -> float:
 def check_leaf(t: Tape, leaves: np.ndarray, p: GraphParam, analytic: float) -> GraphGradCheck:
     """Check leaf ``p`` at ``leaves`` (every leaf's value, in leaf order)."""
     with np.errstate(all="ignore"):
-        w = float(leaves[p.node])
-        h = STEP * max(1.0, abs(w))
-        h = (w + h) - w
         e0 = float(forward_pass(t, leaves)[t.output])
-        ep, em = _output_at(t, leaves, p.node, w + h), _output_at(t, leaves, p.node, w - h)
-        numeric = (ep - em) / (2 * h)
-        right, left = (ep - e0) / h, (e0 - em) / h
-    resolution = RESOLUTION * max(1.0, abs(e0))
-    if not all(np.isfinite(v) for v in (analytic, numeric, e0, ep, em)):
-        return GraphGradCheck(p, w, analytic, numeric, h, math.nan, resolution, left, right, Verdict.NOT_FINITE)
-    floor = resolution / TOLERANCE
-    error = abs(analytic - numeric) / max(abs(analytic), abs(numeric), floor)
-    if error <= TOLERANCE:
-        verdict = Verdict.BELOW_RESOLUTION if max(abs(analytic), abs(numeric)) < floor else Verdict.AGREES
-    else:
-        verdict = Verdict.KINK if abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
-    return GraphGradCheck(p, w, analytic, numeric, h, error, resolution, left, right, verdict)
+    return GraphGradCheck(p, *difference(lambda x: _output_at(t, leaves, p.node, x), float(leaves[p.node]), e0,
+                                         analytic))
 
 
 def check_scenario(scenario: GraphScenario, t: Tape | None = None) -> GraphGradCheckReport:
