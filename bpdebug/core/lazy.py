@@ -19,6 +19,7 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 
 from .divergence import Divergence
+from .quantity import Phase
 from .storage import Checkpoints, LossHistory, LossSummary
 
 RECORD_CACHE_BYTES = 64 << 20  # the epochs kept whole (every number of the epoch) for stepping about
@@ -47,6 +48,44 @@ class EpochRecordLike(Protocol):
     def loss(self) -> float: ...
 
     def nbytes(self) -> int: ...
+
+
+class Template(Protocol):
+    """The shape of one step, the same in every epoch (a network's or a graph's step template)."""
+
+    @property
+    def phase(self) -> Phase: ...
+
+    @property
+    def computes(self) -> tuple[str, ...]: ...
+
+    @property
+    def uses(self) -> tuple[str, ...]: ...
+
+    @property
+    def title(self) -> str: ...
+
+
+class TemplateStep:
+    """What a step answers from its template: its phase, what it computes from what, its title."""
+
+    template: Template
+
+    @property
+    def phase(self) -> Phase:
+        return self.template.phase
+
+    @property
+    def computes(self) -> tuple[str, ...]:
+        return self.template.computes
+
+    @property
+    def uses(self) -> tuple[str, ...]:
+        return self.template.uses
+
+    @property
+    def title(self) -> str:
+        return self.template.title
 
 
 R = TypeVar("R", bound=EpochRecordLike)  # an epoch's record

@@ -34,7 +34,7 @@ from .compute import (
     update,
 )
 from .divergence import Divergence, cause_text, first_bad, label, product_trouble, trouble
-from .lazy import RECORD_CACHE_BYTES, LazyTrace, Pace
+from .lazy import RECORD_CACHE_BYTES, LazyTrace, Pace, TemplateStep
 from .params import Param
 from .quantity import LAYER_KINDS, Kind, Phase, Quantity, StepKind, UpdateMode, When, unit_name
 from .scenario import Expectation, Scenario
@@ -177,7 +177,7 @@ def step_templates(L: int) -> tuple[StepTemplate, ...]:
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(TemplateStep):
     """One keypress of the debugger: a quantity computed, from which inputs, with the pass's numbers.
 
     ``record`` holds the whole pass, later quantities included; :meth:`value` only answers for the
@@ -202,28 +202,12 @@ class Step:
         return self.record.example
 
     @property
-    def phase(self) -> Phase:
-        return self.template.phase
-
-    @property
     def kind(self) -> StepKind:
         return self.template.kind
 
     @property
     def layer(self) -> int | None:
         return self.template.layer
-
-    @property
-    def computes(self) -> tuple[str, ...]:
-        return self.template.computes
-
-    @property
-    def uses(self) -> tuple[str, ...]:
-        return self.template.uses
-
-    @property
-    def title(self) -> str:
-        return self.template.title
 
     @property
     def weights(self) -> tuple[np.ndarray, ...]:

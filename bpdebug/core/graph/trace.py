@@ -21,7 +21,7 @@ from enum import StrEnum
 import numpy as np
 
 from ..divergence import Divergence, cause_text, trouble
-from ..lazy import RECORD_CACHE_BYTES, LazyTrace
+from ..lazy import RECORD_CACHE_BYTES, LazyTrace, TemplateStep
 from ..quantity import Phase
 from ..storage import CHECKPOINT_BYTES, Checkpoints
 from .engine import GraphPass, Tape, epoch_pass, learned_mask, tape, zero_state
@@ -127,7 +127,7 @@ class Layout:
 
 
 @dataclass(frozen=True)
-class GraphStep:
+class GraphStep(TemplateStep):
     """One keypress through a graph: a node's value, a node's gradient, or the update. ``record`` holds the whole
     epoch; :meth:`value` answers only for what is known at this step (never numbers from the future)."""
 
@@ -145,10 +145,6 @@ class GraphStep:
         return self.record.epoch
 
     @property
-    def phase(self) -> Phase:
-        return self.template.phase
-
-    @property
     def kind(self) -> GraphStepKind:
         return self.template.kind
 
@@ -159,18 +155,6 @@ class GraphStep:
     @property
     def node(self) -> int | None:
         return self.template.node
-
-    @property
-    def computes(self) -> tuple[str, ...]:
-        return self.template.computes
-
-    @property
-    def uses(self) -> tuple[str, ...]:
-        return self.template.uses
-
-    @property
-    def title(self) -> str:
-        return self.template.title
 
     @property
     def known(self) -> frozenset[str]:
