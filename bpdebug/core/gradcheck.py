@@ -29,7 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from . import expr
 from .compute import PassNumbers
 from .engine import Network, Step, Trace, batch_loss, compute_pass
 from .params import Param
+from .protocol import ParamProtocol
 from .scenario import Scenario
 
 EPS = float(np.finfo(float).eps)
@@ -58,11 +59,14 @@ class Verdict(Enum):
         return self in (Verdict.AGREES, Verdict.BELOW_RESOLUTION)
 
 
-@dataclass(frozen=True)
-class GradCheck:
-    """The check of one parameter at one set of weights."""
+P = TypeVar("P", bound=ParamProtocol)
 
-    param: Param
+
+@dataclass(frozen=True)
+class Check(Generic[P]):
+    """The check of one parameter (a network's weight or bias, a graph's leaf) at one point."""
+
+    param: P
     value: float  # the parameter's value w
     analytic: float  # ∂E/∂p from the backward pass
     numeric: float  # central difference
@@ -76,6 +80,25 @@ class GradCheck:
     def describe(self) -> str:
         return (f"{self.param.short}: analytic {self.analytic:.10g}, numeric {self.numeric:.10g}, "
                 f"relative error {self.relative_error:.2e}: {self.verdict.value}")
+
+
+class GradCheck(Check[Param]):
+    """The check of one parameter at one set of weights."""
+
+
+class Checks:
+    """What a report of checks (a network's or a graph's) says of them all."""
+
+    checks: tuple[Check[Any], ...]
+
+    @property
+    def max_relative_error(self) -> float:
+        errors = [c.relative_error if math.isfinite(c.relative_error) else math.inf for c in self.checks]
+        return max(errors) if errors else 0.0
+
+    @property
+    def passes(self) -> bool:
+        return all(c.verdict.passes for c in self.checks)
 
 
 def _loss_at(net: Network, weights: tuple, p: Param, w: float, x: np.ndarray, t: np.ndarray) -> float:
@@ -205,7 +228,7 @@ def sample(scenario: Scenario, per_matrix: int = SAMPLE_PER_MATRIX) -> tuple[Par
 
 
 @dataclass(frozen=True)
-class GradCheckReport:
+class GradCheckReport(Checks):
     """Parameters checked at the scenario's starting weights, over the first update's examples."""
 
     checks: tuple[GradCheck, ...]
@@ -215,15 +238,6 @@ class GradCheckReport:
     @property
     def sampled(self) -> bool:
         return 0 < len(self.checks) < self.total
-
-    @property
-    def max_relative_error(self) -> float:
-        errors = [c.relative_error if math.isfinite(c.relative_error) else math.inf for c in self.checks]
-        return max(errors) if errors else 0.0
-
-    @property
-    def passes(self) -> bool:
-        return all(c.verdict.passes for c in self.checks)
 
 
 def check_scenario(scenario: Scenario, every: bool = False, progress: Progress | None = None) -> GradCheckReport:

@@ -10,11 +10,11 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.conditions import Condition, Stop, first_stop, parameter_value_at, parse_condition
 from ..core.engine import Divergence, Trace
-from ..core.gradcheck import SAMPLE_PER_MATRIX, STEP, TOLERANCE, GradCheck, GradCheckReport
-from ..core.graph.gradcheck import GraphGradCheck
+from ..core.gradcheck import SAMPLE_PER_MATRIX, STEP, TOLERANCE, Check, GradCheckReport
 from ..core.params import Param
 from ..core.scenario import Scenario
 from ..core.whatif import Edit, fork
@@ -157,7 +157,7 @@ def render_gradcheck(report: GradCheckReport, scenario: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gradcheck_lines(checks: Sequence[GradCheck | GraphGradCheck], heading: str, names: Sequence[str],
+def gradcheck_lines(checks: Sequence[Check[Any]], heading: str, names: Sequence[str],
                     max_relative_error: float) -> list[str]:
     """The table of a gradient check (a network's parameters or a graph's leaves, named ``names``) and its
     verdict line."""
@@ -171,7 +171,7 @@ def gradcheck_lines(checks: Sequence[GradCheck | GraphGradCheck], heading: str, 
     return lines
 
 
-def check_record(c: GradCheck | GraphGradCheck) -> dict[str, object]:
+def check_record(c: Check[Any]) -> dict[str, object]:
     """One parameter's check as JSON values (a non-finite number is None)."""
     return {"parameter": c.param.short, "canonical": c.param.canonical, "value": _finite(c.value),
             "analytic": _finite(c.analytic), "numeric": _finite(c.numeric), "step": _finite(c.step),

@@ -3,49 +3,23 @@ of the output, with the step size, resolution, tolerance and verdicts of :mod:`b
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..gradcheck import Verdict, difference
+from ..gradcheck import Check, Checks, difference
 from .engine import Tape, backward_pass, forward_pass
 from .scenario import GraphParam, GraphScenario
 
 
-@dataclass(frozen=True)
-class GraphGradCheck:
+class GraphGradCheck(Check[GraphParam]):
     """The check of one leaf (the fields of a network's :class:`~bpdebug.core.gradcheck.GradCheck`)."""
 
-    param: GraphParam
-    value: float
-    analytic: float
-    numeric: float
-    step: float
-    relative_error: float
-    resolution: float
-    left: float
-    right: float
-    verdict: Verdict
-
-    def describe(self) -> str:
-        return (f"{self.param.short}: analytic {self.analytic:.10g}, numeric {self.numeric:.10g}, "
-                f"relative error {self.relative_error:.2e}: {self.verdict.value}")
-
 
 @dataclass(frozen=True)
-class GraphGradCheckReport:
+class GraphGradCheckReport(Checks):
     checks: tuple[GraphGradCheck, ...]
     rows: tuple[int, ...] = (0,)  # one example, as a network's report has its rows
-
-    @property
-    def max_relative_error(self) -> float:
-        errors = [c.relative_error if math.isfinite(c.relative_error) else math.inf for c in self.checks]
-        return max(errors) if errors else 0.0
-
-    @property
-    def passes(self) -> bool:
-        return all(c.verdict.passes for c in self.checks)
 
 
 def _output_at(t: Tape, leaves: np.ndarray, i: int, x: float) -> float:
