@@ -407,9 +407,7 @@ def _export_weights(args: argparse.Namespace, scenario, epochs: int) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .core.atomic import OutputError, write_output
     from .core.engine import Trace
-    from .core.safe_text import escape_controls
     from .transcript import FORMATS, Options, render, too_long
     from .transcript.json_format import chunks
 
@@ -467,15 +465,25 @@ def cmd_export(args: argparse.Namespace) -> int:
             pieces = (render(args.format, trace, Options(epochs, weights, args.full, exercise)),)
         if args.output:
             _verify(scenario)
-            try:
-                write_output(Path(args.output), pieces, protect=scenario.source_files)
-            except OutputError as exc:
-                print(f"bpdebug export: -o {exc}", file=sys.stderr)
-                return EXIT_INVALID
-            print(f"wrote {escape_controls(args.output)}", file=sys.stderr)
-        else:
-            for piece in pieces:
-                sys.stdout.write(piece)
+        return emit(pieces, args.output, scenario.source_files)
+
+
+def emit(pieces: Iterable[str], output: str | None, protect: Iterable[Path]) -> int:
+    """``bpdebug export``'s text to ``output`` (never over a file in ``protect``, a one-line error if it cannot
+    be written) or to standard output."""
+    from .core.atomic import OutputError, write_output
+    from .core.safe_text import escape_controls
+
+    if output:
+        try:
+            write_output(Path(output), pieces, protect=protect)
+        except OutputError as exc:
+            print(f"bpdebug export: -o {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        print(f"wrote {escape_controls(output)}", file=sys.stderr)
+    else:
+        for piece in pieces:
+            sys.stdout.write(piece)
     return EXIT_OK
 
 
@@ -494,10 +502,16 @@ def _graph(args: argparse.Namespace, scenario, weights: tuple[str, ...]) -> str 
               f"({scenario.n_examples} example{'s' if scenario.n_examples != 1 else ''} in {scenario.path})",
               file=sys.stderr)
         return None
-    text = dot.graph(Trace(scenario, epoch), epoch, example, weights)
-    if args.format == "svg":
+    return picture(args.format, dot.graph(Trace(scenario, epoch), epoch, example, weights))
+
+
+def picture(fmt: str, text: str) -> str | None:
+    """A dot graph as ``fmt`` asks (dot, or svg drawn by Graphviz), or None after a one-line error."""
+    from .transcript import dot
+
+    if fmt == "svg":
         try:
-            text = dot.to_svg(text)
+            return dot.to_svg(text)
         except dot.GraphvizMissing as exc:
             print(f"bpdebug export: --format svg {exc}", file=sys.stderr)
             return None

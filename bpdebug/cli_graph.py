@@ -10,7 +10,6 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command line starts fast: NumPy and the core load when a graph command runs
@@ -117,9 +116,8 @@ def run(args: argparse.Namespace, scenario: GraphScenario) -> int:
 def export(args: argparse.Namespace, scenario: GraphScenario) -> int:
     import numpy as np
 
-    from .core.atomic import OutputError, write_output
+    from .cli import emit
     from .core.graph.trace import GraphTrace
-    from .core.safe_text import escape_controls
     from .transcript import graph_document, graph_json, graph_script, too_long
 
     epochs = args.epochs if args.epochs is not None else scenario.epochs
@@ -153,40 +151,19 @@ def export(args: argparse.Namespace, scenario: GraphScenario) -> int:
             pieces = (graph_json.chunks(trace, epochs) if args.format == "json"
                       else (graph_script.script(trace, epochs),) if args.format == "py"
                       else (graph_document.render(args.format, trace, epochs),))
-        if args.output:
-            try:
-                write_output(Path(args.output), pieces, protect=scenario.source_files)
-            except OutputError as exc:
-                print(f"bpdebug export: -o {exc}", file=sys.stderr)
-                return EXIT_INVALID
-            print(f"wrote {escape_controls(args.output)}", file=sys.stderr)
-        else:
-            for piece in pieces:
-                sys.stdout.write(piece)
-    return EXIT_OK
+        return emit(pieces, args.output, scenario.source_files)
 
 
 def _picture(args: argparse.Namespace, trace) -> str | None:
     """The dot (or svg) of one epoch's graph, or None after a one-line error."""
-    import subprocess
-
-    from .transcript import dot, graph_dot
+    from .cli import picture
+    from .transcript import graph_dot
 
     epoch = 1 if args.epoch is None else args.epoch
     if epoch < 1:
         print(f"bpdebug export: --epoch {epoch}: expected a whole number >= 1", file=sys.stderr)
         return None
-    text = graph_dot.graph(trace, epoch)
-    if args.format == "svg":
-        try:
-            text = dot.to_svg(text)
-        except dot.GraphvizMissing as exc:
-            print(f"bpdebug export: --format svg {exc}", file=sys.stderr)
-            return None
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-            print(f"bpdebug export: --format svg: {exc}", file=sys.stderr)
-            return None
-    return text
+    return picture(args.format, graph_dot.graph(trace, epoch))
 
 
 def practice(args: argparse.Namespace, scenario: GraphScenario) -> int:

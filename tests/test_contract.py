@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import run_cli, write
 
 from bpdebug import cli
 from bpdebug.core import conditions, optimizers, toml_locator
@@ -94,18 +95,6 @@ def scenario_text(layers, acts, loss, x, t, thetas, lr=0.5, extra_training="", e
     return (f'[network]\nlayers = {list(layers)}\nactivation = {json.dumps(list(acts))}\nbias = {str(bias).lower()}\n'
             f'[loss]\nfunction = "{loss}"\n[training]\nlearning_rate = {lr!r}\n{extra_training}\n'
             f"[data]\ninputs = {m(x)}\ntargets = {m(t)}\n[weights]\n{weights}\n{extra}")
-
-
-def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def run_cli(capsys, *args: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def export_json(capsys, path: Path, *args: object) -> tuple[dict, str]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import run_cli, write
 from test_optimizers import ADAGRAD_RULE, BLOG_ADAGRAD
 
-from bpdebug import cli
 from bpdebug.core import optimizers as opt
 from bpdebug.core.engine import Trace, train
 from bpdebug.core.optimizers import Hyperparameter, Optimizer
@@ -24,18 +23,6 @@ from bpdebug.core.scenario_writer import to_toml
 from bpdebug.core.whatif import fork
 
 RULE = 'rule = ["r = r + g**2", "p = p - learning_rate*g/(sqrt(r) + epsilon)"]'
-
-
-def write(tmp_path: Path, text: str, name: str = "adagrad.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def run_cli(capsys, *args: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # ------------------------------------------------------------------------------------------- refused
@@ -69,7 +56,7 @@ def test_a_formula_optimizer_that_cannot_run_is_refused_in_one_line(tmp_path, ca
     error = caught.value
     assert error.key == key and says in error.message, str(error)
     assert error.line is not None and "\n" not in str(error)
-    code, out, err = run_cli(capsys, "check", write(tmp_path, text))
+    code, out, err = run_cli(capsys, "check", write(tmp_path, text, "adagrad.toml"))
     assert code == 2 and out == "" and err.strip() == str(error).replace("adagrad.toml", str(tmp_path / "adagrad.toml"))
 
 

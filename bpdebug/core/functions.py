@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ import numpy as np
 
 from . import expr
 from .expr import Expr
+from .registry import Registry
 
 Array = np.ndarray
 SymFn = Callable[..., Any]  # (the sympy module, symbols...) -> a SymPy expression; called by derivation and text
@@ -294,33 +295,8 @@ BUILTIN_LOSSES: tuple[Loss, ...] = (
 
 # ---------------------------------------------------------------------------------------------- registry
 
-class Registry(Mapping[str, Any]):
-    """Entries by name, in registration order (a read-only mapping; :meth:`add` and :meth:`remove` change it)."""
-
-    def __init__(self, entries: tuple[Any, ...]) -> None:
-        self._entries: dict[str, Any] = {e.name: e for e in entries}
-
-    def __getitem__(self, name: str) -> Any:
-        return self._entries[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def add(self, entry: Any) -> Any:
-        if entry.name in self._entries:
-            raise ValueError(f"'{entry.name}' is already registered")
-        self._entries[entry.name] = entry
-        return entry
-
-    def remove(self, name: str) -> None:
-        del self._entries[name]
-
-
-ACTIVATIONS = Registry(BUILTIN_ACTIVATIONS)
-LOSSES = Registry(BUILTIN_LOSSES)
+ACTIVATIONS: Registry[Any] = Registry(BUILTIN_ACTIVATIONS)
+LOSSES: Registry[Any] = Registry(BUILTIN_LOSSES)
 
 
 def register(entry: Activation | Loss) -> Activation | Loss:

@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from . import expr
 from .compute import PassNumbers
 from .engine import Network, Step, Trace, batch_loss, compute_pass
 from .params import Param
+from .protocol import ParamProtocol
 from .scenario import Scenario
 
 EPS = float(np.finfo(float).eps)
@@ -57,11 +59,14 @@ class Verdict(Enum):
         return self in (Verdict.AGREES, Verdict.BELOW_RESOLUTION)
 
 
-@dataclass(frozen=True)
-class GradCheck:
-    """The check of one parameter at one set of weights."""
+P = TypeVar("P", bound=ParamProtocol)
 
-    param: Param
+
+@dataclass(frozen=True)
+class Check(Generic[P]):
+    """The check of one parameter (a network's weight or bias, a graph's leaf) at one point."""
+
+    param: P
     value: float  # the parameter's value w
     analytic: float  # ∂E/∂p from the backward pass
     numeric: float  # central difference
@@ -75,6 +80,25 @@ class GradCheck:
     def describe(self) -> str:
         return (f"{self.param.short}: analytic {self.analytic:.10g}, numeric {self.numeric:.10g}, "
                 f"relative error {self.relative_error:.2e}: {self.verdict.value}")
+
+
+class GradCheck(Check[Param]):
+    """The check of one parameter at one set of weights."""
+
+
+class Checks:
+    """What a report of checks (a network's or a graph's) says of them all."""
+
+    checks: tuple[Check[Any], ...]
+
+    @property
+    def max_relative_error(self) -> float:
+        errors = [c.relative_error if math.isfinite(c.relative_error) else math.inf for c in self.checks]
+        return max(errors) if errors else 0.0
+
+    @property
+    def passes(self) -> bool:
+        return all(c.verdict.passes for c in self.checks)
 
 
 def _loss_at(net: Network, weights: tuple, p: Param, w: float, x: np.ndarray, t: np.ndarray) -> float:
@@ -108,16 +132,39 @@ def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, 
             analytic = float(numbers.gradients[p.layer - 1][p.row, p.col]) if analytic is None else analytic
             kink = formula_kinks(net, numbers, t)[p.layer + 1] if kink is None else kink
         w = float(weights[p.layer - 1][p.row, p.col])
+        e0 = batch_loss(net, weights, x, t)[0]
+    return GradCheck(p, *difference(lambda v: _loss_at(net, weights, p, v, x, t), w, e0, analytic, kink))
+
+
+class Difference(NamedTuple):
+    """A central difference of the loss at one parameter's value, and its verdict (a check's fields after its
+    parameter)."""
+
+    value: float
+    analytic: float
+    numeric: float
+    step: float
+    relative_error: float
+    resolution: float
+    left: float
+    right: float
+    verdict: Verdict
+
+
+def difference(loss_at: Callable[[float], float], w: float, e0: float, analytic: float,
+               kink: bool = False) -> Difference:
+    """The central difference of ``loss_at`` (the loss with the parameter moved to a value) around ``w`` (where the
+    loss is ``e0``) against ``analytic``; ``kink``: a formula the gradient goes through is at a non-smooth point."""
+    with np.errstate(all="ignore"):
         h = STEP * max(1.0, abs(w))
         h = (w + h) - w  # a step that is exactly representable around w
-        e0 = batch_loss(net, weights, x, t)[0]
-        ep, em = _loss_at(net, weights, p, w + h, x, t), _loss_at(net, weights, p, w - h, x, t)
+        ep, em = loss_at(w + h), loss_at(w - h)
         numeric = (ep - em) / (2 * h)
         right, left = (ep - e0) / h, (e0 - em) / h
     resolution = RESOLUTION * max(1.0, abs(e0))
     finite = all(np.isfinite(v) for v in (analytic, numeric, e0, ep, em))
     if not finite:
-        return GradCheck(p, w, analytic, numeric, h, float("nan"), resolution, left, right, Verdict.NOT_FINITE)
+        return Difference(w, analytic, numeric, h, float("nan"), resolution, left, right, Verdict.NOT_FINITE)
     floor = resolution / TOLERANCE  # below this, TOLERANCE is finer than the difference can resolve
     error = abs(analytic - numeric) / max(abs(analytic), abs(numeric), floor)
     if error <= TOLERANCE:
@@ -127,7 +174,7 @@ def check_parameter(net: Network, weights: tuple, x: np.ndarray, t: np.ndarray, 
         # at a smooth point the one-sided slopes differ by about h·|E''|, far less than a wrong gradient
         # misses by; at a kink they differ by the jump in slope, and the central difference is their mean
         verdict = Verdict.KINK if kink or abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
-    return GradCheck(p, w, analytic, numeric, h, error, resolution, left, right, verdict)
+    return Difference(w, analytic, numeric, h, error, resolution, left, right, verdict)
 
 
 Progress = Callable[[int, int], None]  # (parameters checked, parameters to check)
@@ -181,7 +228,7 @@ def sample(scenario: Scenario, per_matrix: int = SAMPLE_PER_MATRIX) -> tuple[Par
 
 
 @dataclass(frozen=True)
-class GradCheckReport:
+class GradCheckReport(Checks):
     """Parameters checked at the scenario's starting weights, over the first update's examples."""
 
     checks: tuple[GradCheck, ...]
@@ -191,15 +238,6 @@ class GradCheckReport:
     @property
     def sampled(self) -> bool:
         return 0 < len(self.checks) < self.total
-
-    @property
-    def max_relative_error(self) -> float:
-        errors = [c.relative_error if math.isfinite(c.relative_error) else math.inf for c in self.checks]
-        return max(errors) if errors else 0.0
-
-    @property
-    def passes(self) -> bool:
-        return all(c.verdict.passes for c in self.checks)
 
 
 def check_scenario(scenario: Scenario, every: bool = False, progress: Progress | None = None) -> GradCheckReport:

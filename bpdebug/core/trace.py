@@ -9,9 +9,7 @@ knows where the run first stops being finite (:meth:`Trace.divergence`).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,16 +34,14 @@ from .compute import (
     update,
 )
 from .divergence import Divergence, cause_text, first_bad, label, product_trouble, trouble
+from .lazy import RECORD_CACHE_BYTES, LazyTrace, Pace, TemplateStep
 from .params import Param
 from .quantity import LAYER_KINDS, Kind, Phase, Quantity, StepKind, UpdateMode, When, unit_name
 from .scenario import Expectation, Scenario
-from .storage import CHECKPOINT_BYTES, Checkpoints, LossHistory, LossSummary
+from .storage import CHECKPOINT_BYTES, Checkpoints
 from .training import select
 
 PHASES = tuple(Phase)
-RECORD_CACHE_BYTES = 64 << 20  # the epochs kept whole (every z, a, delta, gradient) for stepping about
-PROGRESS_INTERVAL = 0.05  # seconds between progress reports of a long run (at most 20 a second)
-CHUNK_SECONDS = 0.02  # a long run trains in chunks of about this long, checking for cancellation between
 
 
 @dataclass(frozen=True)
@@ -56,20 +52,6 @@ class EpochNumbers:
     loss: float | None  # None: a chunk skimmed up to this epoch (see Trace.fast_epochs)
     weights_before: tuple[np.ndarray, ...]
     weights_after: tuple[np.ndarray, ...]
-
-
-class _Pace:
-    """How many epochs the fast path trains at a time: doubled while a chunk takes under half of
-    :data:`CHUNK_SECONDS`, halved past twice it, so a chunk lasts about that long whatever an epoch costs."""
-
-    def __init__(self) -> None:
-        self.size = 1
-
-    def timed(self, elapsed: float) -> None:
-        if elapsed < CHUNK_SECONDS / 2:
-            self.size *= 2
-        elif elapsed > CHUNK_SECONDS * 2 and self.size > 1:
-            self.size //= 2
 
 
 @dataclass(frozen=True)
@@ -195,7 +177,7 @@ def step_templates(L: int) -> tuple[StepTemplate, ...]:
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(TemplateStep):
     """One keypress of the debugger: a quantity computed, from which inputs, with the pass's numbers.
 
     ``record`` holds the whole pass, later quantities included; :meth:`value` only answers for the
@@ -220,28 +202,12 @@ class Step:
         return self.record.example
 
     @property
-    def phase(self) -> Phase:
-        return self.template.phase
-
-    @property
     def kind(self) -> StepKind:
         return self.template.kind
 
     @property
     def layer(self) -> int | None:
         return self.template.layer
-
-    @property
-    def computes(self) -> tuple[str, ...]:
-        return self.template.computes
-
-    @property
-    def uses(self) -> tuple[str, ...]:
-        return self.template.uses
-
-    @property
-    def title(self) -> str:
-        return self.template.title
 
     @property
     def weights(self) -> tuple[np.ndarray, ...]:
@@ -395,14 +361,14 @@ def expectation_value(n: PassNumbers, weights: tuple, activations: tuple, e: Exp
     return np.array([matrix[e.param.row, e.param.col]])
 
 
-class Trace:
+class Trace(LazyTrace[EpochRecord, Step, tuple[np.ndarray, ...]]):
     """The sequence of steps for a scenario, computed lazily an epoch at a time and cached.
 
     Steps are numbered 0 … ``len(trace) - 1``; the trace covers ``epochs`` epochs (the scenario's by
     default) and can be :meth:`extend`-ed or :meth:`advance`-d, for "go to epoch N" past the end. Epochs are
     recomputed from the nearest stored checkpoint with the fast path, which is bit-identical to stepping.
     Memory stays bounded: ``checkpoint_bytes`` for checkpoints, ``cache_bytes`` (and at most
-    ``cache_epochs`` epochs) for whole epochs, a fixed size for the loss history.
+    ``cache_epochs`` epochs) for whole epochs, a fixed size for the loss history (:class:`LazyTrace`).
     """
 
     def __init__(self, scenario: Scenario, epochs: int | None = None, cache_epochs: int = 32,
@@ -415,64 +381,34 @@ class Trace:
         self.plan = scenario.plan
         self.passes_per_epoch = self.plan.updates_per_epoch(scenario.n_examples)
         self.steps_per_epoch = self.steps_per_pass * self.passes_per_epoch
-        self.epochs = epochs or scenario.epochs
-        self._cache: OrderedDict[int, EpochRecord] = OrderedDict()
-        self._cache_size = cache_epochs
-        self._cache_bytes = cache_bytes
         # a checkpoint keeps the weights and the optimizer's state before an epoch (compute.pack)
         # (a what-if fork starts from the original's optimizer state: compute.start_state)
-        self._checkpoints = Checkpoints(pack(scenario.weights, start_state(self.net, scenario.weights)),
-                                        checkpoint_bytes)
-        self._history = LossHistory()
-        # divergence bookkeeping: epochs 1 … _clean_through lost neither loss nor weights; _flagged is the
-        # first stretch of epochs (first, last) in which something stopped being finite
-        self._clean_through = 0
-        self._flagged: tuple[int, int] | None = None
-        self._divergence: Divergence | None = None
-        # a worker may advance the trace while a view steps about: the mutable state changes under this lock
-        self._lock = threading.RLock()
-
-    def __len__(self) -> int:
-        return self.epochs * self.steps_per_epoch
-
-    def extend(self, epochs: int) -> None:
-        """Make the trace cover at least ``epochs`` epochs."""
-        self.epochs = max(self.epochs, epochs)
+        super().__init__(epochs or scenario.epochs,
+                         Checkpoints(pack(scenario.weights, start_state(self.net, scenario.weights)),
+                                     checkpoint_bytes), cache_epochs, cache_bytes)
 
     # --------------------------------------------------------------------------------------- weights
     def weights_before(self, epoch: int) -> tuple[np.ndarray, ...]:
         """The weights at the start of ``epoch`` (1-based)."""
         return self.position_before(epoch)[0]
 
-    def position_before(self, epoch: int) -> tuple[tuple[np.ndarray, ...], tuple]:
-        """The weights and the optimizer's state at the start of ``epoch`` (1-based)."""
-        cached = self._cache.get(epoch)
-        if cached is not None:
-            return cached.weights_before, cached.passes[0].state_before
-        found = self._checkpoints.get(epoch)
-        if found is not None:
-            return unpack(self.net, found)
-        start, packed = self._checkpoints.nearest(epoch)
-        weights, state = unpack(self.net, packed)
+    def _start_of(self, record: EpochRecord) -> tuple[tuple[np.ndarray, ...], tuple]:
+        return record.weights_before, record.passes[0].state_before
+
+    def _pack(self, record: EpochRecord) -> tuple:
+        return pack(record.weights_after, record.passes[-1].state_after)
+
+    def _unpack(self, packed: tuple) -> tuple[tuple[np.ndarray, ...], tuple]:
+        return unpack(self.net, packed)
+
+    def _replay(self, start: int, position: tuple[tuple[np.ndarray, ...], tuple],
+                epoch: int) -> tuple[tuple[np.ndarray, ...], tuple]:
+        weights, state = position
         result = train(self.scenario, epoch - start, start=weights, first_epoch=start, net=self.net,
                        keep=self._checkpoints.put, state=state, wanted=self._checkpoints.wanted)
         return result.weights, result.state
 
-    @property
-    def checkpoints(self) -> Checkpoints:
-        return self._checkpoints
-
-    def epoch(self, epoch: int) -> EpochRecord:
-        """Every number of ``epoch`` (1-based), computed on first use."""
-        if epoch < 1:
-            raise IndexError(f"epoch {epoch}: epochs start at 1")
-        with self._lock:
-            return self._epoch(epoch)
-
-    def _epoch(self, epoch: int) -> EpochRecord:
-        if epoch in self._cache:
-            self._cache.move_to_end(epoch)
-            return self._cache[epoch]
+    def _compute(self, epoch: int) -> EpochRecord:
         weights, state = self.position_before(epoch)
         s = self.scenario
         passes = []
@@ -492,32 +428,13 @@ class Trace:
                     passes.append(PassRecord(epoch, rows[0] + 1 if online else None, first_update + k + 1, rows,
                                              weights, numbers, t, s, state, k + 1))
                     weights, state = numbers.weights_after, numbers.state_after
-        record = EpochRecord(epoch, loss, outputs, tuple(passes))
-        if not self._cache:  # the first record tells how many whole epochs fit in the cache's bytes
-            self._cache_size = max(2, min(self._cache_size, self._cache_bytes // max(1, record.nbytes())))
-        self._cache[epoch] = record
-        self._checkpoints.put(epoch + 1, pack(record.weights_after, record.passes[-1].state_after))
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return record
+        return EpochRecord(epoch, loss, outputs, tuple(passes))
 
-    def step(self, index: int) -> Step:
-        """Step ``index`` (0-based); negative indices count from the end."""
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"step {index} outside 0..{n - 1}")
+    def _step_at(self, index: int, total: int) -> Step:
         epoch, rest = divmod(index, self.steps_per_epoch)
         pass_no, position = divmod(rest, self.steps_per_pass)
         record = self.epoch(epoch + 1).passes[pass_no]
-        return Step(index, self.templates[position], record, n)
-
-    def __getitem__(self, index: int) -> Step:
-        return self.step(index)
-
-    def __iter__(self) -> Iterator[Step]:
-        return (self.step(i) for i in range(len(self)))
+        return Step(index, self.templates[position], record, total)
 
     def pass_of(self, epoch: int, example: int) -> tuple[int, int]:
         """Which pass of ``epoch`` uses ``example`` (1-based), and its row in that pass: (0-based, 0-based)."""
@@ -541,28 +458,12 @@ class Trace:
         raise KeyError(f"no {kind} step for layer {layer}")
 
     # ------------------------------------------------------------------------------------ long runs
-    @property
-    def losses_computed(self) -> int:
-        """How many epochs' losses have been computed (the fast path has trained through them)."""
-        return self._history.count
-
-    def advance(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> int:
-        """Train with the fast path until the losses of epochs 1 … ``to_epoch`` are known, keeping bounded
-        checkpoints on the way; returns the epoch reached (``to_epoch`` unless ``should_stop()`` said stop
-        first) and makes the trace cover it. ``progress(done, total)`` is called at most 20 times a second
-        and once at the end; ``should_stop`` is asked between chunks of about 20 ms."""
-        reached = min(to_epoch, self._run(to_epoch, progress, should_stop))
-        if reached >= 1:
-            self.extend(reached)
-        return reached
-
     def fast_epochs(self, start: int, to_epoch: int,
                     skim: Callable[[TrainResult], bool] | None = None) -> Iterator[EpochNumbers]:
         """Each epoch ``start`` … ``to_epoch`` in turn (its loss, the weights before and after) by the fast path,
-        trained in chunks of about :data:`CHUNK_SECONDS`, each under the trace's lock (another thread waits at
-        most a chunk; a consumer that stops mid-chunk has trained at most that much more). The trace keeps its
-        checkpoints from this training, so stepping to an epoch reached, or past it, costs little.
+        trained in chunks of about :data:`~bpdebug.core.lazy.CHUNK_SECONDS`, each under the trace's lock (another
+        thread waits at most a chunk; a consumer that stops mid-chunk has trained at most that much more). The trace
+        keeps its checkpoints from this training, so stepping to an epoch reached, or past it, costs little.
 
         With ``skim``, a chunk is first trained keeping only the checkpoints the trace will still hold at
         ``to_epoch``; when ``skim`` of its result says nothing of interest can be in it, one entry with loss
@@ -570,7 +471,7 @@ class Trace:
         same bits) keeping each epoch's weights."""
         with self._lock:
             weights, state = self.position_before(start)
-        epoch, pace = start, _Pace()
+        epoch, pace = start, Pace()
 
         def wanted(first: int, last: int) -> Container[int]:  # the checkpoints still held at to_epoch
             return self._checkpoints.wanted(first, last, to_epoch)
@@ -605,60 +506,14 @@ class Trace:
                 weights = afters[i]
             epoch += n
 
-    def _run(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
-             should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
-        pace, reported = _Pace(), time.monotonic()
-        done = self._history.count
-
+    def _train(self, first: int, n: int, to_epoch: int) -> tuple[np.ndarray, tuple[int, int] | None]:
         def wanted(first: int, last: int) -> Container[int]:  # the checkpoints still held at to_epoch
             return self._checkpoints.wanted(first, last, to_epoch)
-        while True:
-            if should_stop is not None and should_stop():
-                break
-            with self._lock:  # one chunk at a time: another thread waits at most a chunk (about 20 ms)
-                done = self._history.count
-                if done >= to_epoch or (until_flagged and self._flagged is not None):
-                    break
-                n = min(pace.size, to_epoch - done)
-                started = time.perf_counter()
-                weights, state = self.position_before(done + 1)
-                result = train(self.scenario, n, start=weights, first_epoch=done + 1, net=self.net,
-                               keep=self._checkpoints.put, state=state, wanted=wanted)
-                elapsed = time.perf_counter() - started
-                self._history.append(result.losses)
-                if self._flagged is None:
-                    if result.finite:
-                        self._clean_through = done + n
-                    else:
-                        self._flagged = (done + 1, done + n)
-                done += n
-            pace.timed(elapsed)
-            now = time.monotonic()
-            if progress is not None and (now - reported >= PROGRESS_INTERVAL or done >= to_epoch):
-                progress(done, to_epoch)
-                reported = now
-        return done
 
-    def loss_history(self, epochs: int | None = None) -> np.ndarray:
-        """Loss of each epoch 1 … ``epochs`` (default: the trace's) before its first update.
-
-        Computed with the fast path (bit-identical to ``epoch(e).loss``) and kept, so asking again or for a
-        few more epochs costs only the new ones. Exact values are kept for the first
-        :data:`~bpdebug.core.storage.EXACT_EPOCHS` epochs; past them ask :meth:`loss_summary` (ValueError)."""
-        n = epochs or self.epochs
-        self._run(n)
-        return self._history.exact(n)
-
-    def loss_summary(self, epochs: int | None = None, buckets: int | None = None) -> LossSummary:
-        """Least and greatest loss per bucket of epochs 1 … ``epochs`` (computed as needed): for plots."""
-        n = epochs or self.epochs
-        self._run(n)
-        return self._history.summary(n, buckets)
-
-    def loss(self, epoch: int) -> float:
-        """The loss of ``epoch`` before its first update, exact whatever the epoch."""
-        known = self._history.at(epoch)
-        return known if known is not None else self.epoch(epoch).loss
+        weights, state = self.position_before(first)
+        result = train(self.scenario, n, start=weights, first_epoch=first, net=self.net,
+                       keep=self._checkpoints.put, state=state, wanted=wanted)
+        return result.losses, (None if result.finite else (first, first + n - 1))
 
     def final(self, epochs: int | None = None) -> tuple[float, np.ndarray, tuple]:
         """Loss, outputs and weights after ``epochs`` epochs."""
@@ -669,36 +524,6 @@ class Trace:
         return loss, outputs, weights
 
     # ------------------------------------------------------------------------------------ divergence
-    def divergence(self, epochs: int | None = None) -> Divergence | None:
-        """The first step, within epochs 1 … ``epochs`` (default: the trace's), whose quantity holds a
-        non-finite number, or None. The fast path finds the first epoch whose loss or resulting weights are
-        not finite (weights never become finite again once they are not); only that epoch is then
-        replayed step by step to name the step, the unit and the cause."""
-        n = self.epochs if epochs is None else epochs
-        with self._lock:
-            return self._find_divergence(n)
-
-    def _find_divergence(self, n: int) -> Divergence | None:
-        if self._divergence is not None:
-            return self._divergence if self._divergence.epoch <= n else None
-        if self._clean_through >= n:
-            return None
-        if self._flagged is None:
-            self._run(n, until_flagged=True)
-            if self._flagged is None:
-                return None
-        first, last = self._flagged
-        if first > n:
-            return None
-        epoch = self._first_flagged_epoch(first, last)
-        if epoch is None:
-            return None
-        self._clean_through = epoch - 1
-        if epoch > n:
-            return None
-        self._divergence = self._locate(epoch)
-        return self._divergence
-
     def _first_flagged_epoch(self, first: int, last: int) -> int | None:
         weights, state = self.position_before(first)
         for e in range(first, last + 1):

@@ -6,7 +6,6 @@ added … gives")."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from ..core.graph import slips
 from ..core.graph.ops import OPS
 from ..core.graph.trace import GraphStepKind, GraphTrace
 from .numbers import number
-from .practice import Feedback, parse_numbers, tolerance
+from .practice import Feedback, QuestionWalk, parse_numbers, tolerance
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def _factor(v: float) -> str:
     return f"({text})" if text.startswith("−") else text
 
 
-class GraphPracticeSession:
+class GraphPracticeSession(QuestionWalk[GraphQuestion]):
     """The questions of a graph's first epoch and the learner's progress through them."""
 
     def __init__(self, trace: GraphTrace) -> None:
@@ -106,10 +105,6 @@ class GraphPracticeSession:
         rule = OPS[u.op].derivatives([program.operand(j) for j in u.args], u.k)
         return f"{u.key} = {program.text(user)}: {rule}"
 
-    @property
-    def current(self) -> GraphQuestion | None:
-        return self.questions[self.position] if self.position < len(self.questions) else None
-
     def prompt(self) -> str:
         q = self.current
         return "" if q is None else f"({q.number}/{len(self.questions)}) {q.title}: 1 number"
@@ -135,13 +130,6 @@ class GraphPracticeSession:
         self.log.append({"question": q.number, "typed": [value], "off": [q.names[0]], "slips": list(found)})
         return Feedback(False, message, (0,), found)
 
-    def hint(self) -> str:
-        q = self.current
-        if q is None:
-            return ""
-        self.hints += 1
-        return q.formula if self.hints == 1 else f"{q.formula}: {q.substituted}"
-
     def reveal(self) -> Feedback:
         q = self.current
         if q is None:
@@ -155,30 +143,6 @@ class GraphPracticeSession:
         self.position += 1
         self.hints = self.tries = 0
 
-    def score(self) -> dict[str, int]:
-        closed = [x for x in self.log if "result" in x]
-        return {"questions": len(self.questions), "answered": len(closed),
-                "right": sum(x["result"] == "right" for x in closed),
-                "first_try": sum(x["result"] == "right" and x["tries"] == 1 and x["hints"] == 0 for x in closed),
-                "revealed": sum(x["result"] == "revealed" for x in closed)}
-
-    def score_line(self) -> str:
-        sc = self.score()
-        return (f"score: {sc['right']} of {sc['questions']} right ({sc['first_try']} at the first try, without a "
-                f"hint), {sc['revealed']} revealed")
-
     def record(self) -> dict[str, Any]:
         s = self.trace.scenario
-        return _json_ready({"scenario": s.path, "title": s.title, "parameter": None, "score": self.score(),
-                        "log": self.log})
-
-
-def _json_ready(value: Any) -> Any:
-    """A non-finite number becomes None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    return value
+        return self._record(s.title, s.path, None)

@@ -16,6 +16,7 @@ from ..core.graph.gradcheck import GraphGradCheckReport
 from ..core.graph.program import CONST, LEAF
 from ..core.graph.scenario import GraphScenario
 from ..core.graph.trace import GraphExpectationResult, GraphTrace
+from .run_report import check_record, gradcheck_lines
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_STOPPED = 0, 1, 3
 
@@ -116,23 +117,15 @@ def check_json(trace: GraphTrace) -> tuple[str, bool]:
 def render_gradcheck(report: GraphGradCheckReport, s: GraphScenario) -> str:
     lines = [s.title, f"gradient check at the starting values: central difference of {s.output} with h = "
              f"{STEP:.2g}·max(1, |leaf|) against the backward pass",
-             f"  {'leaf':<14} {'analytic':>18} {'numeric':>18} {'rel. error':>10}  verdict"]
-    for c in report.checks:
-        lines.append(f"  {c.param.short:<14} {c.analytic:>18.10g} {c.numeric:>18.10g} {c.relative_error:>10.2e}  "
-                     f"{c.verdict.value}")
-    failing = [c for c in report.checks if not c.verdict.passes]
-    verdict = "passes" if not failing else f"FAILS for {', '.join(c.param.short for c in failing)}"
-    lines.append(f"max relative error {report.max_relative_error:.2e} (limit {TOLERANCE:g}): {verdict}")
+             *gradcheck_lines(report.checks, "leaf", [c.param.short for c in report.checks],
+                              report.max_relative_error)]
     return "\n".join(lines) + "\n"
 
 
 def gradcheck_record(report: GraphGradCheckReport) -> dict[str, object]:
     return {
         "examples": [1], "tolerance": TOLERANCE,
-        "checks": [{"parameter": c.param.short, "canonical": c.param.canonical, "value": _finite(c.value),
-                    "analytic": _finite(c.analytic), "numeric": _finite(c.numeric), "step": _finite(c.step),
-                    "relative_error": _finite(c.relative_error), "left": _finite(c.left),
-                    "right": _finite(c.right), "verdict": c.verdict.value} for c in report.checks],
+        "checks": [check_record(c) for c in report.checks],
         "max_relative_error": _finite(report.max_relative_error),
         "passes": report.passes,
     }

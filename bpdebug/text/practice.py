@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -92,7 +92,65 @@ def parse_numbers(text: str) -> list[str] | None:
     return parts if parts and all(_NUMBER.match(p) for p in parts) else None
 
 
-class PracticeSession:
+class Asked(Protocol):
+    """What the walk through the questions reads of a question (a network's or a graph's)."""
+
+    @property
+    def formula(self) -> str: ...
+
+    @property
+    def substituted(self) -> str: ...
+
+
+Q = TypeVar("Q", bound=Asked)
+
+
+class QuestionWalk(Generic[Q]):
+    """What a network's and a graph's practice share: the current question, the hints, the score and the record.
+    A subclass sets ``questions``, ``position``, ``hints``, ``tries`` and ``log``."""
+
+    questions: tuple[Q, ...]
+    position: int
+    hints: int
+    tries: int
+    log: list[dict[str, Any]]
+
+    @property
+    def current(self) -> Q | None:
+        return self.questions[self.position] if self.position < len(self.questions) else None
+
+    @property
+    def asked(self) -> int:
+        """How many questions this session asks."""
+        return len(self.questions)
+
+    def hint(self) -> str:
+        """The formula first, then the numbers substituted."""
+        q = self.current
+        if q is None:
+            return ""
+        self.hints += 1
+        return q.formula if self.hints == 1 else f"{q.formula}: {q.substituted}"
+
+    def score(self) -> dict[str, int]:
+        closed = [x for x in self.log if "result" in x]
+        return {"questions": self.asked, "answered": len(closed),
+                "right": sum(x["result"] == "right" for x in closed),
+                "first_try": sum(x["result"] == "right" and x["tries"] == 1 and x["hints"] == 0 for x in closed),
+                "revealed": sum(x["result"] == "revealed" for x in closed)}
+
+    def score_line(self) -> str:
+        sc = self.score()
+        return (f"score: {sc['right']} of {sc['questions']} right ({sc['first_try']} at the first try, without a "
+                f"hint), {sc['revealed']} revealed")
+
+    def _record(self, title: str, path: object, parameter: str | None) -> dict[str, Any]:
+        """The session for a teacher's records (JSON-ready)."""
+        return json_ready({"scenario": path, "title": title, "parameter": parameter, "score": self.score(),
+                           "log": self.log})
+
+
+class PracticeSession(QuestionWalk["Question"]):
     """The questions of one epoch (the first by default) and the learner's progress through them, from the first
     question at or after step ``start`` (a trace index; the app starts where the walk is)."""
 
@@ -230,10 +288,6 @@ class PracticeSession:
         return []
 
     # ---------------------------------------------------------------------------------- the session
-    @property
-    def current(self) -> Question | None:
-        return self.questions[self.position] if self.position < len(self.questions) else None
-
     def prompt(self) -> str:
         q = self.current
         if q is None:
@@ -295,14 +349,6 @@ class PracticeSession:
         # a slip made earlier and carried on (σ of a z2 without its bias) shows without the answers before it
         return causes or (explain(self.trace, figure).causes if self._known else ())
 
-    def hint(self) -> str:
-        """The formula first, then the numbers substituted."""
-        q = self.current
-        if q is None:
-            return ""
-        self.hints += 1
-        return q.formula if self.hints == 1 else f"{q.formula}: {q.substituted}"
-
     def reveal(self) -> Feedback:
         q = self.current
         if q is None:
@@ -320,23 +366,10 @@ class PracticeSession:
         self.position += 1
         self.hints = self.tries = 0
 
-    # ------------------------------------------------------------------------------------ the score
-    def score(self) -> dict[str, int]:
-        closed = [x for x in self.log if "result" in x]
-        return {"questions": self.asked, "answered": len(closed),
-                "right": sum(x["result"] == "right" for x in closed),
-                "first_try": sum(x["result"] == "right" and x["tries"] == 1 and x["hints"] == 0 for x in closed),
-                "revealed": sum(x["result"] == "revealed" for x in closed)}
-
-    def score_line(self) -> str:
-        sc = self.score()
-        return (f"score: {sc['right']} of {sc['questions']} right ({sc['first_try']} at the first try, without a "
-                f"hint), {sc['revealed']} revealed")
-
+    # ----------------------------------------------------------------------------------- the record
     def record(self) -> dict[str, Any]:
         s = self.trace.scenario
-        return _finite({"scenario": s.path, "title": s.title, "parameter": self.param.short,
-                        "score": self.score(), "log": self.log})
+        return self._record(s.title, s.path, self.param.short)
 
 
 def _last_digit(typed: str) -> int:
@@ -346,12 +379,12 @@ def _last_digit(typed: str) -> int:
     return -decimals + (int(exponent) if exponent else 0)
 
 
-def _finite(value: Any) -> Any:
-    """JSON-ready: a non-finite number becomes None."""
+def json_ready(value: Any) -> Any:
+    """JSON-ready: a non-finite number becomes None (strict JSON)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_ready(v) for v in value]
     return value

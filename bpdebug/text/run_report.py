@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.conditions import Condition, Stop, first_stop, parameter_value_at, parse_condition
 from ..core.engine import Divergence, Trace
-from ..core.gradcheck import SAMPLE_PER_MATRIX, STEP, TOLERANCE, GradCheckReport
+from ..core.gradcheck import SAMPLE_PER_MATRIX, STEP, TOLERANCE, Check, GradCheckReport
 from ..core.params import Param
 from ..core.scenario import Scenario
 from ..core.whatif import Edit, fork
@@ -151,15 +152,31 @@ def render_gradcheck(report: GradCheckReport, scenario: Scenario) -> str:
     lines.append(f"  a sample of {checked:,} of the {report.total:,} parameters (up to {SAMPLE_PER_MATRIX} of each "
                  "matrix, spread over its rows); --all checks every one" if report.sampled
                  else f"  every parameter ({checked:,})")
-    lines.append(f"  {'param':<14} {'analytic':>18} {'numeric':>18} {'rel. error':>10}  verdict")
-    for c in report.checks:
-        name = f"{c.param.short} {c.param.canonical}"
+    names = [f"{c.param.short} {c.param.canonical}" for c in report.checks]
+    lines += gradcheck_lines(report.checks, "param", names, report.max_relative_error)
+    return "\n".join(lines) + "\n"
+
+
+def gradcheck_lines(checks: Sequence[Check[Any]], heading: str, names: Sequence[str],
+                    max_relative_error: float) -> list[str]:
+    """The table of a gradient check (a network's parameters or a graph's leaves, named ``names``) and its
+    verdict line."""
+    lines = [f"  {heading:<14} {'analytic':>18} {'numeric':>18} {'rel. error':>10}  verdict"]
+    for c, name in zip(checks, names, strict=True):
         lines.append(f"  {name:<14} {c.analytic:>18.10g} {c.numeric:>18.10g} {c.relative_error:>10.2e}  "
                      f"{c.verdict.value}")
-    failing = [c for c in report.checks if not c.verdict.passes]
+    failing = [c for c in checks if not c.verdict.passes]
     verdict = "passes" if not failing else f"FAILS for {', '.join(c.param.short for c in failing)}"
-    lines.append(f"max relative error {report.max_relative_error:.2e} (limit {TOLERANCE:g}): {verdict}")
-    return "\n".join(lines) + "\n"
+    lines.append(f"max relative error {max_relative_error:.2e} (limit {TOLERANCE:g}): {verdict}")
+    return lines
+
+
+def check_record(c: Check[Any]) -> dict[str, object]:
+    """One parameter's check as JSON values (a non-finite number is None)."""
+    return {"parameter": c.param.short, "canonical": c.param.canonical, "value": _finite(c.value),
+            "analytic": _finite(c.analytic), "numeric": _finite(c.numeric), "step": _finite(c.step),
+            "relative_error": _finite(c.relative_error), "left": _finite(c.left), "right": _finite(c.right),
+            "verdict": c.verdict.value}
 
 
 def gradcheck_record(report: GradCheckReport) -> dict[str, object]:
@@ -167,10 +184,7 @@ def gradcheck_record(report: GradCheckReport) -> dict[str, object]:
     return {
         "examples": [r + 1 for r in report.rows], "tolerance": TOLERANCE, "sampled": report.sampled,
         "parameters": report.total,
-        "checks": [{"parameter": c.param.short, "canonical": c.param.canonical, "value": _finite(c.value),
-                    "analytic": _finite(c.analytic), "numeric": _finite(c.numeric), "step": _finite(c.step),
-                    "relative_error": _finite(c.relative_error), "left": _finite(c.left),
-                    "right": _finite(c.right), "verdict": c.verdict.value} for c in report.checks],
+        "checks": [check_record(c) for c in report.checks],
         "max_relative_error": _finite(report.max_relative_error),
         "passes": report.passes,
     }

@@ -3,49 +3,23 @@ of the output, with the step size, resolution, tolerance and verdicts of :mod:`b
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..gradcheck import RESOLUTION, STEP, TOLERANCE, Verdict
+from ..gradcheck import Check, Checks, difference
 from .engine import Tape, backward_pass, forward_pass
 from .scenario import GraphParam, GraphScenario
 
 
-@dataclass(frozen=True)
-class GraphGradCheck:
+class GraphGradCheck(Check[GraphParam]):
     """The check of one leaf (the fields of a network's :class:`~bpdebug.core.gradcheck.GradCheck`)."""
 
-    param: GraphParam
-    value: float
-    analytic: float
-    numeric: float
-    step: float
-    relative_error: float
-    resolution: float
-    left: float
-    right: float
-    verdict: Verdict
-
-    def describe(self) -> str:
-        return (f"{self.param.short}: analytic {self.analytic:.10g}, numeric {self.numeric:.10g}, "
-                f"relative error {self.relative_error:.2e}: {self.verdict.value}")
-
 
 @dataclass(frozen=True)
-class GraphGradCheckReport:
+class GraphGradCheckReport(Checks):
     checks: tuple[GraphGradCheck, ...]
     rows: tuple[int, ...] = (0,)  # one example, as a network's report has its rows
-
-    @property
-    def max_relative_error(self) -> float:
-        errors = [c.relative_error if math.isfinite(c.relative_error) else math.inf for c in self.checks]
-        return max(errors) if errors else 0.0
-
-    @property
-    def passes(self) -> bool:
-        return all(c.verdict.passes for c in self.checks)
 
 
 def _output_at(t: Tape, leaves: np.ndarray, i: int, x: float) -> float:
@@ -57,23 +31,9 @@ def _output_at(t: Tape, leaves: np.ndarray, i: int, x: float) -> float:
 def check_leaf(t: Tape, leaves: np.ndarray, p: GraphParam, analytic: float) -> GraphGradCheck:
     """Check leaf ``p`` at ``leaves`` (every leaf's value, in leaf order)."""
     with np.errstate(all="ignore"):
-        w = float(leaves[p.node])
-        h = STEP * max(1.0, abs(w))
-        h = (w + h) - w
         e0 = float(forward_pass(t, leaves)[t.output])
-        ep, em = _output_at(t, leaves, p.node, w + h), _output_at(t, leaves, p.node, w - h)
-        numeric = (ep - em) / (2 * h)
-        right, left = (ep - e0) / h, (e0 - em) / h
-    resolution = RESOLUTION * max(1.0, abs(e0))
-    if not all(np.isfinite(v) for v in (analytic, numeric, e0, ep, em)):
-        return GraphGradCheck(p, w, analytic, numeric, h, math.nan, resolution, left, right, Verdict.NOT_FINITE)
-    floor = resolution / TOLERANCE
-    error = abs(analytic - numeric) / max(abs(analytic), abs(numeric), floor)
-    if error <= TOLERANCE:
-        verdict = Verdict.BELOW_RESOLUTION if max(abs(analytic), abs(numeric)) < floor else Verdict.AGREES
-    else:
-        verdict = Verdict.KINK if abs(right - left) > abs(analytic - numeric) else Verdict.DISAGREES
-    return GraphGradCheck(p, w, analytic, numeric, h, error, resolution, left, right, verdict)
+    return GraphGradCheck(p, *difference(lambda x: _output_at(t, leaves, p.node, x), float(leaves[p.node]), e0,
+                                         analytic))
 
 
 def check_scenario(scenario: GraphScenario, t: Tape | None = None) -> GraphGradCheckReport:

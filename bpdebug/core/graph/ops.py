@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import functions
 from ..functions import relu, relu_derivative, sigmoid, sigmoid_derivative, tanh, tanh_derivative
+from ..registry import Registry
 
 Args = Sequence[Any]  # float64 scalars
 Forward = Callable[[Args, Any], Any]
@@ -284,32 +285,7 @@ BUILTIN_OPS: tuple[Op, ...] = (
 )
 
 
-class OpRegistry(Mapping[str, Op]):
-    """The operations by name, in registration order (:meth:`add` and :meth:`remove` change it)."""
-
-    def __init__(self, entries: tuple[Op, ...]) -> None:
-        self._entries: dict[str, Op] = {e.name: e for e in entries}
-
-    def __getitem__(self, name: str) -> Op:
-        return self._entries[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def add(self, entry: Op) -> Op:
-        if entry.name in self._entries:
-            raise ValueError(f"'{entry.name}' is already registered")
-        self._entries[entry.name] = entry
-        return entry
-
-    def remove(self, name: str) -> None:
-        del self._entries[name]
-
-
-OPS = OpRegistry(BUILTIN_OPS)
+OPS = Registry(BUILTIN_OPS)
 
 
 def register(entry: Op) -> Op:

@@ -14,26 +14,21 @@ that use it; and, when leaves are learned, one ``update`` step computing every `
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
 from ..divergence import Divergence, cause_text, trouble
+from ..lazy import RECORD_CACHE_BYTES, LazyTrace, TemplateStep
 from ..quantity import Phase
-from ..storage import CHECKPOINT_BYTES, Checkpoints, LossHistory, LossSummary
+from ..storage import CHECKPOINT_BYTES, Checkpoints
 from .engine import GraphPass, Tape, epoch_pass, learned_mask, tape, zero_state
 from .ops import OPS
 from .program import CONST, LEAF, Node, Program
 from .scenario import GraphExpectation, GraphParam, GraphScenario
 
-RECORD_CACHE_BYTES = 64 << 20
-PROGRESS_INTERVAL = 0.05
-CHUNK_SECONDS = 0.02
 _NAME = re.compile(r"^(?P<grad>grad\.)?(?P<node>[A-Za-z_][A-Za-z0-9_]*(?:@[0-9]+)?|#[0-9]+)(?P<after>\.after)?$")
 
 
@@ -132,7 +127,7 @@ class Layout:
 
 
 @dataclass(frozen=True)
-class GraphStep:
+class GraphStep(TemplateStep):
     """One keypress through a graph: a node's value, a node's gradient, or the update. ``record`` holds the whole
     epoch; :meth:`value` answers only for what is known at this step (never numbers from the future)."""
 
@@ -150,10 +145,6 @@ class GraphStep:
         return self.record.epoch
 
     @property
-    def phase(self) -> Phase:
-        return self.template.phase
-
-    @property
     def kind(self) -> GraphStepKind:
         return self.template.kind
 
@@ -164,18 +155,6 @@ class GraphStep:
     @property
     def node(self) -> int | None:
         return self.template.node
-
-    @property
-    def computes(self) -> tuple[str, ...]:
-        return self.template.computes
-
-    @property
-    def uses(self) -> tuple[str, ...]:
-        return self.template.uses
-
-    @property
-    def title(self) -> str:
-        return self.template.title
 
     @property
     def known(self) -> frozenset[str]:
@@ -267,8 +246,9 @@ class GraphExpectationResult:
     step: int
 
 
-class GraphTrace:
-    """The steps of a graph scenario, computed lazily an epoch at a time, within bounded memory."""
+class GraphTrace(LazyTrace[GraphPass, GraphStep, np.ndarray]):
+    """The steps of a graph scenario, computed lazily an epoch at a time, within bounded memory
+    (:class:`LazyTrace`)."""
 
     def __init__(self, scenario: GraphScenario, epochs: int | None = None, cache_epochs: int = 32,
                  checkpoint_bytes: int = CHECKPOINT_BYTES, cache_bytes: int = RECORD_CACHE_BYTES) -> None:
@@ -280,93 +260,47 @@ class GraphTrace:
         self.steps_per_pass = self.steps_per_epoch = len(self.templates)
         self.passes_per_epoch = 1
         self.plan = scenario.plan
-        self.epochs = epochs or scenario.epochs
         index = {name: k for k, name in enumerate(self.program.leaves)}
         self.learned = np.array([index[n] for n in scenario.learn], dtype=np.intp)
         self.mask = learned_mask(self.program, scenario.learn, scenario.frozen)
         start = self.program.start
         start.setflags(write=False)
-        self._checkpoints = Checkpoints((start, *zero_state(self.plan, len(self.learned))), checkpoint_bytes)
-        self._cache: OrderedDict[int, GraphPass] = OrderedDict()
-        self._cache_size = cache_epochs
-        self._cache_bytes = cache_bytes
-        self._history = LossHistory()
-        self._clean_through = 0
-        self._flagged: int | None = None
-        self._divergence: Divergence | None = None
-        self._lock = threading.RLock()
-
-    def __len__(self) -> int:
-        return self.epochs * self.steps_per_epoch
-
-    def extend(self, epochs: int) -> None:
-        self.epochs = max(self.epochs, epochs)
+        super().__init__(epochs or scenario.epochs,
+                         Checkpoints((start, *zero_state(self.plan, len(self.learned))), checkpoint_bytes),
+                         cache_epochs, cache_bytes)
 
     @property
     def params(self) -> tuple[GraphParam, ...]:
         return self.scenario.params
 
-    @property
-    def checkpoints(self) -> Checkpoints:
-        return self._checkpoints
-
-    @property
-    def cached_epochs(self) -> int:
-        """Epochs kept whole (every value and gradient) for stepping about; within the byte budget."""
-        return len(self._cache)
-
     # ------------------------------------------------------------------------------------------ epochs
     def _pass(self, leaves: np.ndarray, state: tuple, epoch: int) -> GraphPass:
         return epoch_pass(self.program, self.tape, self.plan, self.learned, self.mask, leaves, state, epoch)
 
-    def position_before(self, epoch: int) -> tuple[np.ndarray, tuple]:
-        """The leaves and the optimizer's state at the start of ``epoch`` (1-based)."""
-        cached = self._cache.get(epoch)
-        if cached is not None:
-            return cached.leaves_before, cached.state_before
-        found = self._checkpoints.get(epoch)
-        if found is None:
-            start, found = self._checkpoints.nearest(epoch)
-            leaves, state = found[0], tuple(found[1:])
-            for e in range(start, epoch):
-                record = self._pass(leaves, state, e)
-                leaves, state = record.leaves_after, record.state_after
-                self._checkpoints.put(e + 1, (leaves, *state))
-            return leaves, state
-        return found[0], tuple(found[1:])
+    def _start_of(self, record: GraphPass) -> tuple[np.ndarray, tuple]:
+        return record.leaves_before, record.state_before
 
-    def epoch(self, epoch: int) -> GraphPass:
-        """Every number of ``epoch`` (1-based), computed on first use."""
-        if epoch < 1:
-            raise IndexError(f"epoch {epoch}: epochs start at 1")
-        with self._lock:
-            if epoch in self._cache:
-                self._cache.move_to_end(epoch)
-                return self._cache[epoch]
-            leaves, state = self.position_before(epoch)
-            record = self._pass(leaves, state, epoch)
-            if not self._cache:
-                self._cache_size = max(2, min(self._cache_size, self._cache_bytes // max(1, record.nbytes())))
-            self._cache[epoch] = record
-            self._checkpoints.put(epoch + 1, (record.leaves_after, *record.state_after))
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-            return record
+    def _pack(self, record: GraphPass) -> tuple:
+        return (record.leaves_after, *record.state_after)
 
-    def step(self, index: int) -> GraphStep:
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"step {index} outside 0..{n - 1}")
+    def _unpack(self, packed: tuple) -> tuple[np.ndarray, tuple]:
+        return packed[0], tuple(packed[1:])
+
+    def _replay(self, start: int, position: tuple[np.ndarray, tuple], epoch: int) -> tuple[np.ndarray, tuple]:
+        leaves, state = position
+        for e in range(start, epoch):
+            record = self._pass(leaves, state, e)
+            leaves, state = record.leaves_after, record.state_after
+            self._checkpoints.put(e + 1, (leaves, *state))
+        return leaves, state
+
+    def _compute(self, epoch: int) -> GraphPass:
+        leaves, state = self.position_before(epoch)
+        return self._pass(leaves, state, epoch)
+
+    def _step_at(self, index: int, total: int) -> GraphStep:
         epoch, position = divmod(index, self.steps_per_epoch)
-        return GraphStep(index, self.templates[position], self.epoch(epoch + 1), self.layout, self.scenario, n)
-
-    def __getitem__(self, index: int) -> GraphStep:
-        return self.step(index)
-
-    def __iter__(self) -> Iterator[GraphStep]:
-        return (self.step(i) for i in range(len(self)))
+        return GraphStep(index, self.templates[position], self.epoch(epoch + 1), self.layout, self.scenario, total)
 
     def first_step_of(self, epoch: int, example: int | None = None, kind: str | None = None,
                       layer: int | None = None, node: int | None = None) -> int:
@@ -389,72 +323,19 @@ class GraphTrace:
         return base + self.layout.update_at
 
     # --------------------------------------------------------------------------------------- long runs
-    @property
-    def losses_computed(self) -> int:
-        return self._history.count
-
-    def advance(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> int:
-        """Train until the losses of epochs 1 … ``to_epoch`` are known (bounded checkpoints on the way); returns
-        the epoch reached and makes the trace cover it. ``progress(done, total)`` at most 20 times a second,
-        ``should_stop()`` asked between chunks of about 20 ms."""
-        reached = min(to_epoch, self._run(to_epoch, progress, should_stop))
-        if reached >= 1:
-            self.extend(reached)
-        return reached
-
-    def _run(self, to_epoch: int, progress: Callable[[int, int], None] | None = None,
-             should_stop: Callable[[], bool] | None = None, until_flagged: bool = False) -> int:
-        chunk, reported = 1, time.monotonic()
-        done = self._history.count
-        while True:
-            if should_stop is not None and should_stop():
-                break
-            with self._lock:
-                done = self._history.count
-                if done >= to_epoch or (until_flagged and self._flagged is not None):
-                    break
-                n = min(chunk, to_epoch - done)
-                started = time.perf_counter()
-                leaves, state = self.position_before(done + 1)
-                losses = np.empty(n)
-                for k in range(n):
-                    e = done + 1 + k
-                    record = self._cache.get(e) or self._pass(leaves, state, e)
-                    losses[k] = record.loss
-                    if self._flagged is None and not _finite(record):
-                        self._flagged = e
-                    elif self._flagged is None:
-                        self._clean_through = e
-                    leaves, state = record.leaves_after, record.state_after
-                    self._checkpoints.put(e + 1, (leaves, *state))
-                self._history.append(losses)
-                done += n
-                elapsed = time.perf_counter() - started
-            if elapsed < CHUNK_SECONDS / 2:
-                chunk *= 2
-            elif elapsed > CHUNK_SECONDS * 2 and chunk > 1:
-                chunk //= 2
-            now = time.monotonic()
-            if progress is not None and (now - reported >= PROGRESS_INTERVAL or done >= to_epoch):
-                progress(done, to_epoch)
-                reported = now
-        return done
-
-    def loss_history(self, epochs: int | None = None) -> np.ndarray:
-        """The output's value in each epoch 1 … ``epochs`` (before that epoch's update)."""
-        n = epochs or self.epochs
-        self._run(n)
-        return self._history.exact(n)
-
-    def loss_summary(self, epochs: int | None = None, buckets: int | None = None) -> LossSummary:
-        n = epochs or self.epochs
-        self._run(n)
-        return self._history.summary(n, buckets)
-
-    def loss(self, epoch: int) -> float:
-        known = self._history.at(epoch)
-        return known if known is not None else self.epoch(epoch).loss
+    def _train(self, first: int, n: int, to_epoch: int) -> tuple[np.ndarray, tuple[int, int] | None]:
+        leaves, state = self.position_before(first)
+        losses = np.empty(n)
+        bad: tuple[int, int] | None = None
+        for k in range(n):
+            e = first + k
+            record = self._cache.get(e) or self._pass(leaves, state, e)
+            losses[k] = record.loss
+            if bad is None and not _finite(record):
+                bad = (e, e)
+            leaves, state = record.leaves_after, record.state_after
+            self._checkpoints.put(e + 1, (leaves, *state))
+        return losses, bad
 
     def final(self, epochs: int | None = None) -> tuple[float, np.ndarray]:
         """The output's value and the leaves after ``epochs`` epochs (the output recomputed from those leaves)."""
@@ -467,22 +348,6 @@ class GraphTrace:
         return float(values[self.program.output]), leaves
 
     # --------------------------------------------------------------------------------------- divergence
-    def divergence(self, epochs: int | None = None) -> Divergence | None:
-        """The first step, within epochs 1 … ``epochs``, whose number is not finite (a value, a gradient or a
-        leaf after the update), or None."""
-        n = self.epochs if epochs is None else epochs
-        with self._lock:
-            if self._divergence is not None:
-                return self._divergence if self._divergence.epoch <= n else None
-            if self._clean_through >= n:
-                return None
-            if self._flagged is None:
-                self._run(n, until_flagged=True)
-            if self._flagged is None or self._flagged > n:
-                return None
-            self._divergence = self._locate(self._flagged)
-            return self._divergence
-
     def _locate(self, epoch: int) -> Divergence | None:
         record = self.epoch(epoch)
         base = (epoch - 1) * self.steps_per_epoch

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from textual.content import Content
-from textual.reactive import reactive
-from textual.widgets import Static
 
 from ...core.engine import PHASES, Step
 from ..session import Session, View
 from ..status import run_words
 from . import set_content
+from .bound import BoundPanel
 
 TITLE_KEEPS = 12  # characters of the title kept however long the rest of the first line is
 
 
-class StatusBar(Static):
+class StatusBar(BoundPanel):
     """Two lines at the top: the scenario's title (and a summary), then the position with the four phases. Bound
     to the screen's :class:`View` (``data_bind``), it paints the session's state whenever that changes."""
 
-    view: reactive[View | None] = reactive(None, init=False, repaint=False)
-
-    def __init__(self, session: Session | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.session = session
-
-    def watch_view(self, view: View | None) -> None:
-        s = self.session
-        if view is None or s is None:
-            return
+    def paint(self, s: Session, view: View) -> None:
         words, compact = run_words(s), view.compact
         self.show(s.title, s.shown_step, s.trace.epochs, s.scenario.epochs, words.text(short=compact), compact,
                   s.unit_status(short=compact), extra_short=words.text(short=True))

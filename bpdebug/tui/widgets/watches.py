@@ -5,27 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from textual.content import Content
-from textual.reactive import reactive
-from textual.widgets import Static
 
 from ..session import Session, View
 from ..watching import WatchRow
 from . import set_content
+from .bound import BoundPanel
 
 
-class WatchPanel(Static):
+class WatchPanel(BoundPanel):
     """One line per watch: its value at this step, at the same step of the previous epoch, and the change.
     Hidden while nothing is watched. Bound to the screen's :class:`View`, it paints the session's watches."""
 
-    view: reactive[View | None] = reactive(None, init=False, repaint=False)
-
-    def __init__(self, session: Session | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.session = session
-
-    def watch_view(self, view: View | None) -> None:
-        if view is not None and self.session is not None:
-            self.show(self.session.watch_rows(), view.compact)
+    def paint(self, session: Session, view: View) -> None:
+        self.show(session.watch_rows(), view.compact)
 
     def show(self, rows: Sequence[WatchRow], compact: bool = False) -> None:
         self.set_class(not rows, "-empty")
@@ -61,20 +53,11 @@ class WatchPanel(Static):
         return max(1, int(limit.resolve(size, size)) - self.styles.gutter.height)
 
 
-class ForkLine(Static):
+class ForkLine(BoundPanel):
     """Under the status line while a what-if fork exists: which run shows, and the parameters that differ
     (original → fork) at this step. Hidden without a fork. Bound to the screen's :class:`View`."""
 
-    view: reactive[View | None] = reactive(None, init=False, repaint=False)
-
-    def __init__(self, session: Session | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.session = session
-
-    def watch_view(self, view: View | None) -> None:
-        s = self.session
-        if view is None or s is None:
-            return
+    def paint(self, s: Session, view: View) -> None:
         self.show(", ".join(s.forked.edits) if s.forked else None, s.showing_fork,
                   s.differences(3 if view.compact else 6), view.compact)
 
