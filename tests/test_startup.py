@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _bundled import NETWORKS
+
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = sorted((ROOT / "bpdebug" / "scenarios").glob("*.toml"))
+SCENARIOS = NETWORKS  # graph scenarios are not loaded by core.scenario.load
 
 LOAD_AND_TRAIN = """
 import sys
