@@ -28,13 +28,27 @@ class FittingFooter(Footer):
                 yield widget
 
     def watch_virtual_size(self, size: Size) -> None:
-        """After each layout: fold the next spare key shown while the keys overflow the width."""
-        if size.width <= self.size.width:
+        """After each layout: while the keys overflow the width, fold the spare keys shown, in order, as many as
+        their measured widths cover the overflow, in one recompose (one at a time if a key is not measured yet)."""
+        overflow = size.width - self.size.width
+        if overflow <= 0:
             return
-        shown = {getattr(key, "action", None) for key in self.query(KEY)}
-        spare = [action for action in SPARE_KEYS if action in shown and action not in self.folded]
-        if spare:
-            self.folded += (spare[0],)
+        widths: dict[str, int] = {}
+        for key in self.query(KEY):
+            action = getattr(key, "action", None)
+            if isinstance(action, str):
+                widths[action] = widths.get(action, 0) + key.virtual_region_with_margin.width
+        fold: list[str] = []
+        for action in SPARE_KEYS:
+            if overflow <= 0:
+                break
+            if action in widths and action not in self.folded:
+                fold.append(action)
+                if not widths[action]:  # not laid out: fold it alone, the next layout measures the rest
+                    break
+                overflow -= widths[action]
+        if fold:
+            self.folded += tuple(fold)
             self.refresh(recompose=True)
 
     def _unfold(self) -> None:
