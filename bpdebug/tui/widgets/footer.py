@@ -21,6 +21,8 @@ class FittingFooter(Footer):
     def __init__(self) -> None:
         super().__init__()
         self.folded: tuple[str, ...] = ()  # the actions folded away, in the order of SPARE_KEYS
+        self.fitted = False  # its keys are laid out within the width (False while a recompose is due)
+        self._queued = False  # a recompose for changed bindings is due
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
@@ -28,23 +30,51 @@ class FittingFooter(Footer):
                 yield widget
 
     def watch_virtual_size(self, size: Size) -> None:
-        """After each layout: fold the next spare key shown while the keys overflow the width."""
-        if size.width <= self.size.width:
+        """After each layout: while the keys overflow the width, fold the spare keys shown, in order, as many as
+        their measured widths cover the overflow, in one recompose (one at a time if a key is not measured yet)."""
+        overflow = size.width - self.size.width
+        if overflow <= 0:
+            self.fitted = bool(self.children)
             return
-        shown = {getattr(key, "action", None) for key in self.query(KEY)}
-        spare = [action for action in SPARE_KEYS if action in shown and action not in self.folded]
-        if spare:
-            self.folded += (spare[0],)
-            self.refresh(recompose=True)
+        widths: dict[str, int] = {}
+        for key in self.query(KEY):
+            action = getattr(key, "action", None)
+            if isinstance(action, str):
+                widths[action] = widths.get(action, 0) + key.virtual_region_with_margin.width
+        fold: list[str] = []
+        for action in SPARE_KEYS:
+            if overflow <= 0:
+                break
+            if action in widths and action not in self.folded:
+                fold.append(action)
+                if not widths[action]:  # not laid out: fold it alone, the next layout measures the rest
+                    break
+                overflow -= widths[action]
+        if fold:
+            self.folded += tuple(fold)
+            self._recompose()
+
+    def _recompose(self) -> None:
+        self.fitted = False
+        self.refresh(recompose=True)
 
     def _unfold(self) -> None:
         if self.folded:
             self.folded = ()
-            self.refresh(recompose=True)
+            self._recompose()
 
     def on_resize(self, event: events.Resize) -> None:
         self._unfold()
 
     def bindings_changed(self, screen: Screen) -> None:
+        """As Footer's, but several changes in a row (start-up brings four) recompose once, not once each."""
         self.folded = ()
-        super().bindings_changed(screen)
+        self.fitted = False
+        if self._queued:
+            return
+        self._queued = screen.app.app_focus and self.is_attached and screen is self.screen
+        super().bindings_changed(screen)  # which then recomposes after the next refresh
+
+    async def recompose(self) -> None:
+        self._queued = False
+        await super().recompose()
