@@ -12,18 +12,20 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from ..core.graph.scenario import GraphScenario
+from .app import COMPACT_WIDTH, ROOMY_FOOTER
 from .graph_session import GraphSession
 from .keys import QUIT_ANYWHERE
 from .widgets import set_border
+from .widgets.footer import FittingFooter
 from .widgets.graph import GraphView
 from .widgets.modals import ExportModal, HelpScreen, PromptModal
 
@@ -61,6 +63,9 @@ GRAPH_KEYS: tuple[Binding, ...] = (
     Binding("question_mark,f1", "help", "help", id="help", tooltip="Keys and how to read the screen"),
     Binding("q", "app.quit", "quit", id="quit", tooltip="Quit bpdebug"),
 )
+
+# folded from the footer, in this order, while its keys do not fit (help and quit always show; the palette lists all)
+GRAPH_SPARE_KEYS = ("toggle_by_line", "export", "previous_epoch", "next_epoch", "continue_run", "edit_breakpoints")
 
 GRAPH_LEGEND = (
     "Graph: every value with its operation, value and gradient (∂); … = not computed yet at this step.",
@@ -124,10 +129,19 @@ class GraphScreen(Screen):
         yield Static(id="graph-chain")
         yield ProgressBar(id="graph-progress", show_eta=False)
         yield Static(id="graph-note")
-        yield Footer()
+        yield FittingFooter(GRAPH_SPARE_KEYS)
 
     def on_mount(self) -> None:
         self.refresh_views()
+        self.on_resize()
+
+    def on_resize(self, event: events.Resize | None = None) -> None:
+        """As the network's screen: below 100 columns the palette's hint gives way and the footer tightens, and
+        the footer folds its spare keys while they do not fit, so help and quit always show."""
+        footer = self.query_one(FittingFooter)
+        footer.show_command_palette = self.size.width >= COMPACT_WIDTH
+        footer.compact = self.size.width < ROOMY_FOOTER
+        self.refresh_bindings()  # the footer recomposes, measures its keys and folds what does not fit
 
     # ------------------------------------------------------------------------------------------ repaint
     def refresh_views(self) -> None:

@@ -15,12 +15,13 @@ KEY = "FooterKey"  # Footer's key widgets, by their CSS type (their class is pri
 
 
 class FittingFooter(Footer):
-    """Folds the actions of :data:`SPARE_KEYS`, in order, while its keys are wider than the screen; unfolds them
-    when the width or the keys change (a resize, a long run ending, the side panels toggled)."""
+    """Folds the ``spare`` actions (default :data:`SPARE_KEYS`), in order, while its keys are wider than the screen;
+    unfolds them when the width or the keys change (a resize, a long run ending, the side panels toggled)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spare: tuple[str, ...] = SPARE_KEYS) -> None:
         super().__init__()
-        self.folded: tuple[str, ...] = ()  # the actions folded away, in the order of SPARE_KEYS
+        self.spare = spare
+        self.folded: tuple[str, ...] = ()  # the actions folded away, in the order of ``spare``
         self.fitted = False  # its keys are laid out within the width (False while a recompose is due)
         self._queued = False  # a recompose for changed bindings is due
 
@@ -42,7 +43,7 @@ class FittingFooter(Footer):
             if isinstance(action, str):
                 widths[action] = widths.get(action, 0) + key.virtual_region_with_margin.width
         fold: list[str] = []
-        for action in SPARE_KEYS:
+        for action in self.spare:
             if overflow <= 0:
                 break
             if action in widths and action not in self.folded:
