@@ -142,6 +142,7 @@ class GraphScreen(Screen):
         footer.show_command_palette = self.size.width >= COMPACT_WIDTH
         footer.compact = self.size.width < ROOMY_FOOTER
         self.refresh_bindings()  # the footer recomposes, measures its keys and folds what does not fit
+        self.set_timer(0.5, lambda: footer.watch_virtual_size(footer.virtual_size))  # and once more, laid out
 
     # ------------------------------------------------------------------------------------------ repaint
     def refresh_views(self) -> None:
