@@ -7,12 +7,11 @@ non-zero status (2 for an invalid scenario or bad arguments), never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterable
-from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,6 +22,8 @@ EXIT_OK, EXIT_EXPECTATION, EXIT_INVALID = 0, 1, 2
 
 def bundled_blog() -> Path:
     """The blog scenario shipped inside the package (what ``bpdebug`` opens with no argument)."""
+    from importlib import resources
+
     return Path(str(resources.files("bpdebug") / "scenarios" / "blog.toml"))
 
 
@@ -507,6 +508,8 @@ def _graph(args: argparse.Namespace, scenario, weights: tuple[str, ...]) -> str 
 
 def picture(fmt: str, text: str) -> str | None:
     """A dot graph as ``fmt`` asks (dot, or svg drawn by Graphviz), or None after a one-line error."""
+    import subprocess
+
     from .transcript import dot
 
     if fmt == "svg":
@@ -610,14 +613,21 @@ def practise(session, title: str, args: argparse.Namespace) -> int:
 
 def cmd_app(path: str | None) -> int:
     scenario_path = path or str(bundled_blog())
-    from .cli_graph import looks_like_graph
+    # Start-up (NumPy, Textual, the scenario, the screen) builds ~90,000 objects that live as long as the app:
+    # a full collection among them frees nothing and costs ~20 ms. Collection resumes after the first frame
+    # (tui.app.startup_done freezes what start-up built), or here if the app ends before one.
+    gc.disable()
+    try:
+        from .cli_graph import looks_like_graph
 
-    # refuse a bad file with the one-line error before any screen; a graph opens the app's graph screen
-    scenario = _load_graph(scenario_path) if looks_like_graph(scenario_path) else _load(scenario_path)
-    from .tui.app import make_app
+        # refuse a bad file with the one-line error before any screen; a graph opens the app's graph screen
+        scenario = _load_graph(scenario_path) if looks_like_graph(scenario_path) else _load(scenario_path)
+        from .tui.app import make_app
 
-    app = make_app(scenario_path, scenario)  # read once
-    app.run()
+        app = make_app(scenario_path, scenario)  # read once
+        app.run()
+    finally:
+        gc.enable()
     return int(app.return_code or 0)
 
 

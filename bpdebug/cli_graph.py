@@ -6,7 +6,6 @@ after all goes back to cli.py's own command. Everything refused is one line and 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -81,6 +80,8 @@ def check(args: argparse.Namespace, scenario: GraphScenario) -> int:
             text, ok = graph_report.check_json(trace)
             if gradcheck:
                 report = check_scenario(scenario)
+                import json
+
                 doc = json.loads(text)
                 doc["gradcheck"] = graph_report.gradcheck_record(report)
                 text, ok = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False), report.passes

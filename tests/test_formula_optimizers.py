@@ -42,6 +42,7 @@ RULE = 'rule = ["r = r + g**2", "p = p - learning_rate*g/(sqrt(r) + epsilon)"]'
     (("[optimizers.adagrad]", "[optimizers.adam]"), "optimizers.adam", "'adam' is built in"),
     (('"r = r + g**2",', '"g = 2*g", "r = r + g**2",'), "optimizers.adagrad.rule[1]", "assigns g"),
     (('"r = r + g**2",', '"r = r + g**2", "r = 2*r",'), "optimizers.adagrad.rule[2]", "a second time"),
+    (('"r = r + g**2",', '"(r) = r + g**2",'), "optimizers.adagrad.rule[1]", "assigns '(r)', expected a name"),
     (('"r = r + g**2",', '"r = __import__(1)",'), "optimizers.adagrad.rule[1]", "'__import__' is not allowed"),
     (('state = ["r"]', 'state = ["r", "w1"]'), "optimizers.adagrad.state", "'w1' is a parameter's name"),
     (('optimizer = "adagrad"', 'optimizer = "adagrad"\nbeta1 = 0.9'), "training.beta1",

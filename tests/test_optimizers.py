@@ -279,6 +279,8 @@ def test_every_entry_is_complete_and_its_source_defines_its_step(o):
     assert np.array_equal(pasted[0], mine[0])
     targets = [target for target, _ in o.assignments]
     assert set(targets) == {"p", *o.state_names, *o.shown_names} and targets[-1] == "p"
+    # shown_names is read off the rule's text (no parsing at load): the parsed targets, in order
+    assert tuple(t for t in targets if t != "p" and t not in o.state_names) == o.shown_names
     read = set().union(*(ex.names(tree) for _, tree in o.assignments))
     assert set(o.hyperparameters) <= read and "learning_rate" in read
     assert o.uses_step_count == ("t" in read)

@@ -81,3 +81,37 @@ def test_the_apps_first_frame_comes_before_sympy_is_imported() -> None:
     # [False]: not imported when the first frame started the chain rule's worker (or the diagnosis's thread);
     # True: imported by then
     assert _run(FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] True"
+
+
+GC_AROUND_START = """
+import gc, sys
+from textual.app import App
+from bpdebug import cli
+
+seen = []
+run = App.run
+
+
+def headless(self, **_):  # the app as `bpdebug SCENARIO` runs it, driven headless
+    async def pilot(p):
+        seen.append(gc.isenabled())  # the app is up; its first frame may still be coming
+        for _ in range(50):
+            await p.pause(0.01)
+            if gc.isenabled():
+                break
+        seen.append(gc.isenabled())
+        self.exit()
+    return run(self, headless=True, size=(120, 40), auto_pilot=pilot)
+
+
+App.run = headless
+code = cli.main(sys.argv[1:])
+print(seen[-1], gc.isenabled(), code)
+"""
+
+
+def test_garbage_collection_is_off_while_the_app_starts_and_back_on_after_its_first_frame() -> None:
+    # cmd_app turns the collector off before its first import (start-up builds ~90,000 objects that stay, and a
+    # full collection among them costs ~20 ms and frees nothing); the first frame turns it back on
+    for scenario in ("blog.toml", "micrograd.toml"):
+        assert _run(GC_AROUND_START, str(ROOT / "scenarios" / scenario)) == "True True 0"

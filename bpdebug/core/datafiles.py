@@ -22,16 +22,11 @@ Formats:
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
-import json
 import math
 import os
 import re
 import stat
-import tempfile
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +93,13 @@ def read_file(key: Key, base: Path, written: Any, suffixes: Sequence[str]) -> tu
         raise DataFileError(key, f"'{written}' is {exc}, expected a regular {_either(suffixes)} file") from None
     except OSError as exc:
         raise DataFileError(key, f"'{written}' cannot be read ({exc.strerror})") from None
-    return raw, FileStamp(written, path, len(raw), hashlib.sha256(raw).hexdigest(), key)
+    return raw, FileStamp(written, path, len(raw), _sha256(raw), key)
+
+
+def _sha256(raw: bytes) -> str:
+    import hashlib  # here: a scenario without data files does not pay its import at start-up
+
+    return hashlib.sha256(raw).hexdigest()
 
 
 class _NotRegular(OSError):
@@ -131,7 +132,7 @@ def verify(stamp: FileStamp) -> None:
     except OSError:
         raise DataFileError(stamp.key, f"'{stamp.shown}' was read when the scenario was loaded but is gone now, "
                             "expected the same file") from None
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = _sha256(raw)
     if len(raw) != stamp.size or digest != stamp.sha256:
         raise DataFileError(stamp.key, f"'{stamp.shown}' changed since the scenario was loaded ({stamp.size:,} "
                             f"bytes, sha256 {stamp.sha256[:16]}; now {len(raw):,} bytes, sha256 {digest[:16]}), "
@@ -193,6 +194,8 @@ def _names(key: Key, value: Any, what: str, allow_one: bool) -> tuple[str, ...]:
 
 
 def _read_csv(raw: bytes, stamp: FileStamp, inputs: Any, targets: Any, classes: Any) -> DataTable:
+    import csv
+
     file_key: Key = ("data", "file")
     input_cols = _names(("data", "inputs"), inputs, "a list of column names such as [\"x1\", \"x2\"]", False)
     label_column = isinstance(targets, str)
@@ -280,6 +283,8 @@ def _read_csv(raw: bytes, stamp: FileStamp, inputs: Any, targets: Any, classes: 
 
 
 def _load_npz(raw: bytes, stamp: FileStamp) -> dict[str, np.ndarray]:
+    import zipfile
+
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
             return {k: archive[k] for k in archive.files}
@@ -458,6 +463,8 @@ def read_safetensors(raw: bytes, stamp: FileStamp) -> dict[str, np.ndarray]:
     n = int.from_bytes(raw[:8], "little")
     if n > _ST_MAX_HEADER or 8 + n > len(raw):
         raise bad(f"a header of {n} bytes in a file of {len(raw)}")
+    import json
+
     try:
         header = json.loads(raw[8:8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -500,6 +507,8 @@ def safetensors_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, str] |
         header[name] = {"dtype": "F64", "shape": list(np.shape(array)), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
+    import json
+
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the reference writer does
     return len(text).to_bytes(8, "little") + text + b"".join(chunks)
@@ -537,6 +546,8 @@ def write_weights(path: str | Path, weights: Sequence[np.ndarray], bias: bool) -
 
 
 def _write_bytes_atomic(path: Path, data: bytes) -> Path:
+    import tempfile
+
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:

@@ -27,6 +27,7 @@ State layout: ``state[l]`` is the tuple of arrays of weight matrix ``l`` (0-base
 
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import math
@@ -211,13 +212,18 @@ RESERVED = frozenset({GRADIENT, PARAMETER, COUNT, LEARNING_RATE.key, LEARNING_RA
                       "seed", "h", "np", "state", "Piecewise", *ex.FUNCTIONS})
 
 
+def rule_target(line: str) -> str:
+    """The name a rule's line assigns, as written before its ``=``."""
+    return line.split("=", 1)[0].strip()
+
+
 def parse_rule(lines: Sequence[str], hyper: Iterable[str], state: Sequence[str]) -> tuple[tuple[str, ex.Expr], ...]:
     """The assignments of ``lines`` as (target, tree); :class:`RuleError` for a rule that cannot run: a line
     outside the formula language, a name read before it is defined (neither g, p, t, a hyperparameter, a state
     nor assigned above), a target that is not p, a state or a new name, a name assigned twice, no p."""
     hyper = tuple(hyper)
     given = (GRADIENT, PARAMETER, COUNT, LEARNING_RATE.key, *hyper, *state)
-    targets = [line.split("=", 1)[0].strip() if isinstance(line, str) else "" for line in lines]
+    targets = [rule_target(line) if isinstance(line, str) else "" for line in lines]
     known = tuple(dict.fromkeys(given + tuple(t for t in targets if t.isidentifier())))
     out: list[tuple[str, ex.Expr]] = []
     defined = set(given)
@@ -235,8 +241,8 @@ def parse_rule(lines: Sequence[str], hyper: Iterable[str], state: Sequence[str])
         if target in (GRADIENT, COUNT, LEARNING_RATE.key, *hyper) or target in RESERVED - {PARAMETER}:
             raise RuleError(f"'{_short(line)}' assigns {target}, expected p, a state "
                             f"({_or(list(state)) if state else 'none'}) or a new name", i)
-        if keyword.iskeyword(target) or not target.isidentifier():
-            raise RuleError(f"'{_short(line)}' assigns '{target}', expected a name", i)
+        if keyword.iskeyword(target) or not target.isidentifier() or target != targets[i]:
+            raise RuleError(f"'{_short(line)}' assigns '{targets[i] or target}', expected a name", i)
         if any(target == done for done, _ in out):
             raise RuleError(f"'{_short(line)}' assigns {target} a second time, expected each name assigned "
                             "once (give the new value a new name)", i)
@@ -271,10 +277,12 @@ class Optimizer:
     step: Step = field(repr=False, compare=False)
     plain: bool = False  # plain gradient descent: the engine's own update, no state (the default optimizer)
     code: str | None = field(default=None, repr=False)  # a formula optimizer's generated step (None: built in)
-    assignments: tuple[tuple[str, ex.Expr], ...] = field(default=(), init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "assignments", parse_rule(self.rule, self.hyperparameters, self.state_names))
+    @functools.cached_property
+    def assignments(self) -> tuple[tuple[str, ex.Expr], ...]:
+        """Its rule parsed, on first use (a formula optimizer's rule was checked when its table was read; the
+        built-in rules are checked by the tests, not by every start-up)."""
+        return parse_rule(self.rule, self.hyperparameters, self.state_names)
 
     @property
     def hyperparameters(self) -> tuple[str, ...]:
@@ -303,8 +311,11 @@ class Optimizer:
 
     @property
     def shown_names(self) -> tuple[str, ...]:
-        """The intermediate values its rule names (Adam's ``mhat``, ``vhat``), in the order assigned."""
-        return tuple(t for t, _ in self.assignments if t != PARAMETER and t not in self.state_names)
+        """The intermediate values its rule names (Adam's ``mhat``, ``vhat``), in the order assigned: read off
+        its lines without parsing them (:func:`parse_rule` accepts a line only if its text before ``=`` is the
+        name it assigns), so that loading a scenario does not parse every optimizer's rule."""
+        targets = (rule_target(line) for line in self.rule)
+        return tuple(t for t in targets if t != PARAMETER and t not in self.state_names)
 
     @property
     def uses_step_count(self) -> bool:

@@ -13,11 +13,14 @@ integer of 19 digits or more, the marker not found exactly once as an array valu
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 import tomllib
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import json
 
 MIN_FAST_LENGTH = 2000  # arrays shorter than this go through tomllib (every bundled scenario's do)
 # the start of an array value: a bare key at the start of a line, "=", then "["
@@ -48,7 +51,7 @@ def _fast(text: str) -> dict[str, Any] | None:
         plain = _PLAIN.match(text, start)
         if plain is None or plain.end() - start < MIN_FAST_LENGTH:
             continue
-        value, end = _JSON.raw_decode(text, start)  # a JSON error: tomllib reads it all and says what
+        value, end = _json().raw_decode(text, start)  # a JSON error: tomllib reads it all and says what
         if end > plain.end():  # the array runs past the plain characters
             continue
         marker = f"bpdebug-array-{uuid.uuid4().hex}"
@@ -68,7 +71,12 @@ def _integer(digits: str) -> int:
     return int(digits)
 
 
-_JSON = json.JSONDecoder(parse_int=_integer)
+@functools.cache
+def _json() -> json.JSONDecoder:
+    """The JSON reader of long arrays, made on first use (a scenario without them does not import json)."""
+    import json
+
+    return json.JSONDecoder(parse_int=_integer)
 
 
 def _put_back(doc: dict[str, Any], arrays: dict[str, Any]) -> bool:

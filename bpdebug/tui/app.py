@@ -23,7 +23,6 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import ProgressBar
 from textual.worker import get_current_worker
 
 from ..core.engine import Step, Trace
@@ -158,7 +157,7 @@ class DebuggerScreen(Screen):
         self.query_one(ParamsTable).set_scenario(self.session.scenario)
         self.at = self.session.position
         self.on_resize()
-        self.call_after_refresh(_startup_done)
+        self.call_after_refresh(startup_done)
 
     def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
@@ -182,6 +181,8 @@ class DebuggerScreen(Screen):
     def watch_busy(self, busy: bool) -> None:
         self.refresh_bindings()
         if busy:
+            from textual.widgets import ProgressBar  # here: start-up does not need it (nor what it imports)
+
             self.mount(ProgressBar(total=None, show_eta=True, id="progress"), after="#status")
         else:
             for bar in self.query("#progress"):
@@ -389,6 +390,8 @@ class DebuggerScreen(Screen):
 
     @on(RunProgress)
     def _run_progress(self, event: RunProgress) -> None:
+        from textual.widgets import ProgressBar
+
         for bar in self.query("#progress").results(ProgressBar):
             bar.update(total=event.total, progress=event.done)
 
@@ -704,9 +707,9 @@ class DebuggerApp(App[int]):
                                     partial(target.run_action, b.action.removeprefix("app.")))
 
 
-def _startup_done() -> None:
-    """After the first frame: what startup built stays (frozen out of the collector's scans), and
-    garbage collection resumes."""
+def startup_done() -> None:
+    """After the first frame: what start-up built stays (frozen out of the collector's scans), and
+    garbage collection resumes (``bpdebug`` turns it off before its first import, see ``cli.cmd_app``)."""
     gc.freeze()
     gc.enable()
 

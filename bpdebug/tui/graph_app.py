@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import ProgressBar, Static
 
 from ..core.graph.scenario import GraphScenario
-from .app import COMPACT_WIDTH, ROOMY_FOOTER
+from .app import COMPACT_WIDTH, ROOMY_FOOTER, startup_done
 from .graph_session import GraphSession
 from .keys import QUIT_ANYWHERE
 from .widgets import set_border
@@ -134,6 +134,7 @@ class GraphScreen(Screen):
     def on_mount(self) -> None:
         self.refresh_views()
         self.on_resize()
+        self.call_after_refresh(startup_done)
 
     def on_resize(self, event: events.Resize | None = None) -> None:
         """As the network's screen: below 100 columns the palette's hint gives way and the footer tightens, and

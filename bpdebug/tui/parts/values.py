@@ -6,7 +6,6 @@ mutable :class:`Walk`. No terminal code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -27,6 +26,8 @@ SYNC_EPOCHS = 200  # going this many epochs past what is computed is a long run 
 
 def bundled_scenarios() -> Path:
     """The folder of the scenarios shipped inside the package."""
+    from importlib import resources
+
     return Path(str(resources.files("bpdebug") / "scenarios"))
 
 
