@@ -207,15 +207,15 @@ def _load_graph(path: str):
 
 def _load(path: str):
     from .core import threads
+
+    threads.apply()  # one BLAS thread unless the user set a count (measured: more were slower here)
     from .core.scenario import ScenarioError, load
 
     try:
-        scenario = load(path)
+        return load(path)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(EXIT_INVALID) from None
-    threads.apply()  # one BLAS thread unless the user set a count (measured: more were slower here)
-    return scenario
 
 
 def cmd_check(args: argparse.Namespace) -> int:

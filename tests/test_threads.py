@@ -73,3 +73,24 @@ def test_apply_and_restore_in_this_process() -> None:
     finally:
         threads.restore()
     assert threads.blas_threads() == original
+
+
+BEFORE_NUMPY = """
+import os, subprocess, sys
+from bpdebug.core import threads
+assert "numpy" not in sys.modules
+threads.apply()  # as the CLI does, before anything imports NumPy
+left = [v for v in threads.USER_VARIABLES if v in os.environ]
+LIST = "import os; print(sorted(k for k in os.environ if k.endswith('THREADS')))"
+child = subprocess.run([sys.executable, "-c", LIST], capture_output=True, text=True, check=True).stdout.strip()
+print(repr((threads.blas_threads(), left, child)))
+"""
+
+
+def test_applied_before_numpy_loads_its_blas_on_one_thread_and_leaves_no_variable_behind() -> None:
+    out = subprocess.run([sys.executable, "-c", BEFORE_NUMPY], capture_output=True, text=True, timeout=120,
+                         env=_clean_env(), check=False)
+    assert out.returncode == 0, out.stderr
+    blas, left, child = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert blas and blas == [1] * len(blas)
+    assert left == [] and child == "[]"  # set only while NumPy loaded: neither this process nor a child sees them

@@ -18,13 +18,16 @@ and the app's ``]`` (next epoch) on 784-128-10 with 16 examples took 120-186 ms 
 one. More threads never made bpdebug faster there, at any size it handles, so the policy is one thread.
 
 A thread count the user set is theirs: when any of :data:`USER_VARIABLES` is in the environment, nothing is
-changed (the library read it when it loaded). The limit is set with threadpoolctl on the BLAS libraries
-loaded in this process (NumPy's), for the whole process: the UI thread and the workers alike.
+changed (the library read it when it loaded). The limit holds for the whole process, the UI thread and the
+workers alike. The command line applies it before NumPy is imported, by setting the libraries' own variables
+for the moment NumPy loads its BLAS (free: threadpoolctl's scan of the loaded libraries cost ~3 ms of start-up);
+once NumPy is loaded, it is set with threadpoolctl.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,15 +55,27 @@ def choose(environ: Mapping[str, str] | None = None) -> Policy:
     return Policy(BLAS_THREADS, "one BLAS thread: measured faster than a pool at every size bpdebug trains")
 
 
-_limiter: Any = None  # threadpoolctl's limiter while the policy is applied
+_limiter: Any = None  # threadpoolctl's limiter while the policy is applied (True: applied as NumPy loaded)
 
 
 def apply(environ: Mapping[str, str] | None = None) -> Policy:
-    """Apply :func:`choose`'s policy to the BLAS loaded in this process (NumPy is imported first so that its
-    BLAS is). Idempotent; :func:`restore` undoes it."""
+    """Apply :func:`choose`'s policy to the BLAS of this process. Before NumPy is imported, the library's own
+    variables (:data:`USER_VARIABLES`) are set for the moment NumPy loads it, which reads them then, and
+    removed again: nothing else in the process, and no child process, sees them. Once NumPy is loaded, the
+    limit is set with threadpoolctl, which :func:`restore` undoes. Idempotent."""
     global _limiter
     policy = choose(environ)
     if policy.threads is None or _limiter is not None:
+        return policy
+    if "numpy" not in sys.modules and environ is None:
+        set_now = [name for name in USER_VARIABLES if name not in os.environ]
+        try:
+            os.environ.update({name: str(policy.threads) for name in set_now})
+            import numpy  # noqa: F401 - its BLAS reads the variables as it loads
+        finally:
+            for name in set_now:
+                os.environ.pop(name, None)
+        _limiter = True
         return policy
     import numpy  # noqa: F401 - loads the BLAS the limit is set on
 
@@ -75,7 +90,7 @@ def apply(environ: Mapping[str, str] | None = None) -> Policy:
 def restore() -> None:
     """Give BLAS back the thread counts it had before :func:`apply` (for benchmarks and tests)."""
     global _limiter
-    if _limiter is not None:
+    if _limiter is not None and _limiter is not True:  # a limit set as NumPy loaded stays
         _limiter.restore_original_limits()
         _limiter = None
 

@@ -36,7 +36,7 @@ from .widgets import set_border
 from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
-from .widgets.footer import FittingFooter
+from .widgets.footer import PALETTE_WIDTH, FittingFooter
 from .widgets.loss_panel import LossPanel
 from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal, prefix_suggester
 from .widgets.network import NetworkView
@@ -69,8 +69,8 @@ LEGEND = (
 )
 
 WATCH_EXTRA = ("loss", "error")  # quantities a watch completes to beside the parameters' names
-COMPACT_WIDTH = 100  # below this many columns the side panels fold away and the status line abbreviates
-ROOMY_FOOTER = 132  # below this many columns the footer's keys sit one space apart (at 120 every key fits)
+STARTUP_WAIT = 0.5  # seconds start-up's threads wait at most for the footer's fitted frame (FittingFooter.Fitted)
+COMPACT_WIDTH = PALETTE_WIDTH  # below this many columns the side panels fold away and the status line abbreviates
 
 
 class DebuggerScreen(Screen):
@@ -129,6 +129,9 @@ class DebuggerScreen(Screen):
         self.chain_shown: Position | None = None  # the position whose chain rule is painted (None: deriving)
         self._diagnosing: set[int] = set()  # the run generations whose printed figures are being diagnosed
         self._revision = 0  # repaints so far: each is a new view, so the bound children paint again
+        # set once the footer has fitted its keys, the last of start-up's frames: the threads start-up schedules
+        # (the chain rule's, which imports SymPy, and the diagnosis) wait for it, so as not to slow those frames
+        self._started = threading.Event()
 
     # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -146,7 +149,7 @@ class DebuggerScreen(Screen):
         yield WatchPanel(self.session, id="watches", classes="-empty").data_bind(DebuggerScreen.view)
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
-        yield FittingFooter()
+        yield FittingFooter(width=self.app.size.width)
 
     def on_mount(self) -> None:
         titles = {"#network": "network", "#params": "parameters", "#expectations": "printed figures",
@@ -161,10 +164,7 @@ class DebuggerScreen(Screen):
 
     def on_resize(self, event: events.Resize | None = None) -> None:
         """Panels wrap and compact to the width: repaint once the new size is laid out."""
-        # below 100 columns the palette's hint gives way; below ROOMY_FOOTER the footer tightens, so q shows
-        footer = self.query_one(FittingFooter)
-        footer.show_command_palette = not self.compact
-        footer.compact = self.size.width < ROOMY_FOOTER
+        self.query_one(FittingFooter).style_for(self.size.width)
         self.refresh_bindings()  # the filter key shows only where the parameters table does
         if self.at is not None and self.size != self._painted_size:
             self._painted_size = self.size
@@ -263,6 +263,7 @@ class DebuggerScreen(Screen):
         """Build the derivation in a thread. The first use imports :mod:`bpdebug.derivation` and with it SymPy
         (~250 ms): nothing the first frame needs imports it, so the first frame never waits for it, and this
         worker is started only after that frame (see :meth:`_show_derivation`)."""
+        self._started.wait(STARTUP_WAIT)
         if get_current_worker().is_cancelled:
             return
         s = self.session
@@ -296,10 +297,15 @@ class DebuggerScreen(Screen):
         """Which failing printed figures are root slips: seconds on the blog, so after the first frame and in a
         daemon thread (it cannot be cancelled half-way, and quitting must not wait for it)."""
         def run() -> None:
+            self._started.wait(STARTUP_WAIT)
             if self.session.diagnose(generation) is not None:
                 self.post_message(self.Diagnosed())
 
         threading.Thread(target=run, name="bpdebug-diagnose", daemon=True).start()
+
+    @on(FittingFooter.Fitted)
+    def _footer_fitted(self) -> None:
+        self._started.set()
 
     @on(Diagnosed)
     def _diagnosed(self) -> None:

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import ProgressBar, Static
 
 from ..core.graph.scenario import GraphScenario
-from .app import COMPACT_WIDTH, ROOMY_FOOTER, startup_done
+from .app import startup_done
 from .graph_session import GraphSession
 from .keys import QUIT_ANYWHERE
 from .widgets import set_border
@@ -129,7 +129,7 @@ class GraphScreen(Screen):
         yield Static(id="graph-chain")
         yield ProgressBar(id="graph-progress", show_eta=False)
         yield Static(id="graph-note")
-        yield FittingFooter(GRAPH_SPARE_KEYS)
+        yield FittingFooter(GRAPH_SPARE_KEYS, width=self.app.size.width)
 
     def on_mount(self) -> None:
         self.refresh_views()
@@ -139,11 +139,8 @@ class GraphScreen(Screen):
     def on_resize(self, event: events.Resize | None = None) -> None:
         """As the network's screen: below 100 columns the palette's hint gives way and the footer tightens, and
         the footer folds its spare keys while they do not fit, so help and quit always show."""
-        footer = self.query_one(FittingFooter)
-        footer.show_command_palette = self.size.width >= COMPACT_WIDTH
-        footer.compact = self.size.width < ROOMY_FOOTER
+        self.query_one(FittingFooter).style_for(self.size.width)
         self.refresh_bindings()  # the footer recomposes, measures its keys and folds what does not fit
-        self.set_timer(0.5, lambda: footer.watch_virtual_size(footer.virtual_size))  # and once more, laid out
 
     # ------------------------------------------------------------------------------------------ repaint
     def refresh_views(self) -> None:

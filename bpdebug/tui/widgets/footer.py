@@ -6,11 +6,15 @@ from __future__ import annotations
 from textual import events
 from textual.app import ComposeResult
 from textual.geometry import Size
+from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from ..keys import SPARE_KEYS
 
+PALETTE_WIDTH = 100  # below this many columns the palette's hint gives way (the screens' compact width)
+ROOMY_FOOTER = 132  # below this many columns the keys sit one space apart (at 120 every key fits)
 KEY = "FooterKey"  # Footer's key widgets, by their CSS type (their class is private to textual.widgets._footer)
 
 
@@ -18,24 +22,54 @@ class FittingFooter(Footer):
     """Folds the ``spare`` actions (default :data:`SPARE_KEYS`), in order, while its keys are wider than the screen;
     unfolds them when the width or the keys change (a resize, a long run ending, the side panels toggled)."""
 
-    def __init__(self, spare: tuple[str, ...] = SPARE_KEYS) -> None:
+    class Fitted(Message):
+        """The keys are laid out within the width (after start-up: the screen's first frames are complete)."""
+
+    def __init__(self, spare: tuple[str, ...] = SPARE_KEYS, width: int | None = None) -> None:
         super().__init__()
+        if width is not None:  # styled for the screen's width from the start (the screen restyles on resize)
+            self.style_for(width)
         self.spare = spare
         self.folded: tuple[str, ...] = ()  # the actions folded away, in the order of ``spare``
         self.fitted = False  # its keys are laid out within the width (False while a recompose is due)
         self._queued = False  # a recompose for changed bindings is due
+        self._rebound = False  # the bindings changed since the last recompose
+        self._fold_width = 0  # the width the keys were last fitted to
+        self._shown: tuple[object, ...] | None = None  # the keys composed last: _showing() and the folded actions
 
     def compose(self) -> ComposeResult:
+        # None: no keys yet (Footer composes them once the screen's bindings are ready, after the first frame)
+        self._shown = (self._showing(), self.folded) if self._bindings_ready else None
         for widget in super().compose():
             if getattr(widget, "action", None) not in self.folded:  # a key widget holds its action
                 yield widget
 
+    def _showing(self) -> tuple[object, ...]:
+        """What the keys would show now, before folding: each shown binding's key, description, action,
+        whether it is enabled and its tooltip, whether the palette's key shows, and the compact style."""
+        bindings = tuple((b.key, b.description, b.action, enabled, tooltip)
+                         for _, b, enabled, tooltip in self.screen.active_bindings.values() if b.show)
+        return bindings, self.show_command_palette, self.compact
+
+    def style_for(self, width: int) -> None:
+        """Below :data:`PALETTE_WIDTH` columns the palette's hint gives way; below :data:`ROOMY_FOOTER` the keys
+        tighten (so that quit shows)."""
+        self.show_command_palette = width >= PALETTE_WIDTH
+        self.compact = width < ROOMY_FOOTER
+
     def watch_virtual_size(self, size: Size) -> None:
+        self._fit(size)
+
+    def _fit(self, size: Size) -> None:
         """After each layout: while the keys overflow the width, fold the spare keys shown, in order, as many as
         their measured widths cover the overflow, in one recompose (one at a time if a key is not measured yet)."""
+        self._fold_width = self.size.width
         overflow = size.width - self.size.width
         if overflow <= 0:
-            self.fitted = bool(self.children)
+            fitted = bool(self.children)
+            if fitted and not self.fitted:
+                self.post_message(self.Fitted())
+            self.fitted = fitted
             return
         widths: dict[str, int] = {}
         for key in self.query(KEY):
@@ -65,17 +99,31 @@ class FittingFooter(Footer):
             self._recompose()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._unfold()
+        if event.size.width != self._fold_width:  # folded for another width
+            self._unfold()
 
     def bindings_changed(self, screen: Screen) -> None:
         """As Footer's, but several changes in a row (start-up brings four) recompose once, not once each."""
-        self.folded = ()
-        self.fitted = False
+        self._rebound = True
         if self._queued:
             return
         self._queued = screen.app.app_focus and self.is_attached and screen is self.screen
         super().bindings_changed(screen)  # which then recomposes after the next refresh
 
     async def recompose(self) -> None:
+        """Recompose when what the keys show changed: other bindings (folded again from all of them) or other
+        folds. Start-up's four bindings changes change nothing the footer shows."""
         self._queued = False
+        rebound, self._rebound = self._rebound, False
+        if not self.is_attached:
+            return
+        showing = self._showing()
+        if rebound and self._shown is not None and showing != self._shown[0]:
+            self.folded = ()  # other keys: fold again from all of them
+        elif (showing, self.folded) == self._shown:
+            return  # the same keys, folded the same
+        self.fitted = False
+        # new keys are measured by their first layout, even when their total width is the one before: forget
+        # it, so that layout calls watch_virtual_size
+        self.set_reactive(Widget.virtual_size, Size(0, 0))
         await super().recompose()
