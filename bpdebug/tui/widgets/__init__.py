@@ -10,6 +10,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 _RESOLVED: dict[tuple[str, str], str] = {}
+_VARIABLES: dict[str, dict[str, str]] = {}  # each theme's variables (Textual builds them anew on each call)
 
 
 def _resolve(widget: Static, style: str | Style) -> str | Style:
@@ -17,9 +18,12 @@ def _resolve(widget: Static, style: str | Style) -> str | Style:
     would otherwise resolve them span by span on every paint, which costs more than the rest of a step."""
     if not isinstance(style, str) or "$" not in style:
         return style
-    key = (widget.app.theme, style)
+    app = widget.app
+    key = (app.theme, style)
     if key not in _RESOLVED:
-        variables = widget.app.get_css_variables()
+        variables = _VARIABLES.get(app.theme)
+        if variables is None:
+            variables = _VARIABLES[app.theme] = app.get_css_variables()
         _RESOLVED[key] = " ".join(variables.get(w[1:], w) if w.startswith("$") else w for w in style.split())
     return _RESOLVED[key]
 
