@@ -71,6 +71,8 @@ LEGEND = (
 WATCH_EXTRA = ("loss", "error")  # quantities a watch completes to beside the parameters' names
 STARTUP_WAIT = 0.5  # seconds start-up's threads wait at most for the footer's fitted frame (FittingFooter.Fitted)
 COMPACT_WIDTH = PALETTE_WIDTH  # below this many columns the side panels fold away and the status line abbreviates
+HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_WIDTH, "-wide")]  # the screen's classes by width
+VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # and by height
 
 
 class DebuggerScreen(Screen):
@@ -122,7 +124,8 @@ class DebuggerScreen(Screen):
             self.note = note
 
     def __init__(self, session: Session) -> None:
-        super().__init__(id="debugger")
+        # the breakpoint classes (-wide, -tall …) the first resize would give it, from the start: styled once
+        super().__init__(id="debugger", classes=" ".join(breakpoint_classes(self.app.size)))
         self.session = session
         self._painted_size: Size | None = None  # the size the panels were last laid out for
         self._deriving: Position | None = None  # the position a derivation worker is under way for
@@ -141,7 +144,7 @@ class DebuggerScreen(Screen):
         with Horizontal(id="top"):
             with Vertical(id="top-left"):
                 yield NetworkView(self.session.scenario, self.session, id="network").data_bind(DebuggerScreen.view)
-                yield LossPanel(self.session, id="loss").data_bind(DebuggerScreen.view)
+                yield LossPanel(self.session, id="loss", classes="-empty").data_bind(DebuggerScreen.view)
                 yield ExpectationsPanel(id="expectations")
             with VerticalScroll(id="params", can_focus=False):
                 yield ParamsTable(id="params-table")
@@ -658,8 +661,8 @@ class DebuggerApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "bpdebug"
     BINDINGS = [QUIT_ANYWHERE]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_WIDTH, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    HORIZONTAL_BREAKPOINTS = HORIZONTAL_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = VERTICAL_BREAKPOINTS
 
     def __init__(self, scenario_path: str | Path, scenario: Scenario | None = None) -> None:
         super().__init__()
@@ -711,6 +714,15 @@ class DebuggerApp(App[int]):
                 target = self if b.action.startswith("app.") else screen
                 yield SystemCommand(b.tooltip or b.description, f"key: {' / '.join(keys.get(b.id or '', []))}",
                                     partial(target.run_action, b.action.removeprefix("app.")))
+
+
+def breakpoint_classes(size: Size) -> tuple[str, ...]:
+    """The classes Textual's breakpoints give a screen of ``size`` (the largest breakpoint each dimension
+    reaches), or none before the terminal's size is known."""
+    if not size.width or not size.height:
+        return ()
+    return tuple(max((b for b in points if extent >= b[0]), default=(0, ""))[1]
+                 for points, extent in ((HORIZONTAL_BREAKPOINTS, size.width), (VERTICAL_BREAKPOINTS, size.height)))
 
 
 def startup_done() -> None:
