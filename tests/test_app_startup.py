@@ -1,0 +1,108 @@
+"""What the screen does while it starts (Pilot, headless): styled once with its breakpoint classes, a footer that
+recomposes only when what it shows changes and fits at any width, start-up's threads held until the footer's
+fitted frame, and panel colours that follow the theme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.geometry import Size
+
+from bpdebug.tui.app import (
+    HORIZONTAL_BREAKPOINTS,
+    VERTICAL_BREAKPOINTS,
+    DebuggerScreen,
+    breakpoint_classes,
+    make_app,
+)
+from bpdebug.tui.widgets import _resolve
+from bpdebug.tui.widgets.footer import KEY, FittingFooter
+from bpdebug.tui.widgets.step_panel import StepPanel
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOG = ROOT / "scenarios" / "blog.toml"
+BREAKPOINTS = {name for _, name in HORIZONTAL_BREAKPOINTS + VERTICAL_BREAKPOINTS}
+
+
+async def settle(pilot, rounds: int = 10) -> None:
+    for _ in range(rounds):
+        await pilot.pause(0.02)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (99, 31), (100, 32), (120, 40), (160, 50)])
+async def test_the_screen_starts_with_the_breakpoint_classes_its_resize_gives_it(size, monkeypatch):
+    assert breakpoint_classes(Size(0, 0)) == ()  # no size yet: none
+    mounted: list[set[str]] = []
+    on_mount = DebuggerScreen.on_mount
+
+    def recording(self) -> None:  # the classes its children are first styled with, before any resize
+        mounted.append(set(self.classes) & BREAKPOINTS)
+        on_mount(self)
+
+    monkeypatch.setattr(DebuggerScreen, "on_mount", recording)
+    app = make_app(BLOG)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert mounted == [set(breakpoint_classes(Size(*size)))] == [set(app.screen.classes) & BREAKPOINTS]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (140, 40)])
+async def test_the_footer_recomposes_once_at_start_and_its_keys_fit(size, monkeypatch):
+    composed: list[tuple[str, ...]] = []
+    compose = FittingFooter.compose
+
+    def counting(self):
+        children = list(compose(self))
+        composed.append(tuple(getattr(w, "action", "") for w in children))
+        yield from children
+
+    monkeypatch.setattr(FittingFooter, "compose", counting)
+    app = make_app(BLOG)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        footer = app.screen.query_one(FittingFooter)
+        keys = list(app.screen.query(KEY))
+        assert footer.fitted and keys and all(k.region.right <= size[0] for k in keys)
+        assert {"help", "quit"} <= {k.description for k in keys}
+        # empty (before the screen's bindings are ready), every key, and a second time only if some were folded
+        assert composed[0] == () and len(composed) == (2 if not footer.folded else 3), composed
+        before = len(composed)
+        app.screen.refresh_bindings()  # bindings that change nothing the footer shows: no recompose
+        await settle(pilot)
+        assert len(composed) == before
+
+
+async def test_start_up_threads_wait_for_the_footers_fitted_frame(monkeypatch):
+    """The chain rule's worker (which imports SymPy) and the diagnosis start their work once the footer has
+    fitted its keys: the last of start-up's frames is not slowed by them."""
+    app = make_app(BLOG)
+    seen: list[tuple[str, bool]] = []
+    session = app.session
+    derivation, diagnose = session.derivation, session.diagnose
+
+    def footer_fitted() -> bool:
+        return app.screen.query_one(FittingFooter).fitted
+
+    monkeypatch.setattr(session, "derivation", lambda *a: seen.append(("derive", footer_fitted())) or derivation(*a))
+    monkeypatch.setattr(session, "diagnose", lambda *a: seen.append(("diagnose", footer_fitted())) or diagnose(*a))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if {"derive", "diagnose"} <= {what for what, _ in seen}:
+                break
+        await app.workers.wait_for_complete()
+    assert {"derive", "diagnose"} <= {what for what, _ in seen} and all(fitted for _, fitted in seen), seen
+
+
+async def test_panel_colours_follow_a_theme_change():
+    app = make_app(BLOG)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one(StepPanel)
+        for theme in ("textual-light", "nord", app.theme):
+            app.theme = theme
+            await pilot.pause()
+            assert _resolve(panel, "bold $accent") == f"bold {app.get_css_variables()['accent']}"
