@@ -58,7 +58,10 @@ class MinimalApp(App[None]):
 
 
 def complete(app: App) -> bool:
-    """The first step's numbers are in the panels (always true for the minimal app)."""
+    """The first step's numbers are in the panels (always true for the minimal app, which must not pay for
+    importing bpdebug here)."""
+    if not type(app).__module__.startswith("bpdebug"):
+        return True
     from bpdebug.tui.app import DebuggerApp
     from bpdebug.tui.widgets.params_table import ParamsTable
     from bpdebug.tui.widgets.step_panel import StepPanel

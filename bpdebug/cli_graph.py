@@ -5,20 +5,21 @@ after all goes back to cli.py's own command. Everything refused is one line and 
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command line starts fast: NumPy and the core load when a graph command runs
+    import argparse
+
     from .core.graph.scenario import GraphScenario
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_INVALID = 0, 1, 2
 GRAPH_FORMATS = ("json", "py", "dot", "svg", "md", "tex", "txt")  # the exports of a graph so far
 # a top-level graph key: [graph], [graph.values], graph = {...}, graph.program = ... (a guess: load_any decides)
 _GRAPH_KEY = re.compile(rb"^[ \t]*(?:\[[ \t]*graph[ \t]*[\].]|graph[ \t]*[.=])", re.MULTILINE)
-Command = Callable[[argparse.Namespace], int]
+Command = Callable[["argparse.Namespace"], int]
 
 
 def looks_like_graph(path: str | None) -> bool:

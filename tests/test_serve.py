@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from _bundled import NETWORKS
 
-from bpdebug import cli
+from bpdebug import cli, cli_args
 from bpdebug.tui.app import make_app
 from bpdebug.tui.served import STATUS_ENV, ServedApp
 from bpdebug.tui.server import Catalog, ServeError, is_loopback, session_command, where
@@ -159,7 +159,7 @@ def test_a_port_in_use_is_one_line(capsys):
 
 
 def test_localhost_by_default_and_the_line_says_who_can_connect():
-    assert cli._parser().parse_args(["serve"]).host == "127.0.0.1"
+    assert cli_args.parser().parse_args(["serve"]).host == "127.0.0.1"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
     assert "this machine only" in where("127.0.0.1", 8000)

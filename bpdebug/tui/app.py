@@ -33,23 +33,20 @@ from .fit import fit_top
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
 from .session import Move, Note, Position, RunOutcome, Search, Session, View, bundled_scenarios, export_formats
 from .widgets import set_border
-from .widgets.breakpoints import BreakpointsModal
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import PALETTE_WIDTH, FittingFooter
 from .widgets.loss_panel import LossPanel
-from .widgets.modals import ConfirmModal, ExportModal, HelpScreen, PromptModal, prefix_suggester
 from .widgets.network import NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
 from .widgets.watches import ForkLine, WatchPanel
 
-if TYPE_CHECKING:
-    from ..text.practice import Question
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the dialogs are imported where they open: start-up does not need them
     from ..core.graph.scenario import GraphScenario
+    from ..text.practice import Question
+    from .widgets.modals import PromptModal
 
 __all__ = ["KEYS", "LEGEND", "DebuggerApp", "DebuggerScreen", "bundled_scenarios", "make_app"]
 
@@ -339,6 +336,8 @@ class DebuggerScreen(Screen):
     def write_checked(self, path: str, write: Callable[[], object], nothing: str) -> None:
         """``write`` to ``path`` (a fork saved, an export) unless the session refuses the path; when it would
         replace a file, ask first, and keeping the file says "PATH kept; ``nothing``"."""
+        from .widgets.modals import ConfirmModal
+
         s = self.session
         refused = s.refusal(path)
         if refused is not None:
@@ -369,6 +368,8 @@ class DebuggerScreen(Screen):
         self.apply(self.session.previous_epoch())
 
     def action_goto_epoch(self) -> None:
+        from .widgets.modals import PromptModal
+
         self.ask(PromptModal("Go to epoch", self.session.epoch_hint(), placeholder="epoch number"), self._goto_answer)
 
     def _goto_answer(self, text: str) -> None:
@@ -414,11 +415,15 @@ class DebuggerScreen(Screen):
         self.workers.cancel_group(self, "export")
 
     def action_pick_param(self) -> None:
+        from .widgets.modals import PromptModal, prefix_suggester
+
         s = self.session
         self.ask(PromptModal("Select a parameter", s.scenario.params.describe_names(), placeholder="w5",
                              suggestions=prefix_suggester(s.scenario.params, s.param_names)), s.select)
 
     def action_filter_params(self) -> None:
+        from .widgets.modals import PromptModal
+
         self.app.push_screen(PromptModal("Filter the parameters", FILTER_HELP, placeholder="layer 2 top 20",
                                          value=self.query_one(ParamsTable).filter_text), self._filter_answer)
 
@@ -452,6 +457,8 @@ class DebuggerScreen(Screen):
         self.render_step()  # the status line lists the breakpoints
 
     def action_edit_breakpoints(self) -> None:
+        from .widgets.breakpoints import BreakpointsModal
+
         self.app.push_screen(BreakpointsModal(self.session), lambda _: self.render_step())
 
     def action_continue_run(self) -> None:
@@ -494,6 +501,8 @@ class DebuggerScreen(Screen):
         self.say(self.session.gradient_check())
 
     def action_watch(self) -> None:
+        from .widgets.modals import PromptModal, prefix_suggester
+
         s = self.session
         names = [w.name for w in s.watches]
         hint = ("w5, grad.w1, delta2, a3, loss: its value here, at this step of the previous epoch, and the "
@@ -503,6 +512,8 @@ class DebuggerScreen(Screen):
                  repaint=True)
 
     def action_edit_value(self) -> None:
+        from .widgets.modals import PromptModal
+
         s = self.session
         self.ask(PromptModal(f"What if {s.selected.short} = …", s.edit_hint(),
                              placeholder=f"{s.step.param(s.selected):.7g}"), s.fork, repaint=True)
@@ -516,6 +527,8 @@ class DebuggerScreen(Screen):
         self.render_step()
 
     def action_save_fork(self) -> None:
+        from .widgets.modals import PromptModal
+
         s = self.session
         if s.forked is None:
             self.say(Note("no what-if fork to save: e edits a value and forks the run", timeout=3))
@@ -559,6 +572,8 @@ class DebuggerScreen(Screen):
         panel.show()
 
     def action_export(self) -> None:
+        from .widgets.modals import ExportModal
+
         choices = [(f.key, f.label, f.extension) for f in export_formats()]
         keys = [key for key, _, _ in choices]
         default = "md" if "md" in keys else keys[0]
@@ -626,6 +641,8 @@ class DebuggerScreen(Screen):
             self.say(Note(score, title="practice", timeout=8))
 
     def action_help(self) -> None:
+        from .widgets.modals import HelpScreen
+
         self.app.push_screen(HelpScreen(self.key_table(), LEGEND))
 
     def key_names(self) -> dict[str, list[str]]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .. import datafiles
 from ..messages import count as _count
 from .reader import Section
+
+if TYPE_CHECKING:  # read only where a scenario names a file
+    from .. import datafiles
 
 
 class DataSection(Section):
@@ -16,6 +20,8 @@ class DataSection(Section):
         data = self.table(self.doc, ("data",), {"inputs", "targets", "file", "classes"}, True)
         classes = None
         if "file" in data:
+            from .. import datafiles
+
             table = self.from_file(lambda base: datafiles.read_data(
                 base, data["file"], data.get("inputs"), data.get("targets"), data.get("classes"), layers[0],
                 layers[-1]))

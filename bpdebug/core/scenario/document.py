@@ -4,8 +4,9 @@ them (the first thing wrong is the one reported)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .. import datafiles, optimizers
+from .. import optimizers
 from ..params import ParamIndex
 from ..safe_text import strip_controls
 from ..training import Plan
@@ -18,6 +19,9 @@ from .network import NetworkSection
 from .reader import Section
 from .training import TrainingSection
 from .weights import WeightsSection
+
+if TYPE_CHECKING:  # read only where a scenario names a file
+    from .. import datafiles
 
 
 class Document(Section):

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import activations as act
-from .. import datafiles, losses, optimizers
+from .. import losses, optimizers
 from ..params import Param, ParamIndex
 from ..safe_text import escape_controls
 from ..training import Plan
+
+if TYPE_CHECKING:  # read only where a scenario names a file
+    from .. import datafiles
 
 DEFAULT_TOLERANCE = 0.0005
 MAX_EPOCHS = 1_000_000  # beyond this, `bpdebug check` of an expectation would not finish in any useful time
@@ -126,6 +130,8 @@ class Scenario:
 
     def verify_files(self) -> None:
         """Refuse (ScenarioError) a data or weights file that changed since the scenario was read."""
+        from .. import datafiles  # only a scenario with files has any to verify
+
         for stamp in self.files:
             try:
                 datafiles.verify(stamp)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import datafiles, toml_fast
+from .. import toml_fast
 from ..messages import describe as _describe
 from ..messages import short_number as _short_number
 from ..toml_locator import TomlLocator
@@ -237,6 +237,8 @@ class Reader:
 
     def from_file(self, read: Any) -> Any:
         """``read(folder)``, its DataFileError turned into the one-line ScenarioError of its key."""
+        from .. import datafiles  # files are read only for a scenario that names some
+
         try:
             return read(self.folder)
         except datafiles.DataFileError as exc:

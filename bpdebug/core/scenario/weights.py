@@ -4,15 +4,18 @@ biases, one number in each bias column."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import datafiles
 from ..messages import describe as _describe
 from ..messages import one_of
 from .init import INIT_METHODS, draw
 from .model import InitSpec
 from .reader import Section
+
+if TYPE_CHECKING:  # read only where a scenario names a file
+    from .. import datafiles
 
 
 class WeightsSection(Section):
@@ -45,6 +48,8 @@ class WeightsSection(Section):
             others = [k for k in table if k != "file"]
             if others:
                 raise self.fail(("weights", others[0]), "expected either file or the matrices or init, never both")
+            from .. import datafiles
+
             weights, stamp = self.from_file(lambda base: datafiles.read_weights(base, table["file"], layers, bias))
             for w in weights:
                 w.setflags(write=False)

@@ -9,13 +9,16 @@ would draw) before it reaches the widget, whose own bucketing is Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label
+
+if TYPE_CHECKING:
+    from textual.widgets import Sparkline
 
 from ...text.narrate import fmt
 from ..session import Session, View
@@ -74,9 +77,14 @@ class LossPanel(Vertical):
         if view is not None and self.session is not None:
             self.show(self.session.losses_reached())
 
-    def compose(self) -> ComposeResult:
-        yield Label("", id="loss-label")
-        yield Sparkline([], id="loss-sparkline")
+    def _parts(self) -> tuple[Label, Sparkline]:
+        """Its label and sparkline, mounted the first time there is a loss to show (at launch the panel is
+        hidden, and start-up builds neither them nor the sparkline's module)."""
+        from textual.widgets import Sparkline
+
+        if not self.children:
+            self.mount(Label("", id="loss-label"), Sparkline([], id="loss-sparkline"))
+        return self.query_one(Label), self.query_one(Sparkline)
 
     def show(self, losses: Sequence[float] | np.ndarray) -> None:
         """Show ``losses`` (epoch 1 first); hidden while there is at most one."""
@@ -84,10 +92,10 @@ class LossPanel(Vertical):
         self.set_class(not visible, "-empty")  # a class, so the small layout can still hide the panel
         if not visible:
             return
+        label, spark = self._parts()
         values = np.asarray(losses, dtype=float)
         width = self.content_size.width or 60
-        set_content(self.query_one(Label), Content(loss_label(values, width)))
-        spark = self.query_one(Sparkline)
+        set_content(label, Content(loss_label(values, width)))
         key = (len(values), str(values[-1]))
         if getattr(spark, "_bpdebug_key", None) != key:
             spark._bpdebug_key = key  # type: ignore[attr-defined]
