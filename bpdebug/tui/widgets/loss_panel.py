@@ -77,6 +77,9 @@ class LossPanel(Vertical):
         if view is not None and self.session is not None:
             self.show(self.session.losses_reached())
 
+    def on_mount(self) -> None:
+        self.watch_view(self.view)
+
     def _parts(self) -> tuple[Label, Sparkline]:
         """Its label and sparkline, mounted the first time there is a loss to show (at launch the panel is
         hidden, and start-up builds neither them nor the sparkline's module)."""
@@ -90,7 +93,7 @@ class LossPanel(Vertical):
         """Show ``losses`` (epoch 1 first); hidden while there is at most one."""
         visible = len(losses) > 1
         self.set_class(not visible, "-empty")  # a class, so the small layout can still hide the panel
-        if not visible:
+        if not visible or not self.is_attached:  # painted before it is in the DOM (again on mount) or after
             return
         label, spark = self._parts()
         values = np.asarray(losses, dtype=float)
