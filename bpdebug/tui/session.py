@@ -44,10 +44,10 @@ from .parts.values import (
     bundled_scenarios,
 )
 from .parts.walker import Walker
-from .watching import Watch, WatchError, WatchRow, parse_watch, watch_row
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # watches and practice load with the first one
     from ..text.practice import PracticeSession, Question
+    from .watching import Watch, WatchRow
 
 
 DERIVATION_CACHE = 512  # derivation texts kept, keyed by (generation, step, parameter)
@@ -129,6 +129,8 @@ class Session(Walker, Runs, Breakpoints, Forks, Exports, SessionState):
 
     # ------------------------------------------------------------------------------------------- watches
     def _parse_watches(self, names: Iterable[str]) -> list[Watch]:
+        from .watching import WatchError, parse_watch
+
         out = []
         for name in names:
             try:
@@ -143,6 +145,8 @@ class Session(Walker, Runs, Breakpoints, Forks, Exports, SessionState):
 
     def toggle_watch(self, text: str) -> Move:
         """Pin a quantity to the watch panel, or unpin it when it is already there."""
+        from .watching import WatchError, parse_watch
+
         try:
             w = parse_watch(text, self.scenario)
         except WatchError as exc:
@@ -156,6 +160,10 @@ class Session(Walker, Runs, Breakpoints, Forks, Exports, SessionState):
 
     def watch_rows(self) -> list[WatchRow]:
         """Each watch at this step, at the same step of the previous epoch, and the change."""
+        if not self._walk.watches:
+            return []
+        from .watching import watch_row
+
         step = self.shown_step
         spe = self.trace.steps_per_epoch
         previous = self.trace[step.index - spe] if step.index >= spe else None

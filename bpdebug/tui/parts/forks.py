@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...core.engine import Trace
-from ...core.whatif import EditError
 
 if TYPE_CHECKING:
     pass
@@ -49,6 +48,7 @@ class Forks(SessionState):
         """Fork the shown run from the start of the current epoch with one edit (``0.5`` edits the selected
         parameter; else ``NAME=VALUE``), and show the fork; the original is kept."""
         from ...core import whatif
+        from ...core.whatif import EditError
 
         text = text.strip()
         if "=" not in text:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ...core.engine import Step
-from ..watching import Watch
 
 if TYPE_CHECKING:
+    from ..watching import Watch
     from .breakpoints import BreakEntry
     pass
 

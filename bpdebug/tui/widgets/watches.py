@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 
 from ..session import Session, View
-from ..watching import WatchRow
 from . import set_content
 from .bound import BoundPanel
+
+if TYPE_CHECKING:
+    from ..watching import WatchRow
 
 
 class WatchPanel(BoundPanel):
