@@ -38,11 +38,10 @@ class FittingFooter(Footer):
         self._shown: tuple[object, ...] | None = None  # the keys composed last: _showing() and the folded actions
 
     def compose(self) -> ComposeResult:
+        widgets = [w for w in super().compose() if getattr(w, "action", None) not in self.folded]  # keys hold theirs
         # None: no keys yet (Footer composes them once the screen's bindings are ready, after the first frame)
-        self._shown = (self._showing(), self.folded) if self._bindings_ready else None
-        for widget in super().compose():
-            if getattr(widget, "action", None) not in self.folded:  # a key widget holds its action
-                yield widget
+        self._shown = (self._showing(), self.folded) if widgets else None
+        yield from widgets
 
     def _showing(self) -> tuple[object, ...]:
         """What the keys would show now, before folding: each shown binding's key, description, action,
