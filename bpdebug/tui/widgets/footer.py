@@ -38,10 +38,14 @@ class FittingFooter(Footer):
         self._shown: tuple[object, ...] | None = None  # the keys composed last: _showing() and the folded actions
 
     def compose(self) -> ComposeResult:
-        widgets = [w for w in super().compose() if getattr(w, "action", None) not in self.folded]  # keys hold theirs
-        # None: no keys yet (Footer composes them once the screen's bindings are ready, after the first frame)
-        self._shown = (self._showing(), self.folded) if widgets else None
-        yield from widgets
+        # None while it has no keys (Footer composes them once the screen's bindings are ready, after the first
+        # frame); widgets are yielded as Footer makes them (its key groups are ``with`` blocks around their keys)
+        self._shown = None
+        for widget in super().compose():
+            if getattr(widget, "action", None) not in self.folded:  # a key widget holds its action
+                if self._shown is None:
+                    self._shown = (self._showing(), self.folded)
+                yield widget
 
     def _showing(self) -> tuple[object, ...]:
         """What the keys would show now, before folding: each shown binding's key, description, action,
