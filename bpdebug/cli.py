@@ -27,12 +27,13 @@ def bundled_blog() -> Path:
     return Path(str(resources.files("bpdebug") / "scenarios" / "blog.toml"))
 
 
-def _load_graph(path: str):
-    """A scenario the app opens that looks like a graph (load_any decides: a network after all is read too)."""
-    from .core.scenario import ScenarioError, load_any
+def read_or_exit(path: str, any_kind: bool = False):
+    """The scenario at ``path`` (``any_kind``: a network or a graph, as ``load_any`` decides), or its one-line
+    error on stderr and status 2."""
+    from .core.scenario import ScenarioError, load, load_any
 
     try:
-        return load_any(path)
+        return (load_any if any_kind else load)(path)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(EXIT_INVALID) from None
@@ -41,14 +42,8 @@ def _load_graph(path: str):
 def _load(path: str):
     from .core import threads
 
-    threads.apply()  # one BLAS thread unless the user set a count (measured: more were slower here)
-    from .core.scenario import ScenarioError, load
-
-    try:
-        return load(path)
-    except ScenarioError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(EXIT_INVALID) from None
+    threads.apply()  # one BLAS thread unless the user set a count (before NumPy loads: see core/threads.py)
+    return read_or_exit(path)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -454,7 +449,7 @@ def cmd_app(path: str | None) -> int:
         from .cli_graph import looks_like_graph
 
         # refuse a bad file with the one-line error before any screen; a graph opens the app's graph screen
-        scenario = _load_graph(scenario_path) if looks_like_graph(scenario_path) else _load(scenario_path)
+        scenario = read_or_exit(scenario_path, True) if looks_like_graph(scenario_path) else _load(scenario_path)
         from .tui.app import make_app
 
         app = make_app(scenario_path, scenario)  # read once

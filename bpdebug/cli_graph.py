@@ -54,13 +54,9 @@ def graph_aware(commands: dict[str, Command]) -> dict[str, Command]:
 
 
 def _load(path: str):
-    from .core.scenario import ScenarioError, load_any
+    from .cli import read_or_exit
 
-    try:
-        return load_any(path)
-    except ScenarioError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(EXIT_INVALID) from None
+    return read_or_exit(path, any_kind=True)
 
 
 def check(args: argparse.Namespace, scenario: GraphScenario) -> int:
