@@ -14,9 +14,9 @@ integer of 19 digits or more, the marker not found exactly once as an array valu
 from __future__ import annotations
 
 import functools
+import os
 import re
 import tomllib
-import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _fast(text: str) -> dict[str, Any] | None:
         value, end = _json().raw_decode(text, start)  # a JSON error: tomllib reads it all and says what
         if end > plain.end():  # the array runs past the plain characters
             continue
-        marker = f"bpdebug-array-{uuid.uuid4().hex}"
+        marker = f"bpdebug-array-{os.urandom(16).hex()}"  # random as uuid4 (without importing uuid)
         arrays[marker] = value
         pieces += [text[done:start], f'["{marker}"' + "\n" * text.count("\n", start, end) + "]"]
         done = end
