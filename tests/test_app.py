@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import shutil
@@ -11,14 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _diverging import diverging_softmax_text
+from rich.console import Console
 from textual.message import Message
 from textual.notifications import Notify
+from textual.widgets._key_panel import BindingsTable
 
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import ScenarioError, load
 from bpdebug.text.narrate import fmt, narrate, wrap
 from bpdebug.tui.app import DebuggerApp, make_app
-from bpdebug.tui.keys import KEYS
+from bpdebug.tui.keys import KEYS, tooltip
 from bpdebug.tui.session import Breakpoint
 from bpdebug.tui.widgets.derivation_panel import DerivationPanel
 from bpdebug.tui.widgets.params_table import ParamsTable
@@ -327,9 +330,27 @@ async def test_help_lists_every_key_and_closes():
         await pilot.pause()
         shown = "\n".join(text(s) for s in app.screen.query("Static"))
         for b in KEYS:
-            assert (b.tooltip or b.description) in shown
+            assert (tooltip(b) or b.description) in shown
         await pilot.press("escape")
         assert app.screen.id == "debugger"
+
+
+async def test_textuals_keys_panel_shows_the_tooltips_whole():
+    """The palette's Keys opens Textual's keys panel, which shows each binding's own tooltip: the b key's, whose
+    examples of conditions are filled in on first need, is whole there too."""
+    app = make_app(BLOG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        next(c for c in app.get_system_commands(app.screen) if c.title == "Keys").callback()
+        await pilot.pause()
+        console = Console(width=400, file=io.StringIO())
+        console.print(app.screen.query_one(BindingsTable).render_bindings_table())
+        shown = console.file.getvalue()
+        active = {a.binding.id for a in app.screen.active_bindings.values()}
+        assert "breakpoint.edit" in active and "{" not in shown
+        for b in KEYS:
+            if b.id in active and tooltip(b):
+                assert tooltip(b) in shown, b.id
 
 
 async def test_small_terminal_hides_the_side_panels():

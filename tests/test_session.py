@@ -349,6 +349,47 @@ def test_nan_is_on_from_the_start_and_the_editor_adds_toggles_and_removes():
     assert s.suggested_condition() == "step=z2"  # the current step's kind, as b offers it
 
 
+def test_the_default_nan_is_there_whichever_act_first_needs_the_breakpoints(tmp_path):
+    """nan is parsed when the breakpoints are first needed (start-up does not import the condition language):
+    each act that can come first finds it on."""
+    path = tmp_path / "blog.toml"
+    shutil.copy(BLOG, path)
+    firsts = {
+        "toggle": (lambda s: s.toggle_condition(0), [("nan", False)]),
+        "remove": (lambda s: s.remove_condition(0), []),
+        "add": (lambda s: s.add_condition("w5<0.3"), [("nan", True), ("w5<0.3", True)]),
+        "add nan": (lambda s: s.add_condition("nan"), [("nan", True)]),
+        "B": (lambda s: s.toggle_breakpoint(), [("nan", True), ("step=z2", True)]),
+        "reload": (lambda s: s.reload(), [("nan", True)]),
+    }
+    for act, expected in firsts.values():
+        s = Session(path)
+        assert s.breakpoint_labels() == ""
+        act(s)
+        assert [(e.text, e.enabled) for e in s.conditions] == expected
+    s = Session(path)
+    s.toggle_condition(0)
+    assert s.reload().ok and [(e.text, e.enabled) for e in s.conditions] == [("nan", False)]  # kept off
+    s.add_condition("w5<0.3")
+    assert s.breakpoint_labels() == "w5<0.3"
+
+
+def test_a_fresh_sessions_search_stops_at_nan_by_the_default_breakpoint(diverging):
+    def first_condition_stop(s: Session):
+        found = s.search()
+        while found.stop is not None and found.stop.condition is None:  # failing printed figures on the way
+            s.finish_search(found)
+            found = s.search()
+        return found.stop
+
+    stop = first_condition_stop(Session(diverging))  # nothing has asked for the breakpoints before the search
+    assert stop is not None and stop.condition is not None and stop.condition.text == "nan"
+    assert stop.reason.startswith("nan: ")
+    off = Session(diverging)
+    off.toggle_condition(0)
+    assert first_condition_stop(off) is None  # it was the default breakpoint that stopped it
+
+
 def _losses(trace: Trace, epochs: int) -> list[float]:
     return [float(trace.loss(e)) for e in range(1, epochs + 1)]
 

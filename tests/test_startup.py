@@ -1,4 +1,5 @@
-"""What start-up does not load: SymPy stays out of loading, training and the app's first frame.
+"""What start-up does not load: SymPy stays out of loading, training and the app's first frame, and the condition
+language (breakpoints) out of the first frame.
 
 SymPy costs ~250 ms to import; only the chain-rule panel, the diagnosis, exports and an optimizer's printed rule
 need it, so it is imported by the derivation worker the first frame schedules, never before that frame. Each
@@ -81,6 +82,43 @@ def test_the_apps_first_frame_comes_before_sympy_is_imported() -> None:
     # [False]: not imported when the first frame started the chain rule's worker (or the diagnosis's thread);
     # True: imported by then
     assert _run(FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] True"
+
+
+CONDITIONS_AT_FIRST_FRAME = """
+import asyncio, sys
+from bpdebug.tui import app as tui_app
+
+seen = []
+derive = tui_app.DebuggerScreen._derive
+
+
+def record(self, *args):  # the first frame schedules the chain rule's derivation
+    seen.append("bpdebug.core.conditions" in sys.modules)
+    return derive(self, *args)
+
+
+tui_app.DebuggerScreen._derive = record
+
+
+async def main():
+    app = tui_app.make_app(sys.argv[1])
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if seen:
+                break
+        await app.workers.wait_for_complete()
+        print(seen[:1], [(e.text, e.enabled) for e in app.session.conditions])
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_apps_first_frame_does_not_import_the_condition_language() -> None:
+    # the b key's tooltip and the default breakpoint (nan) read the condition registry when first needed; the
+    # breakpoints are then nan, on
+    assert _run(CONDITIONS_AT_FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] [('nan', True)]"
 
 
 GC_AROUND_START = """

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -30,7 +31,7 @@ from ..core.params import Param
 from ..core.scenario import Scenario
 from ..text.numbers import PENDING
 from .fit import fit_top
-from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS
+from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS, tooltip
 from .session import Move, Note, Position, RunOutcome, Search, Session, View, bundled_scenarios, export_formats
 from .widgets import set_border
 from .widgets.derivation_panel import DerivationPanel
@@ -660,7 +661,14 @@ class DebuggerScreen(Screen):
     def key_table(self) -> list[tuple[str, str]]:
         """(keys as displayed, description) for every binding in :data:`KEYS`, after any keymap."""
         keys = self.key_names()
-        return [(" ".join(keys[b.id]), b.tooltip or b.description) for b in KEYS if b.id]
+        return [(" ".join(keys[b.id]), tooltip(b) or b.description) for b in KEYS if b.id]
+
+    def complete_tooltips(self) -> None:
+        """Give this screen's bindings their tooltips as :func:`~.keys.tooltip` completes them (the b key's is
+        completed on first need, not at start-up), for Textual's keys panel, which shows each binding's own."""
+        bindings = self._bindings.key_to_bindings  # Textual offers no public way to change a binding in place
+        for key, group in bindings.items():
+            bindings[key] = [b if (text := tooltip(b)) == b.tooltip else replace(b, tooltip=text) for b in group]
 
     # ------------------------------------------------------------------------------------------ mouse
     @on(NetworkView.UnitPicked)
@@ -722,6 +730,12 @@ class DebuggerApp(App[int]):
     def get_default_screen(self) -> Screen:
         return DebuggerScreen(self.session)
 
+    def action_show_help_panel(self) -> None:
+        """Textual's keys panel (the palette's Keys), showing the debugger's keys with their tooltips complete."""
+        if isinstance(self.screen, DebuggerScreen):
+            self.screen.complete_tooltips()
+        super().action_show_help_panel()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key's action is also in the command palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
@@ -729,7 +743,7 @@ class DebuggerApp(App[int]):
             keys = screen.key_names()
             for b in KEYS:
                 target = self if b.action.startswith("app.") else screen
-                yield SystemCommand(b.tooltip or b.description, f"key: {' / '.join(keys.get(b.id or '', []))}",
+                yield SystemCommand(tooltip(b) or b.description, f"key: {' / '.join(keys.get(b.id or '', []))}",
                                     partial(target.run_action, b.action.removeprefix("app.")))
 
 

@@ -72,7 +72,7 @@ class Session(Walker, Runs, Breakpoints, Forks, Exports, SessionState):
         self._generations = -1  # the last generation handed out: each run (reloaded or forked) has its own
         self.generation = 0
         self._set_scenario(scenario if scenario is not None else load(self.path))
-        self._walk = Walk(0, default_param(self.scenario).canonical, self._parse_all(DEFAULT_CONDITIONS))
+        self._walk = Walk(0, default_param(self.scenario).canonical)  # breakpoints: the defaults, parsed on first need
         self._derive_lock = threading.Lock()  # one symbolic build at a time; a burst of keys waits for it
         self._warm: set[tuple[int, str]] = set()  # (generation, param) whose symbolic chain is built
         self._derivation = functools.lru_cache(maxsize=DERIVATION_CACHE)(self._derive_text)

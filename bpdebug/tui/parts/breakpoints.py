@@ -1,5 +1,7 @@
 """Breakpoints: conditions of the condition language (:mod:`bpdebug.core.conditions`), each on or off (``nan`` from
 the start), and the search for the next stop (a condition that holds, or a printed figure that fails).
+
+The condition language is imported on first need (the defaults are parsed then): start-up does not use it (~4 ms).
 """
 
 from __future__ import annotations
@@ -8,11 +10,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ...core.conditions import Condition, ConditionError, Stop, first_stop, parse_condition
 from ...core.engine import ExpectationResult
 
 if TYPE_CHECKING:
-    pass
+    from ...core.conditions import Condition, Stop
 
 from .base import SessionState
 from .values import STAY, SYNC_EPOCHS, Move, Note
@@ -76,6 +77,8 @@ class Breakpoints(SessionState):
     # -------------------------------------------------------------------------------------- breakpoints
     def _parse_all(self, texts: Iterable[str], enabled: Iterable[bool] | None = None) -> list[BreakEntry]:
         """Conditions parsed against the current scenario (those that no longer parse are left out)."""
+        from ...core.conditions import ConditionError, parse_condition
+
         flags = list(enabled) if enabled is not None else None
         out = []
         for i, text in enumerate(texts):
@@ -86,20 +89,35 @@ class Breakpoints(SessionState):
             out.append(BreakEntry(c, True if flags is None else flags[i]))
         return out
 
+    def _parse_again(self, entries: list[BreakEntry] | None) -> list[BreakEntry] | None:
+        """Breakpoints parsed again against the current scenario (a reload); the defaults not parsed yet stay so."""
+        if entries is None:
+            return None
+        return self._parse_all([e.text for e in entries], [e.enabled for e in entries])
+
+    @property
+    def _breaks(self) -> list[BreakEntry]:
+        """The walk's breakpoints, the defaults (:data:`DEFAULT_CONDITIONS`) parsed when first asked for."""
+        if self._walk.conditions is None:
+            self._walk.conditions = self._parse_all(DEFAULT_CONDITIONS)
+        return self._walk.conditions
+
     @property
     def conditions(self) -> tuple[BreakEntry, ...]:
         """Every breakpoint, on or off, in the order given."""
-        return tuple(self._walk.conditions)
+        return tuple(self._breaks)
 
     @property
     def breakpoints(self) -> frozenset[Breakpoint]:
         """The ``step=KIND`` breakpoints that are on, as :class:`Breakpoint` values."""
-        steps = [e.condition for e in self._walk.conditions if e.enabled and e.condition.kind == "step"]
+        steps = [e.condition for e in self._breaks if e.enabled and e.condition.kind == "step"]
         return frozenset(Breakpoint(t.kind, t.layer) for t in self.trace.templates for c in steps
                          if t.kind == c.step_kind and c.layer in (None, t.layer))
 
     def breakpoint_labels(self) -> str:
         """The conditions that are on, for the status line ("" while they are the defaults: nan)."""
+        if self._walk.conditions is None:  # the defaults, not parsed yet (the first frame shows this line)
+            return ""
         on = tuple(e.text for e in self._walk.conditions if e.enabled)
         return "" if on == DEFAULT_CONDITIONS else ", ".join(on)
 
@@ -109,42 +127,50 @@ class Breakpoints(SessionState):
 
     def add_condition(self, text: str) -> Move:
         """Parse ``text`` and add it (on); an existing one is switched on instead."""
+        from ...core.conditions import ConditionError, parse_condition
+
         try:
             c = parse_condition(text, self.scenario)
         except ConditionError as exc:
             return Move(False, (Note(str(exc), "error", 8),))
-        for i, e in enumerate(self._walk.conditions):
+        breaks = self._breaks
+        for i, e in enumerate(breaks):
             if e.text == c.text:
-                self._walk.conditions[i] = BreakEntry(c, True)
+                breaks[i] = BreakEntry(c, True)
                 return Move(True, (Note(f"breakpoint on: {c.text}", timeout=2),))
-        self._walk.conditions.append(BreakEntry(c))
+        breaks.append(BreakEntry(c))
         return Move(True, (Note(f"breakpoint set: {c.text} ({c.entry.sentence})", timeout=3),))
 
     def toggle_condition(self, i: int) -> Move:
-        if not 0 <= i < len(self._walk.conditions):
+        breaks = self._breaks
+        if not 0 <= i < len(breaks):
             return STAY
-        e = self._walk.conditions[i]
-        self._walk.conditions[i] = BreakEntry(e.condition, not e.enabled)
+        e = breaks[i]
+        breaks[i] = BreakEntry(e.condition, not e.enabled)
         return Move(True, (Note(f"breakpoint {'off' if e.enabled else 'on'}: {e.text}", timeout=2),))
 
     def remove_condition(self, i: int) -> Move:
-        if not 0 <= i < len(self._walk.conditions):
+        breaks = self._breaks
+        if not 0 <= i < len(breaks):
             return STAY
-        e = self._walk.conditions.pop(i)
+        e = breaks.pop(i)
         return Move(True, (Note(f"breakpoint removed: {e.text}", timeout=2),))
 
     def toggle_breakpoint(self) -> Move:
         """A breakpoint on the current step's kind (and layer), or off again."""
+        from ...core.conditions import parse_condition
+
         bp = Breakpoint(self.step.kind, self.step.layer)
-        for i, e in enumerate(self._walk.conditions):
+        breaks = self._breaks
+        for i, e in enumerate(breaks):
             if e.text == bp.condition:
-                self._walk.conditions.pop(i)
+                breaks.pop(i)
                 return Move(True, (Note(f"breakpoint removed: {bp.label}", timeout=2),))
-        self._walk.conditions.append(BreakEntry(parse_condition(bp.condition, self.scenario)))
+        breaks.append(BreakEntry(parse_condition(bp.condition, self.scenario)))
         return Move(True, (Note(f"breakpoint set: every {bp.label} step ({bp.condition})", timeout=2),))
 
     def _enabled(self) -> tuple[Condition, ...]:
-        return tuple(e.condition for e in self._walk.conditions if e.enabled)
+        return tuple(e.condition for e in self._breaks if e.enabled)
 
     def _next_failing_figure(self) -> ExpectationResult | None:
         return next((r for r in self.results if not r.holds and r.step > self._walk.index), None)
@@ -163,6 +189,8 @@ class Breakpoints(SessionState):
                should_stop: Callable[[], bool] | None = None) -> Search:
         """The first later step, up to the end of the trace's epochs, where a breakpoint that is on holds or a
         printed figure fails (may run in a worker: nothing moves until :meth:`finish_search`)."""
+        from ...core.conditions import Stop, first_stop
+
         here, trace, generation = self._walk.index, self.trace, self.generation
         horizon = trace.epochs
         figure = self._next_failing_figure()

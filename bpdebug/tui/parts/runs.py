@@ -202,12 +202,10 @@ class Runs(SessionState):
         self._set_scenario(scenario, epochs)
         if same:
             self._walk.index = min(index, len(self.trace) - 1)
-            self._walk.conditions = self._parse_all([e.text for e in self._walk.conditions],
-                                                    [e.enabled for e in self._walk.conditions])
+            self._walk.conditions = self._parse_again(self._walk.conditions)
         else:
             old = self._walk
-            self._walk = Walk(0, default_param(scenario).canonical,
-                               self._parse_all([e.text for e in old.conditions], [e.enabled for e in old.conditions]))
+            self._walk = Walk(0, default_param(scenario).canonical, self._parse_again(old.conditions))
             self._walk.watches = self._parse_watches([w.name for w in old.watches])
         text = "reloaded; same position" if same else "reloaded; the network changed, back to step 1"
         if dropped:

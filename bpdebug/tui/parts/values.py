@@ -97,7 +97,7 @@ class Walk:
 
     index: int
     param: str
-    conditions: list[BreakEntry] = field(default_factory=list)
+    conditions: list[BreakEntry] | None = None  # None: the defaults, parsed when first asked for (Breakpoints)
     watches: list[Watch] = field(default_factory=list)
     stopped: tuple[int, str] | None = None  # (step, why) of the last search's stop, for the status line
     row: int = 0  # which example of a batch pass the network shows (0-based within the pass)
