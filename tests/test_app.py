@@ -678,13 +678,13 @@ async def test_saving_a_fork_asks_before_overwriting_keeps_on_no_and_never_write
 async def test_watches_pin_quantities_and_show_them_at_this_step():
     app = make_app(BLOG)
     async with app.run_test(size=SIZE) as pilot:
-        panel = app.screen.query_one("#watches")
-        assert panel.has_class("-empty")
+        assert not app.screen.query("#watches") and app.screen.watch_panel is None  # built with the first watch
         await pilot.press("a")
         await type_into_prompt(pilot, "delta2")
         await pilot.press("a")
         await type_into_prompt(pilot, "w5")
-        assert not panel.has_class("-empty")
+        panel = app.screen.query_one("#watches")
+        assert panel is app.screen.watch_panel and not panel.has_class("-empty") and panel.display
         assert "delta2  …" in text(panel)  # not computed yet at step 1: never a number from the future
         await pilot.press("right_square_bracket")
         delta2 = Trace(load(BLOG), 2).epoch(2).passes[0].numbers.delta[2]
@@ -695,6 +695,9 @@ async def test_watches_pin_quantities_and_show_them_at_this_step():
         await pilot.press("a")
         await type_into_prompt(pilot, "delta2")  # the same prompt removes it
         assert "delta2" not in text(panel) and "w5" in text(panel)
+        await pilot.press("a")
+        await type_into_prompt(pilot, "w5")  # the last one: the panel stays, hidden
+        assert app.screen.query_one("#watches") is panel and panel.has_class("-empty") and not panel.display
 
 
 async def test_in_batch_mode_a_key_chooses_the_example_the_network_shows():

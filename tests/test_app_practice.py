@@ -34,12 +34,13 @@ def numbers(text: str) -> set[str]:
 
 
 def panels(main: DebuggerScreen) -> dict[str, str]:
-    """The text of every panel that shows numbers."""
+    """The text of every panel that shows numbers (the watch panel's: nothing until a watch mounts it)."""
     table = main.query_one(ParamsTable)
+    watches = main.query(WatchPanel)
     return {"network": plain(main.query_one(NetworkView)), "step": main.query_one(StepPanel).text(),
             "figures": plain(main.query_one(ExpectationsPanel)), "chain": plain(main.query_one(DerivationPanel)),
             "parameters": "\n".join(table.row_text(p.short) for p in main.session.scenario.params),
-            "watches": plain(main.query_one(WatchPanel))}
+            "watches": plain(watches.only_one()) if watches else ""}
 
 
 def shown(value) -> set[str]:

@@ -97,6 +97,61 @@ async def test_start_up_threads_wait_for_the_footers_fitted_frame(monkeypatch):
     assert {"derive", "diagnose"} <= {what for what, _ in seen} and all(fitted for _, fitted in seen), seen
 
 
+def neighbours(widget) -> tuple[str | None, ...]:
+    """The ids of ``widget`` and of its siblings either side: where it is in the layout."""
+    ids = [child.id for child in widget.parent.children]
+    at = ids.index(widget.id)
+    return tuple(ids[max(0, at - 1):at + 2])
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_hidden_panels_are_mounted_where_they_belong_when_they_first_have_something_to_show(size):
+    """The what-if line, the loss and the watches are not built for the first frame (nor while a move leaves
+    them nothing to show): each is mounted, in its place and with its title, by the first repaint that has
+    something for it."""
+    app = make_app(BLOG)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DebuggerScreen)
+        assert not screen.query("#fork, #loss, #watches") and not screen.query("ForkLine, LossPanel, WatchPanel")
+        await pilot.press("n", "n", "p")
+        await settle(pilot)
+        assert not screen.query("#fork, #loss, #watches")
+        assert (screen.fork_line, screen.loss_panel, screen.watch_panel) == (None, None, None)
+
+        await pilot.press("a", *"w5", "enter")
+        await settle(pilot)
+        watches = screen.query_one("#watches")
+        assert watches is screen.watch_panel and watches.display and not watches.has_class("-empty")
+        assert watches.border_title == "watches (a adds or removes)" and "w5" in watches.content.plain
+        assert neighbours(watches) == ("step", "watches", "derivation-box") and watches.region.height >= 3
+        assert not screen.query("#fork, #loss")
+
+        await pilot.press("right_square_bracket")  # epoch 2, before its error step: one loss, nothing to show
+        await settle(pilot)
+        assert not screen.query("#fork, #loss")
+        await pilot.press("right_square_bracket")  # epoch 3: the losses of epochs 1 and 2
+        await settle(pilot)
+        loss = screen.query_one("#loss")
+        assert loss is screen.loss_panel and not loss.has_class("-empty")
+        assert loss.border_title == "loss per epoch"
+        assert neighbours(loss) == ("network", "loss", "expectations")
+        assert loss.display == (size[0] >= 100)  # below 100 columns it is folded away with the parameters
+        assert not screen.query("#fork")
+
+        await pilot.press("e", *"0.5", "enter")
+        await settle(pilot)
+        fork = screen.query_one("#fork")
+        assert fork is screen.fork_line and fork.display and not fork.has_class("-empty")
+        assert neighbours(fork) == ("status", "fork", "top") and "what if w5=0.5" in fork.content.plain
+        assert screen.query("#fork, #loss, #watches").nodes == [fork, loss, watches]  # each mounted once
+
+        await pilot.press("O")  # the fork dropped: the line stays, hidden as it was before it was built
+        await settle(pilot)
+        assert screen.query_one("#fork") is fork and fork.has_class("-empty") and not fork.display
+
+
 async def test_panel_colours_follow_a_theme_change():
     app = make_app(BLOG)
     async with app.run_test(size=(120, 40)) as pilot:

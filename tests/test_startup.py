@@ -2,8 +2,9 @@
 language (breakpoints) out of the first frame.
 
 SymPy costs ~250 ms to import; only the chain-rule panel, the diagnosis, exports and an optimizer's printed rule
-need it, so it is imported by the derivation worker the first frame schedules, never before that frame. Each
-check runs in a fresh interpreter (this one has SymPy loaded by other tests)."""
+need it, so it is imported by the derivation worker the first frame schedules, never before that frame. The
+modules of the panels hidden at start (the what-if line, the watches, the loss) are imported when they first
+show. Each check runs in a fresh interpreter (this one has SymPy loaded by other tests)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,35 @@ async def main():
 asyncio.run(main())
 """
 
+HIDDEN_PANELS = """
+import asyncio, sys
+from bpdebug.tui.app import make_app
+from bpdebug.tui.widgets.footer import FittingFooter
+
+MODULES = ("bpdebug.tui.widgets.watches", "bpdebug.tui.widgets.loss_panel")
+
+
+async def main():
+    app = make_app(sys.argv[1])
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):  # start-up's frames: the footer's fitted one is the last
+            await pilot.pause(0.01)
+            if app.screen.query_one(FittingFooter).fitted:
+                break
+        print([name in sys.modules for name in MODULES])
+        await pilot.press("a", "w", "5", "enter")  # a watch
+        await pilot.pause()
+        print([name in sys.modules for name in MODULES])
+        await pilot.press("right_square_bracket", "right_square_bracket")  # epoch 3: the losses of two epochs
+        await pilot.pause()
+        print([name in sys.modules for name in MODULES])
+        await app.workers.wait_for_complete()
+
+
+asyncio.run(main())
+"""
+
+
 def _run(code: str, *args: str) -> str:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
                          env={"PYTHONPATH": str(ROOT), "PATH": "", "HOME": str(ROOT)}, check=False)
@@ -119,6 +149,13 @@ def test_the_apps_first_frame_does_not_import_the_condition_language() -> None:
     # the b key's tooltip and the default breakpoint (nan) read the condition registry when first needed; the
     # breakpoints are then nan, on
     assert _run(CONDITIONS_AT_FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] [('nan', True)]"
+
+
+def test_the_panels_hidden_at_start_are_imported_when_they_first_show() -> None:
+    # the what-if line and the watches (widgets/watches.py), the loss (widgets/loss_panel.py): not at start-up
+    assert _run(HIDDEN_PANELS, str(ROOT / "scenarios" / "blog.toml")).split("\n") == ["[False, False]",
+                                                                                     "[True, False]",
+                                                                                     "[True, True]"]
 
 
 GC_AROUND_START = """

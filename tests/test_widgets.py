@@ -387,6 +387,7 @@ async def test_diverging_run_shows_nan_in_every_panel(diverging):
 async def test_loss_panel_draws_the_finite_losses_of_a_diverging_run():
     app = make_app(SCENARIOS / "blog.toml")
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("right_square_bracket", "right_square_bracket")  # epoch 3: two losses mount the panel
         await settle(pilot)
         panel = app.screen.query_one(LossPanel)
         panel.show([0.3, 0.2, float("inf"), float("nan")])

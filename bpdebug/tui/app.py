@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -37,17 +37,18 @@ from .widgets import set_border
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import PALETTE_WIDTH, FittingFooter
-from .widgets.loss_panel import LossPanel
 from .widgets.network import NetworkView
 from .widgets.params_table import FILTER_HELP, ParamFilter, ParamsTable
 from .widgets.status import StatusBar
 from .widgets.step_panel import StepPanel
-from .widgets.watches import ForkLine, WatchPanel
 
-if TYPE_CHECKING:  # the dialogs are imported where they open: start-up does not need them
+if TYPE_CHECKING:  # the dialogs are imported where they open, the hidden panels where they first show
     from ..core.graph.scenario import GraphScenario
     from ..text.practice import Question
+    from .widgets.bound import BoundPanel
+    from .widgets.loss_panel import LossPanel
     from .widgets.modals import PromptModal
+    from .widgets.watches import ForkLine, WatchPanel
 
 __all__ = ["KEYS", "LEGEND", "DebuggerApp", "DebuggerScreen", "bundled_scenarios", "make_app"]
 
@@ -71,6 +72,8 @@ STARTUP_WAIT = 0.5  # seconds start-up's threads wait at most for the footer's f
 COMPACT_WIDTH = PALETTE_WIDTH  # below this many columns the side panels fold away and the status line abbreviates
 HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_WIDTH, "-wide")]  # the screen's classes by width
 VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # and by height
+
+PanelT = TypeVar("PanelT", bound="BoundPanel | LossPanel")  # a panel mounted when it first has something to show
 
 
 class DebuggerScreen(Screen):
@@ -133,29 +136,31 @@ class DebuggerScreen(Screen):
         # set once the footer has fitted its keys, the last of start-up's frames: the threads start-up schedules
         # (the chain rule's, which imports SymPy, and the diagnosis) wait for it, so as not to slow those frames
         self._started = threading.Event()
+        # the panels hidden until they have something to show, mounted then (None before): see _mount_shown
+        self.fork_line: ForkLine | None = None
+        self.loss_panel: LossPanel | None = None
+        self.watch_panel: WatchPanel | None = None
 
     # ----------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
-        # bound to the screen's view: each paints itself when it changes (``watch_view``)
+        # bound to the screen's view: each paints itself when it changes (``watch_view``); the what-if line
+        # (#fork, under the status), the loss (#loss, under the network) and the watches (#watches, under the
+        # step) are mounted there the first time they have something to show (_mount_shown)
         yield StatusBar(self.session, id="status").data_bind(DebuggerScreen.view)
-        yield ForkLine(self.session, id="fork", classes="-empty").data_bind(DebuggerScreen.view)
         with Horizontal(id="top"):
             with Vertical(id="top-left"):
                 yield NetworkView(self.session.scenario, self.session, id="network").data_bind(DebuggerScreen.view)
-                yield LossPanel(self.session, id="loss", classes="-empty").data_bind(DebuggerScreen.view)
                 yield ExpectationsPanel(id="expectations")
             with VerticalScroll(id="params", can_focus=False):
                 yield ParamsTable(id="params-table")
         yield StepPanel(self.session, id="step").data_bind(DebuggerScreen.view)
-        yield WatchPanel(self.session, id="watches", classes="-empty").data_bind(DebuggerScreen.view)
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")
         yield FittingFooter(width=self.app.size.width)
 
     def on_mount(self) -> None:
         titles = {"#network": "network", "#params": "parameters", "#expectations": "printed figures",
-                  "#loss": "loss per epoch", "#step": "step", "#derivation-box": "chain rule",
-                  "#watches": "watches (a adds or removes)"}
+                  "#step": "step", "#derivation-box": "chain rule"}
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self.query_one(ParamsTable).set_scenario(self.session.scenario)
@@ -230,6 +235,7 @@ class DebuggerScreen(Screen):
             self.call_after_refresh(self._diagnose, s.generation)
         self._revision += 1
         self.view = View(s.position, compact, self._revision)  # the bound children paint (their watch_view)
+        self._mount_shown()  # and a panel with something to show for the first time is mounted, and paints
         # on a short screen the step panel yields to watches and a what-if line
         self.set_class(bool(s.watches) or s.forked is not None, "-crowded")
         self.query_one(ParamsTable).show(step, p)
@@ -237,6 +243,44 @@ class DebuggerScreen(Screen):
             self._show_picture()
         self._show_derivation()
         self.call_after_refresh(fit_top, self)
+
+    def _mount_shown(self) -> None:
+        """Mount each panel hidden while it has nothing to show the first time it has something (a what-if fork,
+        a watch, the loss of a second epoch), where it belongs, so the first frame builds (and imports) none of
+        them. Once mounted a panel stays, hidden by its ``-empty`` class when it has nothing to show again."""
+        if not self.is_attached:  # quitting (a long run's end posted as the app exits): nothing is shown again
+            return
+        s = self.session
+        if self.fork_line is None and s.forked is not None:
+            from .widgets.watches import ForkLine
+
+            self.fork_line = self._mount_bound(ForkLine(s, id="fork", classes="-empty"), None, before="#top")
+        if self.loss_panel is None and len(s.losses_reached()) > 1:  # what LossPanel.show shows
+            from .widgets.loss_panel import LossPanel
+
+            self.loss_panel = self._mount_bound(LossPanel(s, id="loss", classes="-empty"), "loss per epoch",
+                                                after="#network")
+        if self.watch_panel is None and s.watches:
+            from .widgets.watches import WatchPanel
+
+            self.watch_panel = self._mount_bound(WatchPanel(s, id="watches", classes="-empty"),
+                                                 "watches (a adds or removes)", after="#step")
+
+    def _mount_bound(self, panel: PanelT, title: str | None, *, before: str | None = None,
+                     after: str | None = None) -> PanelT:
+        """Mount ``panel`` (``before``/``after`` a panel, with its border ``title``) bound to the screen's view as
+        compose's ``data_bind`` binds the others (``data_bind`` binds to the message pump it is called from, and an
+        action runs in the app's). The watch calls it at once with the current view: it paints in the same repaint
+        as the panels already there, before the layout is fitted to it."""
+        self.mount(panel, before=before, after=after)
+        if title is not None:
+            panel.border_title = title
+
+        def bound(view: View | None) -> None:
+            panel.view = view
+
+        panel.watch(self, "view", bound)
+        return panel
 
     # ------------------------------------------------------------------------------------- derivation
     def _show_derivation(self) -> None:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import FittingFooter
-from .widgets.loss_panel import LossPanel
 from .widgets.network import MIN_ROWS, NetworkView
 from .widgets.step_panel import StepPanel
 
@@ -42,8 +41,8 @@ def fit_top(screen: DebuggerScreen, retry: bool = True) -> None:
         top.styles.inline.clear_rule("height")  # the stylesheet's height (auto below 100 columns)
         step.styles.inline.clear_rule("max_height")
     else:  # beside the parameters: the top's height (less if need be), less the loss and a printed line
-        loss = screen.query_one(LossPanel)
-        shown = [loss] if loss.display and not loss.has_class("-empty") else []
+        loss = screen.loss_panel  # None until there is a loss to show
+        shown = [loss] if loss is not None and loss.display and not loss.has_class("-empty") else []
         measured += shown
         beside = sum(w.outer_size.height for w in shown) + (
             LEAST_PANEL if screen.query_one(ExpectationsPanel).display else 0)
