@@ -1,14 +1,16 @@
 """What the screen does while it starts (Pilot, headless): styled once with its breakpoint classes, a footer that
 recomposes only when what it shows changes and fits at any width, start-up's threads held until the footer's
-fitted frame, and panel colours that follow the theme."""
+fitted frame, panel colours that follow the theme, and the dialogs' stylesheet left to the first dialog."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from textual.css.stylesheet import Stylesheet
 from textual.geometry import Size
 
+from bpdebug.core.scenario import load_any
 from bpdebug.tui.app import (
     HORIZONTAL_BREAKPOINTS,
     VERTICAL_BREAKPOINTS,
@@ -17,11 +19,14 @@ from bpdebug.tui.app import (
     make_app,
 )
 from bpdebug.tui.widgets import _resolve
+from bpdebug.tui.widgets.dialog import DIALOG_CSS
 from bpdebug.tui.widgets.footer import KEY, FittingFooter
+from bpdebug.tui.widgets.modals import HelpScreen, PromptModal
 from bpdebug.tui.widgets.step_panel import StepPanel
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOG = ROOT / "scenarios" / "blog.toml"
+MICROGRAD = ROOT / "scenarios" / "micrograd.toml"
 BREAKPOINTS = {name for _, name in HORIZONTAL_BREAKPOINTS + VERTICAL_BREAKPOINTS}
 
 
@@ -161,3 +166,35 @@ async def test_panel_colours_follow_a_theme_change():
             app.theme = theme
             await pilot.pause()
             assert _resolve(panel, "bold $accent") == f"bold {app.get_css_variables()['accent']}"
+
+
+@pytest.mark.parametrize("path", [BLOG, MICROGRAD], ids=["network", "graph"])
+async def test_the_dialogs_rules_are_parsed_when_the_first_dialog_opens_not_for_the_first_frame(path, monkeypatch):
+    """dialogs.tcss is not in the first frame's stylesheet (neither parsed nor matched against the panels). The
+    first dialog adds it and parses only it: no re-parse of every source and restyle of every widget, which
+    Textual's own reading of a screen's CSS_PATH does (~20 ms). Its rules then stay, through a theme change."""
+    reparsed: list[Stylesheet] = []
+    reparse = Stylesheet.reparse
+    monkeypatch.setattr(Stylesheet, "reparse", lambda self: reparsed.append(self) or reparse(self))
+    app = make_app(path, load_any(path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dialogs = Stylesheet(variables=app.get_css_variables())
+        dialogs.read(DIALOG_CSS)
+        selectors = {rule.selectors for rule in dialogs.rules}
+        assert {".dialog", ".dialog-screen", "#breakpoint-list"} <= selectors
+
+        def loaded() -> set[str]:
+            return selectors & {rule.selectors for rule in app.stylesheet.rules}
+
+        assert not app.stylesheet.has_source(str(DIALOG_CSS)) and loaded() == set()
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen) and loaded() == selectors and reparsed == []
+        assert app.screen.query_one(".dialog").region.width == 100  # .dialog.help, styled as it opened
+        await pilot.press("escape")
+        app.theme = "nord"  # re-parses every source: the dialogs' stay
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptModal) and loaded() == selectors
+        assert app.screen.query_one(".dialog").region.width == 64

@@ -7,19 +7,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from ...core.conditions import KINDS, examples, kind_of, suggestions
 from ..session import Move, Session
+from .dialog import Dialog
 
 HINT = ("Enter adds the condition typed. ↓ or tab to the list: Enter or space turns one on or off, delete "
         "removes it. Escape closes the editor; then c continues to the first step where one holds.")
 
 
-class BreakpointsModal(ModalScreen[None]):
+class BreakpointsModal(Dialog[None]):
     """List, add, toggle and delete the session's breakpoints (changes apply at once)."""
 
     BINDINGS = [Binding("escape", "close", "Close", id="breakpoints.close"),

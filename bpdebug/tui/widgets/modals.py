@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, Select, Static
+
+from .dialog import Dialog
 
 
 class PrefixSuggester(Suggester):
@@ -70,7 +71,7 @@ def prefix_suggester(owner: object, names: Callable[[], Iterable[str]],
     return found[1]
 
 
-class PromptModal(ModalScreen[str | None]):
+class PromptModal(Dialog[str | None]):
     """Ask for one line of text; dismiss with it (Enter) or with None (Escape). ``suggestions``: names to
     complete from, or a ready :class:`~textual.suggester.Suggester` (built once for a long list)."""
 
@@ -101,7 +102,7 @@ class PromptModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ExportModal(ModalScreen[tuple[str, str] | None]):
+class ExportModal(Dialog[tuple[str, str] | None]):
     """Choose what to export and a path; the path's extension follows the choice until edited. ``formats``: the
     choices, each a format name or (key, label, extension); the dialog answers (key, path)."""
 
@@ -166,7 +167,7 @@ class ExportModal(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-class ConfirmModal(ModalScreen[bool]):
+class ConfirmModal(Dialog[bool]):
     """Ask a yes/no question: Enter, y or the first button says yes; Escape, n or the second says no."""
 
     BINDINGS = [Binding("escape,n", "answer(False)", "No", id="confirm.no"),
@@ -195,7 +196,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """The keys (from the app's binding data) and how to read the screen."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close", id="help.close")]

@@ -17,10 +17,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ...text.practice import Feedback, PracticeSession, Question
+from .dialog import Dialog
 
 FEEDBACK_LINES = 4  # the latest feedback entries kept on screen
 HINT, REVEAL = ("h", "hint"), ("r", "reveal")
@@ -28,7 +28,7 @@ HELP = ("Enter checks · h then Enter: a hint (formula, then numbers) · r then 
         "with the score")
 
 
-class PracticeModal(ModalScreen[str]):
+class PracticeModal(Dialog[str]):
     """Ask each next step's numbers of the scenario's first epoch; dismiss with the score line."""
 
     DEFAULT_CSS = """

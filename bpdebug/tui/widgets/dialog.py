@@ -1,0 +1,28 @@
+"""What every dialog shares: its stylesheet, ``dialogs.tcss``, read when the first dialog opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.screen import ModalScreen, ScreenResultType
+
+DIALOG_CSS = Path(__file__).resolve().parent.parent / "dialogs.tcss"
+
+
+class Dialog(ModalScreen[ScreenResultType]):
+    """A modal dialog styled by ``dialogs.tcss``, which the first dialog adds to the app's stylesheet: the first
+    frame's stylesheet neither parses its rules nor matches them against every panel. Once added, the rules
+    stay (app-wide, as ``app.tcss``'s) for every later dialog."""
+
+    CSS_PATH = DIALOG_CSS  # absolute: dialogs are defined in other directories too (served.py)
+
+    def _post_register(self, app: App[object]) -> None:
+        # Textual reads a screen's CSS_PATH as push_screen's last step, after the dialog has been styled, and
+        # then parses every source again and restyles every widget of the app (~20 ms the first time). Added
+        # here, where a widget's DEFAULT_CSS is added (registered, not yet styled), only this file is parsed
+        # and push_screen finds it read. Should Textual stop calling this, CSS_PATH still styles the dialogs.
+        stylesheet = app.stylesheet
+        if not stylesheet.has_source(str(DIALOG_CSS)):
+            stylesheet.add_source(DIALOG_CSS.read_text(encoding="utf-8"), read_from=(str(DIALOG_CSS), ""))
+        super()._post_register(app)
