@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from textual.app import App
 from textual.screen import ModalScreen, ScreenResultType
 
 DIALOG_CSS = Path(__file__).resolve().parent.parent / "dialogs.tcss"
@@ -17,12 +17,13 @@ class Dialog(ModalScreen[ScreenResultType]):
 
     CSS_PATH = DIALOG_CSS  # absolute: dialogs are defined in other directories too (served.py)
 
-    def _post_register(self, app: App[object]) -> None:
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name, id, classes)
         # Textual reads a screen's CSS_PATH as push_screen's last step, after the dialog has been styled, and
         # then parses every source again and restyles every widget of the app (~20 ms the first time). Added
-        # here, where a widget's DEFAULT_CSS is added (registered, not yet styled), only this file is parsed
-        # and push_screen finds it read. Should Textual stop calling this, CSS_PATH still styles the dialogs.
-        stylesheet = app.stylesheet
-        if not stylesheet.has_source(str(DIALOG_CSS)):
-            stylesheet.add_source(DIALOG_CSS.read_text(encoding="utf-8"), read_from=(str(DIALOG_CSS), ""))
-        super()._post_register(app)
+        # here, before the dialog is registered and styled, only this file is parsed and push_screen finds it
+        # read. A dialog built outside a running app (NoActiveAppError, a RuntimeError) is styled by CSS_PATH.
+        with contextlib.suppress(RuntimeError):
+            stylesheet = self.app.stylesheet
+            if not stylesheet.has_source(str(DIALOG_CSS)):
+                stylesheet.add_source(DIALOG_CSS.read_text(encoding="utf-8"), read_from=(str(DIALOG_CSS), ""))
