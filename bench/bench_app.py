@@ -33,30 +33,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual import events
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Static
+from textual.app import App
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from minimal_app import MinimalApp  # noqa: E402 - the floor, in its own module (its process imports nothing else)
+
 BLOG = ROOT / "scenarios" / "blog.toml"
 SIZE = (120, 40)
 WIDE_EXAMPLES = 32  # examples of the 784-128-10 scenario (its TOML parse grows with them)
-
-
-class MinimalApp(App[None]):
-    """The floor: the least a Textual app does to show a frame and react to a key."""
-
-    BINDINGS = [("n", "next", "next")]
-
-    def compose(self) -> ComposeResult:
-        yield Static("0", id="counter")
-        yield Footer()
-
-    def action_next(self) -> None:
-        counter = self.query_one("#counter", Static)
-        counter.update(str(int(str(counter.content)) + 1))
 
 
 def complete(app: App) -> bool:
@@ -163,7 +150,8 @@ sys.path.insert(0, {bench!r})
 async def main():
     if {which!r} == "minimal":
         import numpy  # the stack's floor: NumPy is imported by any app built on it
-        from bench_app import FrameClock, SIZE, MinimalApp, complete
+        from bench_app import FrameClock, SIZE, complete
+        from minimal_app import MinimalApp
         app = MinimalApp()
     else:
         from bench_app import FrameClock, SIZE, complete
