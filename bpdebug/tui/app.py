@@ -151,8 +151,7 @@ class DebuggerScreen(Screen):
             with Vertical(id="top-left"):
                 yield NetworkView(self.session.scenario, self.session, id="network").data_bind(DebuggerScreen.view)
                 yield ExpectationsPanel(id="expectations")
-            with VerticalScroll(id="params", can_focus=False):
-                yield ParamsTable(id="params-table")
+            yield ParamsTable(id="params")  # bordered itself: a scroll view, it needs no scrolling box around it
         yield StepPanel(self.session, id="step").data_bind(DebuggerScreen.view)
         with VerticalScroll(id="derivation-box", can_focus=False):
             yield DerivationPanel(id="derivation")

@@ -20,7 +20,6 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widget import Widget
 
 from ...core.engine import Step
 from ...core.params import Param
@@ -149,8 +148,7 @@ class ParamsTable(ScrollView, can_focus=False):
         self._names = None
         short, canonical = scenario.params.longest_names()
         self._widths = (max(5, short + 2), max(9, canonical))
-        if self.parent is not None:  # the box around the table: as wide as a row, its border and scrollbar
-            self.parent.styles.width = self.row_width + 3
+        self.styles.width = self.row_width + 3  # as wide as a row, its border and its scrollbar
         self._select_rows()
 
     def set_filter(self, flt: ParamFilter, text: str = "") -> None:
@@ -253,9 +251,7 @@ class ParamsTable(ScrollView, can_focus=False):
         if self.frozen:
             parts.append("* frozen")
         parts.append("/ filter")
-        parent = self.parent
-        box = parent if isinstance(parent, Widget) and parent.styles.border_top[0] else self
-        set_border(box, subtitle=" · ".join(parts))
+        set_border(self, subtitle=" · ".join(parts))
 
     def header(self) -> Content:
         wn, wc = self._widths
