@@ -4,7 +4,8 @@ language (breakpoints) out of the first frame.
 SymPy costs ~250 ms to import; only the chain-rule panel, the diagnosis, exports and an optimizer's printed rule
 need it, so it is imported by the derivation worker the first frame schedules, never before that frame. The
 modules of the panels hidden at start (the what-if line, the watches, the loss) are imported when they first
-show. Each check runs in a fresh interpreter (this one has SymPy loaded by other tests)."""
+show, and the values only later actions build (:mod:`bpdebug.tui.parts.outcomes`) with the first of them. Each
+check runs in a fresh interpreter (this one has SymPy loaded by other tests)."""
 
 from __future__ import annotations
 
@@ -156,6 +157,65 @@ def test_the_panels_hidden_at_start_are_imported_when_they_first_show() -> None:
     assert _run(HIDDEN_PANELS, str(ROOT / "scenarios" / "blog.toml")).split("\n") == ["[False, False]",
                                                                                      "[True, False]",
                                                                                      "[True, True]"]
+
+
+OUTCOMES = """
+import asyncio, sys
+from bpdebug.tui.app import make_app
+from bpdebug.tui.widgets.footer import FittingFooter
+
+MODULE = "bpdebug.tui.parts.outcomes"
+
+
+async def main():
+    app = make_app(sys.argv[1])
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):  # start-up's frames: the footer's fitted one is the last
+            await pilot.pause(0.01)
+            if app.screen.query_one(FittingFooter).fitted:
+                break
+        await app.workers.wait_for_complete()  # the derivation and the diagnosis, started by the first frame
+        print(MODULE in sys.modules)
+        await pilot.press("c")  # a search for the next stop: its result is an outcome
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        print(MODULE in sys.modules, app.session.stopped_here is not None)
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_apps_first_frame_does_not_define_the_outcomes_of_later_actions() -> None:
+    # parts/outcomes.py (a long run's end, a reload, breakpoints, a search's stop, loss curves, export choices):
+    # ~3 ms of dataclasses created on first need, here the search that c starts
+    assert _run(OUTCOMES, str(ROOT / "scenarios" / "blog.toml")).split("\n") == ["False", "True True"]
+
+
+SESSION_NAMES = """
+import sys
+import bpdebug.tui.session as session
+from bpdebug.tui.session import *  # noqa: F403
+
+print("bpdebug.tui.parts.outcomes" in sys.modules)  # imported by the star import, through __getattr__
+missing = [name for name in session.__all__ if name not in globals()]
+from bpdebug.tui.parts import outcomes
+moved = [name for name in vars(outcomes) if name in session.__all__]
+print(missing, sorted(moved), all(getattr(session, name) is getattr(outcomes, name) for name in moved))
+try:
+    from bpdebug.tui.session import Nothing  # noqa: F401
+except ImportError as exc:
+    print(type(exc).__name__)
+"""
+
+
+def test_every_name_the_session_module_exports_still_imports() -> None:
+    # the outcomes through the module's __getattr__ (PEP 562), the same classes as parts/outcomes.py's; any other
+    # name is still an error
+    assert _run(SESSION_NAMES).split("\n") == [
+        "True",
+        "[] ['BreakEntry', 'Breakpoint', 'ExportFormat', 'LossCurve', 'Reload', 'RunOutcome', 'Search'] True",
+        "ImportError"]
 
 
 GC_AROUND_START = """

@@ -32,7 +32,7 @@ from ..core.scenario import Scenario
 from ..text.numbers import PENDING
 from .fit import fit_top
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS, tooltip
-from .session import Move, Note, Position, RunOutcome, Search, Session, View, bundled_scenarios, export_formats
+from .session import Move, Note, Position, Session, View, bundled_scenarios, export_formats
 from .widgets import set_border
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
@@ -45,6 +45,7 @@ from .widgets.step_panel import StepPanel
 if TYPE_CHECKING:  # the dialogs are imported where they open, the hidden panels where they first show
     from ..core.graph.scenario import GraphScenario
     from ..text.practice import Question
+    from .session import RunOutcome, Search
     from .widgets.bound import BoundPanel
     from .widgets.loss_panel import LossPanel
     from .widgets.modals import PromptModal

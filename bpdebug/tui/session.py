@@ -27,10 +27,10 @@ from ..text.narrate import (
     default_param,
 )
 from .parts.base import SessionState
-from .parts.breakpoints import DEFAULT_CONDITIONS, STEPPED_SYNC, BreakEntry, Breakpoint, Breakpoints, Search
-from .parts.exports import EXERCISE, WEIGHT_FORMATS, ExportFormat, Exports, export_formats
-from .parts.forks import Forks, LossCurve
-from .parts.runs import PROGRESS_EVERY, Reload, Run, RunOutcome, Runs
+from .parts.breakpoints import DEFAULT_CONDITIONS, STEPPED_SYNC, Breakpoints
+from .parts.exports import EXERCISE, WEIGHT_FORMATS, Exports, export_formats
+from .parts.forks import Forks
+from .parts.runs import PROGRESS_EVERY, Run, Runs
 from .parts.values import (
     STAY,
     SYNC_EPOCHS,
@@ -45,8 +45,9 @@ from .parts.values import (
 )
 from .parts.walker import Walker
 
-if TYPE_CHECKING:  # watches and practice load with the first one
+if TYPE_CHECKING:  # watches and practice load with the first one; the outcomes, on first access (__getattr__)
     from ..text.practice import PracticeSession, Question
+    from .parts.outcomes import BreakEntry, Breakpoint, ExportFormat, LossCurve, Reload, RunOutcome, Search
     from .watching import Watch, WatchRow
 
 
@@ -58,6 +59,20 @@ __all__ = [
     "BreakEntry", "Breakpoint", "ExportFormat", "LossCurve", "Move", "Note", "PendingStep", "Position", "Reload",
     "Run", "RunOutcome", "Search", "Session", "Severity", "View", "bundled_scenarios", "export_formats",
 ]
+
+_OUTCOMES = ("BreakEntry", "Breakpoint", "ExportFormat", "LossCurve", "Reload", "RunOutcome", "Search")
+
+
+if not TYPE_CHECKING:  # mypy reads the outcomes' imports above instead, and so still flags any other name
+
+    def __getattr__(name: str) -> object:
+        """The values only an action builds after start-up (:mod:`.parts.outcomes`), imported on first access
+        (PEP 562) so that the first frame does not create their classes (~0.5 ms each)."""
+        if name in _OUTCOMES:
+            from .parts import outcomes
+
+            return getattr(outcomes, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Session(Walker, Runs, Breakpoints, Forks, Exports, SessionState):

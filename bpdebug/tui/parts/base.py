@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from ...core.diagnosis import Diagnosis
     from ..watching import Watch
-    from .breakpoints import BreakEntry
+    from .outcomes import BreakEntry
     from .runs import Run
 
 

@@ -2,18 +2,20 @@
 the start), and the search for the next stop (a condition that holds, or a printed figure that fails).
 
 The condition language is imported on first need (the defaults are parsed then): start-up does not use it (~4 ms).
+The values built here (:class:`~.outcomes.Breakpoint`, :class:`~.outcomes.BreakEntry`, :class:`~.outcomes.Search`)
+are in :mod:`.outcomes`, imported with the first of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...core.engine import ExpectationResult
 
 if TYPE_CHECKING:
-    from ...core.conditions import Condition, Stop
+    from ...core.conditions import Condition
+    from .outcomes import BreakEntry, Breakpoint, Search
 
 from .base import SessionState
 from .values import STAY, SYNC_EPOCHS, Move, Note
@@ -24,53 +26,6 @@ STEPPED_SYNC = 20  # a search that walks the steps of more epochs than this runs
 DEFAULT_CONDITIONS = ("nan",)  # breakpoints on from the start
 
 
-@dataclass(frozen=True, order=True)
-class Breakpoint:
-    """Stop at every step of a kind (and layer): ``step=KIND`` in the condition language."""
-
-    kind: str
-    layer: int | None = None
-
-    @property
-    def label(self) -> str:
-        if self.kind in ("z", "a"):
-            return f"{self.kind}{self.layer}"
-        if self.kind == "delta":
-            return f"δ{self.layer}"
-        if self.kind == "gradient":
-            return f"∂E/∂Θ{self.layer}"
-        return self.kind
-
-    @property
-    def condition(self) -> str:
-        """The same breakpoint in the condition language: ``step=delta2``."""
-        kind = getattr(self.kind, "value", self.kind)
-        layered = self.layer is not None and kind not in ("error", "update")  # one error step, one update
-        return f"step={kind}{self.layer if layered else ''}"
-
-
-@dataclass(frozen=True)
-class BreakEntry:
-    """A breakpoint: a parsed condition, on or off."""
-
-    condition: Condition
-    enabled: bool = True
-
-    @property
-    def text(self) -> str:
-        return self.condition.text
-
-
-@dataclass(frozen=True)
-class Search:
-    """What a search for the next stop found (:meth:`Session.search`): a stop, or None up to ``horizon``."""
-
-    stop: Stop | None
-    generation: int
-    origin: int  # the step searched from
-    horizon: int  # the last epoch searched
-
-
 class Breakpoints(SessionState):
     """The breakpoints and the search for the next stop."""
 
@@ -78,6 +33,7 @@ class Breakpoints(SessionState):
     def _parse_all(self, texts: Iterable[str], enabled: Iterable[bool] | None = None) -> list[BreakEntry]:
         """Conditions parsed against the current scenario (those that no longer parse are left out)."""
         from ...core.conditions import ConditionError, parse_condition
+        from .outcomes import BreakEntry
 
         flags = list(enabled) if enabled is not None else None
         out = []
@@ -109,7 +65,9 @@ class Breakpoints(SessionState):
 
     @property
     def breakpoints(self) -> frozenset[Breakpoint]:
-        """The ``step=KIND`` breakpoints that are on, as :class:`Breakpoint` values."""
+        """The ``step=KIND`` breakpoints that are on, as :class:`~.outcomes.Breakpoint` values."""
+        from .outcomes import Breakpoint
+
         steps = [e.condition for e in self._breaks if e.enabled and e.condition.kind == "step"]
         return frozenset(Breakpoint(t.kind, t.layer) for t in self.trace.templates for c in steps
                          if t.kind == c.step_kind and c.layer in (None, t.layer))
@@ -123,11 +81,14 @@ class Breakpoints(SessionState):
 
     def suggested_condition(self) -> str:
         """The current step's kind (and layer) as a condition: what ``b`` offers."""
+        from .outcomes import Breakpoint
+
         return Breakpoint(self.step.kind, self.step.layer).condition
 
     def add_condition(self, text: str) -> Move:
         """Parse ``text`` and add it (on); an existing one is switched on instead."""
         from ...core.conditions import ConditionError, parse_condition
+        from .outcomes import BreakEntry
 
         try:
             c = parse_condition(text, self.scenario)
@@ -142,6 +103,8 @@ class Breakpoints(SessionState):
         return Move(True, (Note(f"breakpoint set: {c.text} ({c.entry.sentence})", timeout=3),))
 
     def toggle_condition(self, i: int) -> Move:
+        from .outcomes import BreakEntry
+
         breaks = self._breaks
         if not 0 <= i < len(breaks):
             return STAY
@@ -159,6 +122,7 @@ class Breakpoints(SessionState):
     def toggle_breakpoint(self) -> Move:
         """A breakpoint on the current step's kind (and layer), or off again."""
         from ...core.conditions import parse_condition
+        from .outcomes import BreakEntry, Breakpoint
 
         bp = Breakpoint(self.step.kind, self.step.layer)
         breaks = self._breaks
@@ -190,6 +154,7 @@ class Breakpoints(SessionState):
         """The first later step, up to the end of the trace's epochs, where a breakpoint that is on holds or a
         printed figure fails (may run in a worker: nothing moves until :meth:`finish_search`)."""
         from ...core.conditions import Stop, first_stop
+        from .outcomes import Search
 
         here, trace, generation = self._walk.index, self.trace, self.generation
         horizon = trace.epochs

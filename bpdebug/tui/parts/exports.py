@@ -1,12 +1,12 @@
 """Exports: transcripts in every format of the registry, the pass drawn as a picture, exercise sheets and the
-weights, never over a file read to build the run; each returns a :class:`~.values.Note`.
+weights, never over a file read to build the run; each returns a :class:`~.values.Note`. The export dialog's
+choices (:class:`~.outcomes.ExportFormat`) are in :mod:`.outcomes`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,21 +16,11 @@ from ...core.engine import Trace
 
 if TYPE_CHECKING:
     from ...transcript import WhatIf
+    from .outcomes import ExportFormat
 
 from ...text.numbers import plural
 from .base import SessionState
 from .values import SYNC_EPOCHS, Note, bundled_scenarios
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    """One choice of the export dialog: ``key`` (what the dialog answers: ``md``, ``svg``, ``md-exercise``,
-    ``npz``), how the list names it, and the file's extension."""
-
-    key: str
-    label: str
-    extension: str
-
 
 WEIGHT_FORMATS = ("npz", "safetensors")  # the weights after the run, as [weights] file reads them
 
@@ -42,6 +32,7 @@ def export_formats() -> tuple[ExportFormat, ...]:
     """Every export the dialog offers, from the transcript formats' registry: each format, each picture drawn
     from one, an exercise sheet in each format that writes one, and the weights."""
     from ...transcript import EXERCISE_FORMATS, FORMATS, PICTURES
+    from .outcomes import ExportFormat
 
     out = [ExportFormat(f, f, f) for f in FORMATS]
     out += [ExportFormat(p, f"{p} (the {source} picture drawn by Graphviz)", p) for p, source in PICTURES.items()

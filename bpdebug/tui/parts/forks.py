@@ -1,11 +1,11 @@
 """What-if forks: an edit forks the shown run from the current epoch; the session keeps the original and the
-fork, switches between them, compares their parameters and loss, and saves the fork as a scenario.
+fork, switches between them, compares their parameters and loss, and saves the fork as a scenario. The loss
+curves it hands the plot (:class:`~.outcomes.LossCurve`) are in :mod:`.outcomes`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,22 +14,10 @@ import numpy as np
 from ...core.engine import Trace
 
 if TYPE_CHECKING:
-    pass
+    from .outcomes import LossCurve
 
 from .base import SessionState
 from .values import SYNC_EPOCHS, Move, Note
-
-
-@dataclass(frozen=True)
-class LossCurve:
-    """One run's loss for the loss plot, on the original run's epoch axis: its epochs 1 … ``epochs`` are the
-    original's ``offset + 1`` … ``offset + epochs``."""
-
-    label: str
-    trace: Trace
-    offset: int
-    epochs: int  # 0: none reached yet
-    shown: bool  # the run being walked
 
 
 class Forks(SessionState):
@@ -111,6 +99,8 @@ class Forks(SessionState):
         the original's and the fork's, both up to that epoch of the original's axis. The run not shown is trained
         that far here when that takes at most :data:`SYNC_EPOCHS` epochs, else drawn as far as it is computed (a
         long run trains both: :meth:`run_to`)."""
+        from .outcomes import LossCurve
+
         if self.forked is None:
             return (LossCurve("run", self.trace, 0, self.loss_epochs, True),)
         here = self.run.offset + self.loss_epochs

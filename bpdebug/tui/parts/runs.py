@@ -1,5 +1,7 @@
 """The runs a session shows: the original (and a fork, :mod:`.forks`), each a :class:`Run` with its trace and
-printed figures; their diagnosis, divergence and loss, long runs in a worker with progress, and reload.
+printed figures; their diagnosis, divergence and loss, long runs in a worker with progress, and reload. What a
+long run and a reload hand back (:class:`~.outcomes.RunOutcome`, :class:`~.outcomes.Reload`) is in
+:mod:`.outcomes`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ...text.narrate import (
 
 if TYPE_CHECKING:
     from ...core.diagnosis import Diagnosis
+    from .outcomes import Reload, RunOutcome
 
 from .base import SessionState
 from .values import STAY, SYNC_EPOCHS, Move, Note, Walk
@@ -37,26 +40,6 @@ class Run:
     generation: int
     offset: int = 0  # epochs of the original before the fork's epoch 1
     edits: tuple[str, ...] = ()  # the what-if edits, canonical text
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """How a long run ended: the epoch asked for, the last epoch computed, and whether it was stopped."""
-
-    asked: int
-    reached: int
-    cancelled: bool
-    generation: int
-    offset: int  # the step position within the epoch to land on
-
-
-@dataclass(frozen=True)
-class Reload:
-    """The result of re-reading the scenario file."""
-
-    note: Note
-    ok: bool
-    same_shape: bool = True
 
 
 class Runs(SessionState):
@@ -159,6 +142,8 @@ class Runs(SessionState):
         """Train up to ``epoch`` with the fast path (in a worker thread): ``progress(done, total)`` at most every
         :data:`PROGRESS_EVERY` seconds, and ``should_stop()`` checked as it goes. Nothing moves until
         :meth:`finish_run` (on the UI thread)."""
+        from .outcomes import RunOutcome
+
         last = [0.0]
 
         def report(done: int, total: int) -> None:
@@ -190,6 +175,8 @@ class Runs(SessionState):
     # -------------------------------------------------------------------------------------------- reload
     def reload(self) -> Reload:
         """Re-read the scenario; keep the position when its shape is unchanged, else start over."""
+        from .outcomes import Reload
+
         try:
             scenario = load(self.path)
         except ScenarioError as exc:

@@ -13,9 +13,7 @@ from ...core.engine import Step
 
 if TYPE_CHECKING:
     from ..watching import Watch
-    from .breakpoints import BreakEntry
-    pass
-
+    from .outcomes import BreakEntry
 
 
 Severity = Literal["information", "warning", "error"]

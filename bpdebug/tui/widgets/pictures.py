@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from textual.app import ComposeResult
@@ -22,11 +23,14 @@ from textual.widgets import ContentSwitcher
 from ...core.engine import Trace
 from ...core.gradient_flow import GradientFlow, describe_sampling, sample_epochs
 from ...core.scenario import Scenario
-from ..session import LossCurve, Session
+from ..session import Session
 from . import set_border
 from .decision_map import DecisionMapView
 from .gradient_flow import GradientFlowView
 from .loss_plot import SERIES_COLOURS, LossPlot, Series
+
+if TYPE_CHECKING:
+    from ..session import LossCurve
 
 
 class Picture(enum.Enum):
