@@ -4,8 +4,10 @@ language (breakpoints) out of the first frame.
 SymPy costs ~250 ms to import; only the chain-rule panel, the diagnosis, exports and an optimizer's printed rule
 need it, so it is imported by the derivation worker the first frame schedules, never before that frame. The
 modules of the panels hidden at start (the what-if line, the watches, the loss) are imported when they first
-show, and the values only later actions build (:mod:`bpdebug.tui.parts.outcomes`) with the first of them. Each
-check runs in a fresh interpreter (this one has SymPy loaded by other tests)."""
+show, and the values only later actions build (:mod:`bpdebug.tui.parts.outcomes`) with the first of them. The
+formula language (:mod:`bpdebug.core.expr`) and the divergence's location (:mod:`bpdebug.core.divergence`) are
+imported when a formula is first read and a run first stops being finite. Each check runs in a fresh
+interpreter (this one has SymPy loaded by other tests)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 from _bundled import NETWORKS
+from _diverging import diverging_softmax_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = NETWORKS  # graph scenarios are not loaded by core.scenario.load
@@ -250,3 +253,76 @@ def test_garbage_collection_is_off_while_the_app_starts_and_back_on_after_its_fi
     # full collection among them costs ~20 ms and frees nothing); the first frame turns it back on
     for scenario in ("blog.toml", "micrograd.toml"):
         assert _run(GC_AROUND_START, str(ROOT / "scenarios" / scenario)) == "True True 0"
+
+
+FORMULAS_AT_FIRST_FRAME = """
+import asyncio, sys
+from bpdebug.tui import app as tui_app
+
+MODULES = ("bpdebug.core.expr", "bpdebug.core.divergence")
+seen = []
+derive = tui_app.DebuggerScreen._derive
+
+
+def record(self, *args):  # the first frame schedules the chain rule's derivation
+    seen.append([name in sys.modules for name in MODULES])
+    return derive(self, *args)
+
+
+tui_app.DebuggerScreen._derive = record
+
+
+async def main():
+    app = tui_app.make_app(sys.argv[1])
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if seen:
+                break
+        await app.workers.wait_for_complete()
+        print(seen[:1], app.session.divergence is None, "bpdebug.core.expr" in sys.modules)
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_apps_first_frame_imports_neither_the_formula_language_nor_the_divergence() -> None:
+    # the built-in activations' formulas are parsed when first read (here by the derivation the first frame
+    # starts, after it); the status line's divergence() of a finite run needs no divergence module
+    assert _run(FORMULAS_AT_FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[[False, False]] True True"
+
+
+DIVERGING = """
+import sys
+from bpdebug.core import engine
+from bpdebug.core.scenario import loads
+
+trace = engine.Trace(loads(sys.argv[1], "<boom>"))
+trace.advance(3)
+trace[20]  # a step past the divergence (step 14 of epoch 2)
+print("bpdebug.core.divergence" in sys.modules)
+d = trace.divergence()
+from bpdebug.core.engine import Divergence
+from bpdebug.core import divergence
+print("bpdebug.core.divergence" in sys.modules, type(d) is Divergence is divergence.Divergence is engine.Divergence)
+print(d.describe())
+print(sorted(d.as_dict().items()))
+try:
+    engine.Nothing
+except AttributeError as exc:
+    print(exc)
+"""
+
+
+def test_a_diverging_run_imports_the_divergence_when_located_and_reports_it_as_before() -> None:
+    # stepping a run does not need bpdebug.core.divergence; locating its first non-finite number imports it, and
+    # the engine still exports Divergence (PEP 562); the report is the one the eager import gave
+    assert _run(DIVERGING, diverging_softmax_text()).split("\n") == [
+        "False",
+        "True True",
+        "epoch 2, step error: E_o1 = inf (log of 0)",
+        "[('cause', 'log of 0'), ('epoch', 2), ('example', None), ('message', 'epoch 2, step error: E_o1 = inf (log "
+        "of 0)'), ('quantity', 'error'), ('step', 14), ('unit', 'o1')]",
+        "module 'bpdebug.core.engine' has no attribute 'Nothing'",
+    ]

@@ -12,6 +12,8 @@ This module gathers them: ``from bpdebug.core.engine import Trace, Step, compute
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .compute import (
     Network,
     PassNumbers,
@@ -22,7 +24,6 @@ from .compute import (
     forward,
     train,
 )
-from .divergence import Divergence
 from .quantity import Kind, Phase, Quantity, StepKind, UpdateMode, When
 from .storage import Checkpoints, LossHistory, LossSummary
 from .trace import (
@@ -37,9 +38,21 @@ from .trace import (
     step_templates,
 )
 
+if TYPE_CHECKING:
+    from .divergence import Divergence
+
 __all__ = [
     "PHASES", "Checkpoints", "Divergence", "EpochRecord", "ExpectationResult", "Kind", "LossHistory",
     "LossSummary", "Network", "PassNumbers", "PassRecord", "Phase", "Quantity", "Step", "StepKind",
     "StepTemplate", "Trace", "TrainResult", "UpdateMode", "When", "all_finite", "batch_loss", "compute_pass",
     "forward", "quantity", "step_templates", "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Divergence on first use (PEP 562): only a run with a non-finite number needs :mod:`.divergence`,
+    # so a start-up that imports the engine does not load it
+    if name == "Divergence":
+        from .divergence import Divergence
+        return Divergence
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,13 +45,14 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from . import expr
-from .expr import Expr
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .expr import Expr
 
 Array = np.ndarray
 SymFn = Callable[..., Any]  # (the sympy module, symbols...) -> a SymPy expression; called by derivation and text
@@ -96,8 +97,43 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _formula(text: str, variable: str = "x") -> Expr:
-    return expr.parse(text, (variable,))
+class _Unparsed:
+    """A built-in entry's formula as text, parsed by :class:`_Formula` on first read: importing the registry
+    then neither loads :mod:`bpdebug.core.expr` nor parses a formula no run may ask for."""
+
+    __slots__ = ("text", "variable")
+
+    def __init__(self, text: str, variable: str) -> None:
+        self.text, self.variable = text, variable
+
+
+def _formula(text: str, variable: str = "x") -> _Unparsed:
+    return _Unparsed(text, variable)
+
+
+class _Formula:
+    """A formula field of an entry: given an :class:`~bpdebug.core.expr.Expr` (or None) it reads as that; given
+    the text of a built-in's formula (:func:`_formula`) it reads as that text parsed, parsed on the first read."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Formula: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Expr | None: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> _Formula | Expr | None:
+        if obj is None:
+            return self
+        value: Expr | _Unparsed | None = obj.__dict__[self.name]
+        if isinstance(value, _Unparsed):
+            from . import expr
+            value = obj.__dict__[self.name] = expr.parse(value.text, (value.variable,))
+        return value
+
+    def __set__(self, obj: object, value: Expr | _Unparsed | _Formula | None) -> None:
+        # the dataclass passes this descriptor itself as the default: no formula
+        obj.__dict__[self.name] = None if isinstance(value, _Formula) else value
 
 
 @dataclass(frozen=True)
@@ -109,8 +145,8 @@ class Activation:
     name: str
     function: Callable[[Array], Array] = field(repr=False, compare=False)
     derivative: Callable[[Array, Array], Array] | None = field(repr=False, compare=False)
-    tree: Expr | None = field(default=None, repr=False, compare=False)  # f(x) as a formula; None: not elementwise
-    out_form: Expr | None = field(default=None, repr=False, compare=False)  # f' written in out (verified)
+    tree: _Formula = field(default=_Formula(), repr=False, compare=False)  # f(x) as a formula; None: not elementwise
+    out_form: _Formula = field(default=_Formula(), repr=False, compare=False)  # f' written in out (verified)
     net_form: SymFn | None = field(default=None, repr=False, compare=False)  # (sympy, net) -> f', SymPy's not it
     symbol: str = ""  # text: σ, tanh, relu
     latex: str = ""  # LaTeX: \sigma, \tanh, \operatorname{relu}
@@ -128,6 +164,7 @@ class Activation:
     @property
     def is_identity(self) -> bool:
         """f(x) = x: leaving it out or applying it twice changes nothing."""
+        from . import expr
         return self.tree == expr.var(self.variable)
 
     @property
@@ -332,6 +369,7 @@ def _compile(code: str, where: str) -> dict[str, Any]:
 def custom(name: str, expr_text: str) -> Activation:
     """A custom activation from its formula in x: the derivative by :func:`bpdebug.core.expr.diff`, and
     :func:`bpdebug.core.expr.numpy_code` writes the code the engine runs and the py export pastes."""
+    from . import expr
     tree = expr.parse(expr_text, ("x",))
     f, df = expr.numpy_code(tree), expr.numpy_code(expr.diff(tree, "x"))
     ident = f"custom_{name}"  # never clashes with a built-in's or the script's names
@@ -358,6 +396,7 @@ def formula_loss(name: str, term_text: str, reduction: str = "sum") -> Loss:
     export pastes."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction {reduction!r}, expected one of {', '.join(REDUCTIONS)}")
+    from . import expr
     tree = expr.parse(term_text, LOSS_VARIABLES)
     if "o" not in expr.names(tree):
         raise expr.FormulaError(f"'{term_text}' does not depend on o, expected one output's term in t (target) "

@@ -14,13 +14,15 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 
-from .divergence import Divergence
 from .quantity import Phase
 from .storage import Checkpoints, LossHistory, LossSummary
+
+if TYPE_CHECKING:
+    from .divergence import Divergence
 
 RECORD_CACHE_BYTES = 64 << 20  # the epochs kept whole (every number of the epoch) for stepping about
 PROGRESS_INTERVAL = 0.05  # seconds between progress reports of a long run (at most 20 a second)

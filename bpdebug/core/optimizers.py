@@ -35,11 +35,12 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from . import expr as ex
+if TYPE_CHECKING:
+    from . import expr as ex
 
 Arrays = tuple[np.ndarray, ...]
 State = tuple[Arrays, ...]  # state[layer][index in state_names]
@@ -204,10 +205,14 @@ class RuleError(ValueError):
         self.line, self.part = line, part
 
 
-# names a formula optimizer may not give a hyperparameter, a state or a value of its rule: what every rule
-# reads, the learning rate and weight decay and their symbols, the other [training] keys (its hyperparameters
-# are set there), and what the generated step's code names
-RESERVED = frozenset({GRADIENT, PARAMETER, COUNT, LEARNING_RATE.key, LEARNING_RATE.symbol, WEIGHT_DECAY.key,
+@functools.cache
+def reserved() -> frozenset[str]:
+    """The names a formula optimizer may not give a hyperparameter, a state or a value of its rule: what every
+    rule reads, the learning rate and weight decay and their symbols, the other [training] keys (its
+    hyperparameters are set there), and what the generated step's code names. A function, built on first use,
+    so that importing the optimizers does not load the formula language."""
+    from . import expr as ex
+    return frozenset({GRADIENT, PARAMETER, COUNT, LEARNING_RATE.key, LEARNING_RATE.symbol, WEIGHT_DECAY.key,
                       WEIGHT_DECAY.symbol, "epochs", "update", "frozen", "optimizer", "batch_size", "shuffle",
                       "seed", "h", "np", "state", "Piecewise", *ex.FUNCTIONS})
 
@@ -221,6 +226,7 @@ def parse_rule(lines: Sequence[str], hyper: Iterable[str], state: Sequence[str])
     """The assignments of ``lines`` as (target, tree); :class:`RuleError` for a rule that cannot run: a line
     outside the formula language, a name read before it is defined (neither g, p, t, a hyperparameter, a state
     nor assigned above), a target that is not p, a state or a new name, a name assigned twice, no p."""
+    from . import expr as ex
     hyper = tuple(hyper)
     given = (GRADIENT, PARAMETER, COUNT, LEARNING_RATE.key, *hyper, *state)
     targets = [rule_target(line) if isinstance(line, str) else "" for line in lines]
@@ -238,7 +244,7 @@ def parse_rule(lines: Sequence[str], hyper: Iterable[str], state: Sequence[str])
         if late:
             raise RuleError(f"'{_short(line)}' reads {late[0]} before it is assigned, expected g, p, t, "
                             f"{', '.join(['learning_rate', *hyper, *state])} or a name assigned above", i)
-        if target in (GRADIENT, COUNT, LEARNING_RATE.key, *hyper) or target in RESERVED - {PARAMETER}:
+        if target in (GRADIENT, COUNT, LEARNING_RATE.key, *hyper) or target in reserved() - {PARAMETER}:
             raise RuleError(f"'{_short(line)}' assigns {target}, expected p, a state "
                             f"({_or(list(state)) if state else 'none'}) or a new name", i)
         if keyword.iskeyword(target) or not target.isidentifier() or target != targets[i]:
@@ -319,6 +325,7 @@ class Optimizer:
 
     @property
     def uses_step_count(self) -> bool:
+        from . import expr as ex
         return any(COUNT in ex.names(tree) for _, tree in self.assignments)
 
     @property
@@ -358,7 +365,13 @@ OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
 )}
 
 DEFAULT = "sgd"
-_WEIGHT_DECAY = (ex.parse_assignment(WEIGHT_DECAY_RULE, (GRADIENT, PARAMETER, WEIGHT_DECAY.key)),)
+
+
+@functools.cache
+def _weight_decay() -> tuple[tuple[str, ex.Expr], ...]:
+    """g <- g + weight_decay*p parsed, on first use (not while the optimizers are imported)."""
+    from . import expr as ex
+    return (ex.parse_assignment(WEIGHT_DECAY_RULE, (GRADIENT, PARAMETER, WEIGHT_DECAY.key)),)
 
 
 def state_quantities(entries: Iterable[Optimizer]) -> tuple[str, ...]:
@@ -373,7 +386,7 @@ def get(name: str) -> Optimizer:
 
 def rule(opt: Optimizer, weight_decay: bool) -> tuple[tuple[str, ex.Expr], ...]:
     """The optimizer's assignments, preceded by g ← g + λ·p when weight decay is on."""
-    return (_WEIGHT_DECAY if weight_decay else ()) + opt.assignments
+    return (_weight_decay() if weight_decay else ()) + opt.assignments
 
 
 def keys_of(entries: Iterable[Optimizer]) -> dict[str, list[str]]:
@@ -393,13 +406,14 @@ def from_formulas(name: str, hyper: Mapping[str, float], state: Sequence[str], l
     (any finite value accepted), ``state`` its per-parameter state (starting at 0), ``lines`` its rule. Its step
     is the NumPy code generated from the rule. :class:`RuleError` for anything that cannot run, including a
     rule that is not finite where training starts (:func:`check_start`)."""
+    from . import expr as ex
     for part, names_ in (("hyper", list(hyper)), ("state", list(state))):
         for n in names_:
             if not n.isidentifier() or keyword.iskeyword(n):
                 raise RuleError(f"'{_short(n)}' is not a name, expected letters, digits and underscores", None, part)
-            if n in RESERVED:
+            if n in reserved():
                 raise RuleError(f"'{n}' is a name every rule has or a [training] key, expected another name "
-                                f"(not {', '.join(sorted(RESERVED - set(ex.FUNCTIONS) - {'Piecewise'}))} or a "
+                                f"(not {', '.join(sorted(reserved() - set(ex.FUNCTIONS) - {'Piecewise'}))} or a "
                                 "function)", None, part)
     clash = sorted(set(hyper) & set(state))
     if clash:
@@ -421,6 +435,7 @@ def step_code(name: str, hyper: Iterable[str], state: tuple[str, ...],
               assignments: Sequence[tuple[str, ex.Expr]]) -> str:
     """The step function of a formula optimizer: the rule's lines as NumPy code (:func:`.expr.numpy_code`),
     the hyperparameters read from ``h``, the signature and results of the built-in steps."""
+    from . import expr as ex
     rename = {k: f"h.{k}" for k in (LEARNING_RATE.key, *hyper)}
     shown = [t for t, _ in assignments if t != PARAMETER and t not in state]
     lines = [f"def {name}_step(p, g, state, t, h):",
@@ -442,6 +457,7 @@ START_P, START_G = (0.5, -0.5), (0.1, -0.2)  # where check_start evaluates a rul
 def check_start(opt: Optimizer, h: Hyperparameters) -> None:
     """Refuse (:class:`RuleError`) a rule whose values are not finite where training starts: every state 0,
     t = 1, p and g typical values (:data:`START_P`, :data:`START_G`), the hyperparameters ``h``."""
+    from . import expr as ex
     env: dict[str, Any] = {PARAMETER: np.array(START_P), GRADIENT: np.array(START_G), COUNT: 1.0,
                            **{k: h[k] for k in h.keys}, **{s: np.zeros(len(START_P)) for s in opt.state_names}}
     with np.errstate(all="ignore"):

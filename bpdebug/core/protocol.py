@@ -21,11 +21,12 @@ The rules every engine keeps:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from .divergence import Divergence
+if TYPE_CHECKING:
+    from .divergence import Divergence
 
 P_contra = TypeVar("P_contra", contravariant=True)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,13 +34,15 @@ from .compute import (
     unpack,
     update,
 )
-from .divergence import Divergence, cause_text, first_bad, label, product_trouble, trouble
 from .lazy import RECORD_CACHE_BYTES, LazyTrace, Pace, TemplateStep
 from .params import Param
 from .quantity import LAYER_KINDS, Kind, Phase, Quantity, StepKind, UpdateMode, When, unit_name
 from .scenario import Expectation, Scenario
 from .storage import CHECKPOINT_BYTES, Checkpoints
 from .training import select
+
+if TYPE_CHECKING:
+    from .divergence import Divergence
 
 PHASES = tuple(Phase)
 
@@ -536,6 +539,7 @@ class Trace(LazyTrace[EpochRecord, Step, tuple[np.ndarray, ...]]):
 
     def _locate(self, epoch: int) -> Divergence | None:
         """Replay ``epoch`` step by step: the first quantity with a non-finite number."""
+        from .divergence import Divergence, cause_text, first_bad, trouble  # only a run that diverged gets here
         record = self.epoch(epoch)
         base = (epoch - 1) * self.steps_per_epoch
         online = self.update_mode is not UpdateMode.BATCH  # the epoch's loss is computed on its own
@@ -558,6 +562,7 @@ class Trace(LazyTrace[EpochRecord, Step, tuple[np.ndarray, ...]]):
 
     def _report(self, record: EpochRecord, p: PassRecord, tpl: StepTemplate, q: Quantity,
                 bad: tuple[int, ...], index: int) -> Divergence:
+        from .divergence import Divergence, cause_text, label, product_trouble, trouble
         s, net, n = self.scenario, self.net, p.numbers
         w, L = p.weights_before, s.n_layers
         value = float(np.asarray(quantity(p, q))[bad])

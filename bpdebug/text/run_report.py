@@ -10,14 +10,17 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.conditions import Condition, Stop, first_stop, parameter_value_at, parse_condition
-from ..core.engine import Divergence, Trace
+from ..core.engine import Trace
 from ..core.gradcheck import SAMPLE_PER_MATRIX, STEP, TOLERANCE, Check, GradCheckReport
 from ..core.params import Param
 from ..core.scenario import Scenario
 from ..core.whatif import Edit, fork
+
+if TYPE_CHECKING:
+    from ..core.divergence import Divergence
 
 FORMAT = "bpdebug-run/1"
 EXIT_END, EXIT_STOPPED = 0, 3

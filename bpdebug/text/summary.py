@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core.diagnosis import FOLLOWS, ROOT, Diagnosed, Diagnosis, diagnose, walk_key
-from ..core.engine import Divergence, ExpectationResult, Trace
+from ..core.engine import ExpectationResult, Trace
 from .numbers import plural
+
+if TYPE_CHECKING:
+    from ..core.divergence import Divergence
 
 NOTHING_EXPLAINS = "no slip in the catalogue reproduces it"
 

@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import activations as act
 from .. import losses, optimizers
-from ..expr import FormulaError
 from ..messages import describe as _describe
 from ..messages import one_of
 from .reader import MISSING, Section
@@ -43,6 +42,7 @@ class FormulaEntries(Section):
                 raise self.fail(key + ("expr",), "missing, expected a formula in x such as \"log(1 + exp(x))\"")
             # whitespace (a formula written over lines) is one space: the formula is shown as written
             expr = " ".join(self.string(spec["expr"], key + ("expr",)).split())
+            from ..expr import FormulaError  # here: a scenario without formulas never loads the formula language
             try:
                 activation = act.custom(name, expr)
                 with np.errstate(all="ignore"):  # NaN at some x is the formula's business; failing to run is not
@@ -87,6 +87,7 @@ class FormulaEntries(Section):
             if reduction not in losses.REDUCTIONS:
                 raise self.fail(key + ("reduction",), one_of("reduction", reduction, list(losses.REDUCTIONS)))
             term = " ".join(self.string(spec["term"], key + ("term",)).split())
+            from ..expr import FormulaError  # here: a scenario without formulas never loads the formula language
             try:
                 loss = losses.formula_loss(name, term, reduction)
             except FormulaError as exc:

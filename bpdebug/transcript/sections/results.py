@@ -4,11 +4,12 @@ checked, or where the numbers stopped being finite."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
-from ...core.engine import Divergence, Trace
+from ...core.engine import Trace
 from ...text.numbers import plural
 from ..blocks import (
     Block,
@@ -28,6 +29,9 @@ from ..blocks import (
     values,
 )
 from .setting import theta
+
+if TYPE_CHECKING:
+    from ...core.divergence import Divergence
 
 LOSS_ROWS = 60  # longer loss tables show every k-th epoch
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...core.engine import Divergence, ExpectationResult, Trace
+from ...core.engine import ExpectationResult, Trace
 from ...core.scenario import Scenario, ScenarioError, load
 from ...core.storage import EXACT_EPOCHS
 from ...text.narrate import (
@@ -22,6 +22,7 @@ from ...text.narrate import (
 
 if TYPE_CHECKING:
     from ...core.diagnosis import Diagnosis
+    from ...core.divergence import Divergence
     from .outcomes import Reload, RunOutcome
 
 from .base import SessionState
