@@ -40,16 +40,17 @@ for path in sys.argv[1:]:
 print("sympy" in sys.modules)
 """
 
-FIRST_FRAME = """
+AT_FIRST_FRAME = """
 import asyncio, sys
 from bpdebug.tui import app as tui_app
 
+MODULES = sys.argv[2:]
 seen = []
 
 
-def recording(method):  # the threads that may import SymPy start from these, after the first frame
+def recording(method):  # the first frame starts the chain rule's worker and the diagnosis's thread from these
     def record(self, *args):
-        seen.append("sympy" in sys.modules)
+        seen.append([name in sys.modules for name in MODULES])
         return method(self, *args)
     return record
 
@@ -66,27 +67,42 @@ async def main():
             if seen:
                 break
         await app.workers.wait_for_complete()
-    print(seen[:1], "sympy" in sys.modules)
+        print(seen[0])  # MODULES loaded as the first frame started them
+        print([name in sys.modules for name in MODULES])  # and once the chain rule is derived
+        print([(e.text, e.enabled) for e in app.session.conditions], app.session.divergence is None)
 
 
 asyncio.run(main())
 """
 
-HIDDEN_PANELS = """
+
+def _first_frame(*modules: str) -> list[str]:
+    """Which of ``modules`` the app's first frame of the blog has loaded, which the derivation after it has,
+    and then the breakpoints and whether the run diverged."""
+    return _run(AT_FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml"), *modules).split("\n")
+
+
+STARTED = """
 import asyncio, sys
 from bpdebug.tui.app import make_app
 from bpdebug.tui.widgets.footer import FittingFooter
 
+
+async def started(app, pilot):  # start-up's frames: the footer's fitted one is the last
+    for _ in range(200):
+        await pilot.pause(0.01)
+        if app.screen.query_one(FittingFooter).fitted:
+            return
+"""
+
+HIDDEN_PANELS = STARTED + """
 MODULES = ("bpdebug.tui.widgets.watches", "bpdebug.tui.widgets.loss_panel")
 
 
 async def main():
     app = make_app(sys.argv[1])
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(200):  # start-up's frames: the footer's fitted one is the last
-            await pilot.pause(0.01)
-            if app.screen.query_one(FittingFooter).fitted:
-                break
+        await started(app, pilot)
         print([name in sys.modules for name in MODULES])
         await pilot.press("a", "w", "5", "enter")  # a watch
         await pilot.pause()
@@ -115,44 +131,14 @@ def test_loading_and_training_every_bundled_scenario_leaves_sympy_unimported() -
 def test_the_apps_first_frame_comes_before_sympy_is_imported() -> None:
     # [False]: not imported when the first frame started the chain rule's worker (or the diagnosis's thread);
     # True: imported by then
-    assert _run(FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] True"
-
-
-CONDITIONS_AT_FIRST_FRAME = """
-import asyncio, sys
-from bpdebug.tui import app as tui_app
-
-seen = []
-derive = tui_app.DebuggerScreen._derive
-
-
-def record(self, *args):  # the first frame schedules the chain rule's derivation
-    seen.append("bpdebug.core.conditions" in sys.modules)
-    return derive(self, *args)
-
-
-tui_app.DebuggerScreen._derive = record
-
-
-async def main():
-    app = tui_app.make_app(sys.argv[1])
-    async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(200):
-            await pilot.pause(0.01)
-            if seen:
-                break
-        await app.workers.wait_for_complete()
-        print(seen[:1], [(e.text, e.enabled) for e in app.session.conditions])
-
-
-asyncio.run(main())
-"""
+    assert _first_frame("sympy")[:2] == ["[False]", "[True]"]
 
 
 def test_the_apps_first_frame_does_not_import_the_condition_language() -> None:
     # the b key's tooltip and the default breakpoint (nan) read the condition registry when first needed; the
     # breakpoints are then nan, on
-    assert _run(CONDITIONS_AT_FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[False] [('nan', True)]"
+    first, _, after = _first_frame("bpdebug.core.conditions")
+    assert first == "[False]" and after == "[('nan', True)] True"
 
 
 def test_the_panels_hidden_at_start_are_imported_when_they_first_show() -> None:
@@ -162,21 +148,14 @@ def test_the_panels_hidden_at_start_are_imported_when_they_first_show() -> None:
                                                                                      "[True, True]"]
 
 
-OUTCOMES = """
-import asyncio, sys
-from bpdebug.tui.app import make_app
-from bpdebug.tui.widgets.footer import FittingFooter
-
+OUTCOMES = STARTED + """
 MODULE = "bpdebug.tui.parts.outcomes"
 
 
 async def main():
     app = make_app(sys.argv[1])
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(200):  # start-up's frames: the footer's fitted one is the last
-            await pilot.pause(0.01)
-            if app.screen.query_one(FittingFooter).fitted:
-                break
+        await started(app, pilot)
         await app.workers.wait_for_complete()  # the derivation and the diagnosis, started by the first frame
         print(MODULE in sys.modules)
         await pilot.press("c")  # a search for the next stop: its result is an outcome
@@ -255,42 +234,11 @@ def test_garbage_collection_is_off_while_the_app_starts_and_back_on_after_its_fi
         assert _run(GC_AROUND_START, str(ROOT / "scenarios" / scenario)) == "True True 0"
 
 
-FORMULAS_AT_FIRST_FRAME = """
-import asyncio, sys
-from bpdebug.tui import app as tui_app
-
-MODULES = ("bpdebug.core.expr", "bpdebug.core.divergence")
-seen = []
-derive = tui_app.DebuggerScreen._derive
-
-
-def record(self, *args):  # the first frame schedules the chain rule's derivation
-    seen.append([name in sys.modules for name in MODULES])
-    return derive(self, *args)
-
-
-tui_app.DebuggerScreen._derive = record
-
-
-async def main():
-    app = tui_app.make_app(sys.argv[1])
-    async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(200):
-            await pilot.pause(0.01)
-            if seen:
-                break
-        await app.workers.wait_for_complete()
-        print(seen[:1], app.session.divergence is None, "bpdebug.core.expr" in sys.modules)
-
-
-asyncio.run(main())
-"""
-
-
 def test_the_apps_first_frame_imports_neither_the_formula_language_nor_the_divergence() -> None:
     # the built-in activations' formulas are parsed when first read (here by the derivation the first frame
     # starts, after it); the status line's divergence() of a finite run needs no divergence module
-    assert _run(FORMULAS_AT_FIRST_FRAME, str(ROOT / "scenarios" / "blog.toml")) == "[[False, False]] True True"
+    first, derived, after = _first_frame("bpdebug.core.expr", "bpdebug.core.divergence")
+    assert first == "[False, False]" and derived.startswith("[True,") and after.endswith("True")
 
 
 DIVERGING = """
