@@ -2,9 +2,11 @@
 
 Run from the repository root:  python bench/bench_instant.py [--quick]
 
-In the environment a user meets (nothing set here: BLAS keeps its default thread count unless the row says the
-thread policy is applied, as the ``bpdebug`` command applies it). Repetitions alternate between a measure and
-its baseline so that a busy machine slows both alike; medians are reported. Rows:
+As a user meets them: ``bpdebug`` is the installed command beside this interpreter (``python -m bpdebug``
+where it is not installed), in the environment a user has (nothing set here: BLAS keeps its default thread
+count unless the row says the thread policy is applied, as the ``bpdebug`` command applies it). Repetitions
+alternate between a measure and its baseline so that a busy machine slows both alike; medians are reported.
+Rows:
 
 1. First complete frame of ``bpdebug scenarios/blog.toml`` (the panels hold the first step's numbers) beside
    the first frame of ``bench/minimal_app.py`` (a Textual app that imports NumPy: its counter shown), both whole
@@ -54,6 +56,10 @@ from bpdebug.core.scenario import Scenario, load  # noqa: E402
 BLOG = ROOT / "scenarios" / "blog.toml"
 XOR = ROOT / "scenarios" / "xor.toml"
 PYTHON = sys.executable
+# the command as a user types it: the installed entry point beside this interpreter (README: pip install -e .),
+# else the module run by this interpreter
+_SCRIPT = Path(PYTHON).parent / "bpdebug"
+BPDEBUG = [str(_SCRIPT)] if _SCRIPT.exists() else [PYTHON, "-m", "bpdebug"]
 POLL = 0.01  # seconds between two looks at the tmux screen
 ROWS: list[tuple[str, str, str, str, str]] = []  # measure, value, baseline, ratio, target
 
@@ -146,7 +152,7 @@ def first_frames(repeats: int) -> None:
     tmux = Tmux()
     try:
         minimal_app = f"{PYTHON} bench/minimal_app.py"
-        blog_app = f"{PYTHON} -m bpdebug scenarios/blog.toml"
+        blog_app = f"{shlex.join(BPDEBUG)} scenarios/blog.toml"
         tmux.first_frame(minimal_app, MINIMAL, MINIMAL_FOOTER), tmux.first_frame(blog_app, COMPLETE, FOOTER)  # bytecode
         times: dict[str, list[list[float]]] = {"minimal": [], "blog": []}
         for r in range(repeats):
@@ -299,7 +305,7 @@ def process(args: list[str]) -> tuple[float, float, str]:
 def run_process(quick: bool) -> None:
     epochs = 30000 if quick else 300000
     runs: dict[str, list[tuple[float, float, str]]] = {"run": [], "loop": []}
-    commands = {"run": [PYTHON, "-m", "bpdebug", "run", "scenarios/blog.toml", "--epochs", str(epochs)],
+    commands = {"run": [*BPDEBUG, "run", "scenarios/blog.toml", "--epochs", str(epochs)],
                 "loop": [PYTHON, "bench/tuned_loop.py", str(epochs)]}
     process(commands["run"])  # bytecode
     for r in range(2 if quick else 3):
