@@ -12,7 +12,7 @@ This module gathers them: ``from bpdebug.core.engine import Trace, Step, compute
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .compute import (
     Network,
@@ -49,10 +49,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Divergence on first use (PEP 562): only a run with a non-finite number needs :mod:`.divergence`,
-    # so a start-up that imports the engine does not load it
-    if name == "Divergence":
-        from .divergence import Divergence
-        return Divergence
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:  # mypy reads the import above instead, and so still flags any other name
+
+    def __getattr__(name: str) -> object:
+        """Divergence on first use (PEP 562): only a run with a non-finite number needs :mod:`.divergence`, so
+        a start-up that imports the engine does not load it."""
+        if name == "Divergence":
+            from .divergence import Divergence
+
+            return Divergence
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

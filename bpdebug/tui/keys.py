@@ -82,9 +82,10 @@ KEYS: tuple[Binding, ...] = (
 
 
 def tooltip(binding: Binding) -> str:
-    """A binding's tooltip as shown. The b key's names an example of each kind of condition, filled in here from
-    their registry when first shown: start-up does not import the condition language (~4 ms)."""
-    if binding.id == "breakpoint.edit":
+    """A binding's tooltip as shown. A tooltip with an ``{examples}`` field (the b key's) names an example of each
+    kind of condition, filled in here from their registry when first shown: start-up does not import the condition
+    language (~4 ms)."""
+    if "{examples}" in binding.tooltip:
         from ..core.conditions import examples
 
         return binding.tooltip.format(examples=", ".join(examples()))

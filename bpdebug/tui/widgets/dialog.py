@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from textual.screen import ModalScreen, ScreenResultType
@@ -23,7 +22,9 @@ class Dialog(ModalScreen[ScreenResultType]):
         # then parses every source again and restyles every widget of the app (~20 ms the first time). Added
         # here, before the dialog is registered and styled, only this file is parsed and push_screen finds it
         # read. A dialog built outside a running app (NoActiveAppError, a RuntimeError) is styled by CSS_PATH.
-        with contextlib.suppress(RuntimeError):
+        try:
             stylesheet = self.app.stylesheet
-            if not stylesheet.has_source(str(DIALOG_CSS)):
-                stylesheet.add_source(DIALOG_CSS.read_text(encoding="utf-8"), read_from=(str(DIALOG_CSS), ""))
+        except RuntimeError:
+            return
+        if not stylesheet.has_source(str(DIALOG_CSS)):
+            stylesheet.add_source(DIALOG_CSS.read_text(encoding="utf-8"), read_from=(str(DIALOG_CSS), ""))
