@@ -1,6 +1,7 @@
 """What the screen does while it starts (Pilot, headless): styled once with its breakpoint classes, a footer that
 recomposes only when what it shows changes and fits at any width, start-up's threads held until the footer's
-fitted frame, panel colours that follow the theme, and the dialogs' stylesheet left to the first dialog."""
+fitted frame, panel colours that follow the theme, and the dialogs' and on-demand panels' stylesheets left to
+their first use."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.geometry import Size
 from bpdebug.core.scenario import load_any
 from bpdebug.tui.app import (
     HORIZONTAL_BREAKPOINTS,
+    ON_DEMAND_CSS,
     VERTICAL_BREAKPOINTS,
     DebuggerScreen,
     breakpoint_classes,
@@ -198,3 +200,31 @@ async def test_the_dialogs_rules_are_parsed_when_the_first_dialog_opens_not_for_
         await settle(pilot)
         assert isinstance(app.screen, PromptModal) and loaded() == selectors
         assert app.screen.query_one(".dialog").region.width == 64
+
+
+@pytest.mark.parametrize(("size", "key", "styled"), [
+    ((80, 24), "f", lambda screen: screen.query_one("#params").display and not screen.query_one("#network").display),
+    ((120, 40), "f", lambda screen: not screen.query_one("#params").display),
+    ((120, 40), "right_square_bracket right_square_bracket",
+     lambda screen: screen.query_one("#loss").styles.border_top[0] == "round"),
+    ((120, 40), "v", lambda screen: screen.query_one("#pictures").display
+     and screen.query_one("#pictures").styles.min_height.value == 8),
+], ids=["fold-narrow", "fold-wide", "loss", "pictures"])
+async def test_what_shows_once_asked_for_is_styled_by_rules_added_then(size, key, styled):
+    """on_demand.tcss (the fold, the pictures, the loss, the watches, the what-if line) is not in the first
+    frame's stylesheet: the first of them to show adds it, and it styles them as they show."""
+    app = make_app(BLOG, load_any(BLOG))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        on_demand = Stylesheet(variables=app.get_css_variables())
+        on_demand.read(ON_DEMAND_CSS)
+        selectors = {rule.selectors for rule in on_demand.rules}
+        assert {"#pictures", "#watches", "LossPanel"} <= selectors
+
+        def loaded() -> set[str]:
+            return selectors & {rule.selectors for rule in app.stylesheet.rules}
+
+        assert not app.stylesheet.has_source(str(ON_DEMAND_CSS)) and loaded() == set()
+        await pilot.press(*key.split())
+        await settle(pilot)
+        assert loaded() == selectors and styled(app.screen)

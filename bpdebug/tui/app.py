@@ -73,6 +73,7 @@ STARTUP_WAIT = 0.5  # seconds start-up's threads wait at most for the footer's f
 COMPACT_WIDTH = PALETTE_WIDTH  # below this many columns the side panels fold away and the status line abbreviates
 HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_WIDTH, "-wide")]  # the screen's classes by width
 VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # and by height
+ON_DEMAND_CSS = Path(__file__).resolve().parent / "on_demand.tcss"  # styles what shows once asked for (app.tcss)
 
 PanelT = TypeVar("PanelT", bound="BoundPanel | LossPanel")  # a panel mounted when it first has something to show
 
@@ -189,12 +190,14 @@ class DebuggerScreen(Screen):
         if busy:
             from textual.widgets import ProgressBar  # here: start-up does not need it (nor what it imports)
 
+            self.add_on_demand_css()
             self.mount(ProgressBar(total=None, show_eta=True, id="progress"), after="#status")
         else:
             for bar in self.query("#progress"):
                 bar.remove()
 
     def watch_side(self, side: bool) -> None:
+        self.add_on_demand_css()
         self.set_class(side, "-side")
         self.refresh_bindings()
         self.call_after_refresh(self.render_step)
@@ -266,12 +269,23 @@ class DebuggerScreen(Screen):
             self.watch_panel = self._mount_bound(WatchPanel(s, id="watches", classes="-empty"),
                                                  "watches (a adds or removes)", after="#step")
 
+    def add_on_demand_css(self) -> None:
+        """Add ``on_demand.tcss`` to the app's stylesheet, once, before the first of what it styles shows (the
+        fold, the pictures, the loss, the watches, the what-if line, a long run's progress): the first frame
+        neither parses those rules nor matches them against every panel. Added before the widgets it styles are
+        mounted (or the screen's class changes), it is parsed alone (Textual keeps the other sources' rules) and
+        styles them as they mount; a class change restyles the screen's widgets with it."""
+        stylesheet = self.app.stylesheet
+        if not stylesheet.has_source(str(ON_DEMAND_CSS)):
+            stylesheet.add_source(ON_DEMAND_CSS.read_text(encoding="utf-8"), read_from=(str(ON_DEMAND_CSS), ""))
+
     def _mount_bound(self, panel: PanelT, title: str | None, *, before: str | None = None,
                      after: str | None = None) -> PanelT:
         """Mount ``panel`` (``before``/``after`` a panel, with its border ``title``) bound to the screen's view as
         compose's ``data_bind`` binds the others (``data_bind`` binds to the message pump it is called from, and an
         action runs in the app's). The watch calls it at once with the current view: it paints in the same repaint
         as the panels already there, before the layout is fitted to it."""
+        self.add_on_demand_css()  # their rules
         self.mount(panel, before=before, after=after)
         if title is not None:
             panel.border_title = title
@@ -597,6 +611,7 @@ class DebuggerScreen(Screen):
 
         panels = self.query(PicturePanel)
         if not panels:
+            self.add_on_demand_css()
             self.mount(PicturePanel(self.session, id="pictures"), after="#top")
             self.add_class("-pictures")
             self.call_after_refresh(self._show_picture)  # once it is laid out at its size
