@@ -12,6 +12,7 @@ from _diverging import diverging_softmax_text
 from _wide import wide_scenario
 from hypothesis import given
 from hypothesis import strategies as st
+from textual.geometry import Region
 
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
@@ -29,6 +30,7 @@ from bpdebug.text.narrate import (
     shown_matrix,
 )
 from bpdebug.tui.app import make_app
+from bpdebug.tui.widgets.derivation_panel import DerivationPanel
 from bpdebug.tui.widgets.loss_panel import LossPanel, bucket_max, loss_label
 from bpdebug.tui.widgets.network import NetworkView
 from bpdebug.tui.widgets.params_table import ParamFilter, ParamsTable
@@ -248,6 +250,62 @@ async def test_small_terminal_update_step_scrolls_to_the_second_update():
         assert "↑" in panel.border_subtitle and "more line" not in panel.border_subtitle
         visible = "\n".join(line.plain for line in panel.lines[round(panel.scroll_y):][:height])
         assert "   = " + after in visible  # the Θ2 update, whole
+
+
+async def test_the_chain_rule_scrolls_itself_a_page_at_a_time_and_paints_the_lines_in_view():
+    """The chain-rule panel is its own bordered scroll view, a child of the screen (no scrolling box around it to
+    build for the first frame): its text holds every line, in view or not; a step scrolls it to the first line
+    the step changed; page down and up move it a page less a line, and what it paints is the lines in view."""
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(9):  # the update: the chain rule's results all filled in
+            await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        panel = screen.query_one("#derivation-box")
+        assert isinstance(panel, DerivationPanel) and panel.parent is screen
+        s = app.session
+        lines = s.derivation(s.position.index, s.selected.short)
+        previous = s.derivation(s.position.index - 1, s.selected.short)
+        assert isinstance(lines, list) and isinstance(previous, list)
+        assert all(line.split()[0] in panel.content.plain for line in lines)
+        height = panel.scrollable_content_region.height
+        assert len(panel.lines) > height > 0  # 80x24 cannot hold the whole chain rule
+
+        def in_view() -> list[str]:
+            painted = panel.render_lines(Region(0, 0, *panel.outer_size))[1:-1]  # in the border
+            width = panel.scrollable_content_region.width
+            return [strip.text[2:2 + width].rstrip() for strip in painted]  # the border, padding and scrollbar off
+
+        changed = next(k for k, line in enumerate(lines) if k >= len(previous) or previous[k] != line)
+        assert lines[changed].split()[0] in "\n".join(in_view())
+        panel.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        assert in_view() == [line.plain.rstrip() for line in panel.lines[:height]]
+        await pilot.press("pagedown")
+        await pilot.pause()
+        top = min(height - 1, len(panel.lines) - height)
+        assert round(panel.scroll_y) == top > 0
+        assert in_view() == [line.plain.rstrip() for line in panel.lines[top:top + height]]
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert round(panel.scroll_y) == 0
+
+
+async def test_the_chain_rule_is_selected_with_the_mouse_as_text_is():
+    """A line-API panel, the chain rule still gives the screen its text where the mouse drags (to copy)."""
+    app = make_app(SCENARIOS / "blog.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one(DerivationPanel)
+        x, y = panel.content_region.offset
+        await pilot.mouse_down(offset=(x + 1, y))
+        await pilot.hover(offset=(x + 10, y + 2))
+        await pilot.mouse_up(offset=(x + 10, y + 2))
+        await pilot.pause()
+        lines = panel.content.plain.split("\n")
+        # from the second character of the first line to the one under the pointer on the third, included
+        assert app.screen.get_selected_text() == "\n".join([lines[0][1:], lines[1], lines[2][:11]])
 
 
 def _left_out(text: str, row_length: int) -> int:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -155,8 +155,7 @@ class DebuggerScreen(Screen):
                 yield ExpectationsPanel(id="expectations")
             yield ParamsTable(id="params")  # bordered itself: a scroll view, it needs no scrolling box around it
         yield StepPanel(self.session, id="step").data_bind(DebuggerScreen.view)
-        with VerticalScroll(id="derivation-box", can_focus=False):
-            yield DerivationPanel(id="derivation")
+        yield DerivationPanel(id="derivation-box")  # bordered and scrolling itself, as the parameters table
         yield FittingFooter(width=self.app.size.width)
 
     def on_mount(self) -> None:
@@ -346,10 +345,10 @@ class DebuggerScreen(Screen):
             panel.show_message(lines)
         elif lines is not None:
             first = panel.show_lines(lines, previous if isinstance(previous, list) else None)
-            box = self.query_one("#derivation-box", VerticalScroll)
             target = 0 if first is None else max(0, first - 1)
-            if box.scroll_y != target and (target or box.scroll_y):
-                box.scroll_to(y=target, animate=False)
+            if panel.scroll_y != target and (target or panel.scroll_y):
+                # once laid out, in the scroll range of this step's layout (the step panel above may grow)
+                panel.call_after_refresh(panel.scroll_to, y=target, animate=False)
 
     # -------------------------------------------------------------------------------- printed figures
     def _diagnose(self, generation: int) -> None:
@@ -508,8 +507,9 @@ class DebuggerScreen(Screen):
         panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
 
     def action_scroll_chain(self, direction: int) -> None:
-        box = self.query_one("#derivation-box", VerticalScroll)
-        box.scroll_to(y=box.scroll_y + direction * max(1, box.scrollable_content_region.height - 1), animate=False)
+        panel = self.query_one(DerivationPanel)
+        page = max(1, panel.scrollable_content_region.height - 1)
+        panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
 
     def action_toggle_breakpoint(self) -> None:
         self.apply(self.session.toggle_breakpoint())

@@ -1,22 +1,41 @@
-"""The chain rule of the selected parameter, from ``bpdebug.derivation`` (SymPy), computed by the app."""
+"""The chain rule of the selected parameter, from ``bpdebug.derivation`` (SymPy), computed by the app.
+
+A line-API widget that scrolls itself and carries its own border: no scrolling box around it (one widget
+fewer to mount, style and paint before the first frame), and a paint draws only the lines in view.
+"""
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from textual.content import Content
-from textual.widgets import Static
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.style import Style
 
 from ...text.narrate import wrap
 from ...text.numbers import PENDING
-from . import set_content
 
 
-class DerivationPanel(Static):
+class DerivationPanel(ScrollView, can_focus=False):
     """Shows the derivation's text lines; factors not yet computed at this step appear as a dim "…"."""
 
+    DEFAULT_CSS = """
+    DerivationPanel {
+        overflow-x: hidden;
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lines: list[Content] = []
+        self._frame = (0, 0)
+
     def show_lines(self, lines: list[str], previous: list[str] | None = None) -> int | None:
-        """Show ``lines``; those that differ from the previous step's (numbers just filled in) are
-        highlighted. Returns the row of the first changed line, for the app to scroll to."""
-        width = self.content_size.width or 10_000
+        """Show ``lines``, wrapped to the room in view; those that differ from the previous step's (numbers just
+        filled in) are highlighted. Returns the row of the first changed line, for the app to scroll to."""
+        width = self.scrollable_content_region.width or 10_000
         rendered: list[Content] = []
         first_changed: int | None = None
         for k, text in enumerate(lines):
@@ -31,8 +50,58 @@ class DerivationPanel(Static):
                         parts.append((PENDING, "$warning bold"))
                     parts.append((piece, "$text-success bold") if changed else piece)
                 rendered.append(Content.assemble(*parts))
-        set_content(self, Content("\n").join(rendered))
+        self._show(rendered)
         return first_changed
 
     def show_message(self, message: str) -> None:
-        set_content(self, Content.assemble((message, "dim italic")))
+        self._show([Content.assemble((message, "dim italic"))])
+
+    def _show(self, lines: list[Content]) -> None:
+        if "\n" in "".join(line.plain for line in lines):  # a line that holds a break shows as two, as text would
+            lines = [part for line in lines for part in line.split("\n", allow_blank=True)]
+        if [(line.plain, line.spans) for line in lines] == [(line.plain, line.spans) for line in self.lines]:
+            return  # the same text and styles: nothing to repaint
+        self.lines = lines
+        # only the line count is the virtual size: a change of it lays the screen out again (scrollbar, scroll
+        # range), a change of the text alone repaints this panel
+        size = Size(0, len(lines))
+        if self.virtual_size != size:
+            self.virtual_size = size
+        self.refresh()
+
+    @property
+    def content(self) -> Content:
+        """Every line (scrolled out of view or not), as one text: what the panel shows."""
+        return Content("\n").join(self.lines)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the scroll position and width, read once per paint (each is a reactive lookup)
+        self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        top, width = self._frame
+        k = top + y
+        base = self.visual_style
+        # the room right of a line and under the last one in the background alone, as a text widget pads
+        background = base.background_style.rich_style
+        if not 0 <= k < len(self.lines):
+            return Strip.blank(width, background)
+        line = self.lines[k]
+        selection = self.text_selection  # text selected with the mouse, shown as a text widget shows it
+        if selection is not None and (span := selection.get_span(k)) is not None:
+            start, end = span
+            selected = Style.from_styles(self.screen.get_component_styles("screen--selection"))
+            line = line.stylize(selected, start, len(line.plain) if end == -1 else end)
+        parse = self.app.stylesheet.parse_style
+        segments: list[Segment] = []
+        x = 0
+        for text, style in line.render(base, end="", parse_style=parse):
+            # where each character is in the text, for the screen to select with the mouse (get_selection)
+            segments.append(Segment(text, style.rich_style_with_offset(x, k)))
+            x += len(text)
+        return Strip(segments).crop_extend(0, width, background)
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The text under a mouse selection (copied with the screen's copy key)."""
+        return selection.extract(self.content.plain), "\n"
