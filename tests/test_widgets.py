@@ -12,7 +12,9 @@ from _diverging import diverging_softmax_text
 from _wide import wide_scenario
 from hypothesis import given
 from hypothesis import strategies as st
+from textual.app import App
 from textual.geometry import Region
+from textual.widgets import Static
 
 from bpdebug.core.engine import Trace
 from bpdebug.core.scenario import load
@@ -456,6 +458,67 @@ async def test_loss_panel_draws_the_finite_losses_of_a_diverging_run():
         panel.show([float("nan")] * 3)  # nothing finite: an empty sparkline, no error
         await pilot.pause()
         assert panel.query_one("#loss-sparkline").data == []
+
+
+class _LossApp(App):
+    """A loss panel on its own, bordered and padded as the app's stylesheet has it, its width set by the test."""
+
+    CSS = "LossPanel { height: auto; width: 40; border: round white; padding: 0 1; } LossPanel Sparkline { height: 1; }"
+
+    def compose(self):
+        yield Static("above")
+
+
+async def test_loss_label_is_chosen_for_the_width_it_has_and_the_panel_is_as_tall_as_its_lines():
+    """The label's words are chosen for the label's own width when it is laid out, not for the width the panel had
+    (none yet) when the losses were handed to it: shown at once after mounting, as the app does, the label is one
+    row and the panel as tall as its lines; a narrower or wider panel chooses the words again; a width that cannot
+    hold even the latest number wraps it, and the panel grows by that row, then shrinks back."""
+    losses = np.array([0.7609486, 0.7395178])
+    app = _LossApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        panel = LossPanel(id="loss")
+        app.screen.mount(panel)
+        panel.show(losses)  # before any layout: the panel has no width yet
+        await pilot.pause()
+        label = panel.query_one("#loss-label")
+
+        def check(text: str, rows: int) -> None:
+            assert label.content_size.width == panel.styles.width.value - 4  # the border and padding off
+            assert label.content.plain == text == loss_label(losses, label.content_size.width)
+            assert label.size.height == rows
+            assert panel.outer_size.height == 2 + rows + 1  # the border, the label, the sparkline
+            painted = [strip.text.strip() for strip in label.render_lines(Region(0, 0, *label.size))]
+            assert all(painted) and "".join(painted).replace(" ", "") == text.replace(" ", "")  # whole, each row used
+
+        check("1: 0.7609486 → 2: 0.7395178", 1)  # 36 columns: not the 41 of the whole words
+        panel.show(losses)  # the next step hands it the same losses again
+        await pilot.pause()
+        check("1: 0.7609486 → 2: 0.7395178", 1)
+        for width, text, rows in ((24, "epoch 2: 0.7395178", 1), (60, "epoch 1: 0.7609486  →  epoch 2: 0.7395178", 1),
+                                  (12, "0.7395178", 2), (40, "1: 0.7609486 → 2: 0.7395178", 1)):
+            panel.styles.width = width
+            await pilot.pause()
+            await pilot.pause()
+            check(text, rows)
+
+
+@pytest.mark.parametrize("keys", [("n", "n", "]", "]"), ("]", "]")])
+async def test_loss_panel_is_as_tall_as_its_lines_once_the_app_mounts_it(keys):
+    """The second epoch mounts the loss panel beside the parameters; its label, shown in the repaint that mounts
+    it, is one row of words chosen for its width, and the panel four rows with its border."""
+    app = make_app(SCENARIOS / "deep.toml")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press("right_square_bracket" if key == "]" else key)
+            await settle(pilot)
+        panel = app.screen.query_one(LossPanel)
+        label = panel.query_one("#loss-label")
+        history = Trace(load(SCENARIOS / "deep.toml")).loss_history(2)
+        words = label.content.plain
+        assert words == loss_label(history, label.content_size.width) == f"1: {fmt(history[0])} → 2: {fmt(history[1])}"
+        assert label.size.height == 1 and panel.outer_size.height == 4
 
 
 async def test_folded_panels_are_reachable_below_100_columns():

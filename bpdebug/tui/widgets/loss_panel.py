@@ -9,20 +9,21 @@ would draw) before it reaches the widget, whose own bucketing is Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import Label
+from textual.widget import Widget
 
 if TYPE_CHECKING:
+    from textual.visual import RulesMap
     from textual.widgets import Sparkline
 
 from ...text.narrate import fmt
 from ..session import Session, View
-from . import set_content
 
 SPARK_VALUES = 10_000  # a longer history reaches the sparkline reduced to this many bucket maxima
 
@@ -56,10 +57,63 @@ def loss_label(losses: np.ndarray, width: int) -> str:
     return last
 
 
+class LossLabel(Widget):
+    """The first and last loss in the words :func:`loss_label` chooses for the width the label is laid out and
+    painted at, chosen again whenever that width changes: never for a width it does not have (the panel's before
+    it is laid out, or before a resize), which would wrap the text and leave the label a row too tall."""
+
+    DEFAULT_CSS = """
+    LossLabel {
+        height: auto;
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.losses: np.ndarray = np.empty(0)
+        self._key: tuple[int, str, str, int] | None = None
+        self._words: dict[int, Content] = {}  # the words for each width asked for, for these losses
+
+    def words(self, width: int) -> Content:
+        """The words for ``width`` (a layout pass, a paint and a test each ask: the history is read once)."""
+        if width not in self._words:
+            self._words[width] = Content(loss_label(self.losses, width) if len(self.losses) else "")
+        return self._words[width]
+
+    def rows(self, width: int) -> int:
+        """The rows the words for ``width`` take, wrapped as Textual wraps them."""
+        # a widget's styles are the rules Textual's own get_content_height passes (typed as the rules' dict)
+        return self.words(width).get_height(cast("RulesMap", self.styles), width)
+
+    @property
+    def content(self) -> Content:
+        """What the label shows at its width."""
+        return self.words(self.content_size.width)
+
+    def show(self, losses: np.ndarray) -> None:
+        bad = np.flatnonzero(~np.isfinite(losses))
+        # what loss_label reads, compared instead of the whole history (a step within an epoch changes none of it)
+        key = (len(losses), str(losses[0]), str(losses[-1]), int(bad[0]) if bad.size else -1) if len(losses) else None
+        if key == self._key:
+            return
+        self.losses, self._key, self._words = losses, key, {}
+        width, rows = self.content_size
+        # a layout pass only when the rows change (the latest number alone wider than the label wraps): a step
+        # otherwise repaints the label without laying out the screen
+        self.refresh(layout=not width or self.rows(width) != rows)
+
+    def render(self) -> Content:
+        return self.content
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # the height of the words chosen for the width being laid out (the label's own size is not set yet)
+        return self.rows(width)
+
+
 class LossPanel(Vertical):
     """The loss of each epoch reached so far (before its update), first and last in numbers."""
 
-    # the label spans the panel, so a longer text never waits for a layout pass to be seen whole
+    # the label spans the panel: the width its words are chosen for
     DEFAULT_CSS = """
     LossPanel > #loss-label {
         width: 1fr;
@@ -80,14 +134,14 @@ class LossPanel(Vertical):
     def on_mount(self) -> None:
         self.watch_view(self.view)
 
-    def _parts(self) -> tuple[Label, Sparkline]:
+    def _parts(self) -> tuple[LossLabel, Sparkline]:
         """Its label and sparkline, mounted the first time there is a loss to show (at launch the panel is
         hidden, and start-up builds neither them nor the sparkline's module)."""
         from textual.widgets import Sparkline
 
         if not self.children:
-            self.mount(Label("", id="loss-label"), Sparkline([], id="loss-sparkline"))
-        return self.query_one(Label), self.query_one(Sparkline)
+            self.mount(LossLabel(id="loss-label"), Sparkline([], id="loss-sparkline"))
+        return self.query_one(LossLabel), self.query_one(Sparkline)
 
     def show(self, losses: Sequence[float] | np.ndarray) -> None:
         """Show ``losses`` (epoch 1 first); hidden while there is at most one."""
@@ -97,8 +151,7 @@ class LossPanel(Vertical):
             return
         label, spark = self._parts()
         values = np.asarray(losses, dtype=float)
-        width = self.content_size.width or 60
-        set_content(label, Content(loss_label(values, width)))
+        label.show(values)  # its words chosen for its own width, when it is laid out and painted
         key = (len(values), str(values[-1]))
         if getattr(spark, "_bpdebug_key", None) != key:
             spark._bpdebug_key = key  # type: ignore[attr-defined]
