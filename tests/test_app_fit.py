@@ -199,6 +199,32 @@ async def test_practice_says_a_hint_is_h_then_enter_as_it_works():
         assert "hint:" in app.screen.query_one("#practice-feedback", Static).content.plain
 
 
+@pytest.mark.parametrize(("size", "width", "scrolls"), [((120, 40), 90, False), ((80, 24), 72, True)])
+async def test_the_practice_dialog_is_its_width_and_keeps_its_latest_feedback_and_hint_in_view(size, width, scrolls):
+    """The practice dialog is 90 columns (at most 90% of the screen), and however many answers wrap to more rows
+    than its feedback keeps, the latest is in view, and so is the keys' hint under it."""
+    from bpdebug.tui.widgets.practice import PracticeModal
+
+    app = make_app(BLOG)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("P")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, PracticeModal)
+        dialog = modal.query_one(".dialog")
+        assert dialog.region.width == width
+        for answer in ("1", "2", "3", "4"):
+            await pilot.press(*answer, "enter")
+            await settle(pilot)
+        box = modal.query_one("#practice-feedback-box")
+        lines = modal.query_one("#practice-feedback", Static).content.plain.splitlines()
+        assert len(lines) == 4 and lines[-1].startswith("✗")
+        assert (box.max_scroll_y > 0) == scrolls and box.scroll_y == box.max_scroll_y  # scrolled to the latest
+        hint = modal.query_one(".dialog-hint", Label)
+        assert box.region.bottom <= hint.region.y and hint.region.bottom <= dialog.region.bottom
+        assert hint.region.height >= 1
+
+
 @pytest.mark.parametrize("size", [(120, 40), (120, 30), (80, 24)])
 async def test_the_picture_panel_leaves_the_chain_rule_room_or_takes_its_place(size):
     app = make_app(BLOG)

@@ -14,7 +14,7 @@ import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, Label, Static
@@ -31,13 +31,6 @@ HELP = ("Enter checks · h then Enter: a hint (formula, then numbers) · r then 
 class PracticeModal(Dialog[str]):
     """Ask each next step's numbers of the scenario's first epoch; dismiss with the score line."""
 
-    DEFAULT_CSS = """
-    PracticeModal .dialog.practice { width: 90; }
-    PracticeModal .dialog.practice Label { width: 100%; }
-    PracticeModal #practice-prompt { text-style: bold; margin-bottom: 1; }
-    PracticeModal #practice-feedback { height: auto; max-height: 8; margin-top: 1; }
-    Screen.-short PracticeModal #practice-feedback { max-height: 5; }
-    """
     BINDINGS = [Binding("escape", "leave", "leave", id="practice.leave")]
 
     class Checked(Message):
@@ -61,7 +54,8 @@ class PracticeModal(Dialog[str]):
                         classes="dialog-title")
             yield Label(self.practice.prompt(), id="practice-prompt", markup=False)
             yield Input(placeholder="the numbers, separated by spaces", id="practice-input")
-            yield Static(id="practice-feedback")
+            with VerticalScroll(id="practice-feedback-box", can_focus=False):
+                yield Static(id="practice-feedback")
             yield Label(HELP, classes="dialog-hint", markup=False)
 
     def on_mount(self) -> None:
@@ -123,6 +117,9 @@ class PracticeModal(Dialog[str]):
     def _say(self, line: Content) -> None:
         self._feedback = [*self._feedback, line][-FEEDBACK_LINES:]
         self.query_one("#practice-feedback", Static).update(Content("\n").join(self._feedback))
+        # the latest line in view when the entries wrap to more rows than the box keeps (a short screen)
+        box = self.query_one("#practice-feedback-box", VerticalScroll)
+        box.call_after_refresh(box.scroll_end, animate=False)
 
     def action_leave(self) -> None:
         self.workers.cancel_group(self, "practice")
