@@ -44,6 +44,23 @@ def test_make_app_opens_a_graph():
     assert isinstance(app, GraphApp)
 
 
+def test_the_graph_screen_is_styled_by_its_own_stylesheet_not_the_networks():
+    """graph.tcss styles the graph's screen (its panels bordered, the progress bar hidden until a run): the
+    network screen's app.tcss, with rules for panels a graph has none of, is not parsed."""
+    async def run():
+        app = make_app(MICROGRAD, load_any(MICROGRAD))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            sources = {path for path, _ in app.stylesheet.source}
+            assert any(path.endswith("graph.tcss") for path in sources)
+            assert not any(path.endswith("app.tcss") for path in sources)
+            screen = app.screen
+            assert screen.query_one("#graph-panel").styles.border_top[0] == "round"
+            assert screen.query_one("#graph-chain").styles.max_height.value == 12
+            assert not screen.query_one("#graph-progress").display
+    asyncio.run(run())
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_chain_rule_of_a_at_the_end_of_the_backward_pass(size):
     async def run():

@@ -83,19 +83,6 @@ class GraphScreen(Screen):
 
     BINDINGS = list(GRAPH_KEYS)
 
-    DEFAULT_CSS = """
-    GraphScreen #graph-status { height: 1; background: $panel; padding: 0 1; }
-    GraphScreen #graph-top { height: 1fr; }
-    GraphScreen #graph-panel { width: 1fr; border: round $primary; }
-    GraphScreen #graph-right { width: 1fr; }
-    GraphScreen #graph-step { height: auto; max-height: 12; border: round $primary; padding: 0 1; }
-    GraphScreen #graph-side { height: 1fr; border: round $primary; padding: 0 1; }
-    GraphScreen #graph-chain { height: auto; max-height: 12; border: round $secondary; padding: 0 1; }
-    GraphScreen #graph-note { height: auto; padding: 0 1; color: $text-warning; }
-    GraphScreen #graph-progress { height: 1; display: none; }
-    GraphScreen.-busy #graph-progress { display: block; }
-    """
-
     class RunProgress(Message):
         def __init__(self, done: int, total: int) -> None:
             super().__init__()
@@ -323,7 +310,7 @@ class GraphScreen(Screen):
 class GraphApp(App[int]):
     """The debugger on a graph scenario."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = "graph.tcss"
     TITLE = "bpdebug"
     BINDINGS = [QUIT_ANYWHERE]
 

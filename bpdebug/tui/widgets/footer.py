@@ -22,6 +22,13 @@ class FittingFooter(Footer):
     """Folds the ``spare`` actions (default :data:`SPARE_KEYS`), in order, while its keys are wider than the screen;
     unfolds them when the width or the keys change (a resize, a long run ending, the side panels toggled)."""
 
+    # compact (below 132 columns, so that every key fits, q included), a group's label keeps its space
+    DEFAULT_CSS = """
+    FittingFooter.-compact FooterLabel {
+        margin: 0 1 0 0;
+    }
+    """
+
     class Fitted(Message):
         """The keys are laid out within the width (after start-up: the screen's first frames are complete)."""
 
