@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from textual.content import Content, Span
+from textual.geometry import Region
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style
 from textual.widget import Widget
@@ -59,3 +61,17 @@ def content_strip(widget: Widget, content: Content, width: int, scroll_x: int = 
     parse = widget.app.stylesheet.parse_style
     segments = [Segment(text, style.rich_style) for text, style in content.render(base, end="", parse_style=parse)]
     return Strip(segments).crop_extend(scroll_x, scroll_x + width, base.rich_style)
+
+
+class LineView(ScrollView, can_focus=False):
+    """A scroll view painted a line at a time (Textual's line API): ``render_line(y)`` paints row ``y`` of the view
+    from ``_frame``, the scroll position and width read once per paint rather than once per line (each is a
+    reactive lookup). The step, the chain rule, the parameters and the graph are line views."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._frame = (0, 0)  # (the first row in view, the width) of the paint under way
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
+        return super().render_lines(crop)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from textual.content import Content
-from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
+from textual.geometry import Size
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.style import Style
 
 from ...text.narrate import wrap
 from ...text.numbers import PENDING
+from . import LineView
 
 
-class DerivationPanel(ScrollView, can_focus=False):
+class DerivationPanel(LineView, can_focus=False):
     """Shows the derivation's text lines; factors not yet computed at this step appear as a dim "…"."""
 
     DEFAULT_CSS = """
@@ -30,7 +30,6 @@ class DerivationPanel(ScrollView, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.lines: list[Content] = []
-        self._frame = (0, 0)
 
     def show_lines(self, lines: list[str], previous: list[str] | None = None) -> int | None:
         """Show ``lines``, wrapped to the room in view; those that differ from the previous step's (numbers just
@@ -73,11 +72,6 @@ class DerivationPanel(ScrollView, can_focus=False):
     def content(self) -> Content:
         """Every line (scrolled out of view or not), as one text: what the panel shows."""
         return Content("\n").join(self.lines)
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # the scroll position and width, read once per paint (each is a reactive lookup)
-        self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         top, width = self._frame

@@ -11,14 +11,13 @@ operations that use them, not drawn.
 from __future__ import annotations
 
 from textual.content import Content
-from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
+from textual.geometry import Size
 from textual.strip import Strip
 
 from ...core.graph.program import CONST, LEAF, Program
 from ...core.graph.trace import GraphStep, GraphStepKind
 from ...text.numbers import number
-from . import content_strip
+from . import LineView, content_strip
 
 CURRENT = "bold $text-success"
 SELECTED = "on $accent-muted"
@@ -27,7 +26,7 @@ PENDING = "…"
 CELL_LIMIT = 24  # the widest a column of the picture gets
 
 
-class GraphView(ScrollView, can_focus=False):
+class GraphView(LineView, can_focus=False):
     """The values of a graph at one step: a picture by depth when it fits, else a list in program order."""
 
     DEFAULT_CSS = """
@@ -40,7 +39,6 @@ class GraphView(ScrollView, can_focus=False):
 
     def __init__(self, program: Program, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._frame = (0, 0)
         self._step: GraphStep | None = None
         self._selected = -1
         self._on_path: frozenset[int] = frozenset()
@@ -162,10 +160,6 @@ class GraphView(ScrollView, can_focus=False):
     def on_resize(self) -> None:
         if self._step is not None:
             self.show(self._step, self._selected, self._on_path, self._hidden)
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         top, width = self._frame

@@ -18,7 +18,6 @@ from textual import events
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...core.engine import Step
@@ -26,7 +25,7 @@ from ...core.params import Param
 from ...core.scenario import Scenario
 from ...text.narrate import fmt
 from ...text.numbers import PENDING
-from . import content_strip, set_border
+from . import LineView, content_strip, set_border
 
 NUMBER_WIDTH = 14  # "−0.0005745018", "−1.234568e-6": 7 significant digits with sign, point and zeros
 NEW = "bold $text-success"
@@ -87,7 +86,7 @@ class ParamFilter:
         return " · ".join(parts)
 
 
-class ParamsTable(ScrollView, can_focus=False):
+class ParamsTable(LineView, can_focus=False):
     """One row per parameter under a header; frozen ones are marked ``*`` and never get a new value."""
 
     DEFAULT_CSS = """
@@ -124,7 +123,6 @@ class ParamsTable(ScrollView, can_focus=False):
         self._selected: Param | None = None
         self._strips: dict[tuple, Strip] = {}
         self._theme = ""
-        self._frame = (0, 0)
         self._note = ""
 
     # ---------------------------------------------------------------------------------------- data
@@ -303,8 +301,6 @@ class ParamsTable(ScrollView, can_focus=False):
         return lines
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # the scroll position and width, read once per paint (each is a reactive lookup)
-        self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
         if self._theme != self.app.theme:  # strips hold the theme's colours
             self._theme = self.app.theme
             self._strips.clear()

@@ -10,14 +10,13 @@ what a narrow terminal meets).
 from __future__ import annotations
 
 from textual.content import Content
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...text.narrate import GIVEN, NEW, NOTE, SYMBOL, Line, Narration, wrap_indent, wrap_points
 from ..session import Session, View
-from . import content_strip, set_border
+from . import LineView, content_strip, set_border
 
 # how each narration role looks: what this step computed stands out; notes recede
 ROLE_STYLE = {SYMBOL: "bold", GIVEN: "", NEW: "bold $text-success on $success-muted", NOTE: "dim italic"}
@@ -46,7 +45,7 @@ def count_numbers(text: str) -> int:
 _OPERATORS = ("·", "⊙", "⊗", "=", "+", " − ", "(")
 
 
-class StepPanel(ScrollView, can_focus=False):
+class StepPanel(LineView, can_focus=False):
     """Formula in symbols, the numbers it uses, and (highlighted) what it computes."""
 
     DEFAULT_CSS = """
@@ -65,7 +64,6 @@ class StepPanel(ScrollView, can_focus=False):
         self.narration: Narration | None = None
         self.lines: list[Content] = []
         self._width = 0
-        self._frame = (0, 0)
         self._tallest = 0
         self._tallest_width = -1
 
@@ -160,11 +158,6 @@ class StepPanel(ScrollView, can_focus=False):
     def on_mount(self) -> None:
         super().on_mount()
         self.call_after_refresh(self._mark_cut)
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # the scroll position and width, read once per paint (each is a reactive lookup)
-        self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         top, width = self._frame
