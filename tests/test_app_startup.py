@@ -5,6 +5,7 @@ their first use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,15 @@ async def test_panel_colours_follow_a_theme_change():
             assert _resolve(panel, "bold $accent") == f"bold {app.get_css_variables()['accent']}"
 
 
+def sheet_rules(app, path: Path) -> tuple[set[str], Callable[[], set[str]]]:
+    """The selectors of the stylesheet at ``path``, and a function giving those of them ``app``'s stylesheet has
+    now (none until the file is added to it)."""
+    sheet = Stylesheet(variables=app.get_css_variables())
+    sheet.read(path)
+    selectors = {rule.selectors for rule in sheet.rules}
+    return selectors, lambda: selectors & {rule.selectors for rule in app.stylesheet.rules}
+
+
 @pytest.mark.parametrize("path", [BLOG, MICROGRAD], ids=["network", "graph"])
 async def test_the_dialogs_rules_are_parsed_when_the_first_dialog_opens_not_for_the_first_frame(path, monkeypatch):
     """dialogs.tcss is not in the first frame's stylesheet (neither parsed nor matched against the panels). The
@@ -181,14 +191,8 @@ async def test_the_dialogs_rules_are_parsed_when_the_first_dialog_opens_not_for_
     app = make_app(path, load_any(path))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        dialogs = Stylesheet(variables=app.get_css_variables())
-        dialogs.read(DIALOG_CSS)
-        selectors = {rule.selectors for rule in dialogs.rules}
+        selectors, loaded = sheet_rules(app, DIALOG_CSS)
         assert {".dialog", ".dialog-screen", "#breakpoint-list"} <= selectors
-
-        def loaded() -> set[str]:
-            return selectors & {rule.selectors for rule in app.stylesheet.rules}
-
         assert not app.stylesheet.has_source(str(DIALOG_CSS)) and loaded() == set()
         await pilot.press("question_mark")
         await settle(pilot)
@@ -216,14 +220,8 @@ async def test_what_shows_once_asked_for_is_styled_by_rules_added_then(size, key
     app = make_app(BLOG, load_any(BLOG))
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
-        on_demand = Stylesheet(variables=app.get_css_variables())
-        on_demand.read(ON_DEMAND_CSS)
-        selectors = {rule.selectors for rule in on_demand.rules}
+        selectors, loaded = sheet_rules(app, ON_DEMAND_CSS)
         assert {"#pictures", "#watches", "LossPanel"} <= selectors
-
-        def loaded() -> set[str]:
-            return selectors & {rule.selectors for rule in app.stylesheet.rules}
-
         assert not app.stylesheet.has_source(str(ON_DEMAND_CSS)) and loaded() == set()
         await pilot.press(*key.split())
         await settle(pilot)
