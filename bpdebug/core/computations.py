@@ -43,6 +43,8 @@ class Act:
 
 
 class How(StrEnum):
+    """How a :class:`Product` multiplies."""
+
     MATRIX = "matrix"  # a matrix product
     ELEMENTWISE = "elementwise"  # entry by entry
     OUTER = "outer"  # column times row
@@ -50,6 +52,8 @@ class How(StrEnum):
 
 @dataclass(frozen=True)
 class Product:
+    """``left`` times ``right``, ``how``: a matrix product, entry by entry, or a column times a row."""
+
     how: How
     left: Term
     right: Term
