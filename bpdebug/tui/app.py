@@ -33,7 +33,7 @@ from ..text.numbers import PENDING
 from .fit import fit_top
 from .keys import BUSY_ACTIONS, KEYS, PICTURE_ACTIONS, QUIT_ANYWHERE, RUN_ACTIONS, TABLE_ACTIONS, tooltip
 from .session import Move, Note, Position, Session, View, bundled_scenarios, export_formats
-from .widgets import set_border
+from .widgets import add_stylesheet, set_border
 from .widgets.derivation_panel import DerivationPanel
 from .widgets.expectations import ExpectationsPanel
 from .widgets.footer import PALETTE_WIDTH, FittingFooter
@@ -269,14 +269,9 @@ class DebuggerScreen(Screen):
                                                  "watches (a adds or removes)", after="#step")
 
     def add_on_demand_css(self) -> None:
-        """Add ``on_demand.tcss`` to the app's stylesheet, once, before the first of what it styles shows (the
-        fold, the pictures, the loss, the watches, the what-if line, a long run's progress): the first frame
-        neither parses those rules nor matches them against every panel. Added before the widgets it styles are
-        mounted (or the screen's class changes), it is parsed alone (Textual keeps the other sources' rules) and
-        styles them as they mount; a class change restyles the screen's widgets with it."""
-        stylesheet = self.app.stylesheet
-        if not stylesheet.has_source(str(ON_DEMAND_CSS)):
-            stylesheet.add_source(ON_DEMAND_CSS.read_text(encoding="utf-8"), read_from=(str(ON_DEMAND_CSS), ""))
+        """Add ``on_demand.tcss`` to the app's stylesheet (once) before the first of what it styles shows: the
+        fold, the pictures, the loss, the watches, the what-if line, a long run's progress."""
+        add_stylesheet(self.app, ON_DEMAND_CSS)
 
     def _mount_bound(self, panel: PanelT, title: str | None, *, before: str | None = None,
                      after: str | None = None) -> PanelT:
@@ -502,14 +497,10 @@ class DebuggerScreen(Screen):
         self.apply(self.session.select_next(-1))
 
     def action_scroll_step(self, direction: int) -> None:
-        panel = self.query_one(StepPanel)
-        page = max(1, panel.scrollable_content_region.height - 1)
-        panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
+        self.query_one(StepPanel).scroll_page(direction)
 
     def action_scroll_chain(self, direction: int) -> None:
-        panel = self.query_one(DerivationPanel)
-        page = max(1, panel.scrollable_content_region.height - 1)
-        panel.scroll_to(y=panel.scroll_y + direction * page, animate=False)
+        self.query_one(DerivationPanel).scroll_page(direction)
 
     def action_toggle_breakpoint(self) -> None:
         self.apply(self.session.toggle_breakpoint())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.segment import Segment
+from textual.app import App
 from textual.content import Content, Span
 from textual.geometry import Region
 from textual.scroll_view import ScrollView
@@ -75,3 +78,19 @@ class LineView(ScrollView, can_focus=False):
     def render_lines(self, crop: Region) -> list[Strip]:
         self._frame = (round(self.scroll_y), self.scrollable_content_region.width)
         return super().render_lines(crop)
+
+    def scroll_page(self, direction: int) -> None:
+        """Scroll a page down (``direction`` 1) or up (-1), keeping one line of the page before in view."""
+        page = max(1, self.scrollable_content_region.height - 1)
+        self.scroll_to(y=self.scroll_y + direction * page, animate=False)
+
+
+
+def add_stylesheet(app: App, path: Path) -> None:
+    """Add the ``.tcss`` file at ``path`` to ``app``'s stylesheet, once: rules the first frame does not need (the
+    dialogs', the panels shown on demand), read when what they style first shows. Added before those widgets are
+    styled, only this file is parsed (Textual keeps the other sources' rules) and they are styled with it as they
+    mount; a class change on the screen restyles its widgets with it."""
+    stylesheet = app.stylesheet
+    if not stylesheet.has_source(str(path)):
+        stylesheet.add_source(path.read_text(encoding="utf-8"), read_from=(str(path), ""))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from textual.screen import ModalScreen, ScreenResultType
 
+from . import add_stylesheet
+
 DIALOG_CSS = Path(__file__).resolve().parent.parent / "dialogs.tcss"
 
 
@@ -23,8 +25,7 @@ class Dialog(ModalScreen[ScreenResultType]):
         # here, before the dialog is registered and styled, only this file is parsed and push_screen finds it
         # read. A dialog built outside a running app (NoActiveAppError, a RuntimeError) is styled by CSS_PATH.
         try:
-            stylesheet = self.app.stylesheet
+            app = self.app
         except RuntimeError:
             return
-        if not stylesheet.has_source(str(DIALOG_CSS)):
-            stylesheet.add_source(DIALOG_CSS.read_text(encoding="utf-8"), read_from=(str(DIALOG_CSS), ""))
+        add_stylesheet(app, DIALOG_CSS)
