@@ -348,3 +348,46 @@ def test_a_layers_chain_factors_are_known_from_its_delta_step_on():
                 np.testing.assert_allclose(step.value(f"dadz{layer}"), a * (1 - a), rtol=1e-15)
                 np.testing.assert_allclose(np.asarray(step.value(f"dE/da{layer}")) * a * (1 - a),
                                            step.value(f"delta{layer}"), rtol=1e-14)
+
+
+# ------------------------------------------------------------------------------------------ records
+
+def _records():
+    """Every dataclass defined in bpdebug (found, not listed)."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import bpdebug
+
+    found = {}
+    for info in pkgutil.walk_packages(bpdebug.__path__, "bpdebug."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == info.name:
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return sorted(found.items())
+
+
+@pytest.mark.parametrize("name, cls", _records(), ids=[n for n, _ in _records()])
+def test_a_record_never_compares_its_arrays(name, cls):
+    """A generated == compares fields as tuples, so an array among them makes == raise (its truth value is
+    ambiguous) and hash() refuse: such a record compares by identity (eq=False) or leaves the arrays out."""
+    import dataclasses
+
+    def holds_arrays(annotation: object) -> bool:  # an array, a tuple of arrays or an optional one (not a function)
+        return "ndarray" in str(annotation) and "Callable" not in str(annotation)
+
+    compared = [f.name for f in dataclasses.fields(cls) if f.compare and holds_arrays(f.type)]
+    assert not (cls.__dataclass_params__.eq and compared), f"{name} compares arrays {compared}"
+
+
+def test_steps_of_two_traces_compare_without_raising():
+    s = load(SCENARIOS / "blog.toml")
+    a, b = Trace(s), Trace(s)
+    update = a.first_step_of(1, kind="update")
+    assert a[update] == a[update]
+    assert a[update] != b[update]  # equal numbers, another pass: what a step shows is its own pass's
+    assert len({a[update].record, b[update].record}) == 2

@@ -219,7 +219,7 @@ def all_finite(weights: tuple) -> bool:
 
 # ----------------------------------------------------------------------------------------- the fast path
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class TrainResult:
     """Where training got to: the weights after ``epochs`` epochs and the loss of each epoch."""
 

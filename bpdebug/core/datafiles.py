@@ -141,7 +141,7 @@ def verify(stamp: FileStamp) -> None:
 
 # ------------------------------------------------------------------------------------------------- data
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class DataTable:
     """Examples read from a file: inputs and targets as float64, examples × units."""
 

@@ -26,7 +26,7 @@ Bounds = tuple[float, float, float, float]  # x1 min, x1 max, x2 min, x2 max
 PAD = 0.15  # default bounds: the examples' box widened by this fraction of its span on each side
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class DecisionMap:
     """The map over a ``height`` × ``width`` grid of pixels and the examples' classes."""
 

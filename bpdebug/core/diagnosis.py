@@ -106,7 +106,7 @@ def position(e: Expectation, L: int) -> int:
 PassKey = tuple[int, int]  # (epoch, 0-based update of the epoch); update -1: the epoch's loss over every example
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class _Pass:
     """The update a figure belongs to, as the engine ran it: its weights, rows, targets and optimizer state."""
 

@@ -130,7 +130,7 @@ class Checkpoints:
             return sum(weights_bytes(w) for w in (*self._grid.values(), *self._recent.values()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class LossSummary:
     """The loss of epochs 1 … ``epochs`` in buckets of ``width`` epochs: bucket k covers epochs
     k·width + 1 … (k + 1)·width (the last may be shorter); ``low``/``high`` are its least and greatest

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 PHASES = tuple(Phase)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class EpochNumbers:
     """One epoch as the fast path leaves it: its loss before its first update, the weights before and after."""
 
@@ -57,7 +57,7 @@ class EpochNumbers:
     weights_after: tuple[np.ndarray, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class PassRecord:
     """All numbers of one update, for the steps that show it. Immutable; shared by its steps."""
 
@@ -109,7 +109,7 @@ class PassRecord:
         return f"the weights after update {self.update - 1}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class EpochRecord:
     """One epoch: its loss before any update, and its passes (1 in batch mode, one per example online)."""
 

@@ -36,7 +36,7 @@ CELLS = [" "] + [chr(0x2800 + b) for b in range(1, 256)]  # a cell's character f
 DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equal only to itself (a field-wise == would compare arrays)
 class Series:
     """Loss buckets of one run: bucket k covers epochs ``epochs[k]`` … ``epochs[k+1] - 1`` (of the plot's axis:
     a fork's start past epoch 1 of the original). ``colour`` None: :data:`SERIES_COLOURS` by position;
