@@ -234,6 +234,38 @@ def test_garbage_collection_is_off_while_the_app_starts_and_back_on_after_its_fi
         assert _run(GC_AROUND_START, str(ROOT / "scenarios" / scenario)) == "True True 0"
 
 
+SWITCH_AROUND_RUN = """
+import sys
+from textual.app import App
+from bpdebug import cli
+
+before = sys.getswitchinterval()
+seen = []
+run = App.run
+
+
+def headless(self, **_):  # the app as `bpdebug SCENARIO` runs it, driven headless
+    async def pilot(p):
+        await p.pause(0.05)
+        seen.append(sys.getswitchinterval())
+        self.exit()
+    return run(self, headless=True, size=(120, 40), auto_pilot=pilot)
+
+
+App.run = headless
+code = cli.main(sys.argv[1:])
+shorter = seen == [cli.FRAME_SWITCH_INTERVAL] and cli.FRAME_SWITCH_INTERVAL < before
+print(shorter, sys.getswitchinterval() == before, code)
+"""
+
+
+def test_the_app_hands_the_gil_to_textuals_writer_thread_quickly_and_gives_the_interval_back() -> None:
+    # Textual writes frames from its own thread: with Python's default 5 ms switch interval a frame waited up
+    # to 5 ms for the UI thread to finish laying out (cmd_app sets a shorter one while the app runs)
+    for scenario in ("blog.toml", "micrograd.toml"):
+        assert _run(SWITCH_AROUND_RUN, str(ROOT / "scenarios" / scenario)) == "True True 0"
+
+
 def test_the_apps_first_frame_imports_neither_the_formula_language_nor_the_divergence() -> None:
     # the built-in activations' formulas are parsed when first read (here by the derivation the first frame
     # starts, after it); the status line's divergence() of a finite run needs no divergence module
