@@ -266,6 +266,31 @@ def test_the_app_hands_the_gil_to_textuals_writer_thread_quickly_and_gives_the_i
         assert _run(SWITCH_AROUND_RUN, str(ROOT / "scenarios" / scenario)) == "True True 0"
 
 
+EXIT_AT_ONCE = """
+import sys
+from textual.app import App
+from bpdebug import cli
+
+run = App.run
+
+
+def headless(self, **_):  # the app told to quit as soon as it runs, before its screen has mounted
+    async def pilot(p):
+        self.exit()
+    return run(self, headless=True, size=(120, 40), auto_pilot=pilot)
+
+
+App.run = headless
+print(cli.main(sys.argv[1:]))
+"""
+
+
+def test_an_app_that_quits_while_its_screen_is_composed_ends_cleanly() -> None:
+    # the screen's panels are gone by the time its mount handler runs: it shows nothing, and says nothing
+    for scenario in ("blog.toml", "micrograd.toml"):
+        assert _run(EXIT_AT_ONCE, str(ROOT / "scenarios" / scenario)) == "0"
+
+
 def test_the_apps_first_frame_imports_neither_the_formula_language_nor_the_divergence() -> None:
     # the built-in activations' formulas are parsed when first read (here by the derivation the first frame
     # starts, after it); the status line's divergence() of a finite run needs no divergence module

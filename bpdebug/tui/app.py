@@ -159,6 +159,8 @@ class DebuggerScreen(Screen):
         yield FittingFooter(width=self.app.size.width)
 
     def on_mount(self) -> None:
+        if not self.is_attached:  # the app exited while the screen was composed (its panels are gone): nothing to show
+            return
         titles = {"#network": "network", "#params": "parameters", "#expectations": "printed figures",
                   "#step": "step", "#derivation-box": "chain rule"}
         for selector, title in titles.items():

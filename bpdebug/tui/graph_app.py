@@ -119,6 +119,8 @@ class GraphScreen(Screen):
         yield FittingFooter(GRAPH_SPARE_KEYS, width=self.app.size.width)
 
     def on_mount(self) -> None:
+        if not self.is_attached:  # the app exited while the screen was composed (its panels are gone): nothing to show
+            return
         self.refresh_views()
         self.on_resize()
         self.call_after_refresh(startup_done)
