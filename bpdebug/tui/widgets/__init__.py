@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual.app import App
 from textual.content import Content, Span
 from textual.geometry import Region
@@ -57,13 +58,20 @@ def set_border(widget: Widget, title: str | None = None, subtitle: str | None = 
         widget.border_subtitle = subtitle
 
 
-def content_strip(widget: Widget, content: Content, width: int, scroll_x: int = 0) -> Strip:
+def content_strip(widget: Widget, content: Content, width: int, scroll_x: int = 0, row: int | None = None,
+                  pad: RichStyle | None = None) -> Strip:
     """One line of ``content`` as ``widget`` paints it (theme variables resolved), cropped or padded to
-    ``width`` cells from ``scroll_x``: the piece a line-API widget's ``render_line`` returns."""
+    ``width`` cells from ``scroll_x``: the piece a line-API widget's ``render_line`` returns. ``row``: the line's
+    row in the widget's text, carried by each character for the screen to select with the mouse; ``pad``: the
+    style of the padding (the widget's own by default)."""
     base = widget.visual_style
     parse = widget.app.stylesheet.parse_style
-    segments = [Segment(text, style.rich_style) for text, style in content.render(base, end="", parse_style=parse)]
-    return Strip(segments).crop_extend(scroll_x, scroll_x + width, base.rich_style)
+    segments: list[Segment] = []
+    x = 0
+    for text, style in content.render(base, end="", parse_style=parse):
+        segments.append(Segment(text, style.rich_style if row is None else style.rich_style_with_offset(x, row)))
+        x += len(text)
+    return Strip(segments).crop_extend(scroll_x, scroll_x + width, base.rich_style if pad is None else pad)
 
 
 class LineView(ScrollView, can_focus=False):

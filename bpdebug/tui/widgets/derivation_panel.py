@@ -6,7 +6,6 @@ fewer to mount, style and paint before the first frame), and a paint draws only 
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from textual.content import Content
 from textual.geometry import Size
 from textual.selection import Selection
@@ -15,7 +14,7 @@ from textual.style import Style
 
 from ...text.narrate import wrap
 from ...text.numbers import PENDING
-from . import LineView
+from . import LineView, content_strip
 
 
 class DerivationPanel(LineView, can_focus=False):
@@ -87,14 +86,7 @@ class DerivationPanel(LineView, can_focus=False):
             start, end = span
             selected = Style.from_styles(self.screen.get_component_styles("screen--selection"))
             line = line.stylize(selected, start, len(line.plain) if end == -1 else end)
-        parse = self.app.stylesheet.parse_style
-        segments: list[Segment] = []
-        x = 0
-        for text, style in line.render(base, end="", parse_style=parse):
-            # where each character is in the text, for the screen to select with the mouse (get_selection)
-            segments.append(Segment(text, style.rich_style_with_offset(x, k)))
-            x += len(text)
-        return Strip(segments).crop_extend(0, width, background)
+        return content_strip(self, line, width, row=k, pad=background)  # row: for get_selection
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         """The text under a mouse selection (copied with the screen's copy key)."""
